@@ -1,0 +1,1 @@
+//! Configuration: prometheus.yml parsed strictly, with Prometheus defaults and validation.

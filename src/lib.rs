@@ -1,0 +1,7 @@
+//! promlite's server: configuration, discovery, scraping and the wiring between them.
+//!
+//! The binary (`src/main.rs`) parses flags and wires these modules to the storage, PromQL and web
+//! crates. Nothing here serves HTTP itself: the `web` crate does, and sees scrape state through
+//! its `TargetsView` trait.
+
+pub mod config;
