@@ -1,1 +1,182 @@
-fn main() {}
+//! The `promlite` binary: parses Prometheus's flags, installs the TLS provider, opens storage,
+//! starts scraping and serving, and waits for signals. It only wires; the parts live in the lib,
+//! `promlite-storage`, `promlite-promql` and `promlite-web`.
+
+mod flags;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use promlite::config::{self, Config};
+use promlite::scrape::Manager;
+use promlite_promql::{Engine, EngineOptions};
+use promlite_storage::{Db, Options};
+use promlite_web::{AppState, WebOptions};
+
+use flags::{Command, Flags};
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    if let Some(Command::Check { what: flags::CheckWhat::Config { files } }) = &flags.command {
+        return check_config(files);
+    }
+    flags::init_logging(&flags);
+    rustls::crypto::ring::default_provider()
+        .install_default()
+        .expect("no other rustls provider is installed before main");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("building the tokio runtime");
+    match runtime.block_on(run(flags)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("promlite: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `promlite check config FILE...`, like `promtool check config`.
+fn check_config(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        println!("Checking {}", file.display());
+        match config::load_file(file) {
+            Ok(config) => {
+                println!(" SUCCESS: {} is valid prometheus config file syntax", file.display());
+                let jobs = config.scrape_configs.len();
+                println!("  {jobs} scrape config(s) found\n");
+            }
+            Err(err) => {
+                println!("  FAILED: {err}\n");
+                failed = true;
+            }
+        }
+    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// Loads the config file the flags name, or `./prometheus.yml`; `None` when neither was given
+/// nor exists, which means the built-in self-scrape config.
+fn load_config(flags: &Flags) -> anyhow::Result<Option<(Config, PathBuf)>> {
+    let path = flags.config_file.clone().unwrap_or_else(|| PathBuf::from("prometheus.yml"));
+    if flags.config_file.is_none() && !path.exists() {
+        return Ok(None);
+    }
+    let config = config::load_file(&path).with_context(|| format!("loading config file {}", path.display()))?;
+    Ok(Some((config, path)))
+}
+
+async fn run(flags: Flags) -> anyhow::Result<()> {
+    let start_time = SystemTime::now();
+    let loaded = load_config(&flags)?;
+    let listen: SocketAddr = flags
+        .listen_address
+        .parse()
+        .or_else(|_| std::net::ToSocketAddrs::to_socket_addrs(&flags.listen_address).map(|mut a| a.next()).ok().flatten().ok_or(()))
+        .map_err(|()| anyhow::anyhow!("invalid --web.listen-address {:?}: expected host:port", flags.listen_address))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen} (--web.listen-address): is another server using the port?"))?;
+    let local_addr = listener.local_addr()?;
+    let (config, config_path) = match loaded {
+        Some((config, path)) => (config, Some(path)),
+        None => {
+            tracing::info!(
+                target = %local_addr,
+                "no --config.file given and ./prometheus.yml does not exist: using the built-in config that scrapes promlite itself every 15s"
+            );
+            (config::self_scrape(&local_addr.to_string()), None)
+        }
+    };
+
+    let db = Db::open(&flags.storage_path, Options { retention_ms: flags.retention_time.as_millis() as i64, retention_bytes: flags.retention_size.bytes() })
+        .with_context(|| format!("opening TSDB at {}", flags.storage_path.display()))?;
+    tracing::warn!("storage is in memory only in this version: samples do not survive a restart (the WAL lands with issue #4)");
+    let engine = Arc::new(Engine::new(EngineOptions {
+        lookback_delta_ms: flags.lookback_delta.as_millis() as i64,
+        max_samples: flags.max_samples,
+        timeout: flags.query_timeout.as_std(),
+    }));
+    let manager = Arc::new(Manager::new(db.clone(), offset_seed(&config)));
+    manager.apply_config(&config).context("starting scrape pools")?;
+
+    let config_yaml = Arc::new(RwLock::new(config.to_yaml()));
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = AppState {
+        db,
+        engine,
+        targets: manager.clone(),
+        options: Arc::new(WebOptions {
+            route_prefix: flags.route_prefix(),
+            external_url: flags.external_url(),
+            enable_lifecycle: flags.enable_lifecycle,
+            enable_admin_api: flags.enable_admin_api,
+            flags: flags.as_pairs(),
+        }),
+        config_yaml: Arc::clone(&config_yaml),
+        ready: Arc::clone(&ready),
+        query_slots: Arc::new(tokio::sync::Semaphore::new(flags.max_concurrency.max(1))),
+        start_time,
+    };
+    ready.store(true, Ordering::Release);
+    tracing::info!(address = %local_addr, "server is ready to receive web requests");
+
+    let reload = {
+        let manager = Arc::clone(&manager);
+        move || reload_config(config_path.as_deref(), &manager, &config_yaml)
+    };
+    promlite_web::serve(listener, state, wait_for_shutdown(reload)).await.context("serving HTTP")?;
+    tracing::info!("stopping scrape pools");
+    manager.stop();
+    Ok(())
+}
+
+/// Re-reads the config file; a bad file leaves the running config untouched.
+fn reload_config(path: Option<&Path>, manager: &Manager, config_yaml: &RwLock<String>) {
+    let Some(path) = path else {
+        tracing::info!("reload requested, but the built-in config is in use: nothing to reload");
+        return;
+    };
+    match config::load_file(path) {
+        Ok(config) => match manager.apply_config(&config) {
+            Ok(()) => {
+                *config_yaml.write().expect("config lock") = config.to_yaml();
+                tracing::info!(file = %path.display(), "completed loading of configuration file");
+            }
+            Err(err) => tracing::error!(file = %path.display(), error = %err, "error reloading config; the previous config keeps running"),
+        },
+        Err(err) => tracing::error!(file = %path.display(), error = %err, "error reloading config; the previous config keeps running"),
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C; reloads on SIGHUP meanwhile.
+async fn wait_for_shutdown(reload: impl Fn()) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    let mut hup = signal(SignalKind::hangup()).expect("installing the SIGHUP handler");
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+            _ = hup.recv() => reload(),
+        }
+    }
+    tracing::info!("received a termination signal, shutting down gracefully");
+}
+
+/// Prometheus mixes the hostname and external labels into target offsets, so two replicas
+/// scrape out of phase while each keeps its phase across restarts.
+fn offset_seed(config: &Config) -> u64 {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let mut seed = xxhash_rust::xxh3::xxh3_64(hostname.trim().as_bytes());
+    for (name, value) in &config.global.external_labels {
+        seed ^= xxhash_rust::xxh3::xxh3_64(format!("{name}\u{ff}{value}").as_bytes());
+    }
+    seed
+}

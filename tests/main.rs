@@ -1,1 +1,6 @@
+//! End-to-end tests: the real `promlite` binary on loopback, against HTTP targets served by the
+//! tests themselves. One test binary (see `[[test]]` in Cargo.toml); a module per area.
 
+mod cli;
+mod scrape;
+mod util;

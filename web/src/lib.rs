@@ -1,1 +1,84 @@
-//! placeholder
+//! promlite's HTTP surface: the Prometheus v1 API, lifecycle endpoints, `/metrics` and pages.
+//!
+//! [`router`] builds the axum `Router` from an [`AppState`]: storage ([`Db`]), the PromQL
+//! [`Engine`], and the scrape manager seen through [`TargetsView`]. Handlers take the state,
+//! parse parameters like Prometheus (URL query and form body merged), and answer with
+//! Prometheus's JSON envelope and status codes. Queries run on the blocking pool, bounded by
+//! `--query.max-concurrency`.
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+mod api;
+mod lifecycle;
+mod metrics;
+mod pages;
+mod targets_view;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::SystemTime;
+
+use axum::Router;
+use promlite_promql::Engine;
+use promlite_storage::Db;
+use tokio::sync::Semaphore;
+
+pub use targets_view::{ActiveTarget, DroppedTarget, TargetHealth, TargetsView};
+
+/// Settings from `--web.*` flags that handlers need.
+#[derive(Debug, Clone)]
+pub struct WebOptions {
+    /// `--web.route-prefix`, normalised to start with `/` and not end with one (`""` for root).
+    pub route_prefix: String,
+    /// `--web.external-url`, used for links.
+    pub external_url: String,
+    /// `--web.enable-lifecycle`.
+    pub enable_lifecycle: bool,
+    /// `--web.enable-admin-api`.
+    pub enable_admin_api: bool,
+    /// Every flag and its value, for `/api/v1/status/flags`.
+    pub flags: Vec<(String, String)>,
+}
+
+/// Everything a handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The TSDB.
+    pub db: Db,
+    /// The PromQL engine.
+    pub engine: Arc<Engine>,
+    /// Scrape and discovery state.
+    pub targets: Arc<dyn TargetsView>,
+    /// Web settings.
+    pub options: Arc<WebOptions>,
+    /// The running config as YAML, secrets already redacted.
+    pub config_yaml: Arc<std::sync::RwLock<String>>,
+    /// True once storage is open and replayed.
+    pub ready: Arc<AtomicBool>,
+    /// One permit per concurrent query (`--query.max-concurrency`).
+    pub query_slots: Arc<Semaphore>,
+    /// When the server started.
+    pub start_time: SystemTime,
+}
+
+/// The whole HTTP surface, served under `--web.route-prefix`.
+pub fn router(state: AppState) -> Router {
+    let prefix = state.options.route_prefix.clone();
+    let routes = Router::new()
+        .nest("/api/v1", api::v1::routes())
+        .merge(lifecycle::routes())
+        .merge(metrics::routes())
+        .merge(pages::routes())
+        .with_state(state)
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true));
+    if prefix.is_empty() { routes } else { Router::new().nest(&prefix, routes) }
+}
+
+/// Serves [`router`] on `listener` until `shutdown` resolves, then finishes open requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,422 @@
+//! The query engine (upstream `promql/engine.go`): instant and range queries over a [`Db`].
+//!
+//! A query is parsed once, its selectors' time window is worked out from the AST, and one
+//! [`Querier`] over that window serves every selector; each selector's series are fetched once
+//! per query and cached. A range query is then evaluated step by step, each step an instant
+//! evaluation at the step's time, which is how `@` and `offset` take effect per step.
+//! Invariant: the evaluator never reads storage outside the window computed up front.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use promlite_storage::{Db, Labels, Querier, Sample, Series, is_stale_nan};
+use promql_parser::parser::value::ValueType;
+use promql_parser::parser::{Expr, MatrixSelector, VectorSelector};
+
+use crate::error::QueryError;
+use crate::parser::{at_ms, duration_ms, offset_ms, parse, selector_matchers, type_name};
+use crate::value::{InstantSample, QueryResult, RangeSeries, Value};
+use crate::{aggregation, functions, operators};
+
+/// Settings from `--query.*` flags.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// `--query.lookback-delta`: how far back an instant selector looks for a sample, ms.
+    pub lookback_delta_ms: i64,
+    /// `--query.max-samples`: samples a query may hold in memory at once.
+    pub max_samples: usize,
+    /// `--query.timeout`.
+    pub timeout: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> EngineOptions {
+        EngineOptions {
+            lookback_delta_ms: 300_000,
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Evaluates PromQL queries. Holds no per-query state, so one engine serves every query.
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    options: EngineOptions,
+}
+
+impl Engine {
+    /// An engine with the given options.
+    pub fn new(options: EngineOptions) -> Engine {
+        Engine { options }
+    }
+
+    /// The options the engine was made with.
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// Evaluates `query` at `time_ms`.
+    pub fn instant_query(
+        &self,
+        db: &Db,
+        query: &str,
+        time_ms: i64,
+    ) -> Result<QueryResult, QueryError> {
+        let expr = parse(query)?;
+        let mut ev = Evaluator::new(db, &expr, time_ms, time_ms, &self.options);
+        let value = match ev.eval(&expr, time_ms)? {
+            Val::Scalar(v) => Value::Scalar { t: time_ms, v },
+            Val::String(s) => Value::String { t: time_ms, s },
+            Val::Vector(vector) => Value::Vector(vector),
+            Val::Matrix(matrix) => Value::Matrix(matrix),
+        };
+        Ok(QueryResult {
+            value,
+            warnings: ev.warnings,
+            infos: ev.infos,
+        })
+    }
+
+    /// Evaluates `query` at every step from `start_ms` to `end_ms` (both included) and returns a
+    /// matrix with one series per output label set, sorted by labels.
+    pub fn range_query(
+        &self,
+        db: &Db,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryResult, QueryError> {
+        if step_ms <= 0 {
+            return Err(QueryError::BadData(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".to_owned(),
+            ));
+        }
+        if end_ms < start_ms {
+            return Err(QueryError::BadData(
+                "end timestamp must not be before start time".to_owned(),
+            ));
+        }
+        let expr = parse(query)?;
+        if matches!(expr.value_type(), ValueType::Matrix | ValueType::String) {
+            return Err(QueryError::BadData(format!(
+                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                type_name(&expr)
+            )));
+        }
+        let mut ev = Evaluator::new(db, &expr, start_ms, end_ms, &self.options);
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut matrix: Vec<RangeSeries> = Vec::new();
+        let mut ts = start_ms;
+        while ts <= end_ms {
+            let points = match ev.eval(&expr, ts)? {
+                Val::Scalar(v) => vec![InstantSample {
+                    labels: Labels::empty(),
+                    t: ts,
+                    v,
+                }],
+                Val::Vector(vector) => vector,
+                Val::String(_) | Val::Matrix(_) => {
+                    unreachable!("range queries are checked to be scalar or vector")
+                }
+            };
+            ev.kept_samples += points.len();
+            for point in points {
+                let sample = Sample { t: ts, v: point.v };
+                match index.get(&point.labels) {
+                    Some(&i) => matrix[i].samples.push(sample),
+                    None => {
+                        index.insert(point.labels.clone(), matrix.len());
+                        matrix.push(RangeSeries {
+                            labels: point.labels,
+                            samples: vec![sample],
+                        });
+                    }
+                }
+            }
+            ts = match ts.checked_add(step_ms) {
+                Some(next) => next,
+                None => break,
+            };
+        }
+        matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(QueryResult {
+            value: Value::Matrix(matrix),
+            warnings: ev.warnings,
+            infos: ev.infos,
+        })
+    }
+}
+
+/// A value during evaluation. Vectors carry the step time in every sample's `t`.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Scalar(f64),
+    String(String),
+    Vector(Vec<InstantSample>),
+    Matrix(Vec<RangeSeries>),
+}
+
+/// The state of one query's evaluation.
+pub(crate) struct Evaluator {
+    querier: Option<Querier>,
+    // Keyed by the selector node's address: the AST outlives the evaluator and is not moved.
+    selected: HashMap<usize, Rc<Vec<Series>>>,
+    start: i64,
+    end: i64,
+    lookback: i64,
+    max_samples: usize,
+    deadline: Instant,
+    current_ts: Option<i64>,
+    // Samples loaded by selectors during the current step.
+    step_samples: usize,
+    // Samples already in the range query's output, which stay in memory until the end.
+    kept_samples: usize,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) infos: Vec<String>,
+}
+
+impl Evaluator {
+    fn new(db: &Db, expr: &Expr, start: i64, end: i64, options: &EngineOptions) -> Evaluator {
+        let lookback = options.lookback_delta_ms;
+        let querier =
+            selection_window(expr, start, end, lookback).map(|(mint, maxt)| db.querier(mint, maxt));
+        Evaluator {
+            querier,
+            selected: HashMap::new(),
+            start,
+            end,
+            lookback,
+            max_samples: options.max_samples,
+            deadline: Instant::now() + options.timeout,
+            current_ts: None,
+            step_samples: 0,
+            kept_samples: 0,
+            warnings: Vec::new(),
+            infos: Vec::new(),
+        }
+    }
+
+    /// Evaluates `expr` at time `ts` (milliseconds).
+    pub(crate) fn eval(&mut self, expr: &Expr, ts: i64) -> Result<Val, QueryError> {
+        if self.current_ts != Some(ts) {
+            // A new step: the previous step's intermediate values are gone.
+            self.current_ts = Some(ts);
+            self.step_samples = 0;
+            if Instant::now() > self.deadline {
+                return Err(QueryError::Timeout);
+            }
+        }
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Val::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(Val::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, ts),
+            Expr::VectorSelector(vs) => {
+                let mut vector = self.select_instant(vs, ts)?;
+                for sample in &mut vector {
+                    sample.t = ts;
+                }
+                Ok(Val::Vector(vector))
+            }
+            Expr::MatrixSelector(ms) => Ok(Val::Matrix(self.select_range(ms, ts)?)),
+            Expr::Unary(u) => operators::unary(self, &u.expr, ts),
+            Expr::Binary(b) => operators::binary(self, b, ts),
+            Expr::Aggregate(a) => aggregation::aggregate(self, a, ts),
+            Expr::Call(c) => functions::call(self, c, ts),
+            Expr::Subquery(_) => Err(QueryError::NotSupported("subquery".to_owned())),
+            Expr::Extension(_) => Err(QueryError::NotSupported("extension expression".to_owned())),
+        }
+    }
+
+    /// Evaluates an expression the parser has type-checked to be an instant vector.
+    pub(crate) fn eval_vector(
+        &mut self,
+        expr: &Expr,
+        ts: i64,
+    ) -> Result<Vec<InstantSample>, QueryError> {
+        match self.eval(expr, ts)? {
+            Val::Vector(vector) => Ok(vector),
+            other => Err(type_mismatch("instant vector", &other)),
+        }
+    }
+
+    /// Evaluates an expression the parser has type-checked to be a scalar.
+    pub(crate) fn eval_scalar(&mut self, expr: &Expr, ts: i64) -> Result<f64, QueryError> {
+        match self.eval(expr, ts)? {
+            Val::Scalar(v) => Ok(v),
+            other => Err(type_mismatch("scalar", &other)),
+        }
+    }
+
+    /// Evaluates an expression the parser has type-checked to be a string.
+    pub(crate) fn eval_string(&mut self, expr: &Expr, ts: i64) -> Result<String, QueryError> {
+        match self.eval(expr, ts)? {
+            Val::String(s) => Ok(s),
+            other => Err(type_mismatch("string", &other)),
+        }
+    }
+
+    /// The newest non-stale sample of each selected series in `(t - lookback, t]`, where `t` is
+    /// the selector's reference time. Each sample keeps its own timestamp; callers restamp it.
+    pub(crate) fn select_instant(
+        &mut self,
+        vs: &VectorSelector,
+        ts: i64,
+    ) -> Result<Vec<InstantSample>, QueryError> {
+        let series = self.select(vs)?;
+        let ref_t = self.reference_time(vs, ts);
+        let mut out = Vec::new();
+        for s in series.iter() {
+            let newer = s.samples.partition_point(|p| p.t <= ref_t);
+            let Some(p) = newer.checked_sub(1).map(|i| s.samples[i]) else {
+                continue;
+            };
+            // Prometheus 3 excludes the window's left bound (upstream promqltest/testdata/selectors.test).
+            if p.t <= ref_t - self.lookback || is_stale_nan(p.v) {
+                continue;
+            }
+            out.push(InstantSample {
+                labels: s.labels.clone(),
+                t: p.t,
+                v: p.v,
+            });
+        }
+        self.count_samples(out.len())?;
+        Ok(out)
+    }
+
+    /// The non-stale samples of each selected series in `(t - range, t]`; series without any
+    /// are left out.
+    pub(crate) fn select_range(
+        &mut self,
+        ms: &MatrixSelector,
+        ts: i64,
+    ) -> Result<Vec<RangeSeries>, QueryError> {
+        let series = self.select(&ms.vs)?;
+        let ref_t = self.reference_time(&ms.vs, ts);
+        let range = duration_ms(ms.range);
+        let mut out = Vec::new();
+        let mut loaded = 0;
+        for s in series.iter() {
+            let from = s.samples.partition_point(|p| p.t <= ref_t - range);
+            let to = s.samples.partition_point(|p| p.t <= ref_t);
+            let samples: Vec<Sample> = s.samples[from..to]
+                .iter()
+                .filter(|p| !is_stale_nan(p.v))
+                .copied()
+                .collect();
+            if samples.is_empty() {
+                continue;
+            }
+            loaded += samples.len();
+            out.push(RangeSeries {
+                labels: s.labels.clone(),
+                samples,
+            });
+        }
+        self.count_samples(loaded)?;
+        Ok(out)
+    }
+
+    /// The time a selector reads at for step `ts`: its `@` time or `ts`, minus its offset.
+    pub(crate) fn reference_time(&self, vs: &VectorSelector, ts: i64) -> i64 {
+        at_ms(vs.at.as_ref(), self.start, self.end).unwrap_or(ts) - offset_ms(vs.offset.as_ref())
+    }
+
+    fn select(&mut self, vs: &VectorSelector) -> Result<Rc<Vec<Series>>, QueryError> {
+        let key = vs as *const VectorSelector as usize;
+        if let Some(series) = self.selected.get(&key) {
+            return Ok(Rc::clone(series));
+        }
+        let matchers = selector_matchers(vs)?;
+        let querier = self
+            .querier
+            .as_ref()
+            .expect("a query with a selector has a querier");
+        let series = Rc::new(querier.select(&matchers));
+        self.selected.insert(key, Rc::clone(&series));
+        Ok(series)
+    }
+
+    fn count_samples(&mut self, n: usize) -> Result<(), QueryError> {
+        self.step_samples += n;
+        if self.step_samples + self.kept_samples > self.max_samples {
+            return Err(QueryError::TooManySamples);
+        }
+        Ok(())
+    }
+}
+
+fn type_mismatch(expected: &str, got: &Val) -> QueryError {
+    let got = match got {
+        Val::Scalar(_) => "scalar",
+        Val::String(_) => "string",
+        Val::Vector(_) => "instant vector",
+        Val::Matrix(_) => "range vector",
+    };
+    QueryError::Execution(format!("expected {expected}, got {got}"))
+}
+
+/// Fails like Prometheus when two elements of a vector have the same label set, which happens
+/// when dropping `__name__` or relabeling merges series.
+pub(crate) fn check_unique_labels(vector: &[InstantSample]) -> Result<(), QueryError> {
+    if vector.len() < 2 {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashSet::with_capacity(vector.len());
+    for sample in vector {
+        if !seen.insert(&sample.labels) {
+            return Err(QueryError::Execution(
+                "vector cannot contain metrics with the same labelset".to_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `[mint, maxt]` covering every sample any selector in `expr` may read during a query from
+/// `start` to `end`, or `None` when `expr` has no selector.
+fn selection_window(expr: &Expr, start: i64, end: i64, lookback: i64) -> Option<(i64, i64)> {
+    let mut window: Option<(i64, i64)> = None;
+    let mut widen = |vs: &VectorSelector, range: i64| {
+        let offset = offset_ms(vs.offset.as_ref());
+        let (first, last) = match at_ms(vs.at.as_ref(), start, end) {
+            Some(at) => (at, at),
+            None => (start, end),
+        };
+        let mint = first.saturating_sub(offset).saturating_sub(range);
+        let maxt = last.saturating_sub(offset);
+        window = Some(match window {
+            None => (mint, maxt),
+            Some((lo, hi)) => (lo.min(mint), hi.max(maxt)),
+        });
+    };
+    let mut stack = vec![expr];
+    while let Some(expr) = stack.pop() {
+        match expr {
+            Expr::VectorSelector(vs) => widen(vs, lookback),
+            Expr::MatrixSelector(ms) => widen(&ms.vs, duration_ms(ms.range)),
+            Expr::Aggregate(a) => {
+                stack.push(&a.expr);
+                if let Some(param) = &a.param {
+                    stack.push(param);
+                }
+            }
+            Expr::Unary(u) => stack.push(&u.expr),
+            Expr::Binary(b) => {
+                stack.push(&b.lhs);
+                stack.push(&b.rhs);
+            }
+            Expr::Paren(p) => stack.push(&p.expr),
+            Expr::Call(c) => stack.extend(c.args.args.iter().map(|a| a.as_ref())),
+            // Subqueries are refused at evaluation; nothing to read for literals.
+            Expr::Subquery(_)
+            | Expr::NumberLiteral(_)
+            | Expr::StringLiteral(_)
+            | Expr::Extension(_) => {}
+        }
+    }
+    window
+}

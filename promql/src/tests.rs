@@ -1,0 +1,369 @@
+//! Table tests of the engine: series loaded with promqltest's notation, a query, and the exact
+//! expected result as text. Cases marked with an upstream file were worked out by hand from
+//! Prometheus's `promql/promqltest/testdata`.
+
+use crate::promqltest::{db, load};
+use crate::value::Value;
+use crate::{Engine, EngineOptions, QueryError};
+
+/// Renders a result: `labels value` per vector element, `labels v@t ...` per matrix series,
+/// or the error as `errorType: text`.
+fn render(result: Result<crate::QueryResult, QueryError>) -> String {
+    let result = match result {
+        Ok(result) => result,
+        Err(err) => return format!("{}: {err}", err.error_type()),
+    };
+    match result.value {
+        Value::Scalar { v, .. } => format!("scalar {v}"),
+        Value::String { s, .. } => format!("string {s}"),
+        Value::Vector(vector) => vector
+            .iter()
+            .map(|s| format!("{} {}", s.labels, s.v))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Value::Matrix(matrix) => matrix
+            .iter()
+            .map(|s| {
+                let points: Vec<String> = s
+                    .samples
+                    .iter()
+                    .map(|p| format!("{}@{}", p.v, p.t / 1000))
+                    .collect();
+                format!("{} {}", s.labels, points.join(" "))
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+/// Loads `series` (one sample per `interval_s`), runs `query` at `at_s` and returns the result.
+fn instant(interval_s: i64, series: &str, query: &str, at_s: i64) -> String {
+    let (_dir, db) = db();
+    load(&db, interval_s * 1000, series);
+    render(Engine::new(EngineOptions::default()).instant_query(&db, query, at_s * 1000))
+}
+
+fn range(
+    interval_s: i64,
+    series: &str,
+    query: &str,
+    start_s: i64,
+    end_s: i64,
+    step_s: i64,
+) -> String {
+    let (_dir, db) = db();
+    load(&db, interval_s * 1000, series);
+    render(Engine::new(EngineOptions::default()).range_query(
+        &db,
+        query,
+        start_s * 1000,
+        end_s * 1000,
+        step_s * 1000,
+    ))
+}
+
+const HTTP_REQUESTS: &str = r#"
+    http_requests_total{path="/foo"} 0+10x10
+    http_requests_total{path="/bar"} 0+18x5 0+18x5
+    http_requests_total{path="/dings"} 10+10x10
+    http_requests_total{path="/bumms"} 1+10x10
+"#;
+
+#[test]
+fn increase_extrapolates_and_stops_at_zero() {
+    // Upstream functions.test, "Tests for increase()".
+    let table = [
+        (
+            "increase(http_requests_total[50m])",
+            "{path=\"/bar\"} 160\n{path=\"/bumms\"} 100\n{path=\"/dings\"} 100\n{path=\"/foo\"} 100",
+        ),
+        (
+            "increase(http_requests_total[100m])",
+            "{path=\"/bar\"} 162\n{path=\"/bumms\"} 101\n{path=\"/dings\"} 105\n{path=\"/foo\"} 100",
+        ),
+    ];
+    for (query, want) in table {
+        assert_eq!(instant(300, HTTP_REQUESTS, query, 3000), want, "{query}");
+    }
+}
+
+#[test]
+fn rate_irate_delta_idelta() {
+    let series = "x 0+10x10\nc 0 10 20 5 15";
+    let table = [
+        // 100 over 50m: samples reach both window edges, so no extrapolation beyond them.
+        ("rate(x[50m])", 3000, "{} 0.03333333333333334"),
+        // (50m, 60m] is empty; one sample in (45m, 50m] is too few.
+        ("rate(x[5m])", 3300, ""),
+        // (0, 20m] holds 10 20 5 15: the reset at 15m adds 20 back, so 25 over 15m, extrapolated
+        // by a whole gap (5m) to the window's start: 25 * 20m / 15m.
+        ("increase(c[20m])", 1200, "{} 33.33333333333333"),
+        ("irate(c[20m])", 1200, "{} 0.03333333333333333"),
+        // A reset between the last two samples: irate takes the last value as the increase.
+        ("irate(c[20m])", 900, "{} 0.016666666666666666"),
+        ("idelta(c[20m])", 900, "{} -15"),
+        ("delta(c[20m])", 1200, "{} 6.666666666666666"),
+    ];
+    for (query, at, want) in table {
+        assert_eq!(instant(300, series, query, at), want, "{query} at {at}");
+    }
+}
+
+#[test]
+fn lookback_and_staleness() {
+    // Upstream staleness.test.
+    let series = "metric 0 1 stale 2";
+    let table = [
+        ("metric", 10, "metric{} 1"),
+        ("metric", 20, ""),
+        ("metric", 30, "metric{} 2"),
+        ("metric", 329, "metric{} 2"),
+        // Prometheus 3: the lookback window (t - 5m, t] excludes its left edge.
+        ("metric", 330, ""),
+        ("count_over_time(metric[1m])", 30, "{} 3"),
+        ("count_over_time(metric[20s])", 20, "{} 1"),
+        ("count_over_time(metric[10s])", 20, ""),
+        ("timestamp(metric)", 100, "{} 30"),
+        ("timestamp(metric offset 70s)", 100, "{} 30"),
+        ("metric @ 10", 1000, "metric{} 1"),
+        // Left-open: the sample at exactly 30s - 30s is outside.
+        ("metric[30s] @ 30", 1000, "metric{} 1@10 2@30"),
+    ];
+    for (query, at, want) in table {
+        assert_eq!(instant(10, series, query, at), want, "{query} at {at}");
+    }
+}
+
+#[test]
+fn range_query_steps_and_drops_gaps() {
+    let series =
+        "a{j=\"x\"} 1 2 _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ 3\nb 5";
+    assert_eq!(
+        range(10, series, "a", 0, 20, 10),
+        "a{j=\"x\"} 1@0 2@10 2@20"
+    );
+    assert_eq!(
+        range(10, series, "a", 300, 350, 10),
+        "a{j=\"x\"} 2@300 3@350"
+    );
+    assert_eq!(
+        range(10, series, "a * 2 or b", 0, 10, 10),
+        "b{} 5@0 5@10\n{j=\"x\"} 2@0 4@10"
+    );
+    assert_eq!(range(10, series, "time()", 0, 20, 10), "{} 0@0 10@10 20@20");
+    assert_eq!(
+        range(10, series, "a @ start()", 0, 20, 10),
+        "a{j=\"x\"} 1@0 1@10 1@20"
+    );
+    assert_eq!(
+        range(10, series, "a[1m]", 0, 20, 10),
+        "bad_data: invalid expression type \"range vector\" for range query, must be Scalar or instant Vector"
+    );
+}
+
+const JOBS: &str = r#"
+    http_requests{job="api", instance="0", group="production"} 100
+    http_requests{job="api", instance="1", group="production"} 200
+    http_requests{job="api", instance="0", group="canary"} 300
+    http_requests{job="app", instance="0", group="production"} 500
+"#;
+
+#[test]
+fn aggregations_group_by_and_without() {
+    let table = [
+        (
+            "sum by (job) (http_requests)",
+            "{job=\"api\"} 600\n{job=\"app\"} 500",
+        ),
+        (
+            "sum without (instance) (http_requests)",
+            "{group=\"canary\", job=\"api\"} 300\n{group=\"production\", job=\"api\"} 300\n{group=\"production\", job=\"app\"} 500",
+        ),
+        ("sum by (__name__) (http_requests)", "http_requests{} 1100"),
+        ("avg(http_requests)", "{} 275"),
+        (
+            "count by (group) (http_requests)",
+            "{group=\"canary\"} 1\n{group=\"production\"} 3",
+        ),
+        ("max(http_requests)", "{} 500"),
+        (
+            "min by (job) (http_requests)",
+            "{job=\"api\"} 100\n{job=\"app\"} 500",
+        ),
+        (
+            "group by (job) (http_requests)",
+            "{job=\"api\"} 1\n{job=\"app\"} 1",
+        ),
+        (
+            "stddev by (job) (http_requests)",
+            "{job=\"api\"} 81.64965809277261\n{job=\"app\"} 0",
+        ),
+        ("stdvar(http_requests)", "{} 21875"),
+        (
+            "topk(2, http_requests)",
+            "http_requests{group=\"production\", instance=\"0\", job=\"app\"} 500\nhttp_requests{group=\"canary\", instance=\"0\", job=\"api\"} 300",
+        ),
+        (
+            "bottomk by (job) (1, http_requests)",
+            "http_requests{group=\"production\", instance=\"0\", job=\"api\"} 100\nhttp_requests{group=\"production\", instance=\"0\", job=\"app\"} 500",
+        ),
+        (
+            "quantile(0.5, http_requests)",
+            "execution: aggregation \"quantile\" is not supported by promlite yet",
+        ),
+    ];
+    for (query, want) in table {
+        assert_eq!(instant(60, JOBS, query, 0), want, "{query}");
+    }
+}
+
+#[test]
+fn binary_operators_and_vector_matching() {
+    let series = r#"
+        a{job="x", i="1"} 1
+        a{job="x", i="2"} 2
+        b{job="x", i="1"} 10
+        b{job="x", i="2"} 20
+        c{job="x"} 100
+    "#;
+    let table = [
+        ("a + b", "{i=\"1\", job=\"x\"} 11\n{i=\"2\", job=\"x\"} 22"),
+        ("b > 15", "b{i=\"2\", job=\"x\"} 20"),
+        ("15 < b", "b{i=\"2\", job=\"x\"} 20"),
+        (
+            "b > bool 15",
+            "{i=\"1\", job=\"x\"} 0\n{i=\"2\", job=\"x\"} 1",
+        ),
+        ("a < b", "a{i=\"1\", job=\"x\"} 1\na{i=\"2\", job=\"x\"} 2"),
+        ("a + on(i) b", "{i=\"1\"} 11\n{i=\"2\"} 22"),
+        (
+            "a * ignoring(i) c",
+            "execution: multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+        ),
+        (
+            "a * on(job) group_left c",
+            "{i=\"1\", job=\"x\"} 100\n{i=\"2\", job=\"x\"} 200",
+        ),
+        (
+            "c / on(job) group_right a",
+            "{i=\"1\", job=\"x\"} 100\n{i=\"2\", job=\"x\"} 50",
+        ),
+        (
+            "c + on(job) a",
+            "execution: found duplicate series for the match group {job=\"x\"} on the right hand-side of the operation: \
+             [a{i=\"2\", job=\"x\"}, a{i=\"1\", job=\"x\"}];many-to-many matching not allowed: matching labels must be unique on one side",
+        ),
+        (
+            "a and b",
+            "a{i=\"1\", job=\"x\"} 1\na{i=\"2\", job=\"x\"} 2",
+        ),
+        ("a and on(i) b{i=\"2\"}", "a{i=\"2\", job=\"x\"} 2"),
+        ("a unless on(i) b{i=\"2\"}", "a{i=\"1\", job=\"x\"} 1"),
+        (
+            "c or a",
+            "c{job=\"x\"} 100\na{i=\"1\", job=\"x\"} 1\na{i=\"2\", job=\"x\"} 2",
+        ),
+        ("-a{i=\"1\"}", "{i=\"1\", job=\"x\"} -1"),
+        ("2 ^ 3 % 5", "scalar 3"),
+        ("1 < bool 2", "scalar 1"),
+        (
+            "{__name__=~\"a|b\"} * 2",
+            "execution: vector cannot contain metrics with the same labelset",
+        ),
+    ];
+    for (query, want) in table {
+        assert_eq!(instant(60, series, query, 0), want, "{query}");
+    }
+}
+
+#[test]
+fn functions_and_unsupported_ones() {
+    let series = r#"
+        m{a="1"} -1.5
+        m{a="2"} 2.5
+        n 7
+    "#;
+    let table = [
+        ("abs(m)", "{a=\"1\"} 1.5\n{a=\"2\"} 2.5"),
+        ("ceil(m)", "{a=\"1\"} -1\n{a=\"2\"} 3"),
+        ("floor(m)", "{a=\"1\"} -2\n{a=\"2\"} 2"),
+        ("round(m)", "{a=\"1\"} -1\n{a=\"2\"} 3"),
+        ("round(n, 5)", "{} 5"),
+        ("clamp(m, 0, 1)", "{a=\"1\"} 0\n{a=\"2\"} 1"),
+        ("clamp(m, 1, 0)", ""),
+        ("clamp_min(m, 0)", "{a=\"1\"} 0\n{a=\"2\"} 2.5"),
+        ("clamp_max(m, 0)", "{a=\"1\"} -1.5\n{a=\"2\"} 0"),
+        ("sort_desc(m)", "m{a=\"2\"} 2.5\nm{a=\"1\"} -1.5"),
+        ("sort(m)", "m{a=\"1\"} -1.5\nm{a=\"2\"} 2.5"),
+        ("scalar(n)", "scalar 7"),
+        ("scalar(m)", "scalar NaN"),
+        ("vector(time())", "{} 60"),
+        ("absent(nope{job=\"x\", i=~\"y\"})", "{job=\"x\"} 1"),
+        ("absent(n)", ""),
+        ("last_over_time(n[1m])", ""),
+        ("last_over_time(n[2m])", "n{} 7"),
+        ("max_over_time(n[2m])", "{} 7"),
+        ("present_over_time(n[2m])", "{} 1"),
+        (
+            "label_replace(n, \"dst\", \"x-$1\", \"__name__\", \"(.)\")",
+            "n{dst=\"x-n\"} 7",
+        ),
+        (
+            "label_replace(m, \"a\", \"z\", \"a\", \".*\")",
+            "execution: vector cannot contain metrics with the same labelset",
+        ),
+        (
+            "label_replace(n, \"dst\", \"\", \"src\", \"(\")",
+            "execution: invalid regular expression in label_replace(): (",
+        ),
+        ("\"hello\"", "string hello"),
+        (
+            "histogram_quantile(0.9, n)",
+            "execution: function \"histogram_quantile\" is not supported by promlite yet",
+        ),
+        (
+            "max_over_time(n[5m:1m])",
+            "execution: subquery is not supported by promlite yet",
+        ),
+        (
+            "n{",
+            "bad_data: parse error: unexpected end of input inside braces",
+        ),
+    ];
+    for (query, want) in table {
+        assert_eq!(instant(60, series, query, 60), want, "{query}");
+    }
+}
+
+#[test]
+fn limits_samples_and_time() {
+    let (_dir, db) = db();
+    load(&db, 10_000, "x 0+1x100\ny 1");
+    let engine = Engine::new(EngineOptions {
+        max_samples: 10,
+        ..EngineOptions::default()
+    });
+    let err = engine
+        .instant_query(&db, "count_over_time(x[5m])", 1_000_000)
+        .unwrap_err();
+    assert_eq!(err, QueryError::TooManySamples);
+    assert_eq!(err.error_type(), "execution");
+    // Range output counts too: 11 steps of one series exceed 10 samples.
+    assert_eq!(
+        engine
+            .range_query(&db, "y", 0, 100_000, 10_000)
+            .unwrap_err(),
+        QueryError::TooManySamples
+    );
+    assert!(engine.range_query(&db, "y", 0, 90_000, 10_000).is_ok());
+
+    let engine = Engine::new(EngineOptions {
+        timeout: std::time::Duration::ZERO,
+        ..EngineOptions::default()
+    });
+    let err = engine.instant_query(&db, "y", 0).unwrap_err();
+    assert_eq!(
+        (err.error_type(), err.to_string().as_str()),
+        ("timeout", "query timed out in query execution")
+    );
+}

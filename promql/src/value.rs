@@ -1,0 +1,61 @@
+//! Query results (upstream `promql/value.go`): what an instant or range query returns.
+//!
+//! Output timestamps are milliseconds. An [`InstantSample`] is stamped with the evaluation time,
+//! not the time of the stored sample it came from, as in Prometheus.
+
+use promlite_storage::{Labels, Sample};
+
+/// The result of a query and the annotations raised while evaluating it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// The value of the expression.
+    pub value: Value,
+    /// Annotations of kind warning (the API's `warnings`).
+    pub warnings: Vec<String>,
+    /// Annotations of kind info (the API's `infos`).
+    pub infos: Vec<String>,
+}
+
+/// A PromQL value, as the API's `resultType` names them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `scalar`: one number at one time.
+    Scalar {
+        /// Evaluation time, milliseconds.
+        t: i64,
+        /// The number.
+        v: f64,
+    },
+    /// `string`: one string at one time.
+    String {
+        /// Evaluation time, milliseconds.
+        t: i64,
+        /// The string.
+        s: String,
+    },
+    /// `vector`: one sample per series, all at the evaluation time.
+    Vector(Vec<InstantSample>),
+    /// `matrix`: several samples per series. Range queries return one series per output label
+    /// set, sorted by labels; an instant query of a range selector returns the raw samples.
+    Matrix(Vec<RangeSeries>),
+}
+
+/// One element of an instant vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstantSample {
+    /// The series' labels.
+    pub labels: Labels,
+    /// Evaluation time, milliseconds.
+    pub t: i64,
+    /// The value.
+    pub v: f64,
+}
+
+/// One series of a range vector (matrix).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeSeries {
+    /// The series' labels.
+    pub labels: Labels,
+    /// Samples, oldest first.
+    pub samples: Vec<Sample>,
+}

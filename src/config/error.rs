@@ -1,0 +1,141 @@
+//! Configuration errors: every problem found in a file, each as `FILE:LINE:COL: message`.
+//!
+//! Parsing stops at the first YAML or type error (serde cannot go on), but validation after it
+//! reports every problem it finds. Null entries in lists (`- ` with nothing after it) are found
+//! while parsing and kept aside in a per-thread list, so they too carry their own position.
+
+use std::cell::RefCell;
+use std::fmt;
+
+/// A 1-based line and column in the config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+}
+
+impl Position {
+    pub(crate) fn from_location(location: serde_saphyr::Location) -> Option<Position> {
+        if location.line() == 0 {
+            return None;
+        }
+        Some(Position {
+            line: u32::try_from(location.line()).unwrap_or(u32::MAX),
+            column: u32::try_from(location.column()).unwrap_or(u32::MAX),
+        })
+    }
+}
+
+/// One thing wrong with a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file it is in, when not the file that was loaded (an included scrape config file).
+    pub file: Option<String>,
+    /// Where it is, when known.
+    pub position: Option<Position>,
+    /// What is wrong, in Prometheus's words where Prometheus has words for it.
+    pub message: String,
+}
+
+impl Problem {
+    pub(crate) fn new(position: Option<Position>, message: impl Into<String>) -> Problem {
+        Problem { file: None, position, message: message.into() }
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Read {
+        /// The path as given.
+        file: String,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The file was read but is not a valid configuration.
+    #[error("{}", render(file, problems))]
+    Invalid {
+        /// The path or name the problems refer to.
+        file: String,
+        /// Every problem found, in file order.
+        problems: Vec<Problem>,
+    },
+}
+
+impl ConfigError {
+    /// The problems found, empty for a read error.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ConfigError::Read { .. } => &[],
+            ConfigError::Invalid { problems, .. } => problems,
+        }
+    }
+}
+
+fn render(file: &str, problems: &[Problem]) -> String {
+    let mut out = String::new();
+    for (i, problem) in problems.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&RenderProblem { file, problem }.to_string());
+    }
+    out
+}
+
+struct RenderProblem<'a> {
+    file: &'a str,
+    problem: &'a Problem,
+}
+
+impl fmt::Display for RenderProblem<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self.problem.file.as_deref().unwrap_or(self.file);
+        match self.problem.position {
+            Some(Position { line, column }) => write!(f, "{file}:{line}:{column}: {}", self.problem.message),
+            None => write!(f, "{file}: {}", self.problem.message),
+        }
+    }
+}
+
+/// Turns a serde-saphyr error into a problem with Prometheus-style wording.
+pub(crate) fn from_yaml_error(err: &serde_saphyr::Error) -> Problem {
+    use serde_saphyr::MessageFormatter;
+    let inner = err.without_snippet();
+    let raw = serde_saphyr::DefaultMessageFormatter.format_message(inner);
+    let message = if let Some(rest) = raw.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        match super::unsupported_hint(name) {
+            Some(hint) => hint,
+            None => format!("unknown field {name:?}"),
+        }
+    } else if let Some(rest) = raw.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest);
+        format!("field {key} already set")
+    } else if raw.starts_with("!!binary scalar is not valid UTF-8") {
+        "!!binary value is not valid UTF-8".to_owned()
+    } else {
+        raw.escape_debug().to_string().replace("\\\"", "\"").replace("\\'", "'")
+    };
+    let position = err.location().and_then(Position::from_location);
+    Problem::new(position, message)
+}
+
+thread_local! {
+    /// Problems found while deserializing, where serde has no way to return them with a position.
+    static DEFERRED: RefCell<Vec<Problem>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Records a problem found during deserialization; [`take_deferred`] collects it.
+pub(crate) fn defer(problem: Problem) {
+    DEFERRED.with(|deferred| deferred.borrow_mut().push(problem));
+}
+
+/// Takes every problem deferred on this thread so far.
+pub(crate) fn take_deferred() -> Vec<Problem> {
+    DEFERRED.with(|deferred| std::mem::take(&mut *deferred.borrow_mut()))
+}

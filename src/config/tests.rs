@@ -1,0 +1,420 @@
+//! Tests of config loading: small cases run through `load`/`error`, the secret-never-leaks check,
+//! and every upstream `config/testdata` file, read where it lives (never copied here).
+
+use std::path::Path;
+
+use super::*;
+
+fn load(yaml: &str) -> Config {
+    match load_str(yaml, "prometheus.yml") {
+        Ok(config) => config,
+        Err(err) => panic!("unexpected error:\n{err}"),
+    }
+}
+
+fn error(yaml: &str) -> String {
+    match load_str(yaml, "prometheus.yml") {
+        Ok(config) => format!("unexpectedly loaded: {config:?}"),
+        Err(err) => err.to_string(),
+    }
+}
+
+#[test]
+fn duration_parse_and_print() {
+    let cases = [
+        ("0", "0s"),
+        ("0s", "0s"),
+        ("15s", "15s"),
+        ("1m", "1m"),
+        ("90s", "1m30s"),
+        ("1h30m", "1h30m"),
+        ("2d", "2d"),
+        ("14d", "2w"),
+        ("1w", "1w"),
+        ("1y", "1y"),
+        ("90d", "90d"),
+        ("500ms", "500ms"),
+        ("1m500ms", "1m500ms"),
+        ("1y2w3d4h5m6s7ms", "382d4h5m6s7ms"),
+    ];
+    for (text, printed) in cases {
+        let duration: Duration = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(duration.to_string(), printed, "{text}");
+        assert_eq!(printed.parse::<Duration>(), Ok(duration), "{printed}");
+    }
+    assert_eq!("1h30m".parse::<Duration>().unwrap().as_std(), std::time::Duration::from_secs(5400));
+    assert_eq!("1y".parse::<Duration>().unwrap(), Duration::from_secs(365 * 86400));
+}
+
+#[test]
+fn duration_rejects_what_prometheus_rejects() {
+    for text in ["1.5h", "1", "15", "1m1h", "1s1s", "-1s", "1 s", "s", "1S", "1x", "1h 30m"] {
+        assert!(text.parse::<Duration>().is_err(), "{text} should be rejected");
+    }
+    insta::assert_snapshot!("1.5h".parse::<Duration>().unwrap_err(), @r#"not a valid duration string: "1.5h""#);
+    insta::assert_snapshot!("".parse::<Duration>().unwrap_err(), @"empty duration string");
+    insta::assert_snapshot!("99999999999y".parse::<Duration>().unwrap_err(), @"duration out of range");
+}
+
+#[test]
+fn byte_size() {
+    assert_eq!("15MB".parse::<ByteSize>(), Ok(ByteSize(15 << 20)));
+    assert_eq!("1KiB".parse::<ByteSize>(), Ok(ByteSize(1024)));
+    assert_eq!("0".parse::<ByteSize>(), Ok(ByteSize(0)));
+    assert_eq!(ByteSize(15 << 20).to_string(), "15MiB");
+    assert_eq!(ByteSize(1000).to_string(), "1000B");
+    insta::assert_snapshot!("100".parse::<ByteSize>().unwrap_err(), @"units: unknown unit  in 100");
+}
+
+#[test]
+fn empty_file_is_the_default_config() {
+    for yaml in ["", "# nothing\n", "global:\n", "---\n"] {
+        let config = load(yaml);
+        assert_eq!(config.global, GlobalConfig::default(), "{yaml:?}");
+        assert!(config.scrape_configs.is_empty());
+    }
+}
+
+#[test]
+fn scrape_config_defaults() {
+    let config = load("scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['a:9100']\n");
+    let global = &config.global;
+    assert_eq!(global.scrape_interval, Duration::from_secs(60));
+    assert_eq!(global.scrape_timeout, Duration::from_secs(10));
+    assert_eq!(global.evaluation_interval, Duration::from_secs(60));
+    let job = &config.scrape_configs[0];
+    assert_eq!(job.job_name, "node");
+    assert_eq!(job.scrape_interval, Duration::from_secs(60));
+    assert_eq!(job.scrape_timeout, Duration::from_secs(10));
+    assert_eq!(job.metrics_path, "/metrics");
+    assert_eq!(job.scheme, "http");
+    assert!(!job.honor_labels);
+    assert!(job.honor_timestamps);
+    assert!(job.enable_compression);
+    assert!(job.http_client_config.follow_redirects);
+    assert!(job.http_client_config.enable_http2);
+    assert_eq!(job.scrape_protocols, DEFAULT_SCRAPE_PROTOCOLS.to_vec());
+    assert_eq!(job.static_configs, vec![StaticConfig { targets: vec!["a:9100".into()], labels: Default::default() }]);
+}
+
+#[test]
+fn scrape_config_inherits_global() {
+    let config = load(
+        "global:\n  scrape_interval: 15s\n  sample_limit: 100\n  external_labels: {a: b}\n\
+         scrape_configs:\n  - job_name: a\n  - job_name: b\n    scrape_interval: 5s\n    sample_limit: 7\n\
+         \x20 - job_name: c\n    scrape_interval: 1m\n    scrape_timeout: 20s\n",
+    );
+    let jobs = &config.scrape_configs;
+    assert_eq!((jobs[0].scrape_interval, jobs[0].scrape_timeout), (Duration::from_secs(15), Duration::from_secs(10)));
+    // The timeout defaults to min(global timeout, the job's interval).
+    assert_eq!((jobs[1].scrape_interval, jobs[1].scrape_timeout), (Duration::from_secs(5), Duration::from_secs(5)));
+    assert_eq!((jobs[2].scrape_interval, jobs[2].scrape_timeout), (Duration::from_secs(60), Duration::from_secs(20)));
+    assert_eq!((jobs[0].sample_limit, jobs[1].sample_limit), (100, 7));
+    let config = load("global:\n  scrape_interval: 5s\n");
+    assert_eq!(config.global.scrape_timeout, Duration::from_secs(5));
+}
+
+#[test]
+fn bearer_token_becomes_authorization() {
+    let config = load("scrape_configs:\n  - job_name: a\n    bearer_token: tok\n");
+    let authorization = config.scrape_configs[0].http_client_config.authorization.clone().unwrap();
+    assert_eq!(authorization.kind, "Bearer");
+    assert_eq!(authorization.credentials.unwrap().expose(), "tok");
+}
+
+#[test]
+fn external_labels_expand_environment() {
+    // SAFETY: no other test reads or writes this variable.
+    unsafe { std::env::set_var("PROMLITE_CONFIG_TEST_VAR", "v") };
+    let config = load(
+        "global:\n  external_labels:\n    a: ${PROMLITE_CONFIG_TEST_VAR}\n    b: x$PROMLITE_CONFIG_TEST_VAR\n    c: x$${PROMLITE_CONFIG_TEST_VAR}\n    d: foo$$bar\n    e: $PROMLITE_CONFIG_UNSET_VAR\n",
+    );
+    let labels: Vec<_> = config.global.external_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    assert_eq!(labels, ["a=v", "b=xv", "c=x${PROMLITE_CONFIG_TEST_VAR}", "d=foo$bar", "e="]);
+}
+
+#[test]
+fn unknown_field_names_line_and_column() {
+    let yaml = "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: a\n    scrape_intervall: 5s\n";
+    insta::assert_snapshot!(error(yaml), @r#"prometheus.yml:5:5: unknown field "scrape_intervall""#);
+    insta::assert_snapshot!(error("globl: {}\n"), @r#"prometheus.yml:1:1: unknown field "globl""#);
+}
+
+#[test]
+fn unsupported_sections_say_so() {
+    insta::assert_snapshot!(error("scrape_configs:\n  - job_name: a\n    consul_sd_configs:\n      - server: x\n"), @"prometheus.yml:3:5: consul_sd_configs is not supported by promlite yet");
+    insta::assert_snapshot!(error("alerting:\n  alertmanagers: []\n"), @"prometheus.yml:1:1: alerting is not supported by promlite yet");
+}
+
+#[test]
+fn value_errors() {
+    insta::assert_snapshot!(error("global:\n  scrape_interval: 1.5h\n"), @r#"prometheus.yml:2:20: not a valid duration string: "1.5h""#);
+    insta::assert_snapshot!(error("scrape_configs:\n  - job_name: a\n    body_size_limit: 100\n"), @"prometheus.yml:3:22: units: unknown unit  in 100");
+    insta::assert_snapshot!(error("scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: nope\n"), @r#"prometheus.yml:4:17: unknown relabel action "nope""#);
+    insta::assert_snapshot!(error("scrape_configs:\n  - job_name: a\n  - job_name: a\n"), @r#"prometheus.yml:3:5: found multiple scrape configs with job name "a""#);
+    insta::assert_snapshot!(error("scrape_configs:\n  - job_name: a\nscrape_configs: []\n"), @"prometheus.yml:3:1: field scrape_configs already set");
+}
+
+#[test]
+fn validation_errors() {
+    let cases = [
+        "scrape_configs:\n  - job_name:\n",
+        "scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 6s\n",
+        "global:\n  scrape_interval: 5s\n  scrape_timeout: 6s\n",
+        "scrape_configs:\n  - job_name: a\n    bearer_token: x\n    basic_auth: {username: u}\n",
+        "scrape_configs:\n  - job_name: a\n    bearer_token: x\n    bearer_token_file: f\n",
+        "scrape_configs:\n  - job_name: a\n    authorization: {credentials: x}\n    basic_auth: {username: u}\n",
+        "scrape_configs:\n  - job_name: a\n    authorization: {type: Basic, credentials: x}\n",
+        "scrape_configs:\n  - job_name: a\n    tls_config: {cert_file: c}\n",
+        "scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['http://bad']\n",
+        "scrape_configs:\n  - job_name: a\n    scrape_protocols: [PrometheusProto, prometheusproto]\n",
+        "scrape_configs:\n  - job_name: a\n    fallback_scrape_protocol: nope\n",
+        "scrape_configs:\n  -\n",
+        "scrape_configs:\n  - job_name: a\n    static_configs:\n      -\n",
+        "rule_files: ['a/*/b']\n",
+        "remote_write:\n  - name: x\n",
+        "remote_write:\n  - url: http://a\n    headers: {Content-Type: x}\n",
+        "remote_write:\n  - url: http://a\n    queue_config: {min_shards: 0}\n",
+        "remote_read:\n  - url: http://a\n    name: q\n  - url: http://b\n    name: q\n",
+        "scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs:\n      - api_server: https://k:443\n        role: pod\n        namespaces: {own_namespace: true}\n",
+        "scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs:\n      - role: node\n        basic_auth: {username: u}\n",
+        "scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs:\n      - role: endpoints\n        selectors: [{role: node, label: a=b}]\n",
+        "scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs:\n      - {}\n",
+        "scrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - files: [targets.txt]\n",
+    ];
+    let output: Vec<String> = cases.iter().map(|yaml| error(yaml)).collect();
+    insta::assert_snapshot!(output.join("\n"), @r#"
+    prometheus.yml:2:5: job_name is empty
+    prometheus.yml:2:5: scrape timeout greater than scrape interval for scrape config with job name "a"
+    prometheus.yml:2:3: global scrape timeout greater than scrape interval
+    prometheus.yml:2:5: at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured
+    prometheus.yml:2:5: at most one of bearer_token & bearer_token_file must be configured
+    prometheus.yml:2:5: at most one of basic_auth, oauth2 & authorization must be configured
+    prometheus.yml:2:5: authorization type cannot be set to "basic", use "basic_auth" instead
+    prometheus.yml:2:5: exactly one of key or key_file must be configured when a client certificate is configured
+    prometheus.yml:4:9: "http://bad" is not a valid hostname
+    prometheus.yml:2:5: duplicated protocol in scrape_protocols, got [PrometheusProto prometheusproto] for scrape config with job name "a"
+    prometheus.yml:2:5: invalid fallback_scrape_protocol for scrape config with job name "a": unknown scrape protocol nope, supported: [OpenMetricsText0.0.1 OpenMetricsText1.0.0 PrometheusProto PrometheusText0.0.4 PrometheusText1.0.0]
+    prometheus.yml:2:4: empty or null scrape config section
+    prometheus.yml:4:8: empty or null section in static_configs
+    prometheus.yml:1:14: invalid rule file path "a/*/b"
+    prometheus.yml:2:5: url for remote_write is empty
+    prometheus.yml:2:5: Content-Type is a reserved header. It must not be changed
+    prometheus.yml:2:5: queue_config min_shards must be greater than 0
+    prometheus.yml:4:5: found multiple remote read configs with job name "q"
+    prometheus.yml:4:9: cannot use 'api_server' and 'namespaces.own_namespace' simultaneously
+    prometheus.yml:4:9: to use custom HTTP client configuration please provide the 'api_server' URL explicitly
+    prometheus.yml:4:9: endpoints role supports only pod, service, endpoints selectors
+    prometheus.yml:4:9: role missing (one of: pod, service, endpoints, endpointslice, node, ingress)
+    prometheus.yml:4:9: path name "targets.txt" is not valid for file discovery
+    "#);
+}
+
+#[test]
+fn every_problem_is_reported() {
+    let yaml = "\
+scrape_configs:
+  - job_name: a
+    scrape_interval: 5s
+    scrape_timeout: 6s
+    relabel_configs:
+      - action: hashmod
+        target_label: x
+      - action: labeldrop
+        regex: a
+        source_labels: [b]
+  - job_name: a
+    metric_relabel_configs:
+      - action: uppercase
+";
+    insta::assert_snapshot!(error(yaml), @r#"
+    prometheus.yml:2:5: scrape timeout greater than scrape interval for scrape config with job name "a"
+    prometheus.yml:6:9: relabel configuration for hashmod requires non-zero modulus
+    prometheus.yml:8:9: labeldrop action requires only 'regex', and no other fields
+    prometheus.yml:13:9: relabel configuration for uppercase action requires 'target_label' value
+    "#);
+}
+
+#[test]
+fn missing_file_names_the_file() {
+    let err = load_file(Path::new("/nonexistent/promlite.yml")).unwrap_err();
+    insta::assert_snapshot!(err, @"/nonexistent/promlite.yml: No such file or directory (os error 2)");
+}
+
+#[test]
+fn relative_paths_resolve_against_the_config_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &path,
+        "rule_files: ['rules/*.yml', '/abs.rules']\n\
+         scrape_configs:\n  - job_name: a\n    authorization: {credentials_file: token}\n    \
+         file_sd_configs:\n      - files: ['sd/*.json']\n",
+    )
+    .unwrap();
+    let config = load_file(&path).unwrap();
+    let base = dir.path().to_string_lossy().into_owned();
+    assert_eq!(config.rule_files, [format!("{base}/rules/*.yml"), "/abs.rules".to_owned()]);
+    let job = &config.scrape_configs[0];
+    assert_eq!(job.http_client_config.authorization.as_ref().unwrap().credentials_file, format!("{base}/token"));
+    assert_eq!(job.file_sd_configs[0].files, [format!("{base}/sd/*.json")]);
+    assert_eq!(job.file_sd_configs[0].refresh_interval, Duration::from_secs(300));
+}
+
+const SECRETS_YAML: &str = "\
+scrape_configs:
+  - job_name: a
+    basic_auth: {username: u, password: secret-password}
+    tls_config: {cert: CERT, key: secret-tls-key}
+    proxy_url: http://proxy
+    proxy_connect_header: {X-Proxy: [secret-proxy-header]}
+    http_headers:
+      X-Api: {secrets: [secret-header]}
+  - job_name: b
+    authorization: {credentials: secret-credentials}
+  - job_name: c
+    bearer_token: secret-bearer
+  - job_name: d
+    oauth2: {client_id: id, client_secret: secret-oauth, token_url: http://t}
+    kubernetes_sd_configs:
+      - role: pod
+        api_server: https://k
+        authorization: {credentials: secret-kubernetes}
+remote_write:
+  - url: http://w
+    basic_auth: {username: u, password: secret-remote-write}
+remote_read:
+  - url: http://r
+    bearer_token: secret-remote-read
+";
+
+#[test]
+fn secrets_never_leak() {
+    let config = load(SECRETS_YAML);
+    let yaml = config.to_yaml();
+    let debug = format!("{config:?}");
+    for shown in [&yaml, &debug] {
+        assert!(!shown.contains("secret-"), "a secret leaked:\n{shown}");
+    }
+    assert_eq!(yaml.matches("<secret>").count(), 10, "{yaml}");
+    // The rendered config loads again and keeps the same structure.
+    let again = load(&yaml);
+    assert_eq!(again.scrape_configs.len(), config.scrape_configs.len());
+    assert_eq!(again.scrape_configs[0].job_name, "a");
+}
+
+#[test]
+fn to_yaml_has_defaults_filled_in() {
+    let yaml = load("scrape_configs:\n  - job_name: a\n    static_configs: [{targets: ['x:1']}]\n").to_yaml();
+    for expected in [
+        "scrape_interval: 1m",
+        "scrape_timeout: 10s",
+        "evaluation_interval: 1m",
+        "metrics_path: /metrics",
+        "scheme: http",
+        "honor_timestamps: true",
+        "follow_redirects: true",
+    ] {
+        assert!(yaml.contains(expected), "missing {expected:?} in\n{yaml}");
+    }
+}
+
+#[test]
+fn self_scrape_config() {
+    let cases = [
+        ("0.0.0.0:9090", "localhost:9090"),
+        (":9091", "localhost:9091"),
+        ("[::]:9090", "localhost:9090"),
+        ("127.0.0.1:9092", "127.0.0.1:9092"),
+        ("example.org:80", "example.org:80"),
+    ];
+    for (listen, target) in cases {
+        let config = self_scrape(listen);
+        assert_eq!(config.global.scrape_interval, Duration::from_secs(15));
+        let job = &config.scrape_configs[0];
+        assert_eq!(job.job_name, "promlite");
+        assert_eq!(job.metrics_path, "/metrics");
+        assert_eq!(job.static_configs[0].targets, [target], "{listen}");
+    }
+}
+
+const UPSTREAM_TESTDATA: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/upstream/prometheus-v3.14.0/config/testdata");
+
+/// Upstream good files that use something promlite does not model, with the reason.
+const SKIPPED_GOOD: [(&str, &str); 3] = [
+    ("conf.good.yml", "uses 20+ SD mechanisms, alerting, tracing and otlp, not modelled"),
+    ("roundtrip.good.yml", "uses consul, dns, ec2 and other SDs, and alerting, not modelled"),
+    ("scrape_interval_larger.good.yml", "dns_sd_configs not modelled"),
+];
+
+/// Upstream bad files that promlite accepts, with the reason.
+const SKIPPED_BAD: [(&str, &str); 0] = [];
+
+#[test]
+fn upstream_good_files_load() {
+    let dir = Path::new(UPSTREAM_TESTDATA);
+    if !dir.is_dir() {
+        println!("skipping: upstream testdata not found at {}", dir.display());
+        return;
+    }
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".good.yml") || name.starts_with("otlp_") {
+            continue;
+        }
+        if SKIPPED_GOOD.iter().any(|(skipped, _)| *skipped == name) {
+            continue;
+        }
+        checked += 1;
+        if let Err(err) = load_file(&path) {
+            failures.push(format!("{name}: {err}"));
+        }
+    }
+    assert!(failures.is_empty(), "good files rejected:\n{}", failures.join("\n"));
+    assert!(checked >= 30, "only {checked} good files checked");
+}
+
+#[test]
+fn upstream_otlp_files_are_refused_as_unsupported() {
+    let dir = Path::new(UPSTREAM_TESTDATA);
+    if !dir.is_dir() {
+        println!("skipping: upstream testdata not found at {}", dir.display());
+        return;
+    }
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("otlp_") && name.ends_with(".yml") {
+            let err = load_file(&path).unwrap_err().to_string();
+            assert!(err.contains("otlp is not supported by promlite yet"), "{name}: {err}");
+        }
+    }
+}
+
+#[test]
+fn upstream_bad_files_are_rejected() {
+    let dir = Path::new(UPSTREAM_TESTDATA);
+    if !dir.is_dir() {
+        println!("skipping: upstream testdata not found at {}", dir.display());
+        return;
+    }
+    let mut checked = 0;
+    let mut accepted = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".bad.yml") || SKIPPED_BAD.iter().any(|(skipped, _)| *skipped == name) {
+            continue;
+        }
+        checked += 1;
+        if load_file(&path).is_ok() {
+            accepted.push(name);
+        }
+    }
+    assert!(accepted.is_empty(), "bad files accepted:\n{}", accepted.join("\n"));
+    assert!(checked >= 150, "only {checked} bad files checked");
+}

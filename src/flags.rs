@@ -1,0 +1,172 @@
+//! Command-line flags with Prometheus's names, defaults and meanings (upstream
+//! `cmd/prometheus/main.go`). Both `--flag=value` and `--flag value` work; an unknown flag is a
+//! usage error (exit 2). Flags whose feature is not built yet are accepted and shown in
+//! `/api/v1/status/flags`; their help says so.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use promlite::config::{ByteSize, Duration};
+
+/// A lightweight, Prometheus-compatible scrape server and time-series database.
+#[derive(Debug, Parser)]
+#[command(name = "promlite", version, about, args_override_self = true)]
+pub struct Flags {
+    /// Prometheus configuration file path [default: prometheus.yml; when that file does not exist
+    /// and this flag is not given, a built-in config scrapes promlite itself].
+    #[arg(long = "config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Address to listen on for UI, API, and telemetry.
+    #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = "0.0.0.0:9090")]
+    pub listen_address: String,
+
+    /// The URL under which promlite is externally reachable (for example, behind a reverse
+    /// proxy). Used for links; its path is the default route prefix.
+    #[arg(long = "web.external-url", value_name = "URL")]
+    pub external_url: Option<String>,
+
+    /// Prefix for the internal routes of web endpoints [default: path of --web.external-url].
+    #[arg(long = "web.route-prefix", value_name = "PATH")]
+    pub route_prefix: Option<String>,
+
+    /// Enable shutdown and reload via HTTP request (not built yet: SIGHUP reloads).
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+
+    /// Enable API endpoints for admin control actions (not built yet).
+    #[arg(long = "web.enable-admin-api")]
+    pub enable_admin_api: bool,
+
+    /// Enable the API endpoint accepting remote write requests (not built yet).
+    #[arg(long = "web.enable-remote-write-receiver")]
+    pub enable_remote_write_receiver: bool,
+
+    /// Base path for metrics storage.
+    #[arg(long = "storage.tsdb.path", value_name = "PATH", default_value = "data/")]
+    pub storage_path: PathBuf,
+
+    /// How long to retain samples in storage [default: 15d when no size limit is set].
+    #[arg(long = "storage.tsdb.retention.time", value_name = "DURATION", default_value = "15d")]
+    pub retention_time: Duration,
+
+    /// Maximum number of bytes that can be stored for blocks, e.g. 512MB; 0 means no limit.
+    #[arg(long = "storage.tsdb.retention.size", value_name = "SIZE", default_value = "0")]
+    pub retention_size: ByteSize,
+
+    /// The maximum lookback duration for retrieving metrics during expression evaluations and
+    /// federation.
+    #[arg(long = "query.lookback-delta", value_name = "DURATION", default_value = "5m")]
+    pub lookback_delta: Duration,
+
+    /// Maximum time a query may take before being aborted.
+    #[arg(long = "query.timeout", value_name = "DURATION", default_value = "2m")]
+    pub query_timeout: Duration,
+
+    /// Maximum number of samples a single query can load into memory.
+    #[arg(long = "query.max-samples", value_name = "N", default_value_t = 50_000_000)]
+    pub max_samples: usize,
+
+    /// Maximum number of queries executed concurrently.
+    #[arg(long = "query.max-concurrency", value_name = "N", default_value_t = 20)]
+    pub max_concurrency: usize,
+
+    /// Only log messages with the given severity or above: debug, info, warn, error.
+    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
+    pub log_level: String,
+
+    /// Output format of log messages: logfmt or json.
+    #[arg(long = "log.format", value_name = "FORMAT", default_value = "logfmt", value_parser = ["logfmt", "json"])]
+    pub log_format: String,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Tools that run instead of the server.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check resources for validity, like promtool.
+    Check {
+        #[command(subcommand)]
+        what: CheckWhat,
+    },
+}
+
+/// What `promlite check` checks.
+#[derive(Debug, Subcommand)]
+pub enum CheckWhat {
+    /// Check that config files are valid; exits 1 when one is not.
+    Config {
+        /// The files to check.
+        #[arg(required = true, value_name = "CONFIG-FILES")]
+        files: Vec<PathBuf>,
+    },
+}
+
+impl Flags {
+    /// `--web.external-url`, or `http://<hostname>:<port>/` as Prometheus defaults it.
+    pub fn external_url(&self) -> String {
+        if let Some(url) = &self.external_url {
+            return url.clone();
+        }
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".to_owned());
+        let port = self.listen_address.rsplit_once(':').map_or("9090", |(_, p)| p);
+        format!("http://{}:{port}/", hostname.trim())
+    }
+
+    /// The route prefix, normalised: `""` for the root, else `/path` without a trailing slash.
+    pub fn route_prefix(&self) -> String {
+        let raw = match &self.route_prefix {
+            Some(prefix) => prefix.clone(),
+            None => url::Url::parse(&self.external_url()).map(|u| u.path().to_owned()).unwrap_or_default(),
+        };
+        let trimmed = raw.trim_end_matches('/');
+        if trimmed.is_empty() {
+            String::new()
+        } else if trimmed.starts_with('/') {
+            trimmed.to_owned()
+        } else {
+            format!("/{trimmed}")
+        }
+    }
+
+    /// Every flag with its effective value, for `/api/v1/status/flags`.
+    pub fn as_pairs(&self) -> Vec<(String, String)> {
+        let config_file = self.config_file.clone().unwrap_or_else(|| PathBuf::from("prometheus.yml"));
+        [
+            ("config.file", config_file.display().to_string()),
+            ("web.listen-address", self.listen_address.clone()),
+            ("web.external-url", self.external_url.clone().unwrap_or_default()),
+            ("web.route-prefix", self.route_prefix()),
+            ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
+            ("web.enable-admin-api", self.enable_admin_api.to_string()),
+            ("web.enable-remote-write-receiver", self.enable_remote_write_receiver.to_string()),
+            ("storage.tsdb.path", self.storage_path.display().to_string()),
+            ("storage.tsdb.retention.time", self.retention_time.to_string()),
+            ("storage.tsdb.retention.size", format!("{}B", self.retention_size.bytes())),
+            ("query.lookback-delta", self.lookback_delta.to_string()),
+            ("query.timeout", self.query_timeout.to_string()),
+            ("query.max-samples", self.max_samples.to_string()),
+            ("query.max-concurrency", self.max_concurrency.to_string()),
+            ("log.level", self.log_level.clone()),
+            ("log.format", self.log_format.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+}
+
+/// Sets up `tracing` from `--log.level` and `--log.format`. `RUST_LOG` overrides the level for
+/// debugging dependencies.
+pub fn init_logging(flags: &Flags) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{},hyper=warn,reqwest=warn", flags.log_level)));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if flags.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.with_ansi(false).init();
+    }
+}

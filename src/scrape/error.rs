@@ -1,0 +1,60 @@
+//! Why a scrape failed, in words a person can act on.
+
+use super::textparse::ParseError;
+
+/// A failed scrape. Shown on `/targets` and in `/api/v1/targets` as `lastError`.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    /// Nothing listens at the address, or it refused us.
+    #[error("connection refused: nothing accepts connections at this address (is the process up, and listening on an address other than 127.0.0.1?)")]
+    ConnectionRefused,
+    /// The scrape took longer than `scrape_timeout`.
+    #[error("context deadline exceeded: the target did not answer within scrape_timeout")]
+    Timeout,
+    /// Any other transport failure.
+    #[error("{0}")]
+    Http(String),
+    /// A non-2xx status.
+    #[error("server returned HTTP status {}", status_text(*.0))]
+    Status(u16),
+    /// The body was larger than `body_size_limit`.
+    #[error("body size limit exceeded: the uncompressed body is larger than {0} bytes")]
+    BodySizeLimit(u64),
+    /// More samples than `sample_limit`.
+    #[error("sample limit exceeded: more than {0} samples after relabeling")]
+    SampleLimit(u64),
+    /// The body is not valid exposition text.
+    #[error("{0}")]
+    Parse(#[from] ParseError),
+}
+
+fn status_text(code: u16) -> String {
+    match reqwest::StatusCode::from_u16(code).ok().and_then(|s| s.canonical_reason()) {
+        Some(reason) => format!("{code} {reason}"),
+        None => code.to_string(),
+    }
+}
+
+impl ScrapeError {
+    /// Classifies a client error; the full source chain is kept for anything unrecognised.
+    pub fn from_reqwest(err: reqwest::Error) -> ScrapeError {
+        if err.is_timeout() {
+            return ScrapeError::Timeout;
+        }
+        let mut source: Option<&dyn std::error::Error> = Some(&err);
+        let mut text = Vec::new();
+        while let Some(cause) = source {
+            if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                    return ScrapeError::ConnectionRefused;
+                }
+            }
+            let part = cause.to_string();
+            if !text.iter().any(|t: &String| t.contains(&part)) {
+                text.push(part);
+            }
+            source = cause.source();
+        }
+        ScrapeError::Http(text.join(": "))
+    }
+}

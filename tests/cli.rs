@@ -1,0 +1,91 @@
+//! The binary's command line: flags, the built-in config, `check config`, and start-up errors.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::util::{binary, eventually, get_json, start};
+
+#[test]
+fn without_a_config_file_it_scrapes_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    assert!(
+        server.log.lock().unwrap().iter().any(|l| l.contains("using the built-in config")),
+        "the built-in config is announced in the log"
+    );
+    // The built-in job scrapes every 15s; the first scrape lands within one interval.
+    let up = eventually(Duration::from_secs(25), || {
+        let (_, body) = get_json(server.addr, "/api/v1/query?query=up");
+        body["data"]["result"].as_array().and_then(|r| r.first().cloned()).ok_or_else(|| body.to_string())
+    });
+    assert_eq!(up["metric"]["job"], "promlite");
+    assert_eq!(up["value"][1], "1");
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let output = Command::new(binary()).arg("--no-such.flag").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--no-such.flag"));
+}
+
+#[test]
+fn flags_accept_both_spellings_and_version_prints() {
+    let output = Command::new(binary()).arg("--version").output().unwrap();
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("promlite "));
+    let output = Command::new(binary()).args(["--query.max-samples", "x"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "a bad flag value is a usage error");
+    let output = Command::new(binary()).args(["--storage.tsdb.retention.time=1.5h"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "Prometheus durations have no fractions");
+}
+
+#[test]
+fn bad_config_file_names_file_line_and_column_and_starts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yml");
+    std::fs::write(&path, "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: a\n    scrape_intervall: 5s\n").unwrap();
+    let output = Command::new(binary()).arg(format!("--config.file={}", path.display())).arg("--web.listen-address=127.0.0.1:0").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("{}:5:", path.display())), "{stderr}");
+    assert!(stderr.contains("scrape_intervall"), "{stderr}");
+    assert!(!stderr.contains("server is ready"), "{stderr}");
+
+    let missing = dir.path().join("missing.yml");
+    let output = Command::new(binary()).arg(format!("--config.file={}", missing.display())).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing.yml"));
+}
+
+#[test]
+fn check_config_exits_0_or_1_like_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.yml");
+    std::fs::write(&good, "scrape_configs:\n  - job_name: a\n    static_configs: [{targets: ['x:1']}]\n").unwrap();
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&bad, "scrape_configs:\n  - job_name: a\n  - job_name: a\n").unwrap();
+    let output = Command::new(binary()).args(["check", "config"]).arg(&good).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("SUCCESS"));
+    let output = Command::new(binary()).args(["check", "config"]).arg(&good).arg(&bad).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("FAILED") && stdout.contains("\"a\""), "{stdout}");
+}
+
+#[test]
+fn port_in_use_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(binary())
+        .current_dir(dir.path())
+        .arg(format!("--web.listen-address={addr}"))
+        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&addr.to_string()) && stderr.contains("in use"), "{stderr}");
+}

@@ -1,0 +1,173 @@
+//! Test plumbing: start the real binary on an ephemeral port, serve fake targets, speak HTTP,
+//! and wait for conditions with a deadline (never a bare sleep).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+/// A running `promlite` process, killed on drop.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    pub log: Arc<Mutex<Vec<String>>>,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The path of the binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_promlite"))
+}
+
+/// Starts promlite in `cwd` with `args` plus a fresh data dir and `--web.listen-address=127.0.0.1:0`,
+/// and waits until it logs its bound address.
+pub fn start(cwd: &Path, args: &[&str]) -> Server {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(binary())
+        .current_dir(cwd)
+        .arg("--web.listen-address=127.0.0.1:0")
+        .arg(format!("--storage.tsdb.path={}", data.path().display()))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting promlite");
+    let stderr = child.stderr.take().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    let log_writer = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("server is ready to receive web requests") {
+                if let Some(addr) = line.split("address=").nth(1) {
+                    let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
+                }
+            }
+            log_writer.lock().unwrap().push(line);
+        }
+    });
+    let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(addr) => addr.parse().expect("a socket address in the ready line"),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("promlite did not become ready; log:\n{}", log.lock().unwrap().join("\n"));
+        }
+    };
+    Server { child, addr, log, _data: data }
+}
+
+/// An HTTP response: status code and body.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
+}
+
+/// A minimal HTTP/1.1 client: one request per connection.
+pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &str)>) -> Response {
+    let mut stream = TcpStream::connect(addr).expect("connecting");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some((content_type, body)) = body {
+        request.push_str(&format!("Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}", body.len()));
+    } else {
+        request.push_str("\r\n");
+    }
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
+    Response { status, headers: head.to_owned(), body }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+    out
+}
+
+/// GET `path` and parse the body as JSON.
+pub fn get_json(addr: SocketAddr, path: &str) -> (u16, serde_json::Value) {
+    let response = http(addr, "GET", path, None);
+    let json = serde_json::from_str(&response.body).unwrap_or_else(|err| panic!("{path}: {err}: {:?}", response.body));
+    (response.status, json)
+}
+
+/// Percent-encodes a query parameter value.
+pub fn enc(value: &str) -> String {
+    value.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+/// Polls `check` until it returns `Some`, or fails after `timeout` showing the last state seen.
+pub fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(last) if Instant::now() > deadline => panic!("condition not met within {timeout:?}; last state: {last}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// A fake scrape target on loopback: serves `body(n)` for the n-th request to any path.
+pub struct FakeTarget {
+    pub addr: SocketAddr,
+    pub requests: Arc<AtomicU64>,
+    pub last_request: Arc<Mutex<String>>,
+}
+
+impl FakeTarget {
+    pub fn start(body: impl Fn(u64) -> String + Send + 'static) -> FakeTarget {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(AtomicU64::new(0));
+        let last_request = Arc::new(Mutex::new(String::new()));
+        let (count, last) = (Arc::clone(&requests), Arc::clone(&last_request));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+                *last.lock().unwrap() = head;
+                let body = body(n);
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        FakeTarget { addr, requests, last_request }
+    }
+}

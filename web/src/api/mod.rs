@@ -1,0 +1,3 @@
+//! The Prometheus HTTP API (upstream `web/api/`).
+
+pub mod v1;

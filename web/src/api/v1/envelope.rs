@@ -1,0 +1,86 @@
+//! The JSON envelope `{status, data, errorType, error, warnings, infos}` and Prometheus's error
+//! types with their status codes. Grafana reads bodies of 400, 422 and 503 only, so user-facing
+//! errors use those.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// An API error, rendered once here.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    /// Bad parameters or an invalid query: 400.
+    #[error("{0}")]
+    BadData(String),
+    /// The query failed while running: 422.
+    #[error("{0}")]
+    Execution(String),
+    /// The query ran out of time: 503.
+    #[error("{0}")]
+    Timeout(String),
+    /// The query was canceled: 499.
+    #[error("{0}")]
+    Canceled(String),
+    /// Storage is not ready yet: 503.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug: 500.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn kind(&self) -> (&'static str, StatusCode) {
+        match self {
+            ApiError::BadData(_) => ("bad_data", StatusCode::BAD_REQUEST),
+            ApiError::Execution(_) => ("execution", StatusCode::UNPROCESSABLE_ENTITY),
+            ApiError::Timeout(_) => ("timeout", StatusCode::SERVICE_UNAVAILABLE),
+            ApiError::Canceled(_) => ("canceled", StatusCode::from_u16(499).expect("499 is a valid status")),
+            ApiError::Unavailable(_) => ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
+            ApiError::Internal(_) => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+impl From<promlite_promql::QueryError> for ApiError {
+    fn from(err: promlite_promql::QueryError) -> ApiError {
+        let text = err.to_string();
+        match err.error_type() {
+            "bad_data" => ApiError::BadData(text),
+            "execution" => ApiError::Execution(text),
+            "timeout" => ApiError::Timeout(text),
+            "canceled" => ApiError::Canceled(text),
+            _ => ApiError::Internal(text),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (error_type, status) = self.kind();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "internal API error");
+        }
+        let body = serde_json::json!({"status": "error", "errorType": error_type, "error": self.to_string()});
+        (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    }
+}
+
+/// A success envelope around `data`, which is already JSON text.
+pub(crate) fn success_raw(data: &str, warnings: &[String], infos: &[String]) -> Response {
+    let mut body = String::with_capacity(data.len() + 64);
+    body.push_str(r#"{"status":"success","data":"#);
+    body.push_str(data);
+    for (key, list) in [("warnings", warnings), ("infos", infos)] {
+        if !list.is_empty() {
+            body.push_str(&format!(",\"{key}\":{}", serde_json::to_string(list).expect("strings serialize")));
+        }
+    }
+    body.push('}');
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A success envelope around a serializable `data`.
+pub(crate) fn success<T: serde::Serialize>(data: &T, warnings: &[String]) -> Response {
+    let data = serde_json::to_string(data).expect("API data serializes");
+    success_raw(&data, warnings, &[])
+}

@@ -1,0 +1,131 @@
+//! `/api/v1/labels`, `/api/v1/label/<name>/values` and `/api/v1/series`.
+//! Start and end default to the whole range, as in Prometheus; `limit` truncates with a warning.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use promlite_storage::Matcher;
+
+use super::envelope::{success, success_raw};
+use super::query::encode_labels;
+use super::time::parse_time;
+use super::{ApiError, Params};
+use crate::AppState;
+
+const TRUNCATED: &str = "results truncated due to limit";
+
+struct Selection {
+    mint: i64,
+    maxt: i64,
+    matcher_sets: Vec<Vec<Matcher>>,
+    limit: usize,
+}
+
+fn selection(params: &Params) -> Result<Selection, ApiError> {
+    let time = |name: &str, default: i64| match params.get(name) {
+        Some(text) => parse_time(text).map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: {err}"))),
+        None => Ok(default),
+    };
+    let mint = time("start", i64::MIN)?;
+    let maxt = time("end", i64::MAX)?;
+    let mut matcher_sets = Vec::new();
+    for selector in params.all("match[]") {
+        matcher_sets.push(promlite_promql::parse_matchers(selector).map_err(ApiError::from)?);
+    }
+    let limit = match params.get("limit") {
+        None => 0,
+        Some(text) => text
+            .parse::<usize>()
+            .map_err(|_| ApiError::BadData(format!("invalid parameter \"limit\": cannot parse {text:?} to a valid limit")))?,
+    };
+    Ok(Selection { mint, maxt, matcher_sets, limit })
+}
+
+fn truncate<T>(items: &mut Vec<T>, limit: usize) -> Vec<String> {
+    if limit > 0 && items.len() > limit {
+        items.truncate(limit);
+        return vec![TRUNCATED.to_owned()];
+    }
+    Vec::new()
+}
+
+fn merged<F: Fn(&[Matcher]) -> Vec<String>>(sets: &[Vec<Matcher>], query: F) -> Vec<String> {
+    if sets.is_empty() {
+        return query(&[]);
+    }
+    let mut out: Vec<String> = sets.iter().flat_map(|set| query(set)).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+pub(crate) async fn names(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
+    let sel = selection(&params)?;
+    let querier = state.db.querier(sel.mint, sel.maxt);
+    let mut names = merged(&sel.matcher_sets, |set| querier.label_names(set));
+    let warnings = truncate(&mut names, sel.limit);
+    Ok(success(&names, &warnings))
+}
+
+pub(crate) async fn values(State(state): State<AppState>, Path(name): Path<String>, params: Params) -> Result<Response, ApiError> {
+    // Prometheus 3 accepts UTF-8 names escaped as `U__` + underscore-escaped code points.
+    let name = unescape_label_name(&name).ok_or_else(|| ApiError::BadData(format!("invalid label name: {name:?}")))?;
+    let sel = selection(&params)?;
+    let querier = state.db.querier(sel.mint, sel.maxt);
+    let mut values = merged(&sel.matcher_sets, |set| querier.label_values(&name, set));
+    let warnings = truncate(&mut values, sel.limit);
+    Ok(success(&values, &warnings))
+}
+
+pub(crate) async fn series(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
+    let sel = selection(&params)?;
+    if sel.matcher_sets.is_empty() {
+        return Err(ApiError::BadData("no match[] parameter provided".to_owned()));
+    }
+    let querier = state.db.querier(sel.mint, sel.maxt);
+    let mut all: Vec<_> = sel.matcher_sets.iter().flat_map(|set| querier.select(set)).map(|s| s.labels).collect();
+    all.sort();
+    all.dedup();
+    let warnings = truncate(&mut all, sel.limit);
+    let mut data = String::from("[");
+    for (i, labels) in all.iter().enumerate() {
+        if i > 0 {
+            data.push(',');
+        }
+        encode_labels(&mut data, labels);
+    }
+    data.push(']');
+    Ok(success_raw(&data, &warnings, &[]))
+}
+
+/// Undoes Prometheus's `U__` escaping of label names in URL paths (`U__a_2e_b` is `a.b`).
+fn unescape_label_name(name: &str) -> Option<String> {
+    let Some(rest) = name.strip_prefix("U__") else { return Some(name.to_owned()) };
+    let mut out = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        if c != '_' {
+            out.push(c);
+            continue;
+        }
+        let hex: String = chars.by_ref().take_while(|c| *c != '_').collect();
+        if hex.is_empty() {
+            out.push('_');
+            continue;
+        }
+        out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unescape_label_name;
+
+    #[test]
+    fn utf8_label_names_unescape() {
+        assert_eq!(unescape_label_name("job").as_deref(), Some("job"));
+        assert_eq!(unescape_label_name("U__a_2e_b").as_deref(), Some("a.b"));
+        assert_eq!(unescape_label_name("U__a__b").as_deref(), Some("a_b"));
+        assert_eq!(unescape_label_name("U___zz_"), None);
+    }
+}

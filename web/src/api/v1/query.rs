@@ -1,0 +1,159 @@
+//! `/api/v1/query` and `/api/v1/query_range`: parameters checked as Prometheus checks them, the
+//! query run on the blocking pool, the result written as Prometheus's JSON.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::extract::State;
+use axum::response::Response;
+use promlite_promql::{QueryResult, Value};
+use promlite_storage::Labels;
+
+use super::envelope::success_raw;
+use super::time::{parse_duration, parse_time, write_timestamp, write_value};
+use super::{ApiError, Params};
+use crate::AppState;
+
+/// Prometheus refuses range queries with more points than this per series.
+const MAX_POINTS: i64 = 11_000;
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn time_param(params: &Params, name: &str, default: Option<i64>) -> Result<i64, ApiError> {
+    match (params.get(name), default) {
+        (Some(text), _) => parse_time(text).map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: {err}"))),
+        (None, Some(default)) => Ok(default),
+        (None, None) => Err(ApiError::BadData(format!("invalid parameter {name:?}: cannot parse \"\" to a valid timestamp"))),
+    }
+}
+
+pub(crate) async fn instant(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
+    let time = time_param(&params, "time", Some(now_ms()))?;
+    let query = params.get("query").unwrap_or("").to_owned();
+    let result = run(&state, move |engine, db| engine.instant_query(db, &query, time)).await?;
+    Ok(respond(&result))
+}
+
+pub(crate) async fn range(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
+    let start = time_param(&params, "start", None)?;
+    let end = time_param(&params, "end", None)?;
+    if end < start {
+        return Err(ApiError::BadData("invalid parameter \"end\": end timestamp must not be before start time".to_owned()));
+    }
+    let step = parse_duration(params.get("step").unwrap_or(""))
+        .map_err(|err| ApiError::BadData(format!("invalid parameter \"step\": {err}")))?;
+    if step <= 0 {
+        return Err(ApiError::BadData(
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer".to_owned(),
+        ));
+    }
+    if (end - start) / step > MAX_POINTS {
+        return Err(ApiError::BadData(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".to_owned(),
+        ));
+    }
+    let query = params.get("query").unwrap_or("").to_owned();
+    let result = run(&state, move |engine, db| engine.range_query(db, &query, start, end, step)).await?;
+    Ok(respond(&result))
+}
+
+async fn run<F>(state: &AppState, query: F) -> Result<QueryResult, ApiError>
+where
+    F: FnOnce(&promlite_promql::Engine, &promlite_storage::Db) -> Result<QueryResult, promlite_promql::QueryError> + Send + 'static,
+{
+    if !state.ready.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(ApiError::Unavailable("TSDB not ready".to_owned()));
+    }
+    let _slot = state.query_slots.acquire().await.map_err(|_| ApiError::Internal("query slots closed".to_owned()))?;
+    let engine = Arc::clone(&state.engine);
+    let db = state.db.clone();
+    let result = tokio::task::spawn_blocking(move || query(&engine, &db))
+        .await
+        .map_err(|err| ApiError::Internal(format!("query task failed: {err}")))?;
+    Ok(result?)
+}
+
+fn respond(result: &QueryResult) -> Response {
+    let mut data = String::with_capacity(256);
+    encode_value(&mut data, &result.value);
+    success_raw(&data, &result.warnings, &result.infos)
+}
+
+fn encode_value(out: &mut String, value: &Value) {
+    let result_type = match value {
+        Value::Scalar { .. } => "scalar",
+        Value::String { .. } => "string",
+        Value::Vector(_) => "vector",
+        Value::Matrix(_) => "matrix",
+    };
+    let _ = write!(out, r#"{{"resultType":"{result_type}","result":"#);
+    match value {
+        Value::Scalar { t, v } => encode_point(out, *t, *v),
+        Value::String { t, s } => {
+            out.push('[');
+            write_timestamp(out, *t);
+            out.push(',');
+            out.push_str(&serde_json::to_string(s).expect("strings serialize"));
+            out.push(']');
+        }
+        Value::Vector(samples) => {
+            out.push('[');
+            for (i, sample) in samples.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"metric":"#);
+                encode_labels(out, &sample.labels);
+                out.push_str(r#","value":"#);
+                encode_point(out, sample.t, sample.v);
+                out.push('}');
+            }
+            out.push(']');
+        }
+        Value::Matrix(series) => {
+            out.push('[');
+            for (i, series) in series.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"metric":"#);
+                encode_labels(out, &series.labels);
+                out.push_str(r#","values":["#);
+                for (j, sample) in series.samples.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    encode_point(out, sample.t, sample.v);
+                }
+                out.push_str("]}");
+            }
+            out.push(']');
+        }
+    }
+    out.push('}');
+}
+
+fn encode_point(out: &mut String, t: i64, v: f64) {
+    out.push('[');
+    write_timestamp(out, t);
+    out.push(',');
+    write_value(out, v);
+    out.push(']');
+}
+
+/// Labels as a JSON object in label order.
+pub(crate) fn encode_labels(out: &mut String, labels: &Labels) {
+    out.push('{');
+    for (i, label) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(&label.name).expect("strings serialize"));
+        out.push(':');
+        out.push_str(&serde_json::to_string(&label.value).expect("strings serialize"));
+    }
+    out.push('}');
+}

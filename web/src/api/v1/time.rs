@@ -1,0 +1,189 @@
+//! Times and durations as the API reads and writes them (upstream `web/api/v1/api.go`
+//! `parseTime`, `parseDuration`; `util/jsonutil` for output).
+//!
+//! Input: float Unix seconds (rounded to the millisecond) or RFC 3339. Output: timestamps as
+//! JSON numbers `secs[.mmm]`, values as Go's `strconv.FormatFloat(v, 'f', -1, 64)` in a string.
+
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Parses an API time into Unix milliseconds.
+pub(crate) fn parse_time(text: &str) -> Result<i64, String> {
+    if let Ok(secs) = text.parse::<f64>() {
+        if secs.is_finite() {
+            let whole = secs.trunc();
+            let frac = ((secs - whole) * 1000.0).round();
+            return Ok(whole as i64 * 1000 + frac as i64);
+        }
+    }
+    parse_rfc3339(text).ok_or_else(|| format!("cannot parse {text:?} to a valid timestamp"))
+}
+
+/// Parses an API duration (float seconds or `5m`) into milliseconds.
+pub(crate) fn parse_duration(text: &str) -> Result<i64, String> {
+    if let Ok(secs) = text.parse::<f64>() {
+        let ms = secs * 1000.0;
+        if !ms.is_finite() || ms.abs() > (i64::MAX / 1_000_000) as f64 {
+            return Err(format!("cannot parse {text:?} to a valid duration. It overflows int64"));
+        }
+        return Ok(ms as i64);
+    }
+    promql_parser::util::parse_duration(text)
+        .map(|d| d.as_millis() as i64)
+        .map_err(|_| format!("cannot parse {text:?} to a valid duration"))
+}
+
+/// `2006-01-02T15:04:05.999999999Z07:00` into Unix milliseconds.
+fn parse_rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let s = text.get(range)?;
+        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut pos = 19;
+    let mut millis = 0;
+    if b[pos] == b'.' {
+        let start = pos + 1;
+        pos = start;
+        while pos < b.len() && b[pos].is_ascii_digit() {
+            pos += 1;
+        }
+        if pos == start {
+            return None;
+        }
+        let digits = &text[start..pos];
+        let padded: String = digits.chars().chain(std::iter::repeat('0')).take(3).collect();
+        millis = padded.parse::<i64>().ok()?;
+    }
+    let offset_secs = match b.get(pos)? {
+        b'Z' | b'z' if pos + 1 == b.len() => 0,
+        sign @ (b'+' | b'-') if pos + 6 == b.len() && b[pos + 3] == b':' => {
+            let secs = num(pos + 1..pos + 3)? * 3600 + num(pos + 4..pos + 6)? * 60;
+            if *sign == b'+' { secs } else { -secs }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    Some((days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs) * 1000 + millis)
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// RFC 3339 with nanoseconds in UTC, as Go's `time.RFC3339Nano` prints it (trailing zeros of the
+/// fraction trimmed); `None` prints Go's zero time.
+pub(crate) fn format_rfc3339(time: Option<SystemTime>) -> String {
+    let Some(time) = time else { return "0001-01-01T00:00:00Z".to_owned() };
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let secs = since.as_secs() as i64;
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    let mut out = format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
+    let nanos = since.subsec_nanos();
+    if nanos != 0 {
+        let frac = format!("{nanos:09}");
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+/// A millisecond timestamp as a JSON number of seconds: `1435781451.781`, or `1435781451` when
+/// whole (upstream `jsonutil.MarshalTimestamp`).
+pub(crate) fn write_timestamp(out: &mut String, t: i64) {
+    if t < 0 {
+        out.push('-');
+    }
+    let abs = t.unsigned_abs();
+    let _ = write!(out, "{}", abs / 1000);
+    let frac = abs % 1000;
+    if frac != 0 {
+        let _ = write!(out, ".{frac:03}");
+    }
+}
+
+/// A sample value as a JSON string, as Go's `FormatFloat(v, 'f', -1, 64)` spells it.
+pub(crate) fn write_value(out: &mut String, v: f64) {
+    out.push('"');
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v == f64::INFINITY {
+        out.push_str("+Inf");
+    } else if v == f64::NEG_INFINITY {
+        out.push_str("-Inf");
+    } else {
+        let _ = write!(out, "{v}");
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_like_prometheus() {
+        assert_eq!(parse_time("1435781451.781"), Ok(1_435_781_451_781));
+        assert_eq!(parse_time("1435781451"), Ok(1_435_781_451_000));
+        assert_eq!(parse_time("1.0005"), Ok(1_001));
+        assert_eq!(parse_time("2015-07-01T20:10:51.781Z"), Ok(1_435_781_451_781));
+        assert_eq!(parse_time("2015-07-01T22:10:51+02:00"), Ok(1_435_781_451_000));
+        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Ok(0));
+        assert_eq!(parse_time("yesterday"), Err("cannot parse \"yesterday\" to a valid timestamp".to_owned()));
+    }
+
+    #[test]
+    fn durations_parse_like_prometheus() {
+        assert_eq!(parse_duration("15"), Ok(15_000));
+        assert_eq!(parse_duration("0.5"), Ok(500));
+        assert_eq!(parse_duration("1m30s"), Ok(90_000));
+        assert_eq!(parse_duration("x"), Err("cannot parse \"x\" to a valid duration".to_owned()));
+    }
+
+    #[test]
+    fn output_matches_go() {
+        let mut out = String::new();
+        write_timestamp(&mut out, 1_435_781_451_781);
+        out.push(' ');
+        write_timestamp(&mut out, 1_435_781_451_000);
+        out.push(' ');
+        write_timestamp(&mut out, 1_500);
+        out.push(' ');
+        for v in [1.0, 0.1, 1e21, 1e-7, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -2.5] {
+            write_value(&mut out, v);
+        }
+        assert_eq!(out, r#"1435781451.781 1435781451 1.500 "1""0.1""1000000000000000000000""0.0000001""NaN""+Inf""-Inf""-2.5""#);
+        let t = UNIX_EPOCH + Duration::new(1_435_781_451, 781_000_000);
+        assert_eq!(format_rfc3339(Some(t)), "2015-07-01T20:10:51.781Z");
+        assert_eq!(format_rfc3339(None), "0001-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,92 @@
+//! `/metrics`: promlite's own metrics in the text format, under Prometheus's names where the
+//! concept is the same (so existing dashboards and alerts keep working).
+//!
+//! Process metrics are read from `/proc/self` at scrape time, as client_golang's process
+//! collector does; off Linux they are simply absent.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let mut out = String::with_capacity(4096);
+    write_process(&mut out);
+    let head = state.db.head_stats();
+    family(&mut out, "prometheus_build_info", "gauge", "A metric with a constant '1' value labeled by version from which promlite was built.");
+    let _ = writeln!(out, "prometheus_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
+    family(&mut out, "prometheus_ready", "gauge", "Whether Prometheus startup was fully completed and the server is ready for normal operation.");
+    let _ = writeln!(out, "prometheus_ready {}", u8::from(state.ready.load(Ordering::Acquire)));
+    family(&mut out, "prometheus_tsdb_head_series", "gauge", "Total number of series in the head block.");
+    let _ = writeln!(out, "prometheus_tsdb_head_series {}", head.series);
+    family(&mut out, "prometheus_tsdb_head_series_created_total", "counter", "Total number of series created in the head");
+    let _ = writeln!(out, "prometheus_tsdb_head_series_created_total {}", head.series_created);
+    family(&mut out, "prometheus_tsdb_head_samples_appended_total", "counter", "Total number of appended samples.");
+    let _ = writeln!(out, "prometheus_tsdb_head_samples_appended_total{{type=\"float\"}} {}", head.samples_appended);
+    family(&mut out, "prometheus_tsdb_out_of_order_samples_total", "counter", "Total number of out of order samples ingestion failed attempts due to out of order being disabled.");
+    let _ = writeln!(out, "prometheus_tsdb_out_of_order_samples_total{{type=\"float\"}} {}", head.out_of_order_samples);
+    if head.series > 0 {
+        family(&mut out, "prometheus_tsdb_head_min_time", "gauge", "Minimum time bound of the head block.");
+        let _ = writeln!(out, "prometheus_tsdb_head_min_time {}", head.min_time);
+        family(&mut out, "prometheus_tsdb_head_max_time", "gauge", "Maximum timestamp of the head block.");
+        let _ = writeln!(out, "prometheus_tsdb_head_max_time {}", head.max_time);
+    }
+    state.targets.write_metrics(&mut out);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+// USER_HZ is 100 on every Linux architecture we build for; the kernel fixes it for userspace.
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;
+
+fn write_process(out: &mut String) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return };
+    // Fields after the parenthesised command name, which may itself contain spaces.
+    let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else { return };
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // Indices are the proc(5) field numbers minus 3 (pid and comm precede `after`).
+    let cpu = (field(11) + field(12)) / CLOCK_TICKS_PER_SEC;
+    let start_ticks = field(19);
+    let virtual_bytes = field(20);
+    family(out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+    let _ = writeln!(out, "process_cpu_seconds_total {cpu}");
+    if let Some(rss_kb) = status_kb("VmRSS:") {
+        family(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+        let _ = writeln!(out, "process_resident_memory_bytes {}", rss_kb * 1024);
+    }
+    family(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+    let _ = writeln!(out, "process_virtual_memory_bytes {virtual_bytes}");
+    if let Some(boot) = boot_time() {
+        family(out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
+        let _ = writeln!(out, "process_start_time_seconds {}", boot + start_ticks / CLOCK_TICKS_PER_SEC);
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        family(out, "process_open_fds", "gauge", "Number of open file descriptors.");
+        let _ = writeln!(out, "process_open_fds {}", fds.count());
+    }
+}
+
+fn status_kb(key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..].split_whitespace().next()?.parse().ok()
+}
+
+fn boot_time() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    stat.lines().find_map(|l| l.strip_prefix("btime "))?.trim().parse().ok()
+}

@@ -1,0 +1,78 @@
+//! The seam through which the web layer sees scraping and discovery: [`TargetsView`].
+//!
+//! `web` defines it and the server crate implements it, so `web` depends on neither the scrape
+//! manager nor discovery. Everything crossing it is a plain snapshot: no locks held, no handles.
+
+use std::time::{Duration, SystemTime};
+
+use promlite_storage::Labels;
+
+/// A target's health after its last scrape, as `/api/v1/targets` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetHealth {
+    /// Not scraped yet.
+    Unknown,
+    /// The last scrape succeeded.
+    Up,
+    /// The last scrape failed.
+    Down,
+}
+
+impl TargetHealth {
+    /// `"unknown"`, `"up"` or `"down"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetHealth::Unknown => "unknown",
+            TargetHealth::Up => "up",
+            TargetHealth::Down => "down",
+        }
+    }
+}
+
+/// A target being scraped.
+#[derive(Debug, Clone)]
+pub struct ActiveTarget {
+    /// Labels as discovered, before relabeling (`__meta_*` included).
+    pub discovered_labels: Labels,
+    /// Labels attached to every scraped series.
+    pub labels: Labels,
+    /// The job name.
+    pub scrape_pool: String,
+    /// The URL scraped.
+    pub scrape_url: String,
+    /// Health after the last scrape.
+    pub health: TargetHealth,
+    /// Why the last scrape failed; empty when it did not.
+    pub last_error: String,
+    /// When the last scrape started.
+    pub last_scrape: Option<SystemTime>,
+    /// How long the last scrape took.
+    pub last_scrape_duration: Duration,
+    /// The scrape interval.
+    pub scrape_interval: Duration,
+    /// The scrape timeout.
+    pub scrape_timeout: Duration,
+}
+
+/// A discovered target that relabeling (or a bad address) dropped, and why.
+#[derive(Debug, Clone)]
+pub struct DroppedTarget {
+    /// Labels as discovered.
+    pub discovered_labels: Labels,
+    /// The job name.
+    pub scrape_pool: String,
+    /// Why it is not scraped, in words a person can act on.
+    pub reason: String,
+}
+
+/// What the web layer may ask of the scrape manager.
+pub trait TargetsView: Send + Sync {
+    /// Every active target, grouped by pool in pool-name order.
+    fn active_targets(&self) -> Vec<ActiveTarget>;
+    /// Every dropped target, with its reason.
+    fn dropped_targets(&self) -> Vec<DroppedTarget>;
+    /// The names of all scrape pools (jobs), sorted.
+    fn scrape_pools(&self) -> Vec<String>;
+    /// Appends scrape self-metrics in the text format (`prometheus_target_*`, ...).
+    fn write_metrics(&self, out: &mut String);
+}
