@@ -8,7 +8,9 @@ use promlite::scrape::textparse::{Entry, PromParser};
 
 fn body(series: usize) -> String {
     let mut out = String::new();
-    out.push_str("# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n# TYPE node_cpu_seconds_total counter\n");
+    out.push_str(
+        "# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n# TYPE node_cpu_seconds_total counter\n",
+    );
     for i in 0..series / 4 {
         let _ = writeln!(out, "node_cpu_seconds_total{{cpu=\"{}\",mode=\"idle\"}} {}.{}", i % 64, i * 1731, i % 97);
     }

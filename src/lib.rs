@@ -5,6 +5,6 @@
 //! its `TargetsView` trait.
 
 pub mod config;
-pub mod relabel;
 pub mod discovery;
+pub mod relabel;
 pub mod scrape;

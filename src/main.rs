@@ -78,7 +78,13 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     let listen: SocketAddr = flags
         .listen_address
         .parse()
-        .or_else(|_| std::net::ToSocketAddrs::to_socket_addrs(&flags.listen_address).map(|mut a| a.next()).ok().flatten().ok_or(()))
+        .or_else(|_| {
+            std::net::ToSocketAddrs::to_socket_addrs(&flags.listen_address)
+                .map(|mut a| a.next())
+                .ok()
+                .flatten()
+                .ok_or(())
+        })
         .map_err(|()| anyhow::anyhow!("invalid --web.listen-address {:?}: expected host:port", flags.listen_address))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -95,9 +101,17 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         }
     };
 
-    let db = Db::open(&flags.storage_path, Options { retention_ms: flags.retention_time.as_millis() as i64, retention_bytes: flags.retention_size.bytes() })
-        .with_context(|| format!("opening TSDB at {}", flags.storage_path.display()))?;
-    tracing::warn!("storage is in memory only in this version: samples do not survive a restart (the WAL lands with issue #4)");
+    let db = Db::open(
+        &flags.storage_path,
+        Options {
+            retention_ms: flags.retention_time.as_millis() as i64,
+            retention_bytes: flags.retention_size.bytes(),
+        },
+    )
+    .with_context(|| format!("opening TSDB at {}", flags.storage_path.display()))?;
+    tracing::warn!(
+        "storage is in memory only in this version: samples do not survive a restart (the WAL lands with issue #4)"
+    );
     let engine = Arc::new(Engine::new(EngineOptions {
         lookback_delta_ms: flags.lookback_delta.as_millis() as i64,
         max_samples: flags.max_samples,
@@ -149,9 +163,13 @@ fn reload_config(path: Option<&Path>, manager: &Manager, config_yaml: &RwLock<St
                 *config_yaml.write().expect("config lock") = config.to_yaml();
                 tracing::info!(file = %path.display(), "completed loading of configuration file");
             }
-            Err(err) => tracing::error!(file = %path.display(), error = %err, "error reloading config; the previous config keeps running"),
+            Err(err) => {
+                tracing::error!(file = %path.display(), error = %err, "error reloading config; the previous config keeps running")
+            }
         },
-        Err(err) => tracing::error!(file = %path.display(), error = %err, "error reloading config; the previous config keeps running"),
+        Err(err) => {
+            tracing::error!(file = %path.display(), error = %err, "error reloading config; the previous config keeps running")
+        }
     }
 }
 

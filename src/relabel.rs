@@ -233,9 +233,8 @@ impl<'de> Deserialize<'de> for Regexp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // An explicit null is the empty pattern, as in Prometheus (`regex:` matches only "").
         let pattern = Option::<String>::deserialize(deserializer)?.unwrap_or_default();
-        Regexp::new(&pattern).map_err(|err| {
-            serde::de::Error::custom(format!("error parsing regexp {pattern:?}: {}", first_line(&err)))
-        })
+        Regexp::new(&pattern)
+            .map_err(|err| serde::de::Error::custom(format!("error parsing regexp {pattern:?}: {}", first_line(&err))))
     }
 }
 
@@ -322,8 +321,7 @@ fn rewrite_go_regex(pattern: &str) -> String {
                 ']' if i > class_start => in_class = false,
                 '[' if chars.get(i + 1) == Some(&':') => {
                     // A POSIX class such as `[:alpha:]` is copied whole.
-                    let end = (i + 2..chars.len().saturating_sub(1))
-                        .find(|&j| chars[j] == ':' && chars[j + 1] == ']');
+                    let end = (i + 2..chars.len().saturating_sub(1)).find(|&j| chars[j] == ':' && chars[j + 1] == ']');
                     if let Some(end) = end {
                         out.extend(&chars[i..end + 2]);
                         i = end + 2;
@@ -436,9 +434,7 @@ impl RelabelConfig {
             return Err("relabel configuration for hashmod requires non-zero modulus".to_owned());
         }
         if writes_target && target.is_empty() {
-            return Err(format!(
-                "relabel configuration for {action} action requires 'target_label' value"
-            ));
+            return Err(format!("relabel configuration for {action} action requires 'target_label' value"));
         }
         let invalid_target = || format!("{target:?} is invalid 'target_label' for {action} action");
         if action == Action::Replace {
@@ -454,10 +450,8 @@ impl RelabelConfig {
                 return Err(invalid_target());
             }
         }
-        let value_action = matches!(
-            action,
-            Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual
-        );
+        let value_action =
+            matches!(action, Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual);
         if value_action && !names.is_valid_label_name(target) {
             return Err(invalid_target());
         }
@@ -470,10 +464,7 @@ impl RelabelConfig {
                 NameValidation::Legacy => is_legacy_target_template(&self.replacement),
             };
             if !valid {
-                return Err(format!(
-                    "{:?} is invalid 'replacement' for {action} action",
-                    self.replacement
-                ));
+                return Err(format!("{:?} is invalid 'replacement' for {action} action", self.replacement));
             }
         }
         if action == Action::HashMod && !names.is_valid_label_name(target) {

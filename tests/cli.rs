@@ -44,8 +44,16 @@ fn flags_accept_both_spellings_and_version_prints() {
 fn bad_config_file_names_file_line_and_column_and_starts_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.yml");
-    std::fs::write(&path, "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: a\n    scrape_intervall: 5s\n").unwrap();
-    let output = Command::new(binary()).arg(format!("--config.file={}", path.display())).arg("--web.listen-address=127.0.0.1:0").output().unwrap();
+    std::fs::write(
+        &path,
+        "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: a\n    scrape_intervall: 5s\n",
+    )
+    .unwrap();
+    let output = Command::new(binary())
+        .arg(format!("--config.file={}", path.display()))
+        .arg("--web.listen-address=127.0.0.1:0")
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&format!("{}:5:", path.display())), "{stderr}");

@@ -54,7 +54,10 @@ fn scrapes_a_static_target_and_answers_queries_exactly() {
     let up = query(server.addr, "up");
     assert_eq!(up["resultType"], "vector");
     assert_eq!(up["result"].as_array().unwrap().len(), 1, "{up}");
-    assert_eq!(up["result"][0]["metric"], json!({"__name__": "up", "env": "test", "instance": instance, "job": "fake"}));
+    assert_eq!(
+        up["result"][0]["metric"],
+        json!({"__name__": "up", "env": "test", "instance": instance, "job": "fake"})
+    );
     assert_eq!(up["result"][0]["value"][1], "1");
 
     let gauge = query(server.addr, "test_gauge");
@@ -101,8 +104,10 @@ fn range_query_series_labels_and_targets_api() {
     });
 
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let (status, range) =
-        get_json(server.addr, &format!("/api/v1/query_range?query=hits_total&start={}&end={}&step=1", now - 5, now + 1));
+    let (status, range) = get_json(
+        server.addr,
+        &format!("/api/v1/query_range?query=hits_total&start={}&end={}&step=1", now - 5, now + 1),
+    );
     assert_eq!(status, 200, "{range}");
     assert_eq!(range["data"]["resultType"], "matrix");
     let values = range["data"]["result"][0]["values"].as_array().unwrap();
@@ -110,10 +115,12 @@ fn range_query_series_labels_and_targets_api() {
     assert!(values.iter().all(|p| p[1] == "7"), "{values:?}");
 
     // POST with a form body works like GET.
-    let posted = http(server.addr, "POST", "/api/v1/query", Some(("application/x-www-form-urlencoded", "query=hits_total")));
+    let posted =
+        http(server.addr, "POST", "/api/v1/query", Some(("application/x-www-form-urlencoded", "query=hits_total")));
     assert_eq!(posted.status, 200, "{}", posted.body);
 
-    let (_, series) = get_json(server.addr, &format!("/api/v1/series?match[]={}", enc("{job=\"app\",__name__=~\"hits.*\"}")));
+    let (_, series) =
+        get_json(server.addr, &format!("/api/v1/series?match[]={}", enc("{job=\"app\",__name__=~\"hits.*\"}")));
     assert_eq!(series["data"], json!([{"__name__": "hits_total", "instance": target.addr.to_string(), "job": "app"}]));
     let (_, values) = get_json(server.addr, "/api/v1/label/job/values");
     assert_eq!(values["data"], json!(["app"]));
@@ -168,7 +175,12 @@ fn api_errors_use_prometheus_envelope_and_status_codes() {
     assert_eq!(http(server.addr, "GET", "/-/healthy", None).status, 200);
     assert_eq!(http(server.addr, "GET", "/-/ready", None).status, 200);
     let metrics = http(server.addr, "GET", "/metrics", None);
-    for name in ["process_resident_memory_bytes", "process_cpu_seconds_total", "prometheus_tsdb_head_series", "prometheus_tsdb_head_samples_appended_total"] {
+    for name in [
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "prometheus_tsdb_head_series",
+        "prometheus_tsdb_head_samples_appended_total",
+    ] {
         assert!(metrics.body.contains(name), "{name} missing from /metrics");
     }
 }

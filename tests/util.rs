@@ -91,7 +91,8 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &str
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
     Response { status, headers: head.to_owned(), body }
 }
 
@@ -117,7 +118,16 @@ pub fn get_json(addr: SocketAddr, path: &str) -> (u16, serde_json::Value) {
 
 /// Percent-encodes a query parameter value.
 pub fn enc(value: &str) -> String {
-    value.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// Polls `check` until it returns `Some`, or fails after `timeout` showing the last state seen.
@@ -126,7 +136,9 @@ pub fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Result<T, Str
     loop {
         match check() {
             Ok(value) => return value,
-            Err(last) if Instant::now() > deadline => panic!("condition not met within {timeout:?}; last state: {last}"),
+            Err(last) if Instant::now() > deadline => {
+                panic!("condition not met within {timeout:?}; last state: {last}")
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     }

@@ -18,29 +18,10 @@ use crate::functions::KahanSum;
 use crate::value::InstantSample;
 
 /// Evaluates `op [by|without (...)] ([param,] expr)` at `ts`.
-pub(crate) fn aggregate(
-    ev: &mut Evaluator,
-    expr: &AggregateExpr,
-    ts: i64,
-) -> Result<Val, QueryError> {
+pub(crate) fn aggregate(ev: &mut Evaluator, expr: &AggregateExpr, ts: i64) -> Result<Val, QueryError> {
     let op = expr.op.id();
-    if !matches!(
-        op,
-        T_SUM
-            | T_AVG
-            | T_MIN
-            | T_MAX
-            | T_COUNT
-            | T_GROUP
-            | T_STDDEV
-            | T_STDVAR
-            | T_TOPK
-            | T_BOTTOMK
-    ) {
-        return Err(QueryError::NotSupported(format!(
-            "aggregation \"{}\"",
-            expr.op
-        )));
+    if !matches!(op, T_SUM | T_AVG | T_MIN | T_MAX | T_COUNT | T_GROUP | T_STDDEV | T_STDVAR | T_TOPK | T_BOTTOMK) {
+        return Err(QueryError::NotSupported(format!("aggregation \"{}\"", expr.op)));
     }
     let k = match (&expr.param, op) {
         (Some(param), T_TOPK | T_BOTTOMK) => Some(ev.eval_scalar(param, ts)?),
@@ -73,14 +54,8 @@ pub(crate) fn aggregate(
                 T_AVG => mean(values),
                 T_COUNT => members.len() as f64,
                 T_GROUP => 1.0,
-                T_MIN => values.fold(
-                    f64::NAN,
-                    |acc, v| if acc.is_nan() || v < acc { v } else { acc },
-                ),
-                T_MAX => values.fold(
-                    f64::NAN,
-                    |acc, v| if acc.is_nan() || v > acc { v } else { acc },
-                ),
+                T_MIN => values.fold(f64::NAN, |acc, v| if acc.is_nan() || v < acc { v } else { acc }),
+                T_MAX => values.fold(f64::NAN, |acc, v| if acc.is_nan() || v > acc { v } else { acc }),
                 T_STDVAR => variance(values),
                 T_STDDEV => variance(values).sqrt(),
                 _ => unreachable!("checked above"),
@@ -96,10 +71,7 @@ fn grouping_labels(labels: &Labels, modifier: Option<&LabelModifier>) -> Labels 
     match modifier {
         None => Labels::empty(),
         Some(LabelModifier::Include(by)) => Labels::from_pairs(
-            labels
-                .iter()
-                .filter(|l| by.labels.contains(&l.name))
-                .map(|l| (l.name.as_str(), l.value.as_str())),
+            labels.iter().filter(|l| by.labels.contains(&l.name)).map(|l| (l.name.as_str(), l.value.as_str())),
         ),
         Some(LabelModifier::Exclude(without)) => Labels::from_pairs(
             labels
@@ -157,10 +129,7 @@ fn top_k(
     // Go's int64 conversion limits; NaN converts to nothing meaningful, so Prometheus refuses it.
     const INT64_LIMIT: f64 = 9.223_372_036_854_776e18;
     if !(-INT64_LIMIT..INT64_LIMIT).contains(&k) {
-        return Err(QueryError::Execution(format!(
-            "Scalar value {} overflows int64",
-            format_go_float(k)
-        )));
+        return Err(QueryError::Execution(format!("Scalar value {} overflows int64", format_go_float(k))));
     }
     let k = k as i64;
     let mut out = Vec::new();
@@ -177,12 +146,7 @@ fn top_k(
             (false, false) => a.v.total_cmp(&b.v),
         });
         let keep = usize::try_from(k).unwrap_or(usize::MAX).min(members.len());
-        out.extend(
-            members
-                .into_iter()
-                .take(keep)
-                .map(|s| InstantSample { t: ts, ..s }),
-        );
+        out.extend(members.into_iter().take(keep).map(|s| InstantSample { t: ts, ..s }));
     }
     Ok(out)
 }
@@ -191,11 +155,7 @@ fn format_go_float(v: f64) -> String {
     if v.is_nan() {
         "NaN".to_owned()
     } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".to_owned()
-        } else {
-            "-Inf".to_owned()
-        }
+        if v > 0.0 { "+Inf".to_owned() } else { "-Inf".to_owned() }
     } else {
         v.to_string()
     }

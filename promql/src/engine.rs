@@ -32,11 +32,7 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> EngineOptions {
-        EngineOptions {
-            lookback_delta_ms: 300_000,
-            max_samples: 50_000_000,
-            timeout: Duration::from_secs(120),
-        }
+        EngineOptions { lookback_delta_ms: 300_000, max_samples: 50_000_000, timeout: Duration::from_secs(120) }
     }
 }
 
@@ -58,12 +54,7 @@ impl Engine {
     }
 
     /// Evaluates `query` at `time_ms`.
-    pub fn instant_query(
-        &self,
-        db: &Db,
-        query: &str,
-        time_ms: i64,
-    ) -> Result<QueryResult, QueryError> {
+    pub fn instant_query(&self, db: &Db, query: &str, time_ms: i64) -> Result<QueryResult, QueryError> {
         let expr = parse(query)?;
         let mut ev = Evaluator::new(db, &expr, time_ms, time_ms, &self.options);
         let value = match ev.eval(&expr, time_ms)? {
@@ -72,11 +63,7 @@ impl Engine {
             Val::Vector(vector) => Value::Vector(vector),
             Val::Matrix(matrix) => Value::Matrix(matrix),
         };
-        Ok(QueryResult {
-            value,
-            warnings: ev.warnings,
-            infos: ev.infos,
-        })
+        Ok(QueryResult { value, warnings: ev.warnings, infos: ev.infos })
     }
 
     /// Evaluates `query` at every step from `start_ms` to `end_ms` (both included) and returns a
@@ -95,9 +82,7 @@ impl Engine {
             ));
         }
         if end_ms < start_ms {
-            return Err(QueryError::BadData(
-                "end timestamp must not be before start time".to_owned(),
-            ));
+            return Err(QueryError::BadData("end timestamp must not be before start time".to_owned()));
         }
         let expr = parse(query)?;
         if matches!(expr.value_type(), ValueType::Matrix | ValueType::String) {
@@ -112,11 +97,7 @@ impl Engine {
         let mut ts = start_ms;
         while ts <= end_ms {
             let points = match ev.eval(&expr, ts)? {
-                Val::Scalar(v) => vec![InstantSample {
-                    labels: Labels::empty(),
-                    t: ts,
-                    v,
-                }],
+                Val::Scalar(v) => vec![InstantSample { labels: Labels::empty(), t: ts, v }],
                 Val::Vector(vector) => vector,
                 Val::String(_) | Val::Matrix(_) => {
                     unreachable!("range queries are checked to be scalar or vector")
@@ -129,10 +110,7 @@ impl Engine {
                     Some(&i) => matrix[i].samples.push(sample),
                     None => {
                         index.insert(point.labels.clone(), matrix.len());
-                        matrix.push(RangeSeries {
-                            labels: point.labels,
-                            samples: vec![sample],
-                        });
+                        matrix.push(RangeSeries { labels: point.labels, samples: vec![sample] });
                     }
                 }
             }
@@ -142,11 +120,7 @@ impl Engine {
             };
         }
         matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(QueryResult {
-            value: Value::Matrix(matrix),
-            warnings: ev.warnings,
-            infos: ev.infos,
-        })
+        Ok(QueryResult { value: Value::Matrix(matrix), warnings: ev.warnings, infos: ev.infos })
     }
 }
 
@@ -181,8 +155,7 @@ pub(crate) struct Evaluator {
 impl Evaluator {
     fn new(db: &Db, expr: &Expr, start: i64, end: i64, options: &EngineOptions) -> Evaluator {
         let lookback = options.lookback_delta_ms;
-        let querier =
-            selection_window(expr, start, end, lookback).map(|(mint, maxt)| db.querier(mint, maxt));
+        let querier = selection_window(expr, start, end, lookback).map(|(mint, maxt)| db.querier(mint, maxt));
         Evaluator {
             querier,
             selected: HashMap::new(),
@@ -231,11 +204,7 @@ impl Evaluator {
     }
 
     /// Evaluates an expression the parser has type-checked to be an instant vector.
-    pub(crate) fn eval_vector(
-        &mut self,
-        expr: &Expr,
-        ts: i64,
-    ) -> Result<Vec<InstantSample>, QueryError> {
+    pub(crate) fn eval_vector(&mut self, expr: &Expr, ts: i64) -> Result<Vec<InstantSample>, QueryError> {
         match self.eval(expr, ts)? {
             Val::Vector(vector) => Ok(vector),
             other => Err(type_mismatch("instant vector", &other)),
@@ -260,11 +229,7 @@ impl Evaluator {
 
     /// The newest non-stale sample of each selected series in `(t - lookback, t]`, where `t` is
     /// the selector's reference time. Each sample keeps its own timestamp; callers restamp it.
-    pub(crate) fn select_instant(
-        &mut self,
-        vs: &VectorSelector,
-        ts: i64,
-    ) -> Result<Vec<InstantSample>, QueryError> {
+    pub(crate) fn select_instant(&mut self, vs: &VectorSelector, ts: i64) -> Result<Vec<InstantSample>, QueryError> {
         let series = self.select(vs)?;
         let ref_t = self.reference_time(vs, ts);
         let mut out = Vec::new();
@@ -277,11 +242,7 @@ impl Evaluator {
             if p.t <= ref_t - self.lookback || is_stale_nan(p.v) {
                 continue;
             }
-            out.push(InstantSample {
-                labels: s.labels.clone(),
-                t: p.t,
-                v: p.v,
-            });
+            out.push(InstantSample { labels: s.labels.clone(), t: p.t, v: p.v });
         }
         self.count_samples(out.len())?;
         Ok(out)
@@ -289,11 +250,7 @@ impl Evaluator {
 
     /// The non-stale samples of each selected series in `(t - range, t]`; series without any
     /// are left out.
-    pub(crate) fn select_range(
-        &mut self,
-        ms: &MatrixSelector,
-        ts: i64,
-    ) -> Result<Vec<RangeSeries>, QueryError> {
+    pub(crate) fn select_range(&mut self, ms: &MatrixSelector, ts: i64) -> Result<Vec<RangeSeries>, QueryError> {
         let series = self.select(&ms.vs)?;
         let ref_t = self.reference_time(&ms.vs, ts);
         let range = duration_ms(ms.range);
@@ -302,19 +259,12 @@ impl Evaluator {
         for s in series.iter() {
             let from = s.samples.partition_point(|p| p.t <= ref_t - range);
             let to = s.samples.partition_point(|p| p.t <= ref_t);
-            let samples: Vec<Sample> = s.samples[from..to]
-                .iter()
-                .filter(|p| !is_stale_nan(p.v))
-                .copied()
-                .collect();
+            let samples: Vec<Sample> = s.samples[from..to].iter().filter(|p| !is_stale_nan(p.v)).copied().collect();
             if samples.is_empty() {
                 continue;
             }
             loaded += samples.len();
-            out.push(RangeSeries {
-                labels: s.labels.clone(),
-                samples,
-            });
+            out.push(RangeSeries { labels: s.labels.clone(), samples });
         }
         self.count_samples(loaded)?;
         Ok(out)
@@ -331,10 +281,7 @@ impl Evaluator {
             return Ok(Rc::clone(series));
         }
         let matchers = selector_matchers(vs)?;
-        let querier = self
-            .querier
-            .as_ref()
-            .expect("a query with a selector has a querier");
+        let querier = self.querier.as_ref().expect("a query with a selector has a querier");
         let series = Rc::new(querier.select(&matchers));
         self.selected.insert(key, Rc::clone(&series));
         Ok(series)
@@ -368,9 +315,7 @@ pub(crate) fn check_unique_labels(vector: &[InstantSample]) -> Result<(), QueryE
     let mut seen = std::collections::HashSet::with_capacity(vector.len());
     for sample in vector {
         if !seen.insert(&sample.labels) {
-            return Err(QueryError::Execution(
-                "vector cannot contain metrics with the same labelset".to_owned(),
-            ));
+            return Err(QueryError::Execution("vector cannot contain metrics with the same labelset".to_owned()));
         }
     }
     Ok(())
@@ -412,10 +357,7 @@ fn selection_window(expr: &Expr, start: i64, end: i64, lookback: i64) -> Option<
             Expr::Paren(p) => stack.push(&p.expr),
             Expr::Call(c) => stack.extend(c.args.args.iter().map(|a| a.as_ref())),
             // Subqueries are refused at evaluation; nothing to read for literals.
-            Expr::Subquery(_)
-            | Expr::NumberLiteral(_)
-            | Expr::StringLiteral(_)
-            | Expr::Extension(_) => {}
+            Expr::Subquery(_) | Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
         }
     }
     window

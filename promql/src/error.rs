@@ -38,9 +38,7 @@ impl QueryError {
     pub fn error_type(&self) -> &'static str {
         match self {
             QueryError::Parse(_) | QueryError::BadData(_) => "bad_data",
-            QueryError::Execution(_) | QueryError::NotSupported(_) | QueryError::TooManySamples => {
-                "execution"
-            }
+            QueryError::Execution(_) | QueryError::NotSupported(_) | QueryError::TooManySamples => "execution",
             QueryError::Timeout => "timeout",
             QueryError::Canceled => "canceled",
         }

@@ -22,32 +22,18 @@ pub(crate) fn call(ev: &mut Evaluator, call: &Call, ts: i64) -> Result<Val, Quer
         "time" => return Ok(Val::Scalar(ts as f64 / 1000.0)),
         "vector" => {
             let v = ev.eval_scalar(args[0], ts)?;
-            return Ok(Val::Vector(vec![InstantSample {
-                labels: Default::default(),
-                t: ts,
-                v,
-            }]));
+            return Ok(Val::Vector(vec![InstantSample { labels: Default::default(), t: ts, v }]));
         }
         "scalar" => {
             let vector = ev.eval_vector(args[0], ts)?;
-            return Ok(Val::Scalar(if vector.len() == 1 {
-                vector[0].v
-            } else {
-                f64::NAN
-            }));
+            return Ok(Val::Scalar(if vector.len() == 1 { vector[0].v } else { f64::NAN }));
         }
         "rate" => over_range(ev, args[0], ts, false, |w| extrapolated_rate(w, true, true))?,
-        "increase" => over_range(ev, args[0], ts, false, |w| {
-            extrapolated_rate(w, true, false)
-        })?,
-        "delta" => over_range(ev, args[0], ts, false, |w| {
-            extrapolated_rate(w, false, false)
-        })?,
+        "increase" => over_range(ev, args[0], ts, false, |w| extrapolated_rate(w, true, false))?,
+        "delta" => over_range(ev, args[0], ts, false, |w| extrapolated_rate(w, false, false))?,
         "irate" => over_range(ev, args[0], ts, false, |w| instant_value(w.samples, true))?,
         "idelta" => over_range(ev, args[0], ts, false, |w| instant_value(w.samples, false))?,
-        "avg_over_time" => over_range(ev, args[0], ts, false, |w| {
-            Some(mean(w.samples.iter().map(|s| s.v)))
-        })?,
+        "avg_over_time" => over_range(ev, args[0], ts, false, |w| Some(mean(w.samples.iter().map(|s| s.v))))?,
         "sum_over_time" => over_range(ev, args[0], ts, false, |w| {
             let mut kahan = KahanSum::default();
             w.samples.iter().for_each(|s| kahan.add(s.v));
@@ -55,16 +41,10 @@ pub(crate) fn call(ev: &mut Evaluator, call: &Call, ts: i64) -> Result<Val, Quer
         })?,
         "count_over_time" => over_range(ev, args[0], ts, false, |w| Some(w.samples.len() as f64))?,
         "min_over_time" => over_range(ev, args[0], ts, false, |w| {
-            Some(w.samples.iter().fold(
-                f64::NAN,
-                |acc, s| if acc.is_nan() || s.v < acc { s.v } else { acc },
-            ))
+            Some(w.samples.iter().fold(f64::NAN, |acc, s| if acc.is_nan() || s.v < acc { s.v } else { acc }))
         })?,
         "max_over_time" => over_range(ev, args[0], ts, false, |w| {
-            Some(w.samples.iter().fold(
-                f64::NAN,
-                |acc, s| if acc.is_nan() || s.v > acc { s.v } else { acc },
-            ))
+            Some(w.samples.iter().fold(f64::NAN, |acc, s| if acc.is_nan() || s.v > acc { s.v } else { acc }))
         })?,
         "last_over_time" => over_range(ev, args[0], ts, true, |w| w.samples.last().map(|s| s.v))?,
         "present_over_time" => over_range(ev, args[0], ts, false, |_| Some(1.0))?,
@@ -102,11 +82,7 @@ pub(crate) fn call(ev: &mut Evaluator, call: &Call, ts: i64) -> Result<Val, Quer
             if !vector.is_empty() {
                 return Ok(Val::Vector(Vec::new()));
             }
-            return Ok(Val::Vector(vec![InstantSample {
-                labels: absent_labels(args[0]),
-                t: ts,
-                v: 1.0,
-            }]));
+            return Ok(Val::Vector(vec![InstantSample { labels: absent_labels(args[0]), t: ts, v: 1.0 }]));
         }
         "label_replace" => label_replace(ev, &args, ts)?,
         "sort" | "sort_desc" => {
@@ -147,26 +123,16 @@ fn over_range(
         Expr::MatrixSelector(ms) => ms,
         Expr::Subquery(_) => return Err(QueryError::NotSupported("subquery".to_owned())),
         other => {
-            return Err(QueryError::Execution(format!(
-                "expected a range vector selector, got {other}"
-            )));
+            return Err(QueryError::Execution(format!("expected a range vector selector, got {other}")));
         }
     };
     let end = ev.reference_time(&ms.vs, ts);
     let start = end - duration_ms(ms.range);
     let mut out = Vec::new();
     for series in ev.select_range(ms, ts)? {
-        let window = Window {
-            samples: &series.samples,
-            start,
-            end,
-        };
+        let window = Window { samples: &series.samples, start, end };
         if let Some(v) = f(&window) {
-            let labels = if keep_name {
-                series.labels
-            } else {
-                series.labels.without_metric_name()
-            };
+            let labels = if keep_name { series.labels } else { series.labels.without_metric_name() };
             out.push(InstantSample { labels, t: ts, v });
         }
     }
@@ -245,11 +211,7 @@ fn map_values(
     let vector = ev.eval_vector(arg, ts)?;
     Ok(vector
         .into_iter()
-        .map(|s| InstantSample {
-            labels: s.labels.without_metric_name(),
-            t: s.t,
-            v: f(s.v),
-        })
+        .map(|s| InstantSample { labels: s.labels.without_metric_name(), t: s.t, v: f(s.v) })
         .collect())
 }
 
@@ -262,11 +224,7 @@ fn timestamp(ev: &mut Evaluator, arg: &Expr, ts: i64) -> Result<Vec<InstantSampl
     };
     Ok(vector
         .into_iter()
-        .map(|s| InstantSample {
-            labels: s.labels.without_metric_name(),
-            t: ts,
-            v: s.t as f64 / 1000.0,
-        })
+        .map(|s| InstantSample { labels: s.labels.without_metric_name(), t: ts, v: s.t as f64 / 1000.0 })
         .collect())
 }
 
@@ -294,26 +252,17 @@ fn absent_labels(arg: &Expr) -> promlite_storage::Labels {
     builder.labels()
 }
 
-fn label_replace(
-    ev: &mut Evaluator,
-    args: &[&Expr],
-    ts: i64,
-) -> Result<Vec<InstantSample>, QueryError> {
+fn label_replace(ev: &mut Evaluator, args: &[&Expr], ts: i64) -> Result<Vec<InstantSample>, QueryError> {
     let vector = ev.eval_vector(args[0], ts)?;
     let dst = ev.eval_string(args[1], ts)?;
     let replacement = ev.eval_string(args[2], ts)?;
     let src = ev.eval_string(args[3], ts)?;
     let regex_source = ev.eval_string(args[4], ts)?;
     let regex = compile_anchored(&regex_source).map_err(|err| {
-        QueryError::Execution(format!(
-            "invalid regular expression in label_replace(): {}",
-            err.pattern
-        ))
+        QueryError::Execution(format!("invalid regular expression in label_replace(): {}", err.pattern))
     })?;
     if !is_valid_label_name(&dst) {
-        return Err(QueryError::Execution(format!(
-            "invalid destination label name in label_replace(): {dst}"
-        )));
+        return Err(QueryError::Execution(format!("invalid destination label name in label_replace(): {dst}")));
     }
     let mut out = Vec::with_capacity(vector.len());
     for sample in vector {
@@ -326,10 +275,7 @@ fn label_replace(
         captures.expand(&replacement, &mut value);
         let mut builder = LabelsBuilder::new(&sample.labels);
         builder.set(dst.clone(), value);
-        out.push(InstantSample {
-            labels: builder.labels(),
-            ..sample
-        });
+        out.push(InstantSample { labels: builder.labels(), ..sample });
     }
     Ok(out)
 }
@@ -348,19 +294,11 @@ fn unwrap_parens(mut expr: &Expr) -> &Expr {
 
 // Go's math.Max/Min: NaN wins, unlike Rust's f64::max/min.
 fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.max(b)
-    }
+    if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
 }
 
 fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.min(b)
-    }
+    if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }
 }
 
 /// Compensated (Kahan-Babuška-Neumaier) summation, which Prometheus 3 uses for `sum`,

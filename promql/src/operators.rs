@@ -10,8 +10,8 @@ use std::collections::{HashMap, HashSet};
 use promlite_storage::{Labels, LabelsBuilder, METRIC_NAME};
 use promql_parser::label::Labels as ParserLabels;
 use promql_parser::parser::token::{
-    T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD,
-    T_MUL, T_NEQ, T_POW, T_SUB,
+    T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD, T_MUL, T_NEQ, T_POW,
+    T_SUB,
 };
 use promql_parser::parser::{BinModifier, BinaryExpr, Expr, LabelModifier, VectorMatchCardinality};
 
@@ -26,18 +26,13 @@ pub(crate) fn unary(ev: &mut Evaluator, expr: &Expr, ts: i64) -> Result<Val, Que
         Val::Vector(vector) => {
             let out: Vec<InstantSample> = vector
                 .into_iter()
-                .map(|s| InstantSample {
-                    labels: s.labels.without_metric_name(),
-                    t: s.t,
-                    v: -s.v,
-                })
+                .map(|s| InstantSample { labels: s.labels.without_metric_name(), t: s.t, v: -s.v })
                 .collect();
             check_unique_labels(&out)?;
             Ok(Val::Vector(out))
         }
         Val::String(_) | Val::Matrix(_) => Err(QueryError::Execution(
-            "unary expression only allowed on expressions of type scalar or instant vector"
-                .to_owned(),
+            "unary expression only allowed on expressions of type scalar or instant vector".to_owned(),
         )),
     }
 }
@@ -57,11 +52,7 @@ pub(crate) fn binary(ev: &mut Evaluator, expr: &BinaryExpr, ts: i64) -> Result<V
         (Val::Scalar(l), Val::Scalar(r)) => {
             // The parser only admits comparisons between scalars with `bool`.
             let (v, keep) = apply(op, l, r)?;
-            return Ok(Val::Scalar(if is_comparison(op) {
-                bool_value(keep)
-            } else {
-                v
-            }));
+            return Ok(Val::Scalar(if is_comparison(op) { bool_value(keep) } else { v }));
         }
         (Val::Vector(l), Val::Scalar(r)) => vector_scalar(op, l, r, false, return_bool)?,
         (Val::Scalar(l), Val::Vector(r)) => vector_scalar(op, r, l, true, return_bool)?,
@@ -90,11 +81,7 @@ fn vector_scalar(
 ) -> Result<Vec<InstantSample>, QueryError> {
     let mut out = Vec::with_capacity(vector.len());
     for sample in vector {
-        let (l, r) = if scalar_on_left {
-            (scalar, sample.v)
-        } else {
-            (sample.v, scalar)
-        };
+        let (l, r) = if scalar_on_left { (scalar, sample.v) } else { (sample.v, scalar) };
         let (mut v, keep) = apply(op, l, r)?;
         // A filtering comparison keeps the vector's value even when the scalar is on the left.
         if is_comparison(op) {
@@ -109,11 +96,7 @@ fn vector_scalar(
         } else if !is_comparison(op) {
             labels = labels.without_metric_name();
         }
-        out.push(InstantSample {
-            labels,
-            t: sample.t,
-            v,
-        });
+        out.push(InstantSample { labels, t: sample.t, v });
     }
     Ok(out)
 }
@@ -156,11 +139,7 @@ fn vector_binop(
         let Some(other) = one_by_signature.get(&signature) else {
             continue;
         };
-        let (l, r) = if swapped {
-            (other.v, sample.v)
-        } else {
-            (sample.v, other.v)
-        };
+        let (l, r) = if swapped { (other.v, sample.v) } else { (sample.v, other.v) };
         let (mut v, keep) = apply(op, l, r)?;
         if modifier.return_bool {
             v = bool_value(keep);
@@ -181,17 +160,12 @@ fn vector_binop(
             Some(_) => {
                 if !matched.entry(signature).or_default().insert(labels.clone()) {
                     return Err(QueryError::Execution(
-                        "multiple matches for labels: grouping labels must ensure unique matches"
-                            .to_owned(),
+                        "multiple matches for labels: grouping labels must ensure unique matches".to_owned(),
                     ));
                 }
             }
         }
-        out.push(InstantSample {
-            labels,
-            t: sample.t,
-            v,
-        });
+        out.push(InstantSample { labels, t: sample.t, v });
     }
     Ok(out)
 }
@@ -246,23 +220,14 @@ fn vector_and(
 ) -> Vec<InstantSample> {
     let matching = modifier.matching.as_ref();
     let right: HashSet<Labels> = rhs.iter().map(|s| signature(&s.labels, matching)).collect();
-    lhs.into_iter()
-        .filter(|s| right.contains(&signature(&s.labels, matching)) != unless)
-        .collect()
+    lhs.into_iter().filter(|s| right.contains(&signature(&s.labels, matching)) != unless).collect()
 }
 
-fn vector_or(
-    lhs: Vec<InstantSample>,
-    rhs: Vec<InstantSample>,
-    modifier: &BinModifier,
-) -> Vec<InstantSample> {
+fn vector_or(lhs: Vec<InstantSample>, rhs: Vec<InstantSample>, modifier: &BinModifier) -> Vec<InstantSample> {
     let matching = modifier.matching.as_ref();
     let left: HashSet<Labels> = lhs.iter().map(|s| signature(&s.labels, matching)).collect();
     let mut out = lhs;
-    out.extend(
-        rhs.into_iter()
-            .filter(|s| !left.contains(&signature(&s.labels, matching))),
-    );
+    out.extend(rhs.into_iter().filter(|s| !left.contains(&signature(&s.labels, matching))));
     out
 }
 
@@ -271,10 +236,7 @@ fn vector_or(
 fn signature(labels: &Labels, matching: Option<&LabelModifier>) -> Labels {
     match matching {
         Some(LabelModifier::Include(on)) => Labels::from_pairs(
-            labels
-                .iter()
-                .filter(|l| on.labels.contains(&l.name))
-                .map(|l| (l.name.as_str(), l.value.as_str())),
+            labels.iter().filter(|l| on.labels.contains(&l.name)).map(|l| (l.name.as_str(), l.value.as_str())),
         ),
         Some(LabelModifier::Exclude(ignoring)) => Labels::from_pairs(
             labels
@@ -314,9 +276,7 @@ fn apply(op: u16, l: f64, r: f64) -> Result<(f64, bool), QueryError> {
         T_LTE => (l, l <= r),
         _ => {
             let op = promql_parser::parser::token::TokenType::new(op);
-            return Err(QueryError::Execution(format!(
-                "operator \"{op}\" not allowed for this operation"
-            )));
+            return Err(QueryError::Execution(format!("operator \"{op}\" not allowed for this operation")));
         }
     })
 }

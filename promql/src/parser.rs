@@ -16,8 +16,7 @@ use crate::error::QueryError;
 
 /// Parses a PromQL expression.
 pub(crate) fn parse(query: &str) -> Result<Expr, QueryError> {
-    promql_parser::parser::parse(query)
-        .map_err(|message| QueryError::Parse(prometheus_wording(&message)))
+    promql_parser::parser::parse(query).map_err(|message| QueryError::Parse(prometheus_wording(&message)))
 }
 
 /// Parses a series selector such as `up{job="a"}` or `{__name__=~"x.*"}`, as the HTTP API's
@@ -28,21 +27,14 @@ pub(crate) fn parse(query: &str) -> Result<Expr, QueryError> {
 pub fn parse_matchers(selector: &str) -> Result<Vec<Matcher>, QueryError> {
     let expr = parse(selector)?;
     let Expr::VectorSelector(vs) = &expr else {
-        return Err(QueryError::Parse(format!(
-            "expected a series selector, got {}",
-            type_name(&expr)
-        )));
+        return Err(QueryError::Parse(format!("expected a series selector, got {}", type_name(&expr))));
     };
     if vs.offset.is_some() || vs.at.is_some() {
-        return Err(QueryError::Parse(
-            "a series selector takes no offset or @ modifier".to_owned(),
-        ));
+        return Err(QueryError::Parse("a series selector takes no offset or @ modifier".to_owned()));
     }
     let matchers = selector_matchers(vs)?;
     if matchers.iter().all(Matcher::matches_empty) {
-        return Err(QueryError::BadData(
-            "match[] must contain at least one non-empty matcher".to_owned(),
-        ));
+        return Err(QueryError::BadData("match[] must contain at least one non-empty matcher".to_owned()));
     }
     Ok(matchers)
 }
@@ -51,9 +43,7 @@ pub fn parse_matchers(selector: &str) -> Result<Vec<Matcher>, QueryError> {
 /// plus every matcher inside them.
 pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Matcher>, QueryError> {
     if !vs.matchers.or_matchers.is_empty() {
-        return Err(QueryError::NotSupported(
-            "the \"or\" operator inside a vector selector".to_owned(),
-        ));
+        return Err(QueryError::NotSupported("the \"or\" operator inside a vector selector".to_owned()));
     }
     let mut out = Vec::with_capacity(vs.matchers.matchers.len() + 1);
     if let Some(name) = &vs.name {
@@ -120,10 +110,7 @@ fn system_time_ms(time: SystemTime) -> i64 {
 // Prometheus says `range vector`, `instant vector` and uses `"`. Only the message shapes known
 // to differ are rewritten, so an unknown message passes through untouched.
 fn prometheus_wording(message: &str) -> String {
-    if let Some(name) = message
-        .strip_prefix("unknown function with name '")
-        .and_then(|m| m.strip_suffix('\''))
-    {
+    if let Some(name) = message.strip_prefix("unknown function with name '").and_then(|m| m.strip_suffix('\'')) {
         return format!("unknown function with name \"{name}\"");
     }
     if !message.starts_with("expected type ") {
@@ -156,46 +143,23 @@ mod tests {
             err("rate(up)"),
             "parse error: expected type range vector in call to function \"rate\", got instant vector"
         );
-        assert_eq!(
-            err("nosuchfn(up)"),
-            "parse error: unknown function with name \"nosuchfn\""
-        );
-        assert_eq!(
-            err("abs(1)"),
-            "parse error: expected type instant vector in call to function \"abs\", got scalar"
-        );
+        assert_eq!(err("nosuchfn(up)"), "parse error: unknown function with name \"nosuchfn\"");
+        assert_eq!(err("abs(1)"), "parse error: expected type instant vector in call to function \"abs\", got scalar");
         assert_eq!(parse("up +").unwrap_err().error_type(), "bad_data");
     }
 
     #[test]
     fn parse_matchers_takes_selectors_only() {
         let show = |s: &str| match parse_matchers(s) {
-            Ok(ms) => ms
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
+            Ok(ms) => ms.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
             Err(err) => format!("{}: {err}", err.error_type()),
         };
         assert_eq!(show(r#"up{job="a"}"#), r#"__name__="up",job="a""#);
         assert_eq!(show(r#"{__name__=~"x.*"}"#), r#"__name__=~"x.*""#);
-        assert_eq!(
-            show("sum(up)"),
-            "bad_data: parse error: expected a series selector, got instant vector"
-        );
-        assert_eq!(
-            show("up[5m]"),
-            "bad_data: parse error: expected a series selector, got range vector"
-        );
-        assert_eq!(
-            show("up offset 5m"),
-            "bad_data: parse error: a series selector takes no offset or @ modifier"
-        );
-        assert!(
-            show(r#"{a=~".*"}"#).starts_with("bad_data: "),
-            "{}",
-            show(r#"{a=~".*"}"#)
-        );
+        assert_eq!(show("sum(up)"), "bad_data: parse error: expected a series selector, got instant vector");
+        assert_eq!(show("up[5m]"), "bad_data: parse error: expected a series selector, got range vector");
+        assert_eq!(show("up offset 5m"), "bad_data: parse error: a series selector takes no offset or @ modifier");
+        assert!(show(r#"{a=~".*"}"#).starts_with("bad_data: "), "{}", show(r#"{a=~".*"}"#));
         assert!(show(r#"{a=~"("}"#).starts_with("bad_data: parse error: "));
     }
 }

@@ -22,8 +22,7 @@ pub(crate) fn load(db: &Db, interval_ms: i64, text: &str) {
         let (labels, values) = split_series_line(line);
         for (i, v) in values.into_iter().enumerate() {
             if let Some(v) = v {
-                app.append(&labels, i as i64 * interval_ms, v)
-                    .expect("append");
+                app.append(&labels, i as i64 * interval_ms, v).expect("append");
             }
         }
     }
@@ -42,15 +41,9 @@ pub(crate) fn split_series_line(line: &str) -> (Labels, Vec<Option<f64>>) {
 
 /// Labels of a series written as a selector with only `=` matchers.
 pub(crate) fn parse_labels(series: &str) -> Labels {
-    let Ok(Expr::VectorSelector(vs)) = parse(series) else {
-        panic!("bad series {series:?}")
-    };
-    let mut pairs: Vec<(String, String)> = vs
-        .matchers
-        .matchers
-        .iter()
-        .map(|m| (m.name.clone(), m.value.clone()))
-        .collect();
+    let Ok(Expr::VectorSelector(vs)) = parse(series) else { panic!("bad series {series:?}") };
+    let mut pairs: Vec<(String, String)> =
+        vs.matchers.matchers.iter().map(|m| (m.name.clone(), m.value.clone())).collect();
     if let Some(name) = vs.name {
         pairs.push(("__name__".to_owned(), name));
     }
@@ -61,21 +54,15 @@ pub(crate) fn parse_labels(series: &str) -> Labels {
 pub(crate) fn expand_values(text: &str) -> Vec<Option<f64>> {
     let mut out = Vec::new();
     for token in text.split_whitespace() {
-        assert!(
-            !token.starts_with("{{"),
-            "native histograms are not supported: {token}"
-        );
+        assert!(!token.starts_with("{{"), "native histograms are not supported: {token}");
         if token == "_" {
             out.push(None);
         } else if token == "stale" {
             out.push(Some(STALE_NAN));
-        } else if let Some((head, times)) = token
-            .rsplit_once('x')
-            .filter(|(h, _)| !h.is_empty() && !h.starts_with("0x"))
+        } else if let Some((head, times)) =
+            token.rsplit_once('x').filter(|(h, _)| !h.is_empty() && !h.starts_with("0x"))
         {
-            let times: usize = times
-                .parse()
-                .unwrap_or_else(|_| panic!("bad repeat in {token}"));
+            let times: usize = times.parse().unwrap_or_else(|_| panic!("bad repeat in {token}"));
             if head == "_" {
                 out.extend(std::iter::repeat_n(None, times));
                 continue;
@@ -88,10 +75,7 @@ pub(crate) fn expand_values(text: &str) -> Vec<Option<f64>> {
             let (start, step) = match op {
                 Some(i) => {
                     let step: f64 = number(&head[i + 1..]);
-                    (
-                        number(&head[..i]),
-                        if bytes[i] == b'-' { -step } else { step },
-                    )
+                    (number(&head[..i]), if bytes[i] == b'-' { -step } else { step })
                 }
                 None => (number(head), 0.0),
             };
@@ -106,8 +90,7 @@ pub(crate) fn expand_values(text: &str) -> Vec<Option<f64>> {
 }
 
 fn number(text: &str) -> f64 {
-    text.parse()
-        .unwrap_or_else(|_| panic!("bad number {text:?}"))
+    text.parse().unwrap_or_else(|_| panic!("bad number {text:?}"))
 }
 
 /// Parses promqltest durations and times: `5m`, `1h30m`, `10s`, or plain seconds `100`.
@@ -136,10 +119,7 @@ pub(crate) fn duration_ms(text: &str) -> i64 {
             ('y', _) => 365 * 86_400_000,
             _ => panic!("bad duration {text:?}"),
         };
-        total += digits
-            .parse::<i64>()
-            .unwrap_or_else(|_| panic!("bad duration {text:?}"))
-            * unit;
+        total += digits.parse::<i64>().unwrap_or_else(|_| panic!("bad duration {text:?}")) * unit;
         digits.clear();
     }
     total
@@ -152,16 +132,9 @@ mod tests {
     #[test]
     fn value_notation_expands_like_promqltest() {
         let show = |s: &str| {
-            expand_values(s)
-                .iter()
-                .map(|v| v.map_or("_".to_owned(), |v| v.to_string()))
-                .collect::<Vec<_>>()
-                .join(" ")
+            expand_values(s).iter().map(|v| v.map_or("_".to_owned(), |v| v.to_string())).collect::<Vec<_>>().join(" ")
         };
-        assert_eq!(
-            show("0+10x3 _ 5-1x2 _x2 7x1 -1-1x1 1e2"),
-            "0 10 20 30 _ 5 4 3 _ _ 7 7 -1 -2 100"
-        );
+        assert_eq!(show("0+10x3 _ 5-1x2 _x2 7x1 -1-1x1 1e2"), "0 10 20 30 _ 5 4 3 _ _ 7 7 -1 -2 100");
         assert!(expand_values("stale")[0].is_some_and(promlite_storage::is_stale_nan));
         assert_eq!(duration_ms("1h30m"), 5_400_000);
         assert_eq!(duration_ms("100"), 100_000);

@@ -16,19 +16,11 @@ fn render(result: Result<crate::QueryResult, QueryError>) -> String {
     match result.value {
         Value::Scalar { v, .. } => format!("scalar {v}"),
         Value::String { s, .. } => format!("string {s}"),
-        Value::Vector(vector) => vector
-            .iter()
-            .map(|s| format!("{} {}", s.labels, s.v))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Value::Vector(vector) => vector.iter().map(|s| format!("{} {}", s.labels, s.v)).collect::<Vec<_>>().join("\n"),
         Value::Matrix(matrix) => matrix
             .iter()
             .map(|s| {
-                let points: Vec<String> = s
-                    .samples
-                    .iter()
-                    .map(|p| format!("{}@{}", p.v, p.t / 1000))
-                    .collect();
+                let points: Vec<String> = s.samples.iter().map(|p| format!("{}@{}", p.v, p.t / 1000)).collect();
                 format!("{} {}", s.labels, points.join(" "))
             })
             .collect::<Vec<_>>()
@@ -43,23 +35,10 @@ fn instant(interval_s: i64, series: &str, query: &str, at_s: i64) -> String {
     render(Engine::new(EngineOptions::default()).instant_query(&db, query, at_s * 1000))
 }
 
-fn range(
-    interval_s: i64,
-    series: &str,
-    query: &str,
-    start_s: i64,
-    end_s: i64,
-    step_s: i64,
-) -> String {
+fn range(interval_s: i64, series: &str, query: &str, start_s: i64, end_s: i64, step_s: i64) -> String {
     let (_dir, db) = db();
     load(&db, interval_s * 1000, series);
-    render(Engine::new(EngineOptions::default()).range_query(
-        &db,
-        query,
-        start_s * 1000,
-        end_s * 1000,
-        step_s * 1000,
-    ))
+    render(Engine::new(EngineOptions::default()).range_query(&db, query, start_s * 1000, end_s * 1000, step_s * 1000))
 }
 
 const HTTP_REQUESTS: &str = r#"
@@ -136,25 +115,12 @@ fn lookback_and_staleness() {
 
 #[test]
 fn range_query_steps_and_drops_gaps() {
-    let series =
-        "a{j=\"x\"} 1 2 _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ 3\nb 5";
-    assert_eq!(
-        range(10, series, "a", 0, 20, 10),
-        "a{j=\"x\"} 1@0 2@10 2@20"
-    );
-    assert_eq!(
-        range(10, series, "a", 300, 350, 10),
-        "a{j=\"x\"} 2@300 3@350"
-    );
-    assert_eq!(
-        range(10, series, "a * 2 or b", 0, 10, 10),
-        "b{} 5@0 5@10\n{j=\"x\"} 2@0 4@10"
-    );
+    let series = "a{j=\"x\"} 1 2 _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ 3\nb 5";
+    assert_eq!(range(10, series, "a", 0, 20, 10), "a{j=\"x\"} 1@0 2@10 2@20");
+    assert_eq!(range(10, series, "a", 300, 350, 10), "a{j=\"x\"} 2@300 3@350");
+    assert_eq!(range(10, series, "a * 2 or b", 0, 10, 10), "b{} 5@0 5@10\n{j=\"x\"} 2@0 4@10");
     assert_eq!(range(10, series, "time()", 0, 20, 10), "{} 0@0 10@10 20@20");
-    assert_eq!(
-        range(10, series, "a @ start()", 0, 20, 10),
-        "a{j=\"x\"} 1@0 1@10 1@20"
-    );
+    assert_eq!(range(10, series, "a @ start()", 0, 20, 10), "a{j=\"x\"} 1@0 1@10 1@20");
     assert_eq!(
         range(10, series, "a[1m]", 0, 20, 10),
         "bad_data: invalid expression type \"range vector\" for range query, must be Scalar or instant Vector"
@@ -171,33 +137,18 @@ const JOBS: &str = r#"
 #[test]
 fn aggregations_group_by_and_without() {
     let table = [
-        (
-            "sum by (job) (http_requests)",
-            "{job=\"api\"} 600\n{job=\"app\"} 500",
-        ),
+        ("sum by (job) (http_requests)", "{job=\"api\"} 600\n{job=\"app\"} 500"),
         (
             "sum without (instance) (http_requests)",
             "{group=\"canary\", job=\"api\"} 300\n{group=\"production\", job=\"api\"} 300\n{group=\"production\", job=\"app\"} 500",
         ),
         ("sum by (__name__) (http_requests)", "http_requests{} 1100"),
         ("avg(http_requests)", "{} 275"),
-        (
-            "count by (group) (http_requests)",
-            "{group=\"canary\"} 1\n{group=\"production\"} 3",
-        ),
+        ("count by (group) (http_requests)", "{group=\"canary\"} 1\n{group=\"production\"} 3"),
         ("max(http_requests)", "{} 500"),
-        (
-            "min by (job) (http_requests)",
-            "{job=\"api\"} 100\n{job=\"app\"} 500",
-        ),
-        (
-            "group by (job) (http_requests)",
-            "{job=\"api\"} 1\n{job=\"app\"} 1",
-        ),
-        (
-            "stddev by (job) (http_requests)",
-            "{job=\"api\"} 81.64965809277261\n{job=\"app\"} 0",
-        ),
+        ("min by (job) (http_requests)", "{job=\"api\"} 100\n{job=\"app\"} 500"),
+        ("group by (job) (http_requests)", "{job=\"api\"} 1\n{job=\"app\"} 1"),
+        ("stddev by (job) (http_requests)", "{job=\"api\"} 81.64965809277261\n{job=\"app\"} 0"),
         ("stdvar(http_requests)", "{} 21875"),
         (
             "topk(2, http_requests)",
@@ -207,10 +158,7 @@ fn aggregations_group_by_and_without() {
             "bottomk by (job) (1, http_requests)",
             "http_requests{group=\"production\", instance=\"0\", job=\"api\"} 100\nhttp_requests{group=\"production\", instance=\"0\", job=\"app\"} 500",
         ),
-        (
-            "quantile(0.5, http_requests)",
-            "execution: aggregation \"quantile\" is not supported by promlite yet",
-        ),
+        ("quantile(0.5, http_requests)", "execution: aggregation \"quantile\" is not supported by promlite yet"),
     ];
     for (query, want) in table {
         assert_eq!(instant(60, JOBS, query, 0), want, "{query}");
@@ -230,46 +178,28 @@ fn binary_operators_and_vector_matching() {
         ("a + b", "{i=\"1\", job=\"x\"} 11\n{i=\"2\", job=\"x\"} 22"),
         ("b > 15", "b{i=\"2\", job=\"x\"} 20"),
         ("15 < b", "b{i=\"2\", job=\"x\"} 20"),
-        (
-            "b > bool 15",
-            "{i=\"1\", job=\"x\"} 0\n{i=\"2\", job=\"x\"} 1",
-        ),
+        ("b > bool 15", "{i=\"1\", job=\"x\"} 0\n{i=\"2\", job=\"x\"} 1"),
         ("a < b", "a{i=\"1\", job=\"x\"} 1\na{i=\"2\", job=\"x\"} 2"),
         ("a + on(i) b", "{i=\"1\"} 11\n{i=\"2\"} 22"),
         (
             "a * ignoring(i) c",
             "execution: multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
         ),
-        (
-            "a * on(job) group_left c",
-            "{i=\"1\", job=\"x\"} 100\n{i=\"2\", job=\"x\"} 200",
-        ),
-        (
-            "c / on(job) group_right a",
-            "{i=\"1\", job=\"x\"} 100\n{i=\"2\", job=\"x\"} 50",
-        ),
+        ("a * on(job) group_left c", "{i=\"1\", job=\"x\"} 100\n{i=\"2\", job=\"x\"} 200"),
+        ("c / on(job) group_right a", "{i=\"1\", job=\"x\"} 100\n{i=\"2\", job=\"x\"} 50"),
         (
             "c + on(job) a",
             "execution: found duplicate series for the match group {job=\"x\"} on the right hand-side of the operation: \
              [a{i=\"2\", job=\"x\"}, a{i=\"1\", job=\"x\"}];many-to-many matching not allowed: matching labels must be unique on one side",
         ),
-        (
-            "a and b",
-            "a{i=\"1\", job=\"x\"} 1\na{i=\"2\", job=\"x\"} 2",
-        ),
+        ("a and b", "a{i=\"1\", job=\"x\"} 1\na{i=\"2\", job=\"x\"} 2"),
         ("a and on(i) b{i=\"2\"}", "a{i=\"2\", job=\"x\"} 2"),
         ("a unless on(i) b{i=\"2\"}", "a{i=\"1\", job=\"x\"} 1"),
-        (
-            "c or a",
-            "c{job=\"x\"} 100\na{i=\"1\", job=\"x\"} 1\na{i=\"2\", job=\"x\"} 2",
-        ),
+        ("c or a", "c{job=\"x\"} 100\na{i=\"1\", job=\"x\"} 1\na{i=\"2\", job=\"x\"} 2"),
         ("-a{i=\"1\"}", "{i=\"1\", job=\"x\"} -1"),
         ("2 ^ 3 % 5", "scalar 3"),
         ("1 < bool 2", "scalar 1"),
-        (
-            "{__name__=~\"a|b\"} * 2",
-            "execution: vector cannot contain metrics with the same labelset",
-        ),
+        ("{__name__=~\"a|b\"} * 2", "execution: vector cannot contain metrics with the same labelset"),
     ];
     for (query, want) in table {
         assert_eq!(instant(60, series, query, 0), want, "{query}");
@@ -304,10 +234,7 @@ fn functions_and_unsupported_ones() {
         ("last_over_time(n[2m])", "n{} 7"),
         ("max_over_time(n[2m])", "{} 7"),
         ("present_over_time(n[2m])", "{} 1"),
-        (
-            "label_replace(n, \"dst\", \"x-$1\", \"__name__\", \"(.)\")",
-            "n{dst=\"x-n\"} 7",
-        ),
+        ("label_replace(n, \"dst\", \"x-$1\", \"__name__\", \"(.)\")", "n{dst=\"x-n\"} 7"),
         (
             "label_replace(m, \"a\", \"z\", \"a\", \".*\")",
             "execution: vector cannot contain metrics with the same labelset",
@@ -317,18 +244,9 @@ fn functions_and_unsupported_ones() {
             "execution: invalid regular expression in label_replace(): (",
         ),
         ("\"hello\"", "string hello"),
-        (
-            "histogram_quantile(0.9, n)",
-            "execution: function \"histogram_quantile\" is not supported by promlite yet",
-        ),
-        (
-            "max_over_time(n[5m:1m])",
-            "execution: subquery is not supported by promlite yet",
-        ),
-        (
-            "n{",
-            "bad_data: parse error: unexpected end of input inside braces",
-        ),
+        ("histogram_quantile(0.9, n)", "execution: function \"histogram_quantile\" is not supported by promlite yet"),
+        ("max_over_time(n[5m:1m])", "execution: subquery is not supported by promlite yet"),
+        ("n{", "bad_data: parse error: unexpected end of input inside braces"),
     ];
     for (query, want) in table {
         assert_eq!(instant(60, series, query, 60), want, "{query}");
@@ -339,31 +257,15 @@ fn functions_and_unsupported_ones() {
 fn limits_samples_and_time() {
     let (_dir, db) = db();
     load(&db, 10_000, "x 0+1x100\ny 1");
-    let engine = Engine::new(EngineOptions {
-        max_samples: 10,
-        ..EngineOptions::default()
-    });
-    let err = engine
-        .instant_query(&db, "count_over_time(x[5m])", 1_000_000)
-        .unwrap_err();
+    let engine = Engine::new(EngineOptions { max_samples: 10, ..EngineOptions::default() });
+    let err = engine.instant_query(&db, "count_over_time(x[5m])", 1_000_000).unwrap_err();
     assert_eq!(err, QueryError::TooManySamples);
     assert_eq!(err.error_type(), "execution");
     // Range output counts too: 11 steps of one series exceed 10 samples.
-    assert_eq!(
-        engine
-            .range_query(&db, "y", 0, 100_000, 10_000)
-            .unwrap_err(),
-        QueryError::TooManySamples
-    );
+    assert_eq!(engine.range_query(&db, "y", 0, 100_000, 10_000).unwrap_err(), QueryError::TooManySamples);
     assert!(engine.range_query(&db, "y", 0, 90_000, 10_000).is_ok());
 
-    let engine = Engine::new(EngineOptions {
-        timeout: std::time::Duration::ZERO,
-        ..EngineOptions::default()
-    });
+    let engine = Engine::new(EngineOptions { timeout: std::time::Duration::ZERO, ..EngineOptions::default() });
     let err = engine.instant_query(&db, "y", 0).unwrap_err();
-    assert_eq!(
-        (err.error_type(), err.to_string().as_str()),
-        ("timeout", "query timed out in query execution")
-    );
+    assert_eq!((err.error_type(), err.to_string().as_str()), ("timeout", "query timed out in query execution"));
 }

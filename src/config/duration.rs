@@ -98,10 +98,7 @@ impl FromStr for Duration {
             let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
             let unit = &rest[..unit_len];
             rest = &rest[unit_len..];
-            let position = UNITS[next_unit..]
-                .iter()
-                .position(|(name, _)| *name == unit)
-                .ok_or_else(invalid)?;
+            let position = UNITS[next_unit..].iter().position(|(name, _)| *name == unit).ok_or_else(invalid)?;
             let (_, ms_per_unit) = UNITS[next_unit + position];
             next_unit += position + 1;
             total = number
@@ -122,7 +119,7 @@ impl fmt::Display for Duration {
         }
         for (unit, size) in UNITS {
             // Years and weeks only when exact: "90d" reads better than "12w6d".
-            if (unit == "y" || unit == "w") && ms % size != 0 {
+            if (unit == "y" || unit == "w") && !ms.is_multiple_of(size) {
                 continue;
             }
             let count = ms / size;
@@ -153,15 +150,8 @@ impl Serialize for Duration {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct ByteSize(pub u64);
 
-const BYTE_UNITS: [(&str, u64); 7] = [
-    ("EB", 1 << 60),
-    ("PB", 1 << 50),
-    ("TB", 1 << 40),
-    ("GB", 1 << 30),
-    ("MB", 1 << 20),
-    ("KB", 1 << 10),
-    ("B", 1),
-];
+const BYTE_UNITS: [(&str, u64); 7] =
+    [("EB", 1 << 60), ("PB", 1 << 50), ("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10), ("B", 1)];
 
 impl ByteSize {
     /// The size in bytes; 0 means "no limit" where Prometheus says so.
@@ -209,7 +199,7 @@ impl fmt::Display for ByteSize {
             return f.write_str("0B");
         }
         let (unit, size) =
-            BYTE_UNITS.iter().find(|(_, size)| self.0 % size == 0).copied().unwrap_or(("B", 1));
+            BYTE_UNITS.iter().find(|(_, size)| self.0.is_multiple_of(*size)).copied().unwrap_or(("B", 1));
         if unit == "B" {
             return write!(f, "{}B", self.0);
         }

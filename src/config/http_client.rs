@@ -117,14 +117,12 @@ impl TlsConfig {
         let using_key = has_key || !self.key_file.is_empty();
         if using_cert && !using_key {
             return Err(
-                "exactly one of key or key_file must be configured when a client certificate is configured"
-                    .to_owned(),
+                "exactly one of key or key_file must be configured when a client certificate is configured".to_owned()
             );
         }
         if using_key && !using_cert {
             return Err(
-                "exactly one of cert or cert_file must be configured when a client key is configured"
-                    .to_owned(),
+                "exactly one of cert or cert_file must be configured when a client key is configured".to_owned()
             );
         }
         Ok(())
@@ -158,24 +156,19 @@ pub struct ProxyConfig {
 impl ProxyConfig {
     fn validate(&self) -> Result<(), String> {
         if !self.proxy_url.is_empty() {
-            url::Url::parse(&self.proxy_url)
-                .map_err(|err| format!("invalid proxy_url {:?}: {err}", self.proxy_url))?;
+            url::Url::parse(&self.proxy_url).map_err(|err| format!("invalid proxy_url {:?}: {err}", self.proxy_url))?;
         }
-        if !self.proxy_connect_header.is_empty()
-            && !self.proxy_from_environment
-            && self.proxy_url.is_empty()
-        {
-            return Err("if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured".to_owned());
+        if !self.proxy_connect_header.is_empty() && !self.proxy_from_environment && self.proxy_url.is_empty() {
+            return Err(
+                "if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured"
+                    .to_owned(),
+            );
         }
         if self.proxy_from_environment && !self.proxy_url.is_empty() {
-            return Err(
-                "if proxy_from_environment is configured, proxy_url must not be configured".to_owned()
-            );
+            return Err("if proxy_from_environment is configured, proxy_url must not be configured".to_owned());
         }
         if self.proxy_from_environment && !self.no_proxy.is_empty() {
-            return Err(
-                "if proxy_from_environment is configured, no_proxy must not be configured".to_owned()
-            );
+            return Err("if proxy_from_environment is configured, no_proxy must not be configured".to_owned());
         }
         if self.proxy_url.is_empty() && !self.no_proxy.is_empty() {
             return Err("if no_proxy is configured, proxy_url must also be configured".to_owned());
@@ -340,7 +333,9 @@ impl RawHttpClientConfig {
         }
         let has_bearer = bearer_token.is_some() || bearer_token_file.is_some();
         if (self.basic_auth.is_some() || self.oauth2.is_some()) && has_bearer {
-            return Err("at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured".to_owned());
+            return Err(
+                "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured".to_owned()
+            );
         }
         if let Some(basic_auth) = &self.basic_auth {
             if !basic_auth.username.is_empty() && !basic_auth.username_file.is_empty() {

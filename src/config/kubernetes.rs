@@ -176,14 +176,12 @@ impl RawKubernetesSdConfig {
     /// Validates like upstream's `SDConfig.UnmarshalYAML`, returning its first complaint.
     pub(crate) fn resolve(self) -> Result<KubernetesSdConfig, String> {
         let mut raw = self.0;
-        let role = raw
-            .role
-            .ok_or("role missing (one of: pod, service, endpoints, endpointslice, node, ingress)")?;
+        let role = raw.role.ok_or("role missing (one of: pod, service, endpoints, endpointslice, node, ingress)")?;
         let http_client_config = raw.take_http_client().resolve(true)?;
         let api_server = raw.api_server.filter(|s| !s.is_empty());
         if let Some(api_server) = &api_server {
-            let url = url::Url::parse(api_server)
-                .map_err(|err| format!("invalid api_server URL {api_server:?}: {err}"))?;
+            let url =
+                url::Url::parse(api_server).map_err(|err| format!("invalid api_server URL {api_server:?}: {err}"))?;
             if url.host_str().is_none() {
                 return Err(format!("invalid api_server URL {api_server:?}: host is missing"));
             }
@@ -195,23 +193,18 @@ impl RawKubernetesSdConfig {
             return Err("cannot use 'kubeconfig_file' and 'api_server' simultaneously".to_owned());
         }
         if !kubeconfig_file.is_empty() && custom_http {
-            return Err(
-                "cannot use a custom HTTP client configuration together with 'kubeconfig_file'".to_owned()
-            );
+            return Err("cannot use a custom HTTP client configuration together with 'kubeconfig_file'".to_owned());
         }
         if api_server.is_none() && custom_http {
             return Err(
-                "to use custom HTTP client configuration please provide the 'api_server' URL explicitly"
-                    .to_owned(),
+                "to use custom HTTP client configuration please provide the 'api_server' URL explicitly".to_owned()
             );
         }
         if api_server.is_some() && namespaces.own_namespace {
             return Err("cannot use 'api_server' and 'namespaces.own_namespace' simultaneously".to_owned());
         }
         if !kubeconfig_file.is_empty() && namespaces.own_namespace {
-            return Err(
-                "cannot use 'kubeconfig_file' and 'namespaces.own_namespace' simultaneously".to_owned()
-            );
+            return Err("cannot use 'kubeconfig_file' and 'namespaces.own_namespace' simultaneously".to_owned());
         }
         let selectors = raw.selectors.unwrap_or_default();
         let mut seen = Vec::new();
@@ -277,8 +270,7 @@ fn check_field_selector(selector: &str) -> Result<(), String> {
 }
 
 fn is_label_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
 }
 
 /// Checks a label selector against Kubernetes' grammar: `key`, `!key`, `key=v`, `key==v`,

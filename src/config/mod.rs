@@ -16,11 +16,11 @@
 
 mod duration;
 mod error;
-mod secret;
 mod http_client;
 mod kubernetes;
 mod remote;
 mod scrape;
+mod secret;
 
 #[cfg(test)]
 mod tests;
@@ -33,19 +33,19 @@ use serde_saphyr::Spanned;
 
 pub use self::duration::{ByteSize, Duration};
 pub use self::error::{ConfigError, Position, Problem};
+use self::http_client::join_dir;
 pub use self::http_client::{
     Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, ProxyConfig, TlsConfig, TlsVersion,
 };
 pub use self::kubernetes::{AttachMetadata, KubernetesSdConfig, NamespaceDiscovery, Role, Selector};
 pub use self::remote::{MetadataConfig, ProtobufMessage, QueueConfig, RemoteReadConfig, RemoteWriteConfig};
-pub use self::scrape::{
-    DEFAULT_PROTO_FIRST_SCRAPE_PROTOCOLS, DEFAULT_SCRAPE_PROTOCOLS, FileSdConfig, ScrapeConfig,
-    ScrapeProtocol, StaticConfig,
-};
-pub use self::secret::Secret;
-use self::http_client::join_dir;
 use self::remote::{RawRemoteReadConfig, RawRemoteWriteConfig};
+pub use self::scrape::{
+    DEFAULT_PROTO_FIRST_SCRAPE_PROTOCOLS, DEFAULT_SCRAPE_PROTOCOLS, FileSdConfig, ScrapeConfig, ScrapeProtocol,
+    StaticConfig,
+};
 use self::scrape::{ScrapeConfigEntry, parse_protocols};
+pub use self::secret::Secret;
 use crate::relabel::{NameValidation, RelabelConfig};
 
 /// A whole `prometheus.yml`, defaults resolved.
@@ -154,10 +154,7 @@ impl Default for GlobalConfig {
     }
 }
 
-fn serialize_name_validation<S: serde::Serializer>(
-    names: &NameValidation,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+fn serialize_name_validation<S: serde::Serializer>(names: &NameValidation, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(match names {
         NameValidation::Utf8 => "utf8",
         NameValidation::Legacy => "legacy",
@@ -663,18 +660,12 @@ fn validate_storage(storage: &StorageConfig) -> Result<(), String> {
     if let Some(retention) = &tsdb.retention
         && !(0.0..=100.0).contains(&retention.percentage)
     {
-        return Err(format!(
-            "invalid retention percentage {}: must be between 0 and 100",
-            retention.percentage
-        ));
+        return Err(format!("invalid retention percentage {}: must be between 0 and 100", retention.percentage));
     }
     if let Some(encoding) = &tsdb.chunk_encoding
         && !matches!(encoding.floats.as_str(), "" | "xor" | "xor2")
     {
-        return Err(format!(
-            "invalid chunk_encoding floats {:?}: must be one of \"xor\" or \"xor2\"",
-            encoding.floats
-        ));
+        return Err(format!("invalid chunk_encoding floats {:?}: must be one of \"xor\" or \"xor2\"", encoding.floats));
     }
     Ok(())
 }
@@ -745,10 +736,7 @@ fn resolve_global(
         scrape_interval,
         scrape_timeout,
         scrape_protocols,
-        evaluation_interval: raw
-            .evaluation_interval
-            .filter(|d| !d.is_zero())
-            .unwrap_or(defaults.evaluation_interval),
+        evaluation_interval: raw.evaluation_interval.filter(|d| !d.is_zero()).unwrap_or(defaults.evaluation_interval),
         rule_query_offset: raw.rule_query_offset.unwrap_or_default(),
         query_log_file,
         scrape_failure_log_file,

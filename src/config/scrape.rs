@@ -178,10 +178,7 @@ fn is_valid_file_sd_path(path: &str) -> bool {
 }
 
 /// Serializes a [`NameValidation`] the way Prometheus writes it.
-fn serialize_name_validation<S: serde::Serializer>(
-    names: &NameValidation,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+fn serialize_name_validation<S: serde::Serializer>(names: &NameValidation, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(match names {
         NameValidation::Utf8 => "utf8",
         NameValidation::Legacy => "legacy",
@@ -400,16 +397,13 @@ impl ScrapeConfigEntry {
         let scrape_interval = raw.scrape_interval.filter(|d| !d.is_zero()).unwrap_or(global.scrape_interval);
         let mut scrape_timeout = raw.scrape_timeout.unwrap_or_default();
         if scrape_timeout > scrape_interval {
-            report(format!(
-                "scrape timeout greater than scrape interval for scrape config with job name {job_name:?}"
-            ));
+            report(format!("scrape timeout greater than scrape interval for scrape config with job name {job_name:?}"));
         }
         if scrape_timeout.is_zero() {
             scrape_timeout = global.scrape_timeout.min(scrape_interval);
         }
         let inherit = |value: Option<u64>, global: u64| value.filter(|v| *v != 0).unwrap_or(global);
-        let scrape_native_histograms =
-            raw.scrape_native_histograms.unwrap_or(global.scrape_native_histograms);
+        let scrape_native_histograms = raw.scrape_native_histograms.unwrap_or(global.scrape_native_histograms);
         let scrape_protocols = match (&raw.scrape_protocols, &global.scrape_protocols) {
             (Some(names), _) => parse_protocols(names).unwrap_or_else(|message| {
                 report(format!("{message} for scrape config with job name {job_name:?}"));
@@ -451,14 +445,12 @@ impl ScrapeConfigEntry {
             report(format!(
                 "unknown scrape config name escaping method specified, must be one of 'allow-utf-8', 'underscores', 'dots', or 'values', got {metric_name_escaping_scheme:?}"
             ));
-        } else if metric_name_escaping_scheme == "allow-utf-8"
-            && metric_name_validation_scheme != NameValidation::Utf8
+        } else if metric_name_escaping_scheme == "allow-utf-8" && metric_name_validation_scheme != NameValidation::Utf8
         {
             report("utf8 metric names requested but validation scheme is not set to UTF8".to_owned());
         }
 
-        let relabel_configs =
-            validate_relabel_configs(raw.relabel_configs, metric_name_validation_scheme, problems);
+        let relabel_configs = validate_relabel_configs(raw.relabel_configs, metric_name_validation_scheme, problems);
         let metric_relabel_configs =
             validate_relabel_configs(raw.metric_relabel_configs, metric_name_validation_scheme, problems);
         let check_targets = relabel_configs.is_empty();

@@ -6,7 +6,9 @@ use super::textparse::ParseError;
 #[derive(Debug, thiserror::Error)]
 pub enum ScrapeError {
     /// Nothing listens at the address, or it refused us.
-    #[error("connection refused: nothing accepts connections at this address (is the process up, and listening on an address other than 127.0.0.1?)")]
+    #[error(
+        "connection refused: nothing accepts connections at this address (is the process up, and listening on an address other than 127.0.0.1?)"
+    )]
     ConnectionRefused,
     /// The scrape took longer than `scrape_timeout`.
     #[error("context deadline exceeded: the target did not answer within scrape_timeout")]

@@ -110,7 +110,12 @@ impl TargetsView for Manager {
         out.push_str("# HELP prometheus_target_scrape_pool_targets Current number of targets in this scrape pool.\n");
         out.push_str("# TYPE prometheus_target_scrape_pool_targets gauge\n");
         for pool in self.pools() {
-            let _ = writeln!(out, "prometheus_target_scrape_pool_targets{{scrape_job=\"{}\"}} {}", pool.config().job_name, pool.active_targets().len());
+            let _ = writeln!(
+                out,
+                "prometheus_target_scrape_pool_targets{{scrape_job=\"{}\"}} {}",
+                pool.config().job_name,
+                pool.active_targets().len()
+            );
         }
     }
 }

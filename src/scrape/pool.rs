@@ -59,7 +59,14 @@ impl ScrapePool {
             .redirect(redirect)
             .build()
             .map_err(|err| ClientError { job: config.job_name.clone(), reason: err.to_string() })?;
-        Ok(ScrapePool { config, client, db, offset_seed, active: Mutex::new(BTreeMap::new()), dropped: Mutex::new(Vec::new()) })
+        Ok(ScrapePool {
+            config,
+            client,
+            db,
+            offset_seed,
+            active: Mutex::new(BTreeMap::new()),
+            dropped: Mutex::new(Vec::new()),
+        })
     }
 
     /// The job's configuration.
@@ -78,7 +85,9 @@ impl ScrapePool {
                     Ok(target) => {
                         wanted.insert(target.hash, target);
                     }
-                    Err((discovered_labels, reason)) => dropped.push(Dropped { discovered_labels, reason: reason.to_string() }),
+                    Err((discovered_labels, reason)) => {
+                        dropped.push(Dropped { discovered_labels, reason: reason.to_string() })
+                    }
                 }
             }
         }
@@ -96,7 +105,13 @@ impl ScrapePool {
             }
             let target = Arc::new(target);
             let (stop, stopped) = watch::channel(false);
-            tokio::spawn(scrape_loop::run(Arc::clone(&target), self.client.clone(), self.db.clone(), self.loop_options(), stopped));
+            tokio::spawn(scrape_loop::run(
+                Arc::clone(&target),
+                self.client.clone(),
+                self.db.clone(),
+                self.loop_options(),
+                stopped,
+            ));
             active.insert(hash, Running { target, stop });
         }
         *self.dropped.lock().expect("pool lock") = dropped;

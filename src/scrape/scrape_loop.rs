@@ -43,7 +43,13 @@ pub struct LoopOptions {
 const ACCEPT: &str = "text/plain;version=0.0.4;q=0.9,*/*;q=0.1";
 
 /// Runs the loop for `target` until `stop` changes.
-pub async fn run(target: Arc<Target>, client: reqwest::Client, db: Db, options: LoopOptions, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    target: Arc<Target>,
+    client: reqwest::Client,
+    db: Db,
+    options: LoopOptions,
+    mut stop: watch::Receiver<bool>,
+) {
     let span = tracing::info_span!("scrape_loop", scrape_pool = %target.labels.get("job"), target = %target.url);
     async move {
         let start = first_tick(target.hash ^ options.offset_seed, options.interval);
@@ -74,7 +80,13 @@ fn first_tick(hash: u64, interval: Duration) -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_nanos(wait)
 }
 
-async fn scrape_once(target: &Arc<Target>, client: &reqwest::Client, db: &Db, options: &LoopOptions, cache: SeriesCache) -> SeriesCache {
+async fn scrape_once(
+    target: &Arc<Target>,
+    client: &reqwest::Client,
+    db: &Db,
+    options: &LoopOptions,
+    cache: SeriesCache,
+) -> SeriesCache {
     let start = SystemTime::now();
     let started = Instant::now();
     let body = fetch(client, target, options).await;
@@ -146,7 +158,14 @@ struct SeriesCache {
 }
 
 impl SeriesCache {
-    fn append_scrape(&mut self, db: &Db, target: &Target, options: &LoopOptions, body: &[u8], timestamp: i64) -> Result<ScrapeCounts, ScrapeError> {
+    fn append_scrape(
+        &mut self,
+        db: &Db,
+        target: &Target,
+        options: &LoopOptions,
+        body: &[u8],
+        timestamp: i64,
+    ) -> Result<ScrapeCounts, ScrapeError> {
         self.iteration += 1;
         let iteration = self.iteration;
         let mut appender = db.appender();
@@ -225,7 +244,15 @@ impl SeriesCache {
         appender.commit();
     }
 
-    fn append_report(&mut self, db: &Db, target: &Target, timestamp: i64, up: bool, duration: Duration, counts: ScrapeCounts) {
+    fn append_report(
+        &mut self,
+        db: &Db,
+        target: &Target,
+        timestamp: i64,
+        up: bool,
+        duration: Duration,
+        counts: ScrapeCounts,
+    ) {
         let values = [
             ("up", if up { 1.0 } else { 0.0 }),
             ("scrape_duration_seconds", duration.as_secs_f64()),
@@ -256,7 +283,12 @@ impl SeriesCache {
 /// Joins scraped labels with the target's (upstream `mutateSampleLabels`). Without
 /// honor_labels, a scraped label that clashes with a target label becomes `exported_<name>`
 /// (repeatedly, until free) and the target's value wins.
-fn series_labels(target: &Target, name: &str, scraped: &[(&str, std::borrow::Cow<'_, str>)], honor_labels: bool) -> Labels {
+fn series_labels(
+    target: &Target,
+    name: &str,
+    scraped: &[(&str, std::borrow::Cow<'_, str>)],
+    honor_labels: bool,
+) -> Labels {
     let mut builder = LabelsBuilder::new(&Labels::empty());
     builder.set(METRIC_NAME.to_owned(), name.to_owned());
     for (label, value) in scraped {

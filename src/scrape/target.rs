@@ -122,9 +122,8 @@ pub fn populate_labels(
         .map_err(|why| (discovered.clone(), DropReason::InvalidAddress { address: address.clone(), why }))?;
 
     let all = builder.labels();
-    let labels = Labels::from_pairs(
-        all.iter().filter(|l| !l.name.starts_with("__")).map(|l| (l.name.clone(), l.value.clone())),
-    );
+    let labels =
+        Labels::from_pairs(all.iter().filter(|l| !l.name.starts_with("__")).map(|l| (l.name.clone(), l.value.clone())));
     let hash = labels.stable_hash() ^ xxhash_rust::xxh3::xxh3_64(url.as_str().as_bytes());
     Ok(Target {
         discovered_labels: discovered,
@@ -147,7 +146,12 @@ fn check_address(address: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn scrape_url(builder: &LabelsBuilder, scheme: &str, address: &str, scrape_config: &ScrapeConfig) -> Result<url::Url, String> {
+fn scrape_url(
+    builder: &LabelsBuilder,
+    scheme: &str,
+    address: &str,
+    scrape_config: &ScrapeConfig,
+) -> Result<url::Url, String> {
     let path = builder.get("__metrics_path__");
     let mut url = url::Url::parse(&format!("{scheme}://{address}{path}")).map_err(|err| err.to_string())?;
     let mut params: BTreeMap<String, Vec<String>> = scrape_config.params.clone();

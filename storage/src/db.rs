@@ -51,7 +51,8 @@ impl Db {
         };
         fs::create_dir_all(dir).map_err(io(dir))?;
         let lock_path = dir.join("lock");
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
+        let lock =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
         Ok(Db { dir: dir.to_owned(), options, head: Arc::new(Head::new()), _lock: Arc::new(lock) })
     }
 

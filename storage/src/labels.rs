@@ -30,9 +30,7 @@ impl Labels {
     }
 
     /// Builds a set from pairs in any order; later duplicates win, empty values are dropped.
-    pub fn from_pairs<N: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (N, V)>,
-    ) -> Labels {
+    pub fn from_pairs<N: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Labels {
         let mut builder = LabelsBuilder::new(&Labels::empty());
         for (name, value) in pairs {
             builder.set(name.into(), value.into());
@@ -159,7 +157,8 @@ mod tests {
 
     #[test]
     fn sorted_unique_and_printed_like_prometheus() {
-        let labels = Labels::from_pairs([("job", "a"), ("__name__", "up"), ("instance", "x:1"), ("job", "b"), ("e", "")]);
+        let labels =
+            Labels::from_pairs([("job", "a"), ("__name__", "up"), ("instance", "x:1"), ("job", "b"), ("e", "")]);
         assert_eq!(labels.to_string(), r#"up{instance="x:1", job="b"}"#);
         assert_eq!(labels.get("job"), "b");
         assert_eq!(labels.get("e"), "");

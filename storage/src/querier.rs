@@ -63,12 +63,8 @@ impl Querier {
         if matchers.is_empty() {
             return self.head.label_values(name);
         }
-        let mut values: Vec<String> = self
-            .select(matchers)
-            .iter()
-            .map(|s| s.labels.get(name).to_owned())
-            .filter(|v| !v.is_empty())
-            .collect();
+        let mut values: Vec<String> =
+            self.select(matchers).iter().map(|s| s.labels.get(name).to_owned()).filter(|v| !v.is_empty()).collect();
         values.sort();
         values.dedup();
         values

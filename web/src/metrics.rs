@@ -23,17 +23,37 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = String::with_capacity(4096);
     write_process(&mut out);
     let head = state.db.head_stats();
-    family(&mut out, "prometheus_build_info", "gauge", "A metric with a constant '1' value labeled by version from which promlite was built.");
+    family(
+        &mut out,
+        "prometheus_build_info",
+        "gauge",
+        "A metric with a constant '1' value labeled by version from which promlite was built.",
+    );
     let _ = writeln!(out, "prometheus_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
-    family(&mut out, "prometheus_ready", "gauge", "Whether Prometheus startup was fully completed and the server is ready for normal operation.");
+    family(
+        &mut out,
+        "prometheus_ready",
+        "gauge",
+        "Whether Prometheus startup was fully completed and the server is ready for normal operation.",
+    );
     let _ = writeln!(out, "prometheus_ready {}", u8::from(state.ready.load(Ordering::Acquire)));
     family(&mut out, "prometheus_tsdb_head_series", "gauge", "Total number of series in the head block.");
     let _ = writeln!(out, "prometheus_tsdb_head_series {}", head.series);
-    family(&mut out, "prometheus_tsdb_head_series_created_total", "counter", "Total number of series created in the head");
+    family(
+        &mut out,
+        "prometheus_tsdb_head_series_created_total",
+        "counter",
+        "Total number of series created in the head",
+    );
     let _ = writeln!(out, "prometheus_tsdb_head_series_created_total {}", head.series_created);
     family(&mut out, "prometheus_tsdb_head_samples_appended_total", "counter", "Total number of appended samples.");
     let _ = writeln!(out, "prometheus_tsdb_head_samples_appended_total{{type=\"float\"}} {}", head.samples_appended);
-    family(&mut out, "prometheus_tsdb_out_of_order_samples_total", "counter", "Total number of out of order samples ingestion failed attempts due to out of order being disabled.");
+    family(
+        &mut out,
+        "prometheus_tsdb_out_of_order_samples_total",
+        "counter",
+        "Total number of out of order samples ingestion failed attempts due to out of order being disabled.",
+    );
     let _ = writeln!(out, "prometheus_tsdb_out_of_order_samples_total{{type=\"float\"}} {}", head.out_of_order_samples);
     if head.series > 0 {
         family(&mut out, "prometheus_tsdb_head_min_time", "gauge", "Minimum time bound of the head block.");

@@ -49,13 +49,20 @@ async fn targets(State(state): State<AppState>) -> Html<String> {
         let _ = write!(page, "<h2>{} ({up}/{} up)</h2>", escape(&pool), in_pool.len());
         if in_pool.is_empty() {
             let why = dropped.iter().filter(|d| d.scrape_pool == pool).count();
-            let _ = write!(page, "<p>No active targets: {why} discovered target(s) were dropped (see below), and no others were discovered.</p>");
+            let _ = write!(
+                page,
+                "<p>No active targets: {why} discovered target(s) were dropped (see below), and no others were discovered.</p>"
+            );
             continue;
         }
         page.push_str("<table><tr><th>Endpoint</th><th>State</th><th>Labels</th><th>Last scrape</th><th>Duration</th><th>Error</th></tr>");
         for target in in_pool {
             let health = target.health.as_str();
-            let last = target.last_scrape.and_then(|t| t.elapsed().ok()).map(|d| format!("{:.1}s ago", d.as_secs_f64())).unwrap_or_else(|| "never".to_owned());
+            let last = target
+                .last_scrape
+                .and_then(|t| t.elapsed().ok())
+                .map(|d| format!("{:.1}s ago", d.as_secs_f64()))
+                .unwrap_or_else(|| "never".to_owned());
             let _ = write!(
                 page,
                 "<tr><td><a href=\"{url}\">{url}</a></td><td class=\"{health}\">{health}</td><td><code>{labels}</code></td><td>{last}</td><td>{dur:.3}s</td><td>{err}</td></tr>",

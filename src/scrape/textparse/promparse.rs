@@ -111,8 +111,12 @@ impl<'a> PromParser<'a> {
         let timestamp = match fields.next() {
             None => None,
             Some(ts) => {
-                let col = line.len() - line[value_col..].trim_start_matches(value_text).trim_start_matches([' ', '\t']).len();
-                Some(ts.parse::<i64>().map_err(|_| self.error(line, col, ParseErrorKind::InvalidTimestamp { text: ts.to_owned() }))?)
+                let col =
+                    line.len() - line[value_col..].trim_start_matches(value_text).trim_start_matches([' ', '\t']).len();
+                Some(
+                    ts.parse::<i64>()
+                        .map_err(|_| self.error(line, col, ParseErrorKind::InvalidTimestamp { text: ts.to_owned() }))?,
+                )
             }
         };
         if let Some(extra) = fields.next() {
@@ -163,7 +167,9 @@ impl<'a> PromParser<'a> {
             pos += 1;
             loop {
                 match bytes.get(pos) {
-                    None => return Err(self.error(line, pos, ParseErrorKind::UnterminatedValue { name: name.to_owned() })),
+                    None => {
+                        return Err(self.error(line, pos, ParseErrorKind::UnterminatedValue { name: name.to_owned() }));
+                    }
                     Some(b'\\') => pos += 2,
                     Some(b'"') => break,
                     Some(_) => pos += 1,
@@ -178,7 +184,11 @@ impl<'a> PromParser<'a> {
                 Some(b'}') => return Ok(pos + 1),
                 _ => {
                     let got = line.get(pos..).unwrap_or("").chars().take(10).collect();
-                    return Err(self.error(line, pos, ParseErrorKind::ExpectedCommaOrBrace { name: name.to_owned(), got }));
+                    return Err(self.error(
+                        line,
+                        pos,
+                        ParseErrorKind::ExpectedCommaOrBrace { name: name.to_owned(), got },
+                    ));
                 }
             }
         }
@@ -194,7 +204,12 @@ impl<'a> Iterator for PromParser<'a> {
         }
         if self.pos == usize::MAX {
             self.failed = true;
-            return Some(Err(ParseError { line: self.line + 1, col: 1, kind: ParseErrorKind::InvalidUtf8, context: None }));
+            return Some(Err(ParseError {
+                line: self.line + 1,
+                col: 1,
+                kind: ParseErrorKind::InvalidUtf8,
+                context: None,
+            }));
         }
         while self.pos < self.text.len() {
             let rest = &self.text[self.pos..];

@@ -33,9 +33,9 @@ fn selection(params: &Params) -> Result<Selection, ApiError> {
     }
     let limit = match params.get("limit") {
         None => 0,
-        Some(text) => text
-            .parse::<usize>()
-            .map_err(|_| ApiError::BadData(format!("invalid parameter \"limit\": cannot parse {text:?} to a valid limit")))?,
+        Some(text) => text.parse::<usize>().map_err(|_| {
+            ApiError::BadData(format!("invalid parameter \"limit\": cannot parse {text:?} to a valid limit"))
+        })?,
     };
     Ok(Selection { mint, maxt, matcher_sets, limit })
 }
@@ -66,7 +66,11 @@ pub(crate) async fn names(State(state): State<AppState>, params: Params) -> Resu
     Ok(success(&names, &warnings))
 }
 
-pub(crate) async fn values(State(state): State<AppState>, Path(name): Path<String>, params: Params) -> Result<Response, ApiError> {
+pub(crate) async fn values(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
     // Prometheus 3 accepts UTF-8 names escaped as `U__` + underscore-escaped code points.
     let name = unescape_label_name(&name).ok_or_else(|| ApiError::BadData(format!("invalid label name: {name:?}")))?;
     let sel = selection(&params)?;

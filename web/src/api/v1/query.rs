@@ -24,9 +24,13 @@ fn now_ms() -> i64 {
 
 fn time_param(params: &Params, name: &str, default: Option<i64>) -> Result<i64, ApiError> {
     match (params.get(name), default) {
-        (Some(text), _) => parse_time(text).map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: {err}"))),
+        (Some(text), _) => {
+            parse_time(text).map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: {err}")))
+        }
         (None, Some(default)) => Ok(default),
-        (None, None) => Err(ApiError::BadData(format!("invalid parameter {name:?}: cannot parse \"\" to a valid timestamp"))),
+        (None, None) => {
+            Err(ApiError::BadData(format!("invalid parameter {name:?}: cannot parse \"\" to a valid timestamp")))
+        }
     }
 }
 
@@ -41,7 +45,9 @@ pub(crate) async fn range(State(state): State<AppState>, params: Params) -> Resu
     let start = time_param(&params, "start", None)?;
     let end = time_param(&params, "end", None)?;
     if end < start {
-        return Err(ApiError::BadData("invalid parameter \"end\": end timestamp must not be before start time".to_owned()));
+        return Err(ApiError::BadData(
+            "invalid parameter \"end\": end timestamp must not be before start time".to_owned(),
+        ));
     }
     let step = parse_duration(params.get("step").unwrap_or(""))
         .map_err(|err| ApiError::BadData(format!("invalid parameter \"step\": {err}")))?;
@@ -62,7 +68,9 @@ pub(crate) async fn range(State(state): State<AppState>, params: Params) -> Resu
 
 async fn run<F>(state: &AppState, query: F) -> Result<QueryResult, ApiError>
 where
-    F: FnOnce(&promlite_promql::Engine, &promlite_storage::Db) -> Result<QueryResult, promlite_promql::QueryError> + Send + 'static,
+    F: FnOnce(&promlite_promql::Engine, &promlite_storage::Db) -> Result<QueryResult, promlite_promql::QueryError>
+        + Send
+        + 'static,
 {
     if !state.ready.load(std::sync::atomic::Ordering::Acquire) {
         return Err(ApiError::Unavailable("TSDB not ready".to_owned()));

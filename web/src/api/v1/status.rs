@@ -24,7 +24,8 @@ pub(crate) async fn buildinfo() -> Response {
 }
 
 pub(crate) async fn flags(State(state): State<AppState>) -> Response {
-    let flags: Map<String, Value> = state.options.flags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let flags: Map<String, Value> =
+        state.options.flags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
     success(&flags, &[])
 }
 

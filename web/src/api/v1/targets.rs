@@ -24,7 +24,15 @@ fn model_duration(d: std::time::Duration) -> String {
         return "0s".to_owned();
     }
     let mut out = String::new();
-    for (unit, size) in [("y", 365 * 86_400_000), ("w", 7 * 86_400_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] {
+    for (unit, size) in [
+        ("y", 365 * 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ] {
         if ms >= size {
             out.push_str(&format!("{}{unit}", ms / size));
             ms %= size;
@@ -66,7 +74,8 @@ pub(crate) async fn targets(State(state): State<AppState>, params: Params) -> Re
         Vec::new()
     };
     let all_dropped = state.targets.dropped_targets();
-    let mut dropped_counts: BTreeMap<String, usize> = state.targets.scrape_pools().into_iter().map(|p| (p, 0)).collect();
+    let mut dropped_counts: BTreeMap<String, usize> =
+        state.targets.scrape_pools().into_iter().map(|p| (p, 0)).collect();
     for target in &all_dropped {
         *dropped_counts.entry(target.scrape_pool.clone()).or_default() += 1;
     }
