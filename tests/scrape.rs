@@ -79,6 +79,7 @@ fn scrapes_a_static_target_and_answers_queries_exactly() {
     let samples_scraped = query(server.addr, "scrape_samples_scraped");
     assert_eq!(samples_scraped["result"][0]["value"][1], "3");
 
+    assert!(target.requests.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     // The scrape carried Prometheus's headers.
     let request = target.last_request.lock().unwrap().to_ascii_lowercase();
     assert!(request.contains("user-agent: promlite/"), "{request}");
@@ -118,6 +119,7 @@ fn range_query_series_labels_and_targets_api() {
     let posted =
         http(server.addr, "POST", "/api/v1/query", Some(("application/x-www-form-urlencoded", "query=hits_total")));
     assert_eq!(posted.status, 200, "{}", posted.body);
+    assert!(posted.headers.to_ascii_lowercase().contains("content-type: application/json"), "{}", posted.headers);
 
     let (_, series) =
         get_json(server.addr, &format!("/api/v1/series?match[]={}", enc("{job=\"app\",__name__=~\"hits.*\"}")));

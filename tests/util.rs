@@ -49,10 +49,10 @@ pub fn start(cwd: &Path, args: &[&str]) -> Server {
     let log_writer = Arc::clone(&log);
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("server is ready to receive web requests") {
-                if let Some(addr) = line.split("address=").nth(1) {
-                    let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
-                }
+            if line.contains("server is ready to receive web requests")
+                && let Some(addr) = line.split("address=").nth(1)
+            {
+                let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
             }
             log_writer.lock().unwrap().push(line);
         }

@@ -46,10 +46,10 @@ impl ScrapeError {
         let mut source: Option<&dyn std::error::Error> = Some(&err);
         let mut text = Vec::new();
         while let Some(cause) = source {
-            if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                    return ScrapeError::ConnectionRefused;
-                }
+            if let Some(io) = cause.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::ConnectionRefused
+            {
+                return ScrapeError::ConnectionRefused;
             }
             let part = cause.to_string();
             if !text.iter().any(|t: &String| t.contains(&part)) {

@@ -96,10 +96,10 @@ pub fn populate_labels(
     }
     for (name, values) in &scrape_config.params {
         let label = format!("__param_{name}");
-        if builder.get(&label).is_empty() {
-            if let Some(first) = values.first() {
-                builder.set(label, first.clone());
-            }
+        if builder.get(&label).is_empty()
+            && let Some(first) = values.first()
+        {
+            builder.set(label, first.clone());
         }
     }
     let discovered = builder.labels();

@@ -9,12 +9,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Parses an API time into Unix milliseconds.
 pub(crate) fn parse_time(text: &str) -> Result<i64, String> {
-    if let Ok(secs) = text.parse::<f64>() {
-        if secs.is_finite() {
-            let whole = secs.trunc();
-            let frac = ((secs - whole) * 1000.0).round();
-            return Ok(whole as i64 * 1000 + frac as i64);
-        }
+    if let Ok(secs) = text.parse::<f64>()
+        && secs.is_finite()
+    {
+        let whole = secs.trunc();
+        let frac = ((secs - whole) * 1000.0).round();
+        return Ok(whole as i64 * 1000 + frac as i64);
     }
     parse_rfc3339(text).ok_or_else(|| format!("cannot parse {text:?} to a valid timestamp"))
 }
@@ -154,7 +154,9 @@ mod tests {
     fn times_parse_like_prometheus() {
         assert_eq!(parse_time("1435781451.781"), Ok(1_435_781_451_781));
         assert_eq!(parse_time("1435781451"), Ok(1_435_781_451_000));
-        assert_eq!(parse_time("1.0005"), Ok(1_001));
+        assert_eq!(parse_time("1.0006"), Ok(1_001));
+        // Float rounding as in Go: 0.0005 * 1000 is just below one half.
+        assert_eq!(parse_time("1.0005"), Ok(1_000));
         assert_eq!(parse_time("2015-07-01T20:10:51.781Z"), Ok(1_435_781_451_781));
         assert_eq!(parse_time("2015-07-01T22:10:51+02:00"), Ok(1_435_781_451_000));
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Ok(0));
