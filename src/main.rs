@@ -90,6 +90,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {listen} (--web.listen-address): is another server using the port?"))?;
     let local_addr = listener.local_addr()?;
+    warn_unacted(loaded.as_ref().map(|(config, _)| config));
     let (config, config_path) = match loaded {
         Some((config, path)) => (config, Some(path)),
         None => {
@@ -149,6 +150,20 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     tracing::info!("stopping scrape pools");
     manager.stop();
     Ok(())
+}
+
+/// Says which parts of a valid config promlite parses but does not act on yet.
+fn warn_unacted(config: Option<&Config>) {
+    let Some(config) = config else { return };
+    if !config.rule_files.is_empty() {
+        tracing::warn!(rule_files = ?config.rule_files, "rule_files are validated but not evaluated yet: no recording or alerting rules run");
+    }
+    if !config.alerting.alertmanagers.is_empty() {
+        tracing::warn!("alerting.alertmanagers are validated but no alerts are sent yet (no rule evaluation)");
+    }
+    if !config.remote_write.is_empty() || !config.remote_read.is_empty() {
+        tracing::warn!("remote_write and remote_read are validated but not run yet");
+    }
 }
 
 /// Re-reads the config file; a bad file leaves the running config untouched.

@@ -9,11 +9,12 @@
 //!
 //! Modelled: `global`, `runtime`, `rule_files`, `scrape_config_files` (paths only),
 //! `scrape_configs` with `static_configs`, `file_sd_configs` and `kubernetes_sd_configs`,
-//! `remote_write`, `remote_read`, `storage`. Other Prometheus sections (`alerting`, `tracing`,
+//! `remote_write`, `remote_read`, `storage`, `alerting` (parsed, not acted on). Other sections (`tracing`,
 //! `otlp`) and other service discoveries are refused with "… is not supported by promlite yet".
 //! Secrets are [`Secret`]s; [`Config::to_yaml`] shows them as `<secret>`.
 //! Invariant: loading never touches the running config; a failed load is only an error value.
 
+mod alerting;
 mod duration;
 mod error;
 mod http_client;
@@ -31,6 +32,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+pub use self::alerting::{AlertingConfig, AlertmanagerConfig};
 pub use self::duration::{ByteSize, Duration};
 pub use self::error::{ConfigError, Position, Problem};
 use self::http_client::join_dir;
@@ -72,6 +74,9 @@ pub struct Config {
     /// Remote read endpoints.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remote_read: Vec<RemoteReadConfig>,
+    /// Alertmanagers and alert relabeling; parsed and validated, not acted on yet (no rules).
+    #[serde(skip_serializing_if = "AlertingConfig::is_empty")]
+    pub alerting: AlertingConfig,
 }
 
 /// The `global` section, defaults resolved.
@@ -280,8 +285,7 @@ pub fn self_scrape(listen_address: &str) -> Config {
 }
 
 /// Prometheus section and service-discovery names that promlite recognises but does not model.
-const UNSUPPORTED: [&str; 34] = [
-    "alerting",
+const UNSUPPORTED: [&str; 33] = [
     "tracing",
     "otlp",
     "sigv4",
@@ -343,6 +347,8 @@ struct RawConfig {
     remote_write: Vec<Spanned<RawRemoteWriteConfig>>,
     #[serde(default, deserialize_with = "list::remote_read")]
     remote_read: Vec<Spanned<RawRemoteReadConfig>>,
+    #[serde(default)]
+    alerting: Option<alerting::RawAlertingConfig>,
 }
 
 /// `global` as written.
@@ -450,6 +456,7 @@ fn resolve(raw: Option<RawConfig>, dir: Option<&Path>, problems: &mut Vec<Proble
             storage: StorageConfig::default(),
             remote_write: Vec::new(),
             remote_read: Vec::new(),
+            alerting: AlertingConfig::default(),
         };
     };
     let global = match raw.global {
@@ -553,6 +560,7 @@ fn resolve(raw: Option<RawConfig>, dir: Option<&Path>, problems: &mut Vec<Proble
         storage,
         remote_write,
         remote_read,
+        alerting: raw.alerting.map(|a| a.resolve(dir, problems)).unwrap_or_default(),
     }
 }
 
@@ -870,5 +878,8 @@ pub(crate) mod list {
         target_relabel_configs: crate::relabel::RelabelConfig => "empty or null target relabeling rule in scrape config";
         metric_relabel_configs: crate::relabel::RelabelConfig => "empty or null metric relabeling rule in scrape config";
         write_relabel_configs: crate::relabel::RelabelConfig => "empty or null relabeling rule in remote write config";
+        alertmanagers: super::alerting::AlertmanagerEntry => "empty or null section in alertmanagers";
+        alert_relabel_configs: crate::relabel::RelabelConfig => "empty or null alert relabeling rule";
+        alertmanager_relabel_configs: crate::relabel::RelabelConfig => "empty or null Alertmanager target relabeling rule";
     }
 }

@@ -152,7 +152,7 @@ fn default_file_sd_refresh() -> Duration {
 }
 
 impl FileSdConfig {
-    fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.files.is_empty() {
             return Err("file service discovery config must contain at least one path name".to_owned());
         }

@@ -143,7 +143,23 @@ fn unknown_field_names_line_and_column() {
 #[test]
 fn unsupported_sections_say_so() {
     insta::assert_snapshot!(error("scrape_configs:\n  - job_name: a\n    consul_sd_configs:\n      - server: x\n"), @"prometheus.yml:3:5: consul_sd_configs is not supported by promlite yet");
-    insta::assert_snapshot!(error("alerting:\n  alertmanagers: []\n"), @"prometheus.yml:1:1: alerting is not supported by promlite yet");
+    insta::assert_snapshot!(error("tracing:\n  endpoint: x:4317\n"), @"prometheus.yml:1:1: tracing is not supported by promlite yet");
+}
+
+#[test]
+fn alerting_is_parsed_with_defaults_and_validated() {
+    let yaml = "alerting:\n  alert_relabel_configs:\n    - action: labeldrop\n      regex: replica\n  alertmanagers:\n    - static_configs:\n        - targets: ['am:9093']\n";
+    let config = load_str(yaml, "prometheus.yml").unwrap();
+    let alertmanager = &config.alerting.alertmanagers[0];
+    assert_eq!((alertmanager.scheme.as_str(), alertmanager.path_prefix.as_str()), ("http", "/"));
+    assert_eq!((alertmanager.timeout.to_string(), alertmanager.api_version.as_str()), ("10s".to_owned(), "v2"));
+    assert_eq!(alertmanager.static_configs[0].targets, ["am:9093"]);
+    assert_eq!(config.alerting.alert_relabel_configs.len(), 1);
+    insta::assert_snapshot!(
+        error("alerting:\n  alertmanagers:\n    - api_version: v1\n"),
+        @"prometheus.yml:3:7: expected Alertmanager api version to be one of [v2] but got v1"
+    );
+    insta::assert_snapshot!(error("alerting:\n  alertmanagers:\n    - timout: 5s\n"), @r#"prometheus.yml:3:7: unknown field "timout""#);
 }
 
 #[test]
