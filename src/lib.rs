@@ -6,5 +6,6 @@
 
 pub mod config;
 pub mod discovery;
+pub mod http_client;
 pub mod relabel;
 pub mod scrape;

@@ -119,10 +119,16 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         timeout: flags.query_timeout.as_std(),
     }));
     let manager = Arc::new(Manager::new(db.clone(), offset_seed(&config)));
-    manager.apply_config(&config).context("starting scrape pools")?;
+    // A job that cannot start is logged by the manager; the others run, as in Prometheus.
+    let _ = manager.apply_config(&config);
 
     let config_yaml = Arc::new(RwLock::new(config.to_yaml()));
     let ready = Arc::new(AtomicBool::new(false));
+    let reload: Arc<dyn Fn() -> Result<(), String> + Send + Sync> = {
+        let (manager, config_yaml) = (Arc::clone(&manager), Arc::clone(&config_yaml));
+        Arc::new(move || reload_config(config_path.as_deref(), &manager, &config_yaml))
+    };
+    let quit = Arc::new(tokio::sync::Notify::new());
     let state = AppState {
         db,
         engine,
@@ -138,15 +144,13 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         ready: Arc::clone(&ready),
         query_slots: Arc::new(tokio::sync::Semaphore::new(flags.max_concurrency.max(1))),
         start_time,
+        reload: Arc::clone(&reload),
+        quit: Arc::clone(&quit),
     };
     ready.store(true, Ordering::Release);
     tracing::info!(address = %local_addr, "server is ready to receive web requests");
 
-    let reload = {
-        let manager = Arc::clone(&manager);
-        move || reload_config(config_path.as_deref(), &manager, &config_yaml)
-    };
-    promlite_web::serve(listener, state, wait_for_shutdown(reload)).await.context("serving HTTP")?;
+    promlite_web::serve(listener, state, wait_for_shutdown(move || reload(), quit)).await.context("serving HTTP")?;
     tracing::info!("stopping scrape pools");
     manager.stop();
     Ok(())
@@ -166,30 +170,34 @@ fn warn_unacted(config: Option<&Config>) {
     }
 }
 
-/// Re-reads the config file; a bad file leaves the running config untouched.
-fn reload_config(path: Option<&Path>, manager: &Manager, config_yaml: &RwLock<String>) {
+/// Re-reads the config file and applies it; a file that does not load leaves the running config
+/// untouched. The error text is Prometheus's, for `/-/reload`.
+fn reload_config(path: Option<&Path>, manager: &Manager, config_yaml: &RwLock<String>) -> Result<(), String> {
     let Some(path) = path else {
         tracing::info!("reload requested, but the built-in config is in use: nothing to reload");
-        return;
+        return Ok(());
     };
-    match config::load_file(path) {
-        Ok(config) => match manager.apply_config(&config) {
-            Ok(()) => {
-                *config_yaml.write().expect("config lock") = config.to_yaml();
-                tracing::info!(file = %path.display(), "completed loading of configuration file");
-            }
-            Err(err) => {
-                tracing::error!(file = %path.display(), error = %err, "error reloading config; the previous config keeps running")
-            }
-        },
-        Err(err) => {
-            tracing::error!(file = %path.display(), error = %err, "error reloading config; the previous config keeps running")
-        }
+    let config = config::load_file(path).map_err(|err| {
+        tracing::error!(file = %path.display(), error = %err, "error reloading config; the previous config keeps running");
+        format!("couldn't load configuration (--config.file={:?}): {err}", path.display().to_string())
+    })?;
+    warn_unacted(Some(&config));
+    let errors = manager.apply_config(&config);
+    *config_yaml.write().expect("config lock") = config.to_yaml();
+    if !errors.is_empty() {
+        let details: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "one or more errors occurred while applying the new configuration (--config.file={:?}): {}",
+            path.display().to_string(),
+            details.join("; ")
+        ));
     }
+    tracing::info!(file = %path.display(), "completed loading of configuration file");
+    Ok(())
 }
 
-/// Resolves on SIGTERM or Ctrl-C; reloads on SIGHUP meanwhile.
-async fn wait_for_shutdown(reload: impl Fn()) {
+/// Resolves on SIGTERM, Ctrl-C or `/-/quit`; reloads on SIGHUP meanwhile.
+async fn wait_for_shutdown(reload: impl Fn() -> Result<(), String>, quit: Arc<tokio::sync::Notify>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
     let mut hup = signal(SignalKind::hangup()).expect("installing the SIGHUP handler");
@@ -197,7 +205,10 @@ async fn wait_for_shutdown(reload: impl Fn()) {
         tokio::select! {
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
-            _ = hup.recv() => reload(),
+            _ = quit.notified() => break,
+            _ = hup.recv() => {
+                let _ = reload();
+            }
         }
     }
     tracing::info!("received a termination signal, shutting down gracefully");

@@ -1,10 +1,13 @@
 //! Service discovery (upstream `discovery/`, `discovery/targetgroup/`): where targets come from.
 //!
 //! Every mechanism produces [`TargetGroup`]s; the scrape manager turns them into targets.
-//! FIXME(#5): only `static_configs` runs. `file_sd_configs` and `kubernetes_sd_configs` are
-//! parsed by the config but discover nothing yet; start-up logs a warning for each such job.
+//! `static_configs` and `file_sd_configs` ([`file`]) run. FIXME(#6): `kubernetes_sd_configs` is
+//! parsed by the config but discovers nothing yet; start-up logs a warning for each such job.
+
+pub mod file;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::config::ScrapeConfig;
 
@@ -40,11 +43,37 @@ pub fn static_groups(scrape_config: &ScrapeConfig) -> Vec<TargetGroup> {
 /// Names the discovery mechanisms of a job that do not discover anything yet.
 pub fn unsupported_mechanisms(scrape_config: &ScrapeConfig) -> Vec<&'static str> {
     let mut out = Vec::new();
-    if !scrape_config.file_sd_configs.is_empty() {
-        out.push("file_sd_configs");
-    }
     if !scrape_config.kubernetes_sd_configs.is_empty() {
         out.push("kubernetes_sd_configs");
     }
     out
+}
+
+/// Runs a job's file discovery until the task is aborted (its pool stops): polls every second
+/// and calls `update` with the job's static groups plus its file groups whenever these change,
+/// so updates reach the scrape pool within about a second.
+pub async fn run_file_sd(
+    scrape_config: std::sync::Arc<ScrapeConfig>,
+    update: impl Fn(Vec<TargetGroup>) + Send + 'static,
+) {
+    let static_groups = static_groups(&scrape_config);
+    let mut file_sd = file::FileSd::new(&scrape_config.file_sd_configs);
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        // A directory listing and a few stats: cheap, but still file IO, so off the runtime.
+        let (changed, groups, back) = tokio::task::spawn_blocking(move || {
+            let changed = file_sd.refresh();
+            (changed, file_sd.groups(), file_sd)
+        })
+        .await
+        .expect("file discovery task panicked");
+        file_sd = back;
+        if changed {
+            let mut all = static_groups.clone();
+            all.extend(groups);
+            update(all);
+        }
+    }
 }

@@ -25,6 +25,18 @@ pub enum ScrapeError {
     /// More samples than `sample_limit`.
     #[error("sample limit exceeded: more than {0} samples after relabeling")]
     SampleLimit(u64),
+    /// A series broke `label_limit`, `label_name_length_limit` or `label_value_length_limit`.
+    #[error("{0}")]
+    LabelLimit(String),
+    /// The target's name did not resolve.
+    #[error("DNS lookup failed: {0}")]
+    Dns(String),
+    /// The TLS handshake failed (certificate, CA, server name or protocol).
+    #[error("TLS handshake failed: {0}")]
+    Tls(String),
+    /// A credential file could not be read, or a header is invalid.
+    #[error("{0}")]
+    Client(#[from] crate::http_client::HttpClientError),
     /// The body is not valid exposition text.
     #[error("{0}")]
     Parse(#[from] ParseError),

@@ -1,12 +1,16 @@
 //! The scrape manager (upstream `scrape/manager.go`): one [`ScrapePool`] per job.
 //!
+//! [`Manager::apply_config`] reconciles pools with a validated config the way Prometheus's
+//! `ApplyConfig` does: a job whose config is unchanged keeps its pool, loops, caches and timing
+//! untouched; a changed job gets a new pool that takes over the old one's targets (no missed
+//! scrape, no staleness for targets that stay); a removed job stops, writing staleness markers.
+//! A job whose HTTP client cannot be built is skipped with an error and the others still run.
 //! It implements the web layer's `TargetsView`, so `/targets` and `/api/v1/targets` read
-//! snapshots from here. FIXME(#5): applying a new config restarts every pool; reload should keep
-//! unchanged pools and targets running.
+//! snapshots from here.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 
 use promlite_storage::Db;
 use promlite_web::{ActiveTarget, DroppedTarget, TargetsView};
@@ -15,52 +19,94 @@ use super::pool::{ClientError, ScrapePool};
 use crate::config::Config;
 use crate::discovery;
 
+struct Job {
+    pool: Arc<ScrapePool>,
+    /// The file discovery task feeding the pool, aborted with it.
+    discovery: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if let Some(discovery) = &self.discovery {
+            discovery.abort();
+        }
+    }
+}
+
 /// Owns the scrape pools.
 pub struct Manager {
     db: Db,
     offset_seed: u64,
-    pools: RwLock<BTreeMap<String, Arc<ScrapePool>>>,
+    jobs: Mutex<BTreeMap<String, Job>>,
 }
 
 impl Manager {
     /// A manager appending to `db`; `offset_seed` spreads this server's targets over the interval.
     pub fn new(db: Db, offset_seed: u64) -> Manager {
-        Manager { db, offset_seed, pools: RwLock::new(BTreeMap::new()) }
+        Manager { db, offset_seed, jobs: Mutex::new(BTreeMap::new()) }
     }
 
-    /// Replaces all pools with ones built from `config`, and starts their targets. Must run
-    /// inside a tokio runtime.
-    pub fn apply_config(&self, config: &Config) -> Result<(), ClientError> {
-        let mut pools = BTreeMap::new();
+    /// Reconciles the pools with `config` (already validated). Must run inside a tokio runtime.
+    /// Returns the jobs that could not start; every other job runs.
+    pub fn apply_config(&self, config: &Config) -> Vec<ClientError> {
+        let mut errors = Vec::new();
+        let mut jobs = self.jobs.lock().expect("manager lock");
+        let mut old_jobs = std::mem::take(&mut *jobs);
         for scrape_config in &config.scrape_configs {
-            let unsupported = discovery::unsupported_mechanisms(scrape_config);
-            if !unsupported.is_empty() {
-                tracing::warn!(scrape_pool = %scrape_config.job_name, mechanisms = ?unsupported, "service discovery not implemented yet; these targets are not discovered");
+            let name = scrape_config.job_name.clone();
+            let old = match old_jobs.remove(&name) {
+                Some(old) if old.pool.config() == scrape_config => {
+                    jobs.insert(name, old);
+                    continue;
+                }
+                old => old,
+            };
+            for mechanism in discovery::unsupported_mechanisms(scrape_config) {
+                tracing::warn!(scrape_pool = %name, mechanism, "service discovery not implemented yet; these targets are not discovered");
             }
-            if !scrape_config.relabel_configs.is_empty() || !scrape_config.metric_relabel_configs.is_empty() {
-                tracing::warn!(scrape_pool = %scrape_config.job_name, "relabel_configs and metric_relabel_configs are not applied yet");
+            let scrape_config = Arc::new(scrape_config.clone());
+            let pool = match ScrapePool::new(Arc::clone(&scrape_config), self.db.clone(), self.offset_seed) {
+                Ok(pool) => Arc::new(pool),
+                Err(err) => {
+                    tracing::error!(scrape_pool = %name, error = %err, "cannot scrape this job");
+                    errors.push(err);
+                    continue;
+                }
+            };
+            match &old {
+                Some(old) => pool.take_over(&old.pool),
+                None => pool.sync(discovery::static_groups(&scrape_config)),
             }
-            let pool = ScrapePool::new(Arc::new(scrape_config.clone()), self.db.clone(), self.offset_seed)?;
-            pool.sync(&discovery::static_groups(scrape_config));
-            pools.insert(scrape_config.job_name.clone(), Arc::new(pool));
+            let discovery = (!scrape_config.file_sd_configs.is_empty()).then(|| {
+                let weak = Arc::downgrade(&pool);
+                let task = tokio::spawn(discovery::run_file_sd(scrape_config, move |groups| {
+                    if let Some(pool) = weak.upgrade() {
+                        pool.sync(groups);
+                    }
+                }));
+                task.abort_handle()
+            });
+            jobs.insert(name, Job { pool, discovery });
+            if let Some(old) = old {
+                old.pool.stop();
+            }
         }
-        let old = std::mem::replace(&mut *self.pools.write().expect("manager lock"), pools);
-        for pool in old.values() {
-            pool.stop();
+        for old in old_jobs.values() {
+            old.pool.stop();
         }
-        Ok(())
+        errors
     }
 
     /// Stops every pool; each loop writes staleness markers for its series as it ends.
     pub fn stop(&self) {
-        let pools = std::mem::take(&mut *self.pools.write().expect("manager lock"));
-        for pool in pools.values() {
-            pool.stop();
+        let jobs = std::mem::take(&mut *self.jobs.lock().expect("manager lock"));
+        for job in jobs.values() {
+            job.pool.stop();
         }
     }
 
     fn pools(&self) -> Vec<Arc<ScrapePool>> {
-        self.pools.read().expect("manager lock").values().cloned().collect()
+        self.jobs.lock().expect("manager lock").values().map(|job| Arc::clone(&job.pool)).collect()
     }
 }
 
@@ -80,8 +126,8 @@ impl TargetsView for Manager {
                     last_error: status.last_error,
                     last_scrape: status.last_scrape,
                     last_scrape_duration: status.last_duration,
-                    scrape_interval: config.scrape_interval.into(),
-                    scrape_timeout: config.scrape_timeout.into(),
+                    scrape_interval: target.interval,
+                    scrape_timeout: target.timeout,
                 });
             }
         }
@@ -91,7 +137,7 @@ impl TargetsView for Manager {
     fn dropped_targets(&self) -> Vec<DroppedTarget> {
         let mut out = Vec::new();
         for pool in self.pools() {
-            for dropped in pool.dropped_targets() {
+            for dropped in pool.dropped_targets().0 {
                 out.push(DroppedTarget {
                     discovered_labels: dropped.discovered_labels,
                     scrape_pool: pool.config().job_name.clone(),
@@ -103,18 +149,30 @@ impl TargetsView for Manager {
     }
 
     fn scrape_pools(&self) -> Vec<String> {
-        self.pools.read().expect("manager lock").keys().cloned().collect()
+        self.jobs.lock().expect("manager lock").keys().cloned().collect()
     }
 
     fn write_metrics(&self, out: &mut String) {
         out.push_str("# HELP prometheus_target_scrape_pool_targets Current number of targets in this scrape pool.\n");
         out.push_str("# TYPE prometheus_target_scrape_pool_targets gauge\n");
-        for pool in self.pools() {
+        let pools = self.pools();
+        for pool in &pools {
+            let job = &pool.config().job_name;
             let _ = writeln!(
                 out,
-                "prometheus_target_scrape_pool_targets{{scrape_job=\"{}\"}} {}",
-                pool.config().job_name,
+                "prometheus_target_scrape_pool_targets{{scrape_job={job:?}}} {}",
                 pool.active_targets().len()
+            );
+        }
+        out.push_str("# HELP prometheus_sd_discovered_targets Current number of discovered targets.\n");
+        out.push_str("# TYPE prometheus_sd_discovered_targets gauge\n");
+        for pool in &pools {
+            let (dropped, uncounted) = pool.dropped_targets();
+            let discovered = pool.active_targets().len() + dropped.len() + uncounted;
+            let _ = writeln!(
+                out,
+                "prometheus_sd_discovered_targets{{config={:?},name=\"scrape\"}} {discovered}",
+                pool.config().job_name
             );
         }
     }

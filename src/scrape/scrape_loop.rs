@@ -1,12 +1,14 @@
 //! The scrape loop (upstream `scrape/scrape.go` `scrapeLoop`): one task per target.
 //!
-//! Each tick: GET the target with a timeout and a body limit, parse, label, append, commit, then
-//! the report series (`up`, `scrape_duration_seconds`, …). A series that vanished since the last
-//! scrape gets a staleness marker; a failed scrape counts as an empty one, so every series of the
-//! target goes stale, and so does everything when the loop stops.
+//! Each tick: GET the target with a timeout and a body limit, parse, label (target labels,
+//! `honor_labels`), metric-relabel, check the label limits and `sample_limit`, append, commit, then
+//! the report series (`up`, `scrape_duration_seconds`, …), which are never metric-relabeled.
+//! Staleness markers go to every series that vanished since the last scrape, to every series when a
+//! scrape fails (a failed scrape counts as an empty one), and to everything when the loop ends.
+//! On a reload the loop hands its [`SeriesCache`] to its successor instead, so an unchanged target
+//! keeps its series refs, its phase and its staleness state.
 //! Invariant: a failing or slow target never delays another; parsing and appending run on the
 //! blocking pool, never on a runtime worker.
-//! FIXME(#5): no metric relabeling, label limits, or future-timestamp check yet.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,9 +20,14 @@ use tracing::Instrument;
 
 use super::error::ScrapeError;
 use super::target::Target;
-use super::textparse::{Entry, PromParser};
+use super::textparse::{Entry, Format, Parser};
+use crate::http_client::HttpClient;
+use crate::relabel::{self, RelabelConfig};
 
-/// The settings one loop runs with, resolved from its scrape config.
+/// Samples further ahead of the scraper's clock than this are rejected (upstream `maxAheadTime`).
+const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
+
+/// The settings one loop runs with, resolved from its target and scrape config.
 #[derive(Debug, Clone)]
 pub struct LoopOptions {
     /// Time between scrapes.
@@ -31,47 +38,78 @@ pub struct LoopOptions {
     pub honor_labels: bool,
     /// Use timestamps from the body.
     pub honor_timestamps: bool,
-    /// More samples than this fails the scrape; 0 means no limit.
+    /// More samples than this (after metric relabeling) fails the scrape; 0 means no limit.
     pub sample_limit: u64,
     /// An uncompressed body larger than this fails the scrape; 0 means no limit.
     pub body_size_limit: u64,
+    /// More labels than this on one series fails the scrape; 0 means no limit.
+    pub label_limit: u64,
+    /// A label name longer than this fails the scrape; 0 means no limit.
+    pub label_name_length_limit: u64,
+    /// A label value longer than this fails the scrape; 0 means no limit.
+    pub label_value_length_limit: u64,
+    /// Also write `scrape_timeout_seconds`, `scrape_sample_limit`, `scrape_body_size_bytes`.
+    pub extra_scrape_metrics: bool,
+    /// `metric_relabel_configs`, applied to every scraped series before it is stored.
+    pub metric_relabel_configs: Arc<[RelabelConfig]>,
     /// Mixed into every target's offset (Prometheus: hostname and external labels).
     pub offset_seed: u64,
 }
 
+/// What the pool tells a running loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Keep scraping.
+    Run,
+    /// The target is gone: write staleness markers for its series and end.
+    Stop,
+    /// A successor takes over: end without staleness and return the cache.
+    Handover,
+}
+
 /// The `Accept` header Prometheus 3 sends for its default protocols, text 0.0.4 first for now.
+/// FIXME(#3): built from `scrape_protocols` once OpenMetrics parsing lands.
 const ACCEPT: &str = "text/plain;version=0.0.4;q=0.9,*/*;q=0.1";
 
-/// Runs the loop for `target` until `stop` changes.
+/// Runs the loop for `target` until told to stop; returns the cache on [`Control::Handover`].
 pub async fn run(
     target: Arc<Target>,
-    client: reqwest::Client,
+    client: HttpClient,
     db: Db,
     options: LoopOptions,
-    mut stop: watch::Receiver<bool>,
-) {
+    mut control: watch::Receiver<Control>,
+    cache: Option<SeriesCache>,
+) -> Option<SeriesCache> {
     let span = tracing::info_span!("scrape_loop", scrape_pool = %target.labels.get("job"), target = %target.url);
     async move {
         let start = first_tick(target.hash ^ options.offset_seed, options.interval);
         let mut ticker = tokio::time::interval_at(start, options.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut cache = SeriesCache::default();
+        let mut cache = cache.unwrap_or_default();
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
-                _ = stop.changed() => break,
+                changed = control.changed() => {
+                    let command = if changed.is_ok() { *control.borrow() } else { Control::Stop };
+                    match command {
+                        Control::Run => continue,
+                        Control::Handover => return Some(cache),
+                        Control::Stop => break,
+                    }
+                }
             }
             cache = scrape_once(&target, &client, &db, &options, cache).await;
         }
         let now = unix_ms(SystemTime::now());
-        tokio::task::spawn_blocking(move || cache.end_of_run_staleness(&db, now));
+        let _ = tokio::task::spawn_blocking(move || cache.end_of_run_staleness(&db, now)).await;
+        None
     }
     .instrument(span)
     .await
 }
 
 /// The next instant at which `(now - offset) % interval == 0`, so targets spread over the interval
-/// by hash and keep their phase across restarts.
+/// by hash and keep their phase across restarts and reloads.
 fn first_tick(hash: u64, interval: Duration) -> tokio::time::Instant {
     let interval_ns = interval.as_nanos().max(1) as u64;
     let offset = hash % interval_ns;
@@ -82,7 +120,7 @@ fn first_tick(hash: u64, interval: Duration) -> tokio::time::Instant {
 
 async fn scrape_once(
     target: &Arc<Target>,
-    client: &reqwest::Client,
+    client: &HttpClient,
     db: &Db,
     options: &LoopOptions,
     cache: SeriesCache,
@@ -96,6 +134,7 @@ async fn scrape_once(
     let handle = tokio::task::spawn_blocking(move || {
         let mut cache = cache;
         let timestamp = unix_ms(start);
+        let body_size = body.as_ref().map_or(-1.0, |b| b.len() as f64);
         let result = body.and_then(|body| cache.append_scrape(&db, &target, &options, &body, timestamp));
         let duration = started.elapsed();
         let error = result.as_ref().err().map(ToString::to_string);
@@ -104,16 +143,18 @@ async fn scrape_once(
             cache.mark_all_stale(&db, timestamp);
         }
         let counts = result.unwrap_or_default();
-        cache.append_report(&db, &target, timestamp, error.is_none(), duration, counts);
+        let report = Report { up: error.is_none(), duration, counts, body_size };
+        cache.append_report(&db, &target, &options, timestamp, report);
         target.report(start, duration, error);
         cache
     });
     handle.await.expect("scrape append task panicked")
 }
 
-async fn fetch(client: &reqwest::Client, target: &Target, options: &LoopOptions) -> Result<Vec<u8>, ScrapeError> {
+async fn fetch(client: &HttpClient, target: &Target, options: &LoopOptions) -> Result<Vec<u8>, ScrapeError> {
     let request = client
         .get(target.url.clone())
+        .map_err(ScrapeError::Client)?
         .header(reqwest::header::ACCEPT, ACCEPT)
         .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{}", options.timeout.as_secs_f64()))
         .timeout(options.timeout);
@@ -143,15 +184,36 @@ struct ScrapeCounts {
     series_added: u64,
 }
 
+impl ScrapeCounts {
+    /// Counts one sample that survived metric relabeling, failing past `sample_limit` (0: none).
+    fn admit(&mut self, sample_limit: u64) -> Result<(), ScrapeError> {
+        self.post_relabel += 1;
+        if sample_limit > 0 && self.post_relabel > sample_limit {
+            return Err(ScrapeError::SampleLimit(sample_limit));
+        }
+        Ok(())
+    }
+}
+
+/// What the report series say about one scrape.
+struct Report {
+    up: bool,
+    duration: Duration,
+    counts: ScrapeCounts,
+    /// Uncompressed body bytes, or -1 when there was no body.
+    body_size: f64,
+}
+
 struct CacheEntry {
-    series_ref: SeriesRef,
+    /// `None` for a series that metric relabeling drops: it costs a lookup, not a relabel.
+    series_ref: Option<SeriesRef>,
     last_iteration: u64,
 }
 
 /// Per-target memory of series: raw series text → head ref, so a known series costs one lookup,
-/// and which series the last scrape had, for staleness.
+/// and which series the last scrape had, for staleness. Entries unseen for two scrapes go.
 #[derive(Default)]
-struct SeriesCache {
+pub struct SeriesCache {
     entries: HashMap<String, CacheEntry, foldhash::fast::RandomState>,
     report_refs: Vec<SeriesRef>,
     iteration: u64,
@@ -166,52 +228,92 @@ impl SeriesCache {
         body: &[u8],
         timestamp: i64,
     ) -> Result<ScrapeCounts, ScrapeError> {
-        self.iteration += 1;
-        let iteration = self.iteration;
+        let iteration = self.iteration + 1;
         let mut appender = db.appender();
         let mut counts = ScrapeCounts::default();
         let mut new_entries: Vec<(String, CacheEntry)> = Vec::new();
-        for entry in PromParser::new(body) {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut out_of_bounds = 0u64;
+        let fail = |appender: promlite_storage::Appender, err: ScrapeError| {
+            appender.rollback();
+            Err(err)
+        };
+        for entry in Parser::new(body, Format::PrometheusText) {
             let entry = match entry {
                 Ok(entry) => entry,
-                Err(err) => {
-                    appender.rollback();
-                    self.iteration -= 1;
-                    return Err(ScrapeError::Parse(err));
-                }
+                Err(err) => return fail(appender, ScrapeError::Parse(err)),
             };
             let Entry::Sample(sample) = entry else { continue };
             counts.scraped += 1;
-            counts.post_relabel += 1;
-            if options.sample_limit > 0 && counts.post_relabel > options.sample_limit {
-                appender.rollback();
-                self.iteration -= 1;
-                return Err(ScrapeError::SampleLimit(options.sample_limit));
-            }
             let t = match sample.timestamp {
                 Some(t) if options.honor_timestamps => t,
                 _ => timestamp,
             };
-            if let Some(cached) = self.entries.get_mut(sample.series) {
-                appender.append_ref(cached.series_ref, t, sample.value);
-                cached.last_iteration = iteration;
+            if t > timestamp + MAX_AHEAD_MS {
+                out_of_bounds += 1;
                 continue;
             }
-            let labels = series_labels(target, sample.name, &sample.labels(), options.honor_labels);
-            match appender.append(&labels, t, sample.value) {
-                Ok(series_ref) => {
-                    counts.series_added += 1;
-                    new_entries.push((sample.series.to_owned(), CacheEntry { series_ref, last_iteration: iteration }));
+            let series_ref = match self.entries.get(sample.series) {
+                Some(cached) => {
+                    seen.push(sample.series);
+                    cached.series_ref
                 }
-                Err(err) => tracing::debug!(series = %labels, error = %err, "sample not appended"),
+                None => {
+                    let parsed = match sample.labels() {
+                        Ok(parsed) => parsed,
+                        Err(err) => return fail(appender, ScrapeError::Parse(err)),
+                    };
+                    let labels = series_labels(target, &parsed.name, &parsed.labels, options.honor_labels);
+                    let relabeled = relabel::process(&labels, &options.metric_relabel_configs);
+                    let series_ref = match relabeled {
+                        None => None,
+                        Some(labels) => {
+                            if let Err(err) = check_label_limits(&labels, options) {
+                                return fail(appender, err);
+                            }
+                            match appender.append(&labels, t, sample.value) {
+                                Ok(series_ref) => {
+                                    counts.series_added += 1;
+                                    new_entries.push((
+                                        sample.series.to_owned(),
+                                        CacheEntry { series_ref: Some(series_ref), last_iteration: iteration },
+                                    ));
+                                    if let Err(err) = counts.admit(options.sample_limit) {
+                                        return fail(appender, err);
+                                    }
+                                    // `append` queued this sample already.
+                                    continue;
+                                }
+                                Err(err) => {
+                                    tracing::debug!(series = %labels, error = %err, "sample not appended");
+                                    continue;
+                                }
+                            }
+                        }
+                    };
+                    new_entries.push((sample.series.to_owned(), CacheEntry { series_ref, last_iteration: iteration }));
+                    series_ref
+                }
+            };
+            let Some(series_ref) = series_ref else { continue };
+            if let Err(err) = counts.admit(options.sample_limit) {
+                return fail(appender, err);
+            }
+            appender.append_ref(series_ref, t, sample.value);
+        }
+        if out_of_bounds > 0 {
+            tracing::debug!(samples = out_of_bounds, "samples more than 10m in the future rejected as out of bounds");
+        }
+        for series in seen {
+            if let Some(entry) = self.entries.get_mut(series) {
+                entry.last_iteration = iteration;
             }
         }
-        for (series, entry) in new_entries {
-            self.entries.insert(series, entry);
-        }
+        self.entries.extend(new_entries);
         for (series_ref, err) in appender.commit() {
             tracing::debug!(?series_ref, error = %err, "sample rejected by the head");
         }
+        self.iteration = iteration;
         self.stale_vanished(db, timestamp);
         Ok(counts)
     }
@@ -223,9 +325,11 @@ impl SeriesCache {
         let iteration = self.iteration;
         self.entries.retain(|_, entry| {
             if entry.last_iteration + 1 == iteration {
-                appender.append_ref(entry.series_ref, timestamp, STALE_NAN);
+                if let Some(series_ref) = entry.series_ref {
+                    appender.append_ref(series_ref, timestamp, STALE_NAN);
+                }
             }
-            entry.last_iteration == iteration
+            entry.last_iteration + 1 >= iteration
         });
         appender.commit();
     }
@@ -244,24 +348,22 @@ impl SeriesCache {
         appender.commit();
     }
 
-    fn append_report(
-        &mut self,
-        db: &Db,
-        target: &Target,
-        timestamp: i64,
-        up: bool,
-        duration: Duration,
-        counts: ScrapeCounts,
-    ) {
-        let values = [
-            ("up", if up { 1.0 } else { 0.0 }),
-            ("scrape_duration_seconds", duration.as_secs_f64()),
-            ("scrape_samples_scraped", counts.scraped as f64),
-            ("scrape_samples_post_metric_relabeling", counts.post_relabel as f64),
-            ("scrape_series_added", counts.series_added as f64),
+    fn append_report(&mut self, db: &Db, target: &Target, options: &LoopOptions, timestamp: i64, report: Report) {
+        let mut values = vec![
+            ("up", if report.up { 1.0 } else { 0.0 }),
+            ("scrape_duration_seconds", report.duration.as_secs_f64()),
+            ("scrape_samples_scraped", report.counts.scraped as f64),
+            ("scrape_samples_post_metric_relabeling", report.counts.post_relabel as f64),
+            ("scrape_series_added", report.counts.series_added as f64),
         ];
+        if options.extra_scrape_metrics {
+            values.push(("scrape_timeout_seconds", options.timeout.as_secs_f64()));
+            values.push(("scrape_sample_limit", options.sample_limit as f64));
+            values.push(("scrape_body_size_bytes", report.body_size));
+        }
         let mut appender = db.appender();
-        if self.report_refs.is_empty() {
+        if self.report_refs.len() != values.len() {
+            self.report_refs.clear();
             for (name, value) in values {
                 let mut builder = LabelsBuilder::new(&target.labels);
                 builder.set(METRIC_NAME.to_owned(), name.to_owned());
@@ -280,19 +382,51 @@ impl SeriesCache {
     }
 }
 
+/// The label limits of a scrape config (upstream `verifyLabelLimits`), checked once per new series.
+fn check_label_limits(labels: &Labels, options: &LoopOptions) -> Result<(), ScrapeError> {
+    let metric = labels.get(METRIC_NAME);
+    if options.label_limit > 0 && labels.len() as u64 > options.label_limit {
+        return Err(ScrapeError::LabelLimit(format!(
+            "label_limit exceeded (metric: {metric:.50}, number of labels: {}, limit: {})",
+            labels.len(),
+            options.label_limit
+        )));
+    }
+    for label in labels {
+        if options.label_name_length_limit > 0 && label.name.len() as u64 > options.label_name_length_limit {
+            return Err(ScrapeError::LabelLimit(format!(
+                "label_name_length_limit exceeded (metric: {metric:.50}, label name: {:.50}, length: {}, limit: {})",
+                label.name,
+                label.name.len(),
+                options.label_name_length_limit
+            )));
+        }
+        if options.label_value_length_limit > 0 && label.value.len() as u64 > options.label_value_length_limit {
+            return Err(ScrapeError::LabelLimit(format!(
+                "label_value_length_limit exceeded (metric: {metric:.50}, label name: {:.50}, value: {:.50}, length: {}, limit: {})",
+                label.name,
+                label.value,
+                label.value.len(),
+                options.label_value_length_limit
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Joins scraped labels with the target's (upstream `mutateSampleLabels`). Without
 /// honor_labels, a scraped label that clashes with a target label becomes `exported_<name>`
 /// (repeatedly, until free) and the target's value wins.
 fn series_labels(
     target: &Target,
     name: &str,
-    scraped: &[(&str, std::borrow::Cow<'_, str>)],
+    scraped: &[(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)],
     honor_labels: bool,
 ) -> Labels {
     let mut builder = LabelsBuilder::new(&Labels::empty());
     builder.set(METRIC_NAME.to_owned(), name.to_owned());
     for (label, value) in scraped {
-        builder.set((*label).to_owned(), value.to_string());
+        builder.set(label.to_string(), value.to_string());
     }
     for label in &target.labels {
         let existing = builder.get(&label.name).to_owned();

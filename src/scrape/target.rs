@@ -2,9 +2,9 @@
 //!
 //! [`populate_labels`] follows Prometheus 3: job and `__scheme__`/`__metrics_path__`/
 //! `__scrape_interval__`/`__scrape_timeout__`/`__param_*` defaults, then relabeling, then
-//! `instance` defaulting to `__address__`, then every `__`-prefixed label removed. No default port
-//! is added to the address (Prometheus 3 dropped that).
-//! FIXME(#5): relabel_configs are not applied yet.
+//! `__meta_*` labels removed, `instance` defaulting to `__address__`; a series gets the labels
+//! without the `__` prefix. No default port is added to the address (Prometheus 3 dropped that).
+//! A target that relabeling drops, or whose labels are unusable, becomes a [`DropReason`].
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -26,6 +26,10 @@ pub struct Target {
     pub url: url::Url,
     /// Stable identity within the pool: hash of the labels and URL.
     pub hash: u64,
+    /// Time between scrapes (`__scrape_interval__` after relabeling).
+    pub interval: Duration,
+    /// Per-scrape timeout (`__scrape_timeout__` after relabeling).
+    pub timeout: Duration,
     status: Mutex<TargetStatus>,
 }
 
@@ -61,11 +65,17 @@ impl Target {
 /// Why a discovered target is not scraped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DropReason {
+    /// A `relabel_configs` rule dropped it.
+    #[error("{0}")]
+    Relabeled(crate::relabel::DroppedBy),
+    /// `__scrape_interval__` or `__scrape_timeout__` is unusable after relabeling.
+    #[error("{0}")]
+    InvalidTiming(String),
     /// `__address__` is missing or empty after relabeling.
     #[error("no address: the target has no __address__ label after relabeling")]
     NoAddress,
     /// The address is not `host:port` or `host`.
-    #[error("invalid address {address:?}: {why}")]
+    #[error("{address:?} is not a valid hostname: {why}")]
     InvalidAddress { address: String, why: String },
     /// The scheme is neither http nor https.
     #[error("invalid scheme {scheme:?}: only http and https are supported")]
@@ -104,6 +114,9 @@ pub fn populate_labels(
     }
     let discovered = builder.labels();
 
+    let relabeled = crate::relabel::process_explained(&discovered, &scrape_config.relabel_configs)
+        .map_err(|dropped| (discovered.clone(), DropReason::Relabeled(dropped)))?;
+    let mut builder = LabelsBuilder::new(&relabeled);
     let address = builder.get("__address__").to_owned();
     if address.is_empty() {
         return Err((discovered, DropReason::NoAddress));
@@ -111,9 +124,18 @@ pub fn populate_labels(
     if let Err(why) = check_address(&address) {
         return Err((discovered, DropReason::InvalidAddress { address, why }));
     }
+    let (interval, timeout) = match timing(&builder) {
+        Ok(timing) => timing,
+        Err(why) => return Err((discovered, DropReason::InvalidTiming(why))),
+    };
     let scheme = builder.get("__scheme__").to_owned();
     if scheme != "http" && scheme != "https" {
         return Err((discovered, DropReason::InvalidScheme { scheme }));
+    }
+    for label in &relabeled {
+        if label.name.starts_with("__meta_") {
+            builder.del(&label.name);
+        }
     }
     if builder.get("instance").is_empty() {
         builder.set("instance".to_owned(), address.clone());
@@ -124,12 +146,15 @@ pub fn populate_labels(
     let all = builder.labels();
     let labels =
         Labels::from_pairs(all.iter().filter(|l| !l.name.starts_with("__")).map(|l| (l.name.clone(), l.value.clone())));
-    let hash = labels.stable_hash() ^ xxhash_rust::xxh3::xxh3_64(url.as_str().as_bytes());
+    // Internal labels count too: a changed `__scrape_interval__` makes a new target.
+    let hash = all.stable_hash() ^ xxhash_rust::xxh3::xxh3_64(url.as_str().as_bytes());
     Ok(Target {
         discovered_labels: discovered,
         labels,
         url,
         hash,
+        interval,
+        timeout,
         status: Mutex::new(TargetStatus {
             health: TargetHealth::Unknown,
             last_error: String::new(),
@@ -139,9 +164,33 @@ pub fn populate_labels(
     })
 }
 
+/// The interval and timeout from the target's labels, checked as Prometheus checks them.
+fn timing(builder: &LabelsBuilder) -> Result<(Duration, Duration), String> {
+    let parse = |name: &str, what: &str| -> Result<Duration, String> {
+        let text = builder.get(name);
+        let duration: crate::config::Duration =
+            text.parse().map_err(|err| format!("error parsing scrape {what} {text:?}: {err}"))?;
+        if duration.is_zero() {
+            return Err(format!("scrape {what} cannot be 0"));
+        }
+        Ok(duration.as_std())
+    };
+    let interval = parse("__scrape_interval__", "interval")?;
+    let timeout = parse("__scrape_timeout__", "timeout")?;
+    if timeout > interval {
+        return Err(format!(
+            "scrape timeout cannot be greater than scrape interval ({:?} > {:?})",
+            builder.get("__scrape_timeout__"),
+            builder.get("__scrape_interval__")
+        ));
+    }
+    Ok((interval, timeout))
+}
+
 fn check_address(address: &str) -> Result<(), String> {
     if address.contains('/') {
-        return Err("an address is host:port, without scheme or path".to_owned());
+        return Err("an address is host:port, without a scheme or path (set __scheme__ and __metrics_path__ instead)"
+            .to_owned());
     }
     Ok(())
 }

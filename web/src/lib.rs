@@ -59,6 +59,10 @@ pub struct AppState {
     pub query_slots: Arc<Semaphore>,
     /// When the server started.
     pub start_time: SystemTime,
+    /// Re-reads and applies the config file (`/-/reload`, SIGHUP); the error is shown to the caller.
+    pub reload: Arc<dyn Fn() -> Result<(), String> + Send + Sync>,
+    /// Notified by `/-/quit` to shut the server down gracefully.
+    pub quit: Arc<tokio::sync::Notify>,
 }
 
 /// The whole HTTP surface, served under `--web.route-prefix`.
