@@ -6,29 +6,32 @@
 
 use std::collections::HashMap;
 
-use promlite_storage::{Labels, METRIC_NAME};
+use promlite_storage::{Labels, LabelsBuilder, METRIC_NAME};
 use promql_parser::parser::token::{
-    T_AVG, T_BOTTOMK, T_COUNT, T_GROUP, T_MAX, T_MIN, T_STDDEV, T_STDVAR, T_SUM, T_TOPK,
+    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_LIMIT_RATIO, T_LIMITK, T_MAX, T_MIN, T_QUANTILE, T_STDDEV,
+    T_STDVAR, T_SUM, T_TOPK,
 };
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use crate::engine::{Evaluator, Val};
 use crate::error::QueryError;
-use crate::functions::KahanSum;
+use crate::functions::{KahanSum, go_float, mean, quantile};
 use crate::value::InstantSample;
 
 /// Evaluates `op [by|without (...)] ([param,] expr)` at `ts`.
 pub(crate) fn aggregate(ev: &mut Evaluator, expr: &AggregateExpr, ts: i64) -> Result<Val, QueryError> {
     let op = expr.op.id();
-    if !matches!(op, T_SUM | T_AVG | T_MIN | T_MAX | T_COUNT | T_GROUP | T_STDDEV | T_STDVAR | T_TOPK | T_BOTTOMK) {
-        return Err(QueryError::NotSupported(format!("aggregation \"{}\"", expr.op)));
-    }
-    let k = match (&expr.param, op) {
-        (Some(param), T_TOPK | T_BOTTOMK) => Some(ev.eval_scalar(param, ts)?),
-        _ => None,
+    let param = match &expr.param {
+        Some(param) if op == T_COUNT_VALUES => Param::Label(ev.eval_string(param, ts)?),
+        Some(param) => Param::Number(ev.eval_scalar(param, ts)?),
+        None => Param::None,
     };
     let input = ev.eval_vector(&expr.expr, ts)?;
 
+    if op == T_COUNT_VALUES {
+        let Param::Label(label) = param else { unreachable!("the parser requires a string for count_values") };
+        return Ok(Val::Vector(count_values(&label, input, expr.modifier.as_ref(), ts)?));
+    }
     let mut group_of: HashMap<Labels, usize> = HashMap::new();
     let mut groups: Vec<(Labels, Vec<InstantSample>)> = Vec::new();
     for sample in input {
@@ -42,8 +45,38 @@ pub(crate) fn aggregate(ev: &mut Evaluator, expr: &AggregateExpr, ts: i64) -> Re
         }
     }
 
-    if let Some(k) = k {
-        return Ok(Val::Vector(top_k(groups, k, op == T_TOPK, ts)?));
+    let number = match param {
+        Param::Number(v) => v,
+        _ => f64::NAN,
+    };
+    match op {
+        T_TOPK | T_BOTTOMK => return Ok(Val::Vector(top_k(groups, number, op == T_TOPK, ts)?)),
+        T_LIMITK => {
+            let k = k_param(number)?;
+            let keep = usize::try_from(k.max(0)).unwrap_or(usize::MAX);
+            let out = groups.into_iter().flat_map(|(_, members)| members.into_iter().take(keep));
+            return Ok(Val::Vector(out.map(|s| InstantSample { t: ts, ..s }).collect()));
+        }
+        T_LIMIT_RATIO => {
+            if number.is_nan() {
+                return Err(QueryError::Execution("Ratio value is NaN".to_owned()));
+            }
+            let ratio = number.clamp(-1.0, 1.0);
+            if ratio != number {
+                ev.warnings.push(format!(
+                    "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {}",
+                    go_float(number),
+                    go_float(ratio)
+                ));
+            }
+            let out = groups.into_iter().flat_map(|(_, members)| members).filter(|s| ratio_sample(ratio, &s.labels));
+            return Ok(Val::Vector(out.map(|s| InstantSample { t: ts, ..s }).collect()));
+        }
+        T_QUANTILE if number.is_nan() || !(0.0..=1.0).contains(&number) => {
+            ev.warnings
+                .push(format!("PromQL warning: quantile value should be between 0 and 1, got {}", go_float(number)));
+        }
+        _ => {}
     }
     let out = groups
         .into_iter()
@@ -58,12 +91,81 @@ pub(crate) fn aggregate(ev: &mut Evaluator, expr: &AggregateExpr, ts: i64) -> Re
                 T_MAX => values.fold(f64::NAN, |acc, v| if acc.is_nan() || v > acc { v } else { acc }),
                 T_STDVAR => variance(values),
                 T_STDDEV => variance(values).sqrt(),
-                _ => unreachable!("checked above"),
+                T_QUANTILE => quantile(number, &mut values.collect::<Vec<f64>>()),
+                _ => return Err(QueryError::NotSupported(format!("aggregation \"{}\"", expr.op))),
             };
-            InstantSample { labels, t: ts, v }
+            Ok(InstantSample { labels, t: ts, v })
         })
-        .collect();
+        .collect::<Result<Vec<_>, QueryError>>()?;
     Ok(Val::Vector(out))
+}
+
+/// An aggregation's parameter: `k`, a ratio or quantile, or `count_values`'s label.
+enum Param {
+    None,
+    Number(f64),
+    Label(String),
+}
+
+/// `k` of topk/bottomk/limitk as Go converts it, refusing NaN and values past int64.
+fn k_param(k: f64) -> Result<i64, QueryError> {
+    // Go's int64 limits; NaN converts to nothing meaningful, so Prometheus refuses it.
+    const INT64_LIMIT: f64 = 9.223_372_036_854_776e18;
+    if k.is_nan() {
+        return Err(QueryError::Execution("Parameter value is NaN".to_owned()));
+    }
+    if !(-INT64_LIMIT..INT64_LIMIT).contains(&k) {
+        return Err(QueryError::Execution(format!("Scalar value {} overflows int64", go_float(k))));
+    }
+    Ok(k as i64)
+}
+
+/// Whether `limit_ratio` keeps a series: its label hash, as a fraction of the hash space, is
+/// below the ratio (or, for a negative ratio, at or above `1 + ratio`), so the kept set is
+/// stable across steps and the sets for `r` and `r - 1` are complements (upstream
+/// `HashRatioSampler`, over Prometheus's `labels.Hash`).
+fn ratio_sample(ratio: f64, labels: &Labels) -> bool {
+    let mut buf = Vec::new();
+    for label in labels.iter() {
+        buf.extend_from_slice(label.name.as_bytes());
+        buf.push(0xff);
+        buf.extend_from_slice(label.value.as_bytes());
+        buf.push(0xff);
+    }
+    let offset = xxhash_rust::xxh64::xxh64(&buf, 0) as f64 / u64::MAX as f64;
+    (ratio >= 0.0 && offset < ratio) || (ratio < 0.0 && offset >= 1.0 + ratio)
+}
+
+/// `count_values("label", v)`: per group, how many samples have each value, the value written
+/// into `label` as Go's `FormatFloat(v, 'f', -1, 64)` writes it.
+fn count_values(
+    label: &str,
+    input: Vec<InstantSample>,
+    modifier: Option<&LabelModifier>,
+    ts: i64,
+) -> Result<Vec<InstantSample>, QueryError> {
+    if label.is_empty() {
+        return Err(QueryError::Execution(format!("invalid label name {label:?}")));
+    }
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut out: Vec<InstantSample> = Vec::new();
+    for sample in input {
+        let mut builder = LabelsBuilder::new(&grouping_labels(&sample.labels, modifier));
+        builder.set(label.to_owned(), format_value(sample.v));
+        let labels = builder.labels();
+        match index.get(&labels) {
+            Some(&i) => out[i].v += 1.0,
+            None => {
+                index.insert(labels.clone(), out.len());
+                out.push(InstantSample { labels, t: ts, v: 1.0 });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn format_value(v: f64) -> String {
+    if v.is_nan() || v.is_infinite() { go_float(v) } else { v.to_string() }
 }
 
 /// The labels of the group a series falls in.
@@ -88,26 +190,6 @@ fn sum(values: impl Iterator<Item = f64>) -> f64 {
     kahan.value()
 }
 
-/// The mean, through a compensated sum; if that sum overflows while the inputs are finite, an
-/// incremental mean instead (as Prometheus 3's `avg` does).
-pub(crate) fn mean(values: impl Iterator<Item = f64> + Clone) -> f64 {
-    let mut kahan = KahanSum::default();
-    let mut n = 0.0;
-    for v in values.clone() {
-        kahan.add(v);
-        n += 1.0;
-    }
-    let total = kahan.value();
-    if total.is_finite() || values.clone().any(|v| !v.is_finite()) {
-        return total / n;
-    }
-    let mut mean = 0.0;
-    for (i, v) in values.enumerate() {
-        mean += v / (i as f64 + 1.0) - mean / (i as f64 + 1.0);
-    }
-    mean
-}
-
 /// Population variance by Welford's method.
 fn variance(values: impl Iterator<Item = f64>) -> f64 {
     let (mut n, mut mean, mut m2) = (0.0, 0.0, 0.0);
@@ -126,12 +208,7 @@ fn top_k(
     top: bool,
     ts: i64,
 ) -> Result<Vec<InstantSample>, QueryError> {
-    // Go's int64 conversion limits; NaN converts to nothing meaningful, so Prometheus refuses it.
-    const INT64_LIMIT: f64 = 9.223_372_036_854_776e18;
-    if !(-INT64_LIMIT..INT64_LIMIT).contains(&k) {
-        return Err(QueryError::Execution(format!("Scalar value {} overflows int64", format_go_float(k))));
-    }
-    let k = k as i64;
+    let k = k_param(k)?;
     let mut out = Vec::new();
     if k < 1 {
         return Ok(out);
@@ -149,14 +226,4 @@ fn top_k(
         out.extend(members.into_iter().take(keep).map(|s| InstantSample { t: ts, ..s }));
     }
     Ok(out)
-}
-
-fn format_go_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_owned()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".to_owned() } else { "-Inf".to_owned() }
-    } else {
-        v.to_string()
-    }
 }

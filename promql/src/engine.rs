@@ -12,12 +12,16 @@ use std::time::{Duration, Instant};
 
 use promlite_storage::{Db, Labels, Querier, Sample, Series, is_stale_nan};
 use promql_parser::parser::value::ValueType;
-use promql_parser::parser::{Expr, MatrixSelector, VectorSelector};
+use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 
 use crate::error::QueryError;
 use crate::parser::{at_ms, duration_ms, offset_ms, parse, selector_matchers, type_name};
 use crate::value::{InstantSample, QueryResult, RangeSeries, Value};
 use crate::{aggregation, functions, operators};
+
+/// The step of a subquery written without one (`x[5m:]`). Prometheus uses the global
+/// evaluation interval, 1m by default; promlite evaluates no rules and has no such setting.
+const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
 
 /// Settings from `--query.*` flags.
 #[derive(Debug, Clone)]
@@ -55,15 +59,20 @@ impl Engine {
 
     /// Evaluates `query` at `time_ms`.
     pub fn instant_query(&self, db: &Db, query: &str, time_ms: i64) -> Result<QueryResult, QueryError> {
-        let expr = parse(query)?;
-        let mut ev = Evaluator::new(db, &expr, time_ms, time_ms, &self.options);
-        let value = match ev.eval(&expr, time_ms)? {
+        self.instant_query_expr(db, &parse(query)?, time_ms)
+    }
+
+    /// Evaluates a parsed expression at `time_ms`; the promqltest runner uses it to evaluate
+    /// expressions it rewrote (the injected `@`).
+    pub(crate) fn instant_query_expr(&self, db: &Db, expr: &Expr, time_ms: i64) -> Result<QueryResult, QueryError> {
+        let mut ev = Evaluator::new(db, expr, time_ms, time_ms, &self.options);
+        let value = match ev.eval(expr, time_ms)? {
             Val::Scalar(v) => Value::Scalar { t: time_ms, v },
             Val::String(s) => Value::String { t: time_ms, s },
             Val::Vector(vector) => Value::Vector(vector),
             Val::Matrix(matrix) => Value::Matrix(matrix),
         };
-        Ok(QueryResult { value, warnings: ev.warnings, infos: ev.infos })
+        Ok(QueryResult { value, warnings: dedup(ev.warnings), infos: dedup(ev.infos) })
     }
 
     /// Evaluates `query` at every step from `start_ms` to `end_ms` (both included) and returns a
@@ -76,6 +85,18 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<QueryResult, QueryError> {
+        self.range_query_expr(db, &parse(query)?, start_ms, end_ms, step_ms)
+    }
+
+    /// Evaluates a parsed expression over a range; see [`Engine::range_query`].
+    pub(crate) fn range_query_expr(
+        &self,
+        db: &Db,
+        expr: &Expr,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryResult, QueryError> {
         if step_ms <= 0 {
             return Err(QueryError::BadData(
                 "zero or negative query resolution step widths are not accepted. Try a positive integer".to_owned(),
@@ -84,19 +105,19 @@ impl Engine {
         if end_ms < start_ms {
             return Err(QueryError::BadData("end timestamp must not be before start time".to_owned()));
         }
-        let expr = parse(query)?;
         if matches!(expr.value_type(), ValueType::Matrix | ValueType::String) {
             return Err(QueryError::BadData(format!(
                 "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
-                type_name(&expr)
+                type_name(expr)
             )));
         }
-        let mut ev = Evaluator::new(db, &expr, start_ms, end_ms, &self.options);
+        let mut ev = Evaluator::new(db, expr, start_ms, end_ms, &self.options);
+        ev.range_query = true;
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut matrix: Vec<RangeSeries> = Vec::new();
         let mut ts = start_ms;
         while ts <= end_ms {
-            let points = match ev.eval(&expr, ts)? {
+            let points = match ev.eval(expr, ts)? {
                 Val::Scalar(v) => vec![InstantSample { labels: Labels::empty(), t: ts, v }],
                 Val::Vector(vector) => vector,
                 Val::String(_) | Val::Matrix(_) => {
@@ -120,8 +141,14 @@ impl Engine {
             };
         }
         matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(QueryResult { value: Value::Matrix(matrix), warnings: ev.warnings, infos: ev.infos })
+        Ok(QueryResult { value: Value::Matrix(matrix), warnings: dedup(ev.warnings), infos: dedup(ev.infos) })
     }
+}
+
+/// Annotations without repeats (every step of a range query raises its own), first seen first.
+fn dedup(annotations: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    annotations.into_iter().filter(|a| seen.insert(a.clone())).collect()
 }
 
 /// A value during evaluation. Vectors carry the step time in every sample's `t`.
@@ -150,6 +177,7 @@ pub(crate) struct Evaluator {
     kept_samples: usize,
     pub(crate) warnings: Vec<String>,
     pub(crate) infos: Vec<String>,
+    range_query: bool,
 }
 
 impl Evaluator {
@@ -169,7 +197,13 @@ impl Evaluator {
             kept_samples: 0,
             warnings: Vec::new(),
             infos: Vec::new(),
+            range_query: false,
         }
+    }
+
+    /// Whether this is a range query, for annotations only range queries get.
+    pub(crate) fn is_range_query(&self) -> bool {
+        self.range_query
     }
 
     /// Evaluates `expr` at time `ts` (milliseconds).
@@ -198,7 +232,7 @@ impl Evaluator {
             Expr::Binary(b) => operators::binary(self, b, ts),
             Expr::Aggregate(a) => aggregation::aggregate(self, a, ts),
             Expr::Call(c) => functions::call(self, c, ts),
-            Expr::Subquery(_) => Err(QueryError::NotSupported("subquery".to_owned())),
+            Expr::Subquery(sq) => Ok(Val::Matrix(self.subquery(sq, ts)?.0)),
             Expr::Extension(_) => Err(QueryError::NotSupported("extension expression".to_owned())),
         }
     }
@@ -275,6 +309,61 @@ impl Evaluator {
         at_ms(vs.at.as_ref(), self.start, self.end).unwrap_or(ts) - offset_ms(vs.offset.as_ref())
     }
 
+    /// Evaluates a subquery at step `ts`: its inner expression at every multiple of the
+    /// subquery step in `(t - range, t]`, `t` being the subquery's `@` time or `ts`, minus its
+    /// offset. Returns the series with the window's bounds.
+    pub(crate) fn subquery(&mut self, sq: &SubqueryExpr, ts: i64) -> Result<(Vec<RangeSeries>, i64, i64), QueryError> {
+        let end = at_ms(sq.at.as_ref(), self.start, self.end).unwrap_or(ts) - offset_ms(sq.offset.as_ref());
+        let range = duration_ms(sq.range);
+        let step = sq.step.map_or(DEFAULT_SUBQUERY_STEP_MS, duration_ms);
+        if step <= 0 {
+            return Err(QueryError::BadData("zero or negative subquery step".to_owned()));
+        }
+        let window_start = end - range;
+        // Go's integer division truncates towards zero, and Prometheus aligns with it.
+        let mut t = step * (window_start / step);
+        if t <= window_start {
+            t += step;
+        }
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut out: Vec<RangeSeries> = Vec::new();
+        let outer_ts = self.current_ts;
+        while t <= end {
+            let points = match self.eval(&sq.expr, t)? {
+                Val::Scalar(v) => vec![InstantSample { labels: Labels::empty(), t, v }],
+                Val::Vector(vector) => vector,
+                other => return Err(type_mismatch("instant vector or scalar", &other)),
+            };
+            for point in points {
+                let sample = Sample { t, v: point.v };
+                match index.get(&point.labels) {
+                    Some(&i) => out[i].samples.push(sample),
+                    None => {
+                        index.insert(point.labels.clone(), out.len());
+                        out.push(RangeSeries { labels: point.labels, samples: vec![sample] });
+                    }
+                }
+            }
+            t += step;
+        }
+        self.current_ts = outer_ts;
+        Ok((out, window_start, end))
+    }
+
+    /// Evaluates a range-vector argument of a function (a range selector or a subquery, maybe
+    /// in parentheses) at step `ts`: its series and the `(start, end]` bounds of its window.
+    pub(crate) fn eval_range(&mut self, expr: &Expr, ts: i64) -> Result<(Vec<RangeSeries>, i64, i64), QueryError> {
+        match expr {
+            Expr::Paren(p) => self.eval_range(&p.expr, ts),
+            Expr::MatrixSelector(ms) => {
+                let end = self.reference_time(&ms.vs, ts);
+                Ok((self.select_range(ms, ts)?, end - duration_ms(ms.range), end))
+            }
+            Expr::Subquery(sq) => self.subquery(sq, ts),
+            other => Err(QueryError::Execution(format!("expected a range vector, got {other}"))),
+        }
+    }
+
     fn select(&mut self, vs: &VectorSelector) -> Result<Rc<Vec<Series>>, QueryError> {
         let key = vs as *const VectorSelector as usize;
         if let Some(series) = self.selected.get(&key) {
@@ -322,43 +411,54 @@ pub(crate) fn check_unique_labels(vector: &[InstantSample]) -> Result<(), QueryE
 }
 
 /// `[mint, maxt]` covering every sample any selector in `expr` may read during a query from
-/// `start` to `end`, or `None` when `expr` has no selector.
+/// `start` to `end`, or `None` when `expr` has no selector. `query_start`/`query_end` are what
+/// `@ start()` and `@ end()` mean, which stays the outer query's range inside subqueries.
 fn selection_window(expr: &Expr, start: i64, end: i64, lookback: i64) -> Option<(i64, i64)> {
-    let mut window: Option<(i64, i64)> = None;
+    let mut window = None;
+    widen_window(expr, start, end, (start, end), lookback, &mut window);
+    window
+}
+
+fn widen_window(expr: &Expr, start: i64, end: i64, query: (i64, i64), lookback: i64, window: &mut Option<(i64, i64)>) {
     let mut widen = |vs: &VectorSelector, range: i64| {
         let offset = offset_ms(vs.offset.as_ref());
-        let (first, last) = match at_ms(vs.at.as_ref(), start, end) {
+        let (first, last) = match at_ms(vs.at.as_ref(), query.0, query.1) {
             Some(at) => (at, at),
             None => (start, end),
         };
         let mint = first.saturating_sub(offset).saturating_sub(range);
         let maxt = last.saturating_sub(offset);
-        window = Some(match window {
+        *window = Some(match *window {
             None => (mint, maxt),
             Some((lo, hi)) => (lo.min(mint), hi.max(maxt)),
         });
     };
-    let mut stack = vec![expr];
-    while let Some(expr) = stack.pop() {
-        match expr {
-            Expr::VectorSelector(vs) => widen(vs, lookback),
-            Expr::MatrixSelector(ms) => widen(&ms.vs, duration_ms(ms.range)),
-            Expr::Aggregate(a) => {
-                stack.push(&a.expr);
-                if let Some(param) = &a.param {
-                    stack.push(param);
-                }
-            }
-            Expr::Unary(u) => stack.push(&u.expr),
-            Expr::Binary(b) => {
-                stack.push(&b.lhs);
-                stack.push(&b.rhs);
-            }
-            Expr::Paren(p) => stack.push(&p.expr),
-            Expr::Call(c) => stack.extend(c.args.args.iter().map(|a| a.as_ref())),
-            // Subqueries are refused at evaluation; nothing to read for literals.
-            Expr::Subquery(_) | Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    match expr {
+        Expr::VectorSelector(vs) => widen(vs, lookback),
+        Expr::MatrixSelector(ms) => widen(&ms.vs, duration_ms(ms.range)),
+        Expr::Subquery(sq) => {
+            let offset = offset_ms(sq.offset.as_ref());
+            let (first, last) = match at_ms(sq.at.as_ref(), query.0, query.1) {
+                Some(at) => (at, at),
+                None => (start, end),
+            };
+            let inner_start = first.saturating_sub(offset).saturating_sub(duration_ms(sq.range));
+            let inner_end = last.saturating_sub(offset);
+            widen_window(&sq.expr, inner_start, inner_end, query, lookback, window);
         }
+        Expr::Aggregate(a) => {
+            widen_window(&a.expr, start, end, query, lookback, window);
+            if let Some(param) = &a.param {
+                widen_window(param, start, end, query, lookback, window);
+            }
+        }
+        Expr::Unary(u) => widen_window(&u.expr, start, end, query, lookback, window),
+        Expr::Binary(b) => {
+            widen_window(&b.lhs, start, end, query, lookback, window);
+            widen_window(&b.rhs, start, end, query, lookback, window);
+        }
+        Expr::Paren(p) => widen_window(&p.expr, start, end, query, lookback, window),
+        Expr::Call(c) => c.args.args.iter().for_each(|a| widen_window(a, start, end, query, lookback, window)),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
     }
-    window
 }

@@ -130,6 +130,21 @@ fn vector_binop(
         one_by_signature.insert(signature, sample);
     }
 
+    // One-to-one: two series on the left with the same signature and a partner on the right is
+    // an error even if a filtering comparison would drop them (upstream operators.test).
+    if include.is_none() {
+        let mut seen = HashSet::new();
+        for sample in &many {
+            let signature = signature(&sample.labels, modifier.matching.as_ref());
+            if one_by_signature.contains_key(&signature) && !seen.insert(signature) {
+                return Err(QueryError::Execution(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+                        .to_owned(),
+                ));
+            }
+        }
+    }
+
     // One-to-one: which signatures produced output. Many-to-one: which output label sets each
     // signature produced, since the grouping labels must keep them apart.
     let mut matched: HashMap<Labels, HashSet<Labels>> = HashMap::new();

@@ -1,7 +1,12 @@
 //! Test-only helpers in the spirit of upstream `promql/promqltest`: load series written as
 //! `metric{a="b"} 0+10x5 _ stale` into a [`Db`], and check query results against expected text.
 //!
-//! Only float samples: native histograms (`{{...}}`) make [`load`] fail loudly.
+//! Only float samples: native histograms (`{{...}}`) make [`load`] fail loudly. [`script`]
+//! parses whole promqltest files and [`run`] executes them; `upstream` runs every upstream file.
+
+pub(crate) mod run;
+pub(crate) mod script;
+mod upstream;
 
 use promlite_storage::{Db, Labels, Options, STALE_NAN};
 
@@ -50,11 +55,30 @@ pub(crate) fn parse_labels(series: &str) -> Labels {
     Labels::from_pairs(pairs)
 }
 
-/// Expands promqltest's value notation: `1 _ stale 0+10x3 5-1x2 _x2 7x2`.
+/// Expands promqltest's value notation: `1 _ stale 0+10x3 5-1x2 _x2 7x2`. Panics on bad input.
 pub(crate) fn expand_values(text: &str) -> Vec<Option<f64>> {
+    try_expand_values(text).unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// Why a value sequence could not be expanded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum SequenceError {
+    /// A `{{...}}` native histogram sample, which promlite does not store.
+    #[error("native histogram sample {0:?}")]
+    NativeHistogram(String),
+    /// A token that is not a number, `_`, `stale` or an `a+bxn` expansion.
+    #[error("bad value {0:?}")]
+    Bad(String),
+}
+
+/// Expands promqltest's value notation, reporting native histograms and bad tokens.
+pub(crate) fn try_expand_values(text: &str) -> Result<Vec<Option<f64>>, SequenceError> {
+    if let Some(i) = text.find("{{") {
+        return Err(SequenceError::NativeHistogram(text[i..].chars().take(40).collect()));
+    }
+    let number = |t: &str| parse_number(t).ok_or_else(|| SequenceError::Bad(t.to_owned()));
     let mut out = Vec::new();
     for token in text.split_whitespace() {
-        assert!(!token.starts_with("{{"), "native histograms are not supported: {token}");
         if token == "_" {
             out.push(None);
         } else if token == "stale" {
@@ -62,7 +86,7 @@ pub(crate) fn expand_values(text: &str) -> Vec<Option<f64>> {
         } else if let Some((head, times)) =
             token.rsplit_once('x').filter(|(h, _)| !h.is_empty() && !h.starts_with("0x"))
         {
-            let times: usize = times.parse().unwrap_or_else(|_| panic!("bad repeat in {token}"));
+            let times: usize = times.parse().map_err(|_| SequenceError::Bad(token.to_owned()))?;
             if head == "_" {
                 out.extend(std::iter::repeat_n(None, times));
                 continue;
@@ -74,23 +98,48 @@ pub(crate) fn expand_values(text: &str) -> Vec<Option<f64>> {
                 .find(|&i| matches!(bytes[i], b'+' | b'-') && !matches!(bytes[i - 1], b'e' | b'E'));
             let (start, step) = match op {
                 Some(i) => {
-                    let step: f64 = number(&head[i + 1..]);
-                    (number(&head[..i]), if bytes[i] == b'-' { -step } else { step })
+                    let step: f64 = number(&head[i + 1..])?;
+                    (number(&head[..i])?, if bytes[i] == b'-' { -step } else { step })
                 }
-                None => (number(head), 0.0),
+                None => (number(head)?, 0.0),
             };
-            for k in 0..=times {
-                out.push(Some(start + step * k as f64));
+            // Upstream adds the step repeatedly; so does this, to round the same way.
+            let mut v = start;
+            for _ in 0..=times {
+                out.push(Some(v));
+                v += step;
             }
         } else {
-            out.push(Some(number(token)));
+            out.push(Some(number(token)?));
         }
     }
-    out
+    Ok(out)
 }
 
-fn number(text: &str) -> f64 {
-    text.parse().unwrap_or_else(|_| panic!("bad number {text:?}"))
+/// A number as Go's `strconv.ParseInt(s, 0, 64)` or `ParseFloat` reads it: `12`, `0x1f`,
+/// `-1.5e3`, `Inf`, `+Inf`, `NaN`.
+pub(crate) fn parse_number(text: &str) -> Option<f64> {
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let sign = if negative { -1.0 } else { 1.0 };
+    if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        return i64::from_str_radix(hex, 16).ok().map(|n| sign * n as f64);
+    }
+    if digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return i64::from_str_radix(&digits[1..], 8).ok().map(|n| sign * n as f64);
+    }
+    match digits.to_ascii_lowercase().as_str() {
+        "inf" | "infinity" => return Some(sign * f64::INFINITY),
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    if !digits.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    digits.parse::<f64>().ok().map(|v| sign * v)
 }
 
 /// Parses promqltest durations and times: `5m`, `1h30m`, `10s`, or plain seconds `100`.

@@ -1,0 +1,494 @@
+//! PromQL functions (upstream `promql/functions.go`).
+//!
+//! Functions that change a sample's value drop `__name__`; `last_over_time`, `sort*` and
+//! `label_*` do not change the identity of what they return and keep it, as in Prometheus.
+//! Range-vector functions live in `range.rs`, classic histograms in `histogram.rs`. A function
+//! not implemented here is refused with [`QueryError::NotSupported`], never approximated.
+
+mod histogram;
+mod range;
+
+use promlite_storage::{Labels, LabelsBuilder, METRIC_NAME, compile_anchored};
+use promql_parser::parser::{Call, Expr, VectorSelector};
+
+use crate::engine::{Evaluator, Val, check_unique_labels};
+use crate::error::QueryError;
+use crate::value::InstantSample;
+pub(crate) use histogram::go_float;
+use range::{Window, changes, extrapolated_rate, instant_value, linear_regression, over_range, resets, variance};
+pub(crate) use range::{mean, quantile};
+
+/// Evaluates a function call at `ts`.
+pub(crate) fn call(ev: &mut Evaluator, call: &Call, ts: i64) -> Result<Val, QueryError> {
+    let name = call.func.name;
+    let args: Vec<&Expr> = call.args.args.iter().map(|a| a.as_ref()).collect();
+    let out = match name {
+        "time" => return Ok(Val::Scalar(ts as f64 / 1000.0)),
+        "pi" => return Ok(Val::Scalar(std::f64::consts::PI)),
+        "vector" => {
+            let v = ev.eval_scalar(args[0], ts)?;
+            return Ok(Val::Vector(vec![InstantSample { labels: Labels::empty(), t: ts, v }]));
+        }
+        "scalar" => {
+            let vector = ev.eval_vector(args[0], ts)?;
+            return Ok(Val::Scalar(if vector.len() == 1 { vector[0].v } else { f64::NAN }));
+        }
+        "rate" | "increase" => {
+            let is_rate = name == "rate";
+            counter_info(ev, args[0]);
+            over_range(ev, args[0], ts, false, |w| extrapolated_rate(w, true, is_rate))?
+        }
+        "delta" => over_range(ev, args[0], ts, false, |w| extrapolated_rate(w, false, false))?,
+        "irate" => over_range(ev, args[0], ts, false, |w| instant_value(w.samples, true))?,
+        "idelta" => over_range(ev, args[0], ts, false, |w| instant_value(w.samples, false))?,
+        "deriv" => over_range(ev, args[0], ts, false, |w| {
+            (w.samples.len() >= 2).then(|| linear_regression(w.samples, w.samples[0].t).0)
+        })?,
+        "predict_linear" => {
+            let duration = ev.eval_scalar(args[1], ts)?;
+            over_range(ev, args[0], ts, false, |w: &Window| {
+                (w.samples.len() >= 2).then(|| {
+                    let (slope, intercept) = linear_regression(w.samples, w.ts);
+                    slope * duration + intercept
+                })
+            })?
+        }
+        "changes" => over_range(ev, args[0], ts, false, |w| Some(changes(w.samples)))?,
+        "resets" => over_range(ev, args[0], ts, false, |w| Some(resets(w.samples)))?,
+        "avg_over_time" => over_range(ev, args[0], ts, false, |w| Some(mean(w.samples.iter().map(|s| s.v))))?,
+        "sum_over_time" => over_range(ev, args[0], ts, false, |w| {
+            let mut kahan = KahanSum::default();
+            w.samples.iter().for_each(|s| kahan.add(s.v));
+            Some(kahan.value())
+        })?,
+        "count_over_time" => over_range(ev, args[0], ts, false, |w| Some(w.samples.len() as f64))?,
+        "min_over_time" => over_range(ev, args[0], ts, false, |w| {
+            Some(w.samples.iter().fold(f64::NAN, |acc, s| if acc.is_nan() || s.v < acc { s.v } else { acc }))
+        })?,
+        "max_over_time" => over_range(ev, args[0], ts, false, |w| {
+            Some(w.samples.iter().fold(f64::NAN, |acc, s| if acc.is_nan() || s.v > acc { s.v } else { acc }))
+        })?,
+        "stddev_over_time" => {
+            over_range(ev, args[0], ts, false, |w| Some(variance(w.samples.iter().map(|s| s.v)).sqrt()))?
+        }
+        "stdvar_over_time" => over_range(ev, args[0], ts, false, |w| Some(variance(w.samples.iter().map(|s| s.v))))?,
+        "quantile_over_time" => {
+            let q = ev.eval_scalar(args[0], ts)?;
+            if q.is_nan() || !(0.0..=1.0).contains(&q) {
+                ev.warnings
+                    .push(format!("PromQL warning: quantile value should be between 0 and 1, got {}", go_float(q)));
+            }
+            over_range(ev, args[1], ts, false, |w| {
+                let mut values: Vec<f64> = w.samples.iter().map(|s| s.v).collect();
+                Some(quantile(q, &mut values))
+            })?
+        }
+        "last_over_time" => over_range(ev, args[0], ts, true, |w| w.samples.last().map(|s| s.v))?,
+        "first_over_time" => over_range(ev, args[0], ts, true, |w| w.samples.first().map(|s| s.v))?,
+        "present_over_time" => over_range(ev, args[0], ts, false, |_| Some(1.0))?,
+        "absent_over_time" => {
+            let present = over_range(ev, args[0], ts, false, |_| Some(1.0))?;
+            if !present.is_empty() {
+                return Ok(Val::Vector(Vec::new()));
+            }
+            return Ok(Val::Vector(vec![InstantSample { labels: absent_labels(args[0]), t: ts, v: 1.0 }]));
+        }
+        "abs" => map_values(ev, args[0], ts, f64::abs)?,
+        "ceil" => map_values(ev, args[0], ts, f64::ceil)?,
+        "floor" => map_values(ev, args[0], ts, f64::floor)?,
+        "exp" => map_values(ev, args[0], ts, f64::exp)?,
+        "sqrt" => map_values(ev, args[0], ts, f64::sqrt)?,
+        "ln" => map_values(ev, args[0], ts, f64::ln)?,
+        "log2" => map_values(ev, args[0], ts, f64::log2)?,
+        "log10" => map_values(ev, args[0], ts, f64::log10)?,
+        "sin" => map_values(ev, args[0], ts, f64::sin)?,
+        "cos" => map_values(ev, args[0], ts, f64::cos)?,
+        "tan" => map_values(ev, args[0], ts, f64::tan)?,
+        "asin" => map_values(ev, args[0], ts, f64::asin)?,
+        "acos" => map_values(ev, args[0], ts, f64::acos)?,
+        "atan" => map_values(ev, args[0], ts, f64::atan)?,
+        "sinh" => map_values(ev, args[0], ts, f64::sinh)?,
+        "cosh" => map_values(ev, args[0], ts, f64::cosh)?,
+        "tanh" => map_values(ev, args[0], ts, f64::tanh)?,
+        "asinh" => map_values(ev, args[0], ts, f64::asinh)?,
+        "acosh" => map_values(ev, args[0], ts, f64::acosh)?,
+        "atanh" => map_values(ev, args[0], ts, f64::atanh)?,
+        "deg" => map_values(ev, args[0], ts, |v| v * 180.0 / std::f64::consts::PI)?,
+        "rad" => map_values(ev, args[0], ts, |v| v * std::f64::consts::PI / 180.0)?,
+        // Go's math.Signbit-free sgn: NaN and ±0 come back as they are.
+        "sgn" => map_values(ev, args[0], ts, |v| {
+            if v < 0.0 {
+                -1.0
+            } else if v > 0.0 {
+                1.0
+            } else {
+                v
+            }
+        })?,
+        "round" => {
+            let to_nearest = match args.get(1) {
+                Some(arg) => ev.eval_scalar(arg, ts)?,
+                None => 1.0,
+            };
+            // Rounds half up like Prometheus, and via the inverse so that e.g. 0.1 steps stay exact.
+            let inverse = 1.0 / to_nearest;
+            map_values(ev, args[0], ts, |v| (v * inverse + 0.5).floor() / inverse)?
+        }
+        "clamp_min" => {
+            let min = ev.eval_scalar(args[1], ts)?;
+            map_values(ev, args[0], ts, |v| go_max(min, v))?
+        }
+        "clamp_max" => {
+            let max = ev.eval_scalar(args[1], ts)?;
+            map_values(ev, args[0], ts, |v| go_min(max, v))?
+        }
+        "clamp" => {
+            let min = ev.eval_scalar(args[1], ts)?;
+            let max = ev.eval_scalar(args[2], ts)?;
+            if max < min {
+                return Ok(Val::Vector(Vec::new()));
+            }
+            map_values(ev, args[0], ts, |v| go_max(min, go_min(max, v)))?
+        }
+        "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute" | "month" | "year" => {
+            let vector = match args.first() {
+                Some(arg) => ev.eval_vector(arg, ts)?,
+                None => vec![InstantSample { labels: Labels::empty(), t: ts, v: ts as f64 / 1000.0 }],
+            };
+            vector
+                .into_iter()
+                .map(|s| InstantSample { labels: s.labels.without_metric_name(), t: ts, v: date_part(name, s.v) })
+                .collect()
+        }
+        "timestamp" => timestamp(ev, args[0], ts)?,
+        "absent" => {
+            let vector = ev.eval_vector(args[0], ts)?;
+            if !vector.is_empty() {
+                return Ok(Val::Vector(Vec::new()));
+            }
+            return Ok(Val::Vector(vec![InstantSample { labels: absent_labels(args[0]), t: ts, v: 1.0 }]));
+        }
+        "label_replace" => label_replace(ev, &args, ts)?,
+        "label_join" => label_join(ev, &args, ts)?,
+        "histogram_quantile" => {
+            let q = ev.eval_scalar(args[0], ts)?;
+            let vector = ev.eval_vector(args[1], ts)?;
+            histogram::histogram_quantile(ev, q, vector, ts)
+        }
+        "histogram_fraction" => {
+            let lower = ev.eval_scalar(args[0], ts)?;
+            let upper = ev.eval_scalar(args[1], ts)?;
+            let vector = ev.eval_vector(args[2], ts)?;
+            histogram::histogram_fraction(ev, lower, upper, vector, ts)
+        }
+        // These read native histograms only, which promlite does not store: float samples are
+        // ignored, as Prometheus ignores them.
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => {
+            ev.eval_vector(args[0], ts)?;
+            Vec::new()
+        }
+        "sort" | "sort_desc" => {
+            let mut vector = ev.eval_vector(args[0], ts)?;
+            sort_in_range_query_warning(ev);
+            let descending = name == "sort_desc";
+            // Prometheus's heap orders NaN before every number, in both directions.
+            vector.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Less,
+                (false, true) => std::cmp::Ordering::Greater,
+                (false, false) if descending => b.v.total_cmp(&a.v),
+                (false, false) => a.v.total_cmp(&b.v),
+            });
+            return Ok(Val::Vector(vector));
+        }
+        "sort_by_label" | "sort_by_label_desc" => {
+            let mut vector = ev.eval_vector(args[0], ts)?;
+            sort_in_range_query_warning(ev);
+            let mut names = Vec::with_capacity(args.len() - 1);
+            for arg in &args[1..] {
+                names.push(ev.eval_string(arg, ts)?);
+            }
+            let descending = name == "sort_by_label_desc";
+            vector.sort_by(|a, b| {
+                let order = names
+                    .iter()
+                    .map(|n| natural_cmp(a.labels.get(n), b.labels.get(n)))
+                    .find(|o| o.is_ne())
+                    .unwrap_or_else(|| a.labels.cmp(&b.labels));
+                if descending { order.reverse() } else { order }
+            });
+            return Ok(Val::Vector(vector));
+        }
+        other => return Err(QueryError::NotSupported(format!("function \"{other}\""))),
+    };
+    check_unique_labels(&out)?;
+    Ok(Val::Vector(out))
+}
+
+fn sort_in_range_query_warning(ev: &mut Evaluator) {
+    if ev.is_range_query() {
+        ev.warnings.push(
+            "PromQL warning: sort is ineffective for range queries since results are always ordered by labels"
+                .to_owned(),
+        );
+    }
+}
+
+/// Prometheus's hint that `rate`/`increase` of something not named like a counter is suspect.
+fn counter_info(ev: &mut Evaluator, arg: &Expr) {
+    let vs: &VectorSelector = match unwrap_parens(arg) {
+        Expr::MatrixSelector(ms) => &ms.vs,
+        _ => return,
+    };
+    let Some(name) = vs.name.as_deref().or_else(|| {
+        vs.matchers
+            .matchers
+            .iter()
+            .find(|m| m.name == METRIC_NAME && matches!(m.op, promql_parser::label::MatchOp::Equal))
+            .map(|m| m.value.as_str())
+    }) else {
+        return;
+    };
+    if !["_total", "_sum", "_count", "_bucket"].iter().any(|suffix| name.ends_with(suffix)) {
+        let info = format!(
+            "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"{name}\""
+        );
+        ev.infos.push(info);
+    }
+}
+
+/// A calendar field of a Unix time in seconds, in UTC (upstream `dateWrapper`).
+fn date_part(name: &str, seconds: f64) -> f64 {
+    if seconds.is_nan() || seconds.is_infinite() {
+        return seconds;
+    }
+    // Go converts with int64(f), truncating, then splits into days and seconds of the day.
+    let seconds = seconds as i64;
+    let days = seconds.div_euclid(86_400);
+    let of_day = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    let day_of_year = {
+        const CUMULATIVE: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+        CUMULATIVE[month as usize - 1] + day + i64::from(leap && month > 2)
+    };
+    (match name {
+        "day_of_month" => day,
+        // 1970-01-01 was a Thursday; Sunday is 0.
+        "day_of_week" => (days + 4).rem_euclid(7),
+        "day_of_year" => day_of_year,
+        "days_in_month" => days_in_month,
+        "hour" => of_day / 3600,
+        "minute" => of_day % 3600 / 60,
+        "month" => month,
+        "year" => year,
+        _ => unreachable!("only date functions come here"),
+    }) as f64
+}
+
+/// `(year, month, day)` of a day count since 1970-01-01 in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Natural order: runs of digits compare as numbers, everything else as text.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut a, mut b) = (a, b);
+    loop {
+        match (a.chars().next(), b.chars().next()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let a_end = a.find(|c: char| !c.is_ascii_digit()).unwrap_or(a.len());
+                let b_end = b.find(|c: char| !c.is_ascii_digit()).unwrap_or(b.len());
+                let (na, nb) = (a[..a_end].trim_start_matches('0'), b[..b_end].trim_start_matches('0'));
+                let order = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+                if order.is_ne() {
+                    return order;
+                }
+                a = &a[a_end..];
+                b = &b[b_end..];
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(&y);
+                }
+                a = &a[x.len_utf8()..];
+                b = &b[y.len_utf8()..];
+            }
+        }
+    }
+}
+
+fn map_values(
+    ev: &mut Evaluator,
+    arg: &Expr,
+    ts: i64,
+    f: impl Fn(f64) -> f64,
+) -> Result<Vec<InstantSample>, QueryError> {
+    let vector = ev.eval_vector(arg, ts)?;
+    Ok(vector
+        .into_iter()
+        .map(|s| InstantSample { labels: s.labels.without_metric_name(), t: s.t, v: f(s.v) })
+        .collect())
+}
+
+/// `timestamp(v)`: for a plain selector, the time of each stored sample; for anything else,
+/// the evaluation time, since that is what its samples carry.
+fn timestamp(ev: &mut Evaluator, arg: &Expr, ts: i64) -> Result<Vec<InstantSample>, QueryError> {
+    let vector = match unwrap_parens(arg) {
+        Expr::VectorSelector(vs) => ev.select_instant(vs, ts)?,
+        other => ev.eval_vector(other, ts)?,
+    };
+    Ok(vector
+        .into_iter()
+        .map(|s| InstantSample { labels: s.labels.without_metric_name(), t: ts, v: s.t as f64 / 1000.0 })
+        .collect())
+}
+
+/// The labels `absent` reports: the selector's equality matchers, except `__name__` and any
+/// label matched more than once or by another operator (upstream `createLabelsForAbsentFunction`).
+fn absent_labels(arg: &Expr) -> promlite_storage::Labels {
+    let vs: &VectorSelector = match unwrap_parens(arg) {
+        Expr::VectorSelector(vs) => vs,
+        Expr::MatrixSelector(ms) => &ms.vs,
+        _ => return Default::default(),
+    };
+    let mut builder = LabelsBuilder::new(&Default::default());
+    let mut seen = std::collections::HashSet::new();
+    for m in &vs.matchers.matchers {
+        if m.name == METRIC_NAME {
+            continue;
+        }
+        let equal = matches!(m.op, promql_parser::label::MatchOp::Equal);
+        if equal && seen.insert(m.name.as_str()) {
+            builder.set(m.name.clone(), m.value.clone());
+        } else {
+            builder.del(&m.name);
+        }
+    }
+    builder.labels()
+}
+
+fn label_replace(ev: &mut Evaluator, args: &[&Expr], ts: i64) -> Result<Vec<InstantSample>, QueryError> {
+    let vector = ev.eval_vector(args[0], ts)?;
+    let dst = ev.eval_string(args[1], ts)?;
+    let replacement = ev.eval_string(args[2], ts)?;
+    let src = ev.eval_string(args[3], ts)?;
+    let regex_source = ev.eval_string(args[4], ts)?;
+    let regex = compile_anchored(&regex_source).map_err(|err| {
+        QueryError::Execution(format!("invalid regular expression in label_replace(): {}", err.pattern))
+    })?;
+    if !is_valid_label_name(&dst) {
+        return Err(QueryError::Execution(format!("invalid destination label name in label_replace(): {dst}")));
+    }
+    let mut out = Vec::with_capacity(vector.len());
+    for sample in vector {
+        let Some(captures) = regex.captures(sample.labels.get(&src)) else {
+            out.push(sample);
+            continue;
+        };
+        // Rust's `$name`/`${name}` expansion follows the same rules as Go's `Regexp.Expand`.
+        let mut value = String::new();
+        captures.expand(&replacement, &mut value);
+        out.push(InstantSample { labels: with_label(&sample.labels, &dst, value), ..sample });
+    }
+    Ok(out)
+}
+
+/// `label_join(v, dst, separator, src...)`: `dst` set to the `src` values joined.
+fn label_join(ev: &mut Evaluator, args: &[&Expr], ts: i64) -> Result<Vec<InstantSample>, QueryError> {
+    let vector = ev.eval_vector(args[0], ts)?;
+    let dst = ev.eval_string(args[1], ts)?;
+    let separator = ev.eval_string(args[2], ts)?;
+    let mut sources = Vec::with_capacity(args.len().saturating_sub(3));
+    for arg in &args[3..] {
+        sources.push(ev.eval_string(arg, ts)?);
+    }
+    if !is_valid_label_name(&dst) {
+        return Err(QueryError::Execution(format!("invalid destination label name in label_join(): {dst}")));
+    }
+    Ok(vector
+        .into_iter()
+        .map(|sample| {
+            let value = sources.iter().map(|src| sample.labels.get(src)).collect::<Vec<_>>().join(&separator);
+            InstantSample { labels: with_label(&sample.labels, &dst, value), ..sample }
+        })
+        .collect())
+}
+
+/// `labels` with `name` set to `value`, or removed when `value` is empty.
+fn with_label(labels: &Labels, name: &str, value: String) -> Labels {
+    let mut builder = LabelsBuilder::new(labels);
+    if value.is_empty() {
+        builder.del(name);
+    } else {
+        builder.set(name.to_owned(), value);
+    }
+    builder.labels()
+}
+
+// Prometheus 3 accepts any UTF-8 label name, but not the empty one.
+fn is_valid_label_name(name: &str) -> bool {
+    !name.is_empty()
+}
+
+fn unwrap_parens(mut expr: &Expr) -> &Expr {
+    while let Expr::Paren(p) = expr {
+        expr = &p.expr;
+    }
+    expr
+}
+
+// Go's math.Max/Min: NaN wins, unlike Rust's f64::max/min.
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
+}
+
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }
+}
+
+/// Compensated (Kahan-Babuška-Neumaier) summation, which Prometheus 3 uses for `sum`,
+/// `avg`, `sum_over_time` and `avg_over_time`, so results match to the last bit.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct KahanSum {
+    sum: f64,
+    compensation: f64,
+}
+
+impl KahanSum {
+    pub(crate) fn add(&mut self, v: f64) {
+        let t = self.sum + v;
+        if t.is_infinite() {
+            // The compensation would turn an infinite sum into NaN.
+            self.compensation = 0.0;
+        } else if self.sum.abs() >= v.abs() {
+            self.compensation += (self.sum - t) + v;
+        } else {
+            self.compensation += (v - t) + self.sum;
+        }
+        self.sum = t;
+    }
+
+    pub(crate) fn value(&self) -> f64 {
+        self.sum + self.compensation
+    }
+}
