@@ -21,7 +21,8 @@ pub const CONTEXT_BYTES: usize = 120;
 impl ParseError {
     /// An error at byte `col0` (0-based) of `line_text`, which is line `line`.
     pub(super) fn at(line: u32, line_text: &str, col0: usize, kind: ParseErrorKind) -> ParseError {
-        ParseError { line, col: col0 as u32 + 1, kind, context: Some(truncate(line_text, CONTEXT_BYTES).to_owned()) }
+        let context = (!line_text.is_empty()).then(|| truncate(line_text, CONTEXT_BYTES).to_owned());
+        ParseError { line, col: col0 as u32 + 1, kind, context }
     }
 }
 

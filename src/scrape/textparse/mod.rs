@@ -229,6 +229,23 @@ impl<'a> SampleLine<'a> {
     }
 }
 
+/// The error of the series `line[start..end]`, if its labels are malformed. A line whose value
+/// or timestamp is bad reports this first: `foo{le 1}` is about the label, not the value.
+fn series_error(line: &str, line_no: u32, start: usize, end: usize, dialect: Dialect) -> Option<ParseError> {
+    let probe = SampleLine {
+        series: &line[start..end],
+        value: 0.0,
+        timestamp: None,
+        exemplar: None,
+        line,
+        line_no,
+        series_start: start,
+        family_type: MetricType::Unknown,
+        dialect,
+    };
+    probe.labels().err()
+}
+
 /// Iterates over the entries of a body in one [`Format`]. Stops at the first error, which it
 /// yields; an OpenMetrics body without `# EOF` ends with [`ParseErrorKind::MissingEof`].
 pub struct Parser<'a> {

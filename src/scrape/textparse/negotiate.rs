@@ -134,7 +134,8 @@ fn media_type(content_type: &str) -> Option<String> {
     let mut parts = content_type.split(';');
     let media = parts.next()?.trim().to_ascii_lowercase();
     let (kind, subtype) = media.split_once('/')?;
-    let is_token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b));
+    let is_token =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b));
     if !is_token(kind) || !is_token(subtype) {
         return None;
     }

@@ -76,9 +76,8 @@ fn parse_metadata<'a>(parser: &mut Parser<'a>, line: &'a str) -> Result<Option<E
         }
         _ => {
             let unit = text;
-            let suffix_ok = name.len() > unit.len()
-                && name.ends_with(unit)
-                && name.as_bytes()[name.len() - unit.len() - 1] == b'_';
+            let suffix_ok =
+                name.len() > unit.len() && name.ends_with(unit) && name.as_bytes()[name.len() - unit.len() - 1] == b'_';
             if !unit.is_empty() && !suffix_ok {
                 let kind = ParseErrorKind::UnitNotSuffix { unit: unit.to_owned(), name: name.into_owned() };
                 return Err(err(name_end + 1, kind));
@@ -95,21 +94,48 @@ fn token_end(bytes: &[u8], start: usize) -> usize {
 
 fn parse_sample<'a>(parser: &Parser<'a>, line: &'a str) -> Result<SampleLine<'a>, ParseError> {
     let bytes = line.as_bytes();
-    let err = |col: usize, kind| ParseError::at(parser.line_no, line, col, kind);
+    let line_no = parser.line_no;
+    let err = |col: usize, kind| ParseError::at(line_no, line, col, kind);
+    // A malformed label set explains a failure better than what the cheap scan tripped on.
+    let series_err = |end: usize, fallback: ParseError| {
+        super::series_error(line, line_no, 0, end, Dialect::OpenMetrics).unwrap_or(fallback)
+    };
     let series_end = if bytes[0] == b'{' {
-        lex::label_set_end(bytes, 0).ok_or_else(|| err(0, ParseErrorKind::UnterminatedLabels))?
+        lex::label_set_end(bytes, 0)
+            .ok_or_else(|| series_err(line.len(), err(0, ParseErrorKind::UnterminatedLabels)))?
     } else if METRIC_START[bytes[0] as usize] {
         let name_end = lex::metric_name_end(bytes, 0);
         if bytes.get(name_end) == Some(&b'{') {
-            lex::label_set_end(bytes, name_end).ok_or_else(|| err(name_end, ParseErrorKind::UnterminatedLabels))?
+            lex::label_set_end(bytes, name_end)
+                .ok_or_else(|| series_err(line.len(), err(name_end, ParseErrorKind::UnterminatedLabels)))?
         } else {
             name_end
         }
     } else {
         return Err(err(0, ParseErrorKind::ExpectedMetricName { got: got(line) }));
     };
+    let (value, timestamp, exemplar) =
+        after_series(line, line_no, series_end).map_err(|e| series_err(series_end, e))?;
+    Ok(SampleLine {
+        series: &line[..series_end],
+        value,
+        timestamp,
+        exemplar,
+        line,
+        line_no,
+        series_start: 0,
+        family_type: parser.family_type,
+        dialect: Dialect::OpenMetrics,
+    })
+}
 
-    let (value, mut pos) = space_then_value(line, series_end, "value", parser.line_no)?;
+type AfterSeries<'a> = (f64, Option<i64>, Option<Exemplar<'a>>);
+
+/// Reads ` value [ timestamp][ # exemplar]` after the series, which ends at `series_end`.
+fn after_series(line: &str, line_no: u32, series_end: usize) -> Result<AfterSeries<'_>, ParseError> {
+    let bytes = line.as_bytes();
+    let err = |col: usize, kind| ParseError::at(line_no, line, col, kind);
+    let (value, mut pos) = space_then_value(line, series_end, "value", line_no)?;
     let mut timestamp = None;
     if pos < bytes.len() && !line[pos..].starts_with(" # ") {
         let start = pos + 1;
@@ -128,19 +154,9 @@ fn parse_sample<'a>(parser: &Parser<'a>, line: &'a str) -> Result<SampleLine<'a>
         if !line[pos..].starts_with(" # ") {
             return Err(err(pos, ParseErrorKind::TrailingText { text: got(&line[pos..]) }));
         }
-        exemplar = Some(parse_exemplar(parser, line, pos + 3)?);
+        exemplar = Some(parse_exemplar(line, line_no, pos + 3)?);
     }
-    Ok(SampleLine {
-        series: &line[..series_end],
-        value,
-        timestamp,
-        exemplar,
-        line,
-        line_no: parser.line_no,
-        series_start: 0,
-        family_type: parser.family_type,
-        dialect: Dialect::OpenMetrics,
-    })
+    Ok((value, timestamp, exemplar))
 }
 
 /// Reads `' ' value` at `pos`; returns the value and the position after it.
@@ -152,19 +168,20 @@ fn space_then_value(line: &str, pos: usize, what: &'static str, line_no: u32) ->
     }
     let end = token_end(bytes, pos + 1);
     let text = &line[pos + 1..end];
-    let value = lex::parse_value(text).ok_or_else(|| err(pos + 1, ParseErrorKind::InvalidValue { text: text.to_owned() }))?;
+    let value =
+        lex::parse_value(text).ok_or_else(|| err(pos + 1, ParseErrorKind::InvalidValue { text: text.to_owned() }))?;
     Ok((value, end))
 }
 
-fn parse_exemplar<'a>(parser: &Parser<'a>, line: &'a str, open: usize) -> Result<Exemplar<'a>, ParseError> {
+fn parse_exemplar(line: &str, line_no: u32, open: usize) -> Result<Exemplar<'_>, ParseError> {
     let bytes = line.as_bytes();
-    let err = |col: usize, kind| ParseError::at(parser.line_no, line, col, kind);
+    let err = |col: usize, kind| ParseError::at(line_no, line, col, kind);
     if bytes.get(open) != Some(&b'{') {
         return Err(err(open, ParseErrorKind::InvalidExemplar { why: "expected '{' after \" # \"" }));
     }
-    let ctx = LineCtx { line, line_no: parser.line_no, dialect: Dialect::OpenMetrics };
+    let ctx = LineCtx { line, line_no, dialect: Dialect::OpenMetrics };
     let set = ctx.parse_label_set(open, true)?;
-    let (value, pos) = space_then_value(line, set.end, "exemplar value", parser.line_no)?;
+    let (value, pos) = space_then_value(line, set.end, "exemplar value", line_no)?;
     let mut timestamp = None;
     if pos < bytes.len() {
         let start = pos + 1;

@@ -52,7 +52,8 @@ fn parse_comment<'a>(parser: &mut Parser<'a>, line: &'a str, hash: usize) -> Res
     let err = |col: usize, kind| ParseError::at(parser.line_no, line, col, kind);
     let (name, name_end) = match bytes.get(name_start) {
         Some(b'"') => {
-            let end = lex::quoted_end(bytes, name_start).ok_or_else(|| err(name_start, ParseErrorKind::UnterminatedQuote))?;
+            let end =
+                lex::quoted_end(bytes, name_start).ok_or_else(|| err(name_start, ParseErrorKind::UnterminatedQuote))?;
             (lex::unescape_label(&line[name_start + 1..end - 1]), end)
         }
         Some(b) if METRIC_START[*b as usize] => {
@@ -85,21 +86,45 @@ fn parse_comment<'a>(parser: &mut Parser<'a>, line: &'a str, hash: usize) -> Res
 
 fn parse_sample<'a>(parser: &Parser<'a>, line: &'a str, start: usize) -> Result<SampleLine<'a>, ParseError> {
     let bytes = line.as_bytes();
-    let err = |col: usize, kind| ParseError::at(parser.line_no, line, col, kind);
+    let line_no = parser.line_no;
+    let err = |col: usize, kind| ParseError::at(line_no, line, col, kind);
+    // A malformed label set explains a failure better than what the cheap scan tripped on.
+    let series_err = |end: usize, fallback: ParseError| {
+        super::series_error(line, line_no, start, end, Dialect::Prom).unwrap_or(fallback)
+    };
     let series_end = if bytes[start] == b'{' {
-        lex::label_set_end(bytes, start).ok_or_else(|| err(start, ParseErrorKind::UnterminatedLabels))?
+        lex::label_set_end(bytes, start)
+            .ok_or_else(|| series_err(line.len(), err(start, ParseErrorKind::UnterminatedLabels)))?
     } else if METRIC_START[bytes[start] as usize] {
         let name_end = lex::metric_name_end(bytes, start);
         let open = skip_ws(bytes, name_end);
         if bytes.get(open) == Some(&b'{') {
-            lex::label_set_end(bytes, open).ok_or_else(|| err(open, ParseErrorKind::UnterminatedLabels))?
+            lex::label_set_end(bytes, open)
+                .ok_or_else(|| series_err(line.len(), err(open, ParseErrorKind::UnterminatedLabels)))?
         } else {
             name_end
         }
     } else {
         return Err(err(start, ParseErrorKind::ExpectedMetricName { got: got(&line[start..]) }));
     };
+    let (value, timestamp) = value_and_timestamp(line, line_no, series_end).map_err(|e| series_err(series_end, e))?;
+    Ok(SampleLine {
+        series: &line[start..series_end],
+        value,
+        timestamp,
+        exemplar: None,
+        line,
+        line_no,
+        series_start: start,
+        family_type: parser.family_type,
+        dialect: Dialect::Prom,
+    })
+}
 
+/// Reads `value [timestamp]` after the series, which ends at `series_end`.
+fn value_and_timestamp(line: &str, line_no: u32, series_end: usize) -> Result<(f64, Option<i64>), ParseError> {
+    let bytes = line.as_bytes();
+    let err = |col: usize, kind| ParseError::at(line_no, line, col, kind);
     // Upstream's value token is any run without space, tab or `{`; no space is needed before it.
     let value_start = skip_ws(bytes, series_end);
     let mut value_end = value_start;
@@ -113,32 +138,20 @@ fn parse_sample<'a>(parser: &Parser<'a>, line: &'a str, start: usize) -> Result<
     })?;
 
     let ts_start = skip_ws(bytes, value_end);
-    let timestamp = if ts_start == bytes.len() {
-        None
-    } else {
-        let mut ts_end = ts_start;
-        while ts_end < bytes.len() && !matches!(bytes[ts_end], b' ' | b'\t') {
-            ts_end += 1;
-        }
-        let ts_text = &line[ts_start..ts_end];
-        // Digits only: upstream's lexer takes no sign, so negative timestamps are errors.
-        let ts = if ts_text.bytes().all(|b| b.is_ascii_digit()) { ts_text.parse::<i64>().ok() } else { None };
-        let ts = ts.ok_or_else(|| err(ts_start, ParseErrorKind::InvalidTimestamp { text: ts_text.to_owned() }))?;
-        let trailing = skip_ws(bytes, ts_end);
-        if trailing < bytes.len() {
-            return Err(err(trailing, ParseErrorKind::TrailingText { text: got(&line[trailing..]) }));
-        }
-        Some(ts)
-    };
-    Ok(SampleLine {
-        series: &line[start..series_end],
-        value,
-        timestamp,
-        exemplar: None,
-        line,
-        line_no: parser.line_no,
-        series_start: start,
-        family_type: parser.family_type,
-        dialect: Dialect::Prom,
-    })
+    if ts_start == bytes.len() {
+        return Ok((value, None));
+    }
+    let mut ts_end = ts_start;
+    while ts_end < bytes.len() && !matches!(bytes[ts_end], b' ' | b'\t') {
+        ts_end += 1;
+    }
+    let ts_text = &line[ts_start..ts_end];
+    // Digits only: upstream's lexer takes no sign, so negative timestamps are errors.
+    let ts = if ts_text.bytes().all(|b| b.is_ascii_digit()) { ts_text.parse::<i64>().ok() } else { None };
+    let ts = ts.ok_or_else(|| err(ts_start, ParseErrorKind::InvalidTimestamp { text: ts_text.to_owned() }))?;
+    let trailing = skip_ws(bytes, ts_end);
+    if trailing < bytes.len() {
+        return Err(err(trailing, ParseErrorKind::TrailingText { text: got(&line[trailing..]) }));
+    }
+    Ok((value, Some(ts)))
 }

@@ -75,7 +75,10 @@ fn text_format_lines() {
             ("rule:sum_rate5m 3\n", "rule:sum_rate5m{} 3.0"),
             ("up{a=\"\"} 1\n", "up{a=\"\"} 1.0"),
             // Label value escapes: \\ \" \n; any other escape stays as written.
-            (r#"m{p="C:\\dir",q="say \"hi\"",n="a\nb",o="\t"} 1"#, r#"m{p="C:\\dir",q="say \"hi\"",n="a\nb",o="\\t"} 1.0"#),
+            (
+                r#"m{p="C:\\dir",q="say \"hi\"",n="a\nb",o="\t"} 1"#,
+                r#"m{p="C:\\dir",q="say \"hi\"",n="a\nb",o="\\t"} 1.0"#,
+            ),
             // HELP unescapes only \\ and \n.
             ("# HELP m a\\\\b\\nc \\\"q\\\"\n", "HELP m \"a\\\\b\\nc \\\\\\\"q\\\\\\\"\""),
             ("# HELP m\n", "HELP m \"\""),
@@ -85,7 +88,10 @@ fn text_format_lines() {
             ("{\"my.metric\",\"http.status\"=\"200\"} 1\n", "my.metric{http.status=\"200\"} 1.0"),
             ("{\"a\"=\"b\", \"my.metric\"} 1\n", "my.metric{a=\"b\"} 1.0"),
             ("{\"quote\\\"d\"} 1\n", "quote\"d{} 1.0"),
-            ("# HELP \"my.metric\" Dots.\n# TYPE \"my.metric\" gauge\n", "HELP my.metric \"Dots.\"\nTYPE my.metric gauge"),
+            (
+                "# HELP \"my.metric\" Dots.\n# TYPE \"my.metric\" gauge\n",
+                "HELP my.metric \"Dots.\"\nTYPE my.metric gauge",
+            ),
             ("up{\"ünïcødé\"=\"✓\"} 1\n", "up{ünïcødé=\"✓\"} 1.0"),
         ],
     );
@@ -96,8 +102,14 @@ fn text_format_values_and_timestamps() {
     check_table(
         Format::PrometheusText,
         &[
-            ("a NaN\nb nan\nc +Inf\nd -inf\ne Infinity\nf -INFINITY\ng inf", "a{} NaN\nb{} NaN\nc{} inf\nd{} -inf\ne{} inf\nf{} -inf\ng{} inf"),
-            ("a 1e3\nb .5\nc 5.\nd -0\ne +7\nf 1.5E-3\ng 0.1", "a{} 1000.0\nb{} 0.5\nc{} 5.0\nd{} -0.0\ne{} 7.0\nf{} 0.0015\ng{} 0.1"),
+            (
+                "a NaN\nb nan\nc +Inf\nd -inf\ne Infinity\nf -INFINITY\ng inf",
+                "a{} NaN\nb{} NaN\nc{} inf\nd{} -inf\ne{} inf\nf{} -inf\ng{} inf",
+            ),
+            (
+                "a 1e3\nb .5\nc 5.\nd -0\ne +7\nf 1.5E-3\ng 0.1",
+                "a{} 1000.0\nb{} 0.5\nc{} 5.0\nd{} -0.0\ne{} 7.0\nf{} 0.0015\ng{} 0.1",
+            ),
             ("a 123456789012345678\n", "a{} 1.2345678901234568e17"),
             ("a 1 0\n", "a{} 1.0 @0"),
             ("a 1 9223372036854775807\n", "a{} 1.0 @9223372036854775807"),
@@ -111,7 +123,10 @@ fn text_format_values_and_timestamps() {
             ("a\n", "error: line 1, column 2: invalid sample value \"\" in \"a\""),
             ("a 1 -5\n", "error: line 1, column 5: invalid timestamp \"-5\" in \"a 1 -5\""),
             ("a 1 1.5\n", "error: line 1, column 5: invalid timestamp \"1.5\" in \"a 1 1.5\""),
-            ("a 1 99999999999999999999\n", "error: line 1, column 5: invalid timestamp \"99999999999999999999\" in \"a 1 99999999999999999999\""),
+            (
+                "a 1 99999999999999999999\n",
+                "error: line 1, column 5: invalid timestamp \"99999999999999999999\" in \"a 1 99999999999999999999\"",
+            ),
             ("a 1 2 3\n", "error: line 1, column 7: unexpected \"3\" at the end of the sample in \"a 1 2 3\""),
             ("a 1{\n", "error: line 1, column 4: invalid timestamp \"{\" in \"a 1{\""),
         ],
@@ -126,22 +141,50 @@ fn text_format_errors_say_line_column_and_what() {
     check_table(
         Format::PrometheusText,
         &[
-            ("up 1\nfoo{le 1}\n", "up{} 1.0\nerror: line 2, column 8: expected '=' after label name \"le\" in \"foo{le 1}\""),
-            ("a{b=\"1\",b=\"2\"} 1", "error: line 1, column 9: duplicate label name \"b\" in \"a{b=\\\"1\\\",b=\\\"2\\\"} 1\""),
-            ("a{__name__=\"b\"} 1", "error: line 1, column 1: duplicate label name \"__name__\" in \"a{__name__=\\\"b\\\"} 1\""),
+            (
+                "up 1\nfoo{le 1}\n",
+                "up{} 1.0\nerror: line 2, column 8: expected '=' after label name \"le\" in \"foo{le 1}\"",
+            ),
+            (
+                "a{b=\"1\",b=\"2\"} 1",
+                "error: line 1, column 9: duplicate label name \"b\" in \"a{b=\\\"1\\\",b=\\\"2\\\"} 1\"",
+            ),
+            (
+                "a{__name__=\"b\"} 1",
+                "error: line 1, column 1: duplicate label name \"__name__\" in \"a{__name__=\\\"b\\\"} 1\"",
+            ),
             ("a{\"\"=\"b\"} 1", "error: line 1, column 3: empty label name in \"a{\\\"\\\"=\\\"b\\\"} 1\""),
-            ("{a=\"b\"} 1", "error: line 1, column 1: metric name not set: a series starting with '{' needs a quoted name inside the braces in \"{a=\\\"b\\\"} 1\""),
+            (
+                "{a=\"b\"} 1",
+                "error: line 1, column 1: metric name not set: a series starting with '{' needs a quoted name inside the braces in \"{a=\\\"b\\\"} 1\"",
+            ),
             ("a{\"b\"} 1", "error: line 1, column 2: metric name already set in \"a{\\\"b\\\"} 1\""),
             ("{\"a\",\"b\"} 1", "error: line 1, column 6: metric name already set in \"{\\\"a\\\",\\\"b\\\"} 1\""),
-            ("a{b=\"1\" 1", "error: line 1, column 2: expected '}' to close the label set in \"a{b=\\\"1\\\" 1\""),
-            ("a{b=\"1} 1", "error: line 1, column 2: expected '}' to close the label set in \"a{b=\\\"1} 1\""),
+            (
+                "a{b=\"1\" 1",
+                "error: line 1, column 9: expected ',' or '}' after label \"b\", got \"1\" in \"a{b=\\\"1\\\" 1\"",
+            ),
+            ("a{b=\"1} 1", "error: line 1, column 5: unterminated quoted string in \"a{b=\\\"1} 1\""),
+            ("a{b=\"1\",", "error: line 1, column 9: expected label name, got \"\" in \"a{b=\\\"1\\\",\""),
             ("a{b=1} 1", "error: line 1, column 5: expected '\"' to start the value of label \"b\" in \"a{b=1} 1\""),
             ("a{,} 1", "error: line 1, column 3: expected label name, got \",} 1\" in \"a{,} 1\""),
-            ("a{b=\"1\";} 1", "error: line 1, column 8: expected ',' or '}' after label \"b\", got \";} 1\" in \"a{b=\\\"1\\\";} 1\""),
-            ("a{b-c=\"1\"} 1", "error: line 1, column 4: expected '=' after label name \"b\" in \"a{b-c=\\\"1\\\"} 1\""),
+            (
+                "a{b=\"1\";} 1",
+                "error: line 1, column 8: expected ',' or '}' after label \"b\", got \";} 1\" in \"a{b=\\\"1\\\";} 1\"",
+            ),
+            (
+                "a{b-c=\"1\"} 1",
+                "error: line 1, column 4: expected '=' after label name \"b\" in \"a{b-c=\\\"1\\\"} 1\"",
+            ),
             ("# TYPE a countr", "error: line 1, column 10: invalid metric type \"countr\" in \"# TYPE a countr\""),
-            ("# TYPE a  counter", "error: line 1, column 10: invalid metric type \" counter\" in \"# TYPE a  counter\""),
-            ("# TYPE a gaugehistogram", "error: line 1, column 10: invalid metric type \"gaugehistogram\" in \"# TYPE a gaugehistogram\""),
+            (
+                "# TYPE a  counter",
+                "error: line 1, column 10: invalid metric type \" counter\" in \"# TYPE a  counter\"",
+            ),
+            (
+                "# TYPE a gaugehistogram",
+                "error: line 1, column 10: invalid metric type \"gaugehistogram\" in \"# TYPE a gaugehistogram\"",
+            ),
             ("# HELP 9a x", "error: line 1, column 8: expected metric name, got \"9a x\" in \"# HELP 9a x\""),
             ("9a 1", "error: line 1, column 1: expected metric name, got \"9a 1\" in \"9a 1\""),
             ("ok 1\n\n  -a 1", "ok{} 1.0\nerror: line 3, column 3: expected metric name, got \"-a 1\" in \"  -a 1\""),
@@ -160,7 +203,7 @@ fn invalid_utf8_is_located() {
 fn long_lines_are_truncated_in_errors() {
     let body = format!("a{{b=\"{}\"}} x", "v".repeat(500));
     let err = Parser::new(body.as_bytes(), Format::PrometheusText).find_map(Result::err).expect("an error");
-    assert_eq!(err.col, 508);
+    assert_eq!(err.col, 509);
     assert_eq!(err.context.as_deref().map(str::len), Some(CONTEXT_BYTES));
 }
 
@@ -225,7 +268,10 @@ fn openmetrics_lines() {
             ),
             ("# EOF", ""),
             ("# EOF\n", ""),
-            ("# TYPE a gaugehistogram\n# TYPE b stateset\n# TYPE c info\n# TYPE d unknown\n# EOF\n", "TYPE a gaugehistogram\nTYPE b stateset\nTYPE c info\nTYPE d unknown"),
+            (
+                "# TYPE a gaugehistogram\n# TYPE b stateset\n# TYPE c info\n# TYPE d unknown\n# EOF\n",
+                "TYPE a gaugehistogram\nTYPE b stateset\nTYPE c info\nTYPE d unknown",
+            ),
             ("# HELP a \n# UNIT a \n# EOF\n", "HELP a \"\"\nUNIT a "),
             ("# HELP a x \\\"y\\\" \\\\ \\n\n# EOF\n", "HELP a \"x \\\"y\\\" \\\\ \\n\""),
             ("a{b=\"c\",} 1 -1.5\n# EOF\n", "a{b=\"c\"} 1.0 @-1500"),
@@ -235,23 +281,68 @@ fn openmetrics_lines() {
             ("# EOF\na 1\n", "error: line 2, column 1: unexpected data after # EOF"),
             ("# EOF\n\n", "error: line 2, column 1: unexpected data after # EOF"),
             ("a 1\n\n# EOF\n", "a{} 1.0\nerror: line 2, column 1: blank line (OpenMetrics allows none)"),
-            ("# a comment\n# EOF\n", "error: line 1, column 1: invalid comment: OpenMetrics allows only # HELP, # TYPE, # UNIT and # EOF in \"# a comment\""),
-            ("# TYPE a untyped\n# EOF\n", "error: line 1, column 10: invalid metric type \"untyped\" in \"# TYPE a untyped\""),
-            ("# HELP a\n# EOF\n", "error: line 1, column 9: expected text after the metric name in # HELP in \"# HELP a\""),
-            ("# UNIT a_bytes seconds\n# EOF\n", "error: line 1, column 16: unit \"seconds\" is not a suffix of metric \"a_bytes\" in \"# UNIT a_bytes seconds\""),
-            ("# UNIT abytes bytes\n# EOF\n", "error: line 1, column 15: unit \"bytes\" is not a suffix of metric \"abytes\" in \"# UNIT abytes bytes\""),
-            ("a  1\n# EOF\n", "error: line 1, column 2: expected a single space before the value, got \"  1\" in \"a  1\""),
-            ("a\t1\n# EOF\n", "error: line 1, column 2: expected a single space before the value, got \"\\t1\" in \"a\\t1\""),
-            ("a 1 \n# EOF\n", "error: line 1, column 5: expected a single space before the timestamp, got \" \" in \"a 1 \""),
-            ("a {b=\"c\"} 1\n# EOF\n", "error: line 1, column 3: invalid sample value \"{b=\\\"c\\\"}\" in \"a {b=\\\"c\\\"} 1\""),
-            ("a{b=\"c\", d=\"e\"} 1\n# EOF\n", "error: line 1, column 9: expected label name, got \" d=\\\"e\\\"} 1\" in \"a{b=\\\"c\\\", d=\\\"e\\\"} 1\""),
-            ("a{b=\"c\" } 1\n# EOF\n", "error: line 1, column 8: expected ',' or '}' after label \"b\", got \" } 1\" in \"a{b=\\\"c\\\" } 1\""),
+            (
+                "# a comment\n# EOF\n",
+                "error: line 1, column 1: invalid comment: OpenMetrics allows only # HELP, # TYPE, # UNIT and # EOF in \"# a comment\"",
+            ),
+            (
+                "# TYPE a untyped\n# EOF\n",
+                "error: line 1, column 10: invalid metric type \"untyped\" in \"# TYPE a untyped\"",
+            ),
+            (
+                "# HELP a\n# EOF\n",
+                "error: line 1, column 9: expected text after the metric name in # HELP in \"# HELP a\"",
+            ),
+            (
+                "# UNIT a_bytes seconds\n# EOF\n",
+                "error: line 1, column 16: unit \"seconds\" is not a suffix of metric \"a_bytes\" in \"# UNIT a_bytes seconds\"",
+            ),
+            (
+                "# UNIT abytes bytes\n# EOF\n",
+                "error: line 1, column 15: unit \"bytes\" is not a suffix of metric \"abytes\" in \"# UNIT abytes bytes\"",
+            ),
+            (
+                "a  1\n# EOF\n",
+                "error: line 1, column 2: expected a single space before the value, got \"  1\" in \"a  1\"",
+            ),
+            (
+                "a\t1\n# EOF\n",
+                "error: line 1, column 2: expected a single space before the value, got \"\\t1\" in \"a\\t1\"",
+            ),
+            (
+                "a 1 \n# EOF\n",
+                "error: line 1, column 5: expected a single space before the timestamp, got \" \" in \"a 1 \"",
+            ),
+            (
+                "a {b=\"c\"} 1\n# EOF\n",
+                "error: line 1, column 3: invalid sample value \"{b=\\\"c\\\"}\" in \"a {b=\\\"c\\\"} 1\"",
+            ),
+            (
+                "a{b=\"c\", d=\"e\"} 1\n# EOF\n",
+                "error: line 1, column 9: expected label name, got \" d=\\\"e\\\"} 1\" in \"a{b=\\\"c\\\", d=\\\"e\\\"} 1\"",
+            ),
+            (
+                "a{b=\"c\" } 1\n# EOF\n",
+                "error: line 1, column 8: expected ',' or '}' after label \"b\", got \" } 1\" in \"a{b=\\\"c\\\" } 1\"",
+            ),
             ("a 1 NaN\n# EOF\n", "error: line 1, column 5: invalid timestamp \"NaN\" in \"a 1 NaN\""),
             ("a 1 2 3\n# EOF\n", "error: line 1, column 6: unexpected \" 3\" at the end of the sample in \"a 1 2 3\""),
-            ("a 1 # x\n# EOF\n", "error: line 1, column 7: invalid exemplar: expected '{' after \" # \" in \"a 1 # x\""),
-            ("a 1 # {\"x\"} 1\n# EOF\n", "error: line 1, column 8: expected '=' after label name \"x\" in \"a 1 # {\\\"x\\\"} 1\""),
-            ("a 1 # {x=\"y\"}\n# EOF\n", "error: line 1, column 14: expected a single space before the exemplar value, got \"\" in \"a 1 # {x=\\\"y\\\"}\""),
-            ("a 1 # {x=\"y\"} 1 2 3\n# EOF\n", "error: line 1, column 19: unexpected \" 3\" at the end of the sample in \"a 1 # {x=\\\"y\\\"} 1 2 3\""),
+            (
+                "a 1 # x\n# EOF\n",
+                "error: line 1, column 7: invalid exemplar: expected '{' after \" # \" in \"a 1 # x\"",
+            ),
+            (
+                "a 1 # {\"x\"} 1\n# EOF\n",
+                "error: line 1, column 8: expected '=' after label name \"x\" in \"a 1 # {\\\"x\\\"} 1\"",
+            ),
+            (
+                "a 1 # {x=\"y\"}\n# EOF\n",
+                "error: line 1, column 14: expected a single space before the exemplar value, got \"\" in \"a 1 # {x=\\\"y\\\"}\"",
+            ),
+            (
+                "a 1 # {x=\"y\"} 1 2 3\n# EOF\n",
+                "error: line 1, column 18: unexpected \" 3\" at the end of the sample in \"a 1 # {x=\\\"y\\\"} 1 2 3\"",
+            ),
         ],
     );
 }
@@ -357,14 +448,15 @@ fn gen_sample() -> impl Strategy<Value = GenSample> {
         Just(f64::NEG_INFINITY),
         (0u64..1_000_000).prop_map(|v| v as f64)
     ];
-    (name, labels, value, proptest::option::of(0i64..4_000_000_000))
-        .prop_map(|((name, quoted_name), labels, value, timestamp)| GenSample {
+    (name, labels, value, proptest::option::of(0i64..4_000_000_000)).prop_map(
+        |((name, quoted_name), labels, value, timestamp)| GenSample {
             name,
             quoted_name,
             labels: labels.into_iter().filter(|(n, _)| n != "__name__").collect(),
             value,
             timestamp,
-        })
+        },
+    )
 }
 
 /// Writes `samples` in `format`; OpenMetrics timestamps are whole seconds so that the
@@ -477,7 +569,10 @@ fn accept_header_is_prometheus_3s() {
          text/plain;version=1.0.0;escaping=underscores;q=0.3,\
          text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
     );
-    assert_eq!(accept_header(&[ScrapeProtocol::PrometheusText0_0_4], "allow-utf-8"), "text/plain;version=0.0.4;q=0.2,*/*;q=0.1");
+    assert_eq!(
+        accept_header(&[ScrapeProtocol::PrometheusText0_0_4], "allow-utf-8"),
+        "text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+    );
 }
 
 #[test]
@@ -485,7 +580,9 @@ fn parser_is_chosen_like_prometheus_3() {
     let text_body = b"# TYPE up gauge\nup 1\n";
     let om_body = b"up 1\n# EOF\n";
     let html = b"<!DOCTYPE html><html><body>Not found</body></html>";
-    let cases: Vec<(Option<&str>, &[u8], Option<ScrapeProtocol>, String)> = vec![
+    // Content-Type, body, fallback_scrape_protocol, and the outcome.
+    type Case<'a> = (Option<&'a str>, &'a [u8], Option<ScrapeProtocol>, String);
+    let cases: Vec<Case<'_>> = vec![
         (Some("text/plain; version=0.0.4; charset=utf-8"), text_body, None, "PrometheusText".into()),
         (Some("TEXT/PLAIN"), text_body, None, "PrometheusText".into()),
         (Some("text/plain;version=1.0.0;escaping=allow-utf-8"), text_body, None, "PrometheusText".into()),
