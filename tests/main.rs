@@ -2,5 +2,8 @@
 //! tests themselves. One test binary (see `[[test]]` in Cargo.toml); a module per area.
 
 mod cli;
+mod discovery;
+mod reload;
 mod scrape;
+mod scrape_engine;
 mod util;

@@ -17,6 +17,13 @@ pub struct Server {
     _data: tempfile::TempDir,
 }
 
+impl Server {
+    /// The exit status, if the process has ended.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().expect("polling the child")
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -144,7 +151,29 @@ pub fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Result<T, Str
     }
 }
 
-/// A fake scrape target on loopback: serves `body(n)` for the n-th request to any path.
+/// What a fake target answers.
+pub struct FakeResponse {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    /// Wait this long before answering (a slow target).
+    pub delay: Duration,
+}
+
+impl FakeResponse {
+    /// A 200 with a text-format body.
+    pub fn text(body: impl Into<String>) -> FakeResponse {
+        FakeResponse {
+            status: 200,
+            content_type: "text/plain; version=0.0.4".to_owned(),
+            body: body.into().into_bytes(),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// A fake scrape target on loopback: answers the n-th request (1-based) with `respond(n, head)`,
+/// where `head` is the request line and headers.
 pub struct FakeTarget {
     pub addr: SocketAddr,
     pub requests: Arc<AtomicU64>,
@@ -152,34 +181,59 @@ pub struct FakeTarget {
 }
 
 impl FakeTarget {
-    pub fn start(body: impl Fn(u64) -> String + Send + 'static) -> FakeTarget {
+    /// Serves `body(n)` as text format for the n-th request to any path.
+    pub fn start(body: impl Fn(u64) -> String + Send + Sync + 'static) -> FakeTarget {
+        FakeTarget::start_with(move |n, _| FakeResponse::text(body(n)))
+    }
+
+    /// Serves whatever `respond` says, one thread per connection.
+    pub fn start_with(respond: impl Fn(u64, &str) -> FakeResponse + Send + Sync + 'static) -> FakeTarget {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(AtomicU64::new(0));
         let last_request = Arc::new(Mutex::new(String::new()));
         let (count, last) = (Arc::clone(&requests), Arc::clone(&last_request));
+        let respond = Arc::new(respond);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut head = String::new();
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    head.push_str(&line);
-                }
-                let n = count.fetch_add(1, Ordering::SeqCst) + 1;
-                *last.lock().unwrap() = head;
-                let body = body(n);
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(response.as_bytes());
+                let Ok(stream) = stream else { continue };
+                let (count, last, respond) = (Arc::clone(&count), Arc::clone(&last), Arc::clone(&respond));
+                std::thread::spawn(move || serve_one(stream, &count, &last, &*respond));
             }
         });
         FakeTarget { addr, requests, last_request }
     }
+}
+
+/// Reads one request's head from `stream` and writes `respond`'s answer.
+pub fn serve_one<S: Read + Write>(
+    stream: S,
+    count: &AtomicU64,
+    last: &Mutex<String>,
+    respond: &dyn Fn(u64, &str) -> FakeResponse,
+) {
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+    *last.lock().unwrap() = head.clone();
+    let response = respond(n, &head);
+    std::thread::sleep(response.delay);
+    let mut out = format!(
+        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        response.status,
+        response.content_type,
+        response.body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&response.body);
+    let stream = reader.get_mut();
+    let _ = stream.write_all(&out);
+    let _ = stream.flush();
 }

@@ -55,7 +55,7 @@ impl ScrapeError {
         if err.is_timeout() {
             return ScrapeError::Timeout;
         }
-        let mut source: Option<&dyn std::error::Error> = Some(&err);
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
         let mut text = Vec::new();
         while let Some(cause) = source {
             if let Some(io) = cause.downcast_ref::<std::io::Error>()
@@ -63,7 +63,20 @@ impl ScrapeError {
             {
                 return ScrapeError::ConnectionRefused;
             }
+            // rustls errors arrive wrapped in io::Errors (nested ones, too), whose `source` skips
+            // the wrapped error, so unwrap them by hand.
+            let mut inner: &(dyn std::error::Error + 'static) = cause;
+            while let Some(wrapped) = inner.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+                inner = wrapped;
+            }
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return ScrapeError::Tls(tls.to_string());
+            }
             let part = cause.to_string();
+            // hyper-util's resolver reports "dns error: <resolver's reason>".
+            if let Some(reason) = part.strip_prefix("dns error: ") {
+                return ScrapeError::Dns(reason.to_owned());
+            }
             if !text.iter().any(|t: &String| t.contains(&part)) {
                 text.push(part);
             }

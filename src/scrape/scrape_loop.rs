@@ -324,10 +324,10 @@ impl SeriesCache {
         let mut appender = db.appender();
         let iteration = self.iteration;
         self.entries.retain(|_, entry| {
-            if entry.last_iteration + 1 == iteration {
-                if let Some(series_ref) = entry.series_ref {
-                    appender.append_ref(series_ref, timestamp, STALE_NAN);
-                }
+            if entry.last_iteration + 1 == iteration
+                && let Some(series_ref) = entry.series_ref
+            {
+                appender.append_ref(series_ref, timestamp, STALE_NAN);
             }
             entry.last_iteration + 1 >= iteration
         });
