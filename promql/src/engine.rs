@@ -40,6 +40,14 @@ impl Default for EngineOptions {
     }
 }
 
+/// Per-query settings, as the HTTP API's `lookback_delta` parameter gives them; `None` keeps
+/// the engine's setting.
+#[derive(Debug, Clone, Default)]
+pub struct QueryOptions {
+    /// How far back an instant selector looks for a sample, ms.
+    pub lookback_delta_ms: Option<i64>,
+}
+
 /// Evaluates PromQL queries. Holds no per-query state, so one engine serves every query.
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
@@ -60,6 +68,38 @@ impl Engine {
     /// Evaluates `query` at `time_ms`.
     pub fn instant_query(&self, db: &Db, query: &str, time_ms: i64) -> Result<QueryResult, QueryError> {
         self.instant_query_expr(db, &parse(query)?, time_ms)
+    }
+
+    /// [`Engine::instant_query`] with per-query settings.
+    pub fn instant_query_with(
+        &self,
+        db: &Db,
+        query: &str,
+        time_ms: i64,
+        options: &QueryOptions,
+    ) -> Result<QueryResult, QueryError> {
+        self.with(options).instant_query_expr(db, &parse(query)?, time_ms)
+    }
+
+    /// [`Engine::range_query`] with per-query settings.
+    pub fn range_query_with(
+        &self,
+        db: &Db,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        options: &QueryOptions,
+    ) -> Result<QueryResult, QueryError> {
+        self.with(options).range_query_expr(db, &parse(query)?, start_ms, end_ms, step_ms)
+    }
+
+    fn with(&self, options: &QueryOptions) -> Engine {
+        let mut engine = self.clone();
+        if let Some(lookback) = options.lookback_delta_ms.filter(|l| *l > 0) {
+            engine.options.lookback_delta_ms = lookback;
+        }
+        engine
     }
 
     /// Evaluates a parsed expression at `time_ms`; the promqltest runner uses it to evaluate

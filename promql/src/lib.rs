@@ -38,7 +38,7 @@ mod promqltest;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{Engine, EngineOptions};
+pub use engine::{Engine, EngineOptions, QueryOptions};
 pub use error::QueryError;
 pub use parser::parse_matchers;
 pub use value::{InstantSample, QueryResult, RangeSeries, Value};

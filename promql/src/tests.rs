@@ -269,3 +269,118 @@ fn limits_samples_and_time() {
     let err = engine.instant_query(&db, "y", 0).unwrap_err();
     assert_eq!((err.error_type(), err.to_string().as_str()), ("timeout", "query timed out in query execution"));
 }
+
+#[test]
+fn subquery_steps_align_to_multiples_of_the_step() {
+    // x is 0, 1, 2, ... one per 10s. A subquery [1m:20s] at 75s reads the steps in (15s, 75s]
+    // that are multiples of 20s: 20s, 40s, 60s, whose values are 2, 4, 6.
+    let series = "x 0+1x20";
+    let table = [
+        ("count_over_time(x[1m:20s])", 75, "{} 3"),
+        ("sum_over_time(x[1m:20s])", 75, "{} 12"),
+        // At 80s the window (20s, 80s] excludes 20s itself (left-open) and includes 80s.
+        ("sum_over_time(x[1m:20s])", 80, "{} 18"),
+        // Offset moves the window, not the alignment: (0s, 60s] gives 20s, 40s, 60s.
+        ("sum_over_time(x[1m:20s] offset 20s)", 80, "{} 12"),
+        // `@` pins the window's end: (40s, 100s] gives 60s, 80s, 100s.
+        ("sum_over_time(x[1m:20s] @ 100)", 1000, "{} 24"),
+        // Without a step, subqueries use 1m: (0s, 120s] gives 60s and 120s, reading 6 and 12.
+        ("sum_over_time(x[2m:])", 120, "{} 18"),
+        ("last_over_time(rate(x[20s])[1m:10s])", 60, "{} 0.1"),
+    ];
+    for (query, at, want) in table {
+        assert_eq!(instant(10, series, query, at), want, "{query} at {at}");
+    }
+}
+
+#[test]
+fn at_modifier_combines_with_offset() {
+    let series = "x 0+1x20";
+    let table = [
+        // `@ 100 offset 30s` reads at 70s.
+        ("x @ 100 offset 30s", 10, "x{} 7"),
+        ("x offset 30s @ 100", 10, "x{} 7"),
+        ("x @ 100 offset -30s", 10, "x{} 13"),
+        ("sum_over_time(x[30s] @ 100 offset 30s)", 10, "{} 18"),
+        ("x @ 250", 10, "x{} 20"),
+        // The last sample is at 200s: beyond the 5m lookback nothing is left.
+        ("x @ 1000", 10, ""),
+    ];
+    for (query, at, want) in table {
+        assert_eq!(instant(10, series, query, at), want, "{query} at {at}");
+    }
+    assert_eq!(range(10, series, "x @ end()", 0, 20, 10), "x{} 2@0 2@10 2@20");
+}
+
+#[test]
+fn vector_matching_errors() {
+    let series = r#"
+        a{job="x", i="1"} 1
+        a{job="x", i="2"} 2
+        b{job="x"} 10
+        b{job="x", k="y"} 20
+    "#;
+    let table = [
+        (
+            "a + on(job) b",
+            "execution: found duplicate series for the match group {job=\"x\"} on the right hand-side of the \
+             operation: [b{job=\"x\", k=\"y\"}, b{job=\"x\"}];many-to-many matching not allowed: matching labels \
+             must be unique on one side",
+        ),
+        (
+            "a + on(job) b{k=\"\"}",
+            "execution: multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+        ),
+        ("a + on(job) group_left b{k=\"\"}", "{i=\"1\", job=\"x\"} 11\n{i=\"2\", job=\"x\"} 12"),
+        // A filter that drops every match still fails: the match itself is ambiguous.
+        (
+            "a > on(job) b{k=\"\"}",
+            "execution: multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+        ),
+        ("a and on(job) b", "a{i=\"1\", job=\"x\"} 1\na{i=\"2\", job=\"x\"} 2"),
+    ];
+    for (query, want) in table {
+        assert_eq!(instant(60, series, query, 0), want, "{query}");
+    }
+}
+
+#[test]
+fn per_query_lookback_delta() {
+    let (_dir, db) = db();
+    load(&db, 60_000, "x 1");
+    let engine = Engine::new(EngineOptions::default());
+    let short = crate::QueryOptions { lookback_delta_ms: Some(30_000) };
+    assert_eq!(render(engine.instant_query(&db, "x", 60_000)), "x{} 1");
+    assert_eq!(render(engine.instant_query_with(&db, "x", 60_000, &short)), "");
+    assert_eq!(render(engine.range_query_with(&db, "x", 0, 60_000, 30_000, &short)), "x{} 1@0");
+}
+
+#[test]
+fn classic_histograms_and_new_aggregations() {
+    let series = r#"
+        h_bucket{le="1"} 1
+        h_bucket{le="2"} 3
+        h_bucket{le="+Inf"} 4
+        v{a="1"} 3
+        v{a="2"} 3
+        v{a="3"} 5
+    "#;
+    let table = [
+        ("histogram_quantile(0.5, h_bucket)", "{} 1.5"),
+        ("histogram_quantile(1, h_bucket)", "{} 2"),
+        ("histogram_fraction(0, 1, h_bucket)", "{} 0.25"),
+        ("count_values(\"value\", v)", "{value=\"3\"} 2\n{value=\"5\"} 1"),
+        ("quantile(0.5, v)", "{} 3"),
+        ("limitk(2, v)", "v{a=\"1\"} 3\nv{a=\"2\"} 3"),
+        ("count(limit_ratio(1, v))", "{} 3"),
+        ("count(limit_ratio(0.5, v) or limit_ratio(-0.5, v))", "{} 3"),
+        ("sort_by_label_desc(v, \"a\")", "v{a=\"3\"} 5\nv{a=\"2\"} 3\nv{a=\"1\"} 3"),
+        ("label_join(v{a=\"1\"}, \"b\", \"-\", \"a\", \"a\")", "v{a=\"1\", b=\"1-1\"} 3"),
+        ("year(vector(86400 * 365))", "{} 1971"),
+        ("day_of_week(vector(0))", "{} 4"),
+        ("days_in_month(vector(86400 * 40))", "{} 28"),
+    ];
+    for (query, want) in table {
+        assert_eq!(instant(60, series, query, 0), want, "{query}");
+    }
+}
