@@ -247,3 +247,37 @@ fn tls_targets_are_verified_against_the_configured_ca() {
     assert!(error.starts_with("TLS handshake failed: invalid peer certificate"), "{error}");
     assert_eq!(query(&server, "secure")[0]["metric"]["job"], "trusted");
 }
+
+/// 1000 targets on loopback, every 2s: each target keeps its interval within 10% (timestamps are
+/// taken when a scrape starts, so a late tick shows as a longer gap).
+#[test]
+fn a_thousand_targets_keep_their_interval() {
+    let target = FakeTarget::start(|_| "load 1\n".to_owned());
+    let dir = tempfile::tempdir().unwrap();
+    let labels: Vec<String> =
+        (0..1000).map(|i| format!("      - targets: ['{}']\n        labels: {{i: '{i}'}}\n", target.addr)).collect();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "scrape_configs:\n  - job_name: many\n    scrape_interval: 2s\n    static_configs:\n{}",
+            labels.concat()
+        ),
+    );
+    let server = start(dir.path(), &[&config]);
+    let series = eventually(Duration::from_secs(30), || {
+        let result = query(&server, "up{job=\"many\"}[9s]");
+        let enough =
+            result.len() == 1000 && result.iter().all(|s| s["values"].as_array().is_some_and(|v| v.len() >= 4));
+        if enough { Ok(result) } else { Err(format!("{} series, waiting for 4 scrapes each", result.len())) }
+    });
+    let mut worst = (i64::MAX, i64::MIN);
+    for s in &series {
+        let times: Vec<i64> =
+            s["values"].as_array().unwrap().iter().map(|p| (p[0].as_f64().unwrap() * 1000.0).round() as i64).collect();
+        for gap in times.windows(2).map(|w| w[1] - w[0]) {
+            worst = (worst.0.min(gap), worst.1.max(gap));
+        }
+        assert!(s["values"].as_array().unwrap().iter().all(|p| p[1] == "1"), "{s}");
+    }
+    assert!(worst.0 >= 1_800 && worst.1 <= 2_200, "scrape gaps ranged {worst:?} ms, want 2000 ± 10%");
+}
