@@ -4,13 +4,15 @@
 //! Each variant maps to one Prometheus API `errorType` through [`QueryError::error_type`], so the
 //! web layer never has to guess from the text. The texts follow Prometheus's wording.
 
+use crate::parse_error::ParseError;
+
 /// Why a query could not be parsed or evaluated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum QueryError {
-    /// The query text is not valid PromQL. Prometheus prefixes its message with `line:col:`;
-    /// promql-parser does not report positions, so the text starts at `parse error:`.
-    #[error("parse error: {0}")]
-    Parse(String),
+    /// The query text is not valid PromQL: `1:7: parse error: ...`, or without the position
+    /// when it could not be located.
+    #[error("{0}")]
+    Parse(ParseError),
     /// The query or its parameters are valid PromQL but not acceptable here, e.g. a range vector
     /// as the result of a range query.
     #[error("{0}")]

@@ -30,6 +30,7 @@ mod engine;
 mod error;
 mod functions;
 mod operators;
+mod parse_error;
 mod parser;
 mod value;
 
@@ -40,5 +41,6 @@ mod tests;
 
 pub use engine::{Engine, EngineOptions, QueryOptions};
 pub use error::QueryError;
+pub use parse_error::{ParseError, Position};
 pub use parser::parse_matchers;
 pub use value::{InstantSample, QueryResult, RangeSeries, Value};

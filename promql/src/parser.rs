@@ -2,8 +2,8 @@
 //! Prometheus's wording and to storage's [`Matcher`].
 //!
 //! promql-parser (GreptimeTeam) does the lexing, parsing and type checking; nothing here walks
-//! the grammar. It does not report error positions, so parse errors lack Prometheus's `1:7:`
-//! prefix. Matchers are recompiled by storage so that regexes get Go RE2's meaning of
+//! the grammar. It does not report error positions: `parse_error.rs` recovers them and
+//! Prometheus's wording where it can. Matchers are recompiled by storage so that regexes get Go RE2's meaning of
 //! `\d \w \s`, not the Rust regex the parser checked them with.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,10 +13,12 @@ use promql_parser::label::MatchOp as ParserMatchOp;
 use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 
 use crate::error::QueryError;
+use crate::parse_error::{ParseError, locate};
 
 /// Parses a PromQL expression.
 pub(crate) fn parse(query: &str) -> Result<Expr, QueryError> {
-    promql_parser::parser::parse(query).map_err(|message| QueryError::Parse(prometheus_wording(&message)))
+    promql_parser::parser::parse(query)
+        .map_err(|message| QueryError::Parse(locate(query, prometheus_wording(&message))))
 }
 
 /// Parses a series selector such as `up{job="a"}` or `{__name__=~"x.*"}`, as the HTTP API's
@@ -27,10 +29,13 @@ pub(crate) fn parse(query: &str) -> Result<Expr, QueryError> {
 pub fn parse_matchers(selector: &str) -> Result<Vec<Matcher>, QueryError> {
     let expr = parse(selector)?;
     let Expr::VectorSelector(vs) = &expr else {
-        return Err(QueryError::Parse(format!("expected a series selector, got {}", type_name(&expr))));
+        return Err(QueryError::Parse(ParseError::new(format!(
+            "expected a series selector, got {}",
+            type_name(&expr)
+        ))));
     };
     if vs.offset.is_some() || vs.at.is_some() {
-        return Err(QueryError::Parse("a series selector takes no offset or @ modifier".to_owned()));
+        return Err(QueryError::Parse(ParseError::new("a series selector takes no offset or @ modifier")));
     }
     let matchers = selector_matchers(vs)?;
     if matchers.iter().all(Matcher::matches_empty) {
@@ -62,7 +67,7 @@ pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Matcher>, Que
 }
 
 fn bad_regex(err: promlite_storage::BadRegex) -> QueryError {
-    QueryError::Parse(err.to_string())
+    QueryError::Parse(ParseError::new(err.to_string()))
 }
 
 /// The type of an expression as Prometheus's messages name it (`DocumentedType`).
@@ -141,10 +146,13 @@ mod tests {
         let err = |q: &str| parse(q).unwrap_err().to_string();
         assert_eq!(
             err("rate(up)"),
-            "parse error: expected type range vector in call to function \"rate\", got instant vector"
+            "1:6: parse error: expected type range vector in call to function \"rate\", got instant vector"
         );
-        assert_eq!(err("nosuchfn(up)"), "parse error: unknown function with name \"nosuchfn\"");
-        assert_eq!(err("abs(1)"), "parse error: expected type instant vector in call to function \"abs\", got scalar");
+        assert_eq!(err("nosuchfn(up)"), "1:1: parse error: unknown function with name \"nosuchfn\"");
+        assert_eq!(
+            err("abs(1)"),
+            "1:5: parse error: expected type instant vector in call to function \"abs\", got scalar"
+        );
         assert_eq!(parse("up +").unwrap_err().error_type(), "bad_data");
     }
 

@@ -246,7 +246,7 @@ fn functions_and_unsupported_ones() {
         ("\"hello\"", "string hello"),
         ("histogram_quantile(0.9, n)", ""),
         ("max_over_time(n[5m:1m])", "{} 7"),
-        ("n{", "bad_data: parse error: unexpected end of input inside braces"),
+        ("n{", "bad_data: 1:3: parse error: unexpected end of input inside braces"),
     ];
     for (query, want) in table {
         assert_eq!(instant(60, series, query, 60), want, "{query}");
