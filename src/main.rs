@@ -107,12 +107,10 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         Options {
             retention_ms: flags.retention_time.as_millis() as i64,
             retention_bytes: flags.retention_size.bytes(),
+            ..Options::default()
         },
     )
     .with_context(|| format!("opening TSDB at {}", flags.storage_path.display()))?;
-    tracing::warn!(
-        "storage is in memory only in this version: samples do not survive a restart (the WAL lands with issue #4)"
-    );
     let engine = Arc::new(Engine::new(EngineOptions {
         lookback_delta_ms: flags.lookback_delta.as_millis() as i64,
         max_samples: flags.max_samples,

@@ -1,22 +1,43 @@
 //! The database: one data directory, its head, and (later) its blocks (upstream `tsdb/db.go`).
 //!
-//! FIXME(#4): the data directory is created and locked, but nothing is written to it yet: the
-//! head lives in memory only until the WAL, `chunks_head/` and blocks land.
+//! Layout, as Prometheus's: `lock`, `wal/` (segments), `chunks_head/` (FIXME(#4): not written
+//! yet: sealed chunks stay in memory), and `quarantine/` for WAL segments replay had to cut
+//! (promlite's own). Opening replays the WAL into the head before returning, so a `Db` in hand
+//! always holds every sample committed before the last stop.
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::Instant;
 
-use crate::head::{Appender, Head, HeadStats};
+use crate::head::{Appender, Head, HeadOptions, HeadStats, TsdbStatus};
 use crate::querier::Querier;
+use crate::wal::record::{self, Record, RefSample};
+use crate::wal::{self, Wal, WalError};
 
 /// Settings from `--storage.tsdb.*`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// `--storage.tsdb.retention.time`, milliseconds; 0 means the default (15d).
     pub retention_ms: i64,
     /// `--storage.tsdb.retention.size`, bytes; 0 means no size limit.
     pub retention_bytes: u64,
+    /// `--storage.tsdb.wal-segment-size`, bytes (default 128 MiB).
+    pub wal_segment_size: usize,
+    /// `--storage.tsdb.wal-compression` (snappy; default on, as in Prometheus 3).
+    pub wal_compression: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            retention_ms: 0,
+            retention_bytes: 0,
+            wal_segment_size: wal::DEFAULT_SEGMENT_SIZE,
+            wal_compression: true,
+        }
+    }
 }
 
 /// Opening the data directory failed.
@@ -30,6 +51,43 @@ pub enum DbError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The WAL could not be read or opened for writing.
+    #[error(transparent)]
+    Wal(#[from] WalError),
+}
+
+/// Progress of the WAL replay at open, for `/api/v1/status/walreplay` (upstream `WALReplayStatus`).
+#[derive(Debug, Default)]
+pub struct ReplayProgress {
+    /// First segment to replay.
+    pub min: AtomicU32,
+    /// Last segment to replay.
+    pub max: AtomicU32,
+    /// Segment being replayed.
+    pub current: AtomicU32,
+    /// Whether replay has finished.
+    pub done: AtomicBool,
+}
+
+/// What the replay at open did, for logs, metrics and `/api/v1/status/tsdb`.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayStats {
+    /// Segments read.
+    pub segments: u32,
+    /// Series records applied.
+    pub series: u64,
+    /// Samples put back in the head.
+    pub samples: u64,
+    /// Samples skipped: unknown series (a damaged WAL) or rejected by the head.
+    pub samples_skipped: u64,
+    /// Records of types promlite does not replay.
+    pub other_records: u64,
+    /// Records that did not decode (counted in `prometheus_tsdb_wal_corruptions_total`).
+    pub bad_records: u64,
+    /// Damaged segments and what was done about them.
+    pub repairs: Vec<wal::Repair>,
+    /// Wall time of the replay, seconds.
+    pub duration_seconds: f64,
 }
 
 /// An open TSDB. Cheap to clone; clones share the head.
@@ -38,13 +96,21 @@ pub struct Db {
     dir: PathBuf,
     options: Options,
     head: Arc<Head>,
+    replay: Arc<ReplayStats>,
+    progress: Arc<ReplayProgress>,
     // Held for the life of the Db so the lock file stays ours.
     _lock: Arc<File>,
 }
 
 impl Db {
-    /// Opens (creating if needed) the data directory `dir`.
+    /// Opens (creating if needed) the data directory `dir`, replaying its WAL.
     pub fn open(dir: &Path, options: Options) -> Result<Db, DbError> {
+        Db::open_with_progress(dir, options, Arc::new(ReplayProgress::default()))
+    }
+
+    /// As [`Db::open`], reporting replay progress through `progress` while it runs (so a server
+    /// can answer `/api/v1/status/walreplay` before the `Db` exists).
+    pub fn open_with_progress(dir: &Path, options: Options, progress: Arc<ReplayProgress>) -> Result<Db, DbError> {
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| DbError::Io { path, source }
@@ -53,7 +119,14 @@ impl Db {
         let lock_path = dir.join("lock");
         let lock =
             OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
-        Ok(Db { dir: dir.to_owned(), options, head: Arc::new(Head::new()), _lock: Arc::new(lock) })
+        let head = Arc::new(Head::new(HeadOptions::default()));
+        let wal_dir = dir.join("wal");
+        fs::create_dir_all(&wal_dir).map_err(io(&wal_dir))?;
+        let stats = replay_wal(&head, &wal_dir, &dir.join("quarantine"), &progress)?;
+        *head.wal.lock().expect("wal lock") =
+            Some(Wal::create(&wal_dir, options.wal_segment_size, options.wal_compression)?);
+        progress.done.store(true, Ordering::Release);
+        Ok(Db { dir: dir.to_owned(), options, head, replay: Arc::new(stats), progress, _lock: Arc::new(lock) })
     }
 
     /// The data directory.
@@ -80,75 +153,149 @@ impl Db {
     pub fn head_stats(&self) -> HeadStats {
         self.head.stats()
     }
+
+    /// What the replay at open did.
+    pub fn replay_stats(&self) -> &ReplayStats {
+        &self.replay
+    }
+
+    /// Replay progress (finished once `open` returned).
+    pub fn replay_progress(&self) -> &ReplayProgress {
+        &self.progress
+    }
+
+    /// False once a WAL write failed: samples committed since then are in memory only.
+    pub fn healthy(&self) -> bool {
+        !self.head.wal_broken.load(Ordering::Relaxed)
+    }
+
+    /// WAL writes that failed since open (`prometheus_tsdb_wal_writes_failed_total`).
+    pub fn wal_write_failures(&self) -> u64 {
+        self.head.wal_write_failures.load(Ordering::Relaxed)
+    }
+
+    /// Flushes and fsyncs the WAL; call on shutdown.
+    pub fn close(&self) -> Result<(), DbError> {
+        if let Some(wal) = self.head.wal.lock().expect("wal lock").as_mut() {
+            wal.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Head cardinality statistics for `/api/v1/status/tsdb`, each list cut to `limit`.
+    pub fn tsdb_status(&self, limit: usize) -> TsdbStatus {
+        self.head.status(limit)
+    }
+}
+
+/// Replays `wal_dir` into `head`: series records on this thread (refs must exist before their
+/// samples), samples fanned out to one worker per core by series ref, so each series is appended
+/// by one thread in WAL order.
+fn replay_wal(
+    head: &Arc<Head>,
+    wal_dir: &Path,
+    quarantine: &Path,
+    progress: &ReplayProgress,
+) -> Result<ReplayStats, DbError> {
+    let start = Instant::now();
+    let segments = wal::list_segments(wal_dir)?;
+    progress.min.store(segments.first().copied().unwrap_or(0), Ordering::Relaxed);
+    progress.max.store(segments.last().copied().unwrap_or(0), Ordering::Relaxed);
+    let mut stats = ReplayStats { segments: segments.len() as u32, ..ReplayStats::default() };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let skipped = AtomicU64::new(0);
+    let replayed = AtomicU64::new(0);
+    // Upstream's multiRef: a label set seen again under another ref maps to the first one.
+    let mut aliases: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    let repairs = std::thread::scope(|scope| -> Result<Vec<wal::Repair>, DbError> {
+        let mut senders = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RefSample>>(64);
+            senders.push(tx);
+            let (head, skipped, replayed) = (Arc::clone(head), &skipped, &replayed);
+            scope.spawn(move || {
+                for batch in rx {
+                    let (accepted, _) = head.apply(&batch, false);
+                    replayed.fetch_add(accepted.len() as u64, Ordering::Relaxed);
+                    skipped.fetch_add((batch.len() - accepted.len()) as u64, Ordering::Relaxed);
+                }
+            });
+        }
+        let mut batches: Vec<Vec<RefSample>> = vec![Vec::new(); workers];
+        let on_segment = |index| progress.current.store(index, Ordering::Relaxed);
+        let result = wal::replay(wal_dir, quarantine, on_segment, |rec| match record::decode(rec) {
+            Ok(Record::Series(series)) => {
+                for (series_ref, labels) in series {
+                    let (s, _) = head.get_or_create(&labels, Some(series_ref));
+                    if s.series_ref != series_ref {
+                        aliases.insert(series_ref, s.series_ref);
+                    }
+                    stats.series += 1;
+                }
+            }
+            Ok(Record::Samples(samples)) => {
+                for mut sample in samples {
+                    if let Some(&alias) = aliases.get(&sample.series_ref) {
+                        sample.series_ref = alias;
+                    }
+                    let worker = sample.series_ref as usize % workers;
+                    batches[worker].push(sample);
+                    if batches[worker].len() >= 4096 {
+                        let batch = std::mem::take(&mut batches[worker]);
+                        // A worker only stops when its sender is dropped, so this cannot fail.
+                        let _ = senders[worker].send(batch);
+                    }
+                }
+            }
+            Ok(Record::Other(_)) => stats.other_records += 1,
+            Err(err) => {
+                stats.bad_records += 1;
+                tracing::warn!(error = %err, "skipping a WAL record that does not decode");
+            }
+        });
+        for (worker, batch) in batches.into_iter().enumerate() {
+            if !batch.is_empty() {
+                let _ = senders[worker].send(batch);
+            }
+        }
+        drop(senders);
+        Ok(result?)
+    })?;
+    stats.samples = replayed.load(Ordering::Relaxed);
+    stats.samples_skipped = skipped.load(Ordering::Relaxed);
+    stats.repairs = repairs;
+    stats.duration_seconds = start.elapsed().as_secs_f64();
+    // Replayed samples were counted once already, by the process that appended them.
+    for counter in [
+        &head.counters.samples_appended,
+        &head.counters.out_of_order,
+        &head.counters.out_of_bounds,
+        &head.counters.duplicates,
+    ] {
+        counter.store(0, Ordering::Relaxed);
+    }
+    for repair in &stats.repairs {
+        tracing::warn!(
+            segment = repair.segment,
+            offset = repair.offset,
+            bytes_lost = repair.bytes_lost,
+            reason = %repair.reason,
+            quarantined = ?repair.quarantined,
+            "WAL segment damaged: kept the records before the damage, dropped the rest of the segment"
+        );
+    }
+    if stats.segments > 0 {
+        tracing::info!(
+            segments = stats.segments,
+            series = stats.series,
+            samples = stats.samples,
+            samples_skipped = stats.samples_skipped,
+            duration_seconds = stats.duration_seconds,
+            "WAL replay completed"
+        );
+    }
+    Ok(stats)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Labels, MatchOp, Matcher};
-
-    fn db() -> (tempfile::TempDir, Db) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path(), Options::default()).unwrap();
-        (dir, db)
-    }
-
-    fn up(job: &str) -> Labels {
-        Labels::from_pairs([("__name__", "up"), ("job", job)])
-    }
-
-    #[test]
-    fn commit_makes_samples_visible_and_rollback_does_not() {
-        let (_dir, db) = db();
-        let mut app = db.appender();
-        app.append(&up("a"), 1000, 1.0).unwrap();
-        app.append(&up("b"), 1000, 0.0).unwrap();
-        assert!(app.commit().is_empty());
-        let mut app = db.appender();
-        app.append(&up("a"), 2000, 5.0).unwrap();
-        app.rollback();
-
-        let all = db.querier(0, 10_000).select(&[Matcher::new(MatchOp::Equal, "__name__", "up").unwrap()]);
-        assert_eq!(all.len(), 2);
-        assert_eq!(all[0].labels, up("a"));
-        assert_eq!(all[0].samples.len(), 1);
-        assert_eq!(db.head_stats().samples_appended, 2);
-    }
-
-    #[test]
-    fn rejects_out_of_order_and_conflicting_duplicates_but_keeps_the_rest() {
-        let (_dir, db) = db();
-        let mut app = db.appender();
-        app.append(&up("a"), 2000, 1.0).unwrap();
-        app.commit();
-        let mut app = db.appender();
-        app.append(&up("a"), 1000, 1.0).unwrap();
-        app.append(&up("a"), 2000, 1.0).unwrap();
-        app.append(&up("a"), 2000, 2.0).unwrap();
-        app.append(&up("b"), 2000, 2.0).unwrap();
-        let rejected: Vec<String> = app.commit().into_iter().map(|(_, e)| e.to_string()).collect();
-        assert_eq!(rejected, ["out of order sample", "duplicate sample for timestamp"]);
-        assert_eq!(db.head_stats().samples_appended, 2);
-        assert_eq!(db.head_stats().out_of_order_samples, 1);
-    }
-
-    #[test]
-    fn select_by_regex_negation_and_absent_label_and_range() {
-        let (_dir, db) = db();
-        let mut app = db.appender();
-        app.append(&up("api"), 1000, 1.0).unwrap();
-        app.append(&up("db"), 1000, 1.0).unwrap();
-        app.append(&Labels::from_pairs([("__name__", "up"), ("job", "web"), ("env", "prod")]), 5000, 1.0).unwrap();
-        app.commit();
-        let q = db.querier(0, 10_000);
-        let names = |ms: &[Matcher]| q.select(ms).iter().map(|s| s.labels.get("job").to_owned()).collect::<Vec<_>>();
-        let m = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
-        assert_eq!(names(&[m(MatchOp::Regex, "job", "a.*|d.")]), ["api", "db"]);
-        // Sorted like Prometheus's labels.Compare: pairwise, so `env` sorts before `job`.
-        assert_eq!(names(&[m(MatchOp::NotEqual, "job", "api")]), ["web", "db"]);
-        assert_eq!(names(&[m(MatchOp::Equal, "env", ""), m(MatchOp::Equal, "__name__", "up")]), ["api", "db"]);
-        assert_eq!(db.querier(2000, 10_000).select(&[m(MatchOp::Equal, "__name__", "up")]).len(), 1);
-        assert_eq!(q.label_values("job", &[]), ["api", "db", "web"]);
-        assert_eq!(q.label_names(&[m(MatchOp::Equal, "job", "web")]), ["__name__", "env", "job"]);
-    }
-}
+mod tests;

@@ -3,7 +3,8 @@
 //! A [`Labels`] is immutable and sorted by name, with unique names and no empty values, so two
 //! sets with the same pairs compare, hash and print the same way. Building one goes through
 //! [`LabelsBuilder`], which enforces that invariant.
-//! FIXME(#4): strings are owned per set; the head should intern them.
+//! A `Labels` owns its strings; the head keeps each distinct name and value once (interned as
+//! `u32` symbols in `head/symbols.rs`) and builds a `Labels` only when a query asks for one.
 
 use std::fmt;
 
@@ -36,6 +37,13 @@ impl Labels {
             builder.set(name.into(), value.into());
         }
         builder.labels()
+    }
+
+    /// Wraps pairs the caller already holds sorted by name, unique, values non-empty (the head's
+    /// own series, built from a set that went through [`LabelsBuilder`]).
+    pub(crate) fn from_sorted(pairs: Vec<Label>) -> Labels {
+        debug_assert!(pairs.windows(2).all(|w| w[0].name < w[1].name));
+        Labels(pairs)
     }
 
     /// The value of `name`, or `""` when absent (Prometheus treats both the same).

@@ -1,10 +1,12 @@
 //! promlite's time-series storage, meant to keep Prometheus's on-disk format.
 //!
-//! A [`Db`] owns one data directory. Samples enter through an [`Appender`] and become visible to
-//! a [`Querier`] on `commit`. Series are identified by [`Labels`] and selected by [`Matcher`]s.
+//! A [`Db`] owns one data directory. Samples enter through an [`Appender`], reach the head (an
+//! open XOR chunk per series, sealed chunks behind it) and the WAL on `commit`, and are visible
+//! to a [`Querier`] from then on. Opening a `Db` replays its WAL. Series are identified by
+//! [`Labels`] and selected by [`Matcher`]s through the head's postings index.
 //! No HTTP, PromQL or tokio here.
 //!
-//! FIXME(#4): the head is an in-memory walking skeleton (no WAL, chunks or blocks yet).
+//! FIXME(#4): sealed chunks stay in memory (no `chunks_head/` yet); no blocks (a later issue).
 //!
 //! ```
 //! use promlite_storage::{Db, Labels, MatchOp, Matcher, Options};
@@ -20,14 +22,17 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod chunkenc;
 mod db;
 mod head;
 mod labels;
 mod matcher;
 mod querier;
+mod wal;
 
-pub use db::{Db, DbError, Options};
-pub use head::{AppendError, Appender, HeadStats, STALE_NAN, Sample, SeriesRef, is_stale_nan};
+pub use db::{Db, DbError, Options, ReplayProgress, ReplayStats};
+pub use head::{AppendError, Appender, HeadStats, STALE_NAN, Sample, SeriesRef, TsdbStatus, is_stale_nan};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{BadRegex, MatchOp, Matcher, compile_anchored};
 pub use querier::{Querier, Series};
+pub use wal::{Repair, WalError};

@@ -2,7 +2,9 @@
 //!
 //! A regex matcher is fully anchored like Prometheus's (`^(?s:…)$`), and an empty value matches a
 //! missing label: `{a=""}` selects series without `a`, `{a=~".*"}` selects every series.
-//! FIXME(#4): the RE2 rewrite here is partial (ASCII `\d \w \s`); relabeling shares this type.
+//! Like upstream's `FastRegexMatcher`, common regex shapes skip the regex engine: `.*`, `.+`,
+//! literal alternations (`a|b|c`, answered by set lookups in the postings) and literal prefixes
+//! (`foo.*`). FIXME(#5): the RE2 rewrite is partial (ASCII `\d \w \s`, no `\Q…\E`).
 
 use std::fmt;
 
@@ -53,28 +55,92 @@ pub struct Matcher {
     /// Value or regex source, as written.
     pub value: String,
     re: Option<Regex>,
+    fast: Fast,
+}
+
+/// A regex shape answered without the regex engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fast {
+    /// No shortcut: ask the regex.
+    None,
+    /// `.*`: every value, the empty one included.
+    Any,
+    /// `.+`: every non-empty value.
+    NonEmpty,
+    /// A literal or an alternation of literals: exactly these values.
+    Set(Vec<String>),
+    /// `literal.*`.
+    Prefix(String),
+}
+
+// Characters that make a pattern more than a literal in RE2 syntax.
+fn is_meta(c: char) -> bool {
+    matches!(c, '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$')
+}
+
+fn analyze(pattern: &str) -> Fast {
+    match pattern {
+        ".*" => return Fast::Any,
+        ".+" => return Fast::NonEmpty,
+        _ => {}
+    }
+    if let Some(prefix) = pattern.strip_suffix(".*")
+        && !prefix.contains(is_meta)
+    {
+        return Fast::Prefix(prefix.to_owned());
+    }
+    if pattern.split('|').all(|alt| !alt.contains(is_meta)) {
+        let mut values: Vec<String> = pattern.split('|').map(str::to_owned).collect();
+        values.sort();
+        values.dedup();
+        return Fast::Set(values);
+    }
+    Fast::None
 }
 
 impl Matcher {
     /// Builds a matcher, compiling the regex for `=~`/`!~`.
     pub fn new(op: MatchOp, name: impl Into<String>, value: impl Into<String>) -> Result<Matcher, BadRegex> {
         let value = value.into();
-        let re = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(compile_anchored(&value)?),
-            MatchOp::Equal | MatchOp::NotEqual => None,
+        let (re, fast) = match op {
+            // Compiled even when a shortcut applies, so an invalid pattern is still an error.
+            MatchOp::Regex | MatchOp::NotRegex => (Some(compile_anchored(&value)?), analyze(&value)),
+            MatchOp::Equal | MatchOp::NotEqual => (None, Fast::Set(vec![value.clone()])),
         };
-        Ok(Matcher { name: name.into(), op, value, re })
+        Ok(Matcher { name: name.into(), op, value, re, fast })
     }
 
     /// Whether a label value (`""` for absent) satisfies the matcher.
     pub fn matches(&self, value: &str) -> bool {
-        match (self.op, &self.re) {
-            (MatchOp::Equal, _) => value == self.value,
-            (MatchOp::NotEqual, _) => value != self.value,
-            (MatchOp::Regex, Some(re)) => re.is_match(value),
-            (MatchOp::NotRegex, Some(re)) => !re.is_match(value),
-            (MatchOp::Regex | MatchOp::NotRegex, None) => unreachable!("regex matchers always carry a regex"),
+        let positive = match (&self.fast, &self.re) {
+            (Fast::Any, _) => true,
+            (Fast::NonEmpty, _) => !value.is_empty(),
+            (Fast::Set(values), _) if values.len() == 1 => values[0] == value,
+            (Fast::Set(values), _) => values.binary_search_by(|v| v.as_str().cmp(value)).is_ok(),
+            (Fast::Prefix(prefix), _) => value.starts_with(prefix.as_str()),
+            (Fast::None, Some(re)) => re.is_match(value),
+            (Fast::None, None) => unreachable!("only regex matchers lack a shortcut, and they carry a regex"),
+        };
+        match self.op {
+            MatchOp::Equal | MatchOp::Regex => positive,
+            MatchOp::NotEqual | MatchOp::NotRegex => !positive,
         }
+    }
+
+    /// The exact values the positive form of this matcher accepts (`=`/`!=` value, or a literal
+    /// alternation for `=~`/`!~`), when it is a finite set; lets the postings look values up
+    /// instead of scanning them.
+    pub fn set_matches(&self) -> Option<&[String]> {
+        match &self.fast {
+            Fast::Set(values) => Some(values),
+            _ => None,
+        }
+    }
+
+    /// Whether the positive form accepts every value (`=~".*"`): the matcher filters nothing
+    /// (`=~`) or everything (`!~`).
+    pub fn matches_everything_positive(&self) -> bool {
+        self.fast == Fast::Any
     }
 
     /// Whether the matcher selects series that lack the label.
@@ -153,6 +219,23 @@ mod tests {
         assert!(check(MatchOp::Equal, "", ""));
         assert!(Matcher::new(MatchOp::Regex, "a", ".*").unwrap().matches_empty());
         assert!(!Matcher::new(MatchOp::Regex, "a", ".+").unwrap().matches_empty());
+    }
+
+    #[test]
+    fn shortcuts_agree_with_the_regex() {
+        let patterns = ["", ".*", ".+", "foo", "foo|bar|", "a|b|c", "foo.*", "fo.*x", "f(o)o", "a+|b", "x\\.y.*"];
+        let inputs = ["", "foo", "bar", "a", "b", "c", "foox", "fox", "x.y", "x.yz", "xzy", "ab"];
+        for pattern in patterns {
+            let re = compile_anchored(pattern).unwrap();
+            for op in [MatchOp::Regex, MatchOp::NotRegex] {
+                let m = Matcher::new(op, "a", pattern).unwrap();
+                for input in inputs {
+                    assert_eq!(m.matches(input), re.is_match(input) == (op == MatchOp::Regex), "{m} on {input:?}");
+                }
+            }
+        }
+        assert_eq!(Matcher::new(MatchOp::Regex, "a", "b|a|b").unwrap().set_matches().unwrap(), ["a", "b"]);
+        assert!(Matcher::new(MatchOp::Regex, "a", "a.").unwrap().set_matches().is_none());
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! Read access to the head for a time range (upstream `tsdb/querier.go`).
+//! Read access to the head for a time range (upstream `tsdb/querier.go`, `head_read.go`).
 //!
 //! A [`Querier`] is bound to `[mint, maxt]` (milliseconds, both inclusive) when it is made, and
-//! selects series by matchers through the postings. Results are sorted by label set, as
+//! selects series by matchers through the postings. Each series' samples come from its sealed
+//! chunks and its open chunk, decoded in time order. Results are sorted by label set, as
 //! Prometheus's `Select(sortSeries=true)` returns them.
 
 use std::sync::Arc;
@@ -38,35 +39,45 @@ impl Querier {
             .head
             .select_refs(matchers)
             .into_iter()
-            .filter_map(|series_ref| self.head.series_data(series_ref, self.mint, self.maxt))
-            .filter(|(_, samples)| !samples.is_empty())
-            .map(|(labels, samples)| Series { labels, samples })
+            .filter_map(|series_ref| {
+                let series = self.head.series(series_ref)?;
+                let samples = series.state.lock().expect("series lock").samples(self.mint, self.maxt);
+                if samples.is_empty() {
+                    return None;
+                }
+                Some(Series { labels: self.head.labels_of(&series), samples })
+            })
             .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         out
     }
 
+    /// Refs of the series matching every matcher that have a sample in range.
+    fn refs_in_range(&self, matchers: &[Matcher]) -> Vec<u64> {
+        self.head
+            .select_refs(matchers)
+            .into_iter()
+            .filter(|r| {
+                self.head
+                    .series(*r)
+                    .is_some_and(|s| s.state.lock().expect("series lock").overlaps(self.mint, self.maxt))
+            })
+            .collect()
+    }
+
     /// Label names of series matching `matchers` (all series when empty), sorted.
     pub fn label_names(&self, matchers: &[Matcher]) -> Vec<String> {
         if matchers.is_empty() {
-            return self.head.label_names();
+            return self.head.label_names(None);
         }
-        let mut names: Vec<String> =
-            self.select(matchers).iter().flat_map(|s| s.labels.iter().map(|l| l.name.clone())).collect();
-        names.sort();
-        names.dedup();
-        names
+        self.head.label_names(Some(&self.refs_in_range(matchers)))
     }
 
     /// Values of label `name` among series matching `matchers` (all when empty), sorted.
     pub fn label_values(&self, name: &str, matchers: &[Matcher]) -> Vec<String> {
         if matchers.is_empty() {
-            return self.head.label_values(name);
+            return self.head.label_values(name, None);
         }
-        let mut values: Vec<String> =
-            self.select(matchers).iter().map(|s| s.labels.get(name).to_owned()).filter(|v| !v.is_empty()).collect();
-        values.sort();
-        values.dedup();
-        values
+        self.head.label_values(name, Some(&self.refs_in_range(matchers)))
     }
 }

@@ -1,0 +1,553 @@
+//! The head: the in-memory series and their recent samples (upstream `tsdb/head.go`,
+//! `head_append.go`, `head_read.go`).
+//!
+//! Series are found by label set (lock-striped maps keyed by hash and by ref) and by postings
+//! (label name → value → sorted series refs). Label strings are interned once per head
+//! (`symbols.rs`); a series holds `u32` symbol pairs. Each series has one open XOR chunk in memory
+//! and a list of sealed chunks, cut by Prometheus's rules: at 120 samples (end time predicted at 30
+//! samples), at 240 samples or 1024 bytes, and at each chunk-range (2h) boundary.
+//! Invariant: within a series, samples are strictly increasing in time across sealed chunks and
+//! the open chunk, so a query is a concatenation, never a merge.
+
+mod appender;
+mod postings;
+mod status;
+mod symbols;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::chunkenc::{XorChunk, XorIterator};
+use crate::labels::{Label, Labels};
+use crate::matcher::Matcher;
+use crate::wal::record::encode_series;
+use crate::wal::{Wal, WalError};
+use postings::MemPostings;
+use symbols::Symbols;
+
+pub use appender::Appender;
+pub use status::TsdbStatus;
+
+/// Identifies a series in the head; persisted in the WAL and `chunks_head/`, so stable across
+/// restarts (upstream `HeadSeriesRef`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SeriesRef(pub u64);
+
+/// One sample: a millisecond timestamp and a float value (stale markers are a special NaN).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Milliseconds since the Unix epoch.
+    pub t: i64,
+    /// The value; [`STALE_NAN`] bits mark staleness.
+    pub v: f64,
+}
+
+/// The bit pattern Prometheus writes as a staleness marker.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// The staleness marker as a float. Compare with [`is_stale_nan`], never with `==`.
+pub const STALE_NAN: f64 = f64::from_bits(STALE_NAN_BITS);
+
+/// Whether `v` is a staleness marker (bit-exact; any other NaN is an ordinary value).
+pub fn is_stale_nan(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// Why a sample was not appended; the texts are Prometheus's (`storage/interface.go`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AppendError {
+    /// The sample is older than the newest sample of its series.
+    #[error("out of order sample")]
+    OutOfOrder,
+    /// Same timestamp as the newest sample, different value.
+    #[error("duplicate sample for timestamp")]
+    DuplicateTimestamp,
+    /// Older than the head accepts: more than half a chunk range before its newest sample.
+    #[error("out of bounds")]
+    OutOfBounds,
+    /// `append_ref` named a series the head does not have.
+    #[error("unknown series ref {0}")]
+    UnknownSeriesRef(u64),
+    /// A label set that cannot name a series.
+    #[error("invalid label set {0}: {1}")]
+    InvalidLabels(String, &'static str),
+}
+
+/// Counters the head keeps for `/metrics` and `/api/v1/status/tsdb`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeadStats {
+    /// Series in the head (`prometheus_tsdb_head_series`).
+    pub series: u64,
+    /// Series ever created (`prometheus_tsdb_head_series_created_total`).
+    pub series_created: u64,
+    /// Samples committed (`prometheus_tsdb_head_samples_appended_total`).
+    pub samples_appended: u64,
+    /// Samples rejected as out of order (`prometheus_tsdb_out_of_order_samples_total`).
+    pub out_of_order_samples: u64,
+    /// Samples rejected as too old (`prometheus_tsdb_out_of_bound_samples_total`).
+    pub out_of_bound_samples: u64,
+    /// Samples rejected as conflicting duplicates (`prometheus_tsdb_duplicate_samples_total`,
+    /// promlite's name: upstream only counts them per scrape).
+    pub duplicate_samples: u64,
+    /// Chunks in the head, open and sealed (`prometheus_tsdb_head_chunks`).
+    pub chunks: u64,
+    /// Chunks ever created (`prometheus_tsdb_head_chunks_created_total`).
+    pub chunks_created: u64,
+    /// Lowest sample timestamp in the head, ms, or `i64::MAX` when empty.
+    pub min_time: i64,
+    /// Highest sample timestamp in the head, ms, or `i64::MIN` when empty.
+    pub max_time: i64,
+}
+
+/// Settings of the head.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeadOptions {
+    /// Chunk range in ms: chunks never span a multiple of it (upstream `ChunkRange`, 2h).
+    pub(crate) chunk_range: i64,
+    /// Target samples per chunk (upstream `SamplesPerChunk`, 120).
+    pub(crate) samples_per_chunk: u16,
+}
+
+impl Default for HeadOptions {
+    fn default() -> Self {
+        HeadOptions { chunk_range: 2 * 3600 * 1000, samples_per_chunk: 120 }
+    }
+}
+
+// Upstream `maxBytesPerXORChunk`: a chunk past this size is cut whatever its sample count.
+const MAX_BYTES_PER_XOR_CHUNK: usize = 1024;
+
+/// A full chunk: immutable, kept until a block takes it (FIXME(#4): in memory until the
+/// `chunks_head/` writer lands).
+pub(crate) struct SealedChunk {
+    pub(crate) min_time: i64,
+    pub(crate) max_time: i64,
+    pub(crate) bytes: Box<[u8]>,
+}
+
+/// The open chunk samples are appended to.
+pub(crate) struct HeadChunk {
+    pub(crate) chunk: XorChunk,
+    pub(crate) min_time: i64,
+    pub(crate) max_time: i64,
+}
+
+/// A series' mutable part, behind the series' own lock.
+#[derive(Default)]
+pub(crate) struct SeriesState {
+    pub(crate) sealed: Vec<SealedChunk>,
+    pub(crate) head_chunk: Option<HeadChunk>,
+    /// When the open chunk must be cut (upstream `memSeries.nextAt`).
+    next_at: i64,
+    last_value_bits: u64,
+}
+
+/// One series (upstream `memSeries`).
+pub(crate) struct MemSeries {
+    pub(crate) series_ref: u64,
+    /// Interned `name, value` symbol pairs, in label-name order.
+    pub(crate) pairs: Box<[u32]>,
+    pub(crate) state: Mutex<SeriesState>,
+}
+
+/// What a successful append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Appended {
+    /// Stored; `true` when a new chunk was cut for it.
+    Stored(bool),
+    /// Same timestamp and value as the newest sample: nothing to do (upstream accepts it silently).
+    Duplicate,
+}
+
+impl SeriesState {
+    /// Appends one sample under upstream's rules (`memSeries.appendable` then `append`).
+    pub(crate) fn append(&mut self, t: i64, v: f64, opts: &HeadOptions) -> Result<Appended, AppendError> {
+        match &self.head_chunk {
+            Some(c) if t < c.max_time => return Err(AppendError::OutOfOrder),
+            Some(c) if t == c.max_time => {
+                // Upstream tolerates an exact resend (federation does this) but not a new value.
+                if v.to_bits() == self.last_value_bits {
+                    return Ok(Appended::Duplicate);
+                }
+                return Err(AppendError::DuplicateTimestamp);
+            }
+            Some(_) => {}
+            None => {
+                if self.sealed.last().is_some_and(|c| c.max_time >= t) {
+                    return Err(AppendError::OutOfOrder);
+                }
+            }
+        }
+        let mut cut = false;
+        match &self.head_chunk {
+            None => cut = true,
+            Some(c) if c.chunk.bytes().len() > MAX_BYTES_PER_XOR_CHUNK => cut = true,
+            Some(_) => {}
+        }
+        if cut {
+            self.cut(t, opts);
+        }
+        let c = self.head_chunk.as_mut().expect("a head chunk exists after cut");
+        let num = c.chunk.num_samples();
+        if num == opts.samples_per_chunk / 4 {
+            self.next_at = compute_chunk_end_time(c.min_time, c.max_time, self.next_at, 4.0);
+        }
+        if t >= self.next_at || num >= opts.samples_per_chunk * 2 {
+            self.cut(t, opts);
+            cut = true;
+        }
+        let c = self.head_chunk.as_mut().expect("a head chunk exists after cut");
+        c.chunk.append(t, v);
+        c.max_time = t;
+        self.last_value_bits = v.to_bits();
+        Ok(Appended::Stored(cut))
+    }
+
+    fn cut(&mut self, t: i64, opts: &HeadOptions) {
+        if let Some(mut old) = self.head_chunk.take() {
+            old.chunk.shrink_to_fit();
+            self.sealed.push(SealedChunk {
+                min_time: old.min_time,
+                max_time: old.max_time,
+                bytes: old.chunk.bytes().into(),
+            });
+        }
+        self.head_chunk = Some(HeadChunk { chunk: XorChunk::new(), min_time: t, max_time: i64::MIN });
+        self.next_at = range_for_timestamp(t, opts.chunk_range);
+    }
+
+    /// Samples in `[mint, maxt]`, oldest first.
+    pub(crate) fn samples(&self, mint: i64, maxt: i64) -> Vec<Sample> {
+        let mut out = Vec::new();
+        let mut push = |bytes: &[u8]| {
+            let Ok(it) = XorIterator::new(bytes) else { return };
+            for sample in it.map_while(Result::ok) {
+                if sample.t > maxt {
+                    break;
+                }
+                if sample.t >= mint {
+                    out.push(sample);
+                }
+            }
+        };
+        for c in self.sealed.iter().filter(|c| c.max_time >= mint && c.min_time <= maxt) {
+            push(&c.bytes);
+        }
+        if let Some(c) = self.head_chunk.as_ref().filter(|c| c.max_time >= mint && c.min_time <= maxt) {
+            push(c.chunk.bytes());
+        }
+        out
+    }
+
+    /// Whether any chunk overlaps `[mint, maxt]`.
+    pub(crate) fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.sealed.iter().any(|c| c.max_time >= mint && c.min_time <= maxt)
+            || self.head_chunk.as_ref().is_some_and(|c| c.max_time >= mint && c.min_time <= maxt)
+    }
+
+    /// Heap bytes this state holds.
+    pub(crate) fn allocated_bytes(&self) -> usize {
+        let sealed: usize = self.sealed.iter().map(|c| c.bytes.len()).sum::<usize>()
+            + self.sealed.capacity() * std::mem::size_of::<SealedChunk>();
+        sealed + self.head_chunk.as_ref().map_or(0, |c| c.chunk.allocated_bytes())
+    }
+}
+
+/// Upstream `rangeForTimestamp`: the end of the chunk-range window holding `t` (Go's truncating
+/// division, kept for negative timestamps too).
+fn range_for_timestamp(t: i64, width: i64) -> i64 {
+    (t / width) * width + width
+}
+
+/// Upstream `computeChunkEndTime`: once a chunk holds a quarter of its target, spread the rest of
+/// the range evenly over chunks of the rate seen so far.
+fn compute_chunk_end_time(start: i64, cur: i64, max_t: i64, ratio_to_full: f64) -> i64 {
+    let n = (max_t - start) as f64 / ((cur - start + 1) as f64 * ratio_to_full);
+    if n <= 1.0 {
+        return max_t;
+    }
+    (start as f64 + (max_t - start) as f64 / n.floor()) as i64
+}
+
+const STRIPES: usize = 512;
+
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Series by ref and by label hash, each striped to keep lock contention low (upstream
+/// `stripeSeries`).
+struct StripeSeries {
+    by_ref: Box<[RwLock<RefStripe>]>,
+    by_hash: Box<[RwLock<HashStripe>]>,
+}
+
+type RefStripe = Map<u64, Arc<MemSeries>>;
+/// Label-set hash → the series with that hash (almost always one).
+type HashStripe = Map<u64, Vec<Arc<MemSeries>>>;
+
+impl StripeSeries {
+    fn new() -> StripeSeries {
+        StripeSeries {
+            by_ref: (0..STRIPES).map(|_| RwLock::default()).collect(),
+            by_hash: (0..STRIPES).map(|_| RwLock::default()).collect(),
+        }
+    }
+
+    fn get(&self, series_ref: u64) -> Option<Arc<MemSeries>> {
+        self.by_ref[series_ref as usize % STRIPES].read().expect("stripe lock").get(&series_ref).cloned()
+    }
+}
+
+/// Plain counters, updated with relaxed atomics.
+#[derive(Default)]
+pub(crate) struct HeadCounters {
+    pub(crate) series: AtomicU64,
+    pub(crate) series_created: AtomicU64,
+    pub(crate) samples_appended: AtomicU64,
+    pub(crate) out_of_order: AtomicU64,
+    pub(crate) out_of_bounds: AtomicU64,
+    pub(crate) duplicates: AtomicU64,
+    pub(crate) chunks: AtomicU64,
+    pub(crate) chunks_created: AtomicU64,
+}
+
+pub(crate) struct Head {
+    pub(crate) opts: HeadOptions,
+    symbols: RwLock<Symbols>,
+    series: StripeSeries,
+    postings: RwLock<MemPostings>,
+    next_ref: AtomicU64,
+    pub(crate) counters: HeadCounters,
+    pub(crate) min_time: AtomicI64,
+    pub(crate) max_time: AtomicI64,
+    /// The WAL writer (`None` before replay finishes and in tests of the head alone). Its lock
+    /// serialises commits so the WAL holds them in the order the head applied them.
+    pub(crate) wal: Mutex<Option<Wal>>,
+    /// WAL writes that failed (`prometheus_tsdb_wal_writes_failed_total`).
+    pub(crate) wal_write_failures: AtomicU64,
+    /// Set on the first failed WAL write: the head holds samples a restart would lose.
+    pub(crate) wal_broken: AtomicBool,
+}
+
+impl Drop for Head {
+    // Series records of an appender dropped without commit or rollback are still in the WAL's
+    // page buffer; hand them to the OS so a clean stop loses nothing.
+    fn drop(&mut self) {
+        if let Ok(mut wal) = self.wal.lock()
+            && let Some(wal) = wal.as_mut()
+            && let Err(err) = wal.flush()
+        {
+            tracing::error!(error = %err, "flushing the WAL on close failed");
+        }
+    }
+}
+
+impl Head {
+    pub(crate) fn new(opts: HeadOptions) -> Head {
+        Head {
+            opts,
+            symbols: RwLock::default(),
+            series: StripeSeries::new(),
+            postings: RwLock::default(),
+            // Upstream hands out refs from 1; 0 means "no ref".
+            next_ref: AtomicU64::new(1),
+            counters: HeadCounters::default(),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
+            wal: Mutex::new(None),
+            wal_write_failures: AtomicU64::new(0),
+            wal_broken: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn wal_failed(&self, err: &WalError) {
+        self.wal_write_failures.fetch_add(1, Ordering::Relaxed);
+        if !self.wal_broken.swap(true, Ordering::Relaxed) {
+            tracing::error!(error = %err, "WAL write failed: new samples are in memory only and would be lost on restart");
+        }
+    }
+
+    fn intern(&self, labels: &Labels) -> Box<[u32]> {
+        {
+            let symbols = self.symbols.read().expect("symbols lock");
+            let found: Option<Vec<u32>> =
+                labels.iter().flat_map(|l| [l.name.as_str(), l.value.as_str()]).map(|s| symbols.get(s)).collect();
+            if let Some(found) = found {
+                return found.into();
+            }
+        }
+        let mut symbols = self.symbols.write().expect("symbols lock");
+        labels.iter().flat_map(|l| [l.name.as_str(), l.value.as_str()]).map(|s| symbols.intern(s)).collect()
+    }
+
+    fn pairs_equal(&self, pairs: &[u32], labels: &Labels) -> bool {
+        if pairs.len() != labels.len() * 2 {
+            return false;
+        }
+        let symbols = self.symbols.read().expect("symbols lock");
+        labels
+            .iter()
+            .zip(pairs.chunks_exact(2))
+            .all(|(l, p)| symbols.resolve(p[0]) == l.name && symbols.resolve(p[1]) == l.value)
+    }
+
+    /// The series for `labels`, creating it (with `want_ref` when replaying, else a fresh ref and
+    /// a Series record in the WAL). Returns the series and whether it was created.
+    pub(crate) fn get_or_create(&self, labels: &Labels, want_ref: Option<u64>) -> (Arc<MemSeries>, bool) {
+        let hash = labels.stable_hash();
+        let stripe = &self.series.by_hash[hash as usize % STRIPES];
+        if let Some(candidates) = stripe.read().expect("stripe lock").get(&hash)
+            && let Some(series) = candidates.iter().find(|s| self.pairs_equal(&s.pairs, labels))
+        {
+            return (Arc::clone(series), false);
+        }
+        let mut by_hash = stripe.write().expect("stripe lock");
+        if let Some(series) =
+            by_hash.get(&hash).and_then(|candidates| candidates.iter().find(|s| self.pairs_equal(&s.pairs, labels)))
+        {
+            return (Arc::clone(series), false);
+        }
+        let series_ref = match want_ref {
+            Some(r) => {
+                self.next_ref.fetch_max(r + 1, Ordering::Relaxed);
+                r
+            }
+            None => self.next_ref.fetch_add(1, Ordering::Relaxed),
+        };
+        let pairs = self.intern(labels);
+        let series = Arc::new(MemSeries { series_ref, pairs, state: Mutex::new(SeriesState::default()) });
+        self.postings.write().expect("postings lock").add(series_ref, &series.pairs);
+        self.series.by_ref[series_ref as usize % STRIPES]
+            .write()
+            .expect("stripe lock")
+            .insert(series_ref, Arc::clone(&series));
+        if want_ref.is_none() {
+            // Still holding the hash stripe: no other appender can see the series before its
+            // record is in the WAL buffer, ahead of any sample that uses it.
+            let mut buf = Vec::with_capacity(64);
+            encode_series(&mut buf, &[(series_ref, labels)]);
+            if let Some(wal) = self.wal.lock().expect("wal lock").as_mut()
+                && let Err(err) = wal.log(&buf)
+            {
+                self.wal_failed(&err);
+            }
+        }
+        by_hash.entry(hash).or_default().push(Arc::clone(&series));
+        self.counters.series.fetch_add(1, Ordering::Relaxed);
+        self.counters.series_created.fetch_add(1, Ordering::Relaxed);
+        (series, true)
+    }
+
+    pub(crate) fn series(&self, series_ref: u64) -> Option<Arc<MemSeries>> {
+        self.series.get(series_ref)
+    }
+
+    /// The label set of `series`, built from the symbol table.
+    pub(crate) fn labels_of(&self, series: &MemSeries) -> Labels {
+        let symbols = self.symbols.read().expect("symbols lock");
+        Labels::from_sorted(
+            series
+                .pairs
+                .chunks_exact(2)
+                .map(|p| Label { name: symbols.resolve(p[0]).to_owned(), value: symbols.resolve(p[1]).to_owned() })
+                .collect(),
+        )
+    }
+
+    pub(crate) fn stats(&self) -> HeadStats {
+        let c = &self.counters;
+        HeadStats {
+            series: c.series.load(Ordering::Relaxed),
+            series_created: c.series_created.load(Ordering::Relaxed),
+            samples_appended: c.samples_appended.load(Ordering::Relaxed),
+            out_of_order_samples: c.out_of_order.load(Ordering::Relaxed),
+            out_of_bound_samples: c.out_of_bounds.load(Ordering::Relaxed),
+            duplicate_samples: c.duplicates.load(Ordering::Relaxed),
+            chunks: c.chunks.load(Ordering::Relaxed),
+            chunks_created: c.chunks_created.load(Ordering::Relaxed),
+            min_time: self.min_time.load(Ordering::Relaxed),
+            max_time: self.max_time.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Refs of series satisfying every matcher, ascending.
+    pub(crate) fn select_refs(&self, matchers: &[Matcher]) -> Vec<u64> {
+        let symbols = self.symbols.read().expect("symbols lock");
+        self.postings.read().expect("postings lock").select(&symbols, matchers)
+    }
+
+    /// Sorted label names of the series `refs` (all series when `None`).
+    pub(crate) fn label_names(&self, refs: Option<&[u64]>) -> Vec<String> {
+        let symbols = self.symbols.read().expect("symbols lock");
+        let mut names: Vec<String> = match refs {
+            None => {
+                self.postings.read().expect("postings lock").names().map(|s| symbols.resolve(s).to_owned()).collect()
+            }
+            Some(refs) => {
+                let mut syms: Vec<u32> = refs
+                    .iter()
+                    .filter_map(|r| self.series(*r))
+                    .flat_map(|s| s.pairs.chunks_exact(2).map(|p| p[0]).collect::<Vec<_>>())
+                    .collect();
+                syms.sort_unstable();
+                syms.dedup();
+                syms.into_iter().map(|s| symbols.resolve(s).to_owned()).collect()
+            }
+        };
+        names.sort();
+        names
+    }
+
+    /// Sorted values of label `name` among the series `refs` (all series when `None`).
+    pub(crate) fn label_values(&self, name: &str, refs: Option<&[u64]>) -> Vec<String> {
+        let symbols = self.symbols.read().expect("symbols lock");
+        let Some(name_sym) = symbols.get(name) else { return Vec::new() };
+        let mut values: Vec<String> = match refs {
+            None => self
+                .postings
+                .read()
+                .expect("postings lock")
+                .values(name_sym)
+                .map(|s| symbols.resolve(s).to_owned())
+                .collect(),
+            Some(refs) => {
+                let mut syms: Vec<u32> = refs
+                    .iter()
+                    .filter_map(|r| self.series(*r))
+                    .filter_map(|s| s.pairs.chunks_exact(2).find(|p| p[0] == name_sym).map(|p| p[1]))
+                    .collect();
+                syms.sort_unstable();
+                syms.dedup();
+                syms.into_iter().map(|s| symbols.resolve(s).to_owned()).collect()
+            }
+        };
+        values.sort();
+        values
+    }
+
+    /// Heap bytes the head holds, estimated from the sizes of its parts (for
+    /// `promlite_tsdb_head_bytes_per_series` and the memory bench).
+    pub(crate) fn allocated_bytes(&self) -> usize {
+        let symbols = self.symbols.read().expect("symbols lock").allocated_bytes();
+        let postings = self.postings.read().expect("postings lock").allocated_bytes();
+        let mut series = 0usize;
+        for stripe in self.series.by_ref.iter() {
+            let stripe = stripe.read().expect("stripe lock");
+            // Both maps hold an Arc per series: key + pointer + control byte each.
+            series += stripe.capacity() * (8 + 8 + 1) * 2;
+            for s in stripe.values() {
+                series += std::mem::size_of::<MemSeries>() + 16 + s.pairs.len() * 4;
+                series += s.state.lock().expect("series lock").allocated_bytes();
+            }
+        }
+        symbols + postings + series
+    }
+
+    /// Number of distinct interned strings.
+    #[cfg(test)]
+    pub(crate) fn num_symbols(&self) -> usize {
+        self.symbols.read().expect("symbols lock").len()
+    }
+}

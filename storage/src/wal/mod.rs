@@ -1,0 +1,304 @@
+//! Write-ahead log in Prometheus's format (upstream `tsdb/wlog/`, `tsdb/docs/format/wal.md`):
+//! numbered segments (`00000000`, …, at most 128 MiB) of 32 KiB pages; each record is split into
+//! fragments `type | len | CRC32-C | data`, snappy-compressed when that is smaller.
+//! Invariant: a commit's records are written (to the OS, not fsynced: a killed process loses
+//! nothing, a power cut may lose the last segment's tail) before `commit` returns, in the order
+//! the head applied them, so replay rebuilds exactly the committed state. On open a torn or
+//! corrupt tail of the newest segment is cut off; a damaged older segment keeps its good prefix
+//! and the original is moved to `quarantine/` (a promlite deviation: upstream deletes every
+//! later segment instead). Writing always starts a fresh segment, as upstream does.
+
+mod reader;
+pub(crate) mod record;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub(crate) use reader::{Damage, read_segment};
+
+pub(crate) const PAGE_SIZE: usize = 32 * 1024;
+pub(crate) const HEADER_SIZE: usize = 7;
+/// Upstream `DefaultSegmentSize`.
+pub(crate) const DEFAULT_SEGMENT_SIZE: usize = 128 * 1024 * 1024;
+
+pub(crate) const PAGE_TERM: u8 = 0;
+pub(crate) const FULL: u8 = 1;
+pub(crate) const FIRST: u8 = 2;
+pub(crate) const MIDDLE: u8 = 3;
+pub(crate) const LAST: u8 = 4;
+pub(crate) const SNAPPY_FLAG: u8 = 1 << 3;
+pub(crate) const ZSTD_FLAG: u8 = 1 << 4;
+
+/// A WAL operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WalError {
+    /// Reading, writing or renaming a WAL file failed.
+    #[error("WAL {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Segment numbers have a gap, so records in between are missing.
+    #[error("WAL {dir}: segments are not sequential: {prev:08} then {next:08}")]
+    NotSequential {
+        /// The WAL directory.
+        dir: PathBuf,
+        /// The segment before the gap.
+        prev: u32,
+        /// The segment after it.
+        next: u32,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> WalError + '_ {
+    move |source| WalError::Io { path: path.to_owned(), source }
+}
+
+/// Segment file name: eight digits, as upstream's `SegmentName`.
+pub(crate) fn segment_name(dir: &Path, index: u32) -> PathBuf {
+    dir.join(format!("{index:08}"))
+}
+
+/// Segment indices present in `dir`, ascending. Files whose names are not all digits are ignored
+/// (upstream does the same, so checkpoints and temp files do not count).
+pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u32>, WalError> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.is_empty()
+            && name.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(index) = name.parse::<u32>()
+        {
+            out.push(index);
+        }
+    }
+    out.sort_unstable();
+    for w in out.windows(2) {
+        if w[1] != w[0] + 1 {
+            return Err(WalError::NotSequential { dir: dir.to_owned(), prev: w[0], next: w[1] });
+        }
+    }
+    Ok(out)
+}
+
+/// The writing end of the WAL.
+pub(crate) struct Wal {
+    dir: PathBuf,
+    segment: File,
+    segment_index: u32,
+    /// The page being filled; bytes `flushed..alloc` are not yet written to the segment.
+    page: Box<[u8]>,
+    alloc: usize,
+    flushed: usize,
+    done_pages: usize,
+    pages_per_segment: usize,
+    compress: bool,
+    snappy: snap::raw::Encoder,
+    compressed: Vec<u8>,
+    /// Bytes handed to the OS, for `prometheus_tsdb_wal_*` style accounting.
+    pub(crate) bytes_written: u64,
+}
+
+impl Wal {
+    /// Opens `dir` for writing in a new segment after the existing ones.
+    pub(crate) fn create(dir: &Path, segment_size: usize, compress: bool) -> Result<Wal, WalError> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let next = list_segments(dir)?.last().map_or(0, |last| last + 1);
+        let path = segment_name(dir, next);
+        let segment = OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
+        sync_dir(dir)?;
+        Ok(Wal {
+            dir: dir.to_owned(),
+            segment,
+            segment_index: next,
+            page: vec![0u8; PAGE_SIZE].into_boxed_slice(),
+            alloc: 0,
+            flushed: 0,
+            done_pages: 0,
+            pages_per_segment: (segment_size / PAGE_SIZE).max(1),
+            compress,
+            snappy: snap::raw::Encoder::new(),
+            compressed: Vec::new(),
+            bytes_written: 0,
+        })
+    }
+
+    fn write_page_bytes(&mut self, end: usize) -> Result<(), WalError> {
+        let path = segment_name(&self.dir, self.segment_index);
+        self.segment.write_all(&self.page[self.flushed..end]).map_err(io_err(&path))?;
+        self.bytes_written += (end - self.flushed) as u64;
+        self.flushed = end;
+        Ok(())
+    }
+
+    /// Writes the rest of the current page (zeros past `alloc`) and starts a new one.
+    fn finish_page(&mut self) -> Result<(), WalError> {
+        self.write_page_bytes(PAGE_SIZE)?;
+        self.page.fill(0);
+        self.alloc = 0;
+        self.flushed = 0;
+        self.done_pages += 1;
+        Ok(())
+    }
+
+    fn next_segment(&mut self) -> Result<(), WalError> {
+        if self.alloc > 0 {
+            self.finish_page()?;
+        }
+        let old = segment_name(&self.dir, self.segment_index);
+        self.segment.sync_data().map_err(io_err(&old))?;
+        self.segment_index += 1;
+        let path = segment_name(&self.dir, self.segment_index);
+        self.segment = OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
+        sync_dir(&self.dir)?;
+        self.done_pages = 0;
+        Ok(())
+    }
+
+    /// Adds one record; it reaches the OS by the next [`Wal::flush`] (or earlier, page by page).
+    pub(crate) fn log(&mut self, rec: &[u8]) -> Result<(), WalError> {
+        let mut compressed = false;
+        let mut rec = rec;
+        if self.compress && !rec.is_empty() {
+            self.compressed.resize(snap::raw::max_compress_len(rec.len()), 0);
+            if let Ok(n) = self.snappy.compress(rec, &mut self.compressed)
+                && n < rec.len()
+            {
+                self.compressed.truncate(n);
+                compressed = true;
+            }
+        }
+        let owned;
+        if compressed {
+            owned = std::mem::take(&mut self.compressed);
+            rec = &owned;
+        } else {
+            owned = Vec::new();
+        }
+        // A record never crosses segments: start a new one if the rest of this cannot hold it.
+        let left = (PAGE_SIZE - self.alloc - HEADER_SIZE)
+            + (PAGE_SIZE - HEADER_SIZE) * self.pages_per_segment.saturating_sub(self.done_pages + 1);
+        if rec.len() > left && (self.alloc > 0 || self.done_pages > 0) {
+            self.next_segment()?;
+        }
+        let mut rest = rec;
+        let mut first = true;
+        loop {
+            let room = PAGE_SIZE - self.alloc - HEADER_SIZE;
+            let (part, tail) = rest.split_at(rest.len().min(room));
+            let kind = match (first, tail.is_empty()) {
+                (true, true) => FULL,
+                (false, true) => LAST,
+                (true, false) => FIRST,
+                (false, false) => MIDDLE,
+            };
+            let typ = kind | if compressed { SNAPPY_FLAG } else { 0 };
+            let header = &mut self.page[self.alloc..self.alloc + HEADER_SIZE];
+            header[0] = typ;
+            header[1..3].copy_from_slice(&(part.len() as u16).to_be_bytes());
+            header[3..7].copy_from_slice(&crc32c::crc32c(part).to_be_bytes());
+            let data_start = self.alloc + HEADER_SIZE;
+            self.page[data_start..data_start + part.len()].copy_from_slice(part);
+            self.alloc = data_start + part.len();
+            if PAGE_SIZE - self.alloc < HEADER_SIZE {
+                self.finish_page()?;
+            }
+            rest = tail;
+            first = false;
+            if rest.is_empty() {
+                break;
+            }
+        }
+        if compressed {
+            self.compressed = owned;
+        }
+        Ok(())
+    }
+
+    /// Hands every logged byte to the OS.
+    pub(crate) fn flush(&mut self) -> Result<(), WalError> {
+        if self.alloc > self.flushed {
+            self.write_page_bytes(self.alloc)?;
+        }
+        if self.done_pages >= self.pages_per_segment {
+            self.next_segment()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and fsyncs the current segment (on shutdown).
+    pub(crate) fn sync(&mut self) -> Result<(), WalError> {
+        self.flush()?;
+        let path = segment_name(&self.dir, self.segment_index);
+        self.segment.sync_data().map_err(io_err(&path))
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), WalError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
+}
+
+/// What happened to one damaged segment at open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repair {
+    /// The segment.
+    pub segment: u32,
+    /// Where the damage starts, in bytes.
+    pub offset: usize,
+    /// Bytes dropped (from the end of the last whole record to the end of the file).
+    pub bytes_lost: usize,
+    /// Why the bytes were dropped.
+    pub reason: String,
+    /// Where the original file was moved, for a segment that was not the newest.
+    pub quarantined: Option<PathBuf>,
+}
+
+/// Reads every record in `dir`, oldest first, repairing damage as described in the module doc.
+pub(crate) fn replay(
+    dir: &Path,
+    quarantine_dir: &Path,
+    mut on_segment: impl FnMut(u32),
+    mut on_record: impl FnMut(&[u8]),
+) -> Result<Vec<Repair>, WalError> {
+    let segments = list_segments(dir)?;
+    let mut repairs = Vec::new();
+    for (i, &index) in segments.iter().enumerate() {
+        on_segment(index);
+        let path = segment_name(dir, index);
+        let data = fs::read(&path).map_err(io_err(&path))?;
+        let end = read_segment(&data, &mut on_record);
+        let Some((offset, damage)) = end.damage else { continue };
+        let reason = match damage {
+            Damage::Torn => "torn write: the data ends inside a record".to_owned(),
+            Damage::Corrupt(why) => why,
+        };
+        let newest = i + 1 == segments.len();
+        let quarantined = if newest {
+            let file = OpenOptions::new().write(true).open(&path).map_err(io_err(&path))?;
+            file.set_len(end.good_end as u64).map_err(io_err(&path))?;
+            file.sync_all().map_err(io_err(&path))?;
+            None
+        } else {
+            fs::create_dir_all(quarantine_dir).map_err(io_err(quarantine_dir))?;
+            let target = quarantine_dir.join(format!("wal-{index:08}"));
+            fs::rename(&path, &target).map_err(io_err(&path))?;
+            // Keep the good prefix under the same number so the sequence has no gap.
+            let tmp = dir.join(format!("{index:08}.repair"));
+            fs::write(&tmp, &data[..end.good_end]).map_err(io_err(&tmp))?;
+            File::open(&tmp).and_then(|f| f.sync_all()).map_err(io_err(&tmp))?;
+            fs::rename(&tmp, &path).map_err(io_err(&path))?;
+            sync_dir(dir)?;
+            Some(target)
+        };
+        repairs.push(Repair { segment: index, offset, bytes_lost: data.len() - end.good_end, reason, quarantined });
+    }
+    Ok(repairs)
+}
+
+#[cfg(test)]
+mod tests;
