@@ -1,17 +1,19 @@
 //! The database: one data directory, its head, and (later) its blocks (upstream `tsdb/db.go`).
 //!
-//! Layout, as Prometheus's: `lock`, `wal/` (segments), `chunks_head/` (FIXME(#4): not written
-//! yet: sealed chunks stay in memory), and `quarantine/` for WAL segments replay had to cut
-//! (promlite's own). Opening replays the WAL into the head before returning, so a `Db` in hand
-//! always holds every sample committed before the last stop.
+//! Layout, as Prometheus's: `lock`, `wal/` (segments), `chunks_head/` (sealed head chunks), and
+//! `quarantine/` for WAL segments replay had to cut (promlite's own). Opening loads
+//! `chunks_head/`, then replays the WAL into the head before returning, so a `Db` in hand always
+//! holds every sample committed before the last stop.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::head::{Appender, Head, HeadOptions, HeadStats, TsdbStatus};
+use crate::chunks_head::{self, ChunkDiskError, ChunkDiskMapper, ChunkRepair};
+use crate::head::{Appender, ChunkData, Head, HeadOptions, HeadStats, SealedChunk, TsdbStatus};
 use crate::querier::Querier;
 use crate::wal::record::{self, Record, RefSample};
 use crate::wal::{self, Wal, WalError};
@@ -54,6 +56,9 @@ pub enum DbError {
     /// The WAL could not be read or opened for writing.
     #[error(transparent)]
     Wal(#[from] WalError),
+    /// `chunks_head/` could not be read or repaired.
+    #[error(transparent)]
+    ChunksHead(#[from] ChunkDiskError),
 }
 
 /// Progress of the WAL replay at open, for `/api/v1/status/walreplay` (upstream `WALReplayStatus`).
@@ -78,7 +83,8 @@ pub struct ReplayStats {
     pub series: u64,
     /// Samples put back in the head.
     pub samples: u64,
-    /// Samples skipped: unknown series (a damaged WAL) or rejected by the head.
+    /// Samples not re-applied: already in a `chunks_head/` chunk, for an unknown series (a
+    /// damaged WAL), or rejected by the head.
     pub samples_skipped: u64,
     /// Records of types promlite does not replay.
     pub other_records: u64,
@@ -86,6 +92,10 @@ pub struct ReplayStats {
     pub bad_records: u64,
     /// Damaged segments and what was done about them.
     pub repairs: Vec<wal::Repair>,
+    /// Damage found in `chunks_head/` and what was dropped.
+    pub chunk_repair: Option<ChunkRepair>,
+    /// Sealed chunks taken from `chunks_head/`.
+    pub mmapped_chunks: u64,
     /// Wall time of the replay, seconds.
     pub duration_seconds: f64,
 }
@@ -119,10 +129,30 @@ impl Db {
         let lock_path = dir.join("lock");
         let lock =
             OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
-        let head = Arc::new(Head::new(HeadOptions::default()));
+        let (mapper, chunks, chunk_repair) =
+            ChunkDiskMapper::open(&dir.join("chunks_head"), chunks_head::MAX_FILE_SIZE)?;
+        if let Some(repair) = &chunk_repair {
+            tracing::warn!(
+                file = repair.file,
+                offset = repair.offset,
+                reason = %repair.reason,
+                files_deleted = ?repair.files_deleted,
+                "chunks_head damaged: dropped the chunks from there on; the WAL replay restores their samples"
+            );
+        }
+        let mut mmapped: HashMap<u64, Vec<SealedChunk>> = HashMap::new();
+        for c in chunks {
+            mmapped.entry(c.series_ref).or_default().push(SealedChunk {
+                min_time: c.min_time,
+                max_time: c.max_time,
+                data: ChunkData::Disk(c.chunk_ref),
+            });
+        }
+        let head = Arc::new(Head::new(HeadOptions::default(), Some(mapper)));
         let wal_dir = dir.join("wal");
         fs::create_dir_all(&wal_dir).map_err(io(&wal_dir))?;
-        let stats = replay_wal(&head, &wal_dir, &dir.join("quarantine"), &progress)?;
+        let mut stats = replay_wal(&head, &wal_dir, &dir.join("quarantine"), &progress, mmapped)?;
+        stats.chunk_repair = chunk_repair;
         *head.wal.lock().expect("wal lock") =
             Some(Wal::create(&wal_dir, options.wal_segment_size, options.wal_compression)?);
         progress.done.store(true, Ordering::Release);
@@ -196,6 +226,7 @@ fn replay_wal(
     wal_dir: &Path,
     quarantine: &Path,
     progress: &ReplayProgress,
+    mut mmapped: HashMap<u64, Vec<SealedChunk>>,
 ) -> Result<ReplayStats, DbError> {
     let start = Instant::now();
     let segments = wal::list_segments(wal_dir)?;
@@ -206,7 +237,7 @@ fn replay_wal(
     let skipped = AtomicU64::new(0);
     let replayed = AtomicU64::new(0);
     // Upstream's multiRef: a label set seen again under another ref maps to the first one.
-    let mut aliases: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    let mut aliases: HashMap<u64, u64> = HashMap::new();
     let repairs = std::thread::scope(|scope| -> Result<Vec<wal::Repair>, DbError> {
         let mut senders = Vec::with_capacity(workers);
         for _ in 0..workers {
@@ -226,9 +257,19 @@ fn replay_wal(
         let result = wal::replay(wal_dir, quarantine, on_segment, |rec| match record::decode(rec) {
             Ok(Record::Series(series)) => {
                 for (series_ref, labels) in series {
-                    let (s, _) = head.get_or_create(&labels, Some(series_ref));
+                    let (s, created) = head.get_or_create(&labels, Some(series_ref));
                     if s.series_ref != series_ref {
                         aliases.insert(series_ref, s.series_ref);
+                    }
+                    // Upstream replays chunks_head first: the WAL then only adds what is newer.
+                    if created && let Some(chunks) = mmapped.remove(&series_ref) {
+                        stats.mmapped_chunks += chunks.len() as u64;
+                        head.counters.chunks.fetch_add(chunks.len() as u64, Ordering::Relaxed);
+                        if let (Some(first), Some(last)) = (chunks.first(), chunks.last()) {
+                            head.min_time.fetch_min(first.min_time, Ordering::Relaxed);
+                            head.max_time.fetch_max(last.max_time, Ordering::Relaxed);
+                        }
+                        s.state.lock().expect("series lock").sealed = chunks;
                     }
                     stats.series += 1;
                 }

@@ -6,7 +6,8 @@
 //! [`Labels`] and selected by [`Matcher`]s through the head's postings index.
 //! No HTTP, PromQL or tokio here.
 //!
-//! FIXME(#4): sealed chunks stay in memory (no `chunks_head/` yet); no blocks (a later issue).
+//! Sealed chunks live in `chunks_head/` and are read back through memory maps, so memory holds
+//! the open chunks. FIXME: no blocks, compaction or retention yet (a later issue).
 //!
 //! ```
 //! use promlite_storage::{Db, Labels, MatchOp, Matcher, Options};
@@ -23,13 +24,16 @@
 #![deny(unsafe_code)]
 
 pub mod chunkenc;
+mod chunks_head;
 mod db;
 mod head;
 mod labels;
 mod matcher;
+mod mmap;
 mod querier;
 mod wal;
 
+pub use chunks_head::{ChunkDiskError, ChunkRepair};
 pub use db::{Db, DbError, Options, ReplayProgress, ReplayStats};
 pub use head::{AppendError, Appender, HeadStats, STALE_NAN, Sample, SeriesRef, TsdbStatus, is_stale_nan};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};

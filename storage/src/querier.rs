@@ -41,7 +41,8 @@ impl Querier {
             .into_iter()
             .filter_map(|series_ref| {
                 let series = self.head.series(series_ref)?;
-                let samples = series.state.lock().expect("series lock").samples(self.mint, self.maxt);
+                let samples =
+                    series.state.lock().expect("series lock").samples(self.mint, self.maxt, self.head.mapper.as_ref());
                 if samples.is_empty() {
                     return None;
                 }

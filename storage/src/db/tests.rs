@@ -103,7 +103,9 @@ fn restart_replays_every_committed_sample_once() {
     let db = Db::open(dir.path(), Options::default()).unwrap();
     assert_eq!(all_samples(&db), before);
     assert_eq!(db.head_stats().series, 21);
-    assert_eq!(db.replay_stats().samples, 20 * 500);
+    // 480 samples per series are in sealed chunks_head chunks; the WAL adds the other 20.
+    assert_eq!(db.replay_stats().mmapped_chunks, 20 * 4);
+    assert_eq!(db.replay_stats().samples, 20 * 20);
     assert!(db.replay_stats().repairs.is_empty());
     assert!(db.replay_progress().done.load(std::sync::atomic::Ordering::Relaxed));
     // New refs continue after the replayed ones; appending after a restart works and survives
@@ -159,6 +161,8 @@ fn corrupt_middle_segment_is_quarantined_and_the_rest_served() {
     let mut data = fs::read(&seg).unwrap();
     data[40_000] ^= 0x01;
     fs::write(&seg, &data).unwrap();
+    // Without chunks_head, only the WAL speaks (with it, sealed chunks would cover the loss).
+    fs::remove_dir_all(dir.path().join("chunks_head")).unwrap();
     let db = Db::open(dir.path(), options).unwrap();
     let stats = db.replay_stats();
     assert_eq!(stats.repairs.len(), 1);
@@ -186,4 +190,45 @@ fn out_of_bounds_is_half_a_chunk_range_behind_the_newest_sample() {
     let rejected: Vec<String> = app.commit().into_iter().map(|(_, e)| e.to_string()).collect();
     assert_eq!(rejected, ["out of bounds", "unknown series ref 999"]);
     assert_eq!(db.head_stats().out_of_bound_samples, 1);
+}
+
+#[test]
+fn sealed_chunks_go_to_chunks_head_and_come_back_before_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        // 500 samples at 15s: four chunks of 120 sealed per series, the rest open.
+        fill(&db, 8, 500);
+        all_samples(&db)
+    };
+    let files: Vec<_> = fs::read_dir(dir.path().join("chunks_head")).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(db.replay_stats().mmapped_chunks, 8 * 4);
+    assert!(db.replay_stats().chunk_repair.is_none());
+    // Samples inside the mmapped chunks are not re-applied from the WAL.
+    assert_eq!(db.replay_stats().samples, 8 * 20);
+    assert_eq!(all_samples(&db), before);
+    assert_eq!(db.head_stats().chunks, 8 * 5);
+}
+
+#[test]
+fn a_damaged_chunks_head_file_is_cut_and_the_wal_fills_the_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        fill(&db, 8, 500);
+        all_samples(&db)
+    };
+    let path = dir.path().join("chunks_head/000001");
+    let mut data = fs::read(&path).unwrap();
+    let at = data.len() / 3;
+    data[at] ^= 0x40;
+    fs::write(&path, &data).unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let repair = db.replay_stats().chunk_repair.clone().unwrap();
+    assert_eq!(repair.file, 1);
+    assert!(repair.offset <= at as u64);
+    assert!(db.replay_stats().mmapped_chunks < 8 * 4);
+    assert_eq!(all_samples(&db), before);
 }

@@ -116,7 +116,9 @@ impl Head {
                 rejected.push((SeriesRef(sample.series_ref), AppendError::OutOfBounds));
                 continue;
             }
-            let result = series.state.lock().expect("series lock").append(sample.t, sample.v, &self.opts);
+            let ctx =
+                super::CutContext { opts: &self.opts, mapper: self.mapper.as_ref(), series_ref: series.series_ref };
+            let result = series.state.lock().expect("series lock").append(sample.t, sample.v, &ctx);
             match result {
                 Ok(Appended::Stored(cut)) => {
                     chunks_created += u64::from(cut);

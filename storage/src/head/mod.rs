@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::chunkenc::{XorChunk, XorIterator};
+use crate::chunks_head::ChunkDiskMapper;
 use crate::labels::{Label, Labels};
 use crate::matcher::Matcher;
 use crate::wal::record::encode_series;
@@ -120,12 +121,20 @@ impl Default for HeadOptions {
 // Upstream `maxBytesPerXORChunk`: a chunk past this size is cut whatever its sample count.
 const MAX_BYTES_PER_XOR_CHUNK: usize = 1024;
 
-/// A full chunk: immutable, kept until a block takes it (FIXME(#4): in memory until the
-/// `chunks_head/` writer lands).
+/// A full chunk: immutable, kept until a block takes it (FIXME: blocks are a later issue, so
+/// sealed chunks accumulate for the life of the process).
 pub(crate) struct SealedChunk {
     pub(crate) min_time: i64,
     pub(crate) max_time: i64,
-    pub(crate) bytes: Box<[u8]>,
+    pub(crate) data: ChunkData,
+}
+
+/// Where a sealed chunk's bytes are.
+pub(crate) enum ChunkData {
+    /// In `chunks_head/`, by ref.
+    Disk(u64),
+    /// In memory: the head has no `chunks_head/` (tests) or writing it failed.
+    Memory(Box<[u8]>),
 }
 
 /// The open chunk samples are appended to.
@@ -164,7 +173,8 @@ pub(crate) enum Appended {
 
 impl SeriesState {
     /// Appends one sample under upstream's rules (`memSeries.appendable` then `append`).
-    pub(crate) fn append(&mut self, t: i64, v: f64, opts: &HeadOptions) -> Result<Appended, AppendError> {
+    pub(crate) fn append(&mut self, t: i64, v: f64, ctx: &CutContext<'_>) -> Result<Appended, AppendError> {
+        let opts = ctx.opts;
         match &self.head_chunk {
             Some(c) if t < c.max_time => return Err(AppendError::OutOfOrder),
             Some(c) if t == c.max_time => {
@@ -188,7 +198,7 @@ impl SeriesState {
             Some(_) => {}
         }
         if cut {
-            self.cut(t, opts);
+            self.cut(t, ctx);
         }
         let c = self.head_chunk.as_mut().expect("a head chunk exists after cut");
         let num = c.chunk.num_samples();
@@ -196,7 +206,7 @@ impl SeriesState {
             self.next_at = compute_chunk_end_time(c.min_time, c.max_time, self.next_at, 4.0);
         }
         if t >= self.next_at || num >= opts.samples_per_chunk * 2 {
-            self.cut(t, opts);
+            self.cut(t, ctx);
             cut = true;
         }
         let c = self.head_chunk.as_mut().expect("a head chunk exists after cut");
@@ -206,21 +216,28 @@ impl SeriesState {
         Ok(Appended::Stored(cut))
     }
 
-    fn cut(&mut self, t: i64, opts: &HeadOptions) {
-        if let Some(mut old) = self.head_chunk.take() {
-            old.chunk.shrink_to_fit();
-            self.sealed.push(SealedChunk {
-                min_time: old.min_time,
-                max_time: old.max_time,
-                bytes: old.chunk.bytes().into(),
-            });
+    fn cut(&mut self, t: i64, ctx: &CutContext<'_>) {
+        if let Some(old) = self.head_chunk.take() {
+            let bytes = old.chunk.bytes();
+            let written = ctx.mapper.map(|m| m.write_chunk(ctx.series_ref, old.min_time, old.max_time, bytes));
+            let data = match written {
+                Some(Ok(chunk_ref)) => ChunkData::Disk(chunk_ref),
+                Some(Err(err)) => {
+                    // The samples are in the WAL either way; only memory use suffers.
+                    tracing::error!(error = %err, "writing a head chunk to chunks_head failed: keeping it in memory");
+                    ChunkData::Memory(bytes.into())
+                }
+                None => ChunkData::Memory(bytes.into()),
+            };
+            self.sealed.push(SealedChunk { min_time: old.min_time, max_time: old.max_time, data });
         }
         self.head_chunk = Some(HeadChunk { chunk: XorChunk::new(), min_time: t, max_time: i64::MIN });
-        self.next_at = range_for_timestamp(t, opts.chunk_range);
+        self.next_at = range_for_timestamp(t, ctx.opts.chunk_range);
     }
 
-    /// Samples in `[mint, maxt]`, oldest first.
-    pub(crate) fn samples(&self, mint: i64, maxt: i64) -> Vec<Sample> {
+    /// Samples in `[mint, maxt]`, oldest first. A sealed chunk that cannot be read (its file
+    /// vanished under us) is skipped with a log line rather than failing the query.
+    pub(crate) fn samples(&self, mint: i64, maxt: i64, mapper: Option<&ChunkDiskMapper>) -> Vec<Sample> {
         let mut out = Vec::new();
         let mut push = |bytes: &[u8]| {
             let Ok(it) = XorIterator::new(bytes) else { return };
@@ -234,7 +251,14 @@ impl SeriesState {
             }
         };
         for c in self.sealed.iter().filter(|c| c.max_time >= mint && c.min_time <= maxt) {
-            push(&c.bytes);
+            match (&c.data, mapper) {
+                (ChunkData::Memory(bytes), _) => push(bytes),
+                (ChunkData::Disk(chunk_ref), Some(mapper)) => match mapper.chunk(*chunk_ref) {
+                    Ok(bytes) => push(&bytes),
+                    Err(err) => tracing::error!(error = %err, "reading a head chunk failed"),
+                },
+                (ChunkData::Disk(_), None) => unreachable!("disk chunks only exist in a head with a mapper"),
+            }
         }
         if let Some(c) = self.head_chunk.as_ref().filter(|c| c.max_time >= mint && c.min_time <= maxt) {
             push(c.chunk.bytes());
@@ -250,10 +274,24 @@ impl SeriesState {
 
     /// Heap bytes this state holds.
     pub(crate) fn allocated_bytes(&self) -> usize {
-        let sealed: usize = self.sealed.iter().map(|c| c.bytes.len()).sum::<usize>()
+        let sealed: usize = self
+            .sealed
+            .iter()
+            .map(|c| match &c.data {
+                ChunkData::Memory(bytes) => bytes.len(),
+                ChunkData::Disk(_) => 0,
+            })
+            .sum::<usize>()
             + self.sealed.capacity() * std::mem::size_of::<SealedChunk>();
         sealed + self.head_chunk.as_ref().map_or(0, |c| c.chunk.allocated_bytes())
     }
+}
+
+/// What cutting a chunk needs besides the series state.
+pub(crate) struct CutContext<'a> {
+    pub(crate) opts: &'a HeadOptions,
+    pub(crate) mapper: Option<&'a ChunkDiskMapper>,
+    pub(crate) series_ref: u64,
 }
 
 /// Upstream `rangeForTimestamp`: the end of the chunk-range window holding `t` (Go's truncating
@@ -315,6 +353,8 @@ pub(crate) struct HeadCounters {
 
 pub(crate) struct Head {
     pub(crate) opts: HeadOptions,
+    /// `chunks_head/`; `None` keeps sealed chunks in memory (tests of the head alone).
+    pub(crate) mapper: Option<ChunkDiskMapper>,
     symbols: RwLock<Symbols>,
     series: StripeSeries,
     postings: RwLock<MemPostings>,
@@ -335,6 +375,11 @@ impl Drop for Head {
     // Series records of an appender dropped without commit or rollback are still in the WAL's
     // page buffer; hand them to the OS so a clean stop loses nothing.
     fn drop(&mut self) {
+        if let Some(mapper) = &self.mapper
+            && let Err(err) = mapper.flush()
+        {
+            tracing::error!(error = %err, "flushing chunks_head on close failed");
+        }
         if let Ok(mut wal) = self.wal.lock()
             && let Some(wal) = wal.as_mut()
             && let Err(err) = wal.flush()
@@ -345,9 +390,10 @@ impl Drop for Head {
 }
 
 impl Head {
-    pub(crate) fn new(opts: HeadOptions) -> Head {
+    pub(crate) fn new(opts: HeadOptions, mapper: Option<ChunkDiskMapper>) -> Head {
         Head {
             opts,
+            mapper,
             symbols: RwLock::default(),
             series: StripeSeries::new(),
             postings: RwLock::default(),

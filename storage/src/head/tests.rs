@@ -12,14 +12,18 @@ use crate::{Db, MatchOp, Options};
 
 fn chunk_sizes(timestamps: impl IntoIterator<Item = i64>, value: impl Fn(i64) -> f64) -> Vec<(i64, i64, u16, usize)> {
     let opts = HeadOptions::default();
+    let ctx = CutContext { opts: &opts, mapper: None, series_ref: 1 };
     let mut state = SeriesState::default();
     for t in timestamps {
-        assert!(matches!(state.append(t, value(t), &opts), Ok(Appended::Stored(_))));
+        assert!(matches!(state.append(t, value(t), &ctx), Ok(Appended::Stored(_))));
     }
     let mut out: Vec<(i64, i64, u16, usize)> = state
         .sealed
         .iter()
-        .map(|c| (c.min_time, c.max_time, XorIterator::new(&c.bytes).unwrap().num_samples(), c.bytes.len()))
+        .map(|c| {
+            let ChunkData::Memory(bytes) = &c.data else { panic!("no mapper, so sealed chunks stay in memory") };
+            (c.min_time, c.max_time, XorIterator::new(bytes).unwrap().num_samples(), bytes.len())
+        })
         .collect();
     let c = state.head_chunk.as_ref().unwrap();
     out.push((c.min_time, c.max_time, c.chunk.num_samples(), c.chunk.bytes().len()));
@@ -63,7 +67,7 @@ fn incompressible_values_cut_past_1024_bytes() {
 
 #[test]
 fn postings_select_with_every_operator_and_shortcut() {
-    let head = Head::new(HeadOptions::default());
+    let head = Head::new(HeadOptions::default(), None);
     let set = |pairs: &[(&str, &str)]| Labels::from_pairs(pairs.iter().copied());
     let all = [
         set(&[("__name__", "up"), ("job", "api"), ("env", "prod")]),
@@ -199,7 +203,7 @@ proptest! {
 
 #[test]
 fn status_counts_cardinality_from_the_postings() {
-    let head = Head::new(HeadOptions::default());
+    let head = Head::new(HeadOptions::default(), None);
     for (name, job, n) in [("up", "a", 3), ("up", "b", 1), ("x", "a", 2)] {
         for i in 0..n {
             let labels = Labels::from_pairs([("__name__", name), ("job", job), ("i", &i.to_string())]);
