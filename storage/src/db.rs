@@ -246,7 +246,8 @@ fn replay_wal(
             let (head, skipped, replayed) = (Arc::clone(head), &skipped, &replayed);
             scope.spawn(move || {
                 for batch in rx {
-                    let (accepted, _) = head.apply(&batch, false);
+                    let (accepted, _) = head.validate(&batch, false);
+                    head.apply_validated(&accepted);
                     replayed.fetch_add(accepted.len() as u64, Ordering::Relaxed);
                     skipped.fetch_add((batch.len() - accepted.len()) as u64, Ordering::Relaxed);
                 }

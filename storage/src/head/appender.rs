@@ -1,14 +1,16 @@
 //! The head appender (upstream `tsdb/head_append.go`): buffers one batch, then on `commit`
-//! applies it to the series and writes it to the WAL, under one lock so the WAL holds commits in
-//! the order the head applied them.
+//! checks it against the series, writes the accepted samples to the WAL and only then applies
+//! them, all under the WAL lock: the WAL holds commits in the order the head applied them, and a
+//! sample a query can see is already in the WAL.
 //! Invariant: a series' Series record reaches the WAL buffer before any sample that uses its ref
 //! can (it is logged while the series is still invisible to other appenders), so replay never
 //! meets a sample for a series it does not know unless the WAL was damaged.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{AppendError, Appended, Head, SeriesRef};
+use super::{AppendError, Appended, Head, MemSeries, SeriesRef};
 use crate::labels::Labels;
 use crate::wal::record::{RefSample, encode_samples};
 
@@ -51,20 +53,23 @@ impl Appender {
     pub fn commit(self) -> Vec<(SeriesRef, AppendError)> {
         let head = &self.head;
         let mut wal = head.wal.lock().expect("wal lock");
-        let accepted = head.apply(&self.pending, true);
-        let (accepted, rejected) = accepted;
+        // Holding the WAL lock, no other commit changes a series between the check and the
+        // apply, and the WAL gets the samples before queries can see them.
+        let (accepted, rejected) = head.validate(&self.pending, true);
         if let Some(wal) = wal.as_mut() {
-            let mut buf = Vec::with_capacity(17 + accepted.len() * 12);
             let result = if accepted.is_empty() {
                 wal.flush()
             } else {
-                encode_samples(&mut buf, &accepted);
+                let samples: Vec<RefSample> = accepted.iter().map(|(s, _)| *s).collect();
+                let mut buf = Vec::with_capacity(17 + samples.len() * 12);
+                encode_samples(&mut buf, &samples);
                 wal.log(&buf).and_then(|()| wal.flush())
             };
             if let Err(err) = result {
                 head.wal_failed(&err);
             }
         }
+        head.apply_validated(&accepted);
         rejected
     }
 
@@ -80,15 +85,21 @@ impl Appender {
     }
 }
 
+/// A sample that passed validation, with its series.
+pub(crate) type Validated = (RefSample, Arc<MemSeries>);
+
 impl Head {
-    /// Applies samples in order. Returns the accepted ones and the rejected ones with their
-    /// reasons. `check_bounds` is off during WAL replay, where every sample was accepted once.
-    pub(crate) fn apply(
+    /// Checks samples in order against their series and against the earlier samples of the same
+    /// batch, without changing anything. Returns the samples to store and the rejected ones
+    /// with their reasons; an exact resend of a series' newest sample is neither (upstream
+    /// accepts it silently). `check_bounds` is off during WAL replay, where every sample was
+    /// accepted once.
+    pub(crate) fn validate(
         &self,
         samples: &[RefSample],
         check_bounds: bool,
-    ) -> (Vec<RefSample>, Vec<(SeriesRef, AppendError)>) {
-        let mut accepted = Vec::with_capacity(samples.len());
+    ) -> (Vec<Validated>, Vec<(SeriesRef, AppendError)>) {
+        let mut accepted: Vec<Validated> = Vec::with_capacity(samples.len());
         let mut rejected = Vec::new();
         // Upstream `appendableMinValidTime`: no older than half a chunk range before the newest
         // sample in the head.
@@ -98,11 +109,10 @@ impl Head {
         } else {
             i64::MIN
         };
-        let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
-        let (mut out_of_order, mut out_of_bounds, mut duplicates, mut chunks_created) = (0u64, 0u64, 0u64, 0u64);
-        // Consecutive samples of one series (a replayed record, a remote-write series) share a
-        // lookup.
-        let mut current: Option<std::sync::Arc<super::MemSeries>> = None;
+        // Newest (t, value bits) per series among this batch's accepted samples.
+        let mut batch_last: HashMap<u64, (i64, u64), foldhash::fast::RandomState> = HashMap::default();
+        let (mut out_of_order, mut out_of_bounds, mut duplicates) = (0u64, 0u64, 0u64);
+        let mut current: Option<Arc<MemSeries>> = None;
         for sample in samples {
             if current.as_ref().is_none_or(|s| s.series_ref != sample.series_ref) {
                 current = self.series(sample.series_ref);
@@ -116,17 +126,19 @@ impl Head {
                 rejected.push((SeriesRef(sample.series_ref), AppendError::OutOfBounds));
                 continue;
             }
-            let ctx =
-                super::CutContext { opts: &self.opts, mapper: self.mapper.as_ref(), series_ref: series.series_ref };
-            let result = series.state.lock().expect("series lock").append(sample.t, sample.v, &ctx);
-            match result {
-                Ok(Appended::Stored(cut)) => {
-                    chunks_created += u64::from(cut);
-                    mint = mint.min(sample.t);
-                    maxt = maxt.max(sample.t);
-                    accepted.push(*sample);
+            let verdict = match batch_last.get(&sample.series_ref) {
+                Some(&(t, _)) if sample.t > t => Ok(true),
+                Some(&(t, _)) if sample.t < t => Err(AppendError::OutOfOrder),
+                Some(&(_, v)) if v == sample.v.to_bits() => Ok(false),
+                Some(_) => Err(AppendError::DuplicateTimestamp),
+                None => series.state.lock().expect("series lock").appendable(sample.t, sample.v),
+            };
+            match verdict {
+                Ok(true) => {
+                    batch_last.insert(sample.series_ref, (sample.t, sample.v.to_bits()));
+                    accepted.push((*sample, Arc::clone(series)));
                 }
-                Ok(Appended::Duplicate) => {}
+                Ok(false) => {}
                 Err(err) => {
                     match err {
                         AppendError::OutOfOrder => out_of_order += 1,
@@ -138,16 +150,40 @@ impl Head {
             }
         }
         let c = &self.counters;
-        c.samples_appended.fetch_add(accepted.len() as u64, Ordering::Relaxed);
         c.out_of_order.fetch_add(out_of_order, Ordering::Relaxed);
         c.out_of_bounds.fetch_add(out_of_bounds, Ordering::Relaxed);
         c.duplicates.fetch_add(duplicates, Ordering::Relaxed);
+        (accepted, rejected)
+    }
+
+    /// Stores samples [`Head::validate`] accepted. The caller holds the WAL lock (or is the
+    /// replay, where each series has one writer), so nothing changed since the check.
+    pub(crate) fn apply_validated(&self, accepted: &[Validated]) {
+        let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
+        let mut chunks_created = 0u64;
+        let mut stored = 0u64;
+        for (sample, series) in accepted {
+            let ctx =
+                super::CutContext { opts: &self.opts, mapper: self.mapper.as_ref(), series_ref: series.series_ref };
+            match series.state.lock().expect("series lock").append(sample.t, sample.v, &ctx) {
+                Ok(Appended::Stored(cut)) => {
+                    chunks_created += u64::from(cut);
+                    stored += 1;
+                    mint = mint.min(sample.t);
+                    maxt = maxt.max(sample.t);
+                }
+                Ok(Appended::Duplicate) | Err(_) => {
+                    debug_assert!(false, "a validated sample was refused: {sample:?}");
+                }
+            }
+        }
+        let c = &self.counters;
+        c.samples_appended.fetch_add(stored, Ordering::Relaxed);
         c.chunks.fetch_add(chunks_created, Ordering::Relaxed);
         c.chunks_created.fetch_add(chunks_created, Ordering::Relaxed);
-        if !accepted.is_empty() {
+        if stored > 0 {
             self.min_time.fetch_min(mint, Ordering::Relaxed);
             self.max_time.fetch_max(maxt, Ordering::Relaxed);
         }
-        (accepted, rejected)
     }
 }

@@ -172,24 +172,24 @@ pub(crate) enum Appended {
 }
 
 impl SeriesState {
-    /// Appends one sample under upstream's rules (`memSeries.appendable` then `append`).
+    /// Upstream `memSeries.appendable`: `Ok(true)` to store, `Ok(false)` for an exact resend of
+    /// the newest sample (tolerated, as federation does this), or why not.
+    pub(crate) fn appendable(&self, t: i64, v: f64) -> Result<bool, AppendError> {
+        match &self.head_chunk {
+            Some(c) if t < c.max_time => Err(AppendError::OutOfOrder),
+            Some(c) if t == c.max_time && v.to_bits() == self.last_value_bits => Ok(false),
+            Some(c) if t == c.max_time => Err(AppendError::DuplicateTimestamp),
+            Some(_) => Ok(true),
+            None if self.sealed.last().is_some_and(|c| c.max_time >= t) => Err(AppendError::OutOfOrder),
+            None => Ok(true),
+        }
+    }
+
+    /// Appends one sample under upstream's rules (`appendable`, then the chunk-cut rules).
     pub(crate) fn append(&mut self, t: i64, v: f64, ctx: &CutContext<'_>) -> Result<Appended, AppendError> {
         let opts = ctx.opts;
-        match &self.head_chunk {
-            Some(c) if t < c.max_time => return Err(AppendError::OutOfOrder),
-            Some(c) if t == c.max_time => {
-                // Upstream tolerates an exact resend (federation does this) but not a new value.
-                if v.to_bits() == self.last_value_bits {
-                    return Ok(Appended::Duplicate);
-                }
-                return Err(AppendError::DuplicateTimestamp);
-            }
-            Some(_) => {}
-            None => {
-                if self.sealed.last().is_some_and(|c| c.max_time >= t) {
-                    return Err(AppendError::OutOfOrder);
-                }
-            }
+        if !self.appendable(t, v)? {
+            return Ok(Appended::Duplicate);
         }
         let mut cut = false;
         match &self.head_chunk {

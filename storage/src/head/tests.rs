@@ -208,7 +208,9 @@ fn status_counts_cardinality_from_the_postings() {
         for i in 0..n {
             let labels = Labels::from_pairs([("__name__", name), ("job", job), ("i", &i.to_string())]);
             let (series, _) = head.get_or_create(&labels, None);
-            head.apply(&[crate::wal::record::RefSample { series_ref: series.series_ref, t: 1, v: 1.0 }], true);
+            let (ok, _) =
+                head.validate(&[crate::wal::record::RefSample { series_ref: series.series_ref, t: 1, v: 1.0 }], true);
+            head.apply_validated(&ok);
         }
     }
     let status = head.status(2);
