@@ -122,9 +122,14 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
 
     let config_yaml = Arc::new(RwLock::new(config.to_yaml()));
     let ready = Arc::new(AtomicBool::new(false));
+    let external_labels = Arc::new(RwLock::new(external_labels_of(&config)));
     let reload: Arc<dyn Fn() -> Result<(), String> + Send + Sync> = {
-        let (manager, config_yaml) = (Arc::clone(&manager), Arc::clone(&config_yaml));
-        Arc::new(move || reload_config(config_path.as_deref(), &manager, &config_yaml))
+        let running = Running {
+            manager: Arc::clone(&manager),
+            config_yaml: Arc::clone(&config_yaml),
+            external_labels: Arc::clone(&external_labels),
+        };
+        Arc::new(move || reload_config(config_path.as_deref(), &running))
     };
     let quit = Arc::new(tokio::sync::Notify::new());
     let state = AppState {
@@ -144,6 +149,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         start_time,
         reload: Arc::clone(&reload),
         quit: Arc::clone(&quit),
+        external_labels,
     };
     ready.store(true, Ordering::Release);
     tracing::info!(address = %local_addr, "server is ready to receive web requests");
@@ -168,9 +174,20 @@ fn warn_unacted(config: Option<&Config>) {
     }
 }
 
+/// The parts of the server a reload updates.
+struct Running {
+    manager: Arc<Manager>,
+    config_yaml: Arc<RwLock<String>>,
+    external_labels: Arc<RwLock<Vec<(String, String)>>>,
+}
+
+fn external_labels_of(config: &Config) -> Vec<(String, String)> {
+    config.global.external_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
 /// Re-reads the config file and applies it; a file that does not load leaves the running config
 /// untouched. The error text is Prometheus's, for `/-/reload`.
-fn reload_config(path: Option<&Path>, manager: &Manager, config_yaml: &RwLock<String>) -> Result<(), String> {
+fn reload_config(path: Option<&Path>, running: &Running) -> Result<(), String> {
     let Some(path) = path else {
         tracing::info!("reload requested, but the built-in config is in use: nothing to reload");
         return Ok(());
@@ -180,8 +197,9 @@ fn reload_config(path: Option<&Path>, manager: &Manager, config_yaml: &RwLock<St
         format!("couldn't load configuration (--config.file={:?}): {err}", path.display().to_string())
     })?;
     warn_unacted(Some(&config));
-    let errors = manager.apply_config(&config);
-    *config_yaml.write().expect("config lock") = config.to_yaml();
+    let errors = running.manager.apply_config(&config);
+    *running.config_yaml.write().expect("config lock") = config.to_yaml();
+    *running.external_labels.write().expect("external labels lock") = external_labels_of(&config);
     if !errors.is_empty() {
         let details: Vec<String> = errors.iter().map(ToString::to_string).collect();
         return Err(format!(

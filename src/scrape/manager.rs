@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use promlite_storage::Db;
-use promlite_web::{ActiveTarget, DroppedTarget, TargetsView};
+use promlite_web::{ActiveTarget, DroppedTarget, TargetMetadata, TargetsView};
 
 use super::pool::{ClientError, ScrapePool};
 use crate::config::Config;
@@ -150,6 +150,24 @@ impl TargetsView for Manager {
 
     fn scrape_pools(&self) -> Vec<String> {
         self.jobs.lock().expect("manager lock").keys().cloned().collect()
+    }
+
+    fn metadata(&self) -> Vec<TargetMetadata> {
+        let mut out = Vec::new();
+        for pool in self.pools() {
+            for target in pool.active_targets() {
+                for (metric, metadata) in target.metadata().iter() {
+                    out.push(TargetMetadata {
+                        target: target.labels.clone(),
+                        metric: metric.clone(),
+                        kind: metadata.kind.to_owned(),
+                        help: metadata.help.clone(),
+                        unit: metadata.unit.clone(),
+                    });
+                }
+            }
+        }
+        out
     }
 
     fn write_metrics(&self, out: &mut String) {

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::error::ScrapeError;
-use super::target::Target;
+use super::target::{MetadataMap, MetricMetadata, Target};
 use super::textparse::{Entry, Format, Parser};
 use crate::http_client::HttpClient;
 use crate::relabel::{self, RelabelConfig};
@@ -234,6 +234,7 @@ impl SeriesCache {
         let mut new_entries: Vec<(String, CacheEntry)> = Vec::new();
         let mut seen: Vec<&str> = Vec::new();
         let mut out_of_bounds = 0u64;
+        let mut metadata = MetadataMap::new();
         let fail = |appender: promlite_storage::Appender, err: ScrapeError| {
             appender.rollback();
             Err(err)
@@ -243,7 +244,21 @@ impl SeriesCache {
                 Ok(entry) => entry,
                 Err(err) => return fail(appender, ScrapeError::Parse(err)),
             };
-            let Entry::Sample(sample) = entry else { continue };
+            let sample = match entry {
+                Entry::Sample(sample) => sample,
+                Entry::Type { name, kind } => {
+                    metadata.entry(name.into_owned()).or_insert_with(unknown_metadata).kind = kind.as_str();
+                    continue;
+                }
+                Entry::Help { name, text } => {
+                    metadata.entry(name.into_owned()).or_insert_with(unknown_metadata).help = text.into_owned();
+                    continue;
+                }
+                Entry::Unit { name, unit } => {
+                    metadata.entry(name.into_owned()).or_insert_with(unknown_metadata).unit = unit.to_owned();
+                    continue;
+                }
+            };
             counts.scraped += 1;
             let t = match sample.timestamp {
                 Some(t) if options.honor_timestamps => t,
@@ -315,6 +330,7 @@ impl SeriesCache {
         }
         self.iteration = iteration;
         self.stale_vanished(db, timestamp);
+        target.set_metadata(metadata);
         Ok(counts)
     }
 
@@ -380,6 +396,10 @@ impl SeriesCache {
         }
         appender.commit();
     }
+}
+
+fn unknown_metadata() -> MetricMetadata {
+    MetricMetadata { kind: "unknown", ..MetricMetadata::default() }
 }
 
 /// The label limits of a scrape config (upstream `verifyLabelLimits`), checked once per new series.

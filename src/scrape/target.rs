@@ -7,7 +7,7 @@
 //! A target that relabeling drops, or whose labels are unusable, becomes a [`DropReason`].
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use promlite_storage::{Labels, LabelsBuilder};
@@ -31,7 +31,22 @@ pub struct Target {
     /// Per-scrape timeout (`__scrape_timeout__` after relabeling).
     pub timeout: Duration,
     status: Mutex<TargetStatus>,
+    metadata: Mutex<Arc<MetadataMap>>,
 }
+
+/// A metric family's metadata as the last successful scrape declared it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetricMetadata {
+    /// `counter`, `gauge`, ..., or `unknown` without a `# TYPE` line.
+    pub kind: &'static str,
+    /// The `# HELP` text.
+    pub help: String,
+    /// The OpenMetrics `# UNIT`.
+    pub unit: String,
+}
+
+/// Metadata by metric family name.
+pub type MetadataMap = BTreeMap<String, MetricMetadata>;
 
 /// The outcome of the last scrape.
 #[derive(Debug, Clone)]
@@ -50,6 +65,19 @@ impl Target {
     /// A snapshot of the last scrape's outcome.
     pub fn status(&self) -> TargetStatus {
         self.status.lock().expect("target status lock").clone()
+    }
+
+    /// The metric metadata of the last successful scrape.
+    pub fn metadata(&self) -> Arc<MetadataMap> {
+        Arc::clone(&self.metadata.lock().expect("target metadata lock"))
+    }
+
+    /// Replaces the metadata when a scrape declared something different.
+    pub fn set_metadata(&self, metadata: MetadataMap) {
+        let mut current = self.metadata.lock().expect("target metadata lock");
+        if **current != metadata {
+            *current = Arc::new(metadata);
+        }
     }
 
     /// Records a scrape's outcome.
@@ -155,6 +183,7 @@ pub fn populate_labels(
         hash,
         interval,
         timeout,
+        metadata: Mutex::new(Arc::new(MetadataMap::new())),
         status: Mutex::new(TargetStatus {
             health: TargetHealth::Unknown,
             last_error: String::new(),

@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 mod api;
+mod federate;
 mod lifecycle;
 mod metrics;
 mod pages;
@@ -23,7 +24,7 @@ use promlite_promql::Engine;
 use promlite_storage::Db;
 use tokio::sync::Semaphore;
 
-pub use targets_view::{ActiveTarget, DroppedTarget, TargetHealth, TargetsView};
+pub use targets_view::{ActiveTarget, DroppedTarget, TargetHealth, TargetMetadata, TargetsView};
 
 /// Settings from `--web.*` flags that handlers need.
 #[derive(Debug, Clone)]
@@ -63,6 +64,8 @@ pub struct AppState {
     pub reload: Arc<dyn Fn() -> Result<(), String> + Send + Sync>,
     /// Notified by `/-/quit` to shut the server down gracefully.
     pub quit: Arc<tokio::sync::Notify>,
+    /// `global.external_labels` of the running config, for `/federate`.
+    pub external_labels: Arc<std::sync::RwLock<Vec<(String, String)>>>,
 }
 
 /// The whole HTTP surface, served under `--web.route-prefix`.
@@ -73,9 +76,17 @@ pub fn router(state: AppState) -> Router {
         .merge(lifecycle::routes())
         .merge(metrics::routes())
         .merge(pages::routes())
+        .merge(federate::routes())
         .with_state(state)
         .layer(tower_http::compression::CompressionLayer::new().gzip(true));
-    if prefix.is_empty() { routes } else { Router::new().nest(&prefix, routes) }
+    if prefix.is_empty() {
+        return routes;
+    }
+    // `nest` serves `/prom` but not `/prom/`; send both to the targets page.
+    let to_targets = axum::response::Redirect::to(&format!("{prefix}/targets"));
+    Router::new()
+        .route(&format!("{prefix}/"), axum::routing::get(move || async move { to_targets }))
+        .nest(&prefix, routes)
 }
 
 /// Serves [`router`] on `listener` until `shutdown` resolves, then finishes open requests.

@@ -65,6 +65,21 @@ pub struct DroppedTarget {
     pub reason: String,
 }
 
+/// One metric family's metadata as one target declared it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetMetadata {
+    /// The target's labels.
+    pub target: Labels,
+    /// The metric family name.
+    pub metric: String,
+    /// `counter`, `gauge`, `histogram`, `summary`, `unknown`, ...
+    pub kind: String,
+    /// The HELP text.
+    pub help: String,
+    /// The UNIT, or empty.
+    pub unit: String,
+}
+
 /// What the web layer may ask of the scrape manager.
 pub trait TargetsView: Send + Sync {
     /// Every active target, grouped by pool in pool-name order.
@@ -73,6 +88,8 @@ pub trait TargetsView: Send + Sync {
     fn dropped_targets(&self) -> Vec<DroppedTarget>;
     /// The names of all scrape pools (jobs), sorted.
     fn scrape_pools(&self) -> Vec<String>;
+    /// Metric metadata of every active target, from its last successful scrape.
+    fn metadata(&self) -> Vec<TargetMetadata>;
     /// Appends scrape self-metrics in the text format (`prometheus_target_*`, ...).
     fn write_metrics(&self, out: &mut String);
 }

@@ -2,11 +2,12 @@
 //!
 //! Every handler answers with the envelope in [`envelope`]; parameters come through [`Params`],
 //! which merges the URL query with a form body as Go's `ParseForm` does.
-//! FIXME(#8): metadata, exemplars, format/parse_query, rules/alerts, status/tsdb, walreplay,
-//! admin and the remaining status endpoints.
+//! FIXME(#4): the admin endpoints need the persistent TSDB; exemplars are not stored.
 
 mod envelope;
 mod labels;
+mod metadata;
+mod misc;
 mod params;
 mod query;
 mod status;
@@ -14,7 +15,7 @@ mod targets;
 mod time;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::AppState;
 
@@ -34,4 +35,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/status/flags", get(status::flags))
         .route("/status/config", get(status::config))
         .route("/status/runtimeinfo", get(status::runtimeinfo))
+        .route("/metadata", get(metadata::metadata))
+        .route("/targets/metadata", get(metadata::targets_metadata))
+        .route("/rules", get(misc::rules))
+        .route("/alerts", get(misc::alerts))
+        .route("/query_exemplars", get(misc::query_exemplars).post(misc::query_exemplars))
+        .route("/format_query", get(misc::format_query).post(misc::format_query))
+        .route("/parse_query", get(misc::parse_query).post(misc::parse_query))
+        .route("/admin/tsdb/delete_series", post(misc::admin).put(misc::admin))
+        .route("/admin/tsdb/clean_tombstones", post(misc::admin).put(misc::admin))
+        .route("/admin/tsdb/snapshot", post(misc::admin).put(misc::admin))
 }

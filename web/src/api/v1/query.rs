@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use axum::extract::State;
 use axum::response::Response;
-use promlite_promql::{QueryResult, Value};
+use promlite_promql::{Engine, QueryOptions, QueryResult, Value};
 use promlite_storage::Labels;
 
 use super::envelope::success_raw;
@@ -37,7 +37,9 @@ fn time_param(params: &Params, name: &str, default: Option<i64>) -> Result<i64, 
 pub(crate) async fn instant(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     let time = time_param(&params, "time", Some(now_ms()))?;
     let query = params.get("query").unwrap_or("").to_owned();
-    let result = run(&state, move |engine, db| engine.instant_query(db, &query, time)).await?;
+    let options = query_options(&params)?;
+    let engine = engine_for(&state, &params)?;
+    let result = run(&state, engine, move |engine, db| engine.instant_query_with(db, &query, time, &options)).await?;
     Ok(respond(&result))
 }
 
@@ -62,11 +64,39 @@ pub(crate) async fn range(State(state): State<AppState>, params: Params) -> Resu
         ));
     }
     let query = params.get("query").unwrap_or("").to_owned();
-    let result = run(&state, move |engine, db| engine.range_query(db, &query, start, end, step)).await?;
+    let options = query_options(&params)?;
+    let engine = engine_for(&state, &params)?;
+    let result =
+        run(&state, engine, move |engine, db| engine.range_query_with(db, &query, start, end, step, &options)).await?;
     Ok(respond(&result))
 }
 
-async fn run<F>(state: &AppState, query: F) -> Result<QueryResult, ApiError>
+fn duration_param(params: &Params, name: &str) -> Result<Option<i64>, ApiError> {
+    params
+        .get(name)
+        .map(|text| parse_duration(text).map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: {err}"))))
+        .transpose()
+}
+
+/// The per-query settings Prometheus reads from the request: `lookback_delta`.
+fn query_options(params: &Params) -> Result<QueryOptions, ApiError> {
+    Ok(QueryOptions { lookback_delta_ms: duration_param(params, "lookback_delta")? })
+}
+
+/// The engine for one request: the server's, or a copy whose timeout is the request's `timeout`
+/// when that is shorter (as Prometheus bounds the query context by both).
+fn engine_for(state: &AppState, params: &Params) -> Result<Arc<Engine>, ApiError> {
+    let Some(timeout_ms) = duration_param(params, "timeout")? else { return Ok(Arc::clone(&state.engine)) };
+    let requested = std::time::Duration::from_millis(timeout_ms.max(0) as u64);
+    let mut options = state.engine.options().clone();
+    if requested >= options.timeout {
+        return Ok(Arc::clone(&state.engine));
+    }
+    options.timeout = requested;
+    Ok(Arc::new(Engine::new(options)))
+}
+
+async fn run<F>(state: &AppState, engine: Arc<Engine>, query: F) -> Result<QueryResult, ApiError>
 where
     F: FnOnce(&promlite_promql::Engine, &promlite_storage::Db) -> Result<QueryResult, promlite_promql::QueryError>
         + Send
@@ -76,7 +106,6 @@ where
         return Err(ApiError::Unavailable("TSDB not ready".to_owned()));
     }
     let _slot = state.query_slots.acquire().await.map_err(|_| ApiError::Internal("query slots closed".to_owned()))?;
-    let engine = Arc::clone(&state.engine);
     let db = state.db.clone();
     let result = tokio::task::spawn_blocking(move || query(&engine, &db))
         .await

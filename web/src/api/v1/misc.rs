@@ -1,0 +1,63 @@
+//! Endpoints Grafana probes that promlite answers without a subsystem behind them yet:
+//! `rules` and `alerts` (no rule evaluation: empty, as a Prometheus with no rule files),
+//! `query_exemplars` (exemplars are not stored: an empty list after validating the request),
+//! and the query tools `format_query` and `parse_query`.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde_json::json;
+
+use super::envelope::success;
+use super::time::parse_time;
+use super::{ApiError, Params};
+use crate::AppState;
+
+pub(crate) async fn rules(params: Params) -> Result<Response, ApiError> {
+    if let Some(kind) = params.get("type")
+        && kind != "alert"
+        && kind != "record"
+    {
+        return Err(ApiError::BadData(format!("invalid parameter \"type\": not supported value {kind:?}")));
+    }
+    Ok(success(&json!({"groups": []}), &[]))
+}
+
+pub(crate) async fn alerts() -> Response {
+    success(&json!({"alerts": []}), &[])
+}
+
+fn parse(query: &str) -> Result<promql_parser::parser::Expr, ApiError> {
+    promql_parser::parser::parse(query).map_err(|err| ApiError::BadData(format!("invalid parameter \"query\": {err}")))
+}
+
+pub(crate) async fn query_exemplars(State(_state): State<AppState>, params: Params) -> Result<Response, ApiError> {
+    for name in ["start", "end"] {
+        if let Some(text) = params.get(name) {
+            parse_time(text).map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: {err}")))?;
+        }
+    }
+    parse(params.get("query").unwrap_or(""))?;
+    // FIXME(#4): exemplars are parsed from OpenMetrics but not stored, so there are none to show.
+    Ok(success(&json!([]), &[]))
+}
+
+pub(crate) async fn format_query(params: Params) -> Result<Response, ApiError> {
+    let expr = parse(params.get("query").unwrap_or(""))?;
+    Ok(success(&expr.prettify(), &[]))
+}
+
+pub(crate) async fn parse_query(params: Params) -> Result<Response, ApiError> {
+    let expr = parse(params.get("query").unwrap_or(""))?;
+    let ast =
+        serde_json::to_value(&expr).map_err(|err| ApiError::Internal(format!("encoding the syntax tree: {err}")))?;
+    Ok(success(&ast, &[]))
+}
+
+/// Admin endpoints answer as Prometheus's do when `--web.enable-admin-api` is off.
+pub(crate) async fn admin(State(state): State<AppState>) -> Result<Response, ApiError> {
+    if !state.options.enable_admin_api {
+        return Err(ApiError::Unavailable("admin APIs disabled".to_owned()));
+    }
+    // FIXME(#4): deleting series, tombstones and snapshots need the persistent TSDB.
+    Err(ApiError::Execution("this admin API is not implemented by promlite yet".to_owned()))
+}
