@@ -30,7 +30,12 @@ pub struct Flags {
     #[arg(long = "web.route-prefix", value_name = "PATH")]
     pub route_prefix: Option<String>,
 
-    /// Enable shutdown and reload via HTTP request (not built yet: SIGHUP reloads).
+    /// Path to a configuration file that can enable TLS or authentication (Prometheus's
+    /// exporter-toolkit format: tls_server_config, http_server_config.headers, basic_auth_users).
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Enable shutdown and reload via HTTP request (`/-/quit`, `/-/reload`).
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
 
@@ -139,6 +144,7 @@ impl Flags {
             ("web.listen-address", self.listen_address.clone()),
             ("web.external-url", self.external_url.clone().unwrap_or_default()),
             ("web.route-prefix", self.route_prefix()),
+            ("web.config.file", self.web_config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
             ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
             ("web.enable-admin-api", self.enable_admin_api.to_string()),
             ("web.enable-remote-write-receiver", self.enable_remote_write_receiver.to_string()),

@@ -7,5 +7,6 @@
 pub mod config;
 pub mod discovery;
 pub mod http_client;
+pub mod http_server;
 pub mod relabel;
 pub mod scrape;

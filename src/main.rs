@@ -75,6 +75,14 @@ fn load_config(flags: &Flags) -> anyhow::Result<Option<(Config, PathBuf)>> {
 async fn run(flags: Flags) -> anyhow::Result<()> {
     let start_time = SystemTime::now();
     let loaded = load_config(&flags)?;
+    let security = match &flags.web_config_file {
+        Some(path) => {
+            let web_config = config::load_web_config(path).context("loading --web.config.file")?;
+            promlite::http_server::server_security(&web_config)
+                .with_context(|| format!("setting up the web server from {}", path.display()))?
+        }
+        None => promlite_web::ServerSecurity::default(),
+    };
     let listen: SocketAddr = flags
         .listen_address
         .parse()
@@ -154,7 +162,9 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     ready.store(true, Ordering::Release);
     tracing::info!(address = %local_addr, "server is ready to receive web requests");
 
-    promlite_web::serve(listener, state, wait_for_shutdown(move || reload(), quit)).await.context("serving HTTP")?;
+    promlite_web::serve(listener, state, security, wait_for_shutdown(move || reload(), quit))
+        .await
+        .context("serving HTTP")?;
     tracing::info!("stopping scrape pools");
     manager.stop();
     Ok(())

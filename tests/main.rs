@@ -8,3 +8,4 @@ mod reload;
 mod scrape;
 mod scrape_engine;
 mod util;
+mod web_config;

@@ -82,6 +82,20 @@ pub struct Response {
     pub body: String,
 }
 
+/// Like [`http`], but `None` when the connection fails or the answer is not HTTP.
+pub fn try_http(addr: SocketAddr, method: &str, path: &str) -> Option<Response> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.strip_prefix("HTTP/1.1 ")?.split_whitespace().next()?.parse().ok()?;
+    Some(Response { status, headers: head.to_owned(), body: body.to_owned() })
+}
+
 /// A minimal HTTP/1.1 client: one request per connection.
 pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &str)>) -> Response {
     let mut stream = TcpStream::connect(addr).expect("connecting");

@@ -22,6 +22,7 @@ mod kubernetes;
 mod remote;
 mod scrape;
 mod secret;
+mod web_config;
 
 #[cfg(test)]
 mod tests;
@@ -48,6 +49,7 @@ pub use self::scrape::{
 };
 use self::scrape::{ScrapeConfigEntry, parse_protocols};
 pub use self::secret::Secret;
+pub use self::web_config::{ClientAuth, TlsServerConfig, WebConfig, load_web_config};
 use crate::relabel::{NameValidation, RelabelConfig};
 
 /// A whole `prometheus.yml`, defaults resolved.

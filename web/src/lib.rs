@@ -13,6 +13,7 @@ mod federate;
 mod lifecycle;
 mod metrics;
 mod pages;
+mod security;
 mod targets_view;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use promlite_promql::Engine;
 use promlite_storage::Db;
 use tokio::sync::Semaphore;
 
+pub use security::ServerSecurity;
 pub use targets_view::{ActiveTarget, DroppedTarget, TargetHealth, TargetMetadata, TargetsView};
 
 /// Settings from `--web.*` flags that handlers need.
@@ -89,11 +91,21 @@ pub fn router(state: AppState) -> Router {
         .nest(&prefix, routes)
 }
 
-/// Serves [`router`] on `listener` until `shutdown` resolves, then finishes open requests.
+/// Serves [`router`] on `listener` until `shutdown` resolves, then finishes open requests:
+/// HTTPS when `security.tls` is set, behind basic auth when users are configured.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    security: ServerSecurity,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let guard = security::Guard::new(&security);
+    let app = router(state).layer(axum::middleware::from_fn_with_state(guard, security::guard));
+    match security.tls {
+        Some(tls) => {
+            let listener = security::TlsListener::new(listener, tls)?;
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        }
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+    }
 }
