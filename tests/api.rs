@@ -223,3 +223,23 @@ fn no_secret_appears_in_any_response() {
     let log = server.log.lock().unwrap().join("\n");
     assert!(!log.contains("S3CR3T"), "the log leaks a secret:\n{log}");
 }
+
+#[test]
+fn responses_are_gzipped_when_asked() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let ask = |encoding: &str| {
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        let request = format!(
+            "GET /api/v1/status/flags HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {encoding}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase()
+    };
+    assert!(ask("gzip").contains("content-encoding: gzip"));
+    assert!(!ask("identity").contains("content-encoding"));
+}
