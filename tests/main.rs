@@ -7,5 +7,6 @@ mod discovery;
 mod reload;
 mod scrape;
 mod scrape_engine;
+mod tsdb;
 mod util;
 mod web_config;

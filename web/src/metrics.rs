@@ -55,6 +55,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "Total number of out of order samples ingestion failed attempts due to out of order being disabled.",
     );
     let _ = writeln!(out, "prometheus_tsdb_out_of_order_samples_total{{type=\"float\"}} {}", head.out_of_order_samples);
+    write_tsdb(&mut out, &state.db, &head);
     if head.series > 0 {
         family(&mut out, "prometheus_tsdb_head_min_time", "gauge", "Minimum time bound of the head block.");
         let _ = writeln!(out, "prometheus_tsdb_head_min_time {}", head.min_time);
@@ -63,6 +64,57 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     }
     state.targets.write_metrics(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
+}
+
+/// The rest of the `prometheus_tsdb_*` families (and promlite's own memory estimate).
+fn write_tsdb(out: &mut String, db: &promlite_storage::Db, head: &promlite_storage::HeadStats) {
+    let replay = db.replay_stats();
+    let counters: [(&str, &str, &str, u64); 6] = [
+        ("prometheus_tsdb_head_chunks", "gauge", "Total number of chunks in the head block.", head.chunks),
+        (
+            "prometheus_tsdb_head_chunks_created_total",
+            "counter",
+            "Total number of chunks created in the head",
+            head.chunks_created,
+        ),
+        (
+            "prometheus_tsdb_out_of_bound_samples_total",
+            "counter",
+            "Total number of out of bound samples ingestion failed attempts with out of order support disabled.",
+            head.out_of_bound_samples,
+        ),
+        (
+            "prometheus_tsdb_wal_corruptions_total",
+            "counter",
+            "Total number of WAL corruptions.",
+            replay.repairs.len() as u64 + replay.bad_records,
+        ),
+        (
+            "prometheus_tsdb_wal_writes_failed_total",
+            "counter",
+            "Total number of write log writes that failed.",
+            db.wal_write_failures(),
+        ),
+        (
+            "prometheus_tsdb_mmap_chunk_corruptions_total",
+            "counter",
+            "Total number of memory-mapped chunk corruptions.",
+            u64::from(replay.chunk_repair.is_some()),
+        ),
+    ];
+    for (name, kind, help, value) in counters {
+        family(out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    family(out, "prometheus_tsdb_data_replay_duration_seconds", "gauge", "Time taken to replay the data on disk.");
+    let _ = writeln!(out, "prometheus_tsdb_data_replay_duration_seconds {}", replay.duration_seconds);
+    family(
+        out,
+        "promlite_tsdb_head_bytes_per_series",
+        "gauge",
+        "Estimated heap bytes the head holds per series (symbols, postings, series, open chunks).",
+    );
+    let _ = writeln!(out, "promlite_tsdb_head_bytes_per_series {}", db.head_bytes_per_series());
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

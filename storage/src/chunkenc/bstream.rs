@@ -38,20 +38,21 @@ impl BitWriter {
         self.stream.push(byte << self.count);
     }
 
-    /// Writes the low `nbits` bits of `value`, highest first.
+    /// Writes the low `nbits` bits of `value`, highest first, filling the free bits of the
+    /// last byte in one step and whole bytes after it.
     pub(crate) fn write_bits(&mut self, value: u64, nbits: u8) {
         debug_assert!(nbits <= 64);
-        let mut value = if nbits == 0 { 0 } else { value << (64 - u32::from(nbits)) };
-        let mut nbits = nbits;
-        while nbits >= 8 {
-            self.write_byte((value >> 56) as u8);
-            value <<= 8;
-            nbits -= 8;
-        }
-        while nbits > 0 {
-            self.write_bit(value >> 63 == 1);
-            value <<= 1;
-            nbits -= 1;
+        let mut left = u32::from(nbits);
+        while left > 0 {
+            if self.count == 0 {
+                self.stream.push(0);
+                self.count = 8;
+            }
+            let take = left.min(u32::from(self.count));
+            let bits = ((value >> (left - take)) & ((1u64 << take) - 1)) as u8;
+            *self.stream.last_mut().expect("a byte was pushed") |= bits << (u32::from(self.count) - take);
+            self.count -= take as u8;
+            left -= take;
         }
     }
 

@@ -112,11 +112,8 @@ impl XorChunk {
         let v_bits = v.to_bits();
         match self.num {
             0 => {
-                let mut buf = Vec::with_capacity(10);
-                put_varint(&mut buf, t);
-                for byte in buf {
-                    self.bits.write_byte(byte);
-                }
+                // The stream is byte-aligned here (only the header precedes it).
+                put_varint(&mut self.bits.stream, t);
                 self.bits.write_bits(v_bits, 64);
             }
             1 => {

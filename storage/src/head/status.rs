@@ -11,6 +11,8 @@ use crate::labels::METRIC_NAME;
 pub struct TsdbStatus {
     /// Series in the head.
     pub num_series: u64,
+    /// Distinct label name/value pairs.
+    pub num_label_pairs: u64,
     /// Chunks in the head.
     pub chunk_count: u64,
     /// Lowest timestamp, ms (`i64::MAX` when empty).
@@ -61,8 +63,10 @@ impl Head {
             value_counts.push((name_str.to_owned(), count));
             memory.push((name_str.to_owned(), size));
         }
+        let num_label_pairs = pairs.len() as u64;
         TsdbStatus {
             num_series: stats.series,
+            num_label_pairs,
             chunk_count: stats.chunks,
             min_time: stats.min_time,
             max_time: stats.max_time,

@@ -35,6 +35,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/status/flags", get(status::flags))
         .route("/status/config", get(status::config))
         .route("/status/runtimeinfo", get(status::runtimeinfo))
+        .route("/status/tsdb", get(status::tsdb))
+        .route("/status/walreplay", get(status::walreplay))
         .route("/metadata", get(metadata::metadata))
         .route("/targets/metadata", get(metadata::targets_metadata))
         .route("/rules", get(misc::rules))

@@ -1,5 +1,5 @@
 //! `/api/v1/status/*`: build info, flags, the running config (secrets already redacted by the
-//! config module) and runtime info.
+//! config module), runtime info, TSDB cardinality (`tsdb`) and WAL replay progress (`walreplay`).
 
 use axum::extract::State;
 use axum::response::Response;
@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::envelope::success;
 use super::time::format_rfc3339;
+use super::{ApiError, Params};
 use crate::AppState;
 
 pub(crate) async fn buildinfo() -> Response {
@@ -49,6 +50,56 @@ pub(crate) async fn runtimeinfo(State(state): State<AppState>) -> Response {
             "GOGC": "",
             "GODEBUG": "",
             "storageRetention": "",
+        }),
+        &[],
+    )
+}
+
+/// `/api/v1/status/tsdb`: head stats and the top `limit` (default 10) of each cardinality list,
+/// shaped as upstream's `TSDBStatus`.
+pub(crate) async fn tsdb(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
+    let limit = match params.get("limit") {
+        None => 10,
+        Some(text) => match text.parse::<usize>() {
+            Ok(limit) if limit > 0 => limit,
+            _ => return Err(ApiError::BadData("limit must be a positive number".to_owned())),
+        },
+    };
+    let db = state.db.clone();
+    let status = tokio::task::spawn_blocking(move || db.tsdb_status(limit))
+        .await
+        .map_err(|err| ApiError::Internal(format!("computing TSDB status: {err}")))?;
+    let list = |items: &[(String, u64)]| -> Value {
+        Value::Array(items.iter().map(|(name, value)| json!({ "name": name, "value": value })).collect())
+    };
+    Ok(success(
+        &json!({
+            "headStats": {
+                "numSeries": status.num_series,
+                "numLabelPairs": status.num_label_pairs,
+                "chunkCount": status.chunk_count,
+                "minTime": status.min_time,
+                "maxTime": status.max_time,
+            },
+            "seriesCountByMetricName": list(&status.series_count_by_metric_name),
+            "labelValueCountByLabelName": list(&status.label_value_count_by_label_name),
+            "memoryInBytesByLabelName": list(&status.memory_in_bytes_by_label_name),
+            "seriesCountByLabelValuePair": list(&status.series_count_by_label_value_pair),
+        }),
+        &[],
+    ))
+}
+
+/// `/api/v1/status/walreplay`: segments of the replay at open (finished once the server is up,
+/// since `Db::open` replays before the HTTP server starts).
+pub(crate) async fn walreplay(State(state): State<AppState>) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
+    let progress = state.db.replay_progress();
+    success(
+        &json!({
+            "min": progress.min.load(Relaxed),
+            "max": progress.max.load(Relaxed),
+            "current": progress.current.load(Relaxed),
         }),
         &[],
     )
