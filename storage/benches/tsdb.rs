@@ -223,5 +223,56 @@ fn replay(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, xor, head_append, select, replay);
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Memory per active series at 1M series with 10 samples each at 15 s (the steady-state
+/// shape): the process RSS growth and the head's own estimate, printed; the timed part is the
+/// estimate's walk over all series, which `/metrics` pays on every scrape.
+fn memory(c: &mut Criterion) {
+    const SERIES: u64 = 1_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let before = rss_bytes();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let mut refs = Vec::with_capacity(SERIES as usize);
+    let t0 = 1_700_000_000_000i64;
+    for chunk in (0..SERIES).collect::<Vec<_>>().chunks(10_000) {
+        let mut app = db.appender();
+        for &s in chunk {
+            refs.push(app.append(&labels(s), t0, s as f64).unwrap());
+        }
+        assert!(app.commit().is_empty());
+    }
+    let mut rng = Rng(3);
+    for step in 1..10 {
+        for chunk in refs.chunks(10_000) {
+            let mut app = db.appender();
+            for (i, r) in chunk.iter().enumerate() {
+                app.append_ref(*r, t0 + step * 15_000, value(&mut rng, i as u64, step as f64));
+            }
+            assert!(app.commit().is_empty());
+        }
+    }
+    let after = rss_bytes();
+    println!(
+        "memory: {} series x 10 samples: RSS grew {:.0} bytes/series; head estimate {:.0} bytes/series",
+        SERIES,
+        after.saturating_sub(before) as f64 / SERIES as f64,
+        db.head_bytes_per_series()
+    );
+    let mut group = c.benchmark_group("memory");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(SERIES));
+    group.bench_function("head_bytes_per_series_1m_series", |b| b.iter(|| db.head_bytes_per_series()));
+    group.finish();
+}
+
+// `memory` first: its RSS reading must not include what earlier groups allocated and freed.
+criterion_group!(benches, memory, xor, head_append, select, replay);
 criterion_main!(benches);
