@@ -4,6 +4,8 @@
 mod api;
 mod cli;
 mod discovery;
+mod fake_kube;
+mod kubernetes;
 mod reload;
 mod scrape;
 mod scrape_engine;

@@ -1,10 +1,12 @@
 //! Service discovery (upstream `discovery/`, `discovery/targetgroup/`): where targets come from.
 //!
 //! Every mechanism produces [`TargetGroup`]s; the scrape manager turns them into targets.
-//! `static_configs` and `file_sd_configs` ([`file`]) run. FIXME(#6): `kubernetes_sd_configs` is
-//! parsed by the config but discovers nothing yet; start-up logs a warning for each such job.
+//! `static_configs`, `file_sd_configs` ([`file`]) and `kubernetes_sd_configs` ([`kubernetes`])
+//! run; [`run_discovery`] merges them for one job. The Kubernetes `ingress` role is parsed but
+//! discovers nothing yet (FIXME(#6)); start-up logs a warning for it.
 
 pub mod file;
+pub mod kubernetes;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -43,36 +45,71 @@ pub fn static_groups(scrape_config: &ScrapeConfig) -> Vec<TargetGroup> {
 /// Names the discovery mechanisms of a job that do not discover anything yet.
 pub fn unsupported_mechanisms(scrape_config: &ScrapeConfig) -> Vec<&'static str> {
     let mut out = Vec::new();
-    if !scrape_config.kubernetes_sd_configs.is_empty() {
-        out.push("kubernetes_sd_configs");
+    if scrape_config.kubernetes_sd_configs.iter().any(|sd| sd.role == crate::config::Role::Ingress) {
+        out.push("kubernetes_sd_configs with role ingress");
     }
     out
 }
 
-/// Runs a job's file discovery until the task is aborted (its pool stops): polls every second
-/// and calls `update` with the job's static groups plus its file groups whenever these change,
-/// so updates reach the scrape pool within about a second.
-pub async fn run_file_sd(
+/// Runs a job's discovery until the task is aborted (its pool stops, which also ends every
+/// Kubernetes watch): calls `update` with the job's static groups plus its file and Kubernetes
+/// groups whenever these change. Files are polled every second; each Kubernetes SD config
+/// publishes once all its resources have synced, then after each batch of watch events.
+pub async fn run_discovery(
     scrape_config: std::sync::Arc<ScrapeConfig>,
     update: impl Fn(Vec<TargetGroup>) + Send + 'static,
 ) {
     let static_groups = static_groups(&scrape_config);
-    let mut file_sd = file::FileSd::new(&scrape_config.file_sd_configs);
+    let (kube_tx, mut kube_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Vec<TargetGroup>)>();
+    // Dropped with this future, which aborts the Kubernetes discoveries.
+    let mut kube_tasks = tokio::task::JoinSet::new();
+    for (index, sd_config) in scrape_config.kubernetes_sd_configs.iter().enumerate() {
+        let state = kubernetes::SdState::register(&scrape_config.job_name, index, sd_config.role);
+        let kube_tx = kube_tx.clone();
+        kube_tasks.spawn(kubernetes::run(
+            sd_config.clone(),
+            kubernetes::WatchOptions::default(),
+            state,
+            move |groups| {
+                let _ = kube_tx.send((index, groups));
+            },
+        ));
+    }
+    drop(kube_tx);
+    let mut kube_groups: Vec<Vec<TargetGroup>> = vec![Vec::new(); scrape_config.kubernetes_sd_configs.len()];
+    let has_files = !scrape_config.file_sd_configs.is_empty();
+    let mut file_sd = Some(file::FileSd::new(&scrape_config.file_sd_configs));
+    let mut file_groups = Vec::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
-        // A directory listing and a few stats: cheap, but still file IO, so off the runtime.
-        let (changed, groups, back) = tokio::task::spawn_blocking(move || {
-            let changed = file_sd.refresh();
-            (changed, file_sd.groups(), file_sd)
-        })
-        .await
-        .expect("file discovery task panicked");
-        file_sd = back;
+        let changed = tokio::select! {
+            _ = ticker.tick(), if has_files => {
+                let mut sd = file_sd.take().expect("file discovery is put back after each refresh");
+                // A directory listing and a few stats: cheap, but still file IO, so off the runtime.
+                let (changed, groups, sd) = tokio::task::spawn_blocking(move || {
+                    let changed = sd.refresh();
+                    (changed, sd.groups(), sd)
+                })
+                .await
+                .expect("file discovery task panicked");
+                file_sd = Some(sd);
+                file_groups = groups;
+                changed
+            }
+            Some((index, groups)) = kube_rx.recv() => {
+                kube_groups[index] = groups;
+                while let Ok((index, groups)) = kube_rx.try_recv() {
+                    kube_groups[index] = groups;
+                }
+                true
+            }
+            else => std::future::pending::<bool>().await,
+        };
         if changed {
             let mut all = static_groups.clone();
-            all.extend(groups);
+            all.extend(file_groups.iter().cloned());
+            all.extend(kube_groups.iter().flatten().cloned());
             update(all);
         }
     }

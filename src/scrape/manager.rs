@@ -21,7 +21,7 @@ use crate::discovery;
 
 struct Job {
     pool: Arc<ScrapePool>,
-    /// The file discovery task feeding the pool, aborted with it.
+    /// The file and Kubernetes discovery task feeding the pool, aborted with it.
     discovery: Option<tokio::task::AbortHandle>,
 }
 
@@ -77,9 +77,10 @@ impl Manager {
                 Some(old) => pool.take_over(&old.pool),
                 None => pool.sync(discovery::static_groups(&scrape_config)),
             }
-            let discovery = (!scrape_config.file_sd_configs.is_empty()).then(|| {
+            let dynamic = !scrape_config.file_sd_configs.is_empty() || !scrape_config.kubernetes_sd_configs.is_empty();
+            let discovery = dynamic.then(|| {
                 let weak = Arc::downgrade(&pool);
-                let task = tokio::spawn(discovery::run_file_sd(scrape_config, move |groups| {
+                let task = tokio::spawn(discovery::run_discovery(scrape_config, move |groups| {
                     if let Some(pool) = weak.upgrade() {
                         pool.sync(groups);
                     }

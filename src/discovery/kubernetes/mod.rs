@@ -1,0 +1,260 @@
+//! `kubernetes_sd_configs` (upstream `discovery/kubernetes/`): targets from the Kubernetes API.
+//!
+//! [`run`] drives one SD config: it resolves the API server ([`client`]), starts one
+//! [`watch::Reflector`] per resource the role needs and per namespace (endpoints: Endpoints,
+//! Services, Pods; endpointslice: EndpointSlices, Services, Pods; pod: Pods; service: Services;
+//! node: Nodes; plus Nodes with `attach_metadata.node`), waits until every one of them has
+//! listed, then publishes the role's target groups and republishes after each batch of events.
+//! Groups are rebuilt from the stores as a whole (an O(objects) pass per batch, batches gathered
+//! for [`WatchOptions::debounce`]): simple, and a relist can never leave a stale group behind.
+//! The labels are Prometheus 3's `__meta_kubernetes_*`, built in one module per role.
+//! [`state`] keeps what a person needs to understand an empty pool.
+//!
+//! Invariant: nothing is published before every resource of the role has synced, so a pool
+//! never sees a partial picture (an endpoint without its Service's labels) at start-up.
+
+mod client;
+mod endpoints;
+mod endpointslice;
+mod node;
+pub mod objects;
+mod pod;
+mod service;
+pub mod state;
+mod watch;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+pub use self::client::ClientError;
+use self::objects::{EndpointSlice, Endpoints, KubeObject, ObjectMeta, Pod, Service};
+pub use self::state::{InformerStatus, SdState, SdStatus, status, write_metrics};
+use self::watch::{Kind, Notice, Reflector, Store};
+pub use self::watch::{WatchError, WatchOptions};
+use super::TargetGroup;
+use crate::config::{KubernetesSdConfig, Role};
+
+type Labels = BTreeMap<String, String>;
+
+/// The prefix of every label this discovery sets.
+const META: &str = "__meta_kubernetes_";
+
+/// Go's `strutil.SanitizeLabelName`: every character outside `[a-zA-Z0-9_]` becomes `_`.
+pub(crate) fn sanitize(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
+/// Go's `net.JoinHostPort`: IPv6 hosts in brackets.
+pub(crate) fn join_host_port(host: &str, port: &str) -> String {
+    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+}
+
+/// `<role>_name`, `<role>_label_*`, `<role>_labelpresent_*`, `<role>_annotation_*` and
+/// `<role>_annotationpresent_*` for an object's metadata.
+pub(crate) fn add_object_meta(labels: &mut Labels, meta: &ObjectMeta, role: &str) {
+    labels.insert(format!("{META}{role}_name"), meta.name.clone());
+    for (key, value) in &meta.labels {
+        let name = sanitize(key);
+        labels.insert(format!("{META}{role}_label_{name}"), value.clone());
+        labels.insert(format!("{META}{role}_labelpresent_{name}"), "true".to_owned());
+    }
+    for (key, value) in &meta.annotations {
+        let name = sanitize(key);
+        labels.insert(format!("{META}{role}_annotation_{name}"), value.clone());
+        labels.insert(format!("{META}{role}_annotationpresent_{name}"), "true".to_owned());
+    }
+}
+
+/// With `attach_metadata.node`: the named node's name, labels and annotations, if we hold it.
+pub(crate) fn add_node_labels(labels: &mut Labels, stores: &Stores, node_name: &str) {
+    if let Some(node) = stores.nodes.get("", node_name) {
+        add_object_meta(labels, &node.metadata, "node");
+    }
+}
+
+/// Every store a role may read.
+#[derive(Default)]
+pub(crate) struct Stores {
+    pods: Arc<Store<Pod>>,
+    services: Arc<Store<Service>>,
+    endpoints: Arc<Store<Endpoints>>,
+    endpoint_slices: Arc<Store<EndpointSlice>>,
+    nodes: Arc<Store<objects::Node>>,
+}
+
+/// The resources `role` watches.
+fn kinds(role: Role, attach_node: bool) -> Result<Vec<Kind>, String> {
+    let mut kinds = match role {
+        Role::Endpoints => vec![Kind::Endpoints, Kind::Service, Kind::Pod],
+        Role::EndpointSlice => vec![Kind::EndpointSlice, Kind::Service, Kind::Pod],
+        Role::Pod => vec![Kind::Pod],
+        Role::Service => vec![Kind::Service],
+        Role::Node => vec![Kind::Node],
+        Role::Ingress => return Err("role ingress is not supported by promlite yet".to_owned()),
+    };
+    if attach_node && matches!(role, Role::Endpoints | Role::EndpointSlice | Role::Pod) {
+        kinds.push(Kind::Node);
+    }
+    Ok(kinds)
+}
+
+/// The target groups of `role` from the stores, ordered by source.
+fn build(role: Role, stores: &Stores, attach_node: bool) -> Vec<TargetGroup> {
+    match role {
+        Role::Endpoints => stores.endpoints.all().iter().map(|e| endpoints::build(e, stores, attach_node)).collect(),
+        Role::EndpointSlice => {
+            stores.endpoint_slices.all().iter().map(|s| endpointslice::build(s, stores, attach_node)).collect()
+        }
+        Role::Pod => stores.pods.all().iter().map(|p| pod::build(p, stores, attach_node)).collect(),
+        Role::Service => stores.services.all().iter().map(|s| service::build(s)).collect(),
+        Role::Node => stores.nodes.all().iter().filter_map(|n| node::build(n)).collect(),
+        Role::Ingress => Vec::new(),
+    }
+}
+
+/// What every reflector of one SD config shares.
+struct Spawner<'a> {
+    tasks: tokio::task::JoinSet<()>,
+    client: &'a client::ApiClient,
+    config: &'a KubernetesSdConfig,
+    state: &'a Arc<SdState>,
+    notify: mpsc::UnboundedSender<Notice>,
+    options: &'a WatchOptions,
+    next_id: usize,
+}
+
+impl Spawner<'_> {
+    fn spawn<T: KubeObject>(&mut self, kind: Kind, namespace: &str, store: &Arc<Store<T>>) {
+        let selector = self.config.selectors.iter().find(|s| s.role == kind.role());
+        let label_selector = selector.map(|s| s.label.clone()).unwrap_or_default();
+        let field_selector = selector.map(|s| s.field.clone()).unwrap_or_default();
+        self.state.add_informer(kind.resource(), namespace, &label_selector, &field_selector);
+        let reflector = Reflector {
+            id: self.next_id,
+            client: self.client.clone(),
+            kind,
+            namespace: namespace.to_owned(),
+            label_selector,
+            field_selector,
+            store: Arc::clone(store),
+            state: Arc::clone(self.state),
+            notify: self.notify.clone(),
+            options: self.options.clone(),
+        };
+        self.next_id += 1;
+        self.tasks.spawn(reflector.run());
+    }
+}
+
+/// Runs one Kubernetes SD config until the future is dropped (which stops every watch), calling
+/// `publish` with the complete list of its target groups whenever it changes. A configuration
+/// that cannot work (no API server reachable by config, bad kubeconfig) is logged and recorded
+/// in `state`, and nothing is published.
+pub async fn run(
+    config: KubernetesSdConfig,
+    options: WatchOptions,
+    state: Arc<SdState>,
+    publish: impl Fn(Vec<TargetGroup>) + Send,
+) {
+    let fail = |error: String| {
+        tracing::error!(role = %config.role, error = %error, "kubernetes discovery cannot start");
+        state.set_config_error(error);
+    };
+    let attach_node = config.attach_metadata.node;
+    if config.attach_metadata.namespace {
+        // FIXME(#6): namespace metadata (`__meta_kubernetes_namespace_label_*`) is not attached yet.
+        tracing::warn!(role = %config.role, "attach_metadata.namespace is not supported by promlite yet; ignored");
+    }
+    let kinds = match kinds(config.role, attach_node) {
+        Ok(kinds) => kinds,
+        Err(error) => return fail(error),
+    };
+    let client = match client::ApiClient::new(&config) {
+        Ok(client) => client,
+        Err(error) => return fail(error.to_string()),
+    };
+    state.set_api_server(client.base.as_str());
+    let mut namespaces: BTreeSet<String> = config.namespaces.names.iter().cloned().collect();
+    if config.namespaces.own_namespace {
+        match client::own_namespace() {
+            Ok(own) => {
+                namespaces.insert(own);
+            }
+            Err(error) => return fail(error),
+        }
+    }
+    if namespaces.is_empty() {
+        namespaces.insert(String::new());
+    }
+
+    let stores = Stores::default();
+    let (notify, mut notices) = mpsc::unbounded_channel();
+    let mut spawner = Spawner {
+        tasks: tokio::task::JoinSet::new(),
+        client: &client,
+        config: &config,
+        state: &state,
+        notify,
+        options: &options,
+        next_id: 0,
+    };
+    for kind in kinds {
+        let scoped: Vec<&str> =
+            if kind == Kind::Node { vec![""] } else { namespaces.iter().map(String::as_str).collect() };
+        for namespace in scoped {
+            match kind {
+                Kind::Pod => spawner.spawn(kind, namespace, &stores.pods),
+                Kind::Service => spawner.spawn(kind, namespace, &stores.services),
+                Kind::Endpoints => spawner.spawn(kind, namespace, &stores.endpoints),
+                Kind::EndpointSlice => spawner.spawn(kind, namespace, &stores.endpoint_slices),
+                Kind::Node => spawner.spawn(kind, namespace, &stores.nodes),
+            }
+        }
+    }
+    // Dropping the JoinSet (when this future is dropped) aborts every reflector.
+    let Spawner { tasks: _tasks, next_id: reflectors, .. } = spawner;
+
+    let mut synced = BTreeSet::new();
+    while synced.len() < reflectors {
+        match notices.recv().await {
+            Some(Notice::Synced(reflector)) => {
+                synced.insert(reflector);
+            }
+            Some(Notice::Changed) => {}
+            None => return,
+        }
+    }
+    let mut last: Option<Vec<TargetGroup>> = None;
+    loop {
+        let groups = build(config.role, &stores, attach_node);
+        if last.as_ref() != Some(&groups) {
+            let targets = groups.iter().map(|g| g.targets.len()).sum();
+            if targets == 0 && last.is_none() {
+                tracing::info!(role = %config.role, groups = groups.len(), "kubernetes discovery synced but found no targets");
+            }
+            state.published(groups.len(), targets);
+            publish(groups.clone());
+            last = Some(groups);
+        }
+        if notices.recv().await.is_none() {
+            return;
+        }
+        tokio::time::sleep(options.debounce).await;
+        while notices.try_recv().is_ok() {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_and_join() {
+        assert_eq!(sanitize("app.kubernetes.io/name"), "app_kubernetes_io_name");
+        assert_eq!(sanitize("ünï"), "_n_");
+        assert_eq!(join_host_port("10.0.0.1", "80"), "10.0.0.1:80");
+        assert_eq!(join_host_port("fd00::1", "80"), "[fd00::1]:80");
+    }
+}
