@@ -58,11 +58,17 @@ fn test_options() -> WatchOptions {
 
 /// Starts discovery for one `kubernetes_sd_configs` entry given as YAML (`api_server` is added).
 fn start_sd(fake: &FakeKube, sd_yaml: &str, options: WatchOptions) -> Sd {
+    start_sd_entry(&format!("api_server: {}\n{sd_yaml}", fake.url()), options)
+}
+
+/// Starts discovery for one `kubernetes_sd_configs` entry given as YAML, as is.
+fn start_sd_entry(sd_yaml: &str, options: WatchOptions) -> Sd {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut lines = sd_yaml.lines();
+    let first = lines.next().unwrap_or_default();
     let yaml = format!(
-        "scrape_configs:\n  - job_name: k8s\n    kubernetes_sd_configs:\n      - api_server: {}\n{}",
-        fake.url(),
-        sd_yaml.lines().map(|l| format!("        {l}\n")).collect::<String>()
+        "scrape_configs:\n  - job_name: k8s\n    kubernetes_sd_configs:\n      - {first}\n{}",
+        lines.map(|l| format!("        {l}\n")).collect::<String>()
     );
     let config = promlite::config::load_str(&yaml, "test.yml").unwrap_or_else(|err| panic!("{err}\n{yaml}"));
     let sd_config = config.scrape_configs[0].kubernetes_sd_configs[0].clone();
@@ -475,6 +481,14 @@ fn add_modify_delete_propagate() {
     sd.wait("service label", |g| g[0].labels.contains_key("__meta_kubernetes_service_label_tier"));
     fake.delete("EndpointSlice", "default", "web-abc12");
     sd.wait("slice deleted", |g| g.is_empty());
+    // A slice with `endpoints: null` (no ready backends) is still a group, with no targets.
+    fake.apply(json!({"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
+        "metadata": {"name": "web-empty", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4", "endpoints": null, "ports": null}));
+    let groups = sd.wait("empty slice", |g| g.len() == 1);
+    assert_eq!(groups[0].source, "endpointslice/default/web-empty");
+    assert!(groups[0].targets.is_empty());
+    assert_eq!(groups[0].labels["__meta_kubernetes_service_label_tier"], "frontend");
 }
 
 #[test]
@@ -625,6 +639,49 @@ fn rotated_token_is_used_for_the_next_watch() {
 }
 
 #[test]
+fn tls_api_server_with_ca_file_or_kubeconfig() {
+    use base64::Engine as _;
+    let (fake, ca) = FakeKube::start_tls();
+    apply_all(&fake);
+    fake.set_tokens(Some(vec!["tls-token"]));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.crt"), &ca).unwrap();
+    std::fs::write(dir.path().join("token"), "tls-token").unwrap();
+    let sd = start_sd(
+        &fake,
+        &format!(
+            "role: node\ntls_config:\n  ca_file: {0}/ca.crt\nauthorization:\n  credentials_file: {0}/token",
+            dir.path().display()
+        ),
+        test_options(),
+    );
+    assert_eq!(sd.synced()[0].targets[0]["__address__"], "192.168.1.20:10250");
+
+    // The same through a kubeconfig: CA data and a token file relative to the kubeconfig.
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: fake\nclusters:\n- name: fake\n  cluster:\n    server: {}\n    certificate-authority-data: {}\ncontexts:\n- name: fake\n  context: {{cluster: fake, user: sd}}\nusers:\n- name: sd\n  user: {{token-file: token}}\n",
+            fake.url(),
+            base64::engine::general_purpose::STANDARD.encode(&ca)
+        ),
+    )
+    .unwrap();
+    let sd = start_sd_entry(&format!("role: service\nkubeconfig_file: {}", kubeconfig.display()), test_options());
+    assert_eq!(sd.synced().len(), 4);
+    assert!(fake.requests().iter().all(|r| r.authorization.as_deref() == Some("Bearer tls-token")));
+
+    // Without the CA the server is not trusted, and the state says so.
+    let sd = start_sd(&fake, "role: node", test_options());
+    let error = eventually(Duration::from_secs(5), || {
+        let state = sd.state.snapshot();
+        state.informers.first().and_then(|i| i.last_error.clone()).ok_or_else(|| format!("{state:#?}"))
+    });
+    assert!(error.contains("certificate"), "{error}");
+}
+
+#[test]
 fn throttling_and_server_errors_are_retried() {
     let fake = FakeKube::start();
     apply_all(&fake);
@@ -671,6 +728,16 @@ fn e2e_endpointslice_target_is_scraped() {
     let (_, body) = get_json(server.addr, "/api/v1/query?query=k8s_discovered_metric");
     assert_eq!(body["data"]["result"][0]["value"][1], "42", "{body}");
     assert_eq!(body["data"]["result"][0]["metric"]["instance"], format!("127.0.0.1:{}", target.addr.port()));
+
+    // Self-metrics: events per role, from the real binary's /metrics.
+    let metrics = crate::util::http(server.addr, "GET", "/metrics", None).body;
+    for line in [
+        "prometheus_sd_kubernetes_events_total{event=\"add\",role=\"endpointslice\"} 1",
+        "prometheus_sd_kubernetes_events_total{event=\"add\",role=\"service\"} 1",
+        "prometheus_sd_discovered_targets{config=\"k8s\",name=\"scrape\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} not in\n{metrics}");
+    }
 
     // Deleting the slice removes the target.
     fake.delete("EndpointSlice", "prod", "app-1");

@@ -194,5 +194,6 @@ impl TargetsView for Manager {
                 pool.config().job_name
             );
         }
+        discovery::kubernetes::write_metrics(out);
     }
 }

@@ -16,13 +16,13 @@
 //!   deprecation header on Endpoints responses (Kubernetes ≥ 1.33).
 //!
 //! Every request is logged (path, query, `Authorization`) for the tests to inspect.
-//! FIXME(#6): no TLS yet; tests talk plain HTTP to it.
+//! [`FakeKube::start_tls`] serves HTTPS with a certificate from a CA generated per server.
 
 pub mod fixtures;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -96,6 +96,7 @@ struct Shared {
 pub struct FakeKube {
     /// Where it listens.
     pub addr: SocketAddr,
+    scheme: &'static str,
     shared: Arc<Shared>,
 }
 
@@ -123,8 +124,37 @@ fn status_body(code: u16, reason: &str, message: &str) -> String {
 }
 
 impl FakeKube {
-    /// Starts an empty fake API server on an ephemeral port.
+    /// Starts an empty fake API server speaking plain HTTP on an ephemeral port.
     pub fn start() -> FakeKube {
+        FakeKube::start_with(None)
+    }
+
+    /// Starts an empty fake API server speaking HTTPS with a certificate for `127.0.0.1` issued by
+    /// a fresh CA; returns it with the CA's PEM.
+    pub fn start_tls() -> (FakeKube, String) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone()],
+                rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap(),
+            )
+            .unwrap();
+        (FakeKube::start_with(Some(Arc::new(config))), ca_cert.pem())
+    }
+
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> FakeKube {
+        let tls_enabled = tls.is_some();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared {
@@ -149,16 +179,24 @@ impl FakeKube {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
+                let _ = stream.set_nodelay(true);
                 let shared = Arc::clone(&server);
-                std::thread::spawn(move || serve(stream, &shared));
+                let tls = tls.clone();
+                std::thread::spawn(move || match tls {
+                    None => serve(stream, &shared),
+                    Some(config) => {
+                        let Ok(connection) = rustls::ServerConnection::new(config) else { return };
+                        serve(rustls::StreamOwned::new(connection, stream), &shared)
+                    }
+                });
             }
         });
-        FakeKube { addr, shared }
+        FakeKube { addr, scheme: if tls_enabled { "https" } else { "http" }, shared }
     }
 
     /// The base URL to put in `api_server`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
@@ -400,7 +438,7 @@ fn route(path: &str) -> Option<(String, Option<String>)> {
     (wants_group != group.is_empty()).then(|| (resource.to_owned(), namespace))
 }
 
-fn respond(stream: &mut TcpStream, code: u16, extra_headers: &str, body: &str) {
+fn respond(stream: &mut impl Write, code: u16, extra_headers: &str, body: &str) {
     let _ = write!(
         stream,
         "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra_headers}\r\n{body}",
@@ -409,8 +447,7 @@ fn respond(stream: &mut TcpStream, code: u16, extra_headers: &str, body: &str) {
     let _ = stream.flush();
 }
 
-fn serve(stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_nodelay(true);
+fn serve<S: Read + Write>(stream: S, shared: &Shared) {
     let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
@@ -530,7 +567,7 @@ fn serve(stream: TcpStream, shared: &Shared) {
     if stream.write_all(head.as_bytes()).is_err() {
         return;
     }
-    let write_body = |stream: &mut TcpStream, body: &str, chunk_size: usize| -> bool {
+    let write_body = |stream: &mut S, body: &str, chunk_size: usize| -> bool {
         let size = if chunk_size == 0 { body.len().max(1) } else { chunk_size };
         for piece in body.as_bytes().chunks(size) {
             let ok = write!(stream, "{:x}\r\n", piece.len()).is_ok()

@@ -5,8 +5,9 @@
 //! diagnostics). It records, per watched resource and namespace, whether its list has synced,
 //! how many objects it holds, when it last listed or saw an event, and the last error with the
 //! API server's `Status` message (a 403 names the verb, resource and namespace refused).
-//! Self-metrics (`prometheus_sd_kubernetes_events_total`, `prometheus_sd_discovered_targets`,
-//! `promlite_sd_kubernetes_watch_errors_total`) are process-wide counters written by [`write_metrics`].
+//! Self-metrics (`prometheus_sd_kubernetes_events_total`, `promlite_sd_kubernetes_watch_errors_total`)
+//! are process-wide counters written by [`write_metrics`]; `prometheus_sd_discovered_targets` is
+//! written per job by the scrape manager, over every discovery mechanism.
 //! Invariant: an entry disappears from [`status`] once its discovery ends (the registry holds weak
 //! references), so a reloaded-away job never shows stale state.
 
@@ -218,15 +219,5 @@ pub fn write_metrics(out: &mut String) {
     out.push_str("# TYPE promlite_sd_kubernetes_watch_errors_total counter\n");
     for ((role, reason), value) in &counters.watch_errors {
         let _ = writeln!(out, "promlite_sd_kubernetes_watch_errors_total{{reason={reason:?},role={role:?}}} {value}");
-    }
-    drop(counters);
-    let mut per_job: BTreeMap<String, usize> = BTreeMap::new();
-    for sd in status() {
-        *per_job.entry(sd.job).or_default() += sd.targets;
-    }
-    out.push_str("# HELP prometheus_sd_discovered_targets Current number of discovered targets.\n");
-    out.push_str("# TYPE prometheus_sd_discovered_targets gauge\n");
-    for (job, targets) in per_job {
-        let _ = writeln!(out, "prometheus_sd_discovered_targets{{config={job:?},name=\"scrape\"}} {targets}");
     }
 }
