@@ -64,7 +64,7 @@ fn spawn(cwd: &Path, data: &Path, config: &Path) -> Running {
 
 /// Every `crash_series` sample the server returns: series index → [(t ms, value)].
 fn samples(addr: SocketAddr, at_seconds: i64) -> BTreeMap<u64, Vec<(i64, f64)>> {
-    let path = format!("/api/v1/query?query={}&time={at_seconds}", enc("crash_series[1d]"));
+    let path = format!("/api/v1/query?query={}&time={at_seconds}", enc("crash_series[10d]"));
     let (status, body) = get_json(addr, &path);
     assert_eq!(status, 200, "{body}");
     let mut out = BTreeMap::new();
@@ -113,7 +113,7 @@ fn sigkill_at_random_moments_loses_no_visible_sample_and_duplicates_none() {
     .unwrap();
     let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     println!("crash test seed {seed}");
-    // Far enough ahead that `[1d]` covers every sample of the run.
+    // Far enough ahead that `[10d]` covers every sample of the run.
     let query_at = base / 1000 + 3600;
     let mut seen_before_kill: BTreeMap<u64, Vec<(i64, f64)>> = BTreeMap::new();
     let rounds = 20;
@@ -166,4 +166,83 @@ fn sigkill_at_random_moments_loses_no_visible_sample_and_duplicates_none() {
         if ok { Ok(()) } else { Err(format!("{} series", now.len())) }
     });
     assert!(server.log.lock().unwrap().iter().any(|l| l.contains("WAL replay completed")));
+}
+
+/// Waits until `crash_series{i="0"}` has at least `n` samples visible.
+fn wait_for_samples(addr: SocketAddr, at_seconds: i64, n: usize) {
+    eventually(Duration::from_secs(20), || {
+        let now = samples(addr, at_seconds);
+        let len = now.get(&0).map_or(0, Vec::len);
+        if len >= n { Ok(()) } else { Err(format!("{len} samples")) }
+    });
+}
+
+#[test]
+fn damaged_wal_segments_and_chunks_head_are_reported_and_the_rest_is_served() {
+    // One second of sample time per 50 ms scrape, starting 50 minutes ago: a chunk is cut every
+    // 120 samples (6 s), and every sample stays within what the head and the scrape loop accept
+    // (no older than 1h before the newest sample, no more than 10m in the future).
+    let base = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64 - 50 * 60_000;
+    const STEP: i64 = 1000;
+    let target = FakeTarget::start(move |n| {
+        let t = base + n as i64 * STEP;
+        let mut body = String::from("# TYPE crash_series gauge\n");
+        for i in 0..SERIES {
+            body.push_str(&format!("crash_series{{i=\"{i}\"}} {n} {t}\n"));
+        }
+        body
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 50ms\n  scrape_timeout: 50ms\nscrape_configs:\n  - job_name: crash\n    static_configs:\n      - targets: ['{}']\n",
+            target.addr
+        ),
+    )
+    .unwrap();
+    // `[10d]` back from here covers 1440 scrapes, far more than the test makes.
+    let query_at = base / 1000 + 10 * 86_400;
+    // Three runs, each killed: each run writes its own WAL segment (00000000..00000002).
+    for run in 1..=3 {
+        let mut server = spawn(dir.path(), &data, &config);
+        wait_for_samples(server.addr, query_at, 130 * run);
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+    }
+    let wal = data.join("wal");
+    let segment = |i: u32| wal.join(format!("{i:08}"));
+    assert!(segment(2).exists() && !segment(3).exists());
+    let flip = |path: &Path, at: f64| {
+        let mut bytes = std::fs::read(path).unwrap();
+        let pos = (bytes.len() as f64 * at) as usize;
+        bytes[pos] ^= 0x55;
+        std::fs::write(path, &bytes).unwrap();
+    };
+    flip(&segment(1), 0.5);
+    let last = std::fs::read(segment(2)).unwrap();
+    std::fs::write(segment(2), &last[..last.len() - 30]).unwrap();
+    let chunk_file = data.join("chunks_head/000001");
+    assert!(chunk_file.exists(), "no chunks_head file was written");
+    flip(&chunk_file, 0.5);
+
+    let server = spawn(dir.path(), &data, &config);
+    let log = server.log.lock().unwrap().join("\n");
+    assert_eq!(log.matches("WAL segment damaged").count(), 2, "{log}");
+    assert!(log.contains("segment=1") && log.contains("segment=2"), "{log}");
+    assert!(log.contains("chunks_head damaged"), "{log}");
+    assert!(data.join("quarantine/wal-00000001").exists());
+    // The rest is served: every series has samples from the first run and the newest ones.
+    let now = samples(server.addr, query_at);
+    assert_eq!(now.len(), SERIES as usize);
+    for (i, values) in &now {
+        assert!(values.len() >= 130, "series {i}: {} samples", values.len());
+        assert!(values.windows(2).all(|w| w[0].0 < w[1].0), "series {i}");
+    }
+    let (status, metrics) = (200, crate::util::http(server.addr, "GET", "/metrics", None).body);
+    assert_eq!(status, 200);
+    assert!(metrics.contains("prometheus_tsdb_wal_corruptions_total 2"), "{metrics}");
+    assert!(metrics.contains("prometheus_tsdb_mmap_chunk_corruptions_total 1"), "{metrics}");
 }
