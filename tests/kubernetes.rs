@@ -379,7 +379,7 @@ fn endpoints_role_exact_labels() {
 }
 
 #[test]
-fn pod_service_node_roles_exact_labels() {
+fn pod_service_ingress_node_roles_exact_labels() {
     let fake = FakeKube::start();
     apply_all(&fake);
 
@@ -414,6 +414,33 @@ fn pod_service_node_roles_exact_labels() {
         ("service_cluster_ip", "10.96.0.10"),
     ]));
     assert_targets(web, vec![want]);
+
+    let ingresses = start_sd(&fake, "role: ingress", test_options()).synced();
+    let web = group(&ingresses, "ingress/default/web");
+    assert_eq!(
+        web.labels,
+        meta(&[
+            ("namespace", "default"),
+            ("ingress_name", "web"),
+            ("ingress_class_name", "nginx"),
+            ("ingress_label_app", "web"),
+            ("ingress_labelpresent_app", "true"),
+        ])
+    );
+    let rule = |host: &str, scheme: &str, path: &str| {
+        let mut out = labels(&[("__address__", host)]);
+        out.extend(meta(&[("ingress_scheme", scheme), ("ingress_host", host), ("ingress_path", path)]));
+        out
+    };
+    assert_targets(
+        web,
+        vec![
+            rule("web.example.com", "https", "/"),
+            rule("web.example.com", "https", "/api"),
+            rule("a.shop.example.com", "https", "/"),
+            rule("admin.internal", "http", "/"),
+        ],
+    );
 
     let nodes = start_sd(&fake, "role: node", test_options()).synced();
     let node = group(&nodes, "node/node-1");
@@ -809,6 +836,15 @@ fn upstream_example_config_yields_expected_targets() {
                 "http://blackbox-exporter.example.com:9115/probe?module=http_2xx&target=kubernetes.default.svc%3A443",
                 "http://blackbox-exporter.example.com:9115/probe?module=http_2xx&target=pg.db.svc%3A5432",
                 "http://blackbox-exporter.example.com:9115/probe?module=http_2xx&target=web.default.svc%3A80",
+            ],
+        ),
+        (
+            "kubernetes-ingresses",
+            vec![
+                "http://blackbox-exporter.example.com:9115/probe?module=http_2xx&target=http%3A%2F%2Fadmin.internal%2F",
+                "http://blackbox-exporter.example.com:9115/probe?module=http_2xx&target=https%3A%2F%2Fa.shop.example.com%2F",
+                "http://blackbox-exporter.example.com:9115/probe?module=http_2xx&target=https%3A%2F%2Fweb.example.com%2F",
+                "http://blackbox-exporter.example.com:9115/probe?module=http_2xx&target=https%3A%2F%2Fweb.example.com%2Fapi",
             ],
         ),
         (

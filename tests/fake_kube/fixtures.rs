@@ -9,6 +9,7 @@
 //! - `kube-system`: kube-scheduler and kube-controller-manager leader-election Endpoints with no
 //!   subsets and no labels, and the kubelet Endpoints (managed by prometheus-operator) whose
 //!   addresses point at a Node.
+//! - `default/web` Ingress: TLS by exact and wildcard host, a rule without paths.
 //! - `node-1`: the node.
 
 use serde_json::{Value, json};
@@ -201,6 +202,23 @@ pub fn node() -> Value {
                       "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}}}})
 }
 
+/// The `default/web` Ingress: an exact TLS host with two paths, a wildcard TLS host with an
+/// empty path, and a plain-HTTP host without an `http` section.
+pub fn ingress() -> Value {
+    json!({"kind": "Ingress", "apiVersion": "networking.k8s.io/v1",
+           "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+           "spec": {"ingressClassName": "nginx",
+                    "tls": [{"hosts": ["web.example.com"], "secretName": "web-tls"},
+                            {"hosts": ["*.shop.example.com"], "secretName": "shop-tls"}],
+                    "rules": [
+                        {"host": "web.example.com", "http": {"paths": [
+                            {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+                            {"path": "/api", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}},
+                        {"host": "a.shop.example.com", "http": {"paths": [
+                            {"pathType": "ImplementationSpecific", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}},
+                        {"host": "admin.internal"}]}})
+}
+
 /// Every fixture.
 pub fn all() -> Vec<Value> {
     let mut out = vec![
@@ -210,6 +228,7 @@ pub fn all() -> Vec<Value> {
         web_endpoints(),
         web_slice(),
         node(),
+        ingress(),
     ];
     out.extend(headless());
     out.extend(dual_stack());

@@ -1,6 +1,7 @@
 //! A fake Kubernetes API server on loopback, faithful to the wire behaviour discovery relies on.
 //!
-//! It serves core/v1 pods, services, endpoints, nodes and discovery.k8s.io/v1 endpointslices:
+//! It serves core/v1 pods, services, endpoints, nodes, discovery.k8s.io/v1 endpointslices and
+//! networking.k8s.io/v1 ingresses:
 //! - LIST with `limit`/`continue` pages, items without `kind`, the collection `resourceVersion`;
 //! - WATCH (`watch=1`) as chunked newline-delimited JSON from a `resourceVersion`: ADDED,
 //!   MODIFIED, DELETED, BOOKMARK (only with `allowWatchBookmarks=true`; an empty object of the
@@ -101,12 +102,13 @@ pub struct FakeKube {
 }
 
 /// (resource, API group, list kind, kind, apiVersion) for every kind the fake serves.
-const KINDS: [(&str, &str, &str, &str, &str); 5] = [
+const KINDS: [(&str, &str, &str, &str, &str); 6] = [
     ("pods", "", "PodList", "Pod", "v1"),
     ("services", "", "ServiceList", "Service", "v1"),
     ("endpoints", "", "EndpointsList", "Endpoints", "v1"),
     ("nodes", "", "NodeList", "Node", "v1"),
     ("endpointslices", "discovery.k8s.io", "EndpointSliceList", "EndpointSlice", "discovery.k8s.io/v1"),
+    ("ingresses", "networking.k8s.io", "IngressList", "Ingress", "networking.k8s.io/v1"),
 ];
 
 fn resource_of_kind(kind: &str) -> &'static str {
@@ -423,9 +425,9 @@ fn parse_target(target: &str) -> (String, BTreeMap<String, String>) {
 /// `(resource, namespace)` for a collection path the fake serves.
 fn route(path: &str) -> Option<(String, Option<String>)> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let rest = match segments.as_slice() {
-        ["api", "v1", rest @ ..] => rest,
-        ["apis", "discovery.k8s.io", "v1", rest @ ..] => rest,
+    let (api_group, rest) = match segments.as_slice() {
+        ["api", "v1", rest @ ..] => ("", rest),
+        ["apis", group, "v1", rest @ ..] => (*group, rest),
         _ => return None,
     };
     let (resource, namespace) = match rest {
@@ -434,8 +436,7 @@ fn route(path: &str) -> Option<(String, Option<String>)> {
         _ => return None,
     };
     let (group, ..) = kind_info(resource)?;
-    let wants_group = path.starts_with("/apis/");
-    (wants_group != group.is_empty()).then(|| (resource.to_owned(), namespace))
+    (group == api_group).then(|| (resource.to_owned(), namespace))
 }
 
 fn respond(stream: &mut impl Write, code: u16, extra_headers: &str, body: &str) {

@@ -3,7 +3,7 @@
 //! [`run`] drives one SD config: it resolves the API server ([`client`]), starts one
 //! [`watch::Reflector`] per resource the role needs and per namespace (endpoints: Endpoints,
 //! Services, Pods; endpointslice: EndpointSlices, Services, Pods; pod: Pods; service: Services;
-//! node: Nodes; plus Nodes with `attach_metadata.node`), waits until every one of them has
+//! node: Nodes; ingress: Ingresses; plus Nodes with `attach_metadata.node`), waits until every one of them has
 //! listed, then publishes the role's target groups and republishes after each batch of events.
 //! Groups are rebuilt from the stores as a whole (an O(objects) pass per batch, batches gathered
 //! for [`WatchOptions::debounce`]): simple, and a relist can never leave a stale group behind.
@@ -16,6 +16,7 @@
 mod client;
 mod endpoints;
 mod endpointslice;
+mod ingress;
 mod node;
 pub mod objects;
 mod pod;
@@ -29,7 +30,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub use self::client::ClientError;
-use self::objects::{EndpointSlice, Endpoints, KubeObject, ObjectMeta, Pod, Service};
+use self::objects::{EndpointSlice, Endpoints, Ingress, KubeObject, ObjectMeta, Pod, Service};
 pub use self::state::{InformerStatus, SdState, SdStatus, status, write_metrics};
 use self::watch::{Kind, Notice, Reflector, Store};
 pub use self::watch::{WatchError, WatchOptions};
@@ -82,22 +83,23 @@ pub(crate) struct Stores {
     endpoints: Arc<Store<Endpoints>>,
     endpoint_slices: Arc<Store<EndpointSlice>>,
     nodes: Arc<Store<objects::Node>>,
+    ingresses: Arc<Store<Ingress>>,
 }
 
 /// The resources `role` watches.
-fn kinds(role: Role, attach_node: bool) -> Result<Vec<Kind>, String> {
+fn kinds(role: Role, attach_node: bool) -> Vec<Kind> {
     let mut kinds = match role {
         Role::Endpoints => vec![Kind::Endpoints, Kind::Service, Kind::Pod],
         Role::EndpointSlice => vec![Kind::EndpointSlice, Kind::Service, Kind::Pod],
         Role::Pod => vec![Kind::Pod],
         Role::Service => vec![Kind::Service],
         Role::Node => vec![Kind::Node],
-        Role::Ingress => return Err("role ingress is not supported by promlite yet".to_owned()),
+        Role::Ingress => vec![Kind::Ingress],
     };
     if attach_node && matches!(role, Role::Endpoints | Role::EndpointSlice | Role::Pod) {
         kinds.push(Kind::Node);
     }
-    Ok(kinds)
+    kinds
 }
 
 /// The target groups of `role` from the stores, ordered by source.
@@ -110,7 +112,7 @@ fn build(role: Role, stores: &Stores, attach_node: bool) -> Vec<TargetGroup> {
         Role::Pod => stores.pods.all().iter().map(|p| pod::build(p, stores, attach_node)).collect(),
         Role::Service => stores.services.all().iter().map(|s| service::build(s)).collect(),
         Role::Node => stores.nodes.all().iter().filter_map(|n| node::build(n)).collect(),
-        Role::Ingress => Vec::new(),
+        Role::Ingress => stores.ingresses.all().iter().map(|i| ingress::build(i)).collect(),
     }
 }
 
@@ -167,10 +169,7 @@ pub async fn run(
         // FIXME(#6): namespace metadata (`__meta_kubernetes_namespace_label_*`) is not attached yet.
         tracing::warn!(role = %config.role, "attach_metadata.namespace is not supported by promlite yet; ignored");
     }
-    let kinds = match kinds(config.role, attach_node) {
-        Ok(kinds) => kinds,
-        Err(error) => return fail(error),
-    };
+    let kinds = kinds(config.role, attach_node);
     let client = match client::ApiClient::new(&config) {
         Ok(client) => client,
         Err(error) => return fail(error.to_string()),
@@ -210,6 +209,7 @@ pub async fn run(
                 Kind::Endpoints => spawner.spawn(kind, namespace, &stores.endpoints),
                 Kind::EndpointSlice => spawner.spawn(kind, namespace, &stores.endpoint_slices),
                 Kind::Node => spawner.spawn(kind, namespace, &stores.nodes),
+                Kind::Ingress => spawner.spawn(kind, namespace, &stores.ingresses),
             }
         }
     }

@@ -413,6 +413,68 @@ pub struct DaemonEndpoint {
     pub port: i32,
 }
 
+/// A networking.k8s.io/v1 Ingress.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Ingress {
+    /// Metadata.
+    pub metadata: ObjectMeta,
+    /// Spec.
+    pub spec: IngressSpec,
+}
+
+/// The parts of an ingress's spec discovery reads.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct IngressSpec {
+    /// The ingress class.
+    pub ingress_class_name: Option<String>,
+    /// Host rules.
+    #[serde(deserialize_with = "nullable")]
+    pub rules: Vec<IngressRule>,
+    /// TLS hosts (patterns like `*.example.com`).
+    #[serde(deserialize_with = "nullable")]
+    pub tls: Vec<IngressTls>,
+}
+
+/// One host rule.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct IngressRule {
+    /// The host, maybe empty.
+    #[serde(deserialize_with = "nullable")]
+    pub host: String,
+    /// HTTP paths; absent means every path.
+    pub http: Option<HttpIngressRule>,
+}
+
+/// The HTTP paths of a rule.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct HttpIngressRule {
+    /// The paths.
+    #[serde(deserialize_with = "nullable")]
+    pub paths: Vec<HttpIngressPath>,
+}
+
+/// One path of a rule.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct HttpIngressPath {
+    /// The path, maybe empty.
+    #[serde(deserialize_with = "nullable")]
+    pub path: String,
+}
+
+/// One TLS entry of an ingress.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct IngressTls {
+    /// Hosts served over TLS.
+    #[serde(deserialize_with = "nullable")]
+    pub hosts: Vec<String>,
+}
+
 /// A `Status` object: the body of API errors and of in-stream `ERROR` events.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
@@ -479,7 +541,7 @@ macro_rules! kube_object {
         }
     )*};
 }
-kube_object!(Pod, Service, Endpoints, EndpointSlice, Node);
+kube_object!(Pod, Service, Endpoints, EndpointSlice, Node, Ingress);
 
 #[cfg(test)]
 mod tests {

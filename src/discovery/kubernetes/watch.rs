@@ -69,6 +69,7 @@ pub(crate) enum Kind {
     Endpoints,
     EndpointSlice,
     Node,
+    Ingress,
 }
 
 impl Kind {
@@ -80,6 +81,7 @@ impl Kind {
             Kind::Endpoints => "endpoints",
             Kind::EndpointSlice => "endpointslices",
             Kind::Node => "nodes",
+            Kind::Ingress => "ingresses",
         }
     }
 
@@ -91,12 +93,14 @@ impl Kind {
             Kind::Endpoints => Role::Endpoints,
             Kind::EndpointSlice => Role::EndpointSlice,
             Kind::Node => Role::Node,
+            Kind::Ingress => Role::Ingress,
         }
     }
 
     fn api_prefix(self) -> &'static str {
         match self {
             Kind::EndpointSlice => "apis/discovery.k8s.io/v1/",
+            Kind::Ingress => "apis/networking.k8s.io/v1/",
             _ => "api/v1/",
         }
     }
