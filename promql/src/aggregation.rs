@@ -32,15 +32,19 @@ pub(crate) fn aggregate(ev: &mut Evaluator, expr: &AggregateExpr, ts: i64) -> Re
         let Param::Label(label) = param else { unreachable!("the parser requires a string for count_values") };
         return Ok(Val::Vector(count_values(&label, input, expr.modifier.as_ref(), ts)?));
     }
-    let mut group_of: HashMap<Labels, usize> = HashMap::new();
+    // Groups are found by a hash of the grouping labels, confirmed by comparing them, so the
+    // key labels are built once per group rather than once per sample.
+    let modifier = expr.modifier.as_ref();
+    let mut group_of: HashMap<u64, Vec<usize>> = HashMap::new();
     let mut groups: Vec<(Labels, Vec<InstantSample>)> = Vec::new();
     for sample in input {
-        let key = grouping_labels(&sample.labels, expr.modifier.as_ref());
-        match group_of.get(&key) {
-            Some(&i) => groups[i].1.push(sample),
+        let hash = grouping_hash(&sample.labels, modifier);
+        let candidates = group_of.entry(hash).or_default();
+        match candidates.iter().copied().find(|&i| same_group(&sample.labels, &groups[i].0, modifier)) {
+            Some(i) => groups[i].1.push(sample),
             None => {
-                group_of.insert(key.clone(), groups.len());
-                groups.push((key, vec![sample]));
+                candidates.push(groups.len());
+                groups.push((grouping_labels(&sample.labels, modifier), vec![sample]));
             }
         }
     }
@@ -166,6 +170,38 @@ fn count_values(
 
 fn format_value(v: f64) -> String {
     if v.is_nan() || v.is_infinite() { go_float(v) } else { v.to_string() }
+}
+
+/// Whether a label takes part in grouping.
+fn groups_by(name: &str, modifier: Option<&LabelModifier>) -> bool {
+    match modifier {
+        None => false,
+        Some(LabelModifier::Include(by)) => by.labels.iter().any(|l| l == name),
+        Some(LabelModifier::Exclude(without)) => name != METRIC_NAME && !without.labels.iter().any(|l| l == name),
+    }
+}
+
+fn grouping_hash(labels: &Labels, modifier: Option<&LabelModifier>) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut hasher = foldhash::fast::FixedState::with_seed(0).build_hasher();
+    for label in labels.iter().filter(|l| groups_by(&l.name, modifier)) {
+        label.name.hash(&mut hasher);
+        label.value.hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// Whether `labels` falls in the group whose grouping labels are `key`.
+fn same_group(labels: &Labels, key: &Labels, modifier: Option<&LabelModifier>) -> bool {
+    let mut grouping = labels.iter().filter(|l| groups_by(&l.name, modifier));
+    let mut key = key.iter();
+    loop {
+        match (grouping.next(), key.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a.name == b.name && a.value == b.value => {}
+            _ => return false,
+        }
+    }
 }
 
 /// The labels of the group a series falls in.

@@ -8,7 +8,7 @@
 use promlite_storage::Sample;
 use promql_parser::parser::Expr;
 
-use super::KahanSum;
+use super::{KahanSum, unwrap_parens};
 use crate::engine::Evaluator;
 use crate::error::QueryError;
 use crate::value::InstantSample;
@@ -31,6 +31,20 @@ pub(super) fn over_range(
     keep_name: bool,
     f: impl Fn(&Window) -> Option<f64>,
 ) -> Result<Vec<InstantSample>, QueryError> {
+    if let Expr::MatrixSelector(ms) = unwrap_parens(arg) {
+        let without_name = if keep_name { None } else { Some(ev.labels_without_name(&ms.vs)?) };
+        let mut out = Vec::new();
+        ev.range_windows(ms, ts, |i, series, samples, start, end| {
+            if let Some(v) = f(&Window { samples, start, end, ts }) {
+                let labels = match &without_name {
+                    Some(labels) => labels[i].clone(),
+                    None => series.labels.clone(),
+                };
+                out.push(InstantSample { labels, t: ts, v });
+            }
+        })?;
+        return Ok(out);
+    }
     let (series, start, end) = ev.eval_range(arg, ts)?;
     let mut out = Vec::with_capacity(series.len());
     for series in series {
