@@ -110,7 +110,8 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         }
     };
 
-    let db = Db::open(
+    // The WAL is replayed below, while the HTTP server already answers `/-/ready` with 503.
+    let db = Db::open_deferred(
         &flags.storage_path,
         Options {
             retention_ms: flags.retention_time.as_millis() as i64,
@@ -125,8 +126,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         timeout: flags.query_timeout.as_std(),
     }));
     let manager = Arc::new(Manager::new(db.clone(), offset_seed(&config)));
-    // A job that cannot start is logged by the manager; the others run, as in Prometheus.
-    let _ = manager.apply_config(&config);
+    let replay_db = db.clone();
 
     let config_yaml = Arc::new(RwLock::new(config.to_yaml()));
     let ready = Arc::new(AtomicBool::new(false));
@@ -159,12 +159,19 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         quit: Arc::clone(&quit),
         external_labels,
     };
+    let server =
+        tokio::spawn(promlite_web::serve(listener, state, security, wait_for_shutdown(move || reload(), quit)));
+    tokio::task::spawn_blocking(move || replay_db.replay_wal())
+        .await
+        .context("replaying the WAL")?
+        .with_context(|| format!("replaying the WAL in {}", flags.storage_path.display()))?;
+    // Scraping starts only now: nothing may append before the replay is done.
+    // A job that cannot start is logged by the manager; the others run, as in Prometheus.
+    let _ = manager.apply_config(&config);
     ready.store(true, Ordering::Release);
     tracing::info!(address = %local_addr, "server is ready to receive web requests");
 
-    promlite_web::serve(listener, state, security, wait_for_shutdown(move || reload(), quit))
-        .await
-        .context("serving HTTP")?;
+    server.await.context("HTTP server task")?.context("serving HTTP")?;
     tracing::info!("stopping scrape pools");
     manager.stop();
     Ok(())

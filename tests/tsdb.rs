@@ -241,8 +241,16 @@ fn damaged_wal_segments_and_chunks_head_are_reported_and_the_rest_is_served() {
         assert!(values.len() >= 130, "series {i}: {} samples", values.len());
         assert!(values.windows(2).all(|w| w[0].0 < w[1].0), "series {i}");
     }
-    let (status, metrics) = (200, crate::util::http(server.addr, "GET", "/metrics", None).body);
+    let (status, replay) = get_json(server.addr, "/api/v1/status/walreplay");
     assert_eq!(status, 200);
+    assert_eq!(replay["data"], serde_json::json!({"min": 0, "max": 2, "current": 2}));
+    let (status, tsdb) = get_json(server.addr, "/api/v1/status/tsdb?limit=1");
+    assert_eq!(status, 200);
+    assert!(tsdb["data"]["headStats"]["numSeries"].as_u64().unwrap() >= SERIES, "{tsdb}");
+    assert!(tsdb["data"]["headStats"]["chunkCount"].as_u64().unwrap() > SERIES, "{tsdb}");
+    assert_eq!(tsdb["data"]["seriesCountByLabelValuePair"].as_array().unwrap().len(), 1, "{tsdb}");
+    assert_eq!(get_json(server.addr, "/api/v1/status/tsdb?limit=0").0, 400);
+    let metrics = crate::util::http(server.addr, "GET", "/metrics", None).body;
     assert!(metrics.contains("prometheus_tsdb_wal_corruptions_total 2"), "{metrics}");
     assert!(metrics.contains("prometheus_tsdb_mmap_chunk_corruptions_total 1"), "{metrics}");
 }

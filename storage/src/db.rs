@@ -1,14 +1,15 @@
 //! The database: one data directory, its head, and (later) its blocks (upstream `tsdb/db.go`).
 //!
 //! Layout, as Prometheus's: `lock`, `wal/` (segments), `chunks_head/` (sealed head chunks), and
-//! `quarantine/` for WAL segments replay had to cut (promlite's own). Opening loads
-//! `chunks_head/`, then replays the WAL into the head before returning, so a `Db` in hand always
-//! holds every sample committed before the last stop.
+//! `quarantine/` for WAL segments replay had to cut (promlite's own). Opening checks
+//! `chunks_head/`, then the replay puts its chunks and the WAL's newer samples into the head:
+//! after `open` (or `open_deferred` + `replay_wal`) the head holds every sample committed before
+//! the last stop.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -100,14 +101,21 @@ pub struct ReplayStats {
     pub duration_seconds: f64,
 }
 
+struct PendingReplay {
+    mmapped: HashMap<u64, Vec<SealedChunk>>,
+    chunk_repair: Option<ChunkRepair>,
+}
+
 /// An open TSDB. Cheap to clone; clones share the head.
 #[derive(Clone)]
 pub struct Db {
     dir: PathBuf,
     options: Options,
     head: Arc<Head>,
-    replay: Arc<ReplayStats>,
+    replay: Arc<RwLock<Arc<ReplayStats>>>,
     progress: Arc<ReplayProgress>,
+    /// What `open_deferred` found, until `replay_wal` consumes it.
+    pending: Arc<Mutex<Option<PendingReplay>>>,
     // Held for the life of the Db so the lock file stays ours.
     _lock: Arc<File>,
 }
@@ -115,12 +123,16 @@ pub struct Db {
 impl Db {
     /// Opens (creating if needed) the data directory `dir`, replaying its WAL.
     pub fn open(dir: &Path, options: Options) -> Result<Db, DbError> {
-        Db::open_with_progress(dir, options, Arc::new(ReplayProgress::default()))
+        let db = Db::open_deferred(dir, options)?;
+        db.replay_wal()?;
+        Ok(db)
     }
 
-    /// As [`Db::open`], reporting replay progress through `progress` while it runs (so a server
-    /// can answer `/api/v1/status/walreplay` before the `Db` exists).
-    pub fn open_with_progress(dir: &Path, options: Options, progress: Arc<ReplayProgress>) -> Result<Db, DbError> {
+    /// Opens `dir` and checks `chunks_head/`, but leaves the WAL replay to [`Db::replay_wal`], so
+    /// a server can answer `/-/ready` (503) and `/api/v1/status/walreplay` while it runs.
+    /// Until then the head is empty, and no appender may be used: appends must start after
+    /// `replay_wal` returns.
+    pub fn open_deferred(dir: &Path, options: Options) -> Result<Db, DbError> {
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| DbError::Io { path, source }
@@ -129,6 +141,8 @@ impl Db {
         let lock_path = dir.join("lock");
         let lock =
             OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
+        let wal_dir = dir.join("wal");
+        fs::create_dir_all(&wal_dir).map_err(io(&wal_dir))?;
         let (mapper, chunks, chunk_repair) =
             ChunkDiskMapper::open(&dir.join("chunks_head"), chunks_head::MAX_FILE_SIZE)?;
         if let Some(repair) = &chunk_repair {
@@ -148,15 +162,30 @@ impl Db {
                 data: ChunkData::Disk(c.chunk_ref),
             });
         }
-        let head = Arc::new(Head::new(HeadOptions::default(), Some(mapper)));
-        let wal_dir = dir.join("wal");
-        fs::create_dir_all(&wal_dir).map_err(io(&wal_dir))?;
-        let mut stats = replay_wal(&head, &wal_dir, &dir.join("quarantine"), &progress, mmapped)?;
+        Ok(Db {
+            dir: dir.to_owned(),
+            options,
+            head: Arc::new(Head::new(HeadOptions::default(), Some(mapper))),
+            replay: Arc::new(RwLock::new(Arc::new(ReplayStats::default()))),
+            progress: Arc::new(ReplayProgress::default()),
+            pending: Arc::new(Mutex::new(Some(PendingReplay { mmapped, chunk_repair }))),
+            _lock: Arc::new(lock),
+        })
+    }
+
+    /// Replays `chunks_head/` and the WAL into the head and opens the WAL for writing; a no-op
+    /// after the first call.
+    pub fn replay_wal(&self) -> Result<(), DbError> {
+        let mut pending = self.pending.lock().expect("replay lock");
+        let Some(PendingReplay { mmapped, chunk_repair }) = pending.take() else { return Ok(()) };
+        let wal_dir = self.dir.join("wal");
+        let mut stats = replay_wal(&self.head, &wal_dir, &self.dir.join("quarantine"), &self.progress, mmapped)?;
         stats.chunk_repair = chunk_repair;
-        *head.wal.lock().expect("wal lock") =
-            Some(Wal::create(&wal_dir, options.wal_segment_size, options.wal_compression)?);
-        progress.done.store(true, Ordering::Release);
-        Ok(Db { dir: dir.to_owned(), options, head, replay: Arc::new(stats), progress, _lock: Arc::new(lock) })
+        *self.head.wal.lock().expect("wal lock") =
+            Some(Wal::create(&wal_dir, self.options.wal_segment_size, self.options.wal_compression)?);
+        *self.replay.write().expect("replay stats lock") = Arc::new(stats);
+        self.progress.done.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// The data directory.
@@ -184,12 +213,12 @@ impl Db {
         self.head.stats()
     }
 
-    /// What the replay at open did.
-    pub fn replay_stats(&self) -> &ReplayStats {
-        &self.replay
+    /// What the replay did (all zero before it ran).
+    pub fn replay_stats(&self) -> Arc<ReplayStats> {
+        Arc::clone(&self.replay.read().expect("replay stats lock"))
     }
 
-    /// Replay progress (finished once `open` returned).
+    /// Replay progress (finished once `open` or `replay_wal` returned).
     pub fn replay_progress(&self) -> &ReplayProgress {
         &self.progress
     }
