@@ -148,7 +148,7 @@ fn count_values(
     modifier: Option<&LabelModifier>,
     ts: i64,
 ) -> Result<Vec<InstantSample>, QueryError> {
-    if label.is_empty() {
+    if !crate::functions::is_valid_label_name(label) {
         return Err(QueryError::Execution(format!("invalid label name {label:?}")));
     }
     let mut index: HashMap<Labels, usize> = HashMap::new();

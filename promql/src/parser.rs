@@ -17,7 +17,8 @@ use crate::parse_error::{ParseError, locate};
 
 /// Parses a PromQL expression.
 pub(crate) fn parse(query: &str) -> Result<Expr, QueryError> {
-    promql_parser::parser::parse(query)
+    let rewritten = byte_escapes_as_unicode(query);
+    promql_parser::parser::parse(&rewritten)
         .map_err(|message| QueryError::Parse(locate(query, prometheus_wording(&message))))
 }
 
@@ -111,6 +112,76 @@ fn system_time_ms(time: SystemTime) -> i64 {
     }
 }
 
+/// Go reads `\xHH` and octal `\NNN` escapes in quoted strings as bytes, so `"\xc3\xbf"` is
+/// `ÿ`; promql-parser reads each as the code point U+00HH. Runs of such escapes are rewritten
+/// as the `\u` escapes of the characters their bytes spell, and bytes that are not UTF-8 as
+/// U+FFFD, which label names then refuse as Go refuses invalid UTF-8. Positions after a
+/// rewritten escape may be off by a few columns.
+fn byte_escapes_as_unicode(query: &str) -> std::borrow::Cow<'_, str> {
+    if !query.contains('\\') {
+        return std::borrow::Cow::Borrowed(query);
+    }
+    let bytes = query.as_bytes();
+    let mut out = String::with_capacity(query.len());
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    let mut run: Vec<u8> = Vec::new();
+    let flush = |run: &mut Vec<u8>, out: &mut String| {
+        for chunk in run.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                out.push_str(&format!("\\U{:08x}", u32::from(c)));
+            }
+            if !chunk.invalid().is_empty() {
+                out.push_str("\\ufffd");
+            }
+        }
+        run.clear();
+    };
+    while i < bytes.len() {
+        let c = bytes[i];
+        match quote {
+            None => {
+                if matches!(c, b'"' | b'\'' | b'`') {
+                    quote = Some(c);
+                }
+            }
+            Some(b'`') => {
+                if c == b'`' {
+                    quote = None;
+                }
+            }
+            Some(q) => {
+                if c == b'\\' && i + 1 < bytes.len() {
+                    let escape = &query[i + 1..];
+                    let byte = if let Some(hex) = escape.strip_prefix('x').and_then(|h| h.get(..2)) {
+                        u8::from_str_radix(hex, 16).ok().map(|b| (b, 4))
+                    } else {
+                        escape.get(..3).and_then(|oct| u8::from_str_radix(oct, 8).ok()).map(|b| (b, 4))
+                    };
+                    if let Some((byte, len)) = byte {
+                        run.push(byte);
+                        i += len;
+                        continue;
+                    }
+                    flush(&mut run, &mut out);
+                    out.push_str(&query[i..i + 2]);
+                    i += 2;
+                    continue;
+                }
+                if c == q {
+                    quote = None;
+                }
+            }
+        }
+        flush(&mut run, &mut out);
+        let len = query[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&query[i..i + len]);
+        i += len;
+    }
+    flush(&mut run, &mut out);
+    std::borrow::Cow::Owned(out)
+}
+
 // promql-parser names types by their Go type (`matrix`, `vector`) and quotes names with `'`;
 // Prometheus says `range vector`, `instant vector` and uses `"`. Only the message shapes known
 // to differ are rewritten, so an unknown message passes through untouched.
@@ -154,6 +225,19 @@ mod tests {
             "1:5: parse error: expected type instant vector in call to function \"abs\", got scalar"
         );
         assert_eq!(parse("up +").unwrap_err().error_type(), "bad_data");
+    }
+
+    #[test]
+    fn byte_escapes_read_as_go_does() {
+        let string = |q: &str| match parse(q) {
+            Ok(Expr::StringLiteral(s)) => s.val,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(string(r#""\xc3\xbf""#), "ÿ");
+        assert_eq!(string(r#""a\x41\101\n""#), "aAA\n");
+        assert_eq!(string(r#""\xff""#), "\u{fffd}");
+        assert_eq!(string(r#"`\xff`"#), "\\xff");
+        assert_eq!(string(r#"'\u00ff'"#), "ÿ");
     }
 
     #[test]

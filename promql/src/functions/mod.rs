@@ -445,9 +445,10 @@ fn with_label(labels: &Labels, name: &str, value: String) -> Labels {
     builder.labels()
 }
 
-// Prometheus 3 accepts any UTF-8 label name, but not the empty one.
-fn is_valid_label_name(name: &str) -> bool {
-    !name.is_empty()
+// Prometheus 3 accepts any UTF-8 label name, but not the empty one. U+FFFD stands for the
+// invalid UTF-8 a Go string escape can make (see `parser.rs`).
+pub(crate) fn is_valid_label_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains('\u{FFFD}')
 }
 
 fn unwrap_parens(mut expr: &Expr) -> &Expr {

@@ -29,13 +29,10 @@ const SKIPPED_FILES: &[(&str, &str)] = &[
     ("name_label_dropping.test", "experimental delayed name removal (--enable-feature=promql-delayed-name-removal)"),
 ];
 
-// FIXME(#7): evals known to fail, as (file, line, why). The test fails when any other eval
-// fails, and when a listed one passes, so the list only shrinks.
-const KNOWN_FAILING: &[(&str, usize, &str)] = &[(
-    "functions.test",
-    523,
-    "the label name \"\\xff\" is invalid UTF-8 in Go; Rust strings cannot hold it, promql-parser decodes it as U+00FF",
-)];
+// Evals known to fail, as (file, line, why): none today. The test fails when any other eval
+// fails, and when a listed one passes, so an entry added here (with a FIXME naming its issue)
+// cannot outlive its fix.
+const KNOWN_FAILING: &[(&str, usize, &str)] = &[];
 
 #[test]
 fn upstream_promqltest_files() {
