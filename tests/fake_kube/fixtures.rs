@@ -10,7 +10,7 @@
 //!   subsets and no labels, and the kubelet Endpoints (managed by prometheus-operator) whose
 //!   addresses point at a Node.
 //! - `default/web` Ingress: TLS by exact and wildcard host, a rule without paths.
-//! - `node-1`: the node.
+//! - `node-1`: the node; the `default` namespace with a label and an annotation.
 
 use serde_json::{Value, json};
 
@@ -219,6 +219,14 @@ pub fn ingress() -> Value {
                         {"host": "admin.internal"}]}})
 }
 
+/// The `default` namespace, with a label and an annotation.
+pub fn default_namespace() -> Value {
+    json!({"kind": "Namespace", "apiVersion": "v1",
+           "metadata": {"name": "default", "labels": {"kubernetes.io/metadata.name": "default", "team": "platform"},
+                        "annotations": {"scheduler.alpha.kubernetes.io/node-selector": "pool=web"}},
+           "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
+}
+
 /// Every fixture.
 pub fn all() -> Vec<Value> {
     let mut out = vec![
@@ -229,6 +237,7 @@ pub fn all() -> Vec<Value> {
         web_slice(),
         node(),
         ingress(),
+        default_namespace(),
     ];
     out.extend(headless());
     out.extend(dual_stack());

@@ -1,6 +1,6 @@
 //! A fake Kubernetes API server on loopback, faithful to the wire behaviour discovery relies on.
 //!
-//! It serves core/v1 pods, services, endpoints, nodes, discovery.k8s.io/v1 endpointslices and
+//! It serves core/v1 pods, services, endpoints, nodes, namespaces, discovery.k8s.io/v1 endpointslices and
 //! networking.k8s.io/v1 ingresses:
 //! - LIST with `limit`/`continue` pages, items without `kind`, the collection `resourceVersion`;
 //! - WATCH (`watch=1`) as chunked newline-delimited JSON from a `resourceVersion`: ADDED,
@@ -102,11 +102,12 @@ pub struct FakeKube {
 }
 
 /// (resource, API group, list kind, kind, apiVersion) for every kind the fake serves.
-const KINDS: [(&str, &str, &str, &str, &str); 6] = [
+const KINDS: [(&str, &str, &str, &str, &str); 7] = [
     ("pods", "", "PodList", "Pod", "v1"),
     ("services", "", "ServiceList", "Service", "v1"),
     ("endpoints", "", "EndpointsList", "Endpoints", "v1"),
     ("nodes", "", "NodeList", "Node", "v1"),
+    ("namespaces", "", "NamespaceList", "Namespace", "v1"),
     ("endpointslices", "discovery.k8s.io", "EndpointSliceList", "EndpointSlice", "discovery.k8s.io/v1"),
     ("ingresses", "networking.k8s.io", "IngressList", "Ingress", "networking.k8s.io/v1"),
 ];

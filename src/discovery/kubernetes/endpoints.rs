@@ -13,20 +13,22 @@ use std::collections::BTreeMap;
 use super::objects::{EndpointAddress, EndpointPort, Endpoints, Pod};
 use super::pod::pod_labels;
 use super::service::service_labels;
-use super::{Labels, META, Stores, add_node_labels, add_object_meta, join_host_port};
+use super::{Labels, META, Stores, add_namespace_labels, add_node_labels, add_object_meta, join_host_port};
+use crate::config::AttachMetadata;
 use crate::discovery::TargetGroup;
 
 /// A pod behind an address, with the endpoint ports that already gave it a target.
 type SeenPod = (std::sync::Arc<Pod>, Vec<i32>);
 
 /// The Endpoints object's target group.
-pub(crate) fn build(endpoints: &Endpoints, stores: &Stores, attach_node: bool) -> TargetGroup {
+pub(crate) fn build(endpoints: &Endpoints, stores: &Stores, attach: &AttachMetadata) -> TargetGroup {
     let meta = &endpoints.metadata;
     let mut labels = Labels::from([(format!("{META}namespace"), meta.namespace.clone())]);
     if let Some(service) = stores.services.get(&meta.namespace, &meta.name) {
         labels.extend(service_labels(&service));
     }
     add_object_meta(&mut labels, meta, "endpoints");
+    add_namespace_labels(&mut labels, stores, attach, &meta.namespace);
     let mut group =
         TargetGroup { source: format!("endpoints/{}/{}", meta.namespace, meta.name), targets: Vec::new(), labels };
 
@@ -49,7 +51,7 @@ pub(crate) fn build(endpoints: &Endpoints, stores: &Stores, attach_node: bool) -
         if !address.hostname.is_empty() {
             target.insert(format!("{META}endpoint_hostname"), address.hostname.clone());
         }
-        if attach_node {
+        if attach.node {
             match (&address.node_name, &address.target_ref) {
                 (Some(node_name), _) => add_node_labels(&mut target, stores, node_name),
                 (None, Some(r)) if r.kind == "Node" => add_node_labels(&mut target, stores, &r.name),

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use super::objects::{EndpointSlice, Pod, SliceEndpoint, SlicePort};
 use super::pod::pod_labels;
 use super::service::service_labels;
-use super::{Labels, META, Stores, add_node_labels, add_object_meta, join_host_port, sanitize};
+use super::{Labels, META, Stores, add_namespace_labels, add_node_labels, add_object_meta, join_host_port, sanitize};
+use crate::config::AttachMetadata;
 use crate::discovery::TargetGroup;
 
 /// A pod behind the slice, with the slice ports that already gave it a target.
@@ -23,7 +24,7 @@ type SeenPod = (Arc<Pod>, Vec<Option<i32>>);
 const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// The slice's target group.
-pub(crate) fn build(slice: &EndpointSlice, stores: &Stores, attach_node: bool) -> TargetGroup {
+pub(crate) fn build(slice: &EndpointSlice, stores: &Stores, attach: &AttachMetadata) -> TargetGroup {
     let meta = &slice.metadata;
     let mut labels = Labels::from([
         (format!("{META}namespace"), meta.namespace.clone()),
@@ -35,6 +36,7 @@ pub(crate) fn build(slice: &EndpointSlice, stores: &Stores, attach_node: bool) -
     {
         labels.extend(service_labels(&service));
     }
+    add_namespace_labels(&mut labels, stores, attach, &meta.namespace);
     let mut group =
         TargetGroup { source: format!("endpointslice/{}/{}", meta.namespace, meta.name), targets: Vec::new(), labels };
 
@@ -67,7 +69,7 @@ pub(crate) fn build(slice: &EndpointSlice, stores: &Stores, attach_node: bool) -
             target.insert(format!("{META}endpointslice_endpoint_topology_{name}"), value.clone());
             target.insert(format!("{META}endpointslice_endpoint_topology_present_{name}"), "true".to_owned());
         }
-        if attach_node {
+        if attach.node {
             match (&endpoint.target_ref, &endpoint.node_name) {
                 (Some(r), _) if r.kind == "Node" => add_node_labels(&mut target, stores, &r.name),
                 (_, Some(node_name)) => add_node_labels(&mut target, stores, node_name),

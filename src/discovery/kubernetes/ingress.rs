@@ -6,7 +6,8 @@
 //! matching it label for label.
 
 use super::objects::Ingress;
-use super::{Labels, META, add_object_meta};
+use super::{Labels, META, Stores, add_namespace_labels, add_object_meta};
+use crate::config::AttachMetadata;
 use crate::discovery::TargetGroup;
 
 /// Whether TLS host `pattern` covers `host`: equal, or `*.rest` where only the first label differs.
@@ -20,13 +21,14 @@ fn matches_host_pattern(pattern: &str, host: &str) -> bool {
 }
 
 /// The ingress's target group.
-pub(crate) fn build(ingress: &Ingress) -> TargetGroup {
+pub(crate) fn build(ingress: &Ingress, stores: &Stores, attach: &AttachMetadata) -> TargetGroup {
     let meta = &ingress.metadata;
     let mut labels = Labels::from([(format!("{META}namespace"), meta.namespace.clone())]);
     if let Some(class) = &ingress.spec.ingress_class_name {
         labels.insert(format!("{META}ingress_class_name"), class.clone());
     }
     add_object_meta(&mut labels, meta, "ingress");
+    add_namespace_labels(&mut labels, stores, attach, &meta.namespace);
     let mut group =
         TargetGroup { source: format!("ingress/{}/{}", meta.namespace, meta.name), targets: Vec::new(), labels };
     for rule in &ingress.spec.rules {

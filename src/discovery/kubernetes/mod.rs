@@ -3,7 +3,8 @@
 //! [`run`] drives one SD config: it resolves the API server ([`client`]), starts one
 //! [`watch::Reflector`] per resource the role needs and per namespace (endpoints: Endpoints,
 //! Services, Pods; endpointslice: EndpointSlices, Services, Pods; pod: Pods; service: Services;
-//! node: Nodes; ingress: Ingresses; plus Nodes with `attach_metadata.node`), waits until every one of them has
+//! node: Nodes; ingress: Ingresses; plus Nodes with `attach_metadata.node` and Namespaces with
+//! `attach_metadata.namespace`), waits until every one of them has
 //! listed, then publishes the role's target groups and republishes after each batch of events.
 //! Groups are rebuilt from the stores as a whole (an O(objects) pass per batch, batches gathered
 //! for [`WatchOptions::debounce`]): simple, and a relist can never leave a stale group behind.
@@ -30,12 +31,12 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub use self::client::ClientError;
-use self::objects::{EndpointSlice, Endpoints, Ingress, KubeObject, ObjectMeta, Pod, Service};
+use self::objects::{EndpointSlice, Endpoints, Ingress, KubeObject, Namespace, ObjectMeta, Pod, Service};
 pub use self::state::{InformerStatus, SdState, SdStatus, status, write_metrics};
 use self::watch::{Kind, Notice, Reflector, Store};
 pub use self::watch::{WatchError, WatchOptions};
 use super::TargetGroup;
-use crate::config::{KubernetesSdConfig, Role};
+use crate::config::{AttachMetadata, KubernetesSdConfig, Role};
 
 type Labels = BTreeMap<String, String>;
 
@@ -75,6 +76,26 @@ pub(crate) fn add_node_labels(labels: &mut Labels, stores: &Stores, node_name: &
     }
 }
 
+/// With `attach_metadata.namespace`: the namespace's labels and annotations
+/// (`namespace_label_*`, `namespace_labelpresent_*`, `namespace_annotation_*`,
+/// `namespace_annotationpresent_*`), if we hold it. Its name is already `__meta_kubernetes_namespace`.
+pub(crate) fn add_namespace_labels(labels: &mut Labels, stores: &Stores, attach: &AttachMetadata, namespace: &str) {
+    if !attach.namespace {
+        return;
+    }
+    let Some(object) = stores.namespaces.get("", namespace) else { return };
+    for (key, value) in &object.metadata.labels {
+        let name = sanitize(key);
+        labels.insert(format!("{META}namespace_label_{name}"), value.clone());
+        labels.insert(format!("{META}namespace_labelpresent_{name}"), "true".to_owned());
+    }
+    for (key, value) in &object.metadata.annotations {
+        let name = sanitize(key);
+        labels.insert(format!("{META}namespace_annotation_{name}"), value.clone());
+        labels.insert(format!("{META}namespace_annotationpresent_{name}"), "true".to_owned());
+    }
+}
+
 /// Every store a role may read.
 #[derive(Default)]
 pub(crate) struct Stores {
@@ -84,10 +105,11 @@ pub(crate) struct Stores {
     endpoint_slices: Arc<Store<EndpointSlice>>,
     nodes: Arc<Store<objects::Node>>,
     ingresses: Arc<Store<Ingress>>,
+    namespaces: Arc<Store<Namespace>>,
 }
 
 /// The resources `role` watches.
-fn kinds(role: Role, attach_node: bool) -> Vec<Kind> {
+fn kinds(role: Role, attach: &AttachMetadata) -> Vec<Kind> {
     let mut kinds = match role {
         Role::Endpoints => vec![Kind::Endpoints, Kind::Service, Kind::Pod],
         Role::EndpointSlice => vec![Kind::EndpointSlice, Kind::Service, Kind::Pod],
@@ -96,23 +118,26 @@ fn kinds(role: Role, attach_node: bool) -> Vec<Kind> {
         Role::Node => vec![Kind::Node],
         Role::Ingress => vec![Kind::Ingress],
     };
-    if attach_node && matches!(role, Role::Endpoints | Role::EndpointSlice | Role::Pod) {
+    if attach.node && matches!(role, Role::Endpoints | Role::EndpointSlice | Role::Pod) {
         kinds.push(Kind::Node);
+    }
+    if attach.namespace && role != Role::Node {
+        kinds.push(Kind::Namespace);
     }
     kinds
 }
 
 /// The target groups of `role` from the stores, ordered by source.
-fn build(role: Role, stores: &Stores, attach_node: bool) -> Vec<TargetGroup> {
+fn build(role: Role, stores: &Stores, attach: &AttachMetadata) -> Vec<TargetGroup> {
     match role {
-        Role::Endpoints => stores.endpoints.all().iter().map(|e| endpoints::build(e, stores, attach_node)).collect(),
+        Role::Endpoints => stores.endpoints.all().iter().map(|e| endpoints::build(e, stores, attach)).collect(),
         Role::EndpointSlice => {
-            stores.endpoint_slices.all().iter().map(|s| endpointslice::build(s, stores, attach_node)).collect()
+            stores.endpoint_slices.all().iter().map(|s| endpointslice::build(s, stores, attach)).collect()
         }
-        Role::Pod => stores.pods.all().iter().map(|p| pod::build(p, stores, attach_node)).collect(),
-        Role::Service => stores.services.all().iter().map(|s| service::build(s)).collect(),
+        Role::Pod => stores.pods.all().iter().map(|p| pod::build(p, stores, attach)).collect(),
+        Role::Service => stores.services.all().iter().map(|s| service::build(s, stores, attach)).collect(),
         Role::Node => stores.nodes.all().iter().filter_map(|n| node::build(n)).collect(),
-        Role::Ingress => stores.ingresses.all().iter().map(|i| ingress::build(i)).collect(),
+        Role::Ingress => stores.ingresses.all().iter().map(|i| ingress::build(i, stores, attach)).collect(),
     }
 }
 
@@ -129,7 +154,7 @@ struct Spawner<'a> {
 
 impl Spawner<'_> {
     fn spawn<T: KubeObject>(&mut self, kind: Kind, namespace: &str, store: &Arc<Store<T>>) {
-        let selector = self.config.selectors.iter().find(|s| s.role == kind.role());
+        let selector = self.config.selectors.iter().find(|s| Some(s.role) == kind.selector_role());
         let label_selector = selector.map(|s| s.label.clone()).unwrap_or_default();
         let field_selector = selector.map(|s| s.field.clone()).unwrap_or_default();
         self.state.add_informer(kind.resource(), namespace, &label_selector, &field_selector);
@@ -164,12 +189,8 @@ pub async fn run(
         tracing::error!(role = %config.role, error = %error, "kubernetes discovery cannot start");
         state.set_config_error(error);
     };
-    let attach_node = config.attach_metadata.node;
-    if config.attach_metadata.namespace {
-        // FIXME(#6): namespace metadata (`__meta_kubernetes_namespace_label_*`) is not attached yet.
-        tracing::warn!(role = %config.role, "attach_metadata.namespace is not supported by promlite yet; ignored");
-    }
-    let kinds = kinds(config.role, attach_node);
+    let attach = config.attach_metadata.clone();
+    let kinds = kinds(config.role, &attach);
     let client = match client::ApiClient::new(&config) {
         Ok(client) => client,
         Err(error) => return fail(error.to_string()),
@@ -200,8 +221,11 @@ pub async fn run(
         next_id: 0,
     };
     for kind in kinds {
-        let scoped: Vec<&str> =
-            if kind == Kind::Node { vec![""] } else { namespaces.iter().map(String::as_str).collect() };
+        let scoped: Vec<&str> = if matches!(kind, Kind::Node | Kind::Namespace) {
+            vec![""]
+        } else {
+            namespaces.iter().map(String::as_str).collect()
+        };
         for namespace in scoped {
             match kind {
                 Kind::Pod => spawner.spawn(kind, namespace, &stores.pods),
@@ -210,6 +234,7 @@ pub async fn run(
                 Kind::EndpointSlice => spawner.spawn(kind, namespace, &stores.endpoint_slices),
                 Kind::Node => spawner.spawn(kind, namespace, &stores.nodes),
                 Kind::Ingress => spawner.spawn(kind, namespace, &stores.ingresses),
+                Kind::Namespace => spawner.spawn(kind, namespace, &stores.namespaces),
             }
         }
     }
@@ -228,7 +253,7 @@ pub async fn run(
     }
     let mut last: Option<Vec<TargetGroup>> = None;
     loop {
-        let groups = build(config.role, &stores, attach_node);
+        let groups = build(config.role, &stores, &attach);
         if last.as_ref() != Some(&groups) {
             let targets = groups.iter().map(|g| g.targets.len()).sum();
             if targets == 0 && last.is_none() {

@@ -475,6 +475,14 @@ pub struct IngressTls {
     pub hosts: Vec<String>,
 }
 
+/// A core/v1 Namespace.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Namespace {
+    /// Metadata: its labels and annotations are what `attach_metadata.namespace` attaches.
+    pub metadata: ObjectMeta,
+}
+
 /// A `Status` object: the body of API errors and of in-stream `ERROR` events.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
@@ -541,7 +549,7 @@ macro_rules! kube_object {
         }
     )*};
 }
-kube_object!(Pod, Service, Endpoints, EndpointSlice, Node, Ingress);
+kube_object!(Pod, Service, Endpoints, EndpointSlice, Node, Ingress, Namespace);
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,8 @@
 use std::net::IpAddr;
 
 use super::objects::{ContainerStatus, Pod};
-use super::{Labels, META, Stores, add_node_labels, add_object_meta, join_host_port};
+use super::{Labels, META, Stores, add_namespace_labels, add_node_labels, add_object_meta, join_host_port};
+use crate::config::AttachMetadata;
 use crate::discovery::TargetGroup;
 
 /// The labels describing a pod, shared by every target it backs.
@@ -58,7 +59,7 @@ fn container_id(statuses: &[ContainerStatus], name: &str) -> String {
 }
 
 /// The pod's target group.
-pub(crate) fn build(pod: &Pod, stores: &Stores, attach_node: bool) -> TargetGroup {
+pub(crate) fn build(pod: &Pod, stores: &Stores, attach: &AttachMetadata) -> TargetGroup {
     let source = format!("pod/{}/{}", pod.metadata.namespace, pod.metadata.name);
     let mut group = TargetGroup { source, targets: Vec::new(), labels: Labels::new() };
     if pod.status.pod_ip.is_empty() {
@@ -66,9 +67,10 @@ pub(crate) fn build(pod: &Pod, stores: &Stores, attach_node: bool) -> TargetGrou
     }
     group.labels = pod_labels(pod);
     group.labels.insert(format!("{META}namespace"), pod.metadata.namespace.clone());
-    if attach_node {
+    if attach.node {
         add_node_labels(&mut group.labels, stores, &pod.spec.node_name);
     }
+    add_namespace_labels(&mut group.labels, stores, attach, &pod.metadata.namespace);
     let app = pod.spec.containers.iter().map(|c| (c, false));
     let init = pod.spec.init_containers.iter().map(|c| (c, true));
     for (container, is_init) in app.chain(init) {

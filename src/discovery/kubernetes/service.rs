@@ -5,7 +5,8 @@
 //! the service's DNS name `<name>.<namespace>.svc:<port>`.
 
 use super::objects::Service;
-use super::{Labels, META, add_object_meta, join_host_port};
+use super::{Labels, META, Stores, add_namespace_labels, add_object_meta, join_host_port};
+use crate::config::AttachMetadata;
 use crate::discovery::TargetGroup;
 
 /// Namespace, name, labels and annotations of a service: all the other roles attach (no ports,
@@ -17,13 +18,14 @@ pub(crate) fn service_labels(service: &Service) -> Labels {
 }
 
 /// The service's target group.
-pub(crate) fn build(service: &Service) -> TargetGroup {
+pub(crate) fn build(service: &Service, stores: &Stores, attach: &AttachMetadata) -> TargetGroup {
     let meta = &service.metadata;
     let mut group = TargetGroup {
         source: format!("svc/{}/{}", meta.namespace, meta.name),
         targets: Vec::new(),
         labels: service_labels(service),
     };
+    add_namespace_labels(&mut group.labels, stores, attach, &meta.namespace);
     let spec = &service.spec;
     for port in &spec.ports {
         let number = port.port.to_string();

@@ -70,6 +70,7 @@ pub(crate) enum Kind {
     EndpointSlice,
     Node,
     Ingress,
+    Namespace,
 }
 
 impl Kind {
@@ -82,19 +83,26 @@ impl Kind {
             Kind::EndpointSlice => "endpointslices",
             Kind::Node => "nodes",
             Kind::Ingress => "ingresses",
+            Kind::Namespace => "namespaces",
         }
     }
 
-    /// The selector role (and metrics role label) for this kind.
-    pub fn role(self) -> Role {
+    /// The role whose `selectors` entry applies to this kind; namespaces have none.
+    pub fn selector_role(self) -> Option<Role> {
         match self {
-            Kind::Pod => Role::Pod,
-            Kind::Service => Role::Service,
-            Kind::Endpoints => Role::Endpoints,
-            Kind::EndpointSlice => Role::EndpointSlice,
-            Kind::Node => Role::Node,
-            Kind::Ingress => Role::Ingress,
+            Kind::Pod => Some(Role::Pod),
+            Kind::Service => Some(Role::Service),
+            Kind::Endpoints => Some(Role::Endpoints),
+            Kind::EndpointSlice => Some(Role::EndpointSlice),
+            Kind::Node => Some(Role::Node),
+            Kind::Ingress => Some(Role::Ingress),
+            Kind::Namespace => None,
         }
+    }
+
+    /// The `role` label of the self-metrics (Prometheus's role names, `namespace` for namespaces).
+    pub fn metric_role(self) -> &'static str {
+        self.selector_role().map_or("namespace", Role::as_str)
     }
 
     fn api_prefix(self) -> &'static str {
@@ -107,7 +115,7 @@ impl Kind {
 
     /// The collection path, relative to the server's base URL.
     fn path(self, namespace: &str) -> String {
-        if namespace.is_empty() || self == Kind::Node {
+        if namespace.is_empty() || matches!(self, Kind::Node | Kind::Namespace) {
             format!("{}{}", self.api_prefix(), self.resource())
         } else {
             format!("{}namespaces/{namespace}/{}", self.api_prefix(), self.resource())
@@ -330,7 +338,7 @@ impl<T: KubeObject> Reflector<T> {
                         }
                     }
                     Err(err @ WatchError::Expired { .. }) => {
-                        state::count_watch_error(self.kind.role().as_str(), err.reason());
+                        state::count_watch_error(self.kind.metric_role(), err.reason());
                         tracing::info!(resource = self.kind.resource(), namespace = %self.namespace, error = %err, "kubernetes watch expired, relisting");
                         break;
                     }
@@ -348,7 +356,7 @@ impl<T: KubeObject> Reflector<T> {
     }
 
     fn failed(&self, err: &WatchError) {
-        state::count_watch_error(self.kind.role().as_str(), err.reason());
+        state::count_watch_error(self.kind.metric_role(), err.reason());
         tracing::warn!(resource = self.kind.resource(), namespace = %self.namespace, error = %err, "kubernetes list/watch failed");
         self.state.error(self.kind.resource(), &self.namespace, err.to_string());
     }
@@ -459,7 +467,7 @@ impl<T: KubeObject> Reflector<T> {
         };
         let count = items.len();
         let (added, updated, deleted) = self.store.replace(&self.namespace, items);
-        let role = self.kind.role().as_str();
+        let role = self.kind.metric_role();
         for (n, event) in [(added, "add"), (updated, "update"), (deleted, "delete")] {
             for _ in 0..n {
                 state::count_event(role, event);
@@ -556,7 +564,7 @@ impl<T: KubeObject> Reflector<T> {
     ) -> Result<(), WatchError> {
         let decode = |reason: String| WatchError::Decode { verb: "watch", path: path.to_owned(), reason };
         let event: WatchEvent = serde_json::from_slice(line).map_err(|err| decode(err.to_string()))?;
-        let role = self.kind.role().as_str();
+        let role = self.kind.metric_role();
         match event.kind.as_str() {
             "ADDED" | "MODIFIED" | "DELETED" => {
                 let object: T = serde_json::from_value(event.object).map_err(|err| decode(err.to_string()))?;
