@@ -163,9 +163,11 @@ fn byte_escapes_as_unicode(query: &str) -> std::borrow::Cow<'_, str> {
                         i += len;
                         continue;
                     }
+                    // Any other escape passes through whole, whatever the width of its character.
                     flush(&mut run, &mut out);
-                    out.push_str(&query[i..i + 2]);
-                    i += 2;
+                    let len = 1 + query[i + 1..].chars().next().map_or(0, char::len_utf8);
+                    out.push_str(&query[i..i + len]);
+                    i += len;
                     continue;
                 }
                 if c == q {
@@ -238,6 +240,9 @@ mod tests {
         assert_eq!(string(r#""\xff""#), "\u{fffd}");
         assert_eq!(string(r#"`\xff`"#), "\\xff");
         assert_eq!(string(r#"'\u00ff'"#), "ÿ");
+        // A backslash before a multi-byte character must not split it.
+        assert!(matches!(parse(r#""\é""#), Ok(_) | Err(QueryError::Parse(_))));
+        assert_eq!(string(r#""é\\x""#), "é\\x");
     }
 
     #[test]
