@@ -286,3 +286,26 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use crate::error::QueryError;
+    use crate::parser::parse;
+
+    // Every short query over characters that stress the scanners (quotes, escapes, brackets,
+    // multi-byte UTF-8) parses or fails with a parse error; none panics.
+    #[test]
+    fn short_queries_never_panic() {
+        let alphabet =
+            ["a", "1", "\"", "'", "`", "\\", "x", "{", "}", "(", ")", "[", "]", "é", "+", " ", "#", "@", ":", "5m"];
+        for a in alphabet {
+            for b in alphabet {
+                for c in alphabet {
+                    let query = format!("{a}{b}{c}");
+                    let result = parse(&query);
+                    assert!(matches!(result, Ok(_) | Err(QueryError::Parse(_))), "{query:?}: {result:?}");
+                }
+            }
+        }
+    }
+}
