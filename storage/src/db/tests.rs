@@ -232,4 +232,3 @@ fn a_damaged_chunks_head_file_is_cut_and_the_wal_fills_the_gap() {
     assert!(db.replay_stats().mmapped_chunks < 8 * 4);
     assert_eq!(all_samples(&db), before);
 }
-
