@@ -282,10 +282,9 @@ fn replay_wal(
             let (head, skipped, replayed) = (Arc::clone(head), &skipped, &replayed);
             scope.spawn(move || {
                 for batch in rx {
-                    let (accepted, _) = head.validate(&batch, false);
-                    head.apply_validated(&accepted);
-                    replayed.fetch_add(accepted.len() as u64, Ordering::Relaxed);
-                    skipped.fetch_add((batch.len() - accepted.len()) as u64, Ordering::Relaxed);
+                    let stored = head.apply_replayed(&batch);
+                    replayed.fetch_add(stored, Ordering::Relaxed);
+                    skipped.fetch_add(batch.len() as u64 - stored, Ordering::Relaxed);
                 }
             });
         }

@@ -156,6 +156,40 @@ impl Head {
         (accepted, rejected)
     }
 
+    /// WAL replay's path: appends each sample to its series in one step (one lock, no batch
+    /// map), as each series has one replay worker and samples arrive in WAL order. Returns how
+    /// many were stored; the rest were already in a `chunks_head/` chunk, for an unknown series,
+    /// or refused.
+    pub(crate) fn apply_replayed(&self, samples: &[RefSample]) -> u64 {
+        let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
+        let (mut stored, mut chunks_created) = (0u64, 0u64);
+        let mut current: Option<Arc<MemSeries>> = None;
+        for sample in samples {
+            if current.as_ref().is_none_or(|s| s.series_ref != sample.series_ref) {
+                current = self.series(sample.series_ref);
+            }
+            let Some(series) = current.as_ref() else { continue };
+            let ctx =
+                super::CutContext { opts: &self.opts, mapper: self.mapper.as_ref(), series_ref: series.series_ref };
+            if let Ok(Appended::Stored(cut)) =
+                series.state.lock().expect("series lock").append(sample.t, sample.v, &ctx)
+            {
+                stored += 1;
+                chunks_created += u64::from(cut);
+                mint = mint.min(sample.t);
+                maxt = maxt.max(sample.t);
+            }
+        }
+        let c = &self.counters;
+        c.chunks.fetch_add(chunks_created, Ordering::Relaxed);
+        c.chunks_created.fetch_add(chunks_created, Ordering::Relaxed);
+        if stored > 0 {
+            self.min_time.fetch_min(mint, Ordering::Relaxed);
+            self.max_time.fetch_max(maxt, Ordering::Relaxed);
+        }
+        stored
+    }
+
     /// Stores samples [`Head::validate`] accepted. The caller holds the WAL lock (or is the
     /// replay, where each series has one writer), so nothing changed since the check.
     pub(crate) fn apply_validated(&self, accepted: &[Validated]) {
