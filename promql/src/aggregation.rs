@@ -4,7 +4,7 @@
 //! `__name__`; groups come out in the order their first sample was seen. `topk`/`bottomk` keep
 //! their samples' full label sets and never prefer a NaN.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use promlite_storage::{Labels, LabelsBuilder, METRIC_NAME};
 use promql_parser::parser::token::{

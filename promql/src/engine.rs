@@ -6,7 +6,7 @@
 //! evaluation at the step's time, which is how `@` and `offset` take effect per step.
 //! Invariant: the evaluator never reads storage outside the window computed up front.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -187,7 +187,7 @@ impl Engine {
 
 /// Annotations without repeats (every step of a range query raises its own), first seen first.
 fn dedup(annotations: Vec<String>) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     annotations.into_iter().filter(|a| seen.insert(a.clone())).collect()
 }
 
@@ -492,7 +492,7 @@ pub(crate) fn check_unique_labels(vector: &[InstantSample]) -> Result<(), QueryE
     if vector.len() < 2 {
         return Ok(());
     }
-    let mut seen = std::collections::HashSet::with_capacity(vector.len());
+    let mut seen = HashSet::with_capacity(vector.len());
     for sample in vector {
         if !seen.insert(&sample.labels) {
             return Err(QueryError::Execution("vector cannot contain metrics with the same labelset".to_owned()));

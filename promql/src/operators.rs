@@ -5,7 +5,7 @@
 //! `__name__` and the `ignoring(...)` ones. Arithmetic and `bool` comparisons drop `__name__`;
 //! filtering comparisons and set operators keep the left-hand labels as they are.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use promlite_storage::{Labels, LabelsBuilder, METRIC_NAME};
 use promql_parser::label::Labels as ParserLabels;

@@ -6,7 +6,7 @@
 //! info annotation, as Prometheus does). Native histograms are not stored by promlite, so this
 //! never sees one.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use promlite_storage::{Labels, LabelsBuilder, METRIC_NAME};
 
