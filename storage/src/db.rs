@@ -228,6 +228,11 @@ impl Db {
         !self.head.wal_broken.load(Ordering::Relaxed)
     }
 
+    /// The WAL segment being written, `None` before the replay opened the WAL.
+    pub fn wal_segment_current(&self) -> Option<u32> {
+        self.head.wal.lock().expect("wal lock").as_ref().map(Wal::segment_index)
+    }
+
     /// WAL writes that failed since open (`prometheus_tsdb_wal_writes_failed_total`).
     pub fn wal_write_failures(&self) -> u64 {
         self.head.wal_write_failures.load(Ordering::Relaxed)

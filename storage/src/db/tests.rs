@@ -120,6 +120,7 @@ fn restart_replays_every_committed_sample_once() {
     let db = Db::open(dir.path(), Options::default()).unwrap();
     assert_eq!(all_samples(&db), after);
     assert_eq!(wal::list_segments(&dir.path().join("wal")).unwrap(), [0, 1, 2]);
+    assert_eq!(db.wal_segment_current(), Some(2));
 }
 
 #[test]

@@ -128,6 +128,11 @@ impl Wal {
         })
     }
 
+    /// The segment being written (`prometheus_tsdb_wal_segment_current`).
+    pub(crate) fn segment_index(&self) -> u32 {
+        self.segment_index
+    }
+
     fn write_page_bytes(&mut self, end: usize) -> Result<(), WalError> {
         let path = segment_name(&self.dir, self.segment_index);
         self.segment.write_all(&self.page[self.flushed..end]).map_err(io_err(&path))?;
