@@ -127,6 +127,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     }));
     let manager = Arc::new(Manager::new(db.clone(), offset_seed(&config)));
     let replay_db = db.clone();
+    let close_db = db.clone();
 
     let config_yaml = Arc::new(RwLock::new(config.to_yaml()));
     let ready = Arc::new(AtomicBool::new(false));
@@ -173,7 +174,9 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
 
     server.await.context("HTTP server task")?.context("serving HTTP")?;
     tracing::info!("stopping scrape pools");
-    manager.stop();
+    manager.shutdown(std::time::Duration::from_secs(10)).await;
+    close_db.close().with_context(|| format!("closing the TSDB in {}", flags.storage_path.display()))?;
+    tracing::info!("see you next time!");
     Ok(())
 }
 

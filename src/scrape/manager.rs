@@ -98,11 +98,19 @@ impl Manager {
         errors
     }
 
-    /// Stops every pool; each loop writes staleness markers for its series as it ends.
-    pub fn stop(&self) {
+    /// Stops every pool and waits (at most `timeout`) for the loops to end, each writing
+    /// staleness markers for its series.
+    pub async fn shutdown(&self, timeout: std::time::Duration) {
         let jobs = std::mem::take(&mut *self.jobs.lock().expect("manager lock"));
-        for job in jobs.values() {
-            job.pool.stop();
+        let handles: Vec<_> = jobs.values().flat_map(|job| job.pool.stop()).collect();
+        drop(jobs);
+        let all = async {
+            for handle in handles {
+                let _ = handle.await;
+            }
+        };
+        if tokio::time::timeout(timeout, all).await.is_err() {
+            tracing::warn!("scrape loops did not stop within {timeout:?}; shutting down anyway");
         }
     }
 

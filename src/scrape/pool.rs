@@ -178,12 +178,16 @@ impl ScrapePool {
         }
     }
 
-    /// Stops every loop; each writes staleness markers for its series as it ends.
-    pub fn stop(&self) {
+    /// Stops every loop; each writes staleness markers for its series as it ends. The handles
+    /// resolve when the loops have finished.
+    pub fn stop(&self) -> Vec<JoinHandle<Option<SeriesCache>>> {
         let mut state = self.state.lock().expect("pool lock");
+        let mut handles = Vec::new();
         for running in std::mem::take(&mut state.active).into_values() {
             let _ = running.control.send(Control::Stop);
+            handles.push(running.handle);
         }
+        handles
     }
 
     /// The targets being scraped, in hash order.
