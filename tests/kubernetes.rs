@@ -486,6 +486,30 @@ fn attach_node_metadata_and_selectors() {
     assert!(requests.iter().any(|r| r.path == "/api/v1/nodes"));
 }
 
+/// `Snapshot` (offline, from objects) builds exactly what a live discovery publishes.
+#[test]
+fn snapshot_matches_live_discovery() {
+    let fake = FakeKube::start();
+    apply_all(&fake);
+    let snapshot = kubernetes::Snapshot::from_objects(&fixtures::all()).unwrap();
+    let attach = promlite::config::AttachMetadata { node: true, namespace: true };
+    for role in ["endpointslice", "endpoints", "pod", "service", "node", "ingress"] {
+        let yaml = format!("role: {role}\nattach_metadata: {{node: {0}, namespace: {0}}}", role != "node");
+        let live = start_sd(&fake, &yaml, test_options()).synced();
+        let role = promlite::config::load_str(
+            &format!("scrape_configs: [{{job_name: x, kubernetes_sd_configs: [{{role: {role}}}]}}]"),
+            "x.yml",
+        )
+        .unwrap()
+        .scrape_configs[0]
+            .kubernetes_sd_configs[0]
+            .role;
+        assert_eq!(snapshot.groups(role, &attach), live, "{role}");
+    }
+    let err = kubernetes::Snapshot::from_objects(&[json!({"kind": "ConfigMap"})]).err().unwrap();
+    assert_eq!(err.to_string(), "object 0: kind \"ConfigMap\" is not one Kubernetes discovery reads");
+}
+
 #[test]
 fn attach_namespace_metadata() {
     let fake = FakeKube::start();

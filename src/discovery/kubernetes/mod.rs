@@ -9,7 +9,8 @@
 //! Groups are rebuilt from the stores as a whole (an O(objects) pass per batch, batches gathered
 //! for [`WatchOptions::debounce`]): simple, and a relist can never leave a stale group behind.
 //! The labels are Prometheus 3's `__meta_kubernetes_*`, built in one module per role.
-//! [`state`] keeps what a person needs to understand an empty pool.
+//! [`state`] keeps what a person needs to understand an empty pool. [`Snapshot`] runs the same
+//! builders over a fixed set of objects.
 //!
 //! Invariant: nothing is published before every resource of the role has synced, so a pool
 //! never sees a partial picture (an endpoint without its Service's labels) at start-up.
@@ -106,6 +107,69 @@ pub(crate) struct Stores {
     nodes: Arc<Store<objects::Node>>,
     ingresses: Arc<Store<Ingress>>,
     namespaces: Arc<Store<Namespace>>,
+}
+
+/// A fixed set of API objects, and the target groups each role builds from them exactly as a
+/// synced discovery does after every batch of watch events: for offline checks of a config
+/// against saved objects, and for benchmarking that rebuild (`benches/kubernetes_sd.rs`).
+pub struct Snapshot {
+    stores: Stores,
+}
+
+/// An object given to [`Snapshot::from_objects`] is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    /// Its `kind` is not one discovery reads.
+    #[error("object {index}: kind {kind:?} is not one Kubernetes discovery reads")]
+    UnknownKind {
+        /// Position in the input.
+        index: usize,
+        /// The kind found.
+        kind: String,
+    },
+    /// It does not decode as its kind.
+    #[error("object {index}: {reason}")]
+    Decode {
+        /// Position in the input.
+        index: usize,
+        /// The decoder's complaint.
+        reason: String,
+    },
+}
+
+impl Snapshot {
+    /// Holds `objects`, each as the API serves it with its `kind` (`Pod`, `EndpointSlice`, ...).
+    pub fn from_objects(objects: &[serde_json::Value]) -> Result<Snapshot, SnapshotError> {
+        fn insert<T: KubeObject>(
+            store: &Store<T>,
+            index: usize,
+            object: &serde_json::Value,
+        ) -> Result<(), SnapshotError> {
+            let item =
+                T::deserialize(object).map_err(|err| SnapshotError::Decode { index, reason: err.to_string() })?;
+            store.insert(item);
+            Ok(())
+        }
+        let stores = Stores::default();
+        for (index, object) in objects.iter().enumerate() {
+            match object["kind"].as_str().unwrap_or_default() {
+                "Pod" => insert(&stores.pods, index, object)?,
+                "Service" => insert(&stores.services, index, object)?,
+                "Endpoints" => insert(&stores.endpoints, index, object)?,
+                "EndpointSlice" => insert(&stores.endpoint_slices, index, object)?,
+                "Node" => insert(&stores.nodes, index, object)?,
+                "Ingress" => insert(&stores.ingresses, index, object)?,
+                "Namespace" => insert(&stores.namespaces, index, object)?,
+                kind => return Err(SnapshotError::UnknownKind { index, kind: kind.to_owned() }),
+            }
+        }
+        Ok(Snapshot { stores })
+    }
+
+    /// The target groups `role` builds from these objects, ordered by source.
+    pub fn groups(&self, role: Role, attach: &AttachMetadata) -> Vec<TargetGroup> {
+        build(role, &self.stores, attach)
+    }
 }
 
 /// The resources `role` watches.

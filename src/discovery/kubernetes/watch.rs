@@ -150,6 +150,11 @@ impl<T: KubeObject> Store<T> {
         self.objects.read().expect("store lock").values().cloned().collect()
     }
 
+    /// Adds or replaces one object.
+    pub fn insert(&self, item: T) {
+        self.objects.write().expect("store lock").insert(key_of(&item), Arc::new(item));
+    }
+
     fn count(&self, namespace: &str) -> usize {
         let objects = self.objects.read().expect("store lock");
         if namespace.is_empty() { objects.len() } else { objects.keys().filter(|(ns, _)| ns == namespace).count() }
@@ -392,11 +397,14 @@ impl<T: KubeObject> Reflector<T> {
         if verb == "list" {
             request = request.timeout(Duration::from_secs(60));
         }
-        let response = request.send().await.map_err(|err| WatchError::Transport {
-            verb,
-            path: path.clone(),
-            reason: error_chain(&err),
-        })?;
+        // Bounds connecting and the response head, which a watch's own timeout does not cover.
+        let response = match tokio::time::timeout(Duration::from_secs(60), request.send()).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(err)) => return Err(WatchError::Transport { verb, path, reason: error_chain(&err) }),
+            Err(_) => {
+                return Err(WatchError::Transport { verb, path, reason: "no response head within 60s".to_owned() });
+            }
+        };
         for warning in response.headers().get_all(WARNING) {
             self.warning(&String::from_utf8_lossy(warning.as_bytes()));
         }
