@@ -43,7 +43,7 @@ pub struct Flags {
     #[arg(long = "web.enable-admin-api")]
     pub enable_admin_api: bool,
 
-    /// Enable the API endpoint accepting remote write requests (not built yet).
+    /// Enable the API endpoint accepting remote write requests.
     #[arg(long = "web.enable-remote-write-receiver")]
     pub enable_remote_write_receiver: bool,
 

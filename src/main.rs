@@ -150,6 +150,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
             external_url: flags.external_url(),
             enable_lifecycle: flags.enable_lifecycle,
             enable_admin_api: flags.enable_admin_api,
+            enable_remote_write_receiver: flags.enable_remote_write_receiver,
             flags: flags.as_pairs(),
         }),
         config_yaml: Arc::clone(&config_yaml),

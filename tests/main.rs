@@ -7,6 +7,7 @@ mod discovery;
 mod fake_kube;
 mod kubernetes;
 mod reload;
+mod remote;
 mod scrape;
 mod scrape_engine;
 mod tsdb;

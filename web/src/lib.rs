@@ -13,6 +13,7 @@ mod federate;
 mod lifecycle;
 mod metrics;
 mod pages;
+pub mod prompb;
 mod security;
 mod targets_view;
 
@@ -39,6 +40,8 @@ pub struct WebOptions {
     pub enable_lifecycle: bool,
     /// `--web.enable-admin-api`.
     pub enable_admin_api: bool,
+    /// `--web.enable-remote-write-receiver`: serve `POST /api/v1/write`.
+    pub enable_remote_write_receiver: bool,
     /// Every flag and its value, for `/api/v1/status/flags`.
     pub flags: Vec<(String, String)>,
 }

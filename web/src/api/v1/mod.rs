@@ -10,17 +10,20 @@ mod metadata;
 mod misc;
 mod params;
 mod query;
+mod remote;
 mod status;
 mod targets;
 mod time;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::AppState;
 
 pub(crate) use envelope::ApiError;
 pub(crate) use params::Params;
+pub(crate) use remote::write_metrics as write_remote_metrics;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -47,4 +50,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/tsdb/delete_series", post(misc::admin).put(misc::admin))
         .route("/admin/tsdb/clean_tombstones", post(misc::admin).put(misc::admin))
         .route("/admin/tsdb/snapshot", post(misc::admin).put(misc::admin))
+        .route("/write", post(remote::write).layer(DefaultBodyLimit::max(remote::MAX_BODY_BYTES)))
+        .route("/read", post(remote::read).layer(DefaultBodyLimit::max(remote::MAX_BODY_BYTES)))
 }

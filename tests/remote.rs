@@ -1,0 +1,315 @@
+//! Remote write and remote read, end to end: the real binary receives remote-write requests
+//! built here and from a real Prometheus (`/usr/bin/prometheus`, Debian's package), sends to a
+//! real Prometheus and VictoriaMetrics, and answers remote read. Stored samples are compared
+//! exactly (value bits and timestamps) with what the other side holds. Tests that need an
+//! external binary print why and return when it is absent.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use promlite_web::prompb;
+
+use crate::util::{FakeTarget, eventually, http, start};
+
+const PROMETHEUS: &str = "/usr/bin/prometheus";
+
+/// Samples per series, keyed by the series' labels as `{a="b", ...}`: `(t, value bits)`.
+type Samples = BTreeMap<String, Vec<(i64, u64)>>;
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// POSTs `body` with `headers`; returns the status and the body.
+fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).expect("connecting");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head =
+        format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response head");
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut body = raw[split + 4..].to_vec();
+    if head.contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    (status, body)
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(std::str::from_utf8(&raw[..eol]).unwrap().trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&raw[eol + 2..eol + 2 + size]);
+        raw = &raw[eol + 2 + size + 2..];
+    }
+    out
+}
+
+const WRITE_HEADERS: [(&str, &str); 3] = [
+    ("Content-Type", "application/x-protobuf"),
+    ("Content-Encoding", "snappy"),
+    ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+];
+
+fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> prompb::TimeSeries {
+    prompb::TimeSeries {
+        labels: pairs.iter().map(|(n, v)| prompb::Label { name: (*n).into(), value: (*v).into() }).collect(),
+        samples: samples.iter().map(|&(timestamp, value)| prompb::Sample { value, timestamp }).collect(),
+        exemplars: vec![],
+        histograms: vec![],
+    }
+}
+
+fn write(addr: SocketAddr, timeseries: Vec<prompb::TimeSeries>) -> (u16, String) {
+    let body = prompb::encode_snappy(&prompb::WriteRequest { timeseries, metadata: vec![] });
+    let (status, body) = post(addr, "/api/v1/write", &WRITE_HEADERS, &body);
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Every series matching `matchers` (type, name, value) in `[start, end]`, via remote read.
+fn remote_read(addr: SocketAddr, matchers: &[(i32, &str, &str)], start: i64, end: i64) -> Result<Samples, String> {
+    let request = prompb::ReadRequest {
+        queries: vec![prompb::Query {
+            start_timestamp_ms: start,
+            end_timestamp_ms: end,
+            matchers: matchers
+                .iter()
+                .map(|&(r#type, name, value)| prompb::LabelMatcher { r#type, name: name.into(), value: value.into() })
+                .collect(),
+            hints: None,
+        }],
+        accepted_response_types: vec![prompb::RESPONSE_TYPE_SAMPLES],
+    };
+    let headers = [
+        ("Content-Type", "application/x-protobuf"),
+        ("Content-Encoding", "snappy"),
+        ("X-Prometheus-Remote-Read-Version", "0.1.0"),
+    ];
+    let (status, body) = post(addr, "/api/v1/read", &headers, &prompb::encode_snappy(&request));
+    if status != 200 {
+        return Err(format!("remote read answered {status}: {}", String::from_utf8_lossy(&body)));
+    }
+    let response: prompb::ReadResponse = prompb::decode_snappy(&body).map_err(|e| e.to_string())?;
+    let mut out = Samples::new();
+    for result in response.results {
+        for ts in result.timeseries {
+            let mut labels: Vec<String> = ts.labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect();
+            labels.sort();
+            let samples = ts.samples.iter().map(|s| (s.timestamp, s.value.to_bits())).collect();
+            out.insert(format!("{{{}}}", labels.join(", ")), samples);
+        }
+    }
+    Ok(out)
+}
+
+fn metric(addr: SocketAddr, name: &str) -> f64 {
+    let body = http(addr, "GET", "/metrics", None).body;
+    body.lines()
+        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in /metrics"))
+}
+
+#[test]
+fn receiver_is_off_without_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let (status, body) = write(server.addr, vec![series(&[("__name__", "x")], &[(now_ms(), 1.0)])]);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("--web.enable-remote-write-receiver"), "{body}");
+}
+
+#[test]
+fn receiver_stores_samples_exactly_and_refuses_like_prometheus() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &["--web.enable-remote-write-receiver"]);
+    let addr = server.addr;
+    let t0 = now_ms() - 60_000;
+    // No -0.0 here: proto3 leaves a field equal to its default (0.0 == -0.0) off the wire, in
+    // every implementation, so -0.0 arrives as 0.0 from any sender.
+    let a = [("__name__", "rw_test"), ("job", "a"), ("instance", "x")];
+    let b = [("__name__", "rw_test"), ("job", "b")];
+    let (status, body) = write(
+        addr,
+        vec![
+            series(&a, &[(t0, 1.5), (t0 + 1000, f64::NAN), (t0 + 2000, f64::NEG_INFINITY)]),
+            series(&b, &[(t0, 1e300), (t0 + 5, 2.0)]),
+        ],
+    );
+    assert_eq!(status, 204, "{body}");
+    let got = remote_read(addr, &[(0, "__name__", "rw_test")], t0 - 1, t0 + 10_000).unwrap();
+    let mut want = Samples::new();
+    want.insert(
+        r#"{__name__="rw_test", instance="x", job="a"}"#.into(),
+        vec![(t0, 1.5f64.to_bits()), (t0 + 1000, f64::NAN.to_bits()), (t0 + 2000, f64::NEG_INFINITY.to_bits())],
+    );
+    want.insert(r#"{__name__="rw_test", job="b"}"#.into(), vec![(t0, 1e300f64.to_bits()), (t0 + 5, 2.0f64.to_bits())]);
+    assert_eq!(got, want);
+    // Matchers of every type, and a range that cuts samples off.
+    let only_a = remote_read(addr, &[(2, "__name__", "rw_.*"), (1, "job", "b"), (3, "instance", "y")], t0, t0 + 1000);
+    assert_eq!(only_a.unwrap().values().next().unwrap().len(), 2);
+
+    // An out-of-order sample: 400, so the sender drops rather than retries; a new series in the
+    // same request still lands (Prometheus would roll it back; the status is the same).
+    let c = [("__name__", "rw_test"), ("job", "c")];
+    let (status, body) = write(addr, vec![series(&a, &[(t0 + 500, 9.0)]), series(&c, &[(t0, 3.0)])]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("out of order sample"), "{body}");
+    let got = remote_read(addr, &[(0, "__name__", "rw_test")], t0 - 1, t0 + 10_000).unwrap();
+    assert_eq!(got[r#"{__name__="rw_test", instance="x", job="a"}"#].len(), 3);
+    assert_eq!(got[r#"{__name__="rw_test", job="c"}"#], vec![(t0, 3.0f64.to_bits())]);
+    // Same timestamp, different value: duplicate.
+    let (status, body) = write(addr, vec![series(&b, &[(t0 + 5, 7.0)])]);
+    assert_eq!((status, body.contains("duplicate sample for timestamp")), (400, true), "{body}");
+    // More than 10 minutes ahead of the clock: out of bounds.
+    let (status, body) = write(addr, vec![series(&b, &[(now_ms() + 3_600_000, 1.0)])]);
+    assert_eq!((status, body.contains("out of bounds")), (400, true), "{body}");
+
+    // Series without a metric name are skipped and counted; the request succeeds.
+    let before = metric(addr, "prometheus_api_remote_write_invalid_labels_samples_total");
+    let (status, body) =
+        write(addr, vec![series(&[("job", "nameless")], &[(t0, 1.0), (t0 + 1, 2.0)]), series(&c, &[(t0 + 1, 4.0)])]);
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(metric(addr, "prometheus_api_remote_write_invalid_labels_samples_total"), before + 2.0);
+
+    // Bodies that are not snappy-framed WriteRequests, and unsupported encodings.
+    let (status, _) = post(addr, "/api/v1/write", &WRITE_HEADERS, b"definitely not snappy");
+    assert_eq!(status, 400);
+    let junk = snap::raw::Encoder::new().compress_vec(&[0xff, 0xff, 0xff]).unwrap();
+    let (status, _) = post(addr, "/api/v1/write", &WRITE_HEADERS, &junk);
+    assert_eq!(status, 400);
+    let gzip = [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "gzip")];
+    assert_eq!(post(addr, "/api/v1/write", &gzip, b"x").0, 415);
+    let v2 = [
+        ("Content-Type", "application/x-protobuf;proto=io.prometheus.write.v2.Request"),
+        ("Content-Encoding", "snappy"),
+    ];
+    assert_eq!(post(addr, "/api/v1/write", &v2, b"x").0, 415);
+    // Remote read of garbage, and of a client that accepts only streamed chunks.
+    assert_eq!(post(addr, "/api/v1/read", &[], b"garbage").0, 400);
+    let streamed = prompb::ReadRequest { queries: vec![], accepted_response_types: vec![1] };
+    assert_eq!(post(addr, "/api/v1/read", &[], &prompb::encode_snappy(&streamed)).0, 400);
+}
+
+/// A free loopback port (bound, then released for the child to bind).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// An external server (Prometheus, VictoriaMetrics) on loopback, killed on drop.
+struct External {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for External {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl External {
+    fn start(binary: &str, args: &[String], port: u16, ready_path: &str) -> External {
+        let child = Command::new(binary)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("starting {binary}: {err}"));
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let external = External { child, addr };
+        eventually(Duration::from_secs(30), || match crate::util::try_http(addr, "GET", ready_path) {
+            Some(r) if r.status == 200 => Ok(()),
+            other => Err(format!("{binary} not ready: {other:?}")),
+        });
+        external
+    }
+
+    fn prometheus(dir: &Path, config: &str, extra: &[&str]) -> External {
+        let port = free_port();
+        let config_path = dir.join("prometheus.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let mut args = vec![
+            format!("--config.file={}", config_path.display()),
+            format!("--storage.tsdb.path={}", dir.join("prom-data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        External::start(PROMETHEUS, &args, port, "/-/ready")
+    }
+}
+
+fn have(binary: &str) -> bool {
+    if Path::new(binary).exists() {
+        return true;
+    }
+    println!("skipped: {binary} is not installed (Debian package; .ci/run installs it)");
+    false
+}
+
+/// A target exposing `series` gauges whose values change every scrape.
+fn counting_target(series: u64) -> FakeTarget {
+    FakeTarget::start(move |n| {
+        let mut body = String::from("# TYPE rw_gauge gauge\n");
+        for i in 0..series {
+            body.push_str(&format!("rw_gauge{{i=\"{i}\"}} {}\n", n as f64 * 1.25 + i as f64));
+        }
+        body
+    })
+}
+
+#[test]
+fn prometheus_remote_writes_into_promlite_exactly() {
+    if !have(PROMETHEUS) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &["--web.enable-remote-write-receiver"]);
+    let target = counting_target(20);
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: fake\n    static_configs:\n      - targets: ['{}']\n\
+         remote_write:\n  - url: http://{}/api/v1/write\n    queue_config:\n      batch_send_deadline: 1s\n",
+        target.addr, server.addr
+    );
+    let prometheus = External::prometheus(dir.path(), &config, &[]);
+    // Wait for a few scrapes, then compare everything up to a cut both sides have passed.
+    eventually(Duration::from_secs(30), || {
+        let n = target.requests.load(std::sync::atomic::Ordering::SeqCst);
+        if n >= 5 { Ok(()) } else { Err(format!("{n} scrapes")) }
+    });
+    let cut = now_ms();
+    let matchers = [(0, "job", "fake")];
+    let want = eventually(Duration::from_secs(30), || {
+        let want = remote_read(prometheus.addr, &matchers, 0, cut)?;
+        // Prometheus itself must have the scrapes up to the cut before we compare.
+        let newest = want.values().filter_map(|s| s.last()).map(|s| s.0).min().unwrap_or(0);
+        if want.len() >= 20 && newest + 1000 >= cut {
+            Ok(want)
+        } else {
+            Err(format!("{} series in Prometheus", want.len()))
+        }
+    });
+    let got = eventually(Duration::from_secs(30), || {
+        let got = remote_read(server.addr, &matchers, 0, cut)?;
+        if got == want { Ok(got) } else { Err(format!("promlite has {} series, Prometheus {}", got.len(), want.len())) }
+    });
+    let samples: usize = got.values().map(Vec::len).sum();
+    assert!(got.len() >= 25 && samples >= 100, "{} series, {samples} samples", got.len());
+}
