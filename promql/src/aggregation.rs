@@ -6,17 +6,17 @@
 
 use foldhash::{HashMap, HashMapExt};
 
-use promlite_storage::{Labels, LabelsBuilder, METRIC_NAME};
+use promlite_storage::{Labels, LabelsBuilder, METRIC_NAME, Sample};
 use promql_parser::parser::token::{
     T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_LIMIT_RATIO, T_LIMITK, T_MAX, T_MIN, T_QUANTILE, T_STDDEV,
     T_STDVAR, T_SUM, T_TOPK,
 };
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
-use crate::engine::{Evaluator, Val};
+use crate::engine::{Evaluator, StepSeries, Steps, Val};
 use crate::error::QueryError;
 use crate::functions::{KahanSum, go_float, mean, quantile};
-use crate::value::InstantSample;
+use crate::value::{InstantSample, RangeSeries};
 
 /// Evaluates `op [by|without (...)] ([param,] expr)` at `ts`.
 pub(crate) fn aggregate(ev: &mut Evaluator, expr: &AggregateExpr, ts: i64) -> Result<Val, QueryError> {
@@ -27,7 +27,130 @@ pub(crate) fn aggregate(ev: &mut Evaluator, expr: &AggregateExpr, ts: i64) -> Re
         None => Param::None,
     };
     let input = ev.eval_vector(&expr.expr, ts)?;
+    aggregate_vector(ev, expr, param, input, ts)
+}
 
+/// Evaluates a range query's aggregation at every step, series by series (see
+/// [`Evaluator::eval_over_steps`]): each input series' group is found once, then each step
+/// folds the values of the series present at it, in input order as the step-by-step path
+/// does. `None` when the input is not covered.
+pub(crate) fn aggregate_over_steps(
+    ev: &mut Evaluator,
+    expr: &AggregateExpr,
+    steps: &Steps,
+) -> Result<Option<Vec<StepSeries>>, QueryError> {
+    let op = expr.op.id();
+    let Some(input) = ev.eval_over_steps(&expr.expr, steps)? else {
+        return Ok(None);
+    };
+    let params: Vec<Param> = match &expr.param {
+        Some(param) if op == T_COUNT_VALUES => (0..steps.len())
+            .map(|i| ev.eval_string(param, steps.time(i)).map(Param::Label))
+            .collect::<Result<_, _>>()?,
+        Some(param) => ev.scalar_over_steps(param, steps)?.into_iter().map(Param::Number).collect(),
+        None => (0..steps.len()).map(|_| Param::None).collect(),
+    };
+    if !matches!(
+        op,
+        T_SUM | T_AVG | T_COUNT | T_GROUP | T_MIN | T_MAX | T_STDVAR | T_STDDEV | T_QUANTILE | T_TOPK | T_BOTTOMK
+    ) {
+        // The rarer aggregations see each step's vector, as in the step-by-step path.
+        let mut params = params.into_iter();
+        let out = ev.per_step(input, steps, |ev, i, vector| {
+            let param = params.next().expect("one parameter per step");
+            match aggregate_vector(ev, expr, param, vector, steps.time(i))? {
+                Val::Vector(vector) => Ok(vector),
+                _ => unreachable!("aggregations return vectors"),
+            }
+        })?;
+        return Ok(Some(out));
+    }
+    let modifier = expr.modifier.as_ref();
+    let mut group_of: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut group_labels: Vec<Labels> = Vec::new();
+    let mut series_group = Vec::with_capacity(input.len());
+    for series in &input {
+        let hash = grouping_hash(&series.labels, modifier);
+        let candidates = group_of.entry(hash).or_default();
+        let group = match candidates.iter().copied().find(|&g| same_group(&series.labels, &group_labels[g], modifier)) {
+            Some(g) => g,
+            None => {
+                candidates.push(group_labels.len());
+                group_labels.push(grouping_labels(&series.labels, modifier));
+                group_labels.len() - 1
+            }
+        };
+        series_group.push(group);
+    }
+    let by_series = matches!(op, T_TOPK | T_BOTTOMK);
+    let mut out: Vec<StepSeries> = if by_series {
+        input.iter().map(|s| RangeSeries { labels: s.labels.clone(), samples: Vec::new() }).collect()
+    } else {
+        group_labels.into_iter().map(|labels| RangeSeries { labels, samples: Vec::new() }).collect()
+    };
+    let group_count = series_group.iter().max().map_or(0, |g| g + 1);
+    // Per group, the (series, value) pairs present at the current step.
+    let mut members: Vec<Vec<(usize, f64)>> = vec![Vec::new(); group_count];
+    let mut cursors = vec![0; input.len()];
+    for (i, param) in params.iter().enumerate() {
+        let ts = steps.time(i);
+        let number = match param {
+            Param::Number(v) => *v,
+            _ => f64::NAN,
+        };
+        if op == T_QUANTILE && (number.is_nan() || !(0.0..=1.0).contains(&number)) {
+            ev.warnings
+                .push(format!("PromQL warning: quantile value should be between 0 and 1, got {}", go_float(number)));
+        }
+        let k = if by_series { Some(k_param(number)?) } else { None };
+        for (index, series) in input.iter().enumerate() {
+            if let Some(p) = series.samples.get(cursors[index]).filter(|p| p.t == ts) {
+                members[series_group[index]].push((index, p.v));
+                cursors[index] += 1;
+            }
+        }
+        for (group, present) in members.iter_mut().enumerate() {
+            if present.is_empty() {
+                continue;
+            }
+            if let Some(k) = k {
+                if k >= 1 {
+                    present.sort_by(|a, b| top_order(a.1, b.1, op == T_TOPK));
+                    let keep = usize::try_from(k).unwrap_or(usize::MAX).min(present.len());
+                    for &(index, v) in &present[..keep] {
+                        out[index].samples.push(Sample { t: ts, v });
+                    }
+                }
+            } else {
+                let values = present.iter().map(|m| m.1);
+                let v = match op {
+                    T_SUM => sum(values),
+                    T_AVG => mean(values),
+                    T_COUNT => present.len() as f64,
+                    T_GROUP => 1.0,
+                    T_MIN => values.fold(f64::NAN, |acc, v| if acc.is_nan() || v < acc { v } else { acc }),
+                    T_MAX => values.fold(f64::NAN, |acc, v| if acc.is_nan() || v > acc { v } else { acc }),
+                    T_STDVAR => variance(values),
+                    T_STDDEV => variance(values).sqrt(),
+                    _ => quantile(number, &mut values.collect::<Vec<f64>>()),
+                };
+                out[group].samples.push(Sample { t: ts, v });
+            }
+            present.clear();
+        }
+    }
+    Ok(Some(out))
+}
+
+/// An aggregation of one step's input vector.
+fn aggregate_vector(
+    ev: &mut Evaluator,
+    expr: &AggregateExpr,
+    param: Param,
+    input: Vec<InstantSample>,
+    ts: i64,
+) -> Result<Val, QueryError> {
+    let op = expr.op.id();
     if op == T_COUNT_VALUES {
         let Param::Label(label) = param else { unreachable!("the parser requires a string for count_values") };
         return Ok(Val::Vector(count_values(&label, input, expr.modifier.as_ref(), ts)?));
@@ -250,16 +373,21 @@ fn top_k(
         return Ok(out);
     }
     for (_, mut members) in groups {
-        // NaN sorts last either way: it is never preferred over a number.
-        members.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
-            (true, true) => std::cmp::Ordering::Equal,
-            (true, false) => std::cmp::Ordering::Greater,
-            (false, true) => std::cmp::Ordering::Less,
-            (false, false) if top => b.v.total_cmp(&a.v),
-            (false, false) => a.v.total_cmp(&b.v),
-        });
+        members.sort_by(|a, b| top_order(a.v, b.v, top));
         let keep = usize::try_from(k).unwrap_or(usize::MAX).min(members.len());
         out.extend(members.into_iter().take(keep).map(|s| InstantSample { t: ts, ..s }));
     }
     Ok(out)
+}
+
+/// The order topk (`top`) or bottomk keeps samples in: NaN sorts last either way, so it is
+/// never preferred over a number.
+fn top_order(a: f64, b: f64, top: bool) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        (false, false) if top => b.total_cmp(&a),
+        (false, false) => a.total_cmp(&b),
+    }
 }

@@ -2,9 +2,15 @@
 //!
 //! A query is parsed once, its selectors' time window is worked out from the AST, and one
 //! [`Querier`] over that window serves every selector; each selector's series are fetched once
-//! per query and cached. A range query is then evaluated step by step, each step an instant
-//! evaluation at the step's time, which is how `@` and `offset` take effect per step.
-//! Invariant: the evaluator never reads storage outside the window computed up front.
+//! per query and cached. A range query is evaluated series by series where the expression
+//! allows it ([`Evaluator::eval_over_steps`]: selectors, range-vector functions, aggregations,
+//! vector-scalar operators, histogram functions): each series' samples are walked once with
+//! a moving window across all steps and its labels are worked out once. Anything else (vector
+//! matching, subqueries, instant-vector functions, series whose labels collide once
+//! `__name__` is dropped) is evaluated step by step, each step an instant evaluation at the
+//! step's time. Both paths give the same result, to the bit (tests compare them).
+//! Invariants: the evaluator never reads storage outside the window computed up front; `@`
+//! and `offset` move a selector's reference time per step, never backwards across steps.
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::rc::Rc;
@@ -137,6 +143,21 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<QueryResult, QueryError> {
+        self.range_query_paths(db, expr, start_ms, end_ms, step_ms, true).map(|(result, _)| result)
+    }
+
+    /// [`Engine::range_query_expr`], series by series where the expression allows it when
+    /// `over_series` is set, else step by step; also says which path answered (`true`: series
+    /// by series). Tests compare the two paths.
+    pub(crate) fn range_query_paths(
+        &self,
+        db: &Db,
+        expr: &Expr,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        over_series: bool,
+    ) -> Result<(QueryResult, bool), QueryError> {
         if step_ms <= 0 {
             return Err(QueryError::BadData(
                 "zero or negative query resolution step widths are not accepted. Try a positive integer".to_owned(),
@@ -153,6 +174,20 @@ impl Engine {
         }
         let mut ev = Evaluator::new(db, expr, start_ms, end_ms, &self.options);
         ev.range_query = true;
+        if let Some(steps) = Steps::new(start_ms, end_ms, step_ms).filter(|_| over_series) {
+            let annotations = (ev.warnings.len(), ev.infos.len());
+            ev.step_loaded = vec![0; steps.len()];
+            if let Some(series) = ev.eval_over_steps(expr, &steps)? {
+                let matrix = ev.finish_over_steps(series, &steps)?;
+                let result =
+                    QueryResult { value: Value::Matrix(matrix), warnings: dedup(ev.warnings), infos: dedup(ev.infos) };
+                return Ok((result, true));
+            }
+            // Not evaluable series by series: step by step below, with the annotations raised
+            // only once.
+            ev.warnings.truncate(annotations.0);
+            ev.infos.truncate(annotations.1);
+        }
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut matrix: Vec<RangeSeries> = Vec::new();
         let mut ts = start_ms;
@@ -181,7 +216,7 @@ impl Engine {
             };
         }
         matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(QueryResult { value: Value::Matrix(matrix), warnings: dedup(ev.warnings), infos: dedup(ev.infos) })
+        Ok((QueryResult { value: Value::Matrix(matrix), warnings: dedup(ev.warnings), infos: dedup(ev.infos) }, false))
     }
 }
 
@@ -220,6 +255,8 @@ pub(crate) struct Evaluator {
     pub(crate) warnings: Vec<String>,
     pub(crate) infos: Vec<String>,
     range_query: bool,
+    // Samples selectors loaded at each step of a range query evaluated series by series.
+    step_loaded: Vec<usize>,
 }
 
 impl Evaluator {
@@ -241,6 +278,7 @@ impl Evaluator {
             warnings: Vec::new(),
             infos: Vec::new(),
             range_query: false,
+            step_loaded: Vec::new(),
         }
     }
 
@@ -451,7 +489,8 @@ impl Evaluator {
         }
     }
 
-    fn select(&mut self, vs: &VectorSelector) -> Result<Rc<Vec<Series>>, QueryError> {
+    /// The series `vs` selects, fetched once per query.
+    pub(crate) fn select(&mut self, vs: &VectorSelector) -> Result<Rc<Vec<Series>>, QueryError> {
         let key = vs as *const VectorSelector as usize;
         if let Some(series) = self.selected.get(&key) {
             return Ok(Rc::clone(series));
@@ -552,4 +591,208 @@ fn widen_window(expr: &Expr, start: i64, end: i64, query: (i64, i64), lookback: 
         Expr::Call(c) => c.args.args.iter().for_each(|a| widen_window(a, start, end, query, lookback, window)),
         Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
     }
+}
+
+/// The steps of a range query: `start + i * step` for `i < len`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Steps {
+    pub(crate) start: i64,
+    pub(crate) step: i64,
+    len: usize,
+}
+
+/// Beyond this many steps a range query is evaluated step by step, so that the per-step
+/// bookkeeping of the series-by-series path stays small (the HTTP API allows 11,000).
+const MAX_STEPS_OVER_SERIES: i128 = 1_000_000;
+
+impl Steps {
+    fn new(start: i64, end: i64, step: i64) -> Option<Steps> {
+        let len = (end as i128 - start as i128) / step as i128 + 1;
+        (len <= MAX_STEPS_OVER_SERIES).then_some(Steps { start, step, len: len as usize })
+    }
+
+    /// The number of steps.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The time of step `i`.
+    pub(crate) fn time(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.step
+    }
+
+    /// The step a time of [`Steps::time`] belongs to.
+    pub(crate) fn index(&self, t: i64) -> usize {
+        ((t - self.start) / self.step) as usize
+    }
+}
+
+/// One series of an expression evaluated at every step; `samples` are stamped with step times.
+pub(crate) type StepSeries = RangeSeries;
+
+impl Evaluator {
+    /// Evaluates an instant-vector expression at every step, series by series (upstream
+    /// `rangeEval`): each selected series is walked once with moving windows and its labels are
+    /// worked out once, not once per step. `None` when `expr` has a part this path does not
+    /// cover; the caller then evaluates step by step, which gives the same result. Series may
+    /// come out without samples; their labels are unique among the returned series.
+    pub(crate) fn eval_over_steps(
+        &mut self,
+        expr: &Expr,
+        steps: &Steps,
+    ) -> Result<Option<Vec<StepSeries>>, QueryError> {
+        match expr {
+            Expr::Paren(p) => self.eval_over_steps(&p.expr, steps),
+            Expr::VectorSelector(vs) => self.select_over_steps(vs, steps).map(Some),
+            Expr::Call(c) => functions::call_over_steps(self, c, steps),
+            Expr::Aggregate(a) => aggregation::aggregate_over_steps(self, a, steps),
+            Expr::Binary(b) => operators::binary_over_steps(self, b, steps),
+            _ => Ok(None),
+        }
+    }
+
+    /// The vector of each step as the step-by-step evaluator would see it, for parts evaluated
+    /// per step over inputs evaluated series by series: calls `f(ev, i, vector)` for each step
+    /// and gathers what it returns into series. Labels are copied per step here, so this is for
+    /// small inputs (aggregated series) or rare operators.
+    pub(crate) fn per_step(
+        &mut self,
+        input: Vec<StepSeries>,
+        steps: &Steps,
+        mut f: impl FnMut(&mut Evaluator, usize, Vec<InstantSample>) -> Result<Vec<InstantSample>, QueryError>,
+    ) -> Result<Vec<StepSeries>, QueryError> {
+        let mut cursors = vec![0; input.len()];
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut out: Vec<StepSeries> = Vec::new();
+        for i in 0..steps.len() {
+            let ts = steps.time(i);
+            self.check_deadline()?;
+            let mut vector = Vec::new();
+            for (series, cursor) in input.iter().zip(cursors.iter_mut()) {
+                if let Some(p) = series.samples.get(*cursor).filter(|p| p.t == ts) {
+                    vector.push(InstantSample { labels: series.labels.clone(), t: ts, v: p.v });
+                    *cursor += 1;
+                }
+            }
+            for point in f(self, i, vector)? {
+                let sample = Sample { t: ts, v: point.v };
+                match index.get(&point.labels) {
+                    Some(&i) => out[i].samples.push(sample),
+                    None => {
+                        index.insert(point.labels.clone(), out.len());
+                        out.push(RangeSeries { labels: point.labels, samples: vec![sample] });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A scalar argument at every step.
+    pub(crate) fn scalar_over_steps(&mut self, expr: &Expr, steps: &Steps) -> Result<Vec<f64>, QueryError> {
+        (0..steps.len()).map(|i| self.eval_scalar(expr, steps.time(i))).collect()
+    }
+
+    /// An instant selector at every step: the newest non-stale sample in the lookback window.
+    fn select_over_steps(&mut self, vs: &VectorSelector, steps: &Steps) -> Result<Vec<StepSeries>, QueryError> {
+        let series = self.select(vs)?;
+        let ref_times: Vec<i64> = (0..steps.len()).map(|i| self.reference_time(vs, steps.time(i))).collect();
+        let mut out = Vec::with_capacity(series.len());
+        for s in series.iter() {
+            self.check_deadline()?;
+            let mut samples = Vec::new();
+            let mut newer = 0;
+            for (i, &ref_t) in ref_times.iter().enumerate() {
+                // Reference times never decrease, so the cursor only moves forward.
+                while newer < s.samples.len() && s.samples[newer].t <= ref_t {
+                    newer += 1;
+                }
+                let Some(p) = newer.checked_sub(1).map(|j| s.samples[j]) else {
+                    continue;
+                };
+                if p.t <= ref_t - self.lookback || is_stale_nan(p.v) {
+                    continue;
+                }
+                self.step_loaded[i] += 1;
+                samples.push(Sample { t: steps.time(i), v: p.v });
+            }
+            out.push(RangeSeries { labels: s.labels.clone(), samples });
+        }
+        Ok(out)
+    }
+
+    /// Calls `f(index, i, window, start, end)` for each selected series and each step `i` at
+    /// which the series has non-stale samples in the selector's window `(start, end]`; the
+    /// windows move forward over each series' samples once.
+    pub(crate) fn range_windows_over_steps(
+        &mut self,
+        ms: &MatrixSelector,
+        steps: &Steps,
+        mut f: impl FnMut(usize, usize, &[Sample], i64, i64),
+    ) -> Result<(), QueryError> {
+        let series = self.select(&ms.vs)?;
+        let range = duration_ms(ms.range);
+        let ends: Vec<i64> = (0..steps.len()).map(|i| self.reference_time(&ms.vs, steps.time(i))).collect();
+        let mut filtered = Vec::new();
+        for (index, s) in series.iter().enumerate() {
+            self.check_deadline()?;
+            let has_stale = s.samples.iter().any(|p| is_stale_nan(p.v));
+            let (mut from, mut to) = (0, 0);
+            for (i, &end) in ends.iter().enumerate() {
+                let start = end - range;
+                while from < s.samples.len() && s.samples[from].t <= start {
+                    from += 1;
+                }
+                to = to.max(from);
+                while to < s.samples.len() && s.samples[to].t <= end {
+                    to += 1;
+                }
+                let mut window = &s.samples[from..to];
+                if has_stale && window.iter().any(|p| is_stale_nan(p.v)) {
+                    filtered.clear();
+                    filtered.extend(window.iter().filter(|p| !is_stale_nan(p.v)).copied());
+                    window = &filtered;
+                }
+                if window.is_empty() {
+                    continue;
+                }
+                self.step_loaded[i] += window.len();
+                f(index, i, window, start, end);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the step-by-step evaluator's sample limit to a result computed series by
+    /// series (at each step: the samples loaded for it plus the output of earlier steps) and
+    /// turns it into the query's matrix.
+    fn finish_over_steps(&mut self, series: Vec<StepSeries>, steps: &Steps) -> Result<Vec<RangeSeries>, QueryError> {
+        let mut output = vec![0usize; steps.len()];
+        for s in &series {
+            for p in &s.samples {
+                output[steps.index(p.t)] += 1;
+            }
+        }
+        let mut kept = 0;
+        for (loaded, out) in self.step_loaded.iter().zip(&output) {
+            if loaded + kept > self.max_samples {
+                return Err(QueryError::TooManySamples);
+            }
+            kept += out;
+        }
+        let mut matrix: Vec<RangeSeries> = series.into_iter().filter(|s| !s.samples.is_empty()).collect();
+        matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(matrix)
+    }
+
+    fn check_deadline(&self) -> Result<(), QueryError> {
+        if Instant::now() > self.deadline { Err(QueryError::Timeout) } else { Ok(()) }
+    }
+}
+
+/// Whether two of the series have the same labels; such inputs are left to the step-by-step
+/// evaluator, which fails only at steps where both have a sample.
+pub(crate) fn has_duplicate_labels<'a>(labels: impl Iterator<Item = &'a Labels>) -> bool {
+    let mut seen = HashSet::new();
+    labels.into_iter().any(|l| !seen.insert(l))
 }

@@ -7,17 +7,18 @@
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
-use promlite_storage::{Labels, LabelsBuilder, METRIC_NAME};
+use promlite_storage::{Labels, LabelsBuilder, METRIC_NAME, Sample};
 use promql_parser::label::Labels as ParserLabels;
 use promql_parser::parser::token::{
     T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD, T_MUL, T_NEQ, T_POW,
     T_SUB,
 };
+use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{BinModifier, BinaryExpr, Expr, LabelModifier, VectorMatchCardinality};
 
-use crate::engine::{Evaluator, Val, check_unique_labels};
+use crate::engine::{Evaluator, StepSeries, Steps, Val, check_unique_labels, has_duplicate_labels};
 use crate::error::QueryError;
-use crate::value::InstantSample;
+use crate::value::{InstantSample, RangeSeries};
 
 /// `-expr`: negates a scalar, or every sample of a vector (dropping `__name__`).
 pub(crate) fn unary(ev: &mut Evaluator, expr: &Expr, ts: i64) -> Result<Val, QueryError> {
@@ -70,6 +71,66 @@ pub(crate) fn binary(ev: &mut Evaluator, expr: &BinaryExpr, ts: i64) -> Result<V
     };
     check_unique_labels(&out)?;
     Ok(Val::Vector(out))
+}
+
+/// Evaluates a binary expression between an instant vector and a scalar at every step of a
+/// range query, series by series (see [`Evaluator::eval_over_steps`]); `None` for other
+/// operands, or when dropping `__name__` would merge series.
+pub(crate) fn binary_over_steps(
+    ev: &mut Evaluator,
+    expr: &BinaryExpr,
+    steps: &Steps,
+) -> Result<Option<Vec<StepSeries>>, QueryError> {
+    let op = expr.op.id();
+    let default_modifier = BinModifier::default();
+    let modifier = expr.modifier.as_ref().unwrap_or(&default_modifier);
+    if modifier.fill_values.lhs.is_some() || modifier.fill_values.rhs.is_some() {
+        return Ok(None);
+    }
+    let scalar_on_left = match (expr.lhs.value_type(), expr.rhs.value_type()) {
+        (ValueType::Scalar, ValueType::Vector) => true,
+        (ValueType::Vector, ValueType::Scalar) => false,
+        _ => return Ok(None),
+    };
+    let (vector_expr, scalar_expr) = if scalar_on_left { (&expr.rhs, &expr.lhs) } else { (&expr.lhs, &expr.rhs) };
+    // The step-by-step path evaluates the left operand first; so does this one.
+    let (input, scalars) = if scalar_on_left {
+        let scalars = ev.scalar_over_steps(scalar_expr, steps)?;
+        (ev.eval_over_steps(vector_expr, steps)?, scalars)
+    } else {
+        let input = ev.eval_over_steps(vector_expr, steps)?;
+        (input, ev.scalar_over_steps(scalar_expr, steps)?)
+    };
+    let Some(input) = input else {
+        return Ok(None);
+    };
+    let drop_name = modifier.return_bool || !is_comparison(op);
+    let labels: Vec<Labels> =
+        input.iter().map(|s| if drop_name { s.labels.without_metric_name() } else { s.labels.clone() }).collect();
+    if drop_name && has_duplicate_labels(labels.iter()) {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(input.len());
+    for (series, labels) in input.into_iter().zip(labels) {
+        let mut samples = Vec::with_capacity(series.samples.len());
+        for p in series.samples {
+            let scalar = scalars[steps.index(p.t)];
+            let (l, r) = if scalar_on_left { (scalar, p.v) } else { (p.v, scalar) };
+            let (mut v, keep) = apply(op, l, r)?;
+            // A filtering comparison keeps the vector's value even when the scalar is on the left.
+            if is_comparison(op) {
+                v = p.v;
+            }
+            if modifier.return_bool {
+                v = bool_value(keep);
+            } else if !keep {
+                continue;
+            }
+            samples.push(Sample { t: p.t, v });
+        }
+        out.push(RangeSeries { labels, samples });
+    }
+    Ok(Some(out))
 }
 
 fn vector_scalar(

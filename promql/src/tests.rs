@@ -384,3 +384,126 @@ fn classic_histograms_and_new_aggregations() {
         assert_eq!(instant(60, series, query, 0), want, "{query}");
     }
 }
+
+/// A range query's result with every value's bits, so that the two evaluation paths must agree
+/// exactly (NaN included), and its annotations.
+fn exact(result: Result<(crate::QueryResult, bool), QueryError>) -> (String, Option<bool>) {
+    let (result, over_series) = match result {
+        Ok(result) => result,
+        Err(err) => return (format!("{}: {err}", err.error_type()), None),
+    };
+    let Value::Matrix(matrix) = result.value else { panic!("range queries return matrices") };
+    let mut text: Vec<String> = matrix
+        .iter()
+        .map(|s| {
+            let points: Vec<String> = s.samples.iter().map(|p| format!("{:x}@{}", p.v.to_bits(), p.t)).collect();
+            format!("{} {}", s.labels, points.join(" "))
+        })
+        .collect();
+    text.push(format!("warnings {:?} infos {:?}", result.warnings, result.infos));
+    (text.join("\n"), Some(over_series))
+}
+
+#[test]
+fn series_by_series_range_evaluation_matches_step_by_step() {
+    let (_dir, db) = db();
+    load(
+        &db,
+        10_000,
+        r#"
+        req_total{job="a", le="0.1"} 0+1x30 0+2x40 stale 5+3x40
+        req_total{job="a", le="+Inf"} 0+3x30 0+4x40 stale 5+5x40
+        req_total{job="b", le="0.1"} 1+1x50 _x20 100+1x40
+        req_total{job="b", le="+Inf"} 1+2x50 _x20 100+2x40
+        gauge{job="a"} 1 -2 NaN 4 Inf 5 _x10 7 stale 1+0.5x100
+        gauge{job="b"} 3-0.25x100
+        other{job="a"} 9+1x110
+        "#,
+    );
+    // Covered by the series-by-series path.
+    let covered = [
+        "gauge",
+        "gauge offset 1m",
+        "gauge @ 300",
+        "rate(req_total[1m])",
+        "increase(req_total[5m] offset 30s)",
+        "irate(req_total[1m]) * 60",
+        "delta(gauge[2m])",
+        "idelta(gauge[1m])",
+        "deriv(gauge[3m])",
+        "predict_linear(gauge[3m], 60)",
+        "changes(gauge[2m])",
+        "resets(req_total[2m])",
+        "avg_over_time(gauge[1m])",
+        "sum_over_time(gauge[1m])",
+        "count_over_time(gauge[1m])",
+        "min_over_time(gauge[1m])",
+        "max_over_time(gauge[1m])",
+        "stddev_over_time(gauge[2m])",
+        "stdvar_over_time(gauge[2m])",
+        "quantile_over_time(0.3, gauge[2m])",
+        "quantile_over_time(2, gauge[2m])",
+        "last_over_time(gauge[1m])",
+        "first_over_time(gauge[1m])",
+        "present_over_time(gauge[1m])",
+        "sum by (le) (rate(req_total[1m]))",
+        "sum without (le) (rate(req_total[1m]))",
+        "avg(gauge)",
+        "count(req_total)",
+        "group by (job) (req_total)",
+        "min by (job) (req_total)",
+        "max(gauge)",
+        "stddev by (le) (req_total)",
+        "stdvar(gauge)",
+        "quantile(0.5, req_total)",
+        "quantile(-1, req_total)",
+        "topk(2, req_total)",
+        "bottomk by (job) (1, gauge)",
+        "topk(0, gauge)",
+        "limitk(1, req_total)",
+        "count_values(\"v\", gauge)",
+        "histogram_quantile(0.9, sum by (le, job) (rate(req_total[1m])))",
+        "histogram_fraction(0, 0.1, sum by (le) (rate(req_total[1m])))",
+        "gauge > 2",
+        "2 < gauge",
+        "gauge > bool 2",
+        "-1 * gauge",
+        "gauge / 0",
+        "(rate(req_total[1m]))",
+    ];
+    // Left to the step-by-step path.
+    let uncovered = [
+        "rate({__name__=~\"gauge|other\"}[1m])",
+        "{__name__=~\"gauge|other\"} * 2",
+        "gauge + gauge",
+        "abs(gauge)",
+        "rate(gauge[1m:10s])",
+        "time()",
+        "topk(1, abs(gauge))",
+        "absent_over_time(nope[1m])",
+    ];
+    let engine = Engine::new(EngineOptions::default());
+    for (queries, over_series) in [(&covered[..], true), (&uncovered[..], false)] {
+        for query in queries {
+            let expr = crate::parser::parse(query).expect("parses");
+            for (start, end, step) in [(0, 1_200_000, 10_000), (5_000, 1_100_000, 35_000), (600_000, 600_000, 1_000)] {
+                let fast = exact(engine.range_query_paths(&db, &expr, start, end, step, true));
+                let slow = exact(engine.range_query_paths(&db, &expr, start, end, step, false));
+                assert_eq!(fast.0, slow.0, "{query} from {start} to {end} by {step}");
+                if slow.1.is_some() {
+                    assert_eq!(fast.1, Some(over_series), "path of {query}");
+                }
+            }
+        }
+    }
+    // Too many samples is detected the same way on both paths.
+    let engine = Engine::new(EngineOptions { max_samples: 40, ..EngineOptions::default() });
+    for query in ["rate(gauge[1m])", "sum(gauge)", "gauge"] {
+        let expr = crate::parser::parse(query).expect("parses");
+        for (start, end) in [(0, 100_000), (0, 200_000), (0, 400_000)] {
+            let fast = exact(engine.range_query_paths(&db, &expr, start, end, 10_000, true));
+            let slow = exact(engine.range_query_paths(&db, &expr, start, end, 10_000, false));
+            assert_eq!(fast.0, slow.0, "{query} to {end} with a limit");
+        }
+    }
+}

@@ -8,12 +8,12 @@
 mod histogram;
 mod range;
 
-use promlite_storage::{Labels, LabelsBuilder, METRIC_NAME, compile_anchored};
+use promlite_storage::{Labels, LabelsBuilder, METRIC_NAME, Sample, compile_anchored};
 use promql_parser::parser::{Call, Expr, VectorSelector};
 
-use crate::engine::{Evaluator, Val, check_unique_labels};
+use crate::engine::{Evaluator, StepSeries, Steps, Val, check_unique_labels, has_duplicate_labels};
 use crate::error::QueryError;
-use crate::value::InstantSample;
+use crate::value::{InstantSample, RangeSeries};
 pub(crate) use histogram::go_float;
 use range::{Window, changes, extrapolated_rate, instant_value, linear_regression, over_range, resets, variance};
 pub(crate) use range::{mean, quantile};
@@ -33,59 +33,15 @@ pub(crate) fn call(ev: &mut Evaluator, call: &Call, ts: i64) -> Result<Val, Quer
             let vector = ev.eval_vector(args[0], ts)?;
             return Ok(Val::Scalar(if vector.len() == 1 { vector[0].v } else { f64::NAN }));
         }
-        "rate" | "increase" => {
-            let is_rate = name == "rate";
-            counter_info(ev, args[0]);
-            over_range(ev, args[0], ts, false, |w| extrapolated_rate(w, true, is_rate))?
+        _ if range_kernel(name).is_some() => {
+            let kernel = range_kernel(name).expect("checked above");
+            let param = match kernel.param {
+                Some(arg) => ev.eval_scalar(args[arg], ts)?,
+                None => f64::NAN,
+            };
+            kernel_annotations(ev, name, &args, param);
+            over_range(ev, args[kernel.arg], ts, kernel.keep_name, |w| (kernel.f)(w, param))?
         }
-        "delta" => over_range(ev, args[0], ts, false, |w| extrapolated_rate(w, false, false))?,
-        "irate" => over_range(ev, args[0], ts, false, |w| instant_value(w.samples, true))?,
-        "idelta" => over_range(ev, args[0], ts, false, |w| instant_value(w.samples, false))?,
-        "deriv" => over_range(ev, args[0], ts, false, |w| {
-            (w.samples.len() >= 2).then(|| linear_regression(w.samples, w.samples[0].t).0)
-        })?,
-        "predict_linear" => {
-            let duration = ev.eval_scalar(args[1], ts)?;
-            over_range(ev, args[0], ts, false, |w: &Window| {
-                (w.samples.len() >= 2).then(|| {
-                    let (slope, intercept) = linear_regression(w.samples, w.ts);
-                    slope * duration + intercept
-                })
-            })?
-        }
-        "changes" => over_range(ev, args[0], ts, false, |w| Some(changes(w.samples)))?,
-        "resets" => over_range(ev, args[0], ts, false, |w| Some(resets(w.samples)))?,
-        "avg_over_time" => over_range(ev, args[0], ts, false, |w| Some(mean(w.samples.iter().map(|s| s.v))))?,
-        "sum_over_time" => over_range(ev, args[0], ts, false, |w| {
-            let mut kahan = KahanSum::default();
-            w.samples.iter().for_each(|s| kahan.add(s.v));
-            Some(kahan.value())
-        })?,
-        "count_over_time" => over_range(ev, args[0], ts, false, |w| Some(w.samples.len() as f64))?,
-        "min_over_time" => over_range(ev, args[0], ts, false, |w| {
-            Some(w.samples.iter().fold(f64::NAN, |acc, s| if acc.is_nan() || s.v < acc { s.v } else { acc }))
-        })?,
-        "max_over_time" => over_range(ev, args[0], ts, false, |w| {
-            Some(w.samples.iter().fold(f64::NAN, |acc, s| if acc.is_nan() || s.v > acc { s.v } else { acc }))
-        })?,
-        "stddev_over_time" => {
-            over_range(ev, args[0], ts, false, |w| Some(variance(w.samples.iter().map(|s| s.v)).sqrt()))?
-        }
-        "stdvar_over_time" => over_range(ev, args[0], ts, false, |w| Some(variance(w.samples.iter().map(|s| s.v))))?,
-        "quantile_over_time" => {
-            let q = ev.eval_scalar(args[0], ts)?;
-            if q.is_nan() || !(0.0..=1.0).contains(&q) {
-                ev.warnings
-                    .push(format!("PromQL warning: quantile value should be between 0 and 1, got {}", go_float(q)));
-            }
-            over_range(ev, args[1], ts, false, |w| {
-                let mut values: Vec<f64> = w.samples.iter().map(|s| s.v).collect();
-                Some(quantile(q, &mut values))
-            })?
-        }
-        "last_over_time" => over_range(ev, args[0], ts, true, |w| w.samples.last().map(|s| s.v))?,
-        "first_over_time" => over_range(ev, args[0], ts, true, |w| w.samples.first().map(|s| s.v))?,
-        "present_over_time" => over_range(ev, args[0], ts, false, |_| Some(1.0))?,
         "absent_over_time" => {
             let present = over_range(ev, args[0], ts, false, |_| Some(1.0))?;
             if !present.is_empty() {
@@ -223,6 +179,144 @@ pub(crate) fn call(ev: &mut Evaluator, call: &Call, ts: i64) -> Result<Val, Quer
     };
     check_unique_labels(&out)?;
     Ok(Val::Vector(out))
+}
+
+/// A function of one range-vector argument, computed per series and window.
+struct RangeKernel {
+    /// Which argument is the range vector.
+    arg: usize,
+    /// Which argument, if any, is a scalar parameter passed to `f` (NaN when none).
+    param: Option<usize>,
+    /// Whether the result keeps `__name__`.
+    keep_name: bool,
+    f: fn(&Window, f64) -> Option<f64>,
+}
+
+/// The functions evaluated by [`over_range`], one table for both evaluation paths so that
+/// they cannot disagree.
+fn range_kernel(name: &str) -> Option<RangeKernel> {
+    let kernel = |f: fn(&Window, f64) -> Option<f64>| RangeKernel { arg: 0, param: None, keep_name: false, f };
+    Some(match name {
+        "rate" => kernel(|w, _| extrapolated_rate(w, true, true)),
+        "increase" => kernel(|w, _| extrapolated_rate(w, true, false)),
+        "delta" => kernel(|w, _| extrapolated_rate(w, false, false)),
+        "irate" => kernel(|w, _| instant_value(w.samples, true)),
+        "idelta" => kernel(|w, _| instant_value(w.samples, false)),
+        "deriv" => kernel(|w, _| (w.samples.len() >= 2).then(|| linear_regression(w.samples, w.samples[0].t).0)),
+        "predict_linear" => RangeKernel {
+            param: Some(1),
+            ..kernel(|w, duration| {
+                (w.samples.len() >= 2).then(|| {
+                    let (slope, intercept) = linear_regression(w.samples, w.ts);
+                    slope * duration + intercept
+                })
+            })
+        },
+        "changes" => kernel(|w, _| Some(changes(w.samples))),
+        "resets" => kernel(|w, _| Some(resets(w.samples))),
+        "avg_over_time" => kernel(|w, _| Some(mean(w.samples.iter().map(|s| s.v)))),
+        "sum_over_time" => kernel(|w, _| {
+            let mut kahan = KahanSum::default();
+            w.samples.iter().for_each(|s| kahan.add(s.v));
+            Some(kahan.value())
+        }),
+        "count_over_time" => kernel(|w, _| Some(w.samples.len() as f64)),
+        "min_over_time" => kernel(|w, _| {
+            Some(w.samples.iter().fold(f64::NAN, |acc, s| if acc.is_nan() || s.v < acc { s.v } else { acc }))
+        }),
+        "max_over_time" => kernel(|w, _| {
+            Some(w.samples.iter().fold(f64::NAN, |acc, s| if acc.is_nan() || s.v > acc { s.v } else { acc }))
+        }),
+        "stddev_over_time" => kernel(|w, _| Some(variance(w.samples.iter().map(|s| s.v)).sqrt())),
+        "stdvar_over_time" => kernel(|w, _| Some(variance(w.samples.iter().map(|s| s.v)))),
+        "quantile_over_time" => RangeKernel {
+            arg: 1,
+            param: Some(0),
+            ..kernel(|w, q| {
+                let mut values: Vec<f64> = w.samples.iter().map(|s| s.v).collect();
+                Some(quantile(q, &mut values))
+            })
+        },
+        "last_over_time" => RangeKernel { keep_name: true, ..kernel(|w, _| w.samples.last().map(|s| s.v)) },
+        "first_over_time" => RangeKernel { keep_name: true, ..kernel(|w, _| w.samples.first().map(|s| s.v)) },
+        "present_over_time" => kernel(|_, _| Some(1.0)),
+        _ => return None,
+    })
+}
+
+/// The annotations a range-vector function raises at each step.
+fn kernel_annotations(ev: &mut Evaluator, name: &str, args: &[&Expr], param: f64) {
+    match name {
+        "rate" | "increase" => counter_info(ev, args[0]),
+        "quantile_over_time" if param.is_nan() || !(0.0..=1.0).contains(&param) => ev
+            .warnings
+            .push(format!("PromQL warning: quantile value should be between 0 and 1, got {}", go_float(param))),
+        _ => {}
+    }
+}
+
+/// Evaluates a function call at every step of a range query, series by series (see
+/// [`Evaluator::eval_over_steps`]); `None` when the call is not covered.
+pub(crate) fn call_over_steps(
+    ev: &mut Evaluator,
+    call: &Call,
+    steps: &Steps,
+) -> Result<Option<Vec<StepSeries>>, QueryError> {
+    let name = call.func.name;
+    let args: Vec<&Expr> = call.args.args.iter().map(|a| a.as_ref()).collect();
+    if let Some(kernel) = range_kernel(name) {
+        let Expr::MatrixSelector(ms) = unwrap_parens(args[kernel.arg]) else {
+            return Ok(None);
+        };
+        let labels: Vec<Labels> = if kernel.keep_name {
+            ev.select(&ms.vs)?.iter().map(|s| s.labels.clone()).collect()
+        } else {
+            ev.labels_without_name(&ms.vs)?.to_vec()
+        };
+        if has_duplicate_labels(labels.iter()) {
+            return Ok(None);
+        }
+        let params = match kernel.param {
+            Some(arg) => ev.scalar_over_steps(args[arg], steps)?,
+            None => vec![f64::NAN; steps.len()],
+        };
+        for &param in &params {
+            kernel_annotations(ev, name, &args, param);
+        }
+        let mut out: Vec<StepSeries> =
+            labels.into_iter().map(|labels| RangeSeries { labels, samples: Vec::new() }).collect();
+        ev.range_windows_over_steps(ms, steps, |index, i, samples, start, end| {
+            let ts = steps.time(i);
+            if let Some(v) = (kernel.f)(&Window { samples, start, end, ts }, params[i]) {
+                out[index].samples.push(Sample { t: ts, v });
+            }
+        })?;
+        return Ok(Some(out));
+    }
+    match name {
+        "histogram_quantile" | "histogram_fraction" => {
+            let vector_arg = args.len() - 1;
+            let Some(input) = ev.eval_over_steps(args[vector_arg], steps)? else {
+                return Ok(None);
+            };
+            let mut params = Vec::new();
+            for arg in &args[..vector_arg] {
+                params.push(ev.scalar_over_steps(arg, steps)?);
+            }
+            let out = ev.per_step(input, steps, |ev, i, vector| {
+                let ts = steps.time(i);
+                let out = if name == "histogram_quantile" {
+                    histogram::histogram_quantile(ev, params[0][i], vector, ts)
+                } else {
+                    histogram::histogram_fraction(ev, params[0][i], params[1][i], vector, ts)
+                };
+                check_unique_labels(&out)?;
+                Ok(out)
+            })?;
+            Ok(Some(out))
+        }
+        _ => Ok(None),
+    }
 }
 
 fn sort_in_range_query_warning(ev: &mut Evaluator) {
