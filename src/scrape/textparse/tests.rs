@@ -667,3 +667,69 @@ fn sniffing_tells_formats_apart() {
     long.push_str("bad line\n");
     assert_eq!(sniff(long.as_bytes()), Some(Format::PrometheusText));
 }
+
+/// Real exporter output: Debian's `prometheus-node-exporter`, when installed (nothing here
+/// installs it), served on loopback and fetched over HTTP; its Content-Type picks the parser and
+/// every sample's labels parse. Skipped with a message when the binary is absent.
+#[test]
+fn node_exporter_output_parses() {
+    use std::io::{Read as _, Write as _};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    let Some(binary) = ["prometheus-node-exporter", "node_exporter"].iter().find_map(|name| {
+        std::env::var_os("PATH")?
+            .to_str()?
+            .split(':')
+            .map(|dir| std::path::Path::new(dir).join(name))
+            .find(|path| path.is_file())
+    }) else {
+        eprintln!("skipped: no prometheus-node-exporter or node_exporter on PATH");
+        return;
+    };
+    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let address = format!("127.0.0.1:{port}");
+    let mut child = std::process::Command::new(&binary)
+        .arg(format!("--web.listen-address={address}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting node exporter");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let response = loop {
+        let attempt = TcpStream::connect(&address).and_then(|mut stream| {
+            stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+            stream
+                .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\nAccept: text/plain;version=0.0.4\r\n\r\n")?;
+            let mut response = Vec::new();
+            stream.read_to_end(&mut response)?;
+            Ok(response)
+        });
+        match attempt {
+            Ok(response) => break response,
+            Err(err) if Instant::now() > deadline => {
+                let _ = child.kill();
+                panic!("node exporter at {address} did not answer within 10s: {err}");
+            }
+            Err(_) => std::thread::yield_now(),
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response");
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    let body = &response[split + 4..];
+    let content_type = head
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.trim()));
+    let (format, warning) = parser_for(content_type, body, None).expect("a text exposition format");
+    assert_eq!(warning, None, "node exporter sends a proper Content-Type: {head}");
+    let mut samples = 0;
+    for entry in Parser::new(body, format) {
+        if let Entry::Sample(sample) = entry.expect("node exporter output parses") {
+            sample.labels().expect("node exporter labels parse");
+            samples += 1;
+        }
+    }
+    assert!(samples > 50, "only {samples} samples from node exporter");
+}
