@@ -10,6 +10,7 @@
 
 mod reader;
 pub(crate) mod record;
+pub(crate) mod tail;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
