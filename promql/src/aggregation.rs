@@ -13,10 +13,10 @@ use promql_parser::parser::token::{
 };
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
-use crate::engine::{Evaluator, StepSeries, Steps, Val};
+use crate::engine::{Evaluator, StepSeries, Steps, Val, present_at};
 use crate::error::QueryError;
 use crate::functions::{KahanSum, go_float, mean, quantile};
-use crate::value::{InstantSample, RangeSeries};
+use crate::value::InstantSample;
 
 /// Evaluates `op [by|without (...)] ([param,] expr)` at `ts`.
 pub(crate) fn aggregate(ev: &mut Evaluator, expr: &AggregateExpr, ts: i64) -> Result<Val, QueryError> {
@@ -56,8 +56,9 @@ pub(crate) fn aggregate_over_steps(
     ) {
         // The rarer aggregations see each step's vector, as in the step-by-step path.
         let mut params = params.into_iter();
-        let out = ev.per_step(input, steps, |ev, i, vector| {
+        let out = ev.per_step(vec![input], steps, |ev, i, vectors| {
             let param = params.next().expect("one parameter per step");
+            let vector = vectors.into_iter().next().expect("one input");
             match aggregate_vector(ev, expr, param, vector, steps.time(i))? {
                 Val::Vector(vector) => Ok(vector),
                 _ => unreachable!("aggregations return vectors"),
@@ -84,14 +85,17 @@ pub(crate) fn aggregate_over_steps(
     }
     let by_series = matches!(op, T_TOPK | T_BOTTOMK);
     let mut out: Vec<StepSeries> = if by_series {
-        input.iter().map(|s| RangeSeries { labels: s.labels.clone(), samples: Vec::new() }).collect()
+        input.iter().map(|s| StepSeries::new(s.labels.clone())).collect()
     } else {
-        group_labels.into_iter().map(|labels| RangeSeries { labels, samples: Vec::new() }).collect()
+        group_labels.into_iter().map(StepSeries::new).collect()
     };
     let group_count = series_group.iter().max().map_or(0, |g| g + 1);
-    // Per group, the (series, value) pairs present at the current step.
+    // Per group, the (series, value) pairs present at the current step, in the step's order,
+    // and the groups in the order the step-by-step path finds them.
     let mut members: Vec<Vec<(usize, f64)>> = vec![Vec::new(); group_count];
+    let mut seen: Vec<usize> = Vec::new();
     let mut cursors = vec![0; input.len()];
+    let mut present = Vec::new();
     for (i, param) in params.iter().enumerate() {
         let ts = steps.time(i);
         let number = match param {
@@ -103,22 +107,25 @@ pub(crate) fn aggregate_over_steps(
                 .push(format!("PromQL warning: quantile value should be between 0 and 1, got {}", go_float(number)));
         }
         let k = if by_series { Some(k_param(number)?) } else { None };
-        for (index, series) in input.iter().enumerate() {
-            if let Some(p) = series.samples.get(cursors[index]).filter(|p| p.t == ts) {
-                members[series_group[index]].push((index, p.v));
-                cursors[index] += 1;
+        present_at(&input, &mut cursors, ts, &mut present);
+        for &(_, index, v) in &present {
+            let group = series_group[index];
+            if members[group].is_empty() {
+                seen.push(group);
             }
+            members[group].push((index, v));
         }
-        for (group, present) in members.iter_mut().enumerate() {
-            if present.is_empty() {
-                continue;
-            }
+        let mut position = 0;
+        for &group in &seen {
+            let present = &mut members[group];
             if let Some(k) = k {
                 if k >= 1 {
                     present.sort_by(|a, b| top_order(a.1, b.1, op == T_TOPK));
                     let keep = usize::try_from(k).unwrap_or(usize::MAX).min(present.len());
                     for &(index, v) in &present[..keep] {
                         out[index].samples.push(Sample { t: ts, v });
+                        out[index].order.push(position);
+                        position += 1;
                     }
                 }
             } else {
@@ -135,9 +142,12 @@ pub(crate) fn aggregate_over_steps(
                     _ => quantile(number, &mut values.collect::<Vec<f64>>()),
                 };
                 out[group].samples.push(Sample { t: ts, v });
+                out[group].order.push(position);
+                position += 1;
             }
             present.clear();
         }
+        seen.clear();
     }
     Ok(Some(out))
 }

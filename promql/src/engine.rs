@@ -628,7 +628,41 @@ impl Steps {
 }
 
 /// One series of an expression evaluated at every step; `samples` are stamped with step times.
-pub(crate) type StepSeries = RangeSeries;
+#[derive(Debug, Clone)]
+pub(crate) struct StepSeries {
+    pub(crate) labels: Labels,
+    pub(crate) samples: Vec<Sample>,
+    /// Per sample, a key that orders the series present at the sample's step as the
+    /// step-by-step path orders that step's vector (sums and topk ties depend on it). Empty
+    /// when the series' index in its list is that key at every step.
+    pub(crate) order: Vec<u32>,
+}
+
+impl StepSeries {
+    /// A series without samples yet, ordered by its index.
+    pub(crate) fn new(labels: Labels) -> StepSeries {
+        StepSeries { labels, samples: Vec::new(), order: Vec::new() }
+    }
+}
+
+/// Fills `present` with `(key, series index, value)` for each series of `input` with a sample
+/// at `ts`, in the order of the step-by-step path's vector at that step; `cursors` (one per
+/// series, starting at 0) move past the samples read. Steps must be visited in order.
+pub(crate) fn present_at(input: &[StepSeries], cursors: &mut [usize], ts: i64, present: &mut Vec<(u32, usize, f64)>) {
+    present.clear();
+    let mut sorted = true;
+    for (index, (series, cursor)) in input.iter().zip(cursors.iter_mut()).enumerate() {
+        if let Some(p) = series.samples.get(*cursor).filter(|p| p.t == ts) {
+            let key = if series.order.is_empty() { index as u32 } else { series.order[*cursor] };
+            sorted &= present.last().is_none_or(|last: &(u32, usize, f64)| last.0 < key);
+            present.push((key, index, p.v));
+            *cursor += 1;
+        }
+    }
+    if !sorted {
+        present.sort_unstable_by_key(|p| p.0);
+    }
+}
 
 impl Evaluator {
     /// Evaluates an instant-vector expression at every step, series by series (upstream
@@ -647,42 +681,50 @@ impl Evaluator {
             Expr::Call(c) => functions::call_over_steps(self, c, steps),
             Expr::Aggregate(a) => aggregation::aggregate_over_steps(self, a, steps),
             Expr::Binary(b) => operators::binary_over_steps(self, b, steps),
+            Expr::Unary(u) if u.expr.value_type() == ValueType::Vector => {
+                operators::unary_over_steps(self, &u.expr, steps)
+            }
             _ => Ok(None),
         }
     }
 
-    /// The vector of each step as the step-by-step evaluator would see it, for parts evaluated
-    /// per step over inputs evaluated series by series: calls `f(ev, i, vector)` for each step
-    /// and gathers what it returns into series. Labels are copied per step here, so this is for
-    /// small inputs (aggregated series) or rare operators.
+    /// The vectors of each step as the step-by-step evaluator would see them, for parts
+    /// evaluated per step over inputs evaluated series by series: calls `f(ev, i, vectors)` for
+    /// each step `i`, one vector per input, and gathers what it returns into series. Labels are
+    /// copied per step here, so this is for small inputs (aggregated series) or rare operators.
     pub(crate) fn per_step(
         &mut self,
-        input: Vec<StepSeries>,
+        inputs: Vec<Vec<StepSeries>>,
         steps: &Steps,
-        mut f: impl FnMut(&mut Evaluator, usize, Vec<InstantSample>) -> Result<Vec<InstantSample>, QueryError>,
+        mut f: impl FnMut(&mut Evaluator, usize, Vec<Vec<InstantSample>>) -> Result<Vec<InstantSample>, QueryError>,
     ) -> Result<Vec<StepSeries>, QueryError> {
-        let mut cursors = vec![0; input.len()];
+        let mut cursors: Vec<Vec<usize>> = inputs.iter().map(|input| vec![0; input.len()]).collect();
+        let mut present = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut out: Vec<StepSeries> = Vec::new();
         for i in 0..steps.len() {
             let ts = steps.time(i);
             self.check_deadline()?;
-            let mut vector = Vec::new();
-            for (series, cursor) in input.iter().zip(cursors.iter_mut()) {
-                if let Some(p) = series.samples.get(*cursor).filter(|p| p.t == ts) {
-                    vector.push(InstantSample { labels: series.labels.clone(), t: ts, v: p.v });
-                    *cursor += 1;
-                }
+            let mut vectors = Vec::with_capacity(inputs.len());
+            for (input, cursors) in inputs.iter().zip(cursors.iter_mut()) {
+                present_at(input, cursors, ts, &mut present);
+                let vector = present
+                    .iter()
+                    .map(|&(_, series, v)| InstantSample { labels: input[series].labels.clone(), t: ts, v })
+                    .collect();
+                vectors.push(vector);
             }
-            for point in f(self, i, vector)? {
-                let sample = Sample { t: ts, v: point.v };
-                match index.get(&point.labels) {
-                    Some(&i) => out[i].samples.push(sample),
+            for (position, point) in f(self, i, vectors)?.into_iter().enumerate() {
+                let series = match index.get(&point.labels) {
+                    Some(&series) => series,
                     None => {
                         index.insert(point.labels.clone(), out.len());
-                        out.push(RangeSeries { labels: point.labels, samples: vec![sample] });
+                        out.push(StepSeries::new(point.labels));
+                        out.len() - 1
                     }
-                }
+                };
+                out[series].samples.push(Sample { t: ts, v: point.v });
+                out[series].order.push(position as u32);
             }
         }
         Ok(out)
@@ -716,7 +758,7 @@ impl Evaluator {
                 self.step_loaded[i] += 1;
                 samples.push(Sample { t: steps.time(i), v: p.v });
             }
-            out.push(RangeSeries { labels: s.labels.clone(), samples });
+            out.push(StepSeries { labels: s.labels.clone(), samples, order: Vec::new() });
         }
         Ok(out)
     }
@@ -780,7 +822,11 @@ impl Evaluator {
             }
             kept += out;
         }
-        let mut matrix: Vec<RangeSeries> = series.into_iter().filter(|s| !s.samples.is_empty()).collect();
+        let mut matrix: Vec<RangeSeries> = series
+            .into_iter()
+            .filter(|s| !s.samples.is_empty())
+            .map(|s| RangeSeries { labels: s.labels, samples: s.samples })
+            .collect();
         matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(matrix)
     }

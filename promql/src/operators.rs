@@ -18,7 +18,7 @@ use promql_parser::parser::{BinModifier, BinaryExpr, Expr, LabelModifier, Vector
 
 use crate::engine::{Evaluator, StepSeries, Steps, Val, check_unique_labels, has_duplicate_labels};
 use crate::error::QueryError;
-use crate::value::{InstantSample, RangeSeries};
+use crate::value::InstantSample;
 
 /// `-expr`: negates a scalar, or every sample of a vector (dropping `__name__`).
 pub(crate) fn unary(ev: &mut Evaluator, expr: &Expr, ts: i64) -> Result<Val, QueryError> {
@@ -46,9 +46,14 @@ pub(crate) fn binary(ev: &mut Evaluator, expr: &BinaryExpr, ts: i64) -> Result<V
     if modifier.fill_values.lhs.is_some() || modifier.fill_values.rhs.is_some() {
         return Err(QueryError::NotSupported("the fill modifier".to_owned()));
     }
-    let return_bool = modifier.return_bool;
     let lhs = ev.eval(&expr.lhs, ts)?;
     let rhs = ev.eval(&expr.rhs, ts)?;
+    binary_values(op, modifier, lhs, rhs)
+}
+
+/// A binary operator applied to its evaluated operands.
+fn binary_values(op: u16, modifier: &BinModifier, lhs: Val, rhs: Val) -> Result<Val, QueryError> {
+    let return_bool = modifier.return_bool;
     let out = match (lhs, rhs) {
         (Val::Scalar(l), Val::Scalar(r)) => {
             // The parser only admits comparisons between scalars with `bool`.
@@ -73,9 +78,27 @@ pub(crate) fn binary(ev: &mut Evaluator, expr: &BinaryExpr, ts: i64) -> Result<V
     Ok(Val::Vector(out))
 }
 
-/// Evaluates a binary expression between an instant vector and a scalar at every step of a
-/// range query, series by series (see [`Evaluator::eval_over_steps`]); `None` for other
-/// operands, or when dropping `__name__` would merge series.
+/// `-expr` at every step of a range query, series by series; `None` when `expr` is not
+/// covered or dropping `__name__` would merge series.
+pub(crate) fn unary_over_steps(
+    ev: &mut Evaluator,
+    expr: &Expr,
+    steps: &Steps,
+) -> Result<Option<Vec<StepSeries>>, QueryError> {
+    let Some(mut input) = ev.eval_over_steps(expr, steps)? else {
+        return Ok(None);
+    };
+    for series in &mut input {
+        series.labels = series.labels.without_metric_name();
+        series.samples.iter_mut().for_each(|p| p.v = -p.v);
+    }
+    Ok((!has_duplicate_labels(input.iter().map(|s| &s.labels))).then_some(input))
+}
+
+/// Evaluates a binary expression at every step of a range query (see
+/// [`Evaluator::eval_over_steps`]): between an instant vector and a scalar series by series,
+/// between two vectors by matching each step's vectors. `None` when an operand is not covered,
+/// or when dropping `__name__` would merge series.
 pub(crate) fn binary_over_steps(
     ev: &mut Evaluator,
     expr: &BinaryExpr,
@@ -90,6 +113,23 @@ pub(crate) fn binary_over_steps(
     let scalar_on_left = match (expr.lhs.value_type(), expr.rhs.value_type()) {
         (ValueType::Scalar, ValueType::Vector) => true,
         (ValueType::Vector, ValueType::Scalar) => false,
+        (ValueType::Vector, ValueType::Vector) => {
+            // Vector matching per step, over operands evaluated series by series.
+            let Some(lhs) = ev.eval_over_steps(&expr.lhs, steps)? else {
+                return Ok(None);
+            };
+            let Some(rhs) = ev.eval_over_steps(&expr.rhs, steps)? else {
+                return Ok(None);
+            };
+            let out = ev.per_step(vec![lhs, rhs], steps, |_, _, vectors| {
+                let [lhs, rhs]: [Vec<InstantSample>; 2] = vectors.try_into().expect("two operands");
+                match binary_values(op, modifier, Val::Vector(lhs), Val::Vector(rhs))? {
+                    Val::Vector(vector) => Ok(vector),
+                    _ => unreachable!("vector operands give a vector"),
+                }
+            })?;
+            return Ok(Some(out));
+        }
         _ => return Ok(None),
     };
     let (vector_expr, scalar_expr) = if scalar_on_left { (&expr.rhs, &expr.lhs) } else { (&expr.lhs, &expr.rhs) };
@@ -113,7 +153,9 @@ pub(crate) fn binary_over_steps(
     let mut out = Vec::with_capacity(input.len());
     for (series, labels) in input.into_iter().zip(labels) {
         let mut samples = Vec::with_capacity(series.samples.len());
-        for p in series.samples {
+        // Filtering keeps the order of what it keeps.
+        let mut order = Vec::with_capacity(series.order.len());
+        for (j, p) in series.samples.into_iter().enumerate() {
             let scalar = scalars[steps.index(p.t)];
             let (l, r) = if scalar_on_left { (scalar, p.v) } else { (p.v, scalar) };
             let (mut v, keep) = apply(op, l, r)?;
@@ -127,8 +169,11 @@ pub(crate) fn binary_over_steps(
                 continue;
             }
             samples.push(Sample { t: p.t, v });
+            if let Some(&key) = series.order.get(j) {
+                order.push(key);
+            }
         }
-        out.push(RangeSeries { labels, samples });
+        out.push(StepSeries { labels, samples, order });
     }
     Ok(Some(out))
 }

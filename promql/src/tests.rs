@@ -418,6 +418,11 @@ fn series_by_series_range_evaluation_matches_step_by_step() {
         gauge{job="a"} 1 -2 NaN 4 Inf 5 _x10 7 stale 1+0.5x100
         gauge{job="b"} 3-0.25x100
         other{job="a"} 9+1x110
+        tie{a="1", g="x"} _x5 1x20 _x10 1x80
+        tie{a="2", g="y"} 1x120
+        tie{a="3", g="x"} 1x120
+        tie{a="4", g="z"} _x30 0.1+0.1x90
+        tie{a="5", g="y"} _x50 0.2+0.1x70
         "#,
     );
     // Covered by the series-by-series path.
@@ -470,12 +475,29 @@ fn series_by_series_range_evaluation_matches_step_by_step() {
         "-1 * gauge",
         "gauge / 0",
         "(rate(req_total[1m]))",
+        // The order of a step's vector changes as series come and go; ties and sums see it.
+        "topk(1, sum by (g) (tie))",
+        "bottomk(2, sum by (g) (tie))",
+        "topk(1, topk by (g) (1, tie))",
+        "sum(sum by (g) (tie))",
+        "sum(sum by (g) (tie) * 3)",
+        "sum(-(sum by (g) (tie)))",
+        "avg(min by (g) (tie) > 0.5)",
+        "count_values(\"v\", sum by (g) (tie))",
+        "rate(req_total[1m]) / on (job, le) group_left rate(req_total[1m])",
+        "sum by (job) (rate(req_total[1m])) / sum by (job) (rate(req_total[2m]))",
+        "1 - avg by (job) (rate(req_total[1m]))",
+        "gauge + gauge",
+        "gauge and other",
+        "req_total or gauge",
+        "tie unless on (g) sum by (g) (tie)",
+        "sum(topk(2, tie) + 1)",
+        "req_total * on () group_left gauge",
     ];
     // Left to the step-by-step path.
     let uncovered = [
         "rate({__name__=~\"gauge|other\"}[1m])",
         "{__name__=~\"gauge|other\"} * 2",
-        "gauge + gauge",
         "abs(gauge)",
         "rate(gauge[1m:10s])",
         "time()",

@@ -13,7 +13,7 @@ use promql_parser::parser::{Call, Expr, VectorSelector};
 
 use crate::engine::{Evaluator, StepSeries, Steps, Val, check_unique_labels, has_duplicate_labels};
 use crate::error::QueryError;
-use crate::value::{InstantSample, RangeSeries};
+use crate::value::InstantSample;
 pub(crate) use histogram::go_float;
 use range::{Window, changes, extrapolated_rate, instant_value, linear_regression, over_range, resets, variance};
 pub(crate) use range::{mean, quantile};
@@ -283,8 +283,7 @@ pub(crate) fn call_over_steps(
         for &param in &params {
             kernel_annotations(ev, name, &args, param);
         }
-        let mut out: Vec<StepSeries> =
-            labels.into_iter().map(|labels| RangeSeries { labels, samples: Vec::new() }).collect();
+        let mut out: Vec<StepSeries> = labels.into_iter().map(StepSeries::new).collect();
         ev.range_windows_over_steps(ms, steps, |index, i, samples, start, end| {
             let ts = steps.time(i);
             if let Some(v) = (kernel.f)(&Window { samples, start, end, ts }, params[i]) {
@@ -303,8 +302,9 @@ pub(crate) fn call_over_steps(
             for arg in &args[..vector_arg] {
                 params.push(ev.scalar_over_steps(arg, steps)?);
             }
-            let out = ev.per_step(input, steps, |ev, i, vector| {
+            let out = ev.per_step(vec![input], steps, |ev, i, vectors| {
                 let ts = steps.time(i);
+                let vector = vectors.into_iter().next().expect("one input");
                 let out = if name == "histogram_quantile" {
                     histogram::histogram_quantile(ev, params[0][i], vector, ts)
                 } else {
