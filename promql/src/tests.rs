@@ -493,15 +493,20 @@ fn series_by_series_range_evaluation_matches_step_by_step() {
         "tie unless on (g) sum by (g) (tie)",
         "sum(topk(2, tie) + 1)",
         "req_total * on () group_left gauge",
+        "abs(gauge)",
+        "topk(1, abs(gauge))",
+        "sgn(deg(-gauge))",
+        "sum by (g) (ln(tie))",
     ];
     // Left to the step-by-step path.
     let uncovered = [
         "rate({__name__=~\"gauge|other\"}[1m])",
         "{__name__=~\"gauge|other\"} * 2",
-        "abs(gauge)",
+        "clamp_min(gauge, 0)",
         "rate(gauge[1m:10s])",
         "time()",
-        "topk(1, abs(gauge))",
+        "topk(1, round(gauge))",
+        "abs({__name__=~\"gauge|other\"})",
         "absent_over_time(nope[1m])",
     ];
     let engine = Engine::new(EngineOptions::default());

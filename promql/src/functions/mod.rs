@@ -49,38 +49,7 @@ pub(crate) fn call(ev: &mut Evaluator, call: &Call, ts: i64) -> Result<Val, Quer
             }
             return Ok(Val::Vector(vec![InstantSample { labels: absent_labels(args[0]), t: ts, v: 1.0 }]));
         }
-        "abs" => map_values(ev, args[0], ts, f64::abs)?,
-        "ceil" => map_values(ev, args[0], ts, f64::ceil)?,
-        "floor" => map_values(ev, args[0], ts, f64::floor)?,
-        "exp" => map_values(ev, args[0], ts, f64::exp)?,
-        "sqrt" => map_values(ev, args[0], ts, f64::sqrt)?,
-        "ln" => map_values(ev, args[0], ts, f64::ln)?,
-        "log2" => map_values(ev, args[0], ts, f64::log2)?,
-        "log10" => map_values(ev, args[0], ts, f64::log10)?,
-        "sin" => map_values(ev, args[0], ts, f64::sin)?,
-        "cos" => map_values(ev, args[0], ts, f64::cos)?,
-        "tan" => map_values(ev, args[0], ts, f64::tan)?,
-        "asin" => map_values(ev, args[0], ts, f64::asin)?,
-        "acos" => map_values(ev, args[0], ts, f64::acos)?,
-        "atan" => map_values(ev, args[0], ts, f64::atan)?,
-        "sinh" => map_values(ev, args[0], ts, f64::sinh)?,
-        "cosh" => map_values(ev, args[0], ts, f64::cosh)?,
-        "tanh" => map_values(ev, args[0], ts, f64::tanh)?,
-        "asinh" => map_values(ev, args[0], ts, f64::asinh)?,
-        "acosh" => map_values(ev, args[0], ts, f64::acosh)?,
-        "atanh" => map_values(ev, args[0], ts, f64::atanh)?,
-        "deg" => map_values(ev, args[0], ts, |v| v * 180.0 / std::f64::consts::PI)?,
-        "rad" => map_values(ev, args[0], ts, |v| v * std::f64::consts::PI / 180.0)?,
-        // Go's math.Signbit-free sgn: NaN and ±0 come back as they are.
-        "sgn" => map_values(ev, args[0], ts, |v| {
-            if v < 0.0 {
-                -1.0
-            } else if v > 0.0 {
-                1.0
-            } else {
-                v
-            }
-        })?,
+        _ if math_fn(name).is_some() => map_values(ev, args[0], ts, math_fn(name).expect("checked above"))?,
         "round" => {
             let to_nearest = match args.get(1) {
                 Some(arg) => ev.eval_scalar(arg, ts)?,
@@ -179,6 +148,45 @@ pub(crate) fn call(ev: &mut Evaluator, call: &Call, ts: i64) -> Result<Val, Quer
     };
     check_unique_labels(&out)?;
     Ok(Val::Vector(out))
+}
+
+/// The functions that map each sample's value on its own, one table for both evaluation paths.
+fn math_fn(name: &str) -> Option<fn(f64) -> f64> {
+    Some(match name {
+        "abs" => f64::abs,
+        "ceil" => f64::ceil,
+        "floor" => f64::floor,
+        "exp" => f64::exp,
+        "sqrt" => f64::sqrt,
+        "ln" => f64::ln,
+        "log2" => f64::log2,
+        "log10" => f64::log10,
+        "sin" => f64::sin,
+        "cos" => f64::cos,
+        "tan" => f64::tan,
+        "asin" => f64::asin,
+        "acos" => f64::acos,
+        "atan" => f64::atan,
+        "sinh" => f64::sinh,
+        "cosh" => f64::cosh,
+        "tanh" => f64::tanh,
+        "asinh" => f64::asinh,
+        "acosh" => f64::acosh,
+        "atanh" => f64::atanh,
+        "deg" => |v| v * 180.0 / std::f64::consts::PI,
+        "rad" => |v| v * std::f64::consts::PI / 180.0,
+        // Go's math.Signbit-free sgn: NaN and ±0 come back as they are.
+        "sgn" => |v| {
+            if v < 0.0 {
+                -1.0
+            } else if v > 0.0 {
+                1.0
+            } else {
+                v
+            }
+        },
+        _ => return None,
+    })
 }
 
 /// A function of one range-vector argument, computed per series and window.
@@ -291,6 +299,16 @@ pub(crate) fn call_over_steps(
             }
         })?;
         return Ok(Some(out));
+    }
+    if let Some(f) = math_fn(name) {
+        let Some(mut input) = ev.eval_over_steps(args[0], steps)? else {
+            return Ok(None);
+        };
+        for series in &mut input {
+            series.labels = series.labels.without_metric_name();
+            series.samples.iter_mut().for_each(|p| p.v = f(p.v));
+        }
+        return Ok((!has_duplicate_labels(input.iter().map(|s| &s.labels))).then_some(input));
     }
     match name {
         "histogram_quantile" | "histogram_fraction" => {
