@@ -257,6 +257,11 @@ pub(crate) struct Evaluator {
     range_query: bool,
     // Samples selectors loaded at each step of a range query evaluated series by series.
     step_loaded: Vec<usize>,
+    // The most `step_samples` reached since last reset (subqueries reset `step_samples`).
+    step_peak: usize,
+    // Operands evaluated series by series for a part evaluated step by step, keyed by the
+    // operand's address like `selected`; `eval` answers from here.
+    over_steps: HashMap<usize, Vec<StepSeries>>,
 }
 
 impl Evaluator {
@@ -279,6 +284,8 @@ impl Evaluator {
             infos: Vec::new(),
             range_query: false,
             step_loaded: Vec::new(),
+            step_peak: 0,
+            over_steps: HashMap::new(),
         }
     }
 
@@ -296,6 +303,9 @@ impl Evaluator {
             if Instant::now() > self.deadline {
                 return Err(QueryError::Timeout);
             }
+        }
+        if let Some(series) = self.over_steps.get(&(expr as *const Expr as usize)) {
+            return Ok(Val::Vector(vector_at(series, ts)));
         }
         match expr {
             Expr::NumberLiteral(n) => Ok(Val::Scalar(n.val)),
@@ -508,6 +518,7 @@ impl Evaluator {
             return Err(QueryError::Timeout);
         }
         self.step_samples += n;
+        self.step_peak = self.step_peak.max(self.step_samples);
         if self.step_samples + self.kept_samples > self.max_samples {
             return Err(QueryError::TooManySamples);
         }
@@ -645,6 +656,20 @@ impl StepSeries {
     }
 }
 
+/// The vector at step `ts` of an operand evaluated series by series, in the step-by-step
+/// path's order.
+fn vector_at(series: &[StepSeries], ts: i64) -> Vec<InstantSample> {
+    let mut present: Vec<(u32, InstantSample)> = Vec::new();
+    for (index, s) in series.iter().enumerate() {
+        if let Ok(j) = s.samples.binary_search_by_key(&ts, |p| p.t) {
+            let key = if s.order.is_empty() { index as u32 } else { s.order[j] };
+            present.push((key, InstantSample { labels: s.labels.clone(), t: ts, v: s.samples[j].v }));
+        }
+    }
+    present.sort_by_key(|p| p.0);
+    present.into_iter().map(|p| p.1).collect()
+}
+
 /// Fills `present` with `(key, series index, value)` for each series of `input` with a sample
 /// at `ts`, in the order of the step-by-step path's vector at that step; `cursors` (one per
 /// series, starting at 0) move past the samples read. Steps must be visited in order.
@@ -678,7 +703,16 @@ impl Evaluator {
         match expr {
             Expr::Paren(p) => self.eval_over_steps(&p.expr, steps),
             Expr::VectorSelector(vs) => self.select_over_steps(vs, steps).map(Some),
-            Expr::Call(c) => functions::call_over_steps(self, c, steps),
+            Expr::Call(c) => match functions::call_over_steps(self, c, steps)? {
+                Some(series) => Ok(Some(series)),
+                // `timestamp` reads its selector's stored timestamps, which an operand's steps
+                // do not keep.
+                None if expr.value_type() == ValueType::Vector && c.func.name != "timestamp" => {
+                    let operands: Vec<&Expr> = c.args.args.iter().map(|a| unwrap_parens(a)).collect();
+                    self.step_by_step_over(expr, &operands, steps).map(Some)
+                }
+                None => Ok(None),
+            },
             Expr::Aggregate(a) => aggregation::aggregate_over_steps(self, a, steps),
             Expr::Binary(b) => operators::binary_over_steps(self, b, steps),
             Expr::Unary(u) if u.expr.value_type() == ValueType::Vector => {
@@ -726,6 +760,48 @@ impl Evaluator {
                 out[series].samples.push(Sample { t: ts, v: point.v });
                 out[series].order.push(position as u32);
             }
+        }
+        Ok(out)
+    }
+
+    /// Evaluates `expr` step by step, its instant-vector `operands` series by series where
+    /// they allow it: the path for parts without a series-by-series form (label functions,
+    /// `clamp`, `round`, ...), so that what lies below them still takes the fast path.
+    pub(crate) fn step_by_step_over(
+        &mut self,
+        expr: &Expr,
+        operands: &[&Expr],
+        steps: &Steps,
+    ) -> Result<Vec<StepSeries>, QueryError> {
+        for operand in operands.iter().filter(|o| o.value_type() == ValueType::Vector) {
+            if let Some(series) = self.eval_over_steps(operand, steps)? {
+                self.over_steps.insert(*operand as *const Expr as usize, series);
+            }
+        }
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut out: Vec<StepSeries> = Vec::new();
+        for i in 0..steps.len() {
+            let ts = steps.time(i);
+            // A fresh step for `eval`, so that `step_samples` counts this step's loads alone.
+            self.current_ts = None;
+            self.step_peak = 0;
+            let vector = self.eval_vector(expr, ts)?;
+            self.step_loaded[i] += self.step_peak;
+            for (position, point) in vector.into_iter().enumerate() {
+                let series = match index.get(&point.labels) {
+                    Some(&series) => series,
+                    None => {
+                        index.insert(point.labels.clone(), out.len());
+                        out.push(StepSeries::new(point.labels));
+                        out.len() - 1
+                    }
+                };
+                out[series].samples.push(Sample { t: ts, v: point.v });
+                out[series].order.push(position as u32);
+            }
+        }
+        for operand in operands {
+            self.over_steps.remove(&(*operand as *const Expr as usize));
         }
         Ok(out)
     }
@@ -834,6 +910,13 @@ impl Evaluator {
     fn check_deadline(&self) -> Result<(), QueryError> {
         if Instant::now() > self.deadline { Err(QueryError::Timeout) } else { Ok(()) }
     }
+}
+
+fn unwrap_parens(mut expr: &Expr) -> &Expr {
+    while let Expr::Paren(p) = expr {
+        expr = &p.expr;
+    }
+    expr
 }
 
 /// Whether two of the series have the same labels; such inputs are left to the step-by-step

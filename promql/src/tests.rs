@@ -498,19 +498,25 @@ fn series_by_series_range_evaluation_matches_step_by_step() {
         "sgn(deg(-gauge))",
         "sum by (g) (ln(tie))",
     ];
-    // Left to the step-by-step path.
-    let uncovered = [
+    // Functions without a series-by-series form: step by step over operands that have one.
+    let per_step = [
         "rate({__name__=~\"gauge|other\"}[1m])",
-        "{__name__=~\"gauge|other\"} * 2",
         "clamp_min(gauge, 0)",
         "rate(gauge[1m:10s])",
-        "time()",
         "topk(1, round(gauge))",
         "abs({__name__=~\"gauge|other\"})",
         "absent_over_time(nope[1m])",
+        "absent(nope)",
+        "label_replace(sum by (g) (tie), \"h\", \"$1\", \"g\", \"(.*)\")",
+        "sum(clamp_max(rate(req_total[1m]), 0.15))",
+        "sort_desc(sum by (g) (tie))",
+        "vector(1)",
+        "day_of_month(gauge)",
     ];
+    // Left to the step-by-step path.
+    let uncovered = ["{__name__=~\"gauge|other\"} * 2", "time()", "timestamp(gauge)", "gauge[1m:20s] offset 10s"];
     let engine = Engine::new(EngineOptions::default());
-    for (queries, over_series) in [(&covered[..], true), (&uncovered[..], false)] {
+    for (queries, over_series) in [(&covered[..], true), (&per_step[..], true), (&uncovered[..], false)] {
         for query in queries {
             let expr = crate::parser::parse(query).expect("parses");
             for (start, end, step) in [(0, 1_200_000, 10_000), (5_000, 1_100_000, 35_000), (600_000, 600_000, 1_000)] {
@@ -525,7 +531,7 @@ fn series_by_series_range_evaluation_matches_step_by_step() {
     }
     // Too many samples is detected the same way on both paths.
     let engine = Engine::new(EngineOptions { max_samples: 40, ..EngineOptions::default() });
-    for query in ["rate(gauge[1m])", "sum(gauge)", "gauge"] {
+    for query in ["rate(gauge[1m])", "sum(gauge)", "gauge", "clamp_min(gauge, 0)", "sum(rate(gauge[1m:10s]))"] {
         let expr = crate::parser::parse(query).expect("parses");
         for (start, end) in [(0, 100_000), (0, 200_000), (0, 400_000)] {
             let fast = exact(engine.range_query_paths(&db, &expr, start, end, 10_000, true));
