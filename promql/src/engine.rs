@@ -700,26 +700,32 @@ impl Evaluator {
         expr: &Expr,
         steps: &Steps,
     ) -> Result<Option<Vec<StepSeries>>, QueryError> {
-        match expr {
-            Expr::Paren(p) => self.eval_over_steps(&p.expr, steps),
-            Expr::VectorSelector(vs) => self.select_over_steps(vs, steps).map(Some),
-            Expr::Call(c) => match functions::call_over_steps(self, c, steps)? {
-                Some(series) => Ok(Some(series)),
-                // `timestamp` reads its selector's stored timestamps, which an operand's steps
-                // do not keep.
-                None if expr.value_type() == ValueType::Vector && c.func.name != "timestamp" => {
-                    let operands: Vec<&Expr> = c.args.args.iter().map(|a| unwrap_parens(a)).collect();
-                    self.step_by_step_over(expr, &operands, steps).map(Some)
-                }
-                None => Ok(None),
-            },
-            Expr::Aggregate(a) => aggregation::aggregate_over_steps(self, a, steps),
-            Expr::Binary(b) => operators::binary_over_steps(self, b, steps),
+        let covered = match expr {
+            Expr::Paren(p) => return self.eval_over_steps(&p.expr, steps),
+            Expr::VectorSelector(vs) => Some(self.select_over_steps(vs, steps)?),
+            Expr::Call(c) => functions::call_over_steps(self, c, steps)?,
+            Expr::Aggregate(a) => aggregation::aggregate_over_steps(self, a, steps)?,
+            Expr::Binary(b) => operators::binary_over_steps(self, b, steps)?,
             Expr::Unary(u) if u.expr.value_type() == ValueType::Vector => {
-                operators::unary_over_steps(self, &u.expr, steps)
+                operators::unary_over_steps(self, &u.expr, steps)?
             }
-            _ => Ok(None),
+            _ => None,
+        };
+        if covered.is_some() || expr.value_type() != ValueType::Vector {
+            return Ok(covered);
         }
+        // Step by step, over operands evaluated series by series where they can be.
+        let operands: Vec<&Expr> = match expr {
+            // `timestamp` reads its selector's stored timestamps, which an operand's steps do
+            // not keep.
+            Expr::Call(c) if c.func.name == "timestamp" => Vec::new(),
+            Expr::Call(c) => c.args.args.iter().map(|a| unwrap_parens(a)).collect(),
+            Expr::Binary(b) => vec![unwrap_parens(&b.lhs), unwrap_parens(&b.rhs)],
+            Expr::Unary(u) => vec![unwrap_parens(&u.expr)],
+            Expr::Aggregate(a) => vec![unwrap_parens(&a.expr)],
+            _ => Vec::new(),
+        };
+        self.step_by_step_over(expr, &operands, steps).map(Some)
     }
 
     /// The vectors of each step as the step-by-step evaluator would see them, for parts

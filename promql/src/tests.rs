@@ -512,9 +512,15 @@ fn series_by_series_range_evaluation_matches_step_by_step() {
         "sort_desc(sum by (g) (tie))",
         "vector(1)",
         "day_of_month(gauge)",
+        "{__name__=~\"gauge|other\"} * 2",
+        "-{__name__=~\"gauge|other\"}",
+        "sum(-{__name__=~\"gauge|other\"})",
+        "timestamp(gauge)",
+        "timestamp(sum(gauge))",
+        "max_over_time(sum by (g) (tie)[2m:20s])",
     ];
     // Left to the step-by-step path.
-    let uncovered = ["{__name__=~\"gauge|other\"} * 2", "time()", "timestamp(gauge)", "gauge[1m:20s] offset 10s"];
+    let uncovered = ["time()", "scalar(gauge) * 2", "gauge[1m:20s] offset 10s"];
     let engine = Engine::new(EngineOptions::default());
     for (queries, over_series) in [(&covered[..], true), (&per_step[..], true), (&uncovered[..], false)] {
         for query in queries {
