@@ -85,7 +85,15 @@ impl HttpClient {
 
     /// A GET for `url` with this config's credentials and headers, read fresh from their files.
     pub fn get(&self, url: reqwest::Url) -> Result<reqwest::RequestBuilder, HttpClientError> {
-        let mut request = self.client.get(url);
+        self.authorize(self.client.get(url))
+    }
+
+    /// A POST for `url` (remote write, remote read) with credentials and headers as [`HttpClient::get`].
+    pub fn post(&self, url: reqwest::Url) -> Result<reqwest::RequestBuilder, HttpClientError> {
+        self.authorize(self.client.post(url))
+    }
+
+    fn authorize(&self, mut request: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, HttpClientError> {
         if let Some(basic_auth) = &self.config.basic_auth {
             let username = if basic_auth.username_file.is_empty() {
                 basic_auth.username.clone()

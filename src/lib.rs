@@ -9,4 +9,5 @@ pub mod discovery;
 pub mod http_client;
 pub mod http_server;
 pub mod relabel;
+pub mod remote;
 pub mod scrape;

@@ -126,6 +126,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         timeout: flags.query_timeout.as_std(),
     }));
     let manager = Arc::new(Manager::new(db.clone(), offset_seed(&config)));
+    let remote = Arc::new(promlite::remote::RemoteStorage::new(flags.storage_path.join("wal")));
     let replay_db = db.clone();
     let close_db = db.clone();
 
@@ -135,6 +136,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     let reload: Arc<dyn Fn() -> Result<(), String> + Send + Sync> = {
         let running = Running {
             manager: Arc::clone(&manager),
+            remote: Arc::clone(&remote),
             config_yaml: Arc::clone(&config_yaml),
             external_labels: Arc::clone(&external_labels),
         };
@@ -160,6 +162,10 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         reload: Arc::clone(&reload),
         quit: Arc::clone(&quit),
         external_labels,
+        extra_metrics: {
+            let remote = Arc::clone(&remote);
+            Arc::new(move |out: &mut String| remote.write_metrics(out))
+        },
     };
     let server =
         tokio::spawn(promlite_web::serve(listener, state, security, wait_for_shutdown(move || reload(), quit)));
@@ -169,6 +175,9 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         .with_context(|| format!("replaying the WAL in {}", flags.storage_path.display()))?;
     // Scraping starts only now: nothing may append before the replay is done.
     // A job that cannot start is logged by the manager; the others run, as in Prometheus.
+    // Remote write tails the WAL and sends what is committed from now on: started before the
+    // first scrape, as in Prometheus, so it sends every scraped sample.
+    let _ = remote.apply_config(&config);
     let _ = manager.apply_config(&config);
     ready.store(true, Ordering::Release);
     tracing::info!(address = %local_addr, "server is ready to receive web requests");
@@ -190,14 +199,15 @@ fn warn_unacted(config: Option<&Config>) {
     if !config.alerting.alertmanagers.is_empty() {
         tracing::warn!("alerting.alertmanagers are validated but no alerts are sent yet (no rule evaluation)");
     }
-    if !config.remote_write.is_empty() || !config.remote_read.is_empty() {
-        tracing::warn!("remote_write and remote_read are validated but not run yet");
+    if !config.remote_read.is_empty() {
+        tracing::warn!("remote_read is validated but not run yet: queries read local storage only");
     }
 }
 
 /// The parts of the server a reload updates.
 struct Running {
     manager: Arc<Manager>,
+    remote: Arc<promlite::remote::RemoteStorage>,
     config_yaml: Arc<RwLock<String>>,
     external_labels: Arc<RwLock<Vec<(String, String)>>>,
 }
@@ -218,11 +228,12 @@ fn reload_config(path: Option<&Path>, running: &Running) -> Result<(), String> {
         format!("couldn't load configuration (--config.file={:?}): {err}", path.display().to_string())
     })?;
     warn_unacted(Some(&config));
-    let errors = running.manager.apply_config(&config);
+    let mut errors: Vec<String> = running.manager.apply_config(&config).iter().map(ToString::to_string).collect();
+    errors.extend(running.remote.apply_config(&config).iter().map(ToString::to_string));
     *running.config_yaml.write().expect("config lock") = config.to_yaml();
     *running.external_labels.write().expect("external labels lock") = external_labels_of(&config);
     if !errors.is_empty() {
-        let details: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let details = errors;
         return Err(format!(
             "one or more errors occurred while applying the new configuration (--config.file={:?}): {}",
             path.display().to_string(),

@@ -16,6 +16,7 @@ use promlite_web::prompb;
 use crate::util::{FakeTarget, eventually, http, start};
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
+const VICTORIA_METRICS: &str = "/usr/bin/victoria-metrics";
 
 /// Samples per series, keyed by the series' labels as `{a="b", ...}`: `(t, value bits)`.
 type Samples = BTreeMap<String, Vec<(i64, u64)>>;
@@ -121,7 +122,8 @@ fn remote_read(addr: SocketAddr, matchers: &[(i32, &str, &str)], start: i64, end
 fn metric(addr: SocketAddr, name: &str) -> f64 {
     let body = http(addr, "GET", "/metrics", None).body;
     body.lines()
-        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .find(|line| line.starts_with(name))
+        .and_then(|line| line.rsplit(' ').next())
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("{name} not in /metrics"))
 }
@@ -256,6 +258,19 @@ impl External {
     }
 }
 
+impl External {
+    fn victoria_metrics(dir: &Path) -> External {
+        let port = free_port();
+        let args = vec![
+            format!("-storageDataPath={}", dir.join("vm-data").display()),
+            format!("-httpListenAddr=127.0.0.1:{port}"),
+            "-search.latencyOffset=0s".to_owned(),
+            "-dedup.minScrapeInterval=0s".to_owned(),
+        ];
+        External::start(VICTORIA_METRICS, &args, port, "/health")
+    }
+}
+
 fn have(binary: &str) -> bool {
     if Path::new(binary).exists() {
         return true;
@@ -312,4 +327,145 @@ fn prometheus_remote_writes_into_promlite_exactly() {
     });
     let samples: usize = got.values().map(Vec::len).sum();
     assert!(got.len() >= 25 && samples >= 100, "{} series, {samples} samples", got.len());
+}
+
+/// Every series matching `selector` in `[start, end]` as VictoriaMetrics exports it.
+fn vm_export(addr: SocketAddr, selector: &str, start: i64, end: i64) -> Result<Samples, String> {
+    let path = format!(
+        "/api/v1/export?match[]={}&start={}&end={}",
+        crate::util::enc(selector),
+        start as f64 / 1000.0,
+        end as f64 / 1000.0
+    );
+    let response = http(addr, "GET", &path, None);
+    if response.status != 200 {
+        return Err(format!("export answered {}: {}", response.status, response.body));
+    }
+    let mut out = Samples::new();
+    for line in response.body.lines().filter(|l| !l.trim().is_empty()) {
+        let row: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        let mut labels: Vec<String> = row["metric"]
+            .as_object()
+            .ok_or("no metric")?
+            .iter()
+            .map(|(k, v)| format!("{k}={:?}", v.as_str().unwrap_or("")))
+            .collect();
+        labels.sort();
+        let values = row["values"].as_array().ok_or("no values")?;
+        let timestamps = row["timestamps"].as_array().ok_or("no timestamps")?;
+        let samples = timestamps
+            .iter()
+            .zip(values)
+            .map(|(t, v)| {
+                let v = v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or(f64::NAN);
+                (t.as_i64().unwrap_or(0), v.to_bits())
+            })
+            .collect();
+        out.insert(format!("{{{}}}", labels.join(", ")), samples);
+    }
+    Ok(out)
+}
+
+fn promlite_config(target: SocketAddr, remote_url: &str, extra: &str) -> String {
+    format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: fake\n    static_configs:\n      - targets: ['{target}']\n\
+         remote_write:\n  - url: {remote_url}\n    name: under-test\n    queue_config:\n      batch_send_deadline: 500ms\n      max_samples_per_send: 50\n      max_backoff: 1s\n{extra}"
+    )
+}
+
+fn wait_for_scrapes(target: &FakeTarget, n: u64) {
+    eventually(Duration::from_secs(60), || {
+        let seen = target.requests.load(std::sync::atomic::Ordering::SeqCst);
+        if seen >= n { Ok(()) } else { Err(format!("{seen} scrapes")) }
+    });
+}
+
+/// Waits until `remote` holds exactly what promlite holds for `job="fake"` up to now.
+fn assert_same_as_promlite(server: SocketAddr, remote: impl Fn(i64) -> Result<Samples, String>) -> Samples {
+    let cut = now_ms();
+    let matchers = [(0, "job", "fake")];
+    let want = eventually(Duration::from_secs(30), || {
+        let want = remote_read(server, &matchers, 0, cut)?;
+        let newest = want.values().filter_map(|s| s.last()).map(|s| s.0).min().unwrap_or(0);
+        if want.len() >= 5 && newest + 1000 >= cut {
+            Ok(want)
+        } else {
+            Err(format!("{} series in promlite", want.len()))
+        }
+    });
+    eventually(Duration::from_secs(60), || {
+        let got = remote(cut)?;
+        if got == want {
+            Ok(got)
+        } else {
+            let first_diff = want.iter().find(|(k, v)| got.get(*k) != Some(v)).map(|(k, v)| {
+                format!("{k}: promlite {} samples, remote {:?} samples", v.len(), got.get(k).map(Vec::len))
+            });
+            Err(format!("{} series in promlite, {} remote; first difference: {first_diff:?}", want.len(), got.len()))
+        }
+    })
+}
+
+#[test]
+fn promlite_remote_writes_into_victoria_metrics_exactly() {
+    if !have(VICTORIA_METRICS) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let vm = External::victoria_metrics(dir.path());
+    let target = counting_target(20);
+    let config_path = dir.path().join("promlite.yml");
+    std::fs::write(&config_path, promlite_config(target.addr, &format!("http://{}/api/v1/write", vm.addr), ""))
+        .unwrap();
+    let server = start(dir.path(), &[&format!("--config.file={}", config_path.display())]);
+    wait_for_scrapes(&target, 5);
+    let got = assert_same_as_promlite(server.addr, |cut| vm_export(vm.addr, r#"{job="fake"}"#, 0, cut));
+    let samples: usize = got.values().map(Vec::len).sum();
+    assert!(got.len() >= 25 && samples >= 100, "{} series, {samples} samples", got.len());
+    let sent = metric(server.addr, r#"prometheus_remote_storage_samples_total{remote_name="under-test",url=""#);
+    assert!(sent >= samples as f64, "sent {sent}");
+}
+
+#[test]
+fn promlite_remote_writes_into_prometheus_through_an_outage() {
+    if !have(PROMETHEUS) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let receiver_dir = dir.path().join("receiver");
+    std::fs::create_dir(&receiver_dir).unwrap();
+    let receiver_args = ["--web.enable-remote-write-receiver"];
+    let prometheus = External::prometheus(&receiver_dir, "scrape_configs: []\n", &receiver_args);
+    let port = prometheus.addr.port();
+    let target = counting_target(20);
+    let config_path = dir.path().join("promlite.yml");
+    let url = format!("http://{}/api/v1/write", prometheus.addr);
+    std::fs::write(&config_path, promlite_config(target.addr, &url, "")).unwrap();
+    let server = start(dir.path(), &[&format!("--config.file={}", config_path.display())]);
+    wait_for_scrapes(&target, 3);
+    // The receiver goes away for a while; promlite keeps scraping and must resend it all.
+    drop(prometheus);
+    let before = target.requests.load(std::sync::atomic::Ordering::SeqCst);
+    wait_for_scrapes(&target, before + 8);
+    let retried =
+        metric(server.addr, r#"prometheus_remote_storage_retried_samples_total{remote_name="under-test",url=""#);
+    assert!(retried > 0.0, "nothing was retried during the outage");
+    let prometheus = External::start(
+        PROMETHEUS,
+        &[
+            format!("--config.file={}", receiver_dir.join("prometheus.yml").display()),
+            format!("--storage.tsdb.path={}", receiver_dir.join("prom-data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            receiver_args[0].to_owned(),
+        ],
+        port,
+        "/-/ready",
+    );
+    wait_for_scrapes(&target, before + 11);
+    let got = assert_same_as_promlite(server.addr, |cut| remote_read(prometheus.addr, &[(0, "job", "fake")], 0, cut));
+    let samples: usize = got.values().map(Vec::len).sum();
+    assert!(samples >= 25 * 14, "{samples} samples");
+    let failed =
+        metric(server.addr, r#"prometheus_remote_storage_failed_samples_total{remote_name="under-test",url=""#);
+    assert_eq!(failed, 0.0);
 }

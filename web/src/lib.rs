@@ -71,6 +71,8 @@ pub struct AppState {
     pub quit: Arc<tokio::sync::Notify>,
     /// `global.external_labels` of the running config, for `/federate`.
     pub external_labels: Arc<std::sync::RwLock<Vec<(String, String)>>>,
+    /// Appends metrics of parts outside this crate (remote-write queues) to `/metrics`.
+    pub extra_metrics: Arc<dyn Fn(&mut String) + Send + Sync>,
 }
 
 /// The whole HTTP surface, served under `--web.route-prefix`.

@@ -64,6 +64,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     }
     state.targets.write_metrics(&mut out);
     crate::api::v1::write_remote_metrics(&mut out);
+    (state.extra_metrics)(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
 }
 

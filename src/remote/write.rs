@@ -1,0 +1,523 @@
+//! The remote-write sender (upstream `storage/remote/queue_manager.go` and `wlog/watcher.go`):
+//! one [`QueueManager`] per `remote_write` entry tails the WAL, relabels each series once when
+//! its Series record is read, and hands samples to shards that batch them into remote-write
+//! 1.0 requests.
+//!
+//! Invariants:
+//! - Nothing committed after the queue started is lost while the WAL holds it: shards retry a
+//!   batch until it is accepted or refused for good (a 4xx other than 429), and a full shard
+//!   blocks the WAL reader instead of dropping, so during an outage the backlog stays in the WAL
+//!   and is sent in order once the receiver is back.
+//! - A series always goes to the same shard, and a shard sends one batch at a time, so each
+//!   series' samples arrive in timestamp order.
+//!
+//! FIXME(#9): the shard count is fixed at `min_shards` (no dynamic resharding); a restart
+//! starts sending at the current time, as Prometheus does (samples committed but unsent before
+//! the restart are not resent: there is no persisted position); metadata, exemplars and native
+//! histograms are not sent; `sample_age_limit` and remote write 2.0 are not implemented.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use promlite_storage::{Labels, TailRecord, WalTail};
+use promlite_web::prompb;
+use tokio::sync::mpsc;
+
+use crate::config::RemoteWriteConfig;
+use crate::http_client::{HttpClient, HttpClientError};
+
+/// How often the WAL is polled when it had nothing new.
+const WAL_POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// A sample on its way to a shard: the series' labels as sent, shared by all its samples.
+#[derive(Clone)]
+struct QueuedSample {
+    labels: Arc<[prompb::Label]>,
+    t: i64,
+    v: f64,
+}
+
+/// Counters and gauges of one queue, under Prometheus's `prometheus_remote_storage_*` names.
+#[derive(Default)]
+pub struct QueueMetrics {
+    samples: AtomicU64,
+    failed_samples: AtomicU64,
+    retried_samples: AtomicU64,
+    dropped_samples: AtomicU64,
+    pending_samples: AtomicI64,
+    bytes: AtomicU64,
+    highest_sent_ms: AtomicI64,
+    highest_read_ms: AtomicI64,
+    shards: AtomicU64,
+}
+
+/// A running sender for one `remote_write` entry; stops when dropped.
+pub struct QueueManager {
+    /// `remote_name` label: the config's `name`, or a hash of the config.
+    pub name: String,
+    /// `url` label.
+    pub url: String,
+    config: RemoteWriteConfig,
+    metrics: Arc<QueueMetrics>,
+    stop: Arc<AtomicBool>,
+}
+
+/// The queue cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The HTTP client cannot be built from the config.
+    #[error("remote_write {url}: {source}")]
+    Client {
+        /// The endpoint.
+        url: String,
+        /// Why.
+        source: HttpClientError,
+    },
+    /// The URL does not parse (validated at config load, so only a bug reaches this).
+    #[error("remote_write url {url:?}: {reason}")]
+    Url {
+        /// The endpoint.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl QueueManager {
+    /// Starts tailing `wal_dir` and sending samples with a timestamp at or after `start_ms`.
+    /// Must be called inside a tokio runtime (the shards are tasks).
+    pub fn start(
+        config: &RemoteWriteConfig,
+        external_labels: &[(String, String)],
+        wal_dir: &std::path::Path,
+        start_ms: i64,
+    ) -> Result<QueueManager, QueueError> {
+        let client = HttpClient::new(&config.http_client_config)
+            .map_err(|source| QueueError::Client { url: config.url.clone(), source })?;
+        let url = reqwest::Url::parse(&config.url)
+            .map_err(|err| QueueError::Url { url: config.url.clone(), reason: err.to_string() })?;
+        let name = if config.name.is_empty() {
+            // Upstream names an unnamed queue by a hash of its config; ours hashes the URL.
+            format!("{:06x}", xxhash_rust::xxh3::xxh3_64(config.url.as_bytes()) & 0xff_ffff)
+        } else {
+            config.name.clone()
+        };
+        let metrics = Arc::new(QueueMetrics::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let shards = config.queue_config.min_shards.max(1) as usize;
+        metrics.shards.store(shards as u64, Ordering::Relaxed);
+        let capacity = config.queue_config.capacity.max(1) as usize;
+        let mut senders = Vec::with_capacity(shards);
+        for shard in 0..shards {
+            let (tx, rx) = mpsc::channel::<QueuedSample>(capacity);
+            senders.push(tx);
+            let sender = Sender {
+                client: client.clone(),
+                url: url.clone(),
+                config: config.clone(),
+                metrics: Arc::clone(&metrics),
+                stop: Arc::clone(&stop),
+                remote: name.clone(),
+                shard,
+            };
+            tokio::spawn(sender.run(rx));
+        }
+        let watcher = Watcher {
+            tail: WalTail::new(wal_dir),
+            start_ms,
+            series: HashMap::new(),
+            relabel: config.write_relabel_configs.clone(),
+            external_labels: external_labels.to_vec(),
+            shards: senders,
+            metrics: Arc::clone(&metrics),
+            stop: Arc::clone(&stop),
+        };
+        let thread_name = format!("remote-write-{name}");
+        std::thread::Builder::new()
+            .name(thread_name)
+            .spawn(move || watcher.run())
+            .expect("spawning the remote-write WAL watcher thread");
+        tracing::info!(remote_name = %name, url = %config.url, shards, "starting remote write queue");
+        Ok(QueueManager { name, url: config.url.clone(), config: config.clone(), metrics, stop })
+    }
+
+    /// The config this queue runs.
+    pub fn config(&self) -> &RemoteWriteConfig {
+        &self.config
+    }
+
+    /// This queue's metrics in the text format, without `# HELP`/`# TYPE` lines (see
+    /// [`write_metric_families`]).
+    fn write_samples(&self, family: &str, out: &mut String) {
+        use std::fmt::Write as _;
+        let m = &self.metrics;
+        let labels = format!("remote_name=\"{}\",url=\"{}\"", escape(&self.name), escape(&self.url));
+        let value = match family {
+            "prometheus_remote_storage_samples_total" => m.samples.load(Ordering::Relaxed) as f64,
+            "prometheus_remote_storage_failed_samples_total" => m.failed_samples.load(Ordering::Relaxed) as f64,
+            "prometheus_remote_storage_retried_samples_total" => m.retried_samples.load(Ordering::Relaxed) as f64,
+            "prometheus_remote_storage_samples_dropped_total" => m.dropped_samples.load(Ordering::Relaxed) as f64,
+            "prometheus_remote_storage_samples_pending" => m.pending_samples.load(Ordering::Relaxed) as f64,
+            "prometheus_remote_storage_bytes_total" => m.bytes.load(Ordering::Relaxed) as f64,
+            "prometheus_remote_storage_queue_highest_sent_timestamp_seconds" => {
+                m.highest_sent_ms.load(Ordering::Relaxed) as f64 / 1000.0
+            }
+            "prometheus_remote_storage_shards"
+            | "prometheus_remote_storage_shards_desired"
+            | "prometheus_remote_storage_shards_min" => m.shards.load(Ordering::Relaxed) as f64,
+            "prometheus_remote_storage_shards_max" => self.config.queue_config.max_shards as f64,
+            _ => return,
+        };
+        let _ = writeln!(out, "{family}{{{labels}}} {value}");
+    }
+
+    /// The newest sample timestamp read from the WAL, milliseconds (0 before any).
+    fn highest_read_ms(&self) -> i64 {
+        self.metrics.highest_read_ms.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for QueueManager {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn escape(value: &str) -> String {
+    value.replace('\\', r"\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+const FAMILIES: [(&str, &str, &str); 11] = [
+    ("prometheus_remote_storage_samples_total", "counter", "Total number of samples sent to remote storage."),
+    (
+        "prometheus_remote_storage_failed_samples_total",
+        "counter",
+        "Total number of samples which failed on send to remote storage, non-recoverable errors.",
+    ),
+    (
+        "prometheus_remote_storage_retried_samples_total",
+        "counter",
+        "Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.",
+    ),
+    (
+        "prometheus_remote_storage_samples_dropped_total",
+        "counter",
+        "Total number of samples which were dropped after being read from the WAL before being sent via remote write, either via relabelling, due to being too old or unintentionally because of an unknown reference ID.",
+    ),
+    (
+        "prometheus_remote_storage_samples_pending",
+        "gauge",
+        "The number of samples pending in the queues shards to be sent to the remote storage.",
+    ),
+    (
+        "prometheus_remote_storage_bytes_total",
+        "counter",
+        "The total number of bytes of data (not metadata) sent by the queue after compression.",
+    ),
+    (
+        "prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
+        "gauge",
+        "Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds since epoch.",
+    ),
+    (
+        "prometheus_remote_storage_shards",
+        "gauge",
+        "The number of shards used for parallel sending to the remote storage.",
+    ),
+    (
+        "prometheus_remote_storage_shards_desired",
+        "gauge",
+        "The number of shards that the queues shard calculation wants to run based on the rate of samples in vs. samples out.",
+    ),
+    ("prometheus_remote_storage_shards_min", "gauge", "The minimum number of shards that the queue is allowed to run."),
+    ("prometheus_remote_storage_shards_max", "gauge", "The maximum number of shards that the queue is allowed to run."),
+];
+
+/// Writes every queue's metrics, one family at a time, plus the queue-independent
+/// `prometheus_remote_storage_highest_timestamp_in_seconds`.
+pub fn write_metric_families(queues: &[QueueManager], out: &mut String) {
+    use std::fmt::Write as _;
+    if queues.is_empty() {
+        return;
+    }
+    let highest = queues.iter().map(QueueManager::highest_read_ms).max().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "# HELP prometheus_remote_storage_highest_timestamp_in_seconds Highest timestamp that has come into the remote storage via the Appender interface, in seconds since epoch.\n# TYPE prometheus_remote_storage_highest_timestamp_in_seconds gauge\nprometheus_remote_storage_highest_timestamp_in_seconds {}",
+        highest as f64 / 1000.0
+    );
+    for (family, kind, help) in FAMILIES {
+        let _ = writeln!(out, "# HELP {family} {help}\n# TYPE {family} {kind}");
+        for queue in queues {
+            queue.write_samples(family, out);
+        }
+    }
+}
+
+/// Reads the WAL and feeds the shards (a plain thread: reading files blocks).
+struct Watcher {
+    tail: WalTail,
+    start_ms: i64,
+    /// Series ref → labels as sent, or `None` when write relabeling dropped the series.
+    series: HashMap<u64, Option<Arc<[prompb::Label]>>>,
+    relabel: Vec<crate::relabel::RelabelConfig>,
+    external_labels: Vec<(String, String)>,
+    shards: Vec<mpsc::Sender<QueuedSample>>,
+    metrics: Arc<QueueMetrics>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Watcher {
+    fn run(mut self) {
+        let mut logged_error = false;
+        while !self.stop.load(Ordering::Relaxed) {
+            let records = match self.tail.poll() {
+                Ok(records) => records,
+                Err(err) => {
+                    if !logged_error {
+                        tracing::error!(error = %err, "remote write: reading the WAL failed; retrying");
+                        logged_error = true;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            if records.is_empty() {
+                std::thread::sleep(WAL_POLL_INTERVAL);
+                continue;
+            }
+            for record in records {
+                match record {
+                    TailRecord::Series(series) => {
+                        for (series_ref, labels) in series {
+                            let sent = self.series_labels(&labels);
+                            self.series.insert(series_ref, sent);
+                        }
+                    }
+                    TailRecord::Samples(samples) => {
+                        for (series_ref, t, v) in samples {
+                            if !self.enqueue(series_ref, t, v) {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// External labels first (a series' own label wins), then `write_relabel_configs`, as
+    /// upstream orders them.
+    fn series_labels(&self, labels: &Labels) -> Option<Arc<[prompb::Label]>> {
+        let mut with_external = labels.clone();
+        if self.external_labels.iter().any(|(name, _)| !labels.has(name)) {
+            let mut builder = promlite_storage::LabelsBuilder::new(labels);
+            for (name, value) in &self.external_labels {
+                if !labels.has(name) {
+                    builder.set(name.clone(), value.clone());
+                }
+            }
+            with_external = builder.labels();
+        }
+        let relabeled = crate::relabel::process(&with_external, &self.relabel)?;
+        let sent: Vec<prompb::Label> =
+            relabeled.iter().map(|l| prompb::Label { name: l.name.clone(), value: l.value.clone() }).collect();
+        Some(sent.into())
+    }
+
+    /// Hands one sample to its shard, waiting while the shard is full; false once stopped.
+    fn enqueue(&mut self, series_ref: u64, t: i64, v: f64) -> bool {
+        if t < self.start_ms {
+            return true;
+        }
+        self.metrics.highest_read_ms.fetch_max(t, Ordering::Relaxed);
+        let Some(Some(labels)) = self.series.get(&series_ref) else {
+            self.metrics.dropped_samples.fetch_add(1, Ordering::Relaxed);
+            return true;
+        };
+        let shard = &self.shards[(series_ref % self.shards.len() as u64) as usize];
+        let mut sample = QueuedSample { labels: Arc::clone(labels), t, v };
+        self.metrics.pending_samples.fetch_add(1, Ordering::Relaxed);
+        // Backpressure: a full shard (receiver slow or down) holds the reader here, and what
+        // is not read yet stays in the WAL. The timeout only lets a stop request through.
+        loop {
+            match shard.try_send(sample) {
+                Ok(()) => return true,
+                Err(mpsc::error::TrySendError::Full(back)) => {
+                    if self.stop.load(Ordering::Relaxed) {
+                        return false;
+                    }
+                    sample = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            }
+        }
+    }
+}
+
+/// One shard: batches samples and sends them, one request at a time.
+struct Sender {
+    client: HttpClient,
+    url: reqwest::Url,
+    config: RemoteWriteConfig,
+    metrics: Arc<QueueMetrics>,
+    stop: Arc<AtomicBool>,
+    remote: String,
+    shard: usize,
+}
+
+/// How a failed send ends.
+enum SendError {
+    /// Retry after this long (5xx, 429 when allowed, network errors).
+    Recoverable { retry_after: Option<Duration>, reason: String },
+    /// Drop the batch (other 4xx, 429 when not allowed).
+    Unrecoverable(String),
+}
+
+impl Sender {
+    async fn run(self, mut rx: mpsc::Receiver<QueuedSample>) {
+        let max = self.config.queue_config.max_samples_per_send.max(1) as usize;
+        let deadline = self.config.queue_config.batch_send_deadline.as_std();
+        let mut batch: Vec<QueuedSample> = Vec::with_capacity(max);
+        let mut batch_started = Instant::now();
+        loop {
+            let wait = deadline.saturating_sub(batch_started.elapsed());
+            let received = if batch.is_empty() {
+                rx.recv().await.map(Some)
+            } else {
+                match tokio::time::timeout(wait, rx.recv()).await {
+                    Ok(sample) => sample.map(Some),
+                    Err(_) => Some(None),
+                }
+            };
+            match received {
+                Some(Some(sample)) => {
+                    if batch.is_empty() {
+                        batch_started = Instant::now();
+                    }
+                    batch.push(sample);
+                    if batch.len() < max {
+                        continue;
+                    }
+                }
+                Some(None) => {}
+                None => return,
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            self.send_with_retries(&batch).await;
+            self.metrics.pending_samples.fetch_sub(batch.len() as i64, Ordering::Relaxed);
+            batch.clear();
+        }
+    }
+
+    async fn send_with_retries(&self, batch: &[QueuedSample]) {
+        let request = prompb::WriteRequest {
+            // One series entry per sample, as upstream's 1.0 sender builds them.
+            timeseries: batch
+                .iter()
+                .map(|s| prompb::TimeSeries {
+                    labels: s.labels.to_vec(),
+                    samples: vec![prompb::Sample { value: s.v, timestamp: s.t }],
+                    exemplars: vec![],
+                    histograms: vec![],
+                })
+                .collect(),
+            metadata: vec![],
+        };
+        let body = bytes::Bytes::from(prompb::encode_snappy(&request));
+        let n = batch.len() as u64;
+        let highest = batch.iter().map(|s| s.t).max().unwrap_or(0);
+        let min_backoff = self.config.queue_config.min_backoff.as_std();
+        let max_backoff = self.config.queue_config.max_backoff.as_std();
+        let mut backoff = min_backoff;
+        loop {
+            match self.send(body.clone()).await {
+                Ok(()) => {
+                    self.metrics.samples.fetch_add(n, Ordering::Relaxed);
+                    self.metrics.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+                    self.metrics.highest_sent_ms.fetch_max(highest, Ordering::Relaxed);
+                    return;
+                }
+                Err(SendError::Unrecoverable(reason)) => {
+                    tracing::error!(remote_name = %self.remote, shard = self.shard, samples = n, %reason, "non-recoverable error sending samples to remote storage; dropping them");
+                    self.metrics.failed_samples.fetch_add(n, Ordering::Relaxed);
+                    return;
+                }
+                Err(SendError::Recoverable { retry_after, reason }) => {
+                    tracing::warn!(remote_name = %self.remote, shard = self.shard, samples = n, %reason, "failed to send batch, retrying");
+                    self.metrics.retried_samples.fetch_add(n, Ordering::Relaxed);
+                    if self.stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    tokio::time::sleep(retry_after.unwrap_or(backoff)).await;
+                    backoff = (backoff * 2).min(max_backoff).max(min_backoff);
+                }
+            }
+        }
+    }
+
+    async fn send(&self, body: bytes::Bytes) -> Result<(), SendError> {
+        let mut request = self
+            .client
+            .post(self.url.clone())
+            .map_err(|err| SendError::Recoverable { retry_after: None, reason: err.to_string() })?
+            .header(reqwest::header::CONTENT_TYPE, prompb::CONTENT_TYPE)
+            .header(reqwest::header::CONTENT_ENCODING, "snappy")
+            .header("X-Prometheus-Remote-Write-Version", prompb::REMOTE_WRITE_VERSION_1)
+            .timeout(self.config.remote_timeout.as_std())
+            .body(body);
+        for (name, value) in &self.config.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|err| SendError::Recoverable { retry_after: None, reason: err.to_string() })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = response.text().await.unwrap_or_default();
+        let line = body.lines().next().unwrap_or("");
+        let reason = format!("server returned HTTP status {status}: {line}");
+        let retry_429 = status.as_u16() == 429 && self.config.queue_config.retry_on_rate_limit;
+        if status.is_server_error() || retry_429 {
+            Err(SendError::Recoverable { retry_after, reason })
+        } else {
+            Err(SendError::Unrecoverable(reason))
+        }
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date (upstream `retryAfterDuration`).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    if let Ok(seconds) = value.trim().parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value.trim()).ok()?;
+    when.duration_since(std::time::SystemTime::now()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_or_date() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(120);
+        let got = parse_retry_after(&httpdate::fmt_http_date(later)).unwrap();
+        assert!(got > Duration::from_secs(100) && got <= Duration::from_secs(120), "{got:?}");
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}
