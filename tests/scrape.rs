@@ -84,7 +84,9 @@ fn scrapes_a_static_target_and_answers_queries_exactly() {
     let request = target.last_request.lock().unwrap().to_ascii_lowercase();
     assert!(request.contains("user-agent: promlite/"), "{request}");
     assert!(request.contains("x-prometheus-scrape-timeout-seconds: 1"), "{request}");
-    assert!(request.contains("accept: text/plain;version=0.0.4"), "{request}");
+    // Prometheus 3's header for its default scrape_protocols.
+    let accept = "accept: application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+    assert!(request.contains(accept), "{request}");
 }
 
 #[test]

@@ -281,3 +281,39 @@ fn a_thousand_targets_keep_their_interval() {
     }
     assert!(worst.0 >= 1_800 && worst.1 <= 2_200, "scrape gaps ranged {worst:?} ms, want 2000 ± 10%");
 }
+
+/// Content negotiation: the Accept header lists Prometheus 3's protocols, OpenMetrics answers
+/// are parsed as such, and a wrong Content-Type is sniffed and scraped with a warning.
+#[test]
+fn content_type_negotiation_and_sniffing() {
+    let openmetrics = FakeTarget::start_with(|_, _| FakeResponse {
+        content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8".to_owned(),
+        ..FakeResponse::text(
+            "# TYPE om_requests counter\n# UNIT om_requests requests\nom_requests_total 5 1.5\n# EOF\n",
+        )
+    });
+    let html = FakeTarget::start_with(|_, _| FakeResponse {
+        content_type: "text/html; charset=utf-8".to_owned(),
+        ..FakeResponse::text("mislabelled_metric 3\n")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "scrape_configs:\n  - job_name: om\n    scrape_interval: 1s\n    honor_timestamps: false\n    static_configs: [{{targets: ['{}']}}]\n  - job_name: html\n    scrape_interval: 1s\n    static_configs: [{{targets: ['{}']}}]\n",
+            openmetrics.addr, html.addr
+        ),
+    );
+    let server = start(dir.path(), &[&config]);
+    let active = targets_after_first_scrape(&server, 2);
+    let accept = openmetrics.last_request.lock().unwrap().to_ascii_lowercase();
+    assert!(accept.contains("accept: application/openmetrics-text;version=1.0.0"), "{accept}");
+    assert_eq!(query(&server, "om_requests_total")[0]["value"][1], "5");
+    let html_target = active.iter().find(|t| t["scrapePool"] == "html").unwrap();
+    assert_eq!(html_target["health"], "up", "{html_target}");
+    let warning = html_target["scrapeWarning"].as_str().unwrap_or_default();
+    assert!(warning.contains("text/html"), "{html_target}");
+    assert_eq!(query(&server, "mislabelled_metric")[0]["value"][1], "3");
+    let (_, metadata) = get_json(server.addr, "/api/v1/metadata?metric=om_requests");
+    assert_eq!(metadata["data"]["om_requests"][0]["unit"], "requests");
+}

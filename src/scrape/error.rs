@@ -37,6 +37,9 @@ pub enum ScrapeError {
     /// A credential file could not be read, or a header is invalid.
     #[error("{0}")]
     Client(#[from] crate::http_client::HttpClientError),
+    /// The `Content-Type` names a format promlite cannot parse and no fallback applies.
+    #[error("{0}")]
+    ContentType(#[from] super::textparse::ContentTypeError),
     /// The body is not valid exposition text.
     #[error("{0}")]
     Parse(#[from] ParseError),

@@ -137,6 +137,7 @@ impl TargetsView for Manager {
                     last_scrape_duration: status.last_duration,
                     scrape_interval: target.interval,
                     scrape_timeout: target.timeout,
+                    warning: status.warning,
                 });
             }
         }

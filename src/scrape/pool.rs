@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::scrape_loop::{self, Control, LoopOptions, SeriesCache};
 use super::target::{Target, populate_labels};
+use super::textparse;
 use crate::config::ScrapeConfig;
 use crate::discovery::TargetGroup;
 use crate::http_client::{HttpClient, HttpClientError};
@@ -175,6 +176,9 @@ impl ScrapePool {
             extra_scrape_metrics: self.config.extra_scrape_metrics,
             metric_relabel_configs: self.config.metric_relabel_configs.clone().into(),
             offset_seed: self.offset_seed,
+            accept: textparse::accept_header(&self.config.scrape_protocols, &self.config.metric_name_escaping_scheme)
+                .into(),
+            fallback_scrape_protocol: self.config.fallback_scrape_protocol,
         }
     }
 

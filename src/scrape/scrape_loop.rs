@@ -20,7 +20,8 @@ use tracing::Instrument;
 
 use super::error::ScrapeError;
 use super::target::{MetadataMap, MetricMetadata, Target};
-use super::textparse::{Entry, Format, Parser};
+use super::textparse::{self, Entry, Parser};
+use crate::config::ScrapeProtocol;
 use crate::http_client::HttpClient;
 use crate::relabel::{self, RelabelConfig};
 
@@ -54,6 +55,10 @@ pub struct LoopOptions {
     pub metric_relabel_configs: Arc<[RelabelConfig]>,
     /// Mixed into every target's offset (Prometheus: hostname and external labels).
     pub offset_seed: u64,
+    /// The `Accept` header, built from `scrape_protocols` as Prometheus 3 builds it.
+    pub accept: Arc<str>,
+    /// The parser for a missing or unusable `Content-Type`.
+    pub fallback_scrape_protocol: Option<ScrapeProtocol>,
 }
 
 /// What the pool tells a running loop.
@@ -66,10 +71,6 @@ pub enum Control {
     /// A successor takes over: end without staleness and return the cache.
     Handover,
 }
-
-/// The `Accept` header Prometheus 3 sends for its default protocols, text 0.0.4 first for now.
-/// FIXME(#3): built from `scrape_protocols` once OpenMetrics parsing lands.
-const ACCEPT: &str = "text/plain;version=0.0.4;q=0.9,*/*;q=0.1";
 
 /// Runs the loop for `target` until told to stop; returns the cache on [`Control::Handover`].
 pub async fn run(
@@ -134,8 +135,8 @@ async fn scrape_once(
     let handle = tokio::task::spawn_blocking(move || {
         let mut cache = cache;
         let timestamp = unix_ms(start);
-        let body_size = body.as_ref().map_or(-1.0, |b| b.len() as f64);
-        let result = body.and_then(|body| cache.append_scrape(&db, &target, &options, &body, timestamp));
+        let body_size = body.as_ref().map_or(-1.0, |fetched| fetched.body.len() as f64);
+        let result = body.and_then(|fetched| cache.append_scrape(&db, &target, &options, &fetched, timestamp));
         let duration = started.elapsed();
         let error = result.as_ref().err().map(ToString::to_string);
         if let Some(err) = &error {
@@ -151,17 +152,25 @@ async fn scrape_once(
     handle.await.expect("scrape append task panicked")
 }
 
-async fn fetch(client: &HttpClient, target: &Target, options: &LoopOptions) -> Result<Vec<u8>, ScrapeError> {
+/// A scrape's response: the body and its `Content-Type`.
+struct Fetched {
+    body: Vec<u8>,
+    content_type: Option<String>,
+}
+
+async fn fetch(client: &HttpClient, target: &Target, options: &LoopOptions) -> Result<Fetched, ScrapeError> {
     let request = client
         .get(target.url.clone())
         .map_err(ScrapeError::Client)?
-        .header(reqwest::header::ACCEPT, ACCEPT)
+        .header(reqwest::header::ACCEPT, options.accept.as_ref())
         .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{}", options.timeout.as_secs_f64()))
         .timeout(options.timeout);
     let mut response = request.send().await.map_err(ScrapeError::from_reqwest)?;
     if !response.status().is_success() {
         return Err(ScrapeError::Status(response.status().as_u16()));
     }
+    let content_type =
+        response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(ScrapeError::from_reqwest)? {
         body.extend_from_slice(&chunk);
@@ -169,7 +178,7 @@ async fn fetch(client: &HttpClient, target: &Target, options: &LoopOptions) -> R
             return Err(ScrapeError::BodySizeLimit(options.body_size_limit));
         }
     }
-    Ok(body)
+    Ok(Fetched { body, content_type })
 }
 
 fn unix_ms(time: SystemTime) -> i64 {
@@ -212,9 +221,12 @@ struct CacheEntry {
 
 /// Per-target memory of series: raw series text → head ref, so a known series costs one lookup,
 /// and which series the last scrape had, for staleness. Entries unseen for two scrapes go.
+/// Keys are the xxh3-128 of the series text, not the text: a 16-byte key keeps the table small
+/// and cache-friendly on 100k-series pages (textparse measured the `String`-keyed lookup as the
+/// bottleneck), and a 128-bit collision is not a practical risk.
 #[derive(Default)]
 pub struct SeriesCache {
-    entries: HashMap<String, CacheEntry, foldhash::fast::RandomState>,
+    entries: HashMap<u128, CacheEntry, foldhash::fast::RandomState>,
     report_refs: Vec<SeriesRef>,
     iteration: u64,
 }
@@ -225,21 +237,26 @@ impl SeriesCache {
         db: &Db,
         target: &Target,
         options: &LoopOptions,
-        body: &[u8],
+        fetched: &Fetched,
         timestamp: i64,
     ) -> Result<ScrapeCounts, ScrapeError> {
+        let body = fetched.body.as_slice();
+        let (format, warning) =
+            textparse::parser_for(fetched.content_type.as_deref(), body, options.fallback_scrape_protocol)?;
+        target.set_warning(warning.map(|w| w.to_string()));
         let iteration = self.iteration + 1;
         let mut appender = db.appender();
         let mut counts = ScrapeCounts::default();
-        let mut new_entries: Vec<(String, CacheEntry)> = Vec::new();
-        let mut seen: Vec<&str> = Vec::new();
         let mut out_of_bounds = 0u64;
         let mut metadata = MetadataMap::new();
+        // Series resolved in this scrape join the cache only if it succeeds, so a failed scrape
+        // never marks (as stale) a series it alone introduced.
+        let mut new_entries: Vec<(u128, Option<SeriesRef>)> = Vec::new();
         let fail = |appender: promlite_storage::Appender, err: ScrapeError| {
             appender.rollback();
             Err(err)
         };
-        for entry in Parser::new(body, Format::PrometheusText) {
+        for entry in Parser::new(body, format) {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(err) => return fail(appender, ScrapeError::Parse(err)),
@@ -268,9 +285,10 @@ impl SeriesCache {
                 out_of_bounds += 1;
                 continue;
             }
-            let series_ref = match self.entries.get(sample.series) {
+            let key = xxhash_rust::xxh3::xxh3_128(sample.series.as_bytes());
+            let series_ref = match self.entries.get_mut(&key) {
                 Some(cached) => {
-                    seen.push(sample.series);
+                    cached.last_iteration = iteration;
                     cached.series_ref
                 }
                 None => {
@@ -279,35 +297,25 @@ impl SeriesCache {
                         Err(err) => return fail(appender, ScrapeError::Parse(err)),
                     };
                     let labels = series_labels(target, &parsed.name, &parsed.labels, options.honor_labels);
-                    let relabeled = relabel::process(&labels, &options.metric_relabel_configs);
-                    let series_ref = match relabeled {
-                        None => None,
-                        Some(labels) => {
-                            if let Err(err) = check_label_limits(&labels, options) {
+                    let Some(labels) = relabel::process(&labels, &options.metric_relabel_configs) else {
+                        new_entries.push((key, None));
+                        continue;
+                    };
+                    if let Err(err) = check_label_limits(&labels, options) {
+                        return fail(appender, err);
+                    }
+                    match appender.append(&labels, t, sample.value) {
+                        Ok(series_ref) => {
+                            counts.series_added += 1;
+                            new_entries.push((key, Some(series_ref)));
+                            if let Err(err) = counts.admit(options.sample_limit) {
                                 return fail(appender, err);
                             }
-                            match appender.append(&labels, t, sample.value) {
-                                Ok(series_ref) => {
-                                    counts.series_added += 1;
-                                    new_entries.push((
-                                        sample.series.to_owned(),
-                                        CacheEntry { series_ref: Some(series_ref), last_iteration: iteration },
-                                    ));
-                                    if let Err(err) = counts.admit(options.sample_limit) {
-                                        return fail(appender, err);
-                                    }
-                                    // `append` queued this sample already.
-                                    continue;
-                                }
-                                Err(err) => {
-                                    tracing::debug!(series = %labels, error = %err, "sample not appended");
-                                    continue;
-                                }
-                            }
                         }
-                    };
-                    new_entries.push((sample.series.to_owned(), CacheEntry { series_ref, last_iteration: iteration }));
-                    series_ref
+                        Err(err) => tracing::debug!(series = %labels, error = %err, "sample not appended"),
+                    }
+                    // `append` queued this sample already.
+                    continue;
                 }
             };
             let Some(series_ref) = series_ref else { continue };
@@ -319,12 +327,9 @@ impl SeriesCache {
         if out_of_bounds > 0 {
             tracing::debug!(samples = out_of_bounds, "samples more than 10m in the future rejected as out of bounds");
         }
-        for series in seen {
-            if let Some(entry) = self.entries.get_mut(series) {
-                entry.last_iteration = iteration;
-            }
+        for (key, series_ref) in new_entries {
+            self.entries.insert(key, CacheEntry { series_ref, last_iteration: iteration });
         }
-        self.entries.extend(new_entries);
         for (series_ref, err) in appender.commit() {
             tracing::debug!(?series_ref, error = %err, "sample rejected by the head");
         }
@@ -350,9 +355,21 @@ impl SeriesCache {
         appender.commit();
     }
 
+    /// After a failed scrape (or at the end of the run): a staleness marker for every series
+    /// that was live, then an empty cache. Entries a failed scrape touched count as live; the
+    /// next scrape re-resolves its series (one label parse each), which keeps this simple.
     fn mark_all_stale(&mut self, db: &Db, timestamp: i64) {
+        let mut appender = db.appender();
+        for entry in self.entries.values() {
+            if entry.last_iteration >= self.iteration
+                && let Some(series_ref) = entry.series_ref
+            {
+                appender.append_ref(series_ref, timestamp, STALE_NAN);
+            }
+        }
+        appender.commit();
+        self.entries.clear();
         self.iteration += 1;
-        self.stale_vanished(db, timestamp);
     }
 
     fn end_of_run_staleness(mut self, db: &Db, timestamp: i64) {

@@ -59,6 +59,8 @@ pub struct TargetStatus {
     pub last_scrape: Option<SystemTime>,
     /// How long it took.
     pub last_duration: Duration,
+    /// What promlite worked around in the last scrape (e.g. a wrong `Content-Type`), if anything.
+    pub warning: Option<String>,
 }
 
 impl Target {
@@ -78,6 +80,11 @@ impl Target {
         if **current != metadata {
             *current = Arc::new(metadata);
         }
+    }
+
+    /// Records what the last scrape had to work around, or clears it.
+    pub fn set_warning(&self, warning: Option<String>) {
+        self.status.lock().expect("target status lock").warning = warning;
     }
 
     /// Records a scrape's outcome.
@@ -189,6 +196,7 @@ pub fn populate_labels(
             last_error: String::new(),
             last_scrape: None,
             last_duration: Duration::ZERO,
+            warning: None,
         }),
     })
 }

@@ -69,7 +69,11 @@ async fn targets(State(state): State<AppState>) -> Html<String> {
                 url = escape(&target.scrape_url),
                 labels = escape(&target.labels.to_string()),
                 dur = target.last_scrape_duration.as_secs_f64(),
-                err = escape(&target.last_error),
+                err = escape(&match (&target.last_error, &target.warning) {
+                    (error, _) if !error.is_empty() => error.clone(),
+                    (_, Some(warning)) => format!("warning: {warning}"),
+                    _ => String::new(),
+                }),
             );
         }
         page.push_str("</table>");

@@ -52,6 +52,8 @@ pub struct ActiveTarget {
     pub scrape_interval: Duration,
     /// The scrape timeout.
     pub scrape_timeout: Duration,
+    /// What promlite had to work around in the last scrape (e.g. a wrong `Content-Type`).
+    pub warning: Option<String>,
 }
 
 /// A discovered target that relabeling (or a bad address) dropped, and why.

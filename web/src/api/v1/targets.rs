@@ -55,7 +55,7 @@ pub(crate) async fn targets(State(state): State<AppState>, params: Params) -> Re
             .iter()
             .filter(|t| in_pool(&t.scrape_pool))
             .map(|t| {
-                json!({
+                let mut target = json!({
                     "discoveredLabels": labels_json(&t.discovered_labels),
                     "labels": labels_json(&t.labels),
                     "scrapePool": t.scrape_pool,
@@ -67,7 +67,12 @@ pub(crate) async fn targets(State(state): State<AppState>, params: Params) -> Re
                     "health": t.health.as_str(),
                     "scrapeInterval": model_duration(t.scrape_interval),
                     "scrapeTimeout": model_duration(t.scrape_timeout),
-                })
+                });
+                // Beyond Prometheus: what the last scrape had to work around.
+                if let Some(warning) = &t.warning {
+                    target["scrapeWarning"] = json!(warning);
+                }
+                target
             })
             .collect()
     } else {
