@@ -52,6 +52,7 @@ fn test_options() -> WatchOptions {
         initial_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(500),
         debounce: Duration::from_millis(20),
+        min_rebuild_interval: Duration::from_millis(50),
         ..WatchOptions::default()
     }
 }

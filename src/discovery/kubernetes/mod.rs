@@ -6,8 +6,9 @@
 //! node: Nodes; ingress: Ingresses; plus Nodes with `attach_metadata.node` and Namespaces with
 //! `attach_metadata.namespace`), waits until every one of them has
 //! listed, then publishes the role's target groups and republishes after each batch of events.
-//! Groups are rebuilt from the stores as a whole (an O(objects) pass per batch, batches gathered
-//! for [`WatchOptions::debounce`]): simple, and a relist can never leave a stale group behind.
+//! Groups are rebuilt from the stores as a whole (an O(targets) pass per batch, batches gathered
+//! for [`WatchOptions::debounce`], at most one rebuild per [`WatchOptions::min_rebuild_interval`]):
+//! simple, and a relist can never leave a stale group behind.
 //! The labels are Prometheus 3's `__meta_kubernetes_*`, built in one module per role.
 //! [`state`] keeps what a person needs to understand an empty pool. [`Snapshot`] runs the same
 //! builders over a fixed set of objects.
@@ -317,6 +318,7 @@ pub async fn run(
     }
     let mut last: Option<Vec<TargetGroup>> = None;
     loop {
+        let built_at = tokio::time::Instant::now();
         let groups = build(config.role, &stores, &attach);
         if last.as_ref() != Some(&groups) {
             let targets = groups.iter().map(|g| g.targets.len()).sum();
@@ -330,7 +332,10 @@ pub async fn run(
         if notices.recv().await.is_none() {
             return;
         }
-        tokio::time::sleep(options.debounce).await;
+        // Gather the rest of the batch; under constant churn, rebuild at most once per
+        // `min_rebuild_interval` (a rebuild is O(targets): see BENCHMARKS.md).
+        let wait = options.debounce.max(options.min_rebuild_interval.saturating_sub(built_at.elapsed()));
+        tokio::time::sleep(wait).await;
         while notices.try_recv().is_ok() {}
     }
 }

@@ -47,6 +47,9 @@ pub struct WatchOptions {
     pub page_size: u32,
     /// How long to gather further events before rebuilding target groups.
     pub debounce: Duration,
+    /// The shortest time between two rebuilds of the target groups, which bounds their CPU cost
+    /// under constant churn (Prometheus's discovery manager throttles updates to one per 5 s).
+    pub min_rebuild_interval: Duration,
 }
 
 impl Default for WatchOptions {
@@ -57,6 +60,7 @@ impl Default for WatchOptions {
             min_watch_timeout: Duration::from_secs(300),
             page_size: 500,
             debounce: Duration::from_millis(100),
+            min_rebuild_interval: Duration::from_secs(1),
         }
     }
 }
