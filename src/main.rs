@@ -169,6 +169,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     };
     let server =
         tokio::spawn(promlite_web::serve(listener, state, security, wait_for_shutdown(move || reload(), quit)));
+    tracing::info!(address = %local_addr, "serving HTTP; /-/ready answers 503 until the WAL replay is done");
     tokio::task::spawn_blocking(move || replay_db.replay_wal())
         .await
         .context("replaying the WAL")?

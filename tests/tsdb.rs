@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::util::{FakeTarget, binary, enc, eventually, get_json};
 
 const SERIES: u64 = 20;
+
 // Sample timestamps: BASE + n * STEP_MS for the target's n-th response.
 const STEP_MS: i64 = 100;
 
@@ -169,18 +170,22 @@ fn sigkill_at_random_moments_loses_no_visible_sample_and_duplicates_none() {
 }
 
 /// Waits until `crash_series{i="0"}` has at least `n` samples visible.
-fn wait_for_samples(addr: SocketAddr, at_seconds: i64, n: usize) {
-    eventually(Duration::from_secs(20), || {
-        let now = samples(addr, at_seconds);
+fn wait_for_samples(server: &Running, at_seconds: i64, n: usize) {
+    eventually(Duration::from_secs(60), || {
+        let now = samples(server.addr, at_seconds);
         let len = now.get(&0).map_or(0, Vec::len);
-        if len >= n { Ok(()) } else { Err(format!("{len} samples")) }
+        if len >= n {
+            return Ok(());
+        }
+        let log = server.log.lock().unwrap();
+        Err(format!("{len} samples; log tail:\n{}", log[log.len().saturating_sub(10)..].join("\n")))
     });
 }
 
 #[test]
 fn damaged_wal_segments_and_chunks_head_are_reported_and_the_rest_is_served() {
-    // One second of sample time per 50 ms scrape, starting 50 minutes ago: a chunk is cut every
-    // 120 samples (6 s), and every sample stays within what the head and the scrape loop accept
+    // One second of sample time per 100 ms scrape (a shorter timeout fails scrapes when the
+    // machine is busy), starting 50 minutes ago: a chunk is cut every 120 samples, and every sample stays within what the head and the scrape loop accept
     // (no older than 1h before the newest sample, no more than 10m in the future).
     let base = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64 - 50 * 60_000;
     const STEP: i64 = 1000;
@@ -198,7 +203,7 @@ fn damaged_wal_segments_and_chunks_head_are_reported_and_the_rest_is_served() {
     std::fs::write(
         &config,
         format!(
-            "global:\n  scrape_interval: 50ms\n  scrape_timeout: 50ms\nscrape_configs:\n  - job_name: crash\n    static_configs:\n      - targets: ['{}']\n",
+            "global:\n  scrape_interval: 100ms\n  scrape_timeout: 100ms\nscrape_configs:\n  - job_name: crash\n    static_configs:\n      - targets: ['{}']\n",
             target.addr
         ),
     )
@@ -208,7 +213,8 @@ fn damaged_wal_segments_and_chunks_head_are_reported_and_the_rest_is_served() {
     // Three runs, each killed: each run writes its own WAL segment (00000000..00000002).
     for run in 1..=3 {
         let mut server = spawn(dir.path(), &data, &config);
-        wait_for_samples(server.addr, query_at, 130 * run);
+        // The first run fills a chunk (cut at 120 samples); the others only add a segment each.
+        wait_for_samples(&server, query_at, 130 + 20 * (run - 1));
         server.child.kill().unwrap();
         server.child.wait().unwrap();
     }
@@ -253,4 +259,84 @@ fn damaged_wal_segments_and_chunks_head_are_reported_and_the_rest_is_served() {
     let metrics = crate::util::http(server.addr, "GET", "/metrics", None).body;
     assert!(metrics.contains("prometheus_tsdb_wal_corruptions_total 2"), "{metrics}");
     assert!(metrics.contains("prometheus_tsdb_mmap_chunk_corruptions_total 1"), "{metrics}");
+    // Segments 0..2 were replayed; writing goes on in a fresh one.
+    assert!(metrics.contains("prometheus_tsdb_wal_segment_current 3"), "{metrics}");
+}
+
+#[test]
+fn ready_answers_503_while_the_wal_replays_then_200() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        // Enough WAL (no chunks_head) that a debug build replays it for a noticeable while.
+        let options = promlite_storage::Options { wal_segment_size: 1 << 20, ..Default::default() };
+        let db = promlite_storage::Db::open(&data, options).unwrap();
+        let base = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64 - 3_000_000;
+        let mut refs = Vec::new();
+        let mut app = db.appender();
+        for s in 0..2000 {
+            let labels = promlite_storage::Labels::from_pairs([("__name__", "replayed"), ("s", &s.to_string())]);
+            refs.push(app.append(&labels, base, 0.0).unwrap());
+        }
+        assert!(app.commit().is_empty());
+        for step in 1..300 {
+            let mut app = db.appender();
+            for r in &refs {
+                app.append_ref(*r, base + step * 10_000, step as f64);
+            }
+            assert!(app.commit().is_empty());
+        }
+    }
+    std::fs::remove_dir_all(data.join("chunks_head")).unwrap();
+    let segments = std::fs::read_dir(data.join("wal")).unwrap().count() as u64;
+    assert!(segments >= 2, "{segments} WAL segments");
+    // Port 0, and the address from the line logged before the replay: a port picked here and
+    // released could be taken by another test's server before promlite binds it.
+    let mut child = Command::new(binary())
+        .current_dir(dir.path())
+        .arg("--web.listen-address=127.0.0.1:0")
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("answers 503 until the WAL replay is done")
+                && let Some(addr) = line.split("address=").nth(1)
+            {
+                let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
+            }
+        }
+    });
+    let addr: SocketAddr = rx.recv_timeout(Duration::from_secs(60)).expect("the serving line").parse().unwrap();
+    let mut server = Running { child, addr, log: Arc::new(Mutex::new(Vec::new())) };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut statuses = Vec::new();
+    let mut replay_seen = None;
+    while Instant::now() < deadline {
+        let status = crate::util::http(addr, "GET", "/-/ready", None).status;
+        if statuses.last() != Some(&status) {
+            statuses.push(status);
+        }
+        if status == 503 && replay_seen.is_none() {
+            replay_seen = Some(get_json(addr, "/api/v1/status/walreplay").1["data"].clone());
+        }
+        if status == 200 {
+            break;
+        }
+    }
+    assert_eq!(statuses, [503, 200], "/-/ready answers in order");
+    let replay = replay_seen.unwrap();
+    assert_eq!(replay["min"], 0, "{replay}");
+    assert_eq!(replay["max"], segments - 1, "{replay}");
+    // Once ready, every replayed sample is there.
+    let query = format!("/api/v1/query?query={}", enc("count(count_over_time(replayed[1h]) == 300)"));
+    let (status, body) = get_json(addr, &query);
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["result"][0]["value"][1], "2000", "{body}");
+    server.child.kill().unwrap();
 }

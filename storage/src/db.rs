@@ -143,6 +143,12 @@ impl Db {
             OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
         let wal_dir = dir.join("wal");
         fs::create_dir_all(&wal_dir).map_err(io(&wal_dir))?;
+        // Known before the replay starts, so `/api/v1/status/walreplay` shows the range at once.
+        let segments = wal::list_segments(&wal_dir)?;
+        let progress = ReplayProgress::default();
+        progress.min.store(segments.first().copied().unwrap_or(0), Ordering::Relaxed);
+        progress.max.store(segments.last().copied().unwrap_or(0), Ordering::Relaxed);
+        progress.current.store(segments.first().copied().unwrap_or(0), Ordering::Relaxed);
         let (mapper, chunks, chunk_repair) =
             ChunkDiskMapper::open(&dir.join("chunks_head"), chunks_head::MAX_FILE_SIZE)?;
         if let Some(repair) = &chunk_repair {
@@ -167,7 +173,7 @@ impl Db {
             options,
             head: Arc::new(Head::new(HeadOptions::default(), Some(mapper))),
             replay: Arc::new(RwLock::new(Arc::new(ReplayStats::default()))),
-            progress: Arc::new(ReplayProgress::default()),
+            progress: Arc::new(progress),
             pending: Arc::new(Mutex::new(Some(PendingReplay { mmapped, chunk_repair }))),
             _lock: Arc::new(lock),
         })

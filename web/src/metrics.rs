@@ -108,6 +108,15 @@ fn write_tsdb(out: &mut String, db: &promlite_storage::Db, head: &promlite_stora
         family(out, name, kind, help);
         let _ = writeln!(out, "{name} {value}");
     }
+    if let Some(segment) = db.wal_segment_current() {
+        family(
+            out,
+            "prometheus_tsdb_wal_segment_current",
+            "gauge",
+            "Write log segment index that TSDB is currently writing to.",
+        );
+        let _ = writeln!(out, "prometheus_tsdb_wal_segment_current {segment}");
+    }
     family(out, "prometheus_tsdb_data_replay_duration_seconds", "gauge", "Time taken to replay the data on disk.");
     let _ = writeln!(out, "prometheus_tsdb_data_replay_duration_seconds {}", replay.duration_seconds);
     family(
