@@ -2,13 +2,14 @@
 //!
 //! A query is parsed once, its selectors' time window is worked out from the AST, and one
 //! [`Querier`] over that window serves every selector; each selector's series are fetched once
-//! per query and cached. A range query is evaluated series by series where the expression
-//! allows it ([`Evaluator::eval_over_steps`]: selectors, range-vector functions, aggregations,
-//! vector-scalar operators, histogram functions): each series' samples are walked once with
-//! a moving window across all steps and its labels are worked out once. Anything else (vector
-//! matching, subqueries, instant-vector functions, series whose labels collide once
-//! `__name__` is dropped) is evaluated step by step, each step an instant evaluation at the
-//! step's time. Both paths give the same result, to the bit (tests compare them).
+//! per query and cached. A range query with an instant-vector result is evaluated series by
+//! series ([`Evaluator::eval_over_steps`]): for selectors, range-vector and math functions,
+//! aggregations and vector-scalar operators, each series' samples are walked once with a moving
+//! window across all steps and its labels are worked out once; other parts (vector matching,
+//! label functions, subqueries, series whose labels collide once `__name__` is dropped, ...)
+//! are evaluated step by step over operands computed that way. Scalar results and instant
+//! queries are evaluated step by step, each step an instant evaluation at the step's time.
+//! Both paths give the same result, to the bit (tests compare them).
 //! Invariants: the evaluator never reads storage outside the window computed up front; `@`
 //! and `offset` move a selector's reference time per step, never backwards across steps.
 
@@ -692,9 +693,9 @@ pub(crate) fn present_at(input: &[StepSeries], cursors: &mut [usize], ts: i64, p
 impl Evaluator {
     /// Evaluates an instant-vector expression at every step, series by series (upstream
     /// `rangeEval`): each selected series is walked once with moving windows and its labels are
-    /// worked out once, not once per step. `None` when `expr` has a part this path does not
-    /// cover; the caller then evaluates step by step, which gives the same result. Series may
-    /// come out without samples; their labels are unique among the returned series.
+    /// worked out once, not once per step. `None` when `expr` is not an instant vector; the
+    /// caller then evaluates step by step. Series may come out without samples; their labels
+    /// are unique among the returned series.
     pub(crate) fn eval_over_steps(
         &mut self,
         expr: &Expr,
