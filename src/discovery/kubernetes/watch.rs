@@ -630,3 +630,48 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_the_cap_with_jitter_and_honours_retry_after() {
+        let options = WatchOptions::default();
+        let mut backoff = Backoff::new(&options);
+        let mut bases = Vec::new();
+        for _ in 0..8 {
+            let delay = backoff.delay(None);
+            bases.push(delay);
+        }
+        // 0.8 s, 1.6 s, 3.2 s, ... capped at 30 s, each within ±20%.
+        let expected = [0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30.0, 30.0];
+        for (delay, base) in bases.iter().zip(expected) {
+            let secs = delay.as_secs_f64();
+            assert!(secs >= base * 0.8 - 1e-9 && secs <= base * 1.2 + 1e-9, "{secs} vs {base}");
+        }
+        assert!(backoff.delay(Some(Duration::from_secs(120))) >= Duration::from_secs(120));
+        backoff.reset();
+        assert!(backoff.delay(None) <= Duration::from_millis(960));
+    }
+
+    #[test]
+    fn error_reasons_and_paths() {
+        let status = |code| WatchError::Status {
+            verb: "list",
+            path: "/api/v1/pods".into(),
+            code,
+            reason: "Forbidden".into(),
+            message: "pods is forbidden".into(),
+            retry_after: None,
+        };
+        let reasons: Vec<_> = [401, 403, 429, 500, 503, 404].map(|c| status(c).reason()).into();
+        assert_eq!(reasons, ["unauthorized", "forbidden", "throttled", "server_error", "server_error", "client_error"]);
+        assert_eq!(status(403).to_string(), "list /api/v1/pods: HTTP 403 Forbidden: pods is forbidden");
+        assert_eq!(Kind::Pod.path("default"), "api/v1/namespaces/default/pods");
+        assert_eq!(Kind::Node.path("default"), "api/v1/nodes");
+        assert_eq!(Kind::EndpointSlice.path(""), "apis/discovery.k8s.io/v1/endpointslices");
+        assert_eq!(Kind::Ingress.path("web"), "apis/networking.k8s.io/v1/namespaces/web/ingresses");
+        assert_eq!(Kind::Namespace.metric_role(), "namespace");
+    }
+}
