@@ -961,3 +961,31 @@ fn upstream_example_config_yields_expected_targets() {
         active.iter().find(|t| t["scrapePool"] == "kubernetes-services" && t["labels"]["service"] == "web").unwrap();
     assert_eq!(probe["labels"]["instance"], "web.default.svc:80");
 }
+
+/// The classic "0/0" pool: a selector that matches nothing in kube-system. The targets page says
+/// which resource, namespace and selector came back empty.
+#[test]
+fn empty_pool_explains_its_selector() {
+    let fake = FakeKube::start();
+    apply_all(&fake);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "scrape_configs:\n  - job_name: kube-scheduler\n    kubernetes_sd_configs:\n      - role: endpoints\n        api_server: {}\n        namespaces: {{names: [kube-system]}}\n        selectors:\n          - role: endpoints\n            label: component=kube-scheduler\n",
+            fake.url()
+        ),
+    )
+    .unwrap();
+    let server = start(dir.path(), &[&format!("--config.file={}", config.display())]);
+    let page = eventually(Duration::from_secs(15), || {
+        let page = crate::util::http(server.addr, "GET", "/targets", None).body;
+        if page.contains("no endpoints in namespace kube-system") { Ok(page) } else { Err(page) }
+    });
+    assert!(page.contains("kube-scheduler (0/0 up)"), "{page}");
+    assert!(
+        page.contains("kubernetes_sd_configs[0] (role endpoints): no endpoints in namespace kube-system matching label selector &quot;component=kube-scheduler&quot;: check the namespace and the selectors"),
+        "{page}"
+    );
+}

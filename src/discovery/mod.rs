@@ -41,12 +41,6 @@ pub fn static_groups(scrape_config: &ScrapeConfig) -> Vec<TargetGroup> {
         .collect()
 }
 
-/// Names the discovery mechanisms of a job that do not discover anything yet (none today:
-/// every mechanism the config accepts runs).
-pub fn unsupported_mechanisms(_scrape_config: &ScrapeConfig) -> Vec<&'static str> {
-    Vec::new()
-}
-
 /// Runs a job's discovery until the task is aborted (its pool stops, which also ends every
 /// Kubernetes watch): calls `update` with the job's static groups plus its file and Kubernetes
 /// groups whenever these change. Files are polled every second; each Kubernetes SD config

@@ -61,9 +61,6 @@ impl Manager {
                 }
                 old => old,
             };
-            for mechanism in discovery::unsupported_mechanisms(scrape_config) {
-                tracing::warn!(scrape_pool = %name, mechanism, "service discovery not implemented yet; these targets are not discovered");
-            }
             let scrape_config = Arc::new(scrape_config.clone());
             let pool = match ScrapePool::new(Arc::clone(&scrape_config), self.db.clone(), self.offset_seed) {
                 Ok(pool) => Arc::new(pool),
@@ -162,6 +159,10 @@ impl TargetsView for Manager {
         self.jobs.lock().expect("manager lock").keys().cloned().collect()
     }
 
+    fn discovery_notes(&self, scrape_pool: &str) -> Vec<String> {
+        discovery::kubernetes::status().iter().filter(|sd| sd.job == scrape_pool).flat_map(explain_kubernetes).collect()
+    }
+
     fn metadata(&self) -> Vec<TargetMetadata> {
         let mut out = Vec::new();
         for pool in self.pools() {
@@ -205,4 +206,48 @@ impl TargetsView for Manager {
         }
         discovery::kubernetes::write_metrics(out);
     }
+}
+
+/// What one `kubernetes_sd_configs` entry has (not) found, in sentences a person can act on.
+fn explain_kubernetes(sd: &discovery::kubernetes::SdStatus) -> Vec<String> {
+    let which = format!("kubernetes_sd_configs[{}] (role {})", sd.index, sd.role.as_str());
+    if let Some(error) = &sd.config_error {
+        return vec![format!("{which}: {error}")];
+    }
+    let mut notes = Vec::new();
+    for informer in &sd.informers {
+        let place = if informer.namespace.is_empty() {
+            "all namespaces".to_owned()
+        } else {
+            format!("namespace {}", informer.namespace)
+        };
+        let mut selectors = Vec::new();
+        if !informer.label_selector.is_empty() {
+            selectors.push(format!("label selector {:?}", informer.label_selector));
+        }
+        if !informer.field_selector.is_empty() {
+            selectors.push(format!("field selector {:?}", informer.field_selector));
+        }
+        let selected =
+            if selectors.is_empty() { String::new() } else { format!(" matching {}", selectors.join(" and ")) };
+        if let Some(error) = &informer.last_error {
+            notes.push(format!("{which}: watching {} in {place}{selected} failed: {error}", informer.resource));
+        } else if !informer.synced {
+            notes.push(format!("{which}: still listing {} in {place} from {}", informer.resource, sd.api_server));
+        } else if informer.objects == 0 {
+            notes.push(format!(
+                "{which}: no {} in {place}{selected}: check the namespace and the selectors",
+                informer.resource
+            ));
+        }
+        for warning in &informer.warnings {
+            notes.push(format!("{which}: the API server warns: {warning}"));
+        }
+    }
+    if sd.synced && sd.targets == 0 && notes.is_empty() {
+        notes.push(format!(
+            "{which}: objects were found but they yield no target (no addresses or ports: a Service without ready endpoints, or a component without a Service)"
+        ));
+    }
+    notes
 }

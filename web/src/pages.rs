@@ -47,6 +47,14 @@ async fn targets(State(state): State<AppState>) -> Html<String> {
         let in_pool: Vec<_> = active.iter().filter(|t| t.scrape_pool == pool).collect();
         let up = in_pool.iter().filter(|t| t.health == crate::TargetHealth::Up).count();
         let _ = write!(page, "<h2>{} ({up}/{} up)</h2>", escape(&pool), in_pool.len());
+        let notes = state.targets.discovery_notes(&pool);
+        if !notes.is_empty() {
+            page.push_str("<ul class=\"notes\">");
+            for note in &notes {
+                let _ = write!(page, "<li>{}</li>", escape(note));
+            }
+            page.push_str("</ul>");
+        }
         if in_pool.is_empty() {
             let why = dropped.iter().filter(|d| d.scrape_pool == pool).count();
             let _ = write!(

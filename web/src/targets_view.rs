@@ -90,6 +90,10 @@ pub trait TargetsView: Send + Sync {
     fn dropped_targets(&self) -> Vec<DroppedTarget>;
     /// The names of all scrape pools (jobs), sorted.
     fn scrape_pools(&self) -> Vec<String>;
+    /// Sentences explaining what discovery found for `scrape_pool`, for a person wondering why
+    /// it has fewer targets than expected (errors, unsynced watches, selectors that match
+    /// nothing). Empty when there is nothing to say.
+    fn discovery_notes(&self, scrape_pool: &str) -> Vec<String>;
     /// Metric metadata of every active target, from its last successful scrape.
     fn metadata(&self) -> Vec<TargetMetadata>;
     /// Appends scrape self-metrics in the text format (`prometheus_target_*`, ...).
