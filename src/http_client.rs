@@ -5,8 +5,10 @@
 //! auth, `authorization.credentials_file`, header files) are read on every request, so a rotated
 //! token is picked up at the next scrape, as in Prometheus. This is the only place that calls
 //! `Secret::expose`.
-//! FIXME(#5): `oauth2`, `tls_config.server_name`, `proxy_from_environment` and
-//! `proxy_connect_header` are refused with a clear error at client build time.
+//! `tls_config.server_name` verifies the certificate against that name (the SNI sent is still
+//! the URL's host) and needs a configured CA.
+//! FIXME(#5): `oauth2`, `proxy_from_environment` and `proxy_connect_header` are refused with a
+//! clear error at client build time.
 
 use std::path::Path;
 
@@ -138,9 +140,116 @@ impl HttpClient {
     }
 }
 
+/// A rustls config that verifies the target's certificate against `tls_config.server_name`
+/// instead of the URL's host (targets addressed by IP with a certificate for a name). The CA
+/// must be configured: the system roots are not available to a custom verifier here.
+fn named_server_tls(tls: &TlsConfig) -> Result<rustls::ClientConfig, HttpClientError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    let pem_error = |setting: &'static str| {
+        move |err: rustls::pki_types::pem::Error| HttpClientError::Invalid { setting, reason: err.to_string() }
+    };
+    let ca = match (tls.ca.is_empty(), tls.ca_file.is_empty()) {
+        (false, _) => tls.ca.clone(),
+        (true, false) => read_file("tls_config ca_file", &tls.ca_file)?,
+        (true, true) => {
+            return Err(HttpClientError::Invalid {
+                setting: "tls_config.server_name",
+                reason: "promlite needs ca or ca_file with server_name".to_owned(),
+            });
+        }
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+        let cert = cert.map_err(pem_error("tls_config ca"))?;
+        roots
+            .add(cert)
+            .map_err(|err| HttpClientError::Invalid { setting: "tls_config ca", reason: err.to_string() })?;
+    }
+    let name = ServerName::try_from(tls.server_name.clone())
+        .map_err(|err| HttpClientError::Invalid { setting: "tls_config.server_name", reason: err.to_string() })?;
+    let inner = rustls::client::WebPkiServerVerifier::builder(std::sync::Arc::new(roots))
+        .build()
+        .map_err(|err| HttpClientError::Invalid { setting: "tls_config ca", reason: err.to_string() })?;
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> =
+        [(TlsVersion::Tls12, &rustls::version::TLS12), (TlsVersion::Tls13, &rustls::version::TLS13)]
+            .into_iter()
+            .filter(|(v, _)| tls.min_version.is_none_or(|min| *v >= min) && tls.max_version.is_none_or(|max| *v <= max))
+            .map(|(_, version)| version)
+            .collect();
+    let builder = rustls::ClientConfig::builder_with_protocol_versions(&versions)
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(NamedServerVerifier { inner, name }));
+    let cert = match (tls.cert.is_empty(), tls.cert_file.is_empty()) {
+        (false, _) => Some(tls.cert.clone()),
+        (true, false) => Some(read_file("tls_config cert_file", &tls.cert_file)?),
+        (true, true) => None,
+    };
+    let mut config = match cert {
+        None => builder.with_no_client_auth(),
+        Some(cert) => {
+            let key = match &tls.key {
+                Some(key) if !key.expose().is_empty() => key.expose().to_owned(),
+                _ => read_file("tls_config key_file", &tls.key_file)?,
+            };
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(pem_error("tls_config cert"))?;
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(pem_error("tls_config key"))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|err| HttpClientError::Invalid { setting: "tls_config cert/key", reason: err.to_string() })?
+        }
+    };
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Verifies certificates against a fixed name rather than the connection's host.
+#[derive(Debug)]
+struct NamedServerVerifier {
+    inner: std::sync::Arc<rustls::client::WebPkiServerVerifier>,
+    name: rustls::pki_types::ServerName<'static>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for NamedServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.inner.verify_server_cert(end_entity, intermediates, &self.name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
 fn apply_tls(mut builder: reqwest::ClientBuilder, tls: &TlsConfig) -> Result<reqwest::ClientBuilder, HttpClientError> {
-    if !tls.server_name.is_empty() {
-        return Err(HttpClientError::Unsupported("tls_config.server_name"));
+    if !tls.server_name.is_empty() && !tls.insecure_skip_verify {
+        return Ok(builder.tls_backend_preconfigured(named_server_tls(tls)?));
     }
     let ca = match (tls.ca.is_empty(), tls.ca_file.is_empty()) {
         (false, _) => Some(tls.ca.clone()),

@@ -233,19 +233,28 @@ fn tls_targets_are_verified_against_the_configured_ca() {
     let config = write_config(
         dir.path(),
         &format!(
-            "scrape_configs:\n  - job_name: trusted\n    scheme: https\n    scrape_interval: 1s\n    tls_config: {{ca_file: ca.pem}}\n    static_configs: [{{targets: ['localhost:{port}']}}]\n  - job_name: untrusted\n    scheme: https\n    scrape_interval: 1s\n    static_configs: [{{targets: ['localhost:{port}']}}]\n"
+            "scrape_configs:\n  - job_name: trusted\n    scheme: https\n    scrape_interval: 1s\n    tls_config: {{ca_file: ca.pem}}\n    static_configs: [{{targets: ['localhost:{port}']}}]\n  - job_name: untrusted\n    scheme: https\n    scrape_interval: 1s\n    static_configs: [{{targets: ['localhost:{port}']}}]\n  - job_name: by_ip\n    scheme: https\n    scrape_interval: 1s\n    tls_config: {{ca_file: ca.pem, server_name: localhost}}\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n  - job_name: wrong_name\n    scheme: https\n    scrape_interval: 1s\n    tls_config: {{ca_file: ca.pem, server_name: other.example}}\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
         ),
     );
     let server = start(dir.path(), &[&config]);
-    let active = targets_after_first_scrape(&server, 2);
+    let active = targets_after_first_scrape(&server, 4);
     let of = |job: &str| active.iter().find(|t| t["scrapePool"] == job).unwrap().clone();
+    // tls_config.server_name: an IP target verified against the certificate's name.
+    assert_eq!(of("by_ip")["health"], "up", "{}", of("by_ip"));
+    let wrong = of("wrong_name");
+    assert!(
+        wrong["lastError"].as_str().unwrap().starts_with("TLS handshake failed: invalid peer certificate"),
+        "{wrong}"
+    );
     assert_eq!(of("trusted")["health"], "up", "{}", of("trusted"));
     assert_eq!(of("trusted")["scrapeUrl"], format!("https://localhost:{port}/metrics"));
     let untrusted = of("untrusted");
     assert_eq!(untrusted["health"], "down");
     let error = untrusted["lastError"].as_str().unwrap();
     assert!(error.starts_with("TLS handshake failed: invalid peer certificate"), "{error}");
-    assert_eq!(query(&server, "secure")[0]["metric"]["job"], "trusted");
+    let jobs: Vec<String> =
+        query(&server, "secure").iter().map(|s| s["metric"]["job"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(jobs, ["by_ip", "trusted"]);
 }
 
 /// 1000 targets on loopback, every 2s: each target keeps its interval within 10% (timestamps are
