@@ -11,14 +11,18 @@
 //! - A series always goes to the same shard, and a shard sends one batch at a time, so each
 //!   series' samples arrive in timestamp order.
 //!
-//! FIXME(#9): the shard count is fixed at `min_shards` (no dynamic resharding); a restart
+//! - The shard count follows upstream's calculation every 10 s (time per sample × (incoming
+//!   rate + 5% of the backlog per second), within `min_shards`..`max_shards`, ignored within
+//!   30% or while sends fail); a reshard drains every shard before starting the new ones.
+//!
+//! FIXME(#9): a restart
 //! starts sending at the current time, as Prometheus does (samples committed but unsent before
 //! the restart are not resent: there is no persisted position); metadata, exemplars and native
 //! histograms are not sent; `sample_age_limit` and remote write 2.0 are not implemented.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use promlite_storage::{Labels, TailRecord, WalTail};
@@ -51,6 +55,11 @@ pub struct QueueMetrics {
     highest_sent_ms: AtomicI64,
     highest_read_ms: AtomicI64,
     shards: AtomicU64,
+    shards_desired: AtomicU64,
+    /// Samples handed to shards (the "samples in" of the shard calculation).
+    read_samples: AtomicU64,
+    /// Time spent in successful sends, nanoseconds.
+    send_nanos: AtomicU64,
 }
 
 /// A running sender for one `remote_write` entry; stops when dropped.
@@ -107,30 +116,30 @@ impl QueueManager {
         let metrics = Arc::new(QueueMetrics::default());
         let stop = Arc::new(AtomicBool::new(false));
         let shards = config.queue_config.min_shards.max(1) as usize;
-        metrics.shards.store(shards as u64, Ordering::Relaxed);
-        let capacity = config.queue_config.capacity.max(1) as usize;
-        let mut senders = Vec::with_capacity(shards);
-        for shard in 0..shards {
-            let (tx, rx) = mpsc::channel::<QueuedSample>(capacity);
-            senders.push(tx);
-            let sender = Sender {
-                client: client.clone(),
-                url: url.clone(),
-                config: config.clone(),
-                metrics: Arc::clone(&metrics),
-                stop: Arc::clone(&stop),
-                remote: name.clone(),
-                shard,
-            };
-            tokio::spawn(sender.run(rx));
-        }
+        let template = Sender {
+            client,
+            url,
+            config: config.clone(),
+            metrics: Arc::clone(&metrics),
+            stop: Arc::clone(&stop),
+            remote: name.clone(),
+            shard: 0,
+        };
+        let mut shard_set = Shards {
+            senders: Vec::new(),
+            template,
+            runtime: tokio::runtime::Handle::current(),
+            live: Arc::new(AtomicUsize::new(0)),
+        };
+        shard_set.spawn(shards);
         let watcher = Watcher {
             tail: WalTail::new(wal_dir),
             start_ms,
             series: HashMap::new(),
             relabel: config.write_relabel_configs.clone(),
             external_labels: external_labels.to_vec(),
-            shards: senders,
+            shards: shard_set,
+            resharding: Resharding::new(&metrics),
             metrics: Arc::clone(&metrics),
             stop: Arc::clone(&stop),
         };
@@ -164,9 +173,9 @@ impl QueueManager {
             "prometheus_remote_storage_queue_highest_sent_timestamp_seconds" => {
                 m.highest_sent_ms.load(Ordering::Relaxed) as f64 / 1000.0
             }
-            "prometheus_remote_storage_shards"
-            | "prometheus_remote_storage_shards_desired"
-            | "prometheus_remote_storage_shards_min" => m.shards.load(Ordering::Relaxed) as f64,
+            "prometheus_remote_storage_shards" => m.shards.load(Ordering::Relaxed) as f64,
+            "prometheus_remote_storage_shards_desired" => m.shards_desired.load(Ordering::Relaxed) as f64,
+            "prometheus_remote_storage_shards_min" => self.config.queue_config.min_shards as f64,
             "prometheus_remote_storage_shards_max" => self.config.queue_config.max_shards as f64,
             _ => return,
         };
@@ -264,9 +273,117 @@ struct Watcher {
     series: HashMap<u64, Option<Arc<[prompb::Label]>>>,
     relabel: Vec<crate::relabel::RelabelConfig>,
     external_labels: Vec<(String, String)>,
-    shards: Vec<mpsc::Sender<QueuedSample>>,
+    shards: Shards,
+    resharding: Resharding,
     metrics: Arc<QueueMetrics>,
     stop: Arc<AtomicBool>,
+}
+
+/// The running shards of one queue.
+struct Shards {
+    senders: Vec<mpsc::Sender<QueuedSample>>,
+    /// Cloned for each new shard.
+    template: Sender,
+    runtime: tokio::runtime::Handle,
+    /// Shard tasks still running (they finish their queued samples after their sender closes).
+    live: Arc<AtomicUsize>,
+}
+
+impl Shards {
+    fn spawn(&mut self, n: usize) {
+        let capacity = self.template.config.queue_config.capacity.max(1) as usize;
+        for shard in 0..n {
+            let (tx, rx) = mpsc::channel::<QueuedSample>(capacity);
+            self.senders.push(tx);
+            let mut sender = self.template.clone();
+            sender.shard = shard;
+            let live = Arc::clone(&self.live);
+            live.fetch_add(1, Ordering::SeqCst);
+            self.runtime.spawn(async move {
+                sender.run(rx).await;
+                live.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+        self.template.metrics.shards.store(n as u64, Ordering::Relaxed);
+        self.template.metrics.shards_desired.store(n as u64, Ordering::Relaxed);
+    }
+
+    /// Closes every shard, waits until each has sent what it holds, then starts `n` new ones;
+    /// so a series' samples never overtake each other while moving to another shard. False if
+    /// stopped meanwhile.
+    fn reshard(&mut self, n: usize, stop: &AtomicBool) -> bool {
+        self.senders.clear();
+        while self.live.load(Ordering::SeqCst) > 0 {
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.spawn(n);
+        true
+    }
+}
+
+/// How often the shard count is recomputed (upstream `shardUpdateDuration`).
+const SHARD_UPDATE_INTERVAL: Duration = Duration::from_secs(10);
+/// A new shard count within this fraction of the current one is not worth a reshard
+/// (upstream `shardToleranceFraction`).
+const SHARD_TOLERANCE: f64 = 0.3;
+
+/// The inputs of upstream's shard calculation, sampled every [`SHARD_UPDATE_INTERVAL`].
+struct Resharding {
+    last: Instant,
+    read: u64,
+    sent: u64,
+    send_nanos: u64,
+    retried: u64,
+    failed: u64,
+}
+
+impl Resharding {
+    fn new(metrics: &QueueMetrics) -> Resharding {
+        Resharding {
+            last: Instant::now(),
+            read: metrics.read_samples.load(Ordering::Relaxed),
+            sent: metrics.samples.load(Ordering::Relaxed),
+            send_nanos: metrics.send_nanos.load(Ordering::Relaxed),
+            retried: metrics.retried_samples.load(Ordering::Relaxed),
+            failed: metrics.failed_samples.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The shard count the last interval asks for, or `None` when it is not time yet, the
+    /// change is within tolerance, or sends were failing (more shards would not help a
+    /// receiver that is down).
+    fn desired(&mut self, metrics: &QueueMetrics, current: usize, min: usize, max: usize) -> Option<usize> {
+        let elapsed = self.last.elapsed();
+        if elapsed < SHARD_UPDATE_INTERVAL {
+            return None;
+        }
+        let now = Resharding::new(metrics);
+        let read = now.read - self.read;
+        let sent = now.sent - self.sent;
+        let send_nanos = now.send_nanos - self.send_nanos;
+        let troubled = now.retried != self.retried || now.failed != self.failed;
+        *self = now;
+        if troubled || sent == 0 {
+            return None;
+        }
+        // Seconds one shard spends per sample, times the samples per second to move: the
+        // incoming rate plus 5% of the backlog each second (upstream's catch-up term).
+        let per_sample = send_nanos as f64 / 1e9 / sent as f64;
+        let pending = metrics.pending_samples.load(Ordering::Relaxed).max(0) as f64;
+        let rate_in = read as f64 / elapsed.as_secs_f64();
+        let desired = (per_sample * (rate_in + 0.05 * pending)).ceil() as usize;
+        let desired = desired.clamp(min.max(1), max.max(1));
+        metrics.shards_desired.store(desired as u64, Ordering::Relaxed);
+        let lower = current as f64 * (1.0 - SHARD_TOLERANCE);
+        let upper = current as f64 * (1.0 + SHARD_TOLERANCE);
+        if desired as f64 >= lower && desired as f64 <= upper {
+            return None;
+        }
+        Some(desired)
+    }
 }
 
 impl Watcher {
@@ -284,6 +401,14 @@ impl Watcher {
                     continue;
                 }
             };
+            let q = &self.shards.template.config.queue_config;
+            let (min, max) = (q.min_shards as usize, q.max_shards as usize);
+            if let Some(n) = self.resharding.desired(&self.metrics, self.shards.senders.len(), min, max) {
+                tracing::info!(from = self.shards.senders.len(), to = n, "remote storage resharding");
+                if !self.shards.reshard(n, &self.stop) {
+                    return;
+                }
+            }
             if records.is_empty() {
                 std::thread::sleep(WAL_POLL_INTERVAL);
                 continue;
@@ -337,7 +462,8 @@ impl Watcher {
             self.metrics.dropped_samples.fetch_add(1, Ordering::Relaxed);
             return true;
         };
-        let shard = &self.shards[(series_ref % self.shards.len() as u64) as usize];
+        self.metrics.read_samples.fetch_add(1, Ordering::Relaxed);
+        let shard = &self.shards.senders[(series_ref % self.shards.senders.len() as u64) as usize];
         let mut sample = QueuedSample { labels: Arc::clone(labels), t, v };
         self.metrics.pending_samples.fetch_add(1, Ordering::Relaxed);
         // Backpressure: a full shard (receiver slow or down) holds the reader here, and what
@@ -359,6 +485,7 @@ impl Watcher {
 }
 
 /// One shard: batches samples and sends them, one request at a time.
+#[derive(Clone)]
 struct Sender {
     client: HttpClient,
     url: reqwest::Url,
@@ -404,7 +531,14 @@ impl Sender {
                     }
                 }
                 Some(None) => {}
-                None => return,
+                None => {
+                    // Closed for a reshard or a stop: what was queued still goes out.
+                    if !batch.is_empty() && !self.stop.load(Ordering::Relaxed) {
+                        self.send_with_retries(&batch).await;
+                        self.metrics.pending_samples.fetch_sub(batch.len() as i64, Ordering::Relaxed);
+                    }
+                    return;
+                }
             }
             if self.stop.load(Ordering::Relaxed) {
                 return;
@@ -436,8 +570,10 @@ impl Sender {
         let max_backoff = self.config.queue_config.max_backoff.as_std();
         let mut backoff = min_backoff;
         loop {
+            let started = Instant::now();
             match self.send(body.clone()).await {
                 Ok(()) => {
+                    self.metrics.send_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
                     self.metrics.samples.fetch_add(n, Ordering::Relaxed);
                     self.metrics.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
                     self.metrics.highest_sent_ms.fetch_max(highest, Ordering::Relaxed);
