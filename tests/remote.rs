@@ -636,3 +636,53 @@ fn sender_adds_shards_for_a_slow_receiver_and_loses_nothing() {
         if got == want { Ok(()) } else { Err(format!("{} series received, {} stored", got.len(), want.len())) }
     });
 }
+
+#[test]
+fn promlite_resends_what_was_unsent_after_a_restart() {
+    if !have(PROMETHEUS) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("promlite-data");
+    let receiver_dir = dir.path().join("receiver");
+    std::fs::create_dir(&receiver_dir).unwrap();
+    let receiver_args = ["--web.enable-remote-write-receiver"];
+    let prometheus = External::prometheus(&receiver_dir, "scrape_configs: []\n", &receiver_args);
+    let port = prometheus.addr.port();
+    let target = counting_target(20);
+    let config_path = dir.path().join("promlite.yml");
+    std::fs::write(&config_path, promlite_config(target.addr, &format!("http://{}/api/v1/write", prometheus.addr), ""))
+        .unwrap();
+    let args = [format!("--config.file={}", config_path.display()), format!("--storage.tsdb.path={}", data.display())];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = start(dir.path(), &args);
+    // Some batches are accepted, so a resume position is saved...
+    eventually(Duration::from_secs(30), || {
+        let sent = queue_metric(server.addr, "prometheus_remote_storage_samples_total");
+        if sent >= 50.0 { Ok(()) } else { Err(format!("{sent} sent")) }
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    // ...then the receiver goes away, promlite scrapes on without sending, and is killed.
+    drop(prometheus);
+    let before = target.requests.load(std::sync::atomic::Ordering::SeqCst);
+    wait_for_scrapes(&target, before + 4);
+    drop(server);
+    let prometheus = External::start(
+        PROMETHEUS,
+        &[
+            format!("--config.file={}", receiver_dir.join("prometheus.yml").display()),
+            format!("--storage.tsdb.path={}", receiver_dir.join("prom-data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            receiver_args[0].to_owned(),
+        ],
+        port,
+        "/-/ready",
+    );
+    let server = start(dir.path(), &args);
+    let before = target.requests.load(std::sync::atomic::Ordering::SeqCst);
+    wait_for_scrapes(&target, before + 2);
+    let got = assert_same_as_promlite(server.addr, |cut| remote_read(prometheus.addr, &[(0, "job", "fake")], 0, cut));
+    let samples: usize = got.values().map(Vec::len).sum();
+    assert!(samples >= 25 * 8, "{samples} samples");
+    assert!(data.join("remote_write/under-test").exists());
+}

@@ -51,7 +51,8 @@ impl RemoteStorage {
                 running.queues.push(old.swap_remove(i));
                 continue;
             }
-            match QueueManager::start(rw, &external, &self.wal_dir, now) {
+            let position_dir = self.wal_dir.parent().unwrap_or(&self.wal_dir).join("remote_write");
+            match QueueManager::start(rw, &external, &self.wal_dir, now, &position_dir) {
                 Ok(queue) => running.queues.push(queue),
                 Err(err) => {
                     tracing::error!(error = %err, "remote write queue not started");

@@ -15,9 +15,13 @@
 //!   rate + 5% of the backlog per second), within `min_shards`..`max_shards`, ignored within
 //!   30% or while sends fail); a reshard drains every shard before starting the new ones.
 //!
-//! FIXME(#9): a restart
-//! starts sending at the current time, as Prometheus does (samples committed but unsent before
-//! the restart are not resent: there is no persisted position); metadata, exemplars and native
+//! - A restart resumes: each queue saves (every second and when it stops) the WAL position up
+//!   to which every sample was accepted or refused for good, in `<data dir>/remote_write/
+//!   <remote_name>`, and a queue that finds one sends everything after it. Upstream instead
+//!   starts from the current time and skips what was unsent; promlite's way can resend a batch
+//!   whose answer was lost in a crash (receivers ignore an identical sample).
+//!
+//! FIXME(#9): metadata, exemplars and native
 //! histograms are not sent; `sample_age_limit` and remote write 2.0 are not implemented.
 
 use std::collections::HashMap;
@@ -25,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use promlite_storage::{Labels, TailRecord, WalTail};
+use promlite_storage::{Labels, TailRecord, WalPosition, WalTail};
 use promlite_web::prompb;
 use tokio::sync::mpsc;
 
@@ -41,6 +45,65 @@ struct QueuedSample {
     labels: Arc<[prompb::Label]>,
     t: i64,
     v: f64,
+    /// The WAL record it came from (see [`Progress`]).
+    record: u64,
+}
+
+/// Which WAL records are fully sent, so a restart resumes after them: each Samples record gets
+/// a number and a count of samples in flight; when the oldest records reach zero, their end
+/// becomes the resume position, written to `<data dir>/remote_write/<remote_name>`.
+/// A sample counts as done once accepted or refused for good, never while retried.
+#[derive(Default)]
+struct Progress {
+    /// Number of the front record in `records`.
+    front: u64,
+    /// Samples in flight per record, oldest first, with the record's end.
+    records: std::collections::VecDeque<(usize, WalPosition)>,
+    /// The end of the newest record whose samples, and all before it, are done.
+    done: Option<WalPosition>,
+}
+
+impl Progress {
+    /// Registers a record with `in_flight` samples about to be queued; returns its number.
+    fn push(&mut self, in_flight: usize, end: WalPosition) -> u64 {
+        self.records.push_back((in_flight, end));
+        let number = self.front + self.records.len() as u64 - 1;
+        self.advance();
+        number
+    }
+
+    fn ack(&mut self, records: impl Iterator<Item = u64>) {
+        for record in records {
+            if let Some(entry) = record.checked_sub(self.front).and_then(|i| self.records.get_mut(i as usize)) {
+                entry.0 = entry.0.saturating_sub(1);
+            }
+        }
+        self.advance();
+    }
+
+    fn advance(&mut self) {
+        while let Some(&(0, end)) = self.records.front() {
+            self.done = Some(end);
+            self.records.pop_front();
+            self.front += 1;
+        }
+    }
+}
+
+fn read_position(path: &std::path::Path) -> Option<WalPosition> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut parts = text.split_whitespace();
+    Some(WalPosition { segment: parts.next()?.parse().ok()?, offset: parts.next()?.parse().ok()? })
+}
+
+/// Replaces the file through a rename, so a crash leaves the old position or the new one.
+fn write_position(path: &std::path::Path, position: WalPosition) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{} {}\n", position.segment, position.offset))?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Counters and gauges of one queue, under Prometheus's `prometheus_remote_storage_*` names.
@@ -95,13 +158,16 @@ pub enum QueueError {
 }
 
 impl QueueManager {
-    /// Starts tailing `wal_dir` and sending samples with a timestamp at or after `start_ms`.
+    /// Starts tailing `wal_dir`. With a resume position saved in `position_dir` by an earlier
+    /// run of this queue (same `remote_name`), sends every sample after it; otherwise samples
+    /// with a timestamp at or after `start_ms`, as upstream does.
     /// Must be called inside a tokio runtime (the shards are tasks).
     pub fn start(
         config: &RemoteWriteConfig,
         external_labels: &[(String, String)],
         wal_dir: &std::path::Path,
         start_ms: i64,
+        position_dir: &std::path::Path,
     ) -> Result<QueueManager, QueueError> {
         let client = HttpClient::new(&config.http_client_config)
             .map_err(|source| QueueError::Client { url: config.url.clone(), source })?;
@@ -124,6 +190,7 @@ impl QueueManager {
             stop: Arc::clone(&stop),
             remote: name.clone(),
             shard: 0,
+            progress: Arc::default(),
         };
         let mut shard_set = Shards {
             senders: Vec::new(),
@@ -131,10 +198,22 @@ impl QueueManager {
             runtime: tokio::runtime::Handle::current(),
             live: Arc::new(AtomicUsize::new(0)),
         };
+        let position_file = position_dir.join(&name);
+        let resume = read_position(&position_file);
+        if let Some(position) = resume {
+            tracing::info!(remote_name = %name, segment = position.segment, offset = position.offset, "remote write resumes after the last fully sent WAL record");
+        }
+        let progress = Arc::new(std::sync::Mutex::new(Progress::default()));
+        shard_set.template.progress = Arc::clone(&progress);
         shard_set.spawn(shards);
         let watcher = Watcher {
             tail: WalTail::new(wal_dir),
-            start_ms,
+            start_ms: if resume.is_some() { i64::MIN } else { start_ms },
+            resume,
+            progress,
+            position_file,
+            saved: resume,
+            last_save: Instant::now(),
             series: HashMap::new(),
             relabel: config.write_relabel_configs.clone(),
             external_labels: external_labels.to_vec(),
@@ -269,6 +348,12 @@ pub fn write_metric_families(queues: &[QueueManager], out: &mut String) {
 struct Watcher {
     tail: WalTail,
     start_ms: i64,
+    /// Samples records ending at or before this were sent by an earlier run.
+    resume: Option<WalPosition>,
+    progress: Arc<std::sync::Mutex<Progress>>,
+    position_file: std::path::PathBuf,
+    saved: Option<WalPosition>,
+    last_save: Instant,
     /// Series ref → labels as sent, or `None` when write relabeling dropped the series.
     series: HashMap<u64, Option<Arc<[prompb::Label]>>>,
     relabel: Vec<crate::relabel::RelabelConfig>,
@@ -388,8 +473,32 @@ impl Resharding {
 
 impl Watcher {
     fn run(mut self) {
+        self.follow();
+        self.save_position();
+    }
+
+    /// Writes the resume position when it moved (at most once a second while running).
+    fn save_position(&mut self) {
+        let done = self.progress.lock().expect("progress lock").done;
+        if let Some(done) = done
+            && Some(done) != self.saved
+        {
+            match write_position(&self.position_file, done) {
+                Ok(()) => self.saved = Some(done),
+                Err(err) => {
+                    tracing::warn!(file = %self.position_file.display(), error = %err, "remote write: cannot save the resume position")
+                }
+            }
+        }
+        self.last_save = Instant::now();
+    }
+
+    fn follow(&mut self) {
         let mut logged_error = false;
         while !self.stop.load(Ordering::Relaxed) {
+            if self.last_save.elapsed() >= Duration::from_secs(1) {
+                self.save_position();
+            }
             let records = match self.tail.poll() {
                 Ok(records) => records,
                 Err(err) => {
@@ -413,7 +522,7 @@ impl Watcher {
                 std::thread::sleep(WAL_POLL_INTERVAL);
                 continue;
             }
-            for record in records {
+            for (record, end) in records {
                 match record {
                     TailRecord::Series(series) => {
                         for (series_ref, labels) in series {
@@ -421,9 +530,24 @@ impl Watcher {
                             self.series.insert(series_ref, sent);
                         }
                     }
+                    TailRecord::Samples(_) if self.resume.is_some_and(|resume| end <= resume) => {}
                     TailRecord::Samples(samples) => {
+                        let mut queued = Vec::with_capacity(samples.len());
                         for (series_ref, t, v) in samples {
-                            if !self.enqueue(series_ref, t, v) {
+                            if t < self.start_ms {
+                                continue;
+                            }
+                            self.metrics.highest_read_ms.fetch_max(t, Ordering::Relaxed);
+                            match self.series.get(&series_ref) {
+                                Some(Some(labels)) => queued.push((series_ref, Arc::clone(labels), t, v)),
+                                _ => {
+                                    self.metrics.dropped_samples.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                        }
+                        let number = self.progress.lock().expect("progress lock").push(queued.len(), end);
+                        for (series_ref, labels, t, v) in queued {
+                            if !self.enqueue(series_ref, QueuedSample { labels, t, v, record: number }) {
                                 return;
                             }
                         }
@@ -453,18 +577,9 @@ impl Watcher {
     }
 
     /// Hands one sample to its shard, waiting while the shard is full; false once stopped.
-    fn enqueue(&mut self, series_ref: u64, t: i64, v: f64) -> bool {
-        if t < self.start_ms {
-            return true;
-        }
-        self.metrics.highest_read_ms.fetch_max(t, Ordering::Relaxed);
-        let Some(Some(labels)) = self.series.get(&series_ref) else {
-            self.metrics.dropped_samples.fetch_add(1, Ordering::Relaxed);
-            return true;
-        };
+    fn enqueue(&mut self, series_ref: u64, mut sample: QueuedSample) -> bool {
         self.metrics.read_samples.fetch_add(1, Ordering::Relaxed);
         let shard = &self.shards.senders[(series_ref % self.shards.senders.len() as u64) as usize];
-        let mut sample = QueuedSample { labels: Arc::clone(labels), t, v };
         self.metrics.pending_samples.fetch_add(1, Ordering::Relaxed);
         // Backpressure: a full shard (receiver slow or down) holds the reader here, and what
         // is not read yet stays in the WAL. The timeout only lets a stop request through.
@@ -494,6 +609,7 @@ struct Sender {
     stop: Arc<AtomicBool>,
     remote: String,
     shard: usize,
+    progress: Arc<std::sync::Mutex<Progress>>,
 }
 
 /// How a failed send ends.
@@ -549,7 +665,15 @@ impl Sender {
         }
     }
 
+    /// Sends `batch` until it is accepted or refused for good, then marks it done for
+    /// [`Progress`]; a stop while retrying leaves it not done, so it is resent after a restart.
     async fn send_with_retries(&self, batch: &[QueuedSample]) {
+        if self.try_send_batch(batch).await {
+            self.progress.lock().expect("progress lock").ack(batch.iter().map(|s| s.record));
+        }
+    }
+
+    async fn try_send_batch(&self, batch: &[QueuedSample]) -> bool {
         let request = prompb::WriteRequest {
             // One series entry per sample, as upstream's 1.0 sender builds them.
             timeseries: batch
@@ -577,18 +701,18 @@ impl Sender {
                     self.metrics.samples.fetch_add(n, Ordering::Relaxed);
                     self.metrics.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
                     self.metrics.highest_sent_ms.fetch_max(highest, Ordering::Relaxed);
-                    return;
+                    return true;
                 }
                 Err(SendError::Unrecoverable(reason)) => {
                     tracing::error!(remote_name = %self.remote, shard = self.shard, samples = n, %reason, "non-recoverable error sending samples to remote storage; dropping them");
                     self.metrics.failed_samples.fetch_add(n, Ordering::Relaxed);
-                    return;
+                    return true;
                 }
                 Err(SendError::Recoverable { retry_after, reason }) => {
                     tracing::warn!(remote_name = %self.remote, shard = self.shard, samples = n, %reason, "failed to send batch, retrying");
                     self.metrics.retried_samples.fetch_add(n, Ordering::Relaxed);
                     if self.stop.load(Ordering::Relaxed) {
-                        return;
+                        return false;
                     }
                     tokio::time::sleep(retry_after.unwrap_or(backoff)).await;
                     backoff = (backoff * 2).min(max_backoff).max(min_backoff);

@@ -39,5 +39,5 @@ pub use head::{AppendError, Appender, HeadStats, STALE_NAN, Sample, SeriesRef, T
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{BadRegex, MatchOp, Matcher, compile_anchored};
 pub use querier::{Querier, Series};
-pub use wal::tail::{TailRecord, WalTail};
+pub use wal::tail::{TailRecord, WalPosition, WalTail};
 pub use wal::{Repair, WalError};

@@ -24,6 +24,15 @@ pub enum TailRecord {
     Samples(Vec<(u64, i64, f64)>),
 }
 
+/// Where a record ends in the WAL: segment number, then byte offset in it. Ordered as the WAL is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WalPosition {
+    /// The segment number.
+    pub segment: u32,
+    /// The byte offset just after the record.
+    pub offset: u64,
+}
+
 /// Follows the segments of one WAL directory from the first segment present.
 pub struct WalTail {
     dir: PathBuf,
@@ -45,8 +54,9 @@ impl WalTail {
         (self.segment, self.offset)
     }
 
-    /// Every whole record written since the last call, in order, across segment boundaries.
-    pub fn poll(&mut self) -> Result<Vec<TailRecord>, WalError> {
+    /// Every whole record written since the last call, in order, across segment boundaries,
+    /// each with the position just after it.
+    pub fn poll(&mut self) -> Result<Vec<(TailRecord, WalPosition)>, WalError> {
         let mut out = Vec::new();
         loop {
             let segments = list_segments(&self.dir)?;
@@ -74,7 +84,7 @@ impl WalTail {
         }
     }
 
-    fn read_current(&mut self, segment: u32, out: &mut Vec<TailRecord>) -> Result<(), WalError> {
+    fn read_current(&mut self, segment: u32, out: &mut Vec<(TailRecord, WalPosition)>) -> Result<(), WalError> {
         let path = super::segment_name(&self.dir, segment);
         let io = |source: std::io::Error| WalError::Io { path: path.clone(), source };
         let mut file = match File::open(&path) {
@@ -87,13 +97,15 @@ impl WalTail {
         let mut data = Vec::new();
         file.read_to_end(&mut data).map_err(io)?;
         let start = (self.offset - base) as usize;
-        let end = read_records(&data, start, |rec| match decode(rec) {
-            Ok(Record::Series(series)) => out.push(TailRecord::Series(series)),
-            Ok(Record::Samples(samples)) => {
-                out.push(TailRecord::Samples(samples.iter().map(|s| (s.series_ref, s.t, s.v)).collect()))
+        let end = read_records(&data, start, |rec, end| {
+            let position = WalPosition { segment, offset: base + end as u64 };
+            match decode(rec) {
+                Ok(Record::Series(series)) => out.push((TailRecord::Series(series), position)),
+                Ok(Record::Samples(samples)) => out
+                    .push((TailRecord::Samples(samples.iter().map(|s| (s.series_ref, s.t, s.v)).collect()), position)),
+                Ok(Record::Other(_)) => {}
+                Err(_) => self.corrupt_records += 1,
             }
-            Ok(Record::Other(_)) => {}
-            Err(_) => self.corrupt_records += 1,
         });
         self.offset = base + end as u64;
         Ok(())
@@ -103,7 +115,7 @@ impl WalTail {
 /// Calls `on_record` for each whole record of `data` (which starts on a page boundary) from
 /// `start` (a record boundary) on; returns the end of the last whole record. Stops quietly at a
 /// torn or damaged fragment: the writer may be in the middle of it, and repair is not ours.
-fn read_records(data: &[u8], start: usize, mut on_record: impl FnMut(&[u8])) -> usize {
+fn read_records(data: &[u8], start: usize, mut on_record: impl FnMut(&[u8], usize)) -> usize {
     let mut offset = start;
     let mut good_end = start;
     let mut record = Vec::new();
@@ -155,9 +167,9 @@ fn read_records(data: &[u8], start: usize, mut on_record: impl FnMut(&[u8])) -> 
             if snap::raw::Decoder::new().decompress(&record, &mut decompressed).is_err() {
                 return good_end;
             }
-            on_record(&decompressed);
+            on_record(&decompressed, offset);
         } else {
-            on_record(&record);
+            on_record(&record, offset);
         }
         good_end = offset;
     }
@@ -176,7 +188,10 @@ mod tests {
         let mut seen: Vec<(u64, i64, f64)> = Vec::new();
         let mut series = 0;
         let drain = |tail: &mut WalTail, seen: &mut Vec<(u64, i64, f64)>, series: &mut usize| {
-            for rec in tail.poll().unwrap() {
+            let mut last = None;
+            for (rec, position) in tail.poll().unwrap() {
+                assert!(last < Some(position), "positions increase");
+                last = Some(position);
                 match rec {
                     TailRecord::Series(s) => *series += s.len(),
                     TailRecord::Samples(s) => seen.extend(s),
