@@ -121,6 +121,11 @@ pub(crate) fn binary_over_steps(
             let Some(rhs) = ev.eval_over_steps(&expr.rhs, steps)? else {
                 return Ok(None);
             };
+            if !matches!(op, T_LAND | T_LOR | T_LUNLESS)
+                && let Some(out) = static_matching(op, modifier, &lhs, &rhs)?
+            {
+                return Ok(Some(out));
+            }
             let out = ev.per_step(vec![lhs, rhs], steps, |_, _, vectors| {
                 let [lhs, rhs]: [Vec<InstantSample>; 2] = vectors.try_into().expect("two operands");
                 match binary_values(op, modifier, Val::Vector(lhs), Val::Vector(rhs))? {
@@ -174,6 +179,77 @@ pub(crate) fn binary_over_steps(
             }
         }
         out.push(StepSeries { labels, samples, order });
+    }
+    Ok(Some(out))
+}
+
+/// Vector matching worked out once per series pair rather than once per step, when no step
+/// can raise a matching error: the "one" side's signatures are unique, so are the "many" side's
+/// for one-to-one matching, and so are the pairs' result labels. Each pair's samples are then
+/// merged by time. `None` otherwise (the caller matches each step's vectors).
+fn static_matching(
+    op: u16,
+    modifier: &BinModifier,
+    lhs: &[StepSeries],
+    rhs: &[StepSeries],
+) -> Result<Option<Vec<StepSeries>>, QueryError> {
+    let (include, swapped) = match &modifier.card {
+        VectorMatchCardinality::OneToOne => (None, false),
+        VectorMatchCardinality::ManyToOne(labels) => (Some(labels), false),
+        VectorMatchCardinality::OneToMany(labels) => (Some(labels), true),
+        VectorMatchCardinality::ManyToMany => return Ok(None),
+    };
+    let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
+    let matching = modifier.matching.as_ref();
+    let mut one_by_signature: HashMap<Labels, usize> = HashMap::with_capacity(one.len());
+    for (j, series) in one.iter().enumerate() {
+        if one_by_signature.insert(signature(&series.labels, matching), j).is_some() {
+            return Ok(None);
+        }
+    }
+    let mut pairs = Vec::new();
+    let mut many_signatures = HashSet::new();
+    let mut result_set = HashSet::new();
+    for (i, series) in many.iter().enumerate() {
+        let signature = signature(&series.labels, matching);
+        let Some(&j) = one_by_signature.get(&signature) else {
+            continue;
+        };
+        if include.is_none() && !many_signatures.insert(signature) {
+            return Ok(None);
+        }
+        let labels = result_labels(op, &series.labels, &one[j].labels, modifier, include);
+        if !result_set.insert(labels.clone()) {
+            return Ok(None);
+        }
+        pairs.push((i, j, labels));
+    }
+    let mut out = Vec::with_capacity(pairs.len());
+    for (i, j, labels) in pairs {
+        let (m, o) = (&many[i], &one[j]);
+        let mut result = StepSeries::new(labels);
+        let mut k = 0;
+        for (a, p) in m.samples.iter().enumerate() {
+            while k < o.samples.len() && o.samples[k].t < p.t {
+                k += 1;
+            }
+            let Some(q) = o.samples.get(k).filter(|q| q.t == p.t) else {
+                continue;
+            };
+            let (l, r) = if swapped { (q.v, p.v) } else { (p.v, q.v) };
+            let (mut v, keep) = apply(op, l, r)?;
+            if modifier.return_bool {
+                v = bool_value(keep);
+            } else if !keep {
+                continue;
+            }
+            result.samples.push(Sample { t: p.t, v });
+            // The step's output follows the "many" side's order.
+            if let Some(&key) = m.order.get(a) {
+                result.order.push(key);
+            }
+        }
+        out.push(result);
     }
     Ok(Some(out))
 }
