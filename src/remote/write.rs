@@ -773,6 +773,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn progress_moves_only_past_records_whose_samples_are_all_done() {
+        let at = |offset| WalPosition { segment: 0, offset };
+        let mut progress = Progress::default();
+        let a = progress.push(2, at(10));
+        let b = progress.push(0, at(20)); // every sample filtered: done once `a` is
+        let c = progress.push(1, at(30));
+        assert_eq!(progress.done, None);
+        progress.ack([c].into_iter());
+        assert_eq!(progress.done, None, "a later record finishing first does not move past `a`");
+        progress.ack([a].into_iter());
+        assert_eq!(progress.done, None);
+        progress.ack([a, b].into_iter());
+        assert_eq!(progress.done, Some(at(30)));
+        let d = progress.push(0, at(40));
+        assert_eq!((d, progress.done), (3, Some(at(40))));
+        progress.ack([a, 99].into_iter()); // stale or unknown numbers change nothing
+        assert_eq!(progress.done, Some(at(40)));
+    }
+
+    #[test]
+    fn position_file_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("remote_write").join("q");
+        assert_eq!(read_position(&path), None);
+        let position = WalPosition { segment: 3, offset: 65_536 };
+        write_position(&path, position).unwrap();
+        assert_eq!(read_position(&path), Some(position));
+    }
+
+    #[test]
     fn retry_after_seconds_or_date() {
         assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
         let later = std::time::SystemTime::now() + Duration::from_secs(120);
