@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use super::error::Problem;
-use super::http_client::{HttpClientConfig, join_dir, raw_with_http_client};
+use super::http_client::{HttpClientConfig, raw_with_http_client};
 use super::kubernetes::RawKubernetesSdConfig;
 use super::scrape::{FileSdConfig, StaticConfig};
 use super::{Duration, KubernetesSdConfig, list, position, validate_relabel_configs};
@@ -151,31 +151,9 @@ impl AlertmanagerEntry {
         let relabel_configs = validate_relabel_configs(raw.relabel_configs, names, problems);
         let alert_relabel_configs = validate_relabel_configs(raw.alert_relabel_configs, names, problems);
         let static_configs = raw.static_configs.into_iter().map(|s| s.value).collect();
-        let mut file_sd_configs = Vec::new();
-        for file_sd in raw.file_sd_configs {
-            let file_sd_at = position(&file_sd);
-            let mut file_sd = file_sd.value;
-            if let Err(message) = file_sd.validate() {
-                problems.push(Problem::new(file_sd_at, message));
-            }
-            if let Some(dir) = dir {
-                file_sd.files.iter_mut().for_each(|f| join_dir(dir, f));
-            }
-            file_sd_configs.push(file_sd);
-        }
-        let mut kubernetes_sd_configs = Vec::new();
-        for kubernetes in raw.kubernetes_sd_configs {
-            let kubernetes_at = position(&kubernetes);
-            match kubernetes.value.resolve() {
-                Ok(mut kubernetes) => {
-                    if let Some(dir) = dir {
-                        kubernetes.set_directory(dir);
-                    }
-                    kubernetes_sd_configs.push(kubernetes);
-                }
-                Err(message) => problems.push(Problem::new(kubernetes_at, message)),
-            }
-        }
+        let file_sd_configs = super::scrape::resolve_file_sd_configs(raw.file_sd_configs, dir, problems);
+        let kubernetes_sd_configs =
+            super::scrape::resolve_kubernetes_sd_configs(raw.kubernetes_sd_configs, dir, problems);
         if problems.len() > before {
             return None;
         }

@@ -165,6 +165,49 @@ impl FileSdConfig {
     }
 }
 
+/// Validates `file_sd_configs` entries and joins their paths with the config's directory.
+pub(crate) fn resolve_file_sd_configs(
+    entries: Vec<Spanned<FileSdConfig>>,
+    dir: Option<&Path>,
+    problems: &mut Vec<Problem>,
+) -> Vec<FileSdConfig> {
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let at = position(&entry);
+        let mut file_sd = entry.value;
+        if let Err(message) = file_sd.validate() {
+            problems.push(Problem::new(at, message));
+        }
+        if let Some(dir) = dir {
+            file_sd.files.iter_mut().for_each(|f| join_dir(dir, f));
+        }
+        out.push(file_sd);
+    }
+    out
+}
+
+/// Resolves `kubernetes_sd_configs` entries and joins their paths with the config's directory.
+pub(crate) fn resolve_kubernetes_sd_configs(
+    entries: Vec<Spanned<RawKubernetesSdConfig>>,
+    dir: Option<&Path>,
+    problems: &mut Vec<Problem>,
+) -> Vec<KubernetesSdConfig> {
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let at = position(&entry);
+        match entry.value.resolve() {
+            Ok(mut kubernetes) => {
+                if let Some(dir) = dir {
+                    kubernetes.set_directory(dir);
+                }
+                out.push(kubernetes);
+            }
+            Err(message) => problems.push(Problem::new(at, message)),
+        }
+    }
+    out
+}
+
 /// Upstream's `^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$`.
 fn is_valid_file_sd_path(path: &str) -> bool {
     let extensions = [".json", ".yml", ".yaml", ".JSON", ".YML", ".YAML"];
@@ -470,31 +513,8 @@ impl ScrapeConfigEntry {
             }
             static_configs.push(group);
         }
-        let mut file_sd_configs = Vec::with_capacity(raw.file_sd_configs.len());
-        for file_sd in raw.file_sd_configs {
-            let file_sd_at = position(&file_sd);
-            let mut file_sd = file_sd.value;
-            if let Err(message) = file_sd.validate() {
-                problems.push(Problem::new(file_sd_at, message));
-            }
-            if let Some(dir) = dir {
-                file_sd.files.iter_mut().for_each(|f| join_dir(dir, f));
-            }
-            file_sd_configs.push(file_sd);
-        }
-        let mut kubernetes_sd_configs = Vec::with_capacity(raw.kubernetes_sd_configs.len());
-        for kubernetes in raw.kubernetes_sd_configs {
-            let kubernetes_at = position(&kubernetes);
-            match kubernetes.value.resolve() {
-                Ok(mut kubernetes) => {
-                    if let Some(dir) = dir {
-                        kubernetes.set_directory(dir);
-                    }
-                    kubernetes_sd_configs.push(kubernetes);
-                }
-                Err(message) => problems.push(Problem::new(kubernetes_at, message)),
-            }
-        }
+        let file_sd_configs = resolve_file_sd_configs(raw.file_sd_configs, dir, problems);
+        let kubernetes_sd_configs = resolve_kubernetes_sd_configs(raw.kubernetes_sd_configs, dir, problems);
         if problems.len() > before {
             return None;
         }
