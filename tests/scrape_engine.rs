@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::util::{FakeResponse, FakeTarget, Server, enc, eventually, get_json, serve_one, start};
+use crate::util::{FakeResponse, FakeTarget, Server, enc, eventually, get_json, serve_one, start, test_certificates};
 
 fn write_config(dir: &std::path::Path, body: &str) -> String {
     let path = dir.join("prometheus.yml");
@@ -195,24 +195,8 @@ fn basic_auth_and_bearer_token_files_are_sent_and_reread() {
 /// refused with a TLS reason without it.
 #[test]
 fn tls_targets_are_verified_against_the_configured_ca() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let ca_issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf =
-        rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&leaf_key, &ca_issuer).unwrap();
-
-    let server_config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap(),
-        )
-        .unwrap();
-    let server_config = Arc::new(server_config);
+    let certificates = test_certificates(&["localhost"]);
+    let server_config = Arc::clone(&certificates.server_config);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (count, last) = (Arc::new(AtomicU64::new(0)), Arc::new(std::sync::Mutex::new(String::new())));
@@ -229,7 +213,7 @@ fn tls_targets_are_verified_against_the_configured_ca() {
     });
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &certificates.ca_pem).unwrap();
     let config = write_config(
         dir.path(),
         &format!(

@@ -251,3 +251,41 @@ pub fn serve_one<S: Read + Write>(
     let _ = stream.write_all(&out);
     let _ = stream.flush();
 }
+
+/// A fresh test CA and a server certificate it signed for `names`, in the forms tests need.
+pub struct TestCertificates {
+    /// The CA certificate, PEM.
+    pub ca_pem: String,
+    /// The server certificate, PEM.
+    pub cert_pem: String,
+    /// The server key, PEM.
+    pub key_pem: String,
+    /// A rustls server config serving that certificate (ring provider installed).
+    pub server_config: Arc<rustls::ServerConfig>,
+}
+
+/// Issues a server certificate for `names` from a new CA.
+pub fn test_certificates(names: &[&str]) -> TestCertificates {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let leaf = rcgen::CertificateParams::new(names).unwrap().signed_by(&leaf_key, &issuer).unwrap();
+    let server_config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    TestCertificates {
+        ca_pem: ca_cert.pem(),
+        cert_pem: leaf.pem(),
+        key_pem: leaf_key.serialize_pem(),
+        server_config: Arc::new(server_config),
+    }
+}

@@ -24,18 +24,10 @@ fn https_get(ca_pem: &str, port: u16, path: &str, auth: Option<(&str, &str)>) ->
 
 #[test]
 fn tls_and_basic_auth_protect_every_endpoint() {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf =
-        rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&leaf_key, &issuer).unwrap();
-
+    let certificates = crate::util::test_certificates(&["localhost"]);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("server.crt"), leaf.pem()).unwrap();
-    std::fs::write(dir.path().join("server.key"), leaf_key.serialize_pem()).unwrap();
+    std::fs::write(dir.path().join("server.crt"), &certificates.cert_pem).unwrap();
+    std::fs::write(dir.path().join("server.key"), &certificates.key_pem).unwrap();
     let hash = bcrypt::hash("s3cret-pass", 4).unwrap();
     std::fs::write(
         dir.path().join("web.yml"),
@@ -46,7 +38,7 @@ fn tls_and_basic_auth_protect_every_endpoint() {
     .unwrap();
     let server = start(dir.path(), &[&format!("--web.config.file={}", dir.path().join("web.yml").display())]);
     let port = server.addr.port();
-    let ca = ca_cert.pem();
+    let ca = certificates.ca_pem.clone();
 
     let (status, challenge, frame) = https_get(&ca, port, "/api/v1/query?query=1", None).unwrap();
     assert_eq!((status, challenge.as_str(), frame.as_str()), (401, "Basic", "deny"));

@@ -135,25 +135,8 @@ impl FakeKube {
     /// Starts an empty fake API server speaking HTTPS with a certificate for `127.0.0.1` issued by
     /// a fresh CA; returns it with the CA's PEM.
     pub fn start_tls() -> (FakeKube, String) {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = rcgen::Issuer::new(ca_params, ca_key);
-        let leaf_key = rcgen::KeyPair::generate().unwrap();
-        let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .unwrap()
-            .signed_by(&leaf_key, &issuer)
-            .unwrap();
-        let config = rustls::ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf.der().clone()],
-                rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap(),
-            )
-            .unwrap();
-        (FakeKube::start_with(Some(Arc::new(config))), ca_cert.pem())
+        let certificates = crate::util::test_certificates(&["127.0.0.1", "localhost"]);
+        (FakeKube::start_with(Some(certificates.server_config)), certificates.ca_pem)
     }
 
     fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> FakeKube {
