@@ -4,6 +4,8 @@
 //! crates. Nothing here serves HTTP itself: the `web` crate does, and sees scrape state through
 //! its `TargetsView` trait.
 
+#![deny(unsafe_code)]
+
 pub mod config;
 pub mod discovery;
 pub mod http_client;

@@ -2,6 +2,8 @@
 //! starts scraping and serving, and waits for signals. It only wires; the parts live in the lib,
 //! `promlite-storage`, `promlite-promql` and `promlite-web`.
 
+#![deny(unsafe_code)]
+
 mod flags;
 
 use std::net::SocketAddr;

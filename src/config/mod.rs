@@ -770,11 +770,16 @@ fn resolve_global(
 /// Expands `$VAR` and `${VAR}` from the environment the way Go's `os.Expand` does for
 /// Prometheus's external labels; `$$` is a literal `$`, an unset variable is empty.
 fn expand_env(value: &str) -> String {
+    expand_with(value, |name| std::env::var(name).unwrap_or_default())
+}
+
+/// [`expand_env`] over any variable lookup (tests pass their own instead of the environment).
+pub(crate) fn expand_with(value: &str, env: impl Fn(&str) -> String) -> String {
     let lookup = |name: &str| -> String {
         if name == "$" {
             return "$".to_owned();
         }
-        std::env::var(name).unwrap_or_default()
+        env(name)
     };
     let is_special = |c: u8| b"*#$@!?-0123456789".contains(&c);
     let bytes = value.as_bytes();

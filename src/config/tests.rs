@@ -124,13 +124,14 @@ fn bearer_token_becomes_authorization() {
 
 #[test]
 fn external_labels_expand_environment() {
-    // SAFETY: no other test reads or writes this variable.
-    unsafe { std::env::set_var("PROMLITE_CONFIG_TEST_VAR", "v") };
-    let config = load(
-        "global:\n  external_labels:\n    a: ${PROMLITE_CONFIG_TEST_VAR}\n    b: x$PROMLITE_CONFIG_TEST_VAR\n    c: x$${PROMLITE_CONFIG_TEST_VAR}\n    d: foo$$bar\n    e: $PROMLITE_CONFIG_UNSET_VAR\n",
-    );
-    let labels: Vec<_> = config.global.external_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    assert_eq!(labels, ["a=v", "b=xv", "c=x${PROMLITE_CONFIG_TEST_VAR}", "d=foo$bar", "e="]);
+    let env = |name: &str| if name == "VAR" { "v".to_owned() } else { String::new() };
+    let cases = [("${VAR}", "v"), ("x$VAR", "xv"), ("x$${VAR}", "x${VAR}"), ("foo$$bar", "foo$bar"), ("$UNSET", "")];
+    for (input, want) in cases {
+        assert_eq!(super::expand_with(input, env), want, "{input}");
+    }
+    // Through a real load, with a variable every environment has.
+    let config = load("global:\n  external_labels:\n    path: ${PATH}\n");
+    assert_eq!(config.global.external_labels["path"], std::env::var("PATH").unwrap_or_default());
 }
 
 #[test]
