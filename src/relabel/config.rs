@@ -182,8 +182,7 @@ pub struct Regexp {
 impl Regexp {
     /// Compiles `pattern`; the error is the `regex` crate's message.
     pub fn new(pattern: &str) -> Result<Regexp, regex::Error> {
-        let anchored = format!("^(?s:{})$", rewrite_go_regex(pattern));
-        let regex = regex::Regex::new(&anchored)?;
+        let regex = regex::Regex::new(&promlite_storage::anchored_regex_source(pattern))?;
         Ok(Regexp { original: pattern.to_owned(), regex })
     }
 
@@ -247,112 +246,6 @@ impl Serialize for Regexp {
 fn first_line(err: &regex::Error) -> String {
     let text = err.to_string();
     text.lines().last().unwrap_or_default().trim().trim_start_matches("error: ").to_owned()
-}
-
-const ASCII_DIGIT: &str = "0-9";
-const ASCII_WORD: &str = "0-9A-Za-z_";
-const ASCII_SPACE: &str = r"\t\n\x0C\r ";
-
-/// Rewrites a Go RE2 pattern into one the `regex` crate reads the same way.
-fn rewrite_go_regex(pattern: &str) -> String {
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut out = String::with_capacity(pattern.len() + 8);
-    let mut in_class = false;
-    // Index of the first character inside the current class, where `]` is a literal.
-    let mut class_start = 0;
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\\' && i + 1 < chars.len() {
-            let next = chars[i + 1];
-            let class = match next {
-                'd' => Some((ASCII_DIGIT, false)),
-                'D' => Some((ASCII_DIGIT, true)),
-                'w' => Some((ASCII_WORD, false)),
-                'W' => Some((ASCII_WORD, true)),
-                's' => Some((ASCII_SPACE, false)),
-                'S' => Some((ASCII_SPACE, true)),
-                _ => None,
-            };
-            if let Some((set, negated)) = class {
-                let caret = if negated { "^" } else { "" };
-                if in_class && !negated {
-                    out.push_str(set);
-                } else {
-                    out.push_str(&format!("[{caret}{set}]"));
-                }
-                i += 2;
-                continue;
-            }
-            match next {
-                'b' | 'B' if !in_class => {
-                    out.push_str(&format!("(?-u:\\{next})"));
-                    i += 2;
-                }
-                'Q' => {
-                    let mut j = i + 2;
-                    let mut literal = String::new();
-                    while j < chars.len() && !(chars[j] == '\\' && chars.get(j + 1) == Some(&'E')) {
-                        literal.push(chars[j]);
-                        j += 1;
-                    }
-                    for lc in literal.chars() {
-                        if in_class {
-                            if lc.is_ascii_punctuation() {
-                                out.push('\\');
-                            }
-                            out.push(lc);
-                        } else {
-                            out.push_str(&regex::escape(&lc.to_string()));
-                        }
-                    }
-                    i = if j < chars.len() { j + 2 } else { j };
-                }
-                _ => {
-                    out.push(c);
-                    out.push(next);
-                    i += 2;
-                }
-            }
-            continue;
-        }
-        if in_class {
-            match c {
-                ']' if i > class_start => in_class = false,
-                '[' if chars.get(i + 1) == Some(&':') => {
-                    // A POSIX class such as `[:alpha:]` is copied whole.
-                    let end = (i + 2..chars.len().saturating_sub(1)).find(|&j| chars[j] == ':' && chars[j + 1] == ']');
-                    if let Some(end) = end {
-                        out.extend(&chars[i..end + 2]);
-                        i = end + 2;
-                        continue;
-                    }
-                    out.push('\\');
-                }
-                '[' => out.push('\\'),
-                // `&&` and `~~` are set operators in the `regex` crate, plain characters in Go.
-                '&' | '~' if chars.get(i + 1) == Some(&c) => out.push('\\'),
-                _ => {}
-            }
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        if c == '[' {
-            in_class = true;
-            out.push(c);
-            i += 1;
-            if chars.get(i) == Some(&'^') {
-                out.push('^');
-                i += 1;
-            }
-            class_start = i;
-            continue;
-        }
-        out.push(c);
-        i += 1;
-    }
-    out
 }
 
 /// The default `regex` of a relabel rule.

@@ -37,7 +37,7 @@ pub use chunks_head::{ChunkDiskError, ChunkRepair};
 pub use db::{Db, DbError, Options, ReplayProgress, ReplayStats};
 pub use head::{AppendError, Appender, HeadStats, STALE_NAN, Sample, SeriesRef, TsdbStatus, is_stale_nan};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
-pub use matcher::{BadRegex, MatchOp, Matcher, compile_anchored};
+pub use matcher::{BadRegex, MatchOp, Matcher, anchored_regex_source, compile_anchored};
 pub use querier::{Querier, Series};
 pub use wal::tail::{TailRecord, WalPosition, WalTail};
 pub use wal::{Repair, WalError};

@@ -4,7 +4,7 @@
 //! missing label: `{a=""}` selects series without `a`, `{a=~".*"}` selects every series.
 //! Like upstream's `FastRegexMatcher`, common regex shapes skip the regex engine: `.*`, `.+`,
 //! literal alternations (`a|b|c`, answered by set lookups in the postings) and literal prefixes
-//! (`foo.*`). FIXME(#5): the RE2 rewrite is partial (ASCII `\d \w \s`, no `\Q…\E`).
+//! (`foo.*`). The Go RE2 rewrite here is the one relabeling uses too.
 
 use std::fmt;
 
@@ -155,35 +155,122 @@ impl fmt::Display for Matcher {
     }
 }
 
-/// Compiles `pattern` fully anchored, with Go RE2's ASCII meaning of `\d`, `\w`, `\s`.
-pub fn compile_anchored(pattern: &str) -> Result<Regex, BadRegex> {
-    let source = format!("^(?s:{})$", rewrite_go_classes(pattern));
-    Regex::new(&source).map_err(|err| BadRegex { pattern: pattern.to_owned(), reason: err.to_string() })
+/// The `regex`-crate source for a Prometheus regex: Go RE2 syntax rewritten, fully anchored as
+/// `^(?s:…)$`. Matchers and relabel rules both compile through this.
+pub fn anchored_regex_source(pattern: &str) -> String {
+    format!("^(?s:{})$", rewrite_go_regex(pattern))
 }
 
-// Go's `\d \w \s` (and negations) are ASCII; Rust's are Unicode. Rewrite them outside classes and
-// inside them alike, since `[\d]` means the same ASCII set in Go.
-fn rewrite_go_classes(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
+/// Compiles `pattern` fully anchored with Go RE2's meaning (see [`anchored_regex_source`]).
+pub fn compile_anchored(pattern: &str) -> Result<Regex, BadRegex> {
+    Regex::new(&anchored_regex_source(pattern))
+        .map_err(|err| BadRegex { pattern: pattern.to_owned(), reason: err.to_string() })
+}
+
+const ASCII_DIGIT: &str = "0-9";
+const ASCII_WORD: &str = "0-9A-Za-z_";
+const ASCII_SPACE: &str = r"\t\n\x0C\r ";
+
+/// Rewrites a Go RE2 pattern into one the `regex` crate reads the same way: `\d \w \s \b`
+/// (and negations) are ASCII in Go, `\Q…\E` quotes a literal, a `[` inside a class is a
+/// literal, and `&&`/`~~` are not set operators.
+fn rewrite_go_regex(pattern: &str) -> String {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut in_class = false;
+    // Index of the first character inside the current class, where `]` is a literal.
+    let mut class_start = 0;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' && i + 1 < chars.len() {
+            let next = chars[i + 1];
+            let class = match next {
+                'd' => Some((ASCII_DIGIT, false)),
+                'D' => Some((ASCII_DIGIT, true)),
+                'w' => Some((ASCII_WORD, false)),
+                'W' => Some((ASCII_WORD, true)),
+                's' => Some((ASCII_SPACE, false)),
+                'S' => Some((ASCII_SPACE, true)),
+                _ => None,
+            };
+            if let Some((set, negated)) = class {
+                let caret = if negated { "^" } else { "" };
+                if in_class && !negated {
+                    out.push_str(set);
+                } else {
+                    out.push_str(&format!("[{caret}{set}]"));
+                }
+                i += 2;
+                continue;
+            }
+            match next {
+                'b' | 'B' if !in_class => {
+                    out.push_str(&format!("(?-u:\\{next})"));
+                    i += 2;
+                }
+                'Q' => {
+                    let mut j = i + 2;
+                    let mut literal = String::new();
+                    while j < chars.len() && !(chars[j] == '\\' && chars.get(j + 1) == Some(&'E')) {
+                        literal.push(chars[j]);
+                        j += 1;
+                    }
+                    for lc in literal.chars() {
+                        if in_class {
+                            if lc.is_ascii_punctuation() {
+                                out.push('\\');
+                            }
+                            out.push(lc);
+                        } else {
+                            out.push_str(&regex::escape(&lc.to_string()));
+                        }
+                    }
+                    i = if j < chars.len() { j + 2 } else { j };
+                }
+                _ => {
+                    out.push(c);
+                    out.push(next);
+                    i += 2;
+                }
+            }
             continue;
         }
-        match chars.next() {
-            Some('d') => out.push_str("[0-9]"),
-            Some('D') => out.push_str("[^0-9]"),
-            Some('w') => out.push_str("[0-9A-Za-z_]"),
-            Some('W') => out.push_str("[^0-9A-Za-z_]"),
-            Some('s') => out.push_str("[\\t\\n\\f\\r ]"),
-            Some('S') => out.push_str("[^\\t\\n\\f\\r ]"),
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
+        if in_class {
+            match c {
+                ']' if i > class_start => in_class = false,
+                '[' if chars.get(i + 1) == Some(&':') => {
+                    // A POSIX class such as `[:alpha:]` is copied whole.
+                    let end = (i + 2..chars.len().saturating_sub(1)).find(|&j| chars[j] == ':' && chars[j + 1] == ']');
+                    if let Some(end) = end {
+                        out.extend(&chars[i..end + 2]);
+                        i = end + 2;
+                        continue;
+                    }
+                    out.push('\\');
+                }
+                '[' => out.push('\\'),
+                // `&&` and `~~` are set operators in the `regex` crate, plain characters in Go.
+                '&' | '~' if chars.get(i + 1) == Some(&c) => out.push('\\'),
+                _ => {}
             }
-            None => out.push('\\'),
+            out.push(c);
+            i += 1;
+            continue;
         }
+        if c == '[' {
+            in_class = true;
+            out.push(c);
+            i += 1;
+            if chars.get(i) == Some(&'^') {
+                out.push('^');
+                i += 1;
+            }
+            class_start = i;
+            continue;
+        }
+        out.push(c);
+        i += 1;
     }
     out
 }
@@ -212,6 +299,10 @@ mod tests {
         assert!(!check(MatchOp::Regex, r"\d", "٣"));
         assert!(!check(MatchOp::Regex, r"\w", "é"));
         assert!(check(MatchOp::Regex, r"\.", "."));
+        // The rest of the Go RE2 rewrite, shared with relabeling: quoting and class brackets.
+        assert!(check(MatchOp::Regex, r"\Qa.b\E", "a.b"));
+        assert!(!check(MatchOp::Regex, r"\Qa.b\E", "axb"));
+        assert!(check(MatchOp::Regex, r"[[]", "["));
     }
 
     #[test]
