@@ -8,59 +8,18 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::util::{FakeTarget, binary, enc, eventually, get_json};
+use crate::util::{FakeTarget, Server, binary, enc, eventually, get_json, start_with_data};
 
 const SERIES: u64 = 20;
 
 // Sample timestamps: BASE + n * STEP_MS for the target's n-th response.
 const STEP_MS: i64 = 100;
 
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(cwd: &Path, data: &Path, config: &Path) -> Running {
-    let mut child = Command::new(binary())
-        .current_dir(cwd)
-        .arg("--web.listen-address=127.0.0.1:0")
-        .arg(format!("--storage.tsdb.path={}", data.display()))
-        .arg(format!("--config.file={}", config.display()))
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting promlite");
-    let stderr = child.stderr.take().unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = mpsc::channel();
-    let writer = Arc::clone(&log);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("server is ready to receive web requests")
-                && let Some(addr) = line.split("address=").nth(1)
-            {
-                let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
-            }
-            writer.lock().unwrap().push(line);
-        }
-    });
-    let Ok(addr) = rx.recv_timeout(Duration::from_secs(60)) else {
-        let _ = child.kill();
-        panic!("promlite did not become ready; log:\n{}", log.lock().unwrap().join("\n"));
-    };
-    Running { child, addr: addr.parse().unwrap(), log }
+fn spawn(cwd: &Path, data: &Path, config: &Path) -> Server {
+    start_with_data(cwd, data, &[&format!("--config.file={}", config.display())])
 }
 
 /// Every `crash_series` sample the server returns: series index → [(t ms, value)].
@@ -141,8 +100,7 @@ fn sigkill_at_random_moments_loses_no_visible_sample_and_duplicates_none() {
             visible = samples(server.addr, query_at);
         }
         let mut server = server;
-        server.child.kill().unwrap(); // SIGKILL on Unix
-        server.child.wait().unwrap();
+        server.kill();
         for (i, values) in &visible {
             // Exactly once and right: strictly increasing timestamps, each value the one the
             // target served for that timestamp.
@@ -170,7 +128,7 @@ fn sigkill_at_random_moments_loses_no_visible_sample_and_duplicates_none() {
 }
 
 /// Waits until `crash_series{i="0"}` has at least `n` samples visible.
-fn wait_for_samples(server: &Running, at_seconds: i64, n: usize) {
+fn wait_for_samples(server: &Server, at_seconds: i64, n: usize) {
     eventually(Duration::from_secs(60), || {
         let now = samples(server.addr, at_seconds);
         let len = now.get(&0).map_or(0, Vec::len);
@@ -215,8 +173,7 @@ fn damaged_wal_segments_and_chunks_head_are_reported_and_the_rest_is_served() {
         let mut server = spawn(dir.path(), &data, &config);
         // The first run fills a chunk (cut at 120 samples); the others only add a segment each.
         wait_for_samples(&server, query_at, 130 + 20 * (run - 1));
-        server.child.kill().unwrap();
-        server.child.wait().unwrap();
+        server.kill();
     }
     let wal = data.join("wal");
     let segment = |i: u32| wal.join(format!("{i:08}"));
@@ -313,7 +270,7 @@ fn ready_answers_503_while_the_wal_replays_then_200() {
         }
     });
     let addr: SocketAddr = rx.recv_timeout(Duration::from_secs(60)).expect("the serving line").parse().unwrap();
-    let mut server = Running { child, addr, log: Arc::new(Mutex::new(Vec::new())) };
+    let _server = KillOnDrop(child);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut statuses = Vec::new();
     let mut replay_seen = None;
@@ -338,5 +295,14 @@ fn ready_answers_503_while_the_wal_replays_then_200() {
     let (status, body) = get_json(addr, &query);
     assert_eq!(status, 200);
     assert_eq!(body["data"]["result"][0]["value"][1], "2000", "{body}");
-    server.child.kill().unwrap();
+}
+
+/// Kills a server started by hand (to watch it before it is ready) when the test ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

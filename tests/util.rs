@@ -14,13 +14,19 @@ pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     pub log: Arc<Mutex<Vec<String>>>,
-    _data: tempfile::TempDir,
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Server {
     /// The exit status, if the process has ended.
     pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().expect("polling the child")
+    }
+
+    /// SIGKILLs the process and reaps it: a crash, as far as the data directory can tell.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("killing promlite");
+        self.child.wait().expect("reaping promlite");
     }
 }
 
@@ -40,10 +46,17 @@ pub fn binary() -> PathBuf {
 /// and waits until it logs its bound address.
 pub fn start(cwd: &Path, args: &[&str]) -> Server {
     let data = tempfile::tempdir().unwrap();
+    let mut server = start_with_data(cwd, data.path(), args);
+    server._data = Some(data);
+    server
+}
+
+/// Like [`start`], on the data directory `data`, which outlives the process (for restarts).
+pub fn start_with_data(cwd: &Path, data: &Path, args: &[&str]) -> Server {
     let mut child = Command::new(binary())
         .current_dir(cwd)
         .arg("--web.listen-address=127.0.0.1:0")
-        .arg(format!("--storage.tsdb.path={}", data.path().display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
         .args(args)
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
@@ -64,14 +77,15 @@ pub fn start(cwd: &Path, args: &[&str]) -> Server {
             log_writer.lock().unwrap().push(line);
         }
     });
-    let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+    // Replaying a large WAL can take a while on a loaded machine.
+    let addr = match rx.recv_timeout(Duration::from_secs(60)) {
         Ok(addr) => addr.parse().expect("a socket address in the ready line"),
         Err(_) => {
             let _ = child.kill();
             panic!("promlite did not become ready; log:\n{}", log.lock().unwrap().join("\n"));
         }
     };
-    Server { child, addr, log, _data: data }
+    Server { child, addr, log, _data: None }
 }
 
 /// An HTTP response: status code and body.
