@@ -657,6 +657,23 @@ impl StepSeries {
     }
 }
 
+/// Appends the vector of step `ts` to per-series lists (`index` maps labels to positions in
+/// `out`), keeping each point's position in the vector as its order key.
+fn push_step(out: &mut Vec<StepSeries>, index: &mut HashMap<Labels, usize>, ts: i64, vector: Vec<InstantSample>) {
+    for (position, point) in vector.into_iter().enumerate() {
+        let series = match index.get(&point.labels) {
+            Some(&series) => series,
+            None => {
+                index.insert(point.labels.clone(), out.len());
+                out.push(StepSeries::new(point.labels));
+                out.len() - 1
+            }
+        };
+        out[series].samples.push(Sample { t: ts, v: point.v });
+        out[series].order.push(position as u32);
+    }
+}
+
 /// The vector at step `ts` of an operand evaluated series by series, in the step-by-step
 /// path's order.
 fn vector_at(series: &[StepSeries], ts: i64) -> Vec<InstantSample> {
@@ -755,18 +772,7 @@ impl Evaluator {
                     .collect();
                 vectors.push(vector);
             }
-            for (position, point) in f(self, i, vectors)?.into_iter().enumerate() {
-                let series = match index.get(&point.labels) {
-                    Some(&series) => series,
-                    None => {
-                        index.insert(point.labels.clone(), out.len());
-                        out.push(StepSeries::new(point.labels));
-                        out.len() - 1
-                    }
-                };
-                out[series].samples.push(Sample { t: ts, v: point.v });
-                out[series].order.push(position as u32);
-            }
+            push_step(&mut out, &mut index, ts, f(self, i, vectors)?);
         }
         Ok(out)
     }
@@ -794,18 +800,7 @@ impl Evaluator {
             self.step_peak = 0;
             let vector = self.eval_vector(expr, ts)?;
             self.step_loaded[i] += self.step_peak;
-            for (position, point) in vector.into_iter().enumerate() {
-                let series = match index.get(&point.labels) {
-                    Some(&series) => series,
-                    None => {
-                        index.insert(point.labels.clone(), out.len());
-                        out.push(StepSeries::new(point.labels));
-                        out.len() - 1
-                    }
-                };
-                out[series].samples.push(Sample { t: ts, v: point.v });
-                out[series].order.push(position as u32);
-            }
+            push_step(&mut out, &mut index, ts, vector);
         }
         for operand in operands {
             self.over_steps.remove(&(*operand as *const Expr as usize));
