@@ -1,4 +1,4 @@
-//! The remote-write 1.0 and remote-read protobuf messages (upstream `prompb/types.proto` and
+//! The remote-write 1.0 and remote-read protobuf messages (with the streamed response's frames) (upstream `prompb/types.proto` and
 //! `prompb/remote.proto`, package `prometheus`), hand-written as prost structs so no `protoc` or
 //! build script is needed, and the snappy block framing both protocols use.
 //!
@@ -191,6 +191,141 @@ pub struct ReadHints {
     pub range_ms: i64,
 }
 
+/// `Content-Type` of a streamed remote-read response (`STREAMED_XOR_CHUNKS`).
+pub const STREAMED_CONTENT_TYPE: &str = "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse";
+
+/// `prometheus.ChunkedReadResponse`: one frame of a streamed remote-read response.
+#[derive(Clone, PartialEq, Message)]
+pub struct ChunkedReadResponse {
+    /// Series (or parts of series) of one query.
+    #[prost(message, repeated, tag = "1")]
+    pub chunked_series: Vec<ChunkedSeries>,
+    /// Index into `ReadRequest.queries` of the query these series answer.
+    #[prost(int64, tag = "2")]
+    pub query_index: i64,
+}
+
+/// `prometheus.ChunkedSeries`: a series' labels (sorted) and chunks in start-time order. A
+/// series may span several frames, each repeating its labels.
+#[derive(Clone, PartialEq, Message)]
+pub struct ChunkedSeries {
+    /// Labels, sorted by name.
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    /// Chunks, oldest first; they may overlap.
+    #[prost(message, repeated, tag = "2")]
+    pub chunks: Vec<Chunk>,
+}
+
+/// `prometheus.Chunk`: one encoded chunk; `data` is the chunk's bytes as the TSDB writes them.
+#[derive(Clone, PartialEq, Eq, Message)]
+pub struct Chunk {
+    /// Timestamp of the first sample, ms.
+    #[prost(int64, tag = "1")]
+    pub min_time_ms: i64,
+    /// Timestamp of the last sample, ms.
+    #[prost(int64, tag = "2")]
+    pub max_time_ms: i64,
+    /// `Chunk.Encoding`: 1 XOR; the histogram encodings are not produced or read here.
+    #[prost(int32, tag = "3")]
+    pub r#type: i32,
+    /// The encoded chunk.
+    #[prost(bytes = "vec", tag = "4")]
+    pub data: Vec<u8>,
+}
+
+/// `Chunk.Encoding.XOR`.
+pub const CHUNK_ENCODING_XOR: i32 = 1;
+
+/// Appends one frame of a streamed response to `out`: `uvarint(len)`, the CRC32 (Castagnoli,
+/// big endian) of the message bytes, then the message (upstream `ChunkedWriter`).
+pub fn put_frame(out: &mut Vec<u8>, message: &ChunkedReadResponse) {
+    let bytes = message.encode_to_vec();
+    let mut len = bytes.len() as u64;
+    while len >= 0x80 {
+        out.push((len as u8) | 0x80);
+        len >>= 7;
+    }
+    out.push(len as u8);
+    out.extend_from_slice(&crc32c::crc32c(&bytes).to_be_bytes());
+    out.extend_from_slice(&bytes);
+}
+
+/// A streamed remote-read response that does not decode.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// The body ends inside a frame.
+    #[error("streamed response truncated at byte {at}")]
+    Truncated {
+        /// Offset of the frame that is cut short.
+        at: usize,
+    },
+    /// A frame is larger than the reader's limit (`chunked_read_limit`).
+    #[error("frame of {size} bytes at byte {at} is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// Offset of the frame.
+        at: usize,
+        /// Its declared size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The checksum does not match the frame's bytes.
+    #[error("frame at byte {at}: checksum mismatch")]
+    Checksum {
+        /// Offset of the frame.
+        at: usize,
+    },
+    /// The frame is not a `ChunkedReadResponse`.
+    #[error("frame at byte {at}: {error}")]
+    Protobuf {
+        /// Offset of the frame.
+        at: usize,
+        /// What prost said.
+        error: prost::DecodeError,
+    },
+}
+
+/// Reads the frames of a whole streamed response body (upstream `ChunkedReader`), refusing any
+/// frame declared larger than `limit` bytes before allocating it.
+pub fn read_frames(mut body: &[u8], limit: u64) -> Result<Vec<ChunkedReadResponse>, FrameError> {
+    let mut frames = Vec::new();
+    let mut at = 0usize;
+    while !body.is_empty() {
+        let mut size = 0u64;
+        let mut used = 0usize;
+        loop {
+            let Some(&byte) = body.get(used) else { return Err(FrameError::Truncated { at }) };
+            if used == 10 {
+                return Err(FrameError::Truncated { at });
+            }
+            size |= u64::from(byte & 0x7f) << (7 * used as u32);
+            used += 1;
+            if byte < 0x80 {
+                break;
+            }
+        }
+        if size > limit {
+            return Err(FrameError::TooLarge { at, size, limit });
+        }
+        let rest = &body[used..];
+        if (rest.len() as u64) < 4 + size {
+            return Err(FrameError::Truncated { at });
+        }
+        let crc = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        let message = &rest[4..4 + size as usize];
+        if crc32c::crc32c(message) != crc {
+            return Err(FrameError::Checksum { at });
+        }
+        let frame = ChunkedReadResponse::decode(message).map_err(|error| FrameError::Protobuf { at, error })?;
+        frames.push(frame);
+        let consumed = used + 4 + size as usize;
+        at += consumed;
+        body = &body[consumed..];
+    }
+    Ok(frames)
+}
+
 /// A body that is not a snappy-framed protobuf message.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
@@ -227,6 +362,28 @@ pub fn encode_snappy<M: Message>(message: &M) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_round_trip_and_refuse_corruption() {
+        let frame = ChunkedReadResponse {
+            chunked_series: vec![ChunkedSeries {
+                labels: vec![Label { name: "__name__".into(), value: "up".into() }],
+                chunks: vec![Chunk { min_time_ms: 1, max_time_ms: 2, r#type: CHUNK_ENCODING_XOR, data: vec![0, 1, 2] }],
+            }],
+            query_index: 1,
+        };
+        let mut body = Vec::new();
+        put_frame(&mut body, &frame);
+        put_frame(&mut body, &ChunkedReadResponse { chunked_series: vec![], query_index: 0 });
+        let frames = read_frames(&body, 1 << 20).unwrap();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0], frame);
+        assert!(matches!(read_frames(&body, 4), Err(FrameError::TooLarge { at: 0, .. })));
+        assert!(matches!(read_frames(&body[..body.len() - 1], 1 << 20), Err(FrameError::Truncated { .. })));
+        let mut corrupt = body.clone();
+        corrupt[7] ^= 0xff;
+        assert_eq!(read_frames(&corrupt, 1 << 20), Err(FrameError::Checksum { at: 0 }));
+    }
 
     /// Bytes written field by field from `types.proto` (tag = field << 3 | wire type), so the
     /// derive's field numbers are checked against the spec rather than against themselves.

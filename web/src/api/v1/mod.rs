@@ -50,6 +50,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/tsdb/delete_series", post(misc::admin).put(misc::admin))
         .route("/admin/tsdb/clean_tombstones", post(misc::admin).put(misc::admin))
         .route("/admin/tsdb/snapshot", post(misc::admin).put(misc::admin))
-        .route("/write", post(remote::write).layer(DefaultBodyLimit::max(remote::MAX_BODY_BYTES)))
-        .route("/read", post(remote::read).layer(DefaultBodyLimit::max(remote::MAX_BODY_BYTES)))
+        .route("/write", post(remote::write::write).layer(DefaultBodyLimit::max(remote::MAX_BODY_BYTES)))
+        .route("/read", post(remote::read::read).layer(DefaultBodyLimit::max(remote::MAX_BODY_BYTES)))
 }

@@ -1,7 +1,6 @@
-//! `POST /api/v1/write` (the remote-write 1.0 receiver, upstream `storage/remote/write_handler.go`)
-//! and `POST /api/v1/read` (remote read with the samples response, upstream `read_handler.go`).
+//! `POST /api/v1/write`: the remote-write 1.0 receiver (upstream `storage/remote/write_handler.go`).
 //!
-//! Status codes are Prometheus's, because senders decide on them whether to retry: 204 when the
+//! Status codes: 204 when the
 //! request was stored, 400 for a body that does not decode or a sample the head refuses (out of
 //! order, duplicate, out of bounds, more than 10 minutes in the future: retrying cannot help),
 //! 415 for an unsupported `Content-Type`/`Content-Encoding`, 404 while the receiver is disabled.
@@ -11,39 +10,27 @@
 //! a sender behaves the same.
 //! FIXME(#9): remote write 2.0 (`io.prometheus.write.v2.Request`) answers 415; metadata is
 //! decoded and ignored (the head stores none); exemplars and native histograms are counted and
-//! dropped; remote read answers the samples response only (no streamed XOR chunks).
+//! dropped.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use promlite_storage::{AppendError, Labels, MatchOp, Matcher};
+use promlite_storage::{AppendError, Labels};
 
+use super::text_error;
 use crate::AppState;
-use crate::prompb::{self, ReadRequest, ReadResponse, WriteRequest};
+use crate::prompb::{self, WriteRequest};
 
-/// The largest compressed body read (axum's default of 2 MiB is below what a sender with a
-/// large `max_samples_per_send` posts).
-pub(crate) const MAX_BODY_BYTES: usize = 32 << 20;
 /// How far ahead of the wall clock a sample may be (upstream `maxAheadTime`).
 const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
-/// Most samples one remote-read request may return (upstream `--storage.remote.read-sample-limit`).
-const READ_SAMPLE_LIMIT: usize = 50_000_000;
 
 static INVALID_LABELS_SAMPLES: AtomicU64 = AtomicU64::new(0);
 static EXEMPLARS_DROPPED: AtomicU64 = AtomicU64::new(0);
 static HISTOGRAMS_DROPPED: AtomicU64 = AtomicU64::new(0);
 static METADATA_DROPPED: AtomicU64 = AtomicU64::new(0);
-
-/// Go's `http.Error`: a plain-text line.
-fn text_error(status: StatusCode, message: &str) -> Response {
-    let mut response = (status, format!("{message}\n")).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    response.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    response
-}
 
 /// Checks `Content-Type` and `Content-Encoding` as upstream does for a receiver that accepts
 /// 1.0 only: no `Content-Type` means 1.0; `proto=` must name `prometheus.WriteRequest`.
@@ -175,88 +162,6 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// `POST /api/v1/read`: every query answered from the head, external labels added to the
-/// series and matchers on them dropped, as upstream's read handler does.
-pub(crate) async fn read(State(state): State<AppState>, body: Bytes) -> Response {
-    let request: ReadRequest = match prompb::decode_snappy(&body) {
-        Ok(request) => request,
-        Err(err) => return text_error(StatusCode::BAD_REQUEST, &err.to_string()),
-    };
-    if !request.accepted_response_types.is_empty()
-        && !request.accepted_response_types.contains(&prompb::RESPONSE_TYPE_SAMPLES)
-    {
-        // FIXME(#9): the streamed XOR chunks response is not implemented.
-        let msg = format!(
-            "server does not support any of the requested response types: {:?}; supported: [SAMPLES]",
-            request.accepted_response_types
-        );
-        return text_error(StatusCode::BAD_REQUEST, &msg);
-    }
-    let external: Vec<(String, String)> = state.external_labels.read().expect("external labels lock").clone();
-    let db = state.db.clone();
-    let answer = tokio::task::spawn_blocking(move || answer_read(&db, &request, &external)).await;
-    match answer {
-        Ok(Ok(response)) => {
-            let mut out = prompb::encode_snappy(&response).into_response();
-            let headers = out.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(prompb::CONTENT_TYPE));
-            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
-            out
-        }
-        Ok(Err(msg)) => text_error(StatusCode::BAD_REQUEST, &msg),
-        Err(err) => text_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("remote read: {err}")),
-    }
-}
-
-fn answer_read(
-    db: &promlite_storage::Db,
-    request: &ReadRequest,
-    external: &[(String, String)],
-) -> Result<ReadResponse, String> {
-    let mut results = Vec::with_capacity(request.queries.len());
-    let mut samples_total = 0usize;
-    for query in &request.queries {
-        let mut matchers = Vec::with_capacity(query.matchers.len());
-        for m in &query.matchers {
-            let op = match m.r#type {
-                0 => MatchOp::Equal,
-                1 => MatchOp::NotEqual,
-                2 => MatchOp::Regex,
-                3 => MatchOp::NotRegex,
-                other => return Err(format!("invalid matcher type {other}")),
-            };
-            let matcher = Matcher::new(op, m.name.clone(), m.value.clone()).map_err(|err| err.to_string())?;
-            // A matcher on an external label that the external value satisfies says nothing
-            // about local series, which do not carry the label.
-            if let Some((_, value)) = external.iter().find(|(name, _)| *name == m.name)
-                && matcher.matches(value)
-            {
-                continue;
-            }
-            matchers.push(matcher);
-        }
-        let mut timeseries = Vec::new();
-        for series in db.querier(query.start_timestamp_ms, query.end_timestamp_ms).select(&matchers) {
-            samples_total += series.samples.len();
-            if samples_total > READ_SAMPLE_LIMIT {
-                return Err(format!("exceeded sample limit ({READ_SAMPLE_LIMIT})"));
-            }
-            let mut labels: Vec<prompb::Label> =
-                series.labels.iter().map(|l| prompb::Label { name: l.name.clone(), value: l.value.clone() }).collect();
-            for (name, value) in external {
-                if !series.labels.has(name) {
-                    labels.push(prompb::Label { name: name.clone(), value: value.clone() });
-                }
-            }
-            labels.sort_by(|a, b| a.name.cmp(&b.name));
-            let samples = series.samples.iter().map(|s| prompb::Sample { value: s.v, timestamp: s.t }).collect();
-            timeseries.push(prompb::TimeSeries { labels, samples, exemplars: vec![], histograms: vec![] });
-        }
-        results.push(prompb::QueryResult { timeseries });
-    }
-    Ok(ReadResponse { results })
-}
-
 /// The receiver's counters, for `/metrics`.
 pub(crate) fn write_metrics(out: &mut String) {
     use std::fmt::Write as _;
@@ -290,6 +195,8 @@ pub(crate) fn write_metrics(out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
+
     use super::*;
 
     fn label(name: &str, value: &str) -> prompb::Label {
