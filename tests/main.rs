@@ -8,6 +8,8 @@ mod fake_kube;
 mod kubernetes;
 mod reload;
 mod remote;
+mod remote_read;
+mod remote_write2;
 mod scrape;
 mod scrape_engine;
 mod tsdb;

@@ -1,0 +1,1 @@
+//! `POST /api/v1/read` end to end: the streamed XOR-chunks response.
