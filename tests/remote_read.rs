@@ -1,1 +1,294 @@
-//! `POST /api/v1/read` end to end: the streamed XOR-chunks response.
+//! `POST /api/v1/read` end to end: the streamed XOR-chunks response. Samples go in through the
+//! remote-write receiver; the same queries are then read back as SAMPLES and as
+//! STREAMED_XOR_CHUNKS, and the frames (decoded with `prompb::read_frames` and the XOR chunk
+//! iterator) must carry exactly the samples of the SAMPLES answer: same series, same labels,
+//! same timestamps and value bits, in order, each once.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use promlite_storage::chunkenc::XorIterator;
+use promlite_web::prompb;
+
+use crate::util::start;
+
+/// Samples of one query's series, keyed by the series' labels as `name="value",...` in the
+/// order received: `(t, value bits)`.
+type QuerySamples = BTreeMap<String, Vec<(i64, u64)>>;
+
+/// The server's frame limit (`READ_MAX_BYTES_IN_FRAME`, upstream's default).
+const MAX_BYTES_IN_FRAME: u64 = 1 << 20;
+
+/// An HTTP answer: status, the head's lowercased header lines, and the (de-chunked) body.
+struct Reply {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(':').map(str::trim))
+    }
+}
+
+fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("connecting");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head =
+        format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response head");
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut body = raw[split + 4..].to_vec();
+    if head.contains("transfer-encoding: chunked") {
+        let mut rest = body.as_slice();
+        let mut out = Vec::new();
+        while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap().trim(), 16).unwrap();
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+            rest = &rest[eol + 2 + size + 2..];
+        }
+        body = out;
+    }
+    Reply { status, head, body }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+fn write(addr: SocketAddr, timeseries: Vec<prompb::TimeSeries>) {
+    let body = prompb::encode_snappy(&prompb::WriteRequest { timeseries, metadata: vec![] });
+    let headers = [
+        ("Content-Type", prompb::CONTENT_TYPE),
+        ("Content-Encoding", "snappy"),
+        ("X-Prometheus-Remote-Write-Version", prompb::REMOTE_WRITE_VERSION_1),
+    ];
+    let reply = post(addr, "/api/v1/write", &headers, &body);
+    assert_eq!(reply.status, 204, "remote write: {}", String::from_utf8_lossy(&reply.body));
+}
+
+fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> prompb::TimeSeries {
+    prompb::TimeSeries {
+        labels: pairs.iter().map(|(n, v)| prompb::Label { name: (*n).into(), value: (*v).into() }).collect(),
+        samples: samples.iter().map(|&(timestamp, value)| prompb::Sample { value, timestamp }).collect(),
+        exemplars: vec![],
+        histograms: vec![],
+    }
+}
+
+fn query(start: i64, end: i64, matchers: &[(i32, &str, &str)]) -> prompb::Query {
+    prompb::Query {
+        start_timestamp_ms: start,
+        end_timestamp_ms: end,
+        matchers: matchers
+            .iter()
+            .map(|&(r#type, name, value)| prompb::LabelMatcher { r#type, name: name.into(), value: value.into() })
+            .collect(),
+        hints: None,
+    }
+}
+
+fn read(addr: SocketAddr, queries: &[prompb::Query], accepted_response_types: &[i32]) -> Reply {
+    let request =
+        prompb::ReadRequest { queries: queries.to_vec(), accepted_response_types: accepted_response_types.to_vec() };
+    let headers = [
+        ("Content-Type", prompb::CONTENT_TYPE),
+        ("Content-Encoding", "snappy"),
+        ("X-Prometheus-Remote-Read-Version", prompb::REMOTE_READ_VERSION),
+    ];
+    post(addr, "/api/v1/read", &headers, &prompb::encode_snappy(&request))
+}
+
+fn key(labels: &[prompb::Label]) -> String {
+    let names: Vec<&str> = labels.iter().map(|l| l.name.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "labels are sorted by name");
+    labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect::<Vec<_>>().join(",")
+}
+
+/// The SAMPLES answer, per query.
+fn samples_answer(addr: SocketAddr, queries: &[prompb::Query]) -> Vec<QuerySamples> {
+    let reply = read(addr, queries, &[prompb::RESPONSE_TYPE_SAMPLES]);
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    let response: prompb::ReadResponse = prompb::decode_snappy(&reply.body).unwrap();
+    assert_eq!(response.results.len(), queries.len());
+    response
+        .results
+        .iter()
+        .map(|result| {
+            result
+                .timeseries
+                .iter()
+                .map(|ts| (key(&ts.labels), ts.samples.iter().map(|s| (s.timestamp, s.value.to_bits())).collect()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The STREAMED_XOR_CHUNKS answer per query, checking the frames' shape on the way: one series
+/// per frame, queries in order, a series' frames consecutive, chunks XOR with their min/max
+/// times right. Also returns how many frames each series took.
+fn streamed_answer(addr: SocketAddr, queries: &[prompb::Query]) -> (Vec<QuerySamples>, BTreeMap<String, usize>) {
+    let reply = read(addr, queries, &[prompb::RESPONSE_TYPE_STREAMED_XOR_CHUNKS]);
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.header("content-type"), Some(prompb::STREAMED_CONTENT_TYPE.to_ascii_lowercase().as_str()));
+    assert_eq!(reply.header("content-encoding"), None, "frames are not compressed");
+    // Upstream's limit is counted before marshalling, on label and chunk messages only, so a
+    // frame may pass it by one chunk and a few bytes of framing per chunk.
+    let frames = prompb::read_frames(&reply.body, MAX_BYTES_IN_FRAME + (16 << 10)).unwrap();
+    let mut answer = vec![QuerySamples::new(); queries.len()];
+    let mut frames_per_series = BTreeMap::new();
+    let mut previous: Option<(i64, String)> = None;
+    for frame in &frames {
+        assert_eq!(frame.chunked_series.len(), 1, "one series per frame");
+        let series = &frame.chunked_series[0];
+        let key = key(&series.labels);
+        let at = (frame.query_index, key.clone());
+        if let Some(previous) = &previous {
+            assert!(previous.0 <= at.0, "queries in order");
+            if *previous != at {
+                assert!(!answer[frame.query_index as usize].contains_key(&key), "{key} split by another series");
+            }
+        }
+        let samples = answer[frame.query_index as usize].entry(key.clone()).or_default();
+        for chunk in &series.chunks {
+            assert_eq!(chunk.r#type, prompb::CHUNK_ENCODING_XOR);
+            let decoded: Vec<(i64, u64)> = XorIterator::new(&chunk.data)
+                .unwrap()
+                .map(|s| s.map(|s| (s.t, s.v.to_bits())))
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!((1..=120).contains(&decoded.len()), "{} samples in a chunk", decoded.len());
+            assert_eq!((chunk.min_time_ms, chunk.max_time_ms), (decoded[0].0, decoded[decoded.len() - 1].0));
+            samples.extend(decoded);
+        }
+        *frames_per_series.entry(format!("{}:{key}", frame.query_index)).or_insert(0) += 1;
+        previous = Some(at);
+    }
+    (answer, frames_per_series)
+}
+
+/// Values that change in most bits from one sample to the next (large chunks, so the long
+/// series needs more than one frame), with timestamps at irregular steps.
+fn noisy(t0: i64, n: usize) -> Vec<(i64, f64)> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut t = t0;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            t += 5 + (state % 11) as i64;
+            // Sign and top exponent bit clear: finite, positive, never -0.0 (which proto3 cannot
+            // send apart from 0.0).
+            (t, f64::from_bits(state >> 2))
+        })
+        .collect()
+}
+
+#[test]
+fn streamed_chunks_carry_exactly_the_samples_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, "global:\n  external_labels: {region: eu, cluster: lab}\n").unwrap();
+    let server =
+        start(dir.path(), &[&format!("--config.file={}", config.display()), "--web.enable-remote-write-receiver"]);
+    let addr = server.addr;
+
+    // 120k noisy samples make about 1.3 MiB of chunks: two frames at the 1 MiB limit.
+    let t0 = now_ms() - 30 * 60 * 1000;
+    let long = noisy(t0, 120_000);
+    let t_end = long[long.len() - 1].0;
+    let special = [
+        (t0 + 1, 1.5),
+        (t0 + 2, f64::INFINITY),
+        (t0 + 3, f64::NEG_INFINITY),
+        (t0 + 4, promlite_storage::STALE_NAN),
+        (t0 + 5, 0.0),
+    ];
+    write(
+        addr,
+        vec![
+            series(&[("__name__", "rr_long"), ("job", "a")], &long),
+            series(&[("__name__", "rr_special"), ("job", "b"), ("region", "local")], &special),
+            series(&[("__name__", "other"), ("job", "c")], &special),
+        ],
+    );
+
+    let queries = [
+        query(t0, t_end, &[(2, "__name__", "rr_.*")]),
+        // A sub-range, and a matcher that only the external label satisfies (dropped).
+        query(long[1000].0 + 1, long[3000].0, &[(0, "__name__", "rr_long"), (0, "region", "eu")]),
+        query(t0, t_end, &[(0, "__name__", "absent")]),
+    ];
+    let want = samples_answer(addr, &queries);
+    let (got, frames_per_series) = streamed_answer(addr, &queries);
+    assert_eq!(got, want);
+
+    // Not only equal to each other, but to what was written.
+    let long_key = r#"__name__="rr_long",cluster="lab",job="a",region="eu""#;
+    let written: Vec<(i64, u64)> = long.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+    assert_eq!(got[0][long_key], written);
+    assert_eq!(got[1][long_key], written[1001..=3000]);
+    let special_key = r#"__name__="rr_special",cluster="lab",job="b",region="local""#;
+    assert_eq!(got[0][special_key], special.map(|(t, v)| (t, v.to_bits())));
+    assert_eq!(got[0].len(), 2);
+    assert!(got[2].is_empty());
+
+    assert!(frames_per_series[&format!("0:{long_key}")] >= 2, "{frames_per_series:?}");
+    assert_eq!(frames_per_series[&format!("1:{long_key}")], 1);
+}
+
+#[test]
+fn response_type_is_the_first_supported_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &["--web.enable-remote-write-receiver"]);
+    let t = now_ms() - 60_000;
+    write(server.addr, vec![series(&[("__name__", "rr_negotiated")], &[(t, 1.0), (t + 1000, 2.0)])]);
+    let queries = [query(t - 1, t + 1000, &[(0, "__name__", "rr_negotiated")])];
+
+    let refused = read(server.addr, &queries, &[7]);
+    assert_eq!(refused.status, 400);
+    assert_eq!(
+        String::from_utf8_lossy(&refused.body),
+        "server does not support any of the requested response types: [7]; supported: \
+         map[SAMPLES:{} STREAMED_XOR_CHUNKS:{}]\n"
+    );
+
+    let streamed_content_type = prompb::STREAMED_CONTENT_TYPE.to_ascii_lowercase();
+    for (accepted, content_type, encoding) in [
+        (&[][..], prompb::CONTENT_TYPE, Some("snappy")),
+        (&[0, 1][..], prompb::CONTENT_TYPE, Some("snappy")),
+        (&[7, 1, 0][..], streamed_content_type.as_str(), None),
+    ] {
+        let reply = read(server.addr, &queries, accepted);
+        assert_eq!(reply.status, 200, "{accepted:?}: {}", String::from_utf8_lossy(&reply.body));
+        assert_eq!(reply.header("content-type"), Some(content_type), "{accepted:?}");
+        assert_eq!(reply.header("content-encoding"), encoding, "{accepted:?}");
+        let samples: Vec<(i64, f64)> = if encoding.is_some() {
+            let response: prompb::ReadResponse = prompb::decode_snappy(&reply.body).unwrap();
+            response.results[0].timeseries[0].samples.iter().map(|s| (s.timestamp, s.value)).collect()
+        } else {
+            let frames = prompb::read_frames(&reply.body, MAX_BYTES_IN_FRAME).unwrap();
+            let chunk = &frames[0].chunked_series[0].chunks[0];
+            XorIterator::new(&chunk.data).unwrap().map(|s| s.map(|s| (s.t, s.v)).unwrap()).collect()
+        };
+        assert_eq!(samples, [(t, 1.0), (t + 1000, 2.0)], "{accepted:?}");
+    }
+}

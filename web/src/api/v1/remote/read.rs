@@ -1,13 +1,28 @@
-//! `POST /api/v1/read`: remote read with the samples response (upstream
-//! `storage/remote/read_handler.go`). Reads local storage only, never the remote-read
-//! endpoints of this server's own config, as upstream does.
-//! FIXME(#9): no streamed XOR chunks response.
+//! `POST /api/v1/read`: remote read (upstream `storage/remote/read_handler.go` and `codec.go`).
+//! The client lists the response types it accepts; the first one this server supports wins
+//! (an empty list means SAMPLES, none supported is a 400):
+//! - SAMPLES: one snappy-compressed `ReadResponse` with every sample of every query.
+//! - STREAMED_XOR_CHUNKS: a body of frames ([`prompb::put_frame`]), each a `ChunkedReadResponse`
+//!   holding one series of one query as XOR chunks; a series whose chunks do not fit in
+//!   [`READ_MAX_BYTES_IN_FRAME`] goes on in the next frame, its labels repeated. The chunks are
+//!   the query range's samples re-encoded (upstream sends the stored chunks that overlap the
+//!   range, samples outside it included, and lets the client trim them).
+//!
+//! Both answer from local storage only, never from the remote-read endpoints of this server's
+//! own config, as upstream does, and both present a series the same way: external labels added
+//! (a series' own label wins), labels sorted, matchers that only an external label satisfies
+//! dropped.
+//! FIXME(#9): the streamed response is built in memory and then sent, and it keeps the sample
+//! limit (upstream streams frames as it goes and ignores the limit for this response type);
+//! streaming needs an `http-body` or `futures-core` dependency in web/Cargo.toml.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use promlite_storage::{MatchOp, Matcher};
+use promlite_storage::chunkenc::XorChunk;
+use promlite_storage::{MatchOp, Matcher, Sample, Series};
+use prost::Message;
 
 use super::text_error;
 use crate::AppState;
@@ -16,40 +31,126 @@ use crate::prompb::{self, ReadRequest, ReadResponse};
 /// Most samples one remote-read request may return (upstream `--storage.remote.read-sample-limit`).
 const READ_SAMPLE_LIMIT: usize = 50_000_000;
 
-/// `POST /api/v1/read`: every query answered from the head, external labels added to the
-/// series and matchers on them dropped, as upstream's read handler does.
+/// Bytes of chunks and labels one streamed frame holds before it is cut (upstream
+/// `--storage.remote.read-max-bytes-in-frame`, default 1048576, "1MB as recommended by
+/// protobuf"). As upstream, a frame is cut after the chunk that reaches the limit, so a frame
+/// can be over it by at most one chunk.
+/// FIXME(#9): a constant until the lead wires `--storage.remote.read-max-bytes-in-frame`.
+pub(crate) const READ_MAX_BYTES_IN_FRAME: usize = 1 << 20;
+
+/// Samples per chunk of a streamed response: the head's chunk size, so a client sees chunks
+/// shaped like the ones Prometheus sends.
+const SAMPLES_PER_CHUNK: usize = 120;
+
+/// The response types this server answers with (`ReadRequest.ResponseType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResponseType {
+    Samples,
+    StreamedXorChunks,
+}
+
+/// `POST /api/v1/read`: every query answered from the head in the negotiated response type.
 pub(crate) async fn read(State(state): State<AppState>, body: Bytes) -> Response {
     let request: ReadRequest = match prompb::decode_snappy(&body) {
         Ok(request) => request,
         Err(err) => return text_error(StatusCode::BAD_REQUEST, &err.to_string()),
     };
-    if !request.accepted_response_types.is_empty()
-        && !request.accepted_response_types.contains(&prompb::RESPONSE_TYPE_SAMPLES)
-    {
-        // FIXME(#9): the streamed XOR chunks response is not implemented.
-        let msg = format!(
-            "server does not support any of the requested response types: {:?}; supported: [SAMPLES]",
-            request.accepted_response_types
-        );
-        return text_error(StatusCode::BAD_REQUEST, &msg);
-    }
+    let response_type = match negotiate_response_type(&request.accepted_response_types) {
+        Ok(response_type) => response_type,
+        Err(msg) => return text_error(StatusCode::BAD_REQUEST, &msg),
+    };
     let external: Vec<(String, String)> = state.external_labels.read().expect("external labels lock").clone();
     let db = state.db.clone();
-    let answer = tokio::task::spawn_blocking(move || answer_read(&db, &request, &external)).await;
-    match answer {
-        Ok(Ok(response)) => {
+    let answer = tokio::task::spawn_blocking(move || match response_type {
+        ResponseType::Samples => answer_samples(&db, &request, &external).map(|response| {
             let mut out = prompb::encode_snappy(&response).into_response();
             let headers = out.headers_mut();
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(prompb::CONTENT_TYPE));
             headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
             out
+        }),
+        // Frames are not snappy-compressed: no Content-Encoding, as upstream.
+        ResponseType::StreamedXorChunks => {
+            answer_streamed(&db, &request, &external, READ_MAX_BYTES_IN_FRAME).map(|body| {
+                let mut out = body.into_response();
+                out.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(prompb::STREAMED_CONTENT_TYPE));
+                out
+            })
         }
+    })
+    .await;
+    match answer {
+        Ok(Ok(response)) => response,
         Ok(Err(msg)) => text_error(StatusCode::BAD_REQUEST, &msg),
         Err(err) => text_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("remote read: {err}")),
     }
 }
 
-fn answer_read(
+/// The first accepted type this server supports; SAMPLES when the client lists none (clients
+/// older than the streamed response send an empty list). The error is upstream's text, Go's
+/// formatting included, since it is what a client shows its user.
+fn negotiate_response_type(accepted: &[i32]) -> Result<ResponseType, String> {
+    if accepted.is_empty() {
+        return Ok(ResponseType::Samples);
+    }
+    for &response_type in accepted {
+        match response_type {
+            prompb::RESPONSE_TYPE_SAMPLES => return Ok(ResponseType::Samples),
+            prompb::RESPONSE_TYPE_STREAMED_XOR_CHUNKS => return Ok(ResponseType::StreamedXorChunks),
+            _ => {}
+        }
+    }
+    // Only unknown values are left, which Go's enum String() prints as numbers.
+    let accepted: Vec<String> = accepted.iter().map(i32::to_string).collect();
+    Err(format!(
+        "server does not support any of the requested response types: [{}]; supported: map[SAMPLES:{{}} STREAMED_XOR_CHUNKS:{{}}]",
+        accepted.join(" ")
+    ))
+}
+
+/// The series answering `query` from local storage, sorted by their own labels. A matcher on
+/// an external label that the external value satisfies says nothing about local series, which
+/// do not carry the label, so it is dropped.
+fn select(
+    db: &promlite_storage::Db,
+    query: &prompb::Query,
+    external: &[(String, String)],
+) -> Result<Vec<Series>, String> {
+    let mut matchers = Vec::with_capacity(query.matchers.len());
+    for m in &query.matchers {
+        let op = match m.r#type {
+            0 => MatchOp::Equal,
+            1 => MatchOp::NotEqual,
+            2 => MatchOp::Regex,
+            3 => MatchOp::NotRegex,
+            other => return Err(format!("invalid matcher type {other}")),
+        };
+        let matcher = Matcher::new(op, m.name.clone(), m.value.clone()).map_err(|err| err.to_string())?;
+        if let Some((_, value)) = external.iter().find(|(name, _)| *name == m.name)
+            && matcher.matches(value)
+        {
+            continue;
+        }
+        matchers.push(matcher);
+    }
+    Ok(db.querier(query.start_timestamp_ms, query.end_timestamp_ms).select(&matchers))
+}
+
+/// A series' labels as a remote-read client sees them: external labels added where the series
+/// has no label of that name, sorted by name.
+fn remote_labels(series: &Series, external: &[(String, String)]) -> Vec<prompb::Label> {
+    let mut labels: Vec<prompb::Label> =
+        series.labels.iter().map(|l| prompb::Label { name: l.name.clone(), value: l.value.clone() }).collect();
+    for (name, value) in external {
+        if !series.labels.has(name) {
+            labels.push(prompb::Label { name: name.clone(), value: value.clone() });
+        }
+    }
+    labels.sort_by(|a, b| a.name.cmp(&b.name));
+    labels
+}
+
+fn answer_samples(
     db: &promlite_storage::Db,
     request: &ReadRequest,
     external: &[(String, String)],
@@ -57,43 +158,226 @@ fn answer_read(
     let mut results = Vec::with_capacity(request.queries.len());
     let mut samples_total = 0usize;
     for query in &request.queries {
-        let mut matchers = Vec::with_capacity(query.matchers.len());
-        for m in &query.matchers {
-            let op = match m.r#type {
-                0 => MatchOp::Equal,
-                1 => MatchOp::NotEqual,
-                2 => MatchOp::Regex,
-                3 => MatchOp::NotRegex,
-                other => return Err(format!("invalid matcher type {other}")),
-            };
-            let matcher = Matcher::new(op, m.name.clone(), m.value.clone()).map_err(|err| err.to_string())?;
-            // A matcher on an external label that the external value satisfies says nothing
-            // about local series, which do not carry the label.
-            if let Some((_, value)) = external.iter().find(|(name, _)| *name == m.name)
-                && matcher.matches(value)
-            {
-                continue;
-            }
-            matchers.push(matcher);
-        }
         let mut timeseries = Vec::new();
-        for series in db.querier(query.start_timestamp_ms, query.end_timestamp_ms).select(&matchers) {
+        for series in select(db, query, external)? {
             samples_total += series.samples.len();
             if samples_total > READ_SAMPLE_LIMIT {
                 return Err(format!("exceeded sample limit ({READ_SAMPLE_LIMIT})"));
             }
-            let mut labels: Vec<prompb::Label> =
-                series.labels.iter().map(|l| prompb::Label { name: l.name.clone(), value: l.value.clone() }).collect();
-            for (name, value) in external {
-                if !series.labels.has(name) {
-                    labels.push(prompb::Label { name: name.clone(), value: value.clone() });
-                }
-            }
-            labels.sort_by(|a, b| a.name.cmp(&b.name));
+            let labels = remote_labels(&series, external);
             let samples = series.samples.iter().map(|s| prompb::Sample { value: s.v, timestamp: s.t }).collect();
             timeseries.push(prompb::TimeSeries { labels, samples, exemplars: vec![], histograms: vec![] });
         }
         results.push(prompb::QueryResult { timeseries });
     }
     Ok(ReadResponse { results })
+}
+
+/// The whole streamed body: the frames of every series of every query, in query order.
+fn answer_streamed(
+    db: &promlite_storage::Db,
+    request: &ReadRequest,
+    external: &[(String, String)],
+    max_bytes_in_frame: usize,
+) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    let mut samples_total = 0usize;
+    for (query_index, query) in request.queries.iter().enumerate() {
+        for series in select(db, query, external)? {
+            // FIXME(#9): upstream ignores the limit for streamed responses; it bounds memory
+            // here only because the body is built before it is sent.
+            samples_total += series.samples.len();
+            if samples_total > READ_SAMPLE_LIMIT {
+                return Err(format!("exceeded sample limit ({READ_SAMPLE_LIMIT})"));
+            }
+            let labels = remote_labels(&series, external);
+            put_series_frames(&mut body, query_index as i64, &labels, &series.samples, max_bytes_in_frame);
+        }
+    }
+    Ok(body)
+}
+
+/// Appends the frames of one series: its samples re-encoded as XOR chunks of at most
+/// [`SAMPLES_PER_CHUNK`], in time order, one series per frame. A frame is cut once its labels
+/// and chunks reach `max_bytes_in_frame` (sizes as upstream counts them: each label's and each
+/// chunk's message size), after the chunk that reached it, so every frame holds at least one
+/// chunk even when the labels alone are over the limit. Samples are never shared between
+/// chunks, so each sample arrives exactly once.
+fn put_series_frames(
+    out: &mut Vec<u8>,
+    query_index: i64,
+    labels: &[prompb::Label],
+    samples: &[Sample],
+    max_bytes_in_frame: usize,
+) {
+    let labels_size: usize = labels.iter().map(Message::encoded_len).sum();
+    let chunk_budget = max_bytes_in_frame as i64 - labels_size as i64;
+    let mut budget_left = chunk_budget;
+    let mut chunks = Vec::new();
+    let mut runs = samples.chunks(SAMPLES_PER_CHUNK).peekable();
+    while let Some(run) = runs.next() {
+        let mut xor = XorChunk::new();
+        for sample in run {
+            xor.append(sample.t, sample.v);
+        }
+        let chunk = prompb::Chunk {
+            min_time_ms: run[0].t,
+            max_time_ms: run[run.len() - 1].t,
+            r#type: prompb::CHUNK_ENCODING_XOR,
+            data: xor.bytes().to_vec(),
+        };
+        budget_left -= chunk.encoded_len() as i64;
+        chunks.push(chunk);
+        if budget_left > 0 && runs.peek().is_some() {
+            continue;
+        }
+        let frame = prompb::ChunkedReadResponse {
+            chunked_series: vec![prompb::ChunkedSeries {
+                labels: labels.to_vec(),
+                chunks: std::mem::take(&mut chunks),
+            }],
+            query_index,
+        };
+        prompb::put_frame(out, &frame);
+        budget_left = chunk_budget;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use promlite_storage::chunkenc::XorIterator;
+
+    #[test]
+    fn negotiation_takes_the_first_supported_type() {
+        let cases: [(&[i32], ResponseType); 5] = [
+            (&[], ResponseType::Samples),
+            (&[0], ResponseType::Samples),
+            (&[1], ResponseType::StreamedXorChunks),
+            (&[7, 1, 0], ResponseType::StreamedXorChunks),
+            (&[0, 1], ResponseType::Samples),
+        ];
+        for (accepted, want) in cases {
+            assert_eq!(negotiate_response_type(accepted), Ok(want), "{accepted:?}");
+        }
+        assert_eq!(
+            negotiate_response_type(&[7, -2]).unwrap_err(),
+            "server does not support any of the requested response types: [7 -2]; supported: \
+             map[SAMPLES:{} STREAMED_XOR_CHUNKS:{}]"
+        );
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> Vec<prompb::Label> {
+        pairs.iter().map(|(name, value)| prompb::Label { name: (*name).into(), value: (*value).into() }).collect()
+    }
+
+    /// Samples whose values change in every bit position, so chunks are near their largest
+    /// (a frame then holds few of them), with a staleness marker and infinities among them.
+    fn noisy_samples(n: usize) -> Vec<Sample> {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        (0..n)
+            .map(|i| {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let v = match i % 97 {
+                    13 => f64::from_bits(promlite_storage::STALE_NAN.to_bits()),
+                    14 => f64::INFINITY,
+                    15 => f64::NEG_INFINITY,
+                    _ => f64::from_bits(state >> 2),
+                };
+                // Irregular steps exercise every delta-of-delta width.
+                Sample { t: 1_700_000_000_000 + (i as i64) * 15_000 + (state % 7_000) as i64, v }
+            })
+            .collect()
+    }
+
+    /// One decoded frame: query index, labels, and the samples as `(t, value bits)`.
+    type DecodedFrame = (i64, Vec<prompb::Label>, Vec<(i64, u64)>);
+
+    /// Decodes a body, checking every frame's shape.
+    fn decode(body: &[u8]) -> Vec<DecodedFrame> {
+        let frames = prompb::read_frames(body, u64::MAX).unwrap();
+        frames
+            .into_iter()
+            .map(|frame| {
+                assert_eq!(frame.chunked_series.len(), 1, "one series per frame");
+                let series = &frame.chunked_series[0];
+                assert!(!series.chunks.is_empty());
+                let mut samples = Vec::new();
+                for chunk in &series.chunks {
+                    assert_eq!(chunk.r#type, prompb::CHUNK_ENCODING_XOR);
+                    let decoded: Vec<Sample> = XorIterator::new(&chunk.data).unwrap().map(Result::unwrap).collect();
+                    assert!((1..=SAMPLES_PER_CHUNK).contains(&decoded.len()), "{} samples", decoded.len());
+                    assert_eq!(chunk.min_time_ms, decoded[0].t);
+                    assert_eq!(chunk.max_time_ms, decoded[decoded.len() - 1].t);
+                    samples.extend(decoded.iter().map(|s| (s.t, s.v.to_bits())));
+                }
+                (frame.query_index, series.labels.clone(), samples)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_long_series_is_split_across_frames_with_every_sample_once_in_order() {
+        let labels = labels(&[("__name__", "noisy"), ("job", "a")]);
+        let samples = noisy_samples(10_000);
+        let want: Vec<(i64, u64)> = samples.iter().map(|s| (s.t, s.v.to_bits())).collect();
+        let max_bytes_in_frame = 8_000;
+        let mut body = Vec::new();
+        put_series_frames(&mut body, 3, &labels, &samples, max_bytes_in_frame);
+
+        let frames = decode(&body);
+        assert!(frames.len() > 5, "{} frames", frames.len());
+        let mut got = Vec::new();
+        for (query_index, frame_labels, frame_samples) in &frames {
+            assert_eq!(*query_index, 3);
+            assert_eq!(frame_labels, &labels, "every frame repeats the labels");
+            got.extend_from_slice(frame_samples);
+        }
+        assert_eq!(got, want);
+
+        // Cut as upstream cuts: every frame but the last reached the limit, and none went on
+        // past the chunk that reached it.
+        let labels_size: usize = labels.iter().map(Message::encoded_len).sum();
+        let parsed = prompb::read_frames(&body, u64::MAX).unwrap();
+        for (i, frame) in parsed.iter().enumerate() {
+            let sizes: Vec<usize> = frame.chunked_series[0].chunks.iter().map(Message::encoded_len).collect();
+            let all: usize = labels_size + sizes.iter().sum::<usize>();
+            let before_last = all - sizes[sizes.len() - 1];
+            assert!(before_last < max_bytes_in_frame, "frame {i}: {before_last} bytes before its last chunk");
+            if i + 1 < parsed.len() {
+                assert!(all >= max_bytes_in_frame, "frame {i} cut early at {all} bytes");
+            }
+        }
+
+        // The default limit keeps this series in one frame.
+        let mut body = Vec::new();
+        put_series_frames(&mut body, 0, &labels, &samples, READ_MAX_BYTES_IN_FRAME);
+        let frames = decode(&body);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].2, want);
+    }
+
+    #[test]
+    fn labels_larger_than_the_frame_still_send_one_chunk_per_frame() {
+        let labels = labels(&[("__name__", "long"), ("pad", &"x".repeat(200))]);
+        let samples = noisy_samples(250);
+        let mut body = Vec::new();
+        put_series_frames(&mut body, 0, &labels, &samples, 64);
+        let frames = decode(&body);
+        let per_frame: Vec<usize> = frames.iter().map(|f| f.2.len()).collect();
+        assert_eq!(per_frame, [120, 120, 10]);
+    }
+
+    #[test]
+    fn external_labels_are_added_unless_the_series_has_them_and_sorted() {
+        let series = Series {
+            labels: promlite_storage::Labels::from_pairs([("__name__", "up"), ("region", "local"), ("zone", "z")]),
+            samples: vec![],
+        };
+        let external = [("region".to_owned(), "eu".to_owned()), ("cluster".to_owned(), "lab".to_owned())];
+        let got: Vec<(String, String)> =
+            remote_labels(&series, &external).into_iter().map(|l| (l.name, l.value)).collect();
+        let want = [("__name__", "up"), ("cluster", "lab"), ("region", "local"), ("zone", "z")];
+        assert_eq!(got, want.map(|(n, v)| (n.to_owned(), v.to_owned())));
+    }
 }
