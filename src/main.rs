@@ -128,7 +128,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         timeout: flags.query_timeout.as_std(),
     }));
     let manager = Arc::new(Manager::new(db.clone(), offset_seed(&config)));
-    let remote = Arc::new(promlite::remote::RemoteStorage::new(flags.storage_path.join("wal")));
+    let remote = Arc::new(promlite::remote::RemoteStorage::new(db.clone(), flags.storage_path.join("wal")));
     let replay_db = db.clone();
     let close_db = db.clone();
 
@@ -181,6 +181,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     // Remote write tails the WAL and sends what is committed from now on: started before the
     // first scrape, as in Prometheus, so it sends every scraped sample.
     let _ = remote.apply_config(&config);
+    let _ = remote.apply_read_config(&config);
     let _ = manager.apply_config(&config);
     ready.store(true, Ordering::Release);
     tracing::info!(address = %local_addr, "server is ready to receive web requests");
@@ -201,9 +202,6 @@ fn warn_unacted(config: Option<&Config>) {
     }
     if !config.alerting.alertmanagers.is_empty() {
         tracing::warn!("alerting.alertmanagers are validated but no alerts are sent yet (no rule evaluation)");
-    }
-    if !config.remote_read.is_empty() {
-        tracing::warn!("remote_read is validated but not run yet: queries read local storage only");
     }
 }
 
@@ -233,6 +231,7 @@ fn reload_config(path: Option<&Path>, running: &Running) -> Result<(), String> {
     warn_unacted(Some(&config));
     let mut errors: Vec<String> = running.manager.apply_config(&config).iter().map(ToString::to_string).collect();
     errors.extend(running.remote.apply_config(&config).iter().map(ToString::to_string));
+    errors.extend(running.remote.apply_read_config(&config).iter().map(ToString::to_string));
     *running.config_yaml.write().expect("config lock") = config.to_yaml();
     *running.external_labels.write().expect("external labels lock") = external_labels_of(&config);
     if !errors.is_empty() {

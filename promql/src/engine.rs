@@ -509,6 +509,8 @@ impl Evaluator {
         let matchers = selector_matchers(vs)?;
         let querier = self.querier.as_ref().expect("a query with a selector has a querier");
         let series = Rc::new(querier.select(&matchers));
+        // A remote_read endpoint that failed: the query goes on with what the others had.
+        self.warnings.extend(querier.take_warnings());
         self.selected.insert(key, Rc::clone(&series));
         Ok(series)
     }

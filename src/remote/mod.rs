@@ -1,26 +1,32 @@
-//! Remote storage (upstream `storage/remote/`): the `remote_write` sender in [`write`]; the
-//! receiving side (`POST /api/v1/write`, `POST /api/v1/read`) lives in `promlite-web`, and the
-//! protobuf messages both sides use in [`prompb`] (re-exported from `promlite-web`, the lowest
-//! crate that speaks HTTP; storage stays free of wire formats).
+//! Remote storage (upstream `storage/remote/`): the `remote_write` sender in [`write`], the
+//! `remote_read` client in [`read`] (installed as the TSDB's secondaries); the receiving side
+//! (`POST /api/v1/write`, `POST /api/v1/read`) lives in `promlite-web`, and the protobuf
+//! messages both sides use in [`prompb`] (re-exported from `promlite-web`, the lowest crate
+//! that speaks HTTP; storage stays free of wire formats).
 //!
 //! Invariant: [`RemoteStorage::apply_config`] keeps a queue whose config and external labels did
 //! not change running untouched, so a reload does not resend or skip anything for it.
-//! FIXME(#9): the `remote_read` client (merging remote series into queries) is not built.
 
+pub mod read;
 pub mod write;
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use promlite_storage::{Db, SecondaryQueryable};
 
 pub use promlite_web::prompb;
 
 use crate::config::Config;
+use read::{ReadClientError, RemoteReadClient};
 use write::{QueueError, QueueManager};
 
-/// The running remote-write queues.
+/// The running remote-write queues and remote-read clients.
 pub struct RemoteStorage {
     wal_dir: PathBuf,
+    db: Db,
     queues: Mutex<Running>,
+    readers: Mutex<Vec<Arc<RemoteReadClient>>>,
 }
 
 #[derive(Default)]
@@ -30,10 +36,34 @@ struct Running {
 }
 
 impl RemoteStorage {
-    /// Remote storage for the TSDB whose WAL is `wal_dir` (`<data dir>/wal`); no queue runs
-    /// until [`RemoteStorage::apply_config`].
-    pub fn new(wal_dir: PathBuf) -> RemoteStorage {
-        RemoteStorage { wal_dir, queues: Mutex::new(Running::default()) }
+    /// Remote storage for `db`, whose WAL is `wal_dir` (`<data dir>/wal`); no queue runs and
+    /// no remote is read until [`RemoteStorage::apply_config`].
+    pub fn new(db: Db, wal_dir: PathBuf) -> RemoteStorage {
+        RemoteStorage { wal_dir, db, queues: Mutex::new(Running::default()), readers: Mutex::new(Vec::new()) }
+    }
+
+    /// Replaces the remote-read clients with `config.remote_read`'s and installs them as the
+    /// TSDB's secondaries. An entry whose client cannot be built is left out and returned; the
+    /// others are read.
+    pub fn apply_read_config(&self, config: &Config) -> Vec<ReadClientError> {
+        let external: Vec<(String, String)> =
+            config.global.external_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut readers = Vec::new();
+        let mut errors = Vec::new();
+        for rr in &config.remote_read {
+            match RemoteReadClient::new(rr, &external, config.global.evaluation_interval.as_std()) {
+                Ok(client) => readers.push(Arc::new(client)),
+                Err(err) => {
+                    tracing::error!(error = %err, "remote read client not started");
+                    errors.push(err);
+                }
+            }
+        }
+        let secondaries: Vec<Arc<dyn SecondaryQueryable>> =
+            readers.iter().map(|r| Arc::clone(r) as Arc<dyn SecondaryQueryable>).collect();
+        self.db.set_secondaries(secondaries);
+        *self.readers.lock().expect("remote readers lock") = readers;
+        errors
     }
 
     /// Starts, keeps or stops queues to match `config.remote_write`. A new queue sends samples
@@ -70,6 +100,7 @@ impl RemoteStorage {
     pub fn write_metrics(&self, out: &mut String) {
         let running = self.queues.lock().expect("remote storage lock");
         write::write_metric_families(&running.queues, out);
+        read::write_metric_families(&self.readers.lock().expect("remote readers lock"), out);
     }
 }
 

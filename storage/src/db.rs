@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use crate::chunks_head::{self, ChunkDiskError, ChunkDiskMapper, ChunkRepair};
+use crate::fanout::{Secondaries, SecondaryQueryable};
 use crate::head::{Appender, ChunkData, Head, HeadOptions, HeadStats, SealedChunk, TsdbStatus};
 use crate::querier::Querier;
 use crate::wal::record::{self, Record, RefSample};
@@ -116,6 +117,7 @@ pub struct Db {
     progress: Arc<ReplayProgress>,
     /// What `open_deferred` found, until `replay_wal` consumes it.
     pending: Arc<Mutex<Option<PendingReplay>>>,
+    secondaries: Arc<RwLock<Secondaries>>,
     // Held for the life of the Db so the lock file stays ours.
     _lock: Arc<File>,
 }
@@ -175,6 +177,7 @@ impl Db {
             replay: Arc::new(RwLock::new(Arc::new(ReplayStats::default()))),
             progress: Arc::new(progress),
             pending: Arc::new(Mutex::new(Some(PendingReplay { mmapped, chunk_repair }))),
+            secondaries: Arc::new(RwLock::new(Arc::new([]))),
             _lock: Arc::new(lock),
         })
     }
@@ -209,9 +212,22 @@ impl Db {
         Appender::new(Arc::clone(&self.head))
     }
 
-    /// A querier over `[mint, maxt]`, milliseconds, both inclusive.
+    /// A querier over `[mint, maxt]`, milliseconds, both inclusive, that merges the
+    /// secondaries' series into the local ones.
     pub fn querier(&self, mint: i64, maxt: i64) -> Querier {
-        Querier::new(Arc::clone(&self.head), mint, maxt)
+        let secondaries = Arc::clone(&self.secondaries.read().expect("secondaries lock"));
+        Querier::new(Arc::clone(&self.head), mint, maxt, secondaries)
+    }
+
+    /// A querier over local storage only (what `/federate` and `/api/v1/read` answer from).
+    pub fn local_querier(&self, mint: i64, maxt: i64) -> Querier {
+        Querier::new(Arc::clone(&self.head), mint, maxt, Arc::new([]))
+    }
+
+    /// Replaces the secondaries every later [`Db::querier`] merges in (the `remote_read`
+    /// endpoints of a newly applied config). Queriers already made keep theirs.
+    pub fn set_secondaries(&self, secondaries: Vec<Arc<dyn SecondaryQueryable>>) {
+        *self.secondaries.write().expect("secondaries lock") = secondaries.into();
     }
 
     /// Head counters for self-metrics and the status API.

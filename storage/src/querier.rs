@@ -4,9 +4,15 @@
 //! selects series by matchers through the postings. Each series' samples come from its sealed
 //! chunks and its open chunk, decoded in time order. Results are sorted by label set, as
 //! Prometheus's `Select(sortSeries=true)` returns them.
+//!
+//! A querier made by [`crate::Db::querier`] also asks the secondaries ([`crate::fanout`]) and
+//! merges their series in; their failures collect as warnings ([`Querier::take_warnings`]).
+//! Label names and values come from local storage only (upstream's remote-read querier
+//! answers them with "not implemented", which only adds a warning to every label lookup).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use crate::fanout::{self, Secondaries, SecondarySelect};
 use crate::head::{Head, Sample};
 use crate::labels::Labels;
 use crate::matcher::Matcher;
@@ -25,16 +31,54 @@ pub struct Querier {
     head: Arc<Head>,
     mint: i64,
     maxt: i64,
+    secondaries: Secondaries,
+    warnings: Mutex<Vec<String>>,
 }
 
 impl Querier {
-    pub(crate) fn new(head: Arc<Head>, mint: i64, maxt: i64) -> Querier {
-        Querier { head, mint, maxt }
+    pub(crate) fn new(head: Arc<Head>, mint: i64, maxt: i64, secondaries: Secondaries) -> Querier {
+        Querier { head, mint, maxt, secondaries, warnings: Mutex::new(Vec::new()) }
     }
 
-    /// Series matching every matcher, sorted by labels. Series with no sample in range are left
-    /// out, as a block querier would.
+    /// Series matching every matcher, sorted by labels, local and secondary series merged.
+    /// Series with no sample in range are left out, as a block querier would.
     pub fn select(&self, matchers: &[Matcher]) -> Vec<Series> {
+        let mut out = self.select_local(matchers);
+        if self.secondaries.is_empty() {
+            return out;
+        }
+        let stats = self.head.stats();
+        let request = SecondarySelect {
+            mint: self.mint,
+            maxt: self.maxt,
+            matchers,
+            local_min_time: (stats.min_time <= stats.max_time).then_some(stats.min_time),
+        };
+        for secondary in self.secondaries.iter() {
+            match secondary.select(&request) {
+                Ok(series) => {
+                    let series = fanout::normalize(series)
+                        .into_iter()
+                        .map(|mut s| {
+                            s.samples.retain(|sample| sample.t >= self.mint && sample.t <= self.maxt);
+                            s
+                        })
+                        .filter(|s| !s.samples.is_empty())
+                        .collect();
+                    out = fanout::merge_sorted(out, series);
+                }
+                Err(warning) => self.warnings.lock().expect("querier warnings lock").push(warning),
+            }
+        }
+        out
+    }
+
+    /// What the secondaries that failed since the last call said, oldest first.
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().expect("querier warnings lock"))
+    }
+
+    fn select_local(&self, matchers: &[Matcher]) -> Vec<Series> {
         let mut out: Vec<Series> = self
             .head
             .select_refs(matchers)

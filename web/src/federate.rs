@@ -33,7 +33,7 @@ async fn federate(State(state): State<AppState>, params: Params) -> Response {
     }
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     let lookback = state.engine.options().lookback_delta_ms;
-    let querier = state.db.querier(now - lookback + 1, now);
+    let querier = state.db.local_querier(now - lookback + 1, now);
     let mut series: Vec<_> = matcher_sets.iter().flat_map(|set| querier.select(set)).collect();
     series.sort_by(|a, b| (a.labels.get(METRIC_NAME), &a.labels).cmp(&(b.labels.get(METRIC_NAME), &b.labels)));
     series.dedup_by(|a, b| a.labels == b.labels);

@@ -70,7 +70,7 @@ fn merged<F: Fn(&[Matcher]) -> Vec<String>>(sets: &[Vec<Matcher>], query: F) -> 
 pub(crate) async fn names(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     ensure_ready(&state)?;
     let sel = selection(&params)?;
-    let querier = state.db.querier(sel.mint, sel.maxt);
+    let querier = state.db.local_querier(sel.mint, sel.maxt);
     let mut names = merged(&sel.matcher_sets, |set| querier.label_names(set));
     let warnings = truncate(&mut names, sel.limit);
     Ok(success(&names, &warnings))
@@ -85,7 +85,7 @@ pub(crate) async fn values(
     // Prometheus 3 accepts UTF-8 names escaped as `U__` + underscore-escaped code points.
     let name = unescape_label_name(&name).ok_or_else(|| ApiError::BadData(format!("invalid label name: {name:?}")))?;
     let sel = selection(&params)?;
-    let querier = state.db.querier(sel.mint, sel.maxt);
+    let querier = state.db.local_querier(sel.mint, sel.maxt);
     let mut values = merged(&sel.matcher_sets, |set| querier.label_values(&name, set));
     let warnings = truncate(&mut values, sel.limit);
     Ok(success(&values, &warnings))
@@ -97,11 +97,19 @@ pub(crate) async fn series(State(state): State<AppState>, params: Params) -> Res
     if sel.matcher_sets.is_empty() {
         return Err(ApiError::BadData("no match[] parameter provided".to_owned()));
     }
-    let querier = state.db.querier(sel.mint, sel.maxt);
-    let mut all: Vec<_> = sel.matcher_sets.iter().flat_map(|set| querier.select(set)).map(|s| s.labels).collect();
+    let db = state.db.clone();
+    let matcher_sets = sel.matcher_sets.clone();
+    // Selecting may wait on remote_read endpoints: off the async workers.
+    let (mut all, mut warnings) = tokio::task::spawn_blocking(move || {
+        let querier = db.querier(sel.mint, sel.maxt);
+        let all: Vec<_> = matcher_sets.iter().flat_map(|set| querier.select(set)).map(|s| s.labels).collect();
+        (all, querier.take_warnings())
+    })
+    .await
+    .map_err(|err| ApiError::Internal(format!("selecting series: {err}")))?;
     all.sort();
     all.dedup();
-    let warnings = truncate(&mut all, sel.limit);
+    warnings.extend(truncate(&mut all, sel.limit));
     let mut data = String::from("[");
     for (i, labels) in all.iter().enumerate() {
         if i > 0 {

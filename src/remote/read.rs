@@ -1,0 +1,418 @@
+//! The `remote_read` client (upstream `storage/remote/read.go` and `client.go`): one
+//! [`RemoteReadClient`] per `remote_read` entry, a [`SecondaryQueryable`] whose series the TSDB
+//! merges into every PromQL selector and `/api/v1/series` lookup.
+//!
+//! Per selector, as upstream:
+//! - `required_matchers`: the endpoint is asked only when the selector has an equality matcher
+//!   for every required `name: value`.
+//! - `read_recent: false` (the default): only the time before local storage's start (plus two
+//!   evaluation intervals of margin) is asked for; a range after it asks nothing.
+//! - `filter_external_labels` (the default): each external label the selector has no matcher
+//!   for becomes an equality matcher, and is removed from the series that come back, so they
+//!   merge with local series, which never carry external labels.
+//!
+//! Requests accept `[STREAMED_XOR_CHUNKS, SAMPLES]`, as Prometheus 3's client does, and either
+//! response is read. A failure (network, HTTP status, decoding, `remote_timeout`) becomes the
+//! query's warning `remote_read: ...`; the query goes on with local data.
+//!
+//! Deviation: upstream's local start is the oldest block's start, or the current time while
+//! there is no block; promlite keeps no blocks yet and uses the oldest sample of the head, which
+//! holds everything this server stored. No read hints are sent (upstream sends step, function
+//! and grouping; servers use them for optimisation only).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use promlite_storage::chunkenc::XorIterator;
+use promlite_storage::{Labels, LabelsBuilder, MatchOp, Matcher, Sample, SecondaryQueryable, SecondarySelect, Series};
+use promlite_web::prompb;
+
+use crate::config::RemoteReadConfig;
+use crate::http_client::{HttpClient, HttpClientError};
+
+/// A `remote_read` entry that cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadClientError {
+    /// The HTTP client settings are invalid.
+    #[error("remote_read {url}: {source}")]
+    Client {
+        /// The endpoint.
+        url: String,
+        /// What is wrong.
+        source: HttpClientError,
+    },
+    /// The URL does not parse.
+    #[error("remote_read {url}: invalid URL: {reason}")]
+    Url {
+        /// The endpoint.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Reads series from one `remote_read` endpoint.
+pub struct RemoteReadClient {
+    inner: Arc<Inner>,
+    runtime: tokio::runtime::Handle,
+}
+
+struct Inner {
+    name: String,
+    url: reqwest::Url,
+    client: HttpClient,
+    config: RemoteReadConfig,
+    /// External labels added as matchers (empty when `filter_external_labels` is off).
+    external_labels: Vec<(String, String)>,
+    /// Two evaluation intervals, ms: added to local storage's start for `read_recent: false`.
+    start_margin_ms: i64,
+    metrics: ReadMetrics,
+}
+
+/// `prometheus_remote_read_client_*` for one endpoint.
+#[derive(Default)]
+struct ReadMetrics {
+    in_flight: AtomicI64,
+    /// `(response_type, code)` → queries.
+    totals: std::sync::Mutex<std::collections::BTreeMap<(&'static str, String), u64>>,
+    failed: AtomicU64,
+}
+
+impl RemoteReadClient {
+    /// A client for `config`, adding `external_labels` as matchers unless the config turns
+    /// that off. Must be called inside a tokio runtime: requests run on it.
+    pub fn new(
+        config: &RemoteReadConfig,
+        external_labels: &[(String, String)],
+        evaluation_interval: std::time::Duration,
+    ) -> Result<RemoteReadClient, ReadClientError> {
+        let client = HttpClient::new(&config.http_client_config)
+            .map_err(|source| ReadClientError::Client { url: config.url.clone(), source })?;
+        let url = reqwest::Url::parse(&config.url)
+            .map_err(|err| ReadClientError::Url { url: config.url.clone(), reason: err.to_string() })?;
+        let name = if config.name.is_empty() {
+            // Upstream names an unnamed endpoint by a hash of its config; ours hashes the URL.
+            format!("{:06x}", xxhash_rust::xxh3::xxh3_64(config.url.as_bytes()) & 0xff_ffff)
+        } else {
+            config.name.clone()
+        };
+        let external_labels = if config.filter_external_labels { external_labels.to_vec() } else { Vec::new() };
+        let inner = Inner {
+            name,
+            url,
+            client,
+            config: config.clone(),
+            external_labels,
+            start_margin_ms: 2 * evaluation_interval.as_millis() as i64,
+            metrics: ReadMetrics::default(),
+        };
+        Ok(RemoteReadClient { inner: Arc::new(inner), runtime: tokio::runtime::Handle::current() })
+    }
+
+    /// The config this client was made from.
+    pub fn config(&self) -> &RemoteReadConfig {
+        &self.inner.config
+    }
+
+    /// Appends this endpoint's samples of the `prometheus_remote_read_client_*` families (their
+    /// HELP/TYPE lines come from [`write_metric_families`]).
+    fn write_samples(&self, family: &str, out: &mut String) {
+        use std::fmt::Write as _;
+        let m = &self.inner.metrics;
+        let base =
+            format!("remote_name=\"{}\",endpoint=\"{}\"", escape(&self.inner.name), escape(self.inner.url.as_str()));
+        match family {
+            "prometheus_remote_read_client_queries" => {
+                let _ = writeln!(out, "{family}{{{base}}} {}", m.in_flight.load(Ordering::Relaxed));
+            }
+            "prometheus_remote_read_client_queries_total" => {
+                for ((kind, code), n) in m.totals.lock().expect("read metrics lock").iter() {
+                    let _ = writeln!(out, "{family}{{{base},response_type=\"{kind}\",code=\"{code}\"}} {n}");
+                }
+            }
+            "promlite_remote_read_client_failed_queries_total" => {
+                let _ = writeln!(out, "{family}{{{base}}} {}", m.failed.load(Ordering::Relaxed));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The metric families of the remote-read clients, in the text format.
+pub fn write_metric_families(clients: &[Arc<RemoteReadClient>], out: &mut String) {
+    use std::fmt::Write as _;
+    if clients.is_empty() {
+        return;
+    }
+    let families = [
+        ("prometheus_remote_read_client_queries", "gauge", "The number of in-flight remote read queries."),
+        ("prometheus_remote_read_client_queries_total", "counter", "The total number of remote read queries."),
+        (
+            "promlite_remote_read_client_failed_queries_total",
+            "counter",
+            "Remote read queries that failed and became a query warning.",
+        ),
+    ];
+    for (family, kind, help) in families {
+        let _ = writeln!(out, "# HELP {family} {help}\n# TYPE {family} {kind}");
+        for client in clients {
+            client.write_samples(family, out);
+        }
+    }
+}
+
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+impl SecondaryQueryable for RemoteReadClient {
+    fn select(&self, request: &SecondarySelect<'_>) -> Result<Vec<Series>, String> {
+        let inner = &self.inner;
+        let required = &inner.config.required_matchers;
+        let has_required = required.iter().all(|(name, value)| {
+            request.matchers.iter().any(|m| m.op == MatchOp::Equal && m.name == *name && m.value == *value)
+        });
+        if !has_required {
+            return Ok(Vec::new());
+        }
+        let mut maxt = request.maxt;
+        if !inner.config.read_recent {
+            let local_start = request.local_min_time.unwrap_or_else(now_ms).saturating_add(inner.start_margin_ms);
+            if request.mint > local_start {
+                return Ok(Vec::new());
+            }
+            maxt = maxt.min(local_start);
+        }
+        let (matchers, added) = with_external_labels(request.matchers, &inner.external_labels);
+        let query = prompb::Query { start_timestamp_ms: request.mint, end_timestamp_ms: maxt, matchers, hints: None };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let task = Arc::clone(inner);
+        // Run on the server's runtime and wait here: callers are blocking threads (queries run
+        // in spawn_blocking), and the reqwest client is async.
+        self.runtime.spawn(async move {
+            let _ = tx.send(task.read(query).await);
+        });
+        let timeout = inner.config.remote_timeout.as_std() + Duration::from_secs(1);
+        let outcome = rx
+            .recv_timeout(timeout)
+            .unwrap_or_else(|_| Err(format!("request timed out after {}", inner.config.remote_timeout)));
+        match outcome {
+            Ok(series) => Ok(series.into_iter().map(|s| without(s, &added)).collect()),
+            Err(err) => {
+                inner.metrics.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(remote_name = %inner.name, url = %inner.url, error = %err, "remote read failed");
+                Err(format!("remote_read: {err}"))
+            }
+        }
+    }
+}
+
+impl Inner {
+    async fn read(&self, query: prompb::Query) -> Result<Vec<Series>, String> {
+        self.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+        let result = self.request(&query).await;
+        self.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+        result
+    }
+
+    async fn request(&self, query: &prompb::Query) -> Result<Vec<Series>, String> {
+        let read = prompb::ReadRequest {
+            queries: vec![query.clone()],
+            accepted_response_types: vec![prompb::RESPONSE_TYPE_STREAMED_XOR_CHUNKS, prompb::RESPONSE_TYPE_SAMPLES],
+        };
+        let mut request = self
+            .client
+            .post(self.url.clone())
+            .map_err(|err| err.to_string())?
+            .header(reqwest::header::CONTENT_TYPE, prompb::CONTENT_TYPE)
+            .header(reqwest::header::CONTENT_ENCODING, "snappy")
+            .header(reqwest::header::ACCEPT_ENCODING, "snappy")
+            .header("X-Prometheus-Remote-Read-Version", prompb::REMOTE_READ_VERSION)
+            .timeout(self.config.remote_timeout.as_std())
+            .body(prompb::encode_snappy(&read));
+        for (name, value) in &self.config.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let response = request.send().await.map_err(|err| format!("error sending request: {}", error_chain(&err)))?;
+        let status = response.status();
+        if !status.is_success() {
+            self.count("unsupported", status.as_u16().to_string());
+            let body = response.text().await.unwrap_or_default();
+            return Err(format!("remote server {} returned http status {status}: {}", self.url, body.trim_end()));
+        }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let body = response.bytes().await.map_err(|err| format!("error reading response: {}", error_chain(&err)))?;
+        let code = status.as_u16().to_string();
+        if content_type.starts_with(prompb::STREAMED_CONTENT_TYPE) {
+            self.count("chunked", code);
+            series_from_frames(&body, self.config.chunked_read_limit, query)
+        } else if content_type.starts_with(prompb::CONTENT_TYPE) {
+            self.count("sampled", code);
+            series_from_samples(&body)
+        } else {
+            self.count("unsupported", code);
+            Err(format!("unsupported content type: {content_type}"))
+        }
+    }
+
+    fn count(&self, kind: &'static str, code: String) {
+        *self.metrics.totals.lock().expect("read metrics lock").entry((kind, code)).or_default() += 1;
+    }
+}
+
+/// reqwest's error with its causes ("error sending request" alone hides "connection refused").
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The selector's matchers on the wire, plus an equality matcher for each external label it
+/// does not mention; also returns the names of those added.
+fn with_external_labels(
+    matchers: &[Matcher],
+    external_labels: &[(String, String)],
+) -> (Vec<prompb::LabelMatcher>, Vec<String>) {
+    let mut wire: Vec<prompb::LabelMatcher> = matchers
+        .iter()
+        .map(|m| prompb::LabelMatcher { r#type: wire_op(m.op), name: m.name.clone(), value: m.value.clone() })
+        .collect();
+    let mut added = Vec::new();
+    for (name, value) in external_labels {
+        if matchers.iter().any(|m| m.name == *name) {
+            continue;
+        }
+        wire.push(prompb::LabelMatcher { r#type: wire_op(MatchOp::Equal), name: name.clone(), value: value.clone() });
+        added.push(name.clone());
+    }
+    (wire, added)
+}
+
+fn wire_op(op: MatchOp) -> i32 {
+    match op {
+        MatchOp::Equal => 0,
+        MatchOp::NotEqual => 1,
+        MatchOp::Regex => 2,
+        MatchOp::NotRegex => 3,
+    }
+}
+
+fn without(mut series: Series, names: &[String]) -> Series {
+    if names.iter().any(|name| series.labels.has(name)) {
+        let mut builder = LabelsBuilder::new(&series.labels);
+        for name in names {
+            builder.del(name);
+        }
+        series.labels = builder.labels();
+    }
+    series
+}
+
+fn labels_of(wire: &[prompb::Label]) -> Labels {
+    Labels::from_pairs(wire.iter().map(|l| (l.name.as_str(), l.value.as_str())))
+}
+
+/// The series of a `SAMPLES` response (one query, so one result).
+fn series_from_samples(body: &[u8]) -> Result<Vec<Series>, String> {
+    let response: prompb::ReadResponse =
+        prompb::decode_snappy(body).map_err(|err| format!("error decoding response: {err}"))?;
+    Ok(response
+        .results
+        .into_iter()
+        .flat_map(|result| result.timeseries)
+        .map(|ts| Series {
+            labels: labels_of(&ts.labels),
+            samples: ts.samples.iter().map(|s| Sample { t: s.timestamp, v: s.value }).collect(),
+        })
+        .collect())
+}
+
+/// The series of a `STREAMED_XOR_CHUNKS` response; samples outside the query's range (whole
+/// chunks are sent) are left out.
+fn series_from_frames(body: &[u8], limit: u64, query: &prompb::Query) -> Result<Vec<Series>, String> {
+    let frames = prompb::read_frames(body, limit).map_err(|err| format!("error reading chunked response: {err}"))?;
+    let mut out = Vec::new();
+    for frame in frames {
+        for chunked in frame.chunked_series {
+            let mut samples = Vec::new();
+            for chunk in &chunked.chunks {
+                if chunk.r#type != prompb::CHUNK_ENCODING_XOR {
+                    return Err(format!(
+                        "unsupported chunk encoding {} (promlite reads XOR chunks only)",
+                        chunk.r#type
+                    ));
+                }
+                let mut iter = XorIterator::new(&chunk.data).map_err(|err| err.to_string())?;
+                while let Some(sample) = iter.next_sample().map_err(|err| err.to_string())? {
+                    if sample.t >= query.start_timestamp_ms && sample.t <= query.end_timestamp_ms {
+                        samples.push(sample);
+                    }
+                }
+            }
+            out.push(Series { labels: labels_of(&chunked.labels), samples });
+        }
+    }
+    Ok(out)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_labels_become_matchers_unless_the_selector_names_them() {
+        let matchers = [
+            Matcher::new(MatchOp::Equal, "__name__", "up").unwrap(),
+            Matcher::new(MatchOp::Regex, "region", "eu.*").unwrap(),
+        ];
+        let external = [("region".to_owned(), "eu-1".to_owned()), ("replica".to_owned(), "a".to_owned())];
+        let (wire, added) = with_external_labels(&matchers, &external);
+        assert_eq!(added, vec!["replica".to_owned()]);
+        assert_eq!(wire.len(), 3);
+        assert_eq!(wire[1], prompb::LabelMatcher { r#type: 2, name: "region".into(), value: "eu.*".into() });
+        assert_eq!(wire[2], prompb::LabelMatcher { r#type: 0, name: "replica".into(), value: "a".into() });
+        let series = Series { labels: Labels::from_pairs([("__name__", "up"), ("replica", "a")]), samples: vec![] };
+        assert_eq!(without(series, &added).labels, Labels::from_pairs([("__name__", "up")]));
+    }
+
+    #[test]
+    fn chunked_response_is_cut_to_the_query_range() {
+        let mut chunk = promlite_storage::chunkenc::XorChunk::new();
+        for t in 0..10 {
+            chunk.append(t * 1000, t as f64);
+        }
+        let frame = prompb::ChunkedReadResponse {
+            chunked_series: vec![prompb::ChunkedSeries {
+                labels: vec![prompb::Label { name: "__name__".into(), value: "up".into() }],
+                chunks: vec![prompb::Chunk {
+                    min_time_ms: 0,
+                    max_time_ms: 9000,
+                    r#type: prompb::CHUNK_ENCODING_XOR,
+                    data: chunk.bytes().to_vec(),
+                }],
+            }],
+            query_index: 0,
+        };
+        let mut body = Vec::new();
+        prompb::put_frame(&mut body, &frame);
+        let query = prompb::Query { start_timestamp_ms: 2000, end_timestamp_ms: 4000, matchers: vec![], hints: None };
+        let series = series_from_frames(&body, 1 << 20, &query).unwrap();
+        let times: Vec<i64> = series[0].samples.iter().map(|s| s.t).collect();
+        assert_eq!(times, vec![2000, 3000, 4000]);
+    }
+}

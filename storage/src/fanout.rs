@@ -1,0 +1,152 @@
+//! Secondary series sources merged into queries (upstream `storage/fanout.go` and the chained
+//! series merge of `storage/merge.go`): the `remote_read` endpoints of the config.
+//!
+//! Local storage is primary, every [`SecondaryQueryable`] secondary: a secondary that fails
+//! turns into a warning on the query, never an error, so an unreachable remote still leaves
+//! the local answer. Series with the same labels from several sources become one series whose
+//! samples are the union by timestamp; where two sources hold the same timestamp the earlier
+//! source (local first) wins.
+
+use crate::head::Sample;
+use crate::matcher::Matcher;
+use crate::querier::Series;
+
+/// What a secondary is asked for: one selector over one time range.
+#[derive(Debug, Clone, Copy)]
+pub struct SecondarySelect<'a> {
+    /// Start of the range, ms, inclusive.
+    pub mint: i64,
+    /// End of the range, ms, inclusive.
+    pub maxt: i64,
+    /// The selector's matchers.
+    pub matchers: &'a [Matcher],
+    /// Timestamp of the oldest sample in local storage, `None` while it is empty: a secondary
+    /// that should only fill in history (`read_recent: false`) reads up to here.
+    pub local_min_time: Option<i64>,
+}
+
+/// A read-only source of series outside the local TSDB, such as a `remote_read` endpoint.
+pub trait SecondaryQueryable: Send + Sync {
+    /// The series matching `request.matchers` with their samples in `[mint, maxt]`, in any
+    /// order. `Err` is the text of the warning the query gets.
+    fn select(&self, request: &SecondarySelect<'_>) -> Result<Vec<Series>, String>;
+}
+
+/// The secondaries a querier asks, shared by every querier made while they are current.
+pub type Secondaries = std::sync::Arc<[std::sync::Arc<dyn SecondaryQueryable>]>;
+
+/// Merges two lists of series that are each sorted by labels into one sorted list; series with
+/// equal labels are merged sample by sample, `primary` winning on equal timestamps.
+pub(crate) fn merge_sorted(primary: Vec<Series>, secondary: Vec<Series>) -> Vec<Series> {
+    if secondary.is_empty() {
+        return primary;
+    }
+    if primary.is_empty() {
+        return secondary;
+    }
+    let mut out = Vec::with_capacity(primary.len() + secondary.len());
+    let mut a = primary.into_iter().peekable();
+    let mut b = secondary.into_iter().peekable();
+    loop {
+        let order = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.labels.cmp(&y.labels),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => break,
+        };
+        match order {
+            std::cmp::Ordering::Less => out.extend(a.next()),
+            std::cmp::Ordering::Greater => out.extend(b.next()),
+            std::cmp::Ordering::Equal => {
+                let (x, y) = (a.next().expect("peeked"), b.next().expect("peeked"));
+                out.push(Series { labels: x.labels, samples: merge_samples(x.samples, y.samples) });
+            }
+        }
+    }
+    out
+}
+
+/// Sorts series by labels and joins series with equal labels (a remote may send one series in
+/// several parts), so the list can go into [`merge_sorted`].
+pub(crate) fn normalize(mut series: Vec<Series>) -> Vec<Series> {
+    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut out: Vec<Series> = Vec::with_capacity(series.len());
+    for mut s in series {
+        s.samples.sort_by_key(|sample| sample.t);
+        s.samples.dedup_by_key(|sample| sample.t);
+        match out.last_mut() {
+            Some(last) if last.labels == s.labels => {
+                let earlier = std::mem::take(&mut last.samples);
+                last.samples = merge_samples(earlier, s.samples);
+            }
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+/// Union of two time-ordered sample lists; `a` wins on equal timestamps.
+fn merge_samples(a: Vec<Sample>, b: Vec<Sample>) -> Vec<Sample> {
+    if b.is_empty() {
+        return a;
+    }
+    if a.is_empty() {
+        return b;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].t.cmp(&b[j].t) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::Labels;
+
+    fn series(name: &str, samples: &[(i64, f64)]) -> Series {
+        Series {
+            labels: Labels::from_pairs([("__name__", name)]),
+            samples: samples.iter().map(|&(t, v)| Sample { t, v }).collect(),
+        }
+    }
+
+    #[test]
+    fn equal_labels_merge_by_timestamp_with_local_winning() {
+        let local = vec![series("a", &[(1, 1.0), (3, 3.0)]), series("c", &[(1, 1.0)])];
+        let remote = vec![series("a", &[(0, 0.5), (3, 99.0), (4, 4.0)]), series("b", &[(2, 2.0)])];
+        let merged = merge_sorted(local, remote);
+        assert_eq!(
+            merged,
+            vec![
+                series("a", &[(0, 0.5), (1, 1.0), (3, 3.0), (4, 4.0)]),
+                series("b", &[(2, 2.0)]),
+                series("c", &[(1, 1.0)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn normalize_sorts_and_joins_parts_of_a_series() {
+        let parts = vec![series("b", &[(5, 5.0)]), series("a", &[(2, 2.0), (1, 1.0)]), series("b", &[(4, 4.0)])];
+        assert_eq!(normalize(parts), vec![series("a", &[(1, 1.0), (2, 2.0)]), series("b", &[(4, 4.0), (5, 5.0)])]);
+    }
+}
