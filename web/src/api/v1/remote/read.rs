@@ -133,7 +133,7 @@ fn select(
         }
         matchers.push(matcher);
     }
-    Ok(db.querier(query.start_timestamp_ms, query.end_timestamp_ms).select(&matchers))
+    Ok(db.local_querier(query.start_timestamp_ms, query.end_timestamp_ms).select(&matchers))
 }
 
 /// A series' labels as a remote-read client sees them: external labels added where the series
