@@ -14,6 +14,7 @@ mod lifecycle;
 mod metrics;
 mod pages;
 pub mod prompb;
+pub mod prompb_v2;
 mod security;
 mod targets_view;
 
@@ -42,6 +43,11 @@ pub struct WebOptions {
     pub enable_admin_api: bool,
     /// `--web.enable-remote-write-receiver`: serve `POST /api/v1/write`.
     pub enable_remote_write_receiver: bool,
+    /// `--storage.remote.read-sample-limit`: most samples a SAMPLES remote-read answer may
+    /// hold (0: no limit).
+    pub remote_read_sample_limit: usize,
+    /// `--storage.remote.read-max-bytes-in-frame`: where a streamed remote-read frame is cut.
+    pub remote_read_max_bytes_in_frame: usize,
     /// Every flag and its value, for `/api/v1/status/flags`.
     pub flags: Vec<(String, String)>,
 }
@@ -63,6 +69,9 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// One permit per concurrent query (`--query.max-concurrency`).
     pub query_slots: Arc<Semaphore>,
+    /// Remote-read requests served at once (`--storage.remote.read-concurrent-limit`; `None`
+    /// for no limit).
+    pub remote_read_slots: Option<Arc<Semaphore>>,
     /// When the server started.
     pub start_time: SystemTime,
     /// Re-reads and applies the config file (`/-/reload`, SIGHUP); the error is shown to the caller.

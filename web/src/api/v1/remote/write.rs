@@ -1,41 +1,73 @@
-//! `POST /api/v1/write`: the remote-write 1.0 receiver (upstream `storage/remote/write_handler.go`).
+//! `POST /api/v1/write`: the remote-write receiver, 1.0 and 2.0 (upstream
+//! `storage/remote/write_handler.go`).
 //!
-//! Status codes: 204 when the
-//! request was stored, 400 for a body that does not decode or a sample the head refuses (out of
-//! order, duplicate, out of bounds, more than 10 minutes in the future: retrying cannot help),
-//! 415 for an unsupported `Content-Type`/`Content-Encoding`, 404 while the receiver is disabled.
-//! Deviation: Prometheus rolls a 1.0 request back entirely on the first refused sample; the
-//! head here refuses samples at commit one by one, so the other samples of the request are
-//! kept (what Prometheus does for remote write 2.0). The answer is the same 400 either way, so
-//! a sender behaves the same.
-//! FIXME(#9): remote write 2.0 (`io.prometheus.write.v2.Request`) answers 415; metadata is
-//! decoded and ignored (the head stores none); exemplars and native histograms are counted and
-//! dropped.
+//! The `Content-Type`'s `proto=` parameter picks the message: none or `prometheus.WriteRequest`
+//! is 1.0, `io.prometheus.write.v2.Request` is 2.0, anything else 415 listing both. Status
+//! codes: 204 when the request was stored, 400 for a body that does not decode or data the
+//! head refuses (out of order, duplicate, out of bounds, more than 10 minutes in the future:
+//! retrying cannot help), 415 for an unsupported `Content-Type`/`Content-Encoding`, 404 while
+//! the receiver is disabled.
+//!
+//! 1.0 deviation: Prometheus rolls a 1.0 request back entirely on the first refused sample; the
+//! head here refuses samples at commit one by one, so the other samples of the request are kept
+//! (what Prometheus does for 2.0). The answer is the same 400 either way, so a sender behaves
+//! the same. A 1.0 series without a metric name is skipped and counted, as upstream.
+//!
+//! 2.0, as upstream: every answer after negotiation carries the
+//! `X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written` headers with what was
+//! actually stored, 400 answers included (partial writes: the valid rest of the request is
+//! kept). A series with invalid labels or a symbol reference outside `symbols` is a 400 naming
+//! the series (and the reference); the rest still lands. `start_timestamp` is ignored, which is
+//! upstream's default (its zero-sample ingestion is behind a feature flag).
+//!
+//! Both versions: metadata is decoded and counted, not stored (the head has no metadata
+//! store); exemplars and native histograms are counted and dropped, so 2.0 answers
+//! `Histograms-Written: 0` and `Exemplars-Written: 0`.
+//! FIXME(#9): metadata, exemplars and native histograms are not stored (they need head
+//! support); upstream's `prometheus_api_remote_write_without_metadata_appended_samples_total`
+//! is not kept.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use promlite_storage::{AppendError, Labels};
+use promlite_storage::{AppendError, Labels, SeriesRef};
 
 use super::text_error;
 use crate::AppState;
 use crate::prompb::{self, WriteRequest};
+use crate::prompb_v2;
 
 /// How far ahead of the wall clock a sample may be (upstream `maxAheadTime`).
 const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
+/// The 1.0 message's name in a `Content-Type`'s `proto=`.
+const PROTO_MESSAGE_V1: &str = "prometheus.WriteRequest";
+/// How many problems a 2.0 400 answer lists; the rest are counted. A request of thousands of
+/// out-of-order samples would otherwise answer megabytes of text.
+const MAX_REPORTED_ERRORS: usize = 20;
 
 static INVALID_LABELS_SAMPLES: AtomicU64 = AtomicU64::new(0);
 static EXEMPLARS_DROPPED: AtomicU64 = AtomicU64::new(0);
 static HISTOGRAMS_DROPPED: AtomicU64 = AtomicU64::new(0);
 static METADATA_DROPPED: AtomicU64 = AtomicU64::new(0);
 
-/// Checks `Content-Type` and `Content-Encoding` as upstream does for a receiver that accepts
-/// 1.0 only: no `Content-Type` means 1.0; `proto=` must name `prometheus.WriteRequest`.
+/// The message a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProtoMsg {
+    /// `prometheus.WriteRequest`.
+    V1,
+    /// `io.prometheus.write.v2.Request`.
+    V2,
+}
+
+/// Negotiates as upstream's `parseProtoMsg` does: no `Content-Type` or no `proto=` means 1.0;
+/// `proto=` must name one of the two messages; the encoding must be snappy (or absent).
 /// The error is the text of a 415 answer.
-fn check_write_headers(headers: &HeaderMap) -> Result<(), String> {
+fn check_write_headers(headers: &HeaderMap) -> Result<ProtoMsg, String> {
+    let mut proto_msg = ProtoMsg::V1;
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let content_type = content_type.to_str().unwrap_or("");
         let mut parts = content_type.split(';').map(str::trim);
@@ -45,18 +77,21 @@ fn check_write_headers(headers: &HeaderMap) -> Result<(), String> {
             return Err(msg);
         }
         for part in parts {
-            if let Some(proto) = part.strip_prefix("proto=")
-                && proto != "prometheus.WriteRequest"
-            {
-                let msg = format!(
-                    "{proto} protobuf message is not accepted by this server; accepted [prometheus.WriteRequest]"
-                );
-                return Err(msg);
-            }
+            let Some(proto) = part.strip_prefix("proto=") else { continue };
+            proto_msg = match proto {
+                PROTO_MESSAGE_V1 => ProtoMsg::V1,
+                prompb_v2::PROTO_MESSAGE => ProtoMsg::V2,
+                other => {
+                    let accepted = [PROTO_MESSAGE_V1, prompb_v2::PROTO_MESSAGE].join(", ");
+                    return Err(format!(
+                        "{other} protobuf message is not accepted by this server; accepted [{accepted}]"
+                    ));
+                }
+            };
         }
     }
     match headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?")) {
-        None | Some("") | Some("snappy") => Ok(()),
+        None | Some("") | Some("snappy") => Ok(proto_msg),
         Some(other) => {
             let msg =
                 format!("{other} encoding (compression) is not accepted by this server; only snappy is acceptable");
@@ -65,16 +100,16 @@ fn check_write_headers(headers: &HeaderMap) -> Result<(), String> {
     }
 }
 
-/// Why a series of a request was skipped rather than appended.
-fn invalid_labels(labels: &[prompb::Label]) -> Option<&'static str> {
-    if !labels.iter().any(|l| l.name == "__name__" && !l.value.is_empty()) {
+/// Why a series of a request cannot be stored, if it cannot.
+fn invalid_labels(labels: &[(&str, &str)]) -> Option<&'static str> {
+    if !labels.iter().any(|&(name, value)| name == "__name__" && !value.is_empty()) {
         return Some("no metric name");
     }
-    if labels.iter().any(|l| l.name.is_empty()) {
+    if labels.iter().any(|(name, _)| name.is_empty()) {
         return Some("empty label name");
     }
-    for (i, label) in labels.iter().enumerate() {
-        if labels[i + 1..].iter().any(|other| other.name == label.name) {
+    for (i, (name, _)) in labels.iter().enumerate() {
+        if labels[i + 1..].iter().any(|(other, _)| other == name) {
             return Some("duplicate label name");
         }
     }
@@ -89,8 +124,12 @@ pub(crate) async fn write(State(state): State<AppState>, headers: HeaderMap, bod
             "remote write receiver needs to be enabled with --web.enable-remote-write-receiver",
         );
     }
-    if let Err(msg) = check_write_headers(&headers) {
-        return text_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &msg);
+    let proto_msg = match check_write_headers(&headers) {
+        Ok(proto_msg) => proto_msg,
+        Err(msg) => return text_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &msg),
+    };
+    if proto_msg == ProtoMsg::V2 {
+        return write_v2(state, &body).await;
     }
     let request: WriteRequest = match prompb::decode_snappy(&body) {
         Ok(request) => request,
@@ -123,12 +162,13 @@ fn append_request(db: &promlite_storage::Db, request: WriteRequest) -> Option<St
     for series in &request.timeseries {
         EXEMPLARS_DROPPED.fetch_add(series.exemplars.len() as u64, Ordering::Relaxed);
         HISTOGRAMS_DROPPED.fetch_add(series.histograms.len() as u64, Ordering::Relaxed);
-        if let Some(reason) = invalid_labels(&series.labels) {
+        let pairs: Vec<(&str, &str)> = series.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+        if let Some(reason) = invalid_labels(&pairs) {
             tracing::warn!(reason, labels = ?series.labels, "invalid metric name or labels in remote write");
             INVALID_LABELS_SAMPLES.fetch_add(series.samples.len() as u64, Ordering::Relaxed);
             continue;
         }
-        let labels = Labels::from_pairs(series.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+        let labels = Labels::from_pairs(pairs);
         let mut series_ref = None;
         for sample in &series.samples {
             if sample.timestamp > max_t {
@@ -156,6 +196,140 @@ fn append_request(db: &promlite_storage::Db, request: WriteRequest) -> Option<St
         }
     }
     first_refusal
+}
+
+/// What a 2.0 request stored (the `*-Written` headers) and why the rest was refused.
+#[derive(Debug, Default, PartialEq)]
+struct WriteV2Outcome {
+    /// Float samples stored, including exact resends of a stored sample (upstream counts those
+    /// as written too).
+    samples_written: u64,
+    /// One line per problem, in request order; non-empty means 400.
+    errors: Vec<String>,
+}
+
+/// The 2.0 half of [`write`]: decode, append, answer with the `*-Written` headers.
+async fn write_v2(state: AppState, body: &[u8]) -> Response {
+    let request: prompb_v2::Request = match prompb::decode_snappy(body) {
+        Ok(request) => request,
+        Err(err) => {
+            tracing::debug!(error = %err, "error decoding remote write 2.0 request");
+            return with_written_headers(text_error(StatusCode::BAD_REQUEST, &err.to_string()), 0);
+        }
+    };
+    let db = state.db.clone();
+    // Appending takes locks and may write the WAL: off the async workers.
+    let outcome = match tokio::task::spawn_blocking(move || append_v2(&db, &request)).await {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            let response = text_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("appending remote write 2.0: {err}"));
+            return with_written_headers(response, 0);
+        }
+    };
+    if outcome.errors.is_empty() {
+        return with_written_headers(StatusCode::NO_CONTENT.into_response(), outcome.samples_written);
+    }
+    let mut text = outcome.errors.iter().take(MAX_REPORTED_ERRORS).cloned().collect::<Vec<_>>().join("\n");
+    if outcome.errors.len() > MAX_REPORTED_ERRORS {
+        text.push_str(&format!("\nand {} more errors", outcome.errors.len() - MAX_REPORTED_ERRORS));
+    }
+    with_written_headers(text_error(StatusCode::BAD_REQUEST, &text), outcome.samples_written)
+}
+
+/// Adds the three `X-Prometheus-Remote-Write-*-Written` headers 2.0 requires on every answer.
+fn with_written_headers(mut response: Response, samples_written: u64) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(prompb_v2::SAMPLES_WRITTEN_HEADER, HeaderValue::from(samples_written));
+    // promlite stores no native histograms or exemplars: none are ever written.
+    headers.insert(prompb_v2::HISTOGRAMS_WRITTEN_HEADER, HeaderValue::from(0u64));
+    headers.insert(prompb_v2::EXEMPLARS_WRITTEN_HEADER, HeaderValue::from(0u64));
+    response
+}
+
+/// Appends a 2.0 request in one commit, skipping series whose references or labels are bad;
+/// every refusal becomes an error line and the rest is stored (2.0's partial write).
+fn append_v2(db: &promlite_storage::Db, request: &prompb_v2::Request) -> WriteV2Outcome {
+    let max_t = now_ms().saturating_add(MAX_AHEAD_MS);
+    let mut app = db.appender();
+    let mut outcome = WriteV2Outcome::default();
+    let mut queued = 0u64;
+    // The labels of each series with queued samples, to name it if the commit refuses some.
+    let mut appended: HashMap<SeriesRef, Labels> = HashMap::new();
+    for (index, series) in request.timeseries.iter().enumerate() {
+        EXEMPLARS_DROPPED.fetch_add(series.exemplars.len() as u64, Ordering::Relaxed);
+        HISTOGRAMS_DROPPED.fetch_add(series.histograms.len() as u64, Ordering::Relaxed);
+        let resolved = match request.resolve(index) {
+            Ok(resolved) => resolved,
+            Err(err) => {
+                INVALID_LABELS_SAMPLES.fetch_add(series.samples.len() as u64, Ordering::Relaxed);
+                outcome.errors.push(err.to_string());
+                continue;
+            }
+        };
+        if resolved.metric_type != 0 || !resolved.help.is_empty() || !resolved.unit.is_empty() {
+            METADATA_DROPPED.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(reason) = invalid_labels(&resolved.labels) {
+            INVALID_LABELS_SAMPLES.fetch_add(series.samples.len() as u64, Ordering::Relaxed);
+            let labels = Labels::from_pairs(resolved.labels.iter().copied());
+            outcome.errors.push(format!("series {index}: invalid metric name or labels ({reason}), got {labels}"));
+            continue;
+        }
+        let labels = Labels::from_pairs(resolved.labels.iter().copied());
+        let mut series_ref = None;
+        for sample in &series.samples {
+            if sample.timestamp > max_t {
+                let t = sample.timestamp;
+                outcome.errors.push(format!(
+                    "{}: timestamp {t} is too far in the future for series {labels}",
+                    AppendError::OutOfBounds
+                ));
+                continue;
+            }
+            match series_ref {
+                Some(r) => app.append_ref(r, sample.timestamp, sample.value),
+                None => match app.append(&labels, sample.timestamp, sample.value) {
+                    Ok(r) => series_ref = Some(r),
+                    Err(err) => {
+                        INVALID_LABELS_SAMPLES.fetch_add(series.samples.len() as u64, Ordering::Relaxed);
+                        outcome.errors.push(format!("series {index}: {err}"));
+                        break;
+                    }
+                },
+            }
+            queued += 1;
+        }
+        if let Some(r) = series_ref {
+            appended.entry(r).or_insert(labels);
+        }
+    }
+    let rejected = app.commit();
+    outcome.samples_written = queued - rejected.len() as u64;
+    if !rejected.is_empty() {
+        tracing::error!(refused = rejected.len(), "out of order samples from remote write 2.0");
+    }
+    // One line per series and reason, with how many samples it cost.
+    let mut line_of: HashMap<(SeriesRef, String), usize> = HashMap::new();
+    let mut counts: Vec<u64> = Vec::new();
+    let first_line = outcome.errors.len();
+    for (series_ref, err) in rejected {
+        let reason = err.to_string();
+        let key = (series_ref, reason.clone());
+        if let Some(&line) = line_of.get(&key) {
+            counts[line - first_line] += 1;
+            continue;
+        }
+        let labels = appended.get(&series_ref).map_or_else(|| format!("ref {}", series_ref.0), Labels::to_string);
+        line_of.insert(key, outcome.errors.len());
+        outcome.errors.push(format!("{reason} for series {labels}"));
+        counts.push(1);
+    }
+    for (line, count) in outcome.errors[first_line..].iter_mut().zip(counts) {
+        if count > 1 {
+            line.push_str(&format!(" ({count} samples)"));
+        }
+    }
+    outcome
 }
 
 fn now_ms() -> i64 {
@@ -196,40 +370,160 @@ pub(crate) fn write_metrics(out: &mut String) {
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
+    use promlite_storage::{Db, MatchOp, Matcher, Options};
 
     use super::*;
-
-    fn label(name: &str, value: &str) -> prompb::Label {
-        prompb::Label { name: name.into(), value: value.into() }
-    }
+    use crate::prompb_v2::{Metadata, Request, Sample, SymbolTable, TimeSeries};
 
     #[test]
     fn labels_without_name_or_with_duplicates_are_invalid() {
-        assert_eq!(invalid_labels(&[label("job", "a")]), Some("no metric name"));
-        assert_eq!(invalid_labels(&[label("__name__", "up"), label("", "x")]), Some("empty label name"));
-        assert_eq!(
-            invalid_labels(&[label("__name__", "up"), label("a", "1"), label("a", "2")]),
-            Some("duplicate label name")
-        );
-        assert_eq!(invalid_labels(&[label("__name__", "up"), label("a", "1")]), None);
+        assert_eq!(invalid_labels(&[("job", "a")]), Some("no metric name"));
+        assert_eq!(invalid_labels(&[("__name__", "up"), ("", "x")]), Some("empty label name"));
+        assert_eq!(invalid_labels(&[("__name__", "up"), ("a", "1"), ("a", "2")]), Some("duplicate label name"));
+        assert_eq!(invalid_labels(&[("__name__", "up"), ("a", "1")]), None);
     }
 
     #[test]
-    fn content_headers_as_upstream() {
-        let mut headers = HeaderMap::new();
-        assert!(check_write_headers(&headers).is_ok());
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
-        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
-        assert!(check_write_headers(&headers).is_ok());
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-protobuf;proto=io.prometheus.write.v2.Request"),
+    fn content_headers_negotiate_the_message_as_upstream() {
+        let check = |content_type: Option<&'static str>, encoding: Option<&'static str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(content_type) = content_type {
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            }
+            if let Some(encoding) = encoding {
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+            }
+            check_write_headers(&headers)
+        };
+        assert_eq!(check(None, None), Ok(ProtoMsg::V1));
+        assert_eq!(check(Some("application/x-protobuf"), Some("snappy")), Ok(ProtoMsg::V1));
+        assert_eq!(check(Some("application/x-protobuf;proto=prometheus.WriteRequest"), None), Ok(ProtoMsg::V1));
+        assert_eq!(check(Some(prompb_v2::CONTENT_TYPE), Some("snappy")), Ok(ProtoMsg::V2));
+        assert_eq!(check(Some("application/x-protobuf; proto=io.prometheus.write.v2.Request"), None), Ok(ProtoMsg::V2));
+        assert_eq!(
+            check(Some("application/x-protobuf;proto=io.prometheus.write.v3.Request"), None),
+            Err("io.prometheus.write.v3.Request protobuf message is not accepted by this server; \
+                 accepted [prometheus.WriteRequest, io.prometheus.write.v2.Request]"
+                .into())
         );
-        assert!(check_write_headers(&headers).is_err());
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        assert!(check_write_headers(&headers).is_err());
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
-        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        assert!(check_write_headers(&headers).is_err());
+        assert!(check(Some("application/json"), None).is_err());
+        assert!(check(Some(prompb_v2::CONTENT_TYPE), Some("gzip")).is_err());
+        assert!(check(Some("application/x-protobuf"), Some("gzip")).is_err());
+    }
+
+    /// A throwaway data directory, removed on drop (the crate has no `tempfile`).
+    struct TempDb {
+        db: Db,
+        dir: std::path::PathBuf,
+    }
+
+    impl TempDb {
+        fn open(name: &str) -> TempDb {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+            let dir = std::env::temp_dir().join(format!("promlite-web-{name}-{}-{nanos}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDb { db: Db::open(&dir, Options::default()).unwrap(), dir }
+        }
+
+        /// Every sample of metric `name`: (labels, [(t, value bits)]).
+        fn samples(&self, name: &str) -> Vec<(String, Vec<(i64, u64)>)> {
+            let matcher = Matcher::new(MatchOp::Equal, "__name__", name).unwrap();
+            let mut out: Vec<_> = self
+                .db
+                .querier(i64::MIN, i64::MAX)
+                .select(&[matcher])
+                .into_iter()
+                .map(|s| (s.labels.to_string(), s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect()))
+                .collect();
+            out.sort();
+            out
+        }
+    }
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn series(table: &mut SymbolTable, labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+        TimeSeries {
+            labels_refs: table.symbolize_labels(labels.iter().copied()),
+            samples: samples
+                .iter()
+                .map(|&(timestamp, value)| Sample { value, timestamp, start_timestamp: 0 })
+                .collect(),
+            histograms: vec![],
+            exemplars: vec![],
+            metadata: Some(Metadata::default()),
+        }
+    }
+
+    #[test]
+    fn v2_requests_append_like_1_0_and_count_what_was_written() {
+        let temp = TempDb::open("v2-append");
+        let t0 = now_ms() - 60_000;
+        let mut table = SymbolTable::new();
+        let a = series(&mut table, &[("__name__", "m"), ("job", "a")], &[(t0, 1.5), (t0 + 10, f64::NAN)]);
+        // Labels given unsorted: the head sorts them.
+        let b = series(&mut table, &[("job", "b"), ("__name__", "m")], &[(t0, -2.0)]);
+        let mut with_dropped = series(&mut table, &[("__name__", "m"), ("job", "c")], &[(t0, 3.0)]);
+        with_dropped.histograms = vec![vec![0x18, 0x01]];
+        with_dropped.exemplars = vec![prompb_v2::Exemplar { labels_refs: vec![], value: 1.0, timestamp: t0 }];
+        let request = Request { symbols: table.into_symbols(), timeseries: vec![a, b, with_dropped] };
+        let outcome = append_v2(&temp.db, &request);
+        assert_eq!(outcome, WriteV2Outcome { samples_written: 4, errors: vec![] });
+        assert_eq!(
+            temp.samples("m"),
+            [
+                (r#"m{job="a"}"#.into(), vec![(t0, 1.5f64.to_bits()), (t0 + 10, f64::NAN.to_bits())]),
+                (r#"m{job="b"}"#.into(), vec![(t0, (-2.0f64).to_bits())]),
+                (r#"m{job="c"}"#.into(), vec![(t0, 3.0f64.to_bits())]),
+            ]
+        );
+        // Resending the request: each series' newest sample is an exact resend, written (as
+        // upstream counts it) but stored once; the older sample of `a` is out of order.
+        let outcome = append_v2(&temp.db, &request);
+        let refused = vec![r#"out of order sample for series m{job="a"}"#.to_owned()];
+        assert_eq!(outcome, WriteV2Outcome { samples_written: 3, errors: refused });
+        assert_eq!(temp.samples("m")[0].1.len(), 2);
+    }
+
+    #[test]
+    fn v2_partial_writes_name_every_refused_series() {
+        let temp = TempDb::open("v2-partial");
+        let t0 = now_ms() - 60_000;
+        let mut table = SymbolTable::new();
+        let first = series(&mut table, &[("__name__", "p"), ("job", "a")], &[(t0 + 100, 1.0)]);
+        let request = Request { symbols: table.clone().into_symbols(), timeseries: vec![first] };
+        assert_eq!(append_v2(&temp.db, &request).samples_written, 1);
+
+        let late = series(&mut table, &[("__name__", "p"), ("job", "a")], &[(t0, 2.0), (t0 + 1, 2.0), (t0 + 200, 5.0)]);
+        let new = series(&mut table, &[("__name__", "p"), ("job", "new")], &[(t0, 3.0)]);
+        let nameless = series(&mut table, &[("job", "x")], &[(t0, 4.0)]);
+        let future = series(&mut table, &[("__name__", "p"), ("job", "f")], &[(now_ms() + 3_600_000, 6.0)]);
+        let mut bad_ref = series(&mut table, &[("__name__", "p")], &[(t0, 7.0)]);
+        bad_ref.labels_refs[1] = 1000;
+        let symbols = table.into_symbols();
+        let request = Request { symbols: symbols.clone(), timeseries: vec![late, new, nameless, future, bad_ref] };
+        let outcome = append_v2(&temp.db, &request);
+        assert_eq!(outcome.samples_written, 2, "{outcome:?}");
+        let future_t = request.timeseries[3].samples[0].timestamp;
+        assert_eq!(
+            outcome.errors,
+            [
+                r#"series 2: invalid metric name or labels (no metric name), got {job="x"}"#.to_owned(),
+                format!(r#"out of bounds: timestamp {future_t} is too far in the future for series p{{job="f"}}"#),
+                format!("series 4: label ref 1000 is out of range; the request has {} symbols", symbols.len()),
+                r#"out of order sample for series p{job="a"} (2 samples)"#.to_owned(),
+            ]
+        );
+        assert_eq!(
+            temp.samples("p"),
+            [
+                (r#"p{job="a"}"#.into(), vec![(t0 + 100, 1.0f64.to_bits()), (t0 + 200, 5.0f64.to_bits())]),
+                (r#"p{job="new"}"#.into(), vec![(t0, 3.0f64.to_bits())]),
+            ]
+        );
     }
 }
