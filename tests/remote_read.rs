@@ -6,13 +6,17 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use promlite_storage::chunkenc::XorIterator;
 use promlite_web::prompb;
 
-use crate::util::start;
+use crate::util::{eventually, start, try_http};
+
+const PROMETHEUS: &str = "/usr/bin/prometheus";
 
 /// Samples of one query's series, keyed by the series' labels as `name="value",...` in the
 /// order received: `(t, value bits)`.
@@ -141,10 +145,23 @@ fn samples_answer(addr: SocketAddr, queries: &[prompb::Query]) -> Vec<QuerySampl
         .collect()
 }
 
+/// Which server answered: promlite re-encodes exactly the query range's samples into chunks of
+/// at most 120; Prometheus sends its stored chunks whole, so the client trims them to the range
+/// (as upstream's `chunkedSeriesIterator` does).
+#[derive(Clone, Copy, PartialEq)]
+enum Server {
+    Promlite,
+    Prometheus,
+}
+
 /// The STREAMED_XOR_CHUNKS answer per query, checking the frames' shape on the way: one series
 /// per frame, queries in order, a series' frames consecutive, chunks XOR with their min/max
 /// times right. Also returns how many frames each series took.
-fn streamed_answer(addr: SocketAddr, queries: &[prompb::Query]) -> (Vec<QuerySamples>, BTreeMap<String, usize>) {
+fn streamed_answer(
+    addr: SocketAddr,
+    queries: &[prompb::Query],
+    server: Server,
+) -> (Vec<QuerySamples>, BTreeMap<String, usize>) {
     let reply = read(addr, queries, &[prompb::RESPONSE_TYPE_STREAMED_XOR_CHUNKS]);
     assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
     assert_eq!(reply.header("content-type"), Some(prompb::STREAMED_CONTENT_TYPE.to_ascii_lowercase().as_str()));
@@ -166,6 +183,8 @@ fn streamed_answer(addr: SocketAddr, queries: &[prompb::Query]) -> (Vec<QuerySam
                 assert!(!answer[frame.query_index as usize].contains_key(&key), "{key} split by another series");
             }
         }
+        let query = &queries[frame.query_index as usize];
+        let range = query.start_timestamp_ms..=query.end_timestamp_ms;
         let samples = answer[frame.query_index as usize].entry(key.clone()).or_default();
         for chunk in &series.chunks {
             assert_eq!(chunk.r#type, prompb::CHUNK_ENCODING_XOR);
@@ -174,9 +193,13 @@ fn streamed_answer(addr: SocketAddr, queries: &[prompb::Query]) -> (Vec<QuerySam
                 .map(|s| s.map(|s| (s.t, s.v.to_bits())))
                 .collect::<Result<_, _>>()
                 .unwrap();
-            assert!((1..=120).contains(&decoded.len()), "{} samples in a chunk", decoded.len());
+            assert!(!decoded.is_empty());
             assert_eq!((chunk.min_time_ms, chunk.max_time_ms), (decoded[0].0, decoded[decoded.len() - 1].0));
-            samples.extend(decoded);
+            if server == Server::Promlite {
+                assert!(decoded.len() <= 120, "{} samples in a chunk", decoded.len());
+                assert!(decoded.iter().all(|(t, _)| range.contains(t)), "a sample outside {range:?}");
+            }
+            samples.extend(decoded.into_iter().filter(|(t, _)| range.contains(t)));
         }
         *frames_per_series.entry(format!("{}:{key}", frame.query_index)).or_insert(0) += 1;
         previous = Some(at);
@@ -202,57 +225,128 @@ fn noisy(t0: i64, n: usize) -> Vec<(i64, f64)> {
         .collect()
 }
 
+/// What every server under test is given and asked: a long noisy series (120k samples, about
+/// 1.3 MiB of chunks: two frames at the 1 MiB limit), a short one with special values and its
+/// own `region` label, one that no query selects; queries over everything, over a sub-range
+/// with a matcher that only the external label satisfies, and over nothing.
+struct Fixture {
+    long: Vec<(i64, f64)>,
+    special: [(i64, f64); 5],
+    queries: [prompb::Query; 3],
+}
+
+/// The config both servers run with.
+const CONFIG: &str = "global:\n  external_labels: {region: eu, cluster: lab}\n";
+
+impl Fixture {
+    fn new() -> Fixture {
+        let t0 = now_ms() - 30 * 60 * 1000;
+        let long = noisy(t0, 120_000);
+        let t_end = long[long.len() - 1].0;
+        let special = [
+            (t0 + 1, 1.5),
+            (t0 + 2, f64::INFINITY),
+            (t0 + 3, f64::NEG_INFINITY),
+            (t0 + 4, promlite_storage::STALE_NAN),
+            (t0 + 5, 0.0),
+        ];
+        let queries = [
+            query(t0, t_end, &[(2, "__name__", "rr_.*")]),
+            query(long[1000].0 + 1, long[3000].0, &[(0, "__name__", "rr_long"), (0, "region", "eu")]),
+            query(t0, t_end, &[(0, "__name__", "absent")]),
+        ];
+        Fixture { long, special, queries }
+    }
+
+    fn write_to(&self, addr: SocketAddr) {
+        write(
+            addr,
+            vec![
+                series(&[("__name__", "rr_long"), ("job", "a")], &self.long),
+                series(&[("__name__", "rr_special"), ("job", "b"), ("region", "local")], &self.special),
+                series(&[("__name__", "other"), ("job", "c")], &self.special),
+            ],
+        );
+    }
+}
+
 #[test]
 fn streamed_chunks_carry_exactly_the_samples_answer() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("prometheus.yml");
-    std::fs::write(&config, "global:\n  external_labels: {region: eu, cluster: lab}\n").unwrap();
+    std::fs::write(&config, CONFIG).unwrap();
     let server =
         start(dir.path(), &[&format!("--config.file={}", config.display()), "--web.enable-remote-write-receiver"]);
-    let addr = server.addr;
+    let fixture = Fixture::new();
+    fixture.write_to(server.addr);
 
-    // 120k noisy samples make about 1.3 MiB of chunks: two frames at the 1 MiB limit.
-    let t0 = now_ms() - 30 * 60 * 1000;
-    let long = noisy(t0, 120_000);
-    let t_end = long[long.len() - 1].0;
-    let special = [
-        (t0 + 1, 1.5),
-        (t0 + 2, f64::INFINITY),
-        (t0 + 3, f64::NEG_INFINITY),
-        (t0 + 4, promlite_storage::STALE_NAN),
-        (t0 + 5, 0.0),
-    ];
-    write(
-        addr,
-        vec![
-            series(&[("__name__", "rr_long"), ("job", "a")], &long),
-            series(&[("__name__", "rr_special"), ("job", "b"), ("region", "local")], &special),
-            series(&[("__name__", "other"), ("job", "c")], &special),
-        ],
-    );
-
-    let queries = [
-        query(t0, t_end, &[(2, "__name__", "rr_.*")]),
-        // A sub-range, and a matcher that only the external label satisfies (dropped).
-        query(long[1000].0 + 1, long[3000].0, &[(0, "__name__", "rr_long"), (0, "region", "eu")]),
-        query(t0, t_end, &[(0, "__name__", "absent")]),
-    ];
-    let want = samples_answer(addr, &queries);
-    let (got, frames_per_series) = streamed_answer(addr, &queries);
+    let want = samples_answer(server.addr, &fixture.queries);
+    let (got, frames_per_series) = streamed_answer(server.addr, &fixture.queries, Server::Promlite);
     assert_eq!(got, want);
 
     // Not only equal to each other, but to what was written.
     let long_key = r#"__name__="rr_long",cluster="lab",job="a",region="eu""#;
-    let written: Vec<(i64, u64)> = long.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+    let written: Vec<(i64, u64)> = fixture.long.iter().map(|&(t, v)| (t, v.to_bits())).collect();
     assert_eq!(got[0][long_key], written);
     assert_eq!(got[1][long_key], written[1001..=3000]);
     let special_key = r#"__name__="rr_special",cluster="lab",job="b",region="local""#;
-    assert_eq!(got[0][special_key], special.map(|(t, v)| (t, v.to_bits())));
+    assert_eq!(got[0][special_key], fixture.special.map(|(t, v)| (t, v.to_bits())));
     assert_eq!(got[0].len(), 2);
     assert!(got[2].is_empty());
 
     assert!(frames_per_series[&format!("0:{long_key}")] >= 2, "{frames_per_series:?}");
     assert_eq!(frames_per_series[&format!("1:{long_key}")], 1);
+}
+
+/// Prometheus (Debian's 2.42) given the same samples and config answers the same streamed
+/// requests with the same series, labels and samples (its chunks trimmed to each query's range).
+#[test]
+fn streamed_answer_is_prometheus_streamed_answer() {
+    if !Path::new(PROMETHEUS).exists() {
+        println!("skipped: {PROMETHEUS} is not installed (Debian package; .ci/run installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let config_flag = format!("--config.file={}", config.display());
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let prometheus_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let prometheus = Command::new(PROMETHEUS)
+        .arg(&config_flag)
+        .arg(format!("--storage.tsdb.path={}", dir.path().join("prom-data").display()))
+        .arg(format!("--web.listen-address={prometheus_addr}"))
+        .arg("--web.enable-remote-write-receiver")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting prometheus");
+    let _prometheus = KillOnDrop(prometheus);
+    eventually(Duration::from_secs(30), || match try_http(prometheus_addr, "GET", "/-/ready") {
+        Some(reply) if reply.status == 200 => Ok(()),
+        other => Err(format!("prometheus not ready: {other:?}")),
+    });
+    let server = start(dir.path(), &[&config_flag, "--web.enable-remote-write-receiver"]);
+
+    let fixture = Fixture::new();
+    fixture.write_to(prometheus_addr);
+    fixture.write_to(server.addr);
+    let (want, want_frames) = streamed_answer(prometheus_addr, &fixture.queries, Server::Prometheus);
+    let (got, got_frames) = streamed_answer(server.addr, &fixture.queries, Server::Promlite);
+    assert_eq!(got, want);
+    // The same cut: about 1.3 MiB of chunks is two frames for both, whatever the chunk bounds.
+    assert_eq!(got_frames, want_frames);
+    assert_eq!(want[0].len(), 2, "{:?}", want[0].keys());
+}
+
+/// Kills and reaps a child process when dropped.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[test]
@@ -291,4 +385,18 @@ fn response_type_is_the_first_supported_one() {
         };
         assert_eq!(samples, [(t, 1.0), (t + 1000, 2.0)], "{accepted:?}");
     }
+
+    // A query that cannot run fails before the first frame: a 400 with the reason, as SAMPLES.
+    let bad_regex = [queries[0].clone(), query(t - 1, t + 1000, &[(2, "__name__", "rr_(")])];
+    let bad_type = [query(t - 1, t + 1000, &[(9, "__name__", "rr_negotiated")])];
+    for bad in [&bad_regex[..], &bad_type[..]] {
+        let samples = read(server.addr, bad, &[prompb::RESPONSE_TYPE_SAMPLES]);
+        let streamed = read(server.addr, bad, &[prompb::RESPONSE_TYPE_STREAMED_XOR_CHUNKS]);
+        assert_eq!((samples.status, streamed.status), (400, 400));
+        assert_eq!(streamed.header("content-type"), Some("text/plain; charset=utf-8"));
+        assert_eq!(streamed.body, samples.body);
+        assert!(streamed.body.len() > 1, "a reason");
+    }
+    let reply = read(server.addr, &bad_type, &[prompb::RESPONSE_TYPE_STREAMED_XOR_CHUNKS]);
+    assert_eq!(String::from_utf8_lossy(&reply.body), "invalid matcher type 9\n");
 }
