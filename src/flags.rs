@@ -76,6 +76,20 @@ pub struct Flags {
     #[arg(long = "query.max-concurrency", value_name = "N", default_value_t = 20)]
     pub max_concurrency: usize,
 
+    /// Maximum overall number of samples to return via the remote read interface, in a single
+    /// query. 0 means no limit. Ignored for the streamed response types, as in Prometheus.
+    #[arg(long = "storage.remote.read-sample-limit", value_name = "N", default_value_t = 50_000_000)]
+    pub remote_read_sample_limit: usize,
+
+    /// Maximum number of concurrent remote read calls. 0 means no limit.
+    #[arg(long = "storage.remote.read-concurrent-limit", value_name = "N", default_value_t = 10)]
+    pub remote_read_concurrent_limit: usize,
+
+    /// Maximum number of bytes in a single frame for streaming remote read response types
+    /// before marshalling. Note that the client might have a limit on frame size as well.
+    #[arg(long = "storage.remote.read-max-bytes-in-frame", value_name = "BYTES", default_value_t = 1_048_576)]
+    pub remote_read_max_bytes_in_frame: usize,
+
     /// Only log messages with the given severity or above: debug, info, warn, error.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
     pub log_level: String,
@@ -155,6 +169,9 @@ impl Flags {
             ("query.timeout", self.query_timeout.to_string()),
             ("query.max-samples", self.max_samples.to_string()),
             ("query.max-concurrency", self.max_concurrency.to_string()),
+            ("storage.remote.read-sample-limit", self.remote_read_sample_limit.to_string()),
+            ("storage.remote.read-concurrent-limit", self.remote_read_concurrent_limit.to_string()),
+            ("storage.remote.read-max-bytes-in-frame", self.remote_read_max_bytes_in_frame.to_string()),
             ("log.level", self.log_level.clone()),
             ("log.format", self.log_format.clone()),
         ]

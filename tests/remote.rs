@@ -202,11 +202,15 @@ fn receiver_stores_samples_exactly_and_refuses_like_prometheus() {
         ("Content-Type", "application/x-protobuf;proto=io.prometheus.write.v2.Request"),
         ("Content-Encoding", "snappy"),
     ];
-    assert_eq!(post(addr, "/api/v1/write", &v2, b"x").0, 415);
-    // Remote read of garbage, and of a client that accepts only streamed chunks.
+    // 2.0 is accepted (tests/remote_write2.rs), so a body that is not snappy is a bad body;
+    // an unknown message is a 415.
+    assert_eq!(post(addr, "/api/v1/write", &v2, b"x").0, 400);
+    let v3 = [("Content-Type", "application/x-protobuf;proto=io.prometheus.write.v3.Request")];
+    assert_eq!(post(addr, "/api/v1/write", &v3, b"x").0, 415);
+    // Remote read of garbage, and of a client that accepts no type the server has.
     assert_eq!(post(addr, "/api/v1/read", &[], b"garbage").0, 400);
-    let streamed = prompb::ReadRequest { queries: vec![], accepted_response_types: vec![1] };
-    assert_eq!(post(addr, "/api/v1/read", &[], &prompb::encode_snappy(&streamed)).0, 400);
+    let unknown = prompb::ReadRequest { queries: vec![], accepted_response_types: vec![7] };
+    assert_eq!(post(addr, "/api/v1/read", &[], &prompb::encode_snappy(&unknown)).0, 400);
 }
 
 /// A free loopback port (bound, then released for the child to bind).
@@ -828,6 +832,13 @@ fn remote_history_merges_with_local_data_and_config_changes_apply_on_reload() {
     );
     assert_eq!(status, 200);
     assert_eq!(series["data"].as_array().unwrap().len(), 2, "{series}");
+    // promlite answers a promlite client with streamed XOR chunks.
+    let metrics = http(local.addr, "GET", "/metrics", None).body;
+    assert!(
+        metrics.lines().any(|l| l.starts_with("prometheus_remote_read_client_queries_total{")
+            && l.contains(r#"response_type="chunked",code="200"} "#)),
+        "no chunked remote read in /metrics"
+    );
 
     // read_recent: true reads the remote for the whole range; where both have a sample, the
     // local one wins. required_matchers keeps selectors without job="a" local.
@@ -854,4 +865,35 @@ fn remote_history_merges_with_local_data_and_config_changes_apply_on_reload() {
     );
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("remote_read: error sending request"), "{warnings:?}");
+}
+
+#[test]
+fn remote_read_sample_limit_applies_to_the_samples_answer_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &["--web.enable-remote-write-receiver", "--storage.remote.read-sample-limit=3"]);
+    let t0 = now_ms() - 60_000;
+    write_job_a(server.addr, "limited", &(0..5).map(|k| (t0 + k * 1000, k as f64)).collect::<Vec<_>>());
+    let err = remote_read(server.addr, &[(0, "__name__", "limited")], t0, t0 + 10_000).unwrap_err();
+    assert!(err.contains("400") && err.contains("exceeded sample limit (3)"), "{err}");
+    // The streamed answer is not limited, as upstream.
+    let request = prompb::ReadRequest {
+        queries: vec![prompb::Query {
+            start_timestamp_ms: t0,
+            end_timestamp_ms: t0 + 10_000,
+            matchers: vec![prompb::LabelMatcher { r#type: 0, name: "__name__".into(), value: "limited".into() }],
+            hints: None,
+        }],
+        accepted_response_types: vec![prompb::RESPONSE_TYPE_STREAMED_XOR_CHUNKS],
+    };
+    let (status, body) = post(server.addr, "/api/v1/read", &[], &prompb::encode_snappy(&request));
+    assert_eq!(status, 200);
+    let frames = prompb::read_frames(&body, 1 << 20).unwrap();
+    let samples: u16 = frames[0].chunked_series[0]
+        .chunks
+        .iter()
+        .map(|c| promlite_storage::chunkenc::XorIterator::new(&c.data).unwrap().num_samples())
+        .sum();
+    assert_eq!(samples, 5);
+    let (_, flags) = crate::util::get_json(server.addr, "/api/v1/status/flags");
+    assert_eq!(flags["data"]["storage.remote.read-sample-limit"], "3");
 }

@@ -4,7 +4,7 @@
 //! - SAMPLES: one snappy-compressed `ReadResponse` with every sample of every query.
 //! - STREAMED_XOR_CHUNKS: a body of frames ([`prompb::put_frame`]), each a `ChunkedReadResponse`
 //!   holding one series of one query as XOR chunks; a series whose chunks do not fit in
-//!   [`READ_MAX_BYTES_IN_FRAME`] goes on in the next frame, its labels repeated. The chunks are
+//!   `--storage.remote.read-max-bytes-in-frame` goes on in the next frame, its labels repeated. The chunks are
 //!   the query range's samples re-encoded (upstream sends the stored chunks that overlap the
 //!   range, samples outside it included, and lets the client trim them).
 //!
@@ -12,9 +12,14 @@
 //! own config, as upstream does, and both present a series the same way: external labels added
 //! (a series' own label wins), labels sorted, matchers that only an external label satisfies
 //! dropped.
-//! FIXME(#9): the streamed response is built in memory and then sent, and it keeps the sample
-//! limit (upstream streams frames as it goes and ignores the limit for this response type);
-//! streaming needs an `http-body` or `futures-core` dependency in web/Cargo.toml.
+//!
+//! The streamed body is sent as it is made: a blocking task selects and encodes series by
+//! series into a small channel the response body drains, so memory stays bounded whatever the
+//! answer's size, and, as upstream, `--storage.remote.read-sample-limit` applies to SAMPLES
+//! only. Matchers are checked before the first byte, so a bad one is still a 400.
+//! `--storage.remote.read-concurrent-limit` bounds the requests served at once.
+
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -28,15 +33,10 @@ use super::text_error;
 use crate::AppState;
 use crate::prompb::{self, ReadRequest, ReadResponse};
 
-/// Most samples one remote-read request may return (upstream `--storage.remote.read-sample-limit`).
-const READ_SAMPLE_LIMIT: usize = 50_000_000;
-
-/// Bytes of chunks and labels one streamed frame holds before it is cut (upstream
-/// `--storage.remote.read-max-bytes-in-frame`, default 1048576, "1MB as recommended by
-/// protobuf"). As upstream, a frame is cut after the chunk that reaches the limit, so a frame
-/// can be over it by at most one chunk.
-/// FIXME(#9): a constant until the lead wires `--storage.remote.read-max-bytes-in-frame`.
-pub(crate) const READ_MAX_BYTES_IN_FRAME: usize = 1 << 20;
+/// Frames handed to the response body at most this many bytes at a time, and at most
+/// [`STREAM_BUFFERS`] of them waiting: what one streamed answer holds in memory.
+const STREAM_FLUSH_BYTES: usize = 256 << 10;
+const STREAM_BUFFERS: usize = 4;
 
 /// Samples per chunk of a streamed response: the head's chunk size, so a client sees chunks
 /// shaped like the ones Prometheus sends.
@@ -60,29 +60,59 @@ pub(crate) async fn read(State(state): State<AppState>, body: Bytes) -> Response
         Err(msg) => return text_error(StatusCode::BAD_REQUEST, &msg),
     };
     let external: Vec<(String, String)> = state.external_labels.read().expect("external labels lock").clone();
-    let db = state.db.clone();
-    let answer = tokio::task::spawn_blocking(move || match response_type {
-        ResponseType::Samples => answer_samples(&db, &request, &external).map(|response| {
-            let mut out = prompb::encode_snappy(&response).into_response();
-            let headers = out.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(prompb::CONTENT_TYPE));
-            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
-            out
-        }),
-        // Frames are not snappy-compressed: no Content-Encoding, as upstream.
-        ResponseType::StreamedXorChunks => {
-            answer_streamed(&db, &request, &external, READ_MAX_BYTES_IN_FRAME).map(|body| {
-                let mut out = body.into_response();
-                out.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(prompb::STREAMED_CONTENT_TYPE));
-                out
-            })
+    let selections = match request
+        .queries
+        .iter()
+        .map(|query| matchers_of(query, &external).map(|matchers| (query.clone(), matchers)))
+        .collect::<Result<Vec<_>, String>>()
+    {
+        Ok(selections) => selections,
+        Err(msg) => return text_error(StatusCode::BAD_REQUEST, &msg),
+    };
+    // Held until the answer is made (SAMPLES) or sent (streamed).
+    let permit = match &state.remote_read_slots {
+        Some(slots) => {
+            Some(Arc::clone(slots).acquire_owned().await.expect("the remote read semaphore is never closed"))
         }
-    })
-    .await;
-    match answer {
-        Ok(Ok(response)) => response,
-        Ok(Err(msg)) => text_error(StatusCode::BAD_REQUEST, &msg),
-        Err(err) => text_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("remote read: {err}")),
+        None => None,
+    };
+    let db = state.db.clone();
+    let options = Arc::clone(&state.options);
+    match response_type {
+        ResponseType::Samples => {
+            let limit = options.remote_read_sample_limit;
+            let answer = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                answer_samples(&db, &selections, &external, limit)
+            })
+            .await;
+            match answer {
+                Ok(Ok(response)) => {
+                    let mut out = prompb::encode_snappy(&response).into_response();
+                    let headers = out.headers_mut();
+                    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(prompb::CONTENT_TYPE));
+                    headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
+                    out
+                }
+                Ok(Err(msg)) => text_error(StatusCode::BAD_REQUEST, &msg),
+                Err(err) => text_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("remote read: {err}")),
+            }
+        }
+        ResponseType::StreamedXorChunks => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(STREAM_BUFFERS);
+            let max_bytes_in_frame = options.remote_read_max_bytes_in_frame;
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                stream_frames(&db, &selections, &external, max_bytes_in_frame, &tx);
+            });
+            let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|bytes| (Ok::<Bytes, std::convert::Infallible>(bytes), rx))
+            });
+            let mut out = axum::body::Body::from_stream(frames).into_response();
+            // Frames are not snappy-compressed: no Content-Encoding, as upstream.
+            out.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(prompb::STREAMED_CONTENT_TYPE));
+            out
+        }
     }
 }
 
@@ -108,14 +138,10 @@ fn negotiate_response_type(accepted: &[i32]) -> Result<ResponseType, String> {
     ))
 }
 
-/// The series answering `query` from local storage, sorted by their own labels. A matcher on
-/// an external label that the external value satisfies says nothing about local series, which
-/// do not carry the label, so it is dropped.
-fn select(
-    db: &promlite_storage::Db,
-    query: &prompb::Query,
-    external: &[(String, String)],
-) -> Result<Vec<Series>, String> {
+/// The matchers selecting `query`'s local series. A matcher on an external label that the
+/// external value satisfies says nothing about local series, which do not carry the label, so
+/// it is dropped.
+fn matchers_of(query: &prompb::Query, external: &[(String, String)]) -> Result<Vec<Matcher>, String> {
     let mut matchers = Vec::with_capacity(query.matchers.len());
     for m in &query.matchers {
         let op = match m.r#type {
@@ -133,7 +159,12 @@ fn select(
         }
         matchers.push(matcher);
     }
-    Ok(db.local_querier(query.start_timestamp_ms, query.end_timestamp_ms).select(&matchers))
+    Ok(matchers)
+}
+
+/// The series answering `query` from local storage, sorted by their own labels.
+fn select(db: &promlite_storage::Db, query: &prompb::Query, matchers: &[Matcher]) -> Vec<Series> {
+    db.local_querier(query.start_timestamp_ms, query.end_timestamp_ms).select(matchers)
 }
 
 /// A series' labels as a remote-read client sees them: external labels added where the series
@@ -150,19 +181,21 @@ fn remote_labels(series: &Series, external: &[(String, String)]) -> Vec<prompb::
     labels
 }
 
+/// The SAMPLES answer; more than `sample_limit` samples in all (0: no limit) is an error.
 fn answer_samples(
     db: &promlite_storage::Db,
-    request: &ReadRequest,
+    selections: &[(prompb::Query, Vec<Matcher>)],
     external: &[(String, String)],
+    sample_limit: usize,
 ) -> Result<ReadResponse, String> {
-    let mut results = Vec::with_capacity(request.queries.len());
+    let mut results = Vec::with_capacity(selections.len());
     let mut samples_total = 0usize;
-    for query in &request.queries {
+    for (query, matchers) in selections {
         let mut timeseries = Vec::new();
-        for series in select(db, query, external)? {
+        for series in select(db, query, matchers) {
             samples_total += series.samples.len();
-            if samples_total > READ_SAMPLE_LIMIT {
-                return Err(format!("exceeded sample limit ({READ_SAMPLE_LIMIT})"));
+            if sample_limit > 0 && samples_total > sample_limit {
+                return Err(format!("exceeded sample limit ({sample_limit})"));
             }
             let labels = remote_labels(&series, external);
             let samples = series.samples.iter().map(|s| prompb::Sample { value: s.v, timestamp: s.t }).collect();
@@ -173,28 +206,28 @@ fn answer_samples(
     Ok(ReadResponse { results })
 }
 
-/// The whole streamed body: the frames of every series of every query, in query order.
-fn answer_streamed(
+/// Sends the frames of every series of every query, in query order, to `tx` in pieces of
+/// about [`STREAM_FLUSH_BYTES`]; stops early when the client has gone.
+fn stream_frames(
     db: &promlite_storage::Db,
-    request: &ReadRequest,
+    selections: &[(prompb::Query, Vec<Matcher>)],
     external: &[(String, String)],
     max_bytes_in_frame: usize,
-) -> Result<Vec<u8>, String> {
+    tx: &tokio::sync::mpsc::Sender<Bytes>,
+) {
     let mut body = Vec::new();
-    let mut samples_total = 0usize;
-    for (query_index, query) in request.queries.iter().enumerate() {
-        for series in select(db, query, external)? {
-            // FIXME(#9): upstream ignores the limit for streamed responses; it bounds memory
-            // here only because the body is built before it is sent.
-            samples_total += series.samples.len();
-            if samples_total > READ_SAMPLE_LIMIT {
-                return Err(format!("exceeded sample limit ({READ_SAMPLE_LIMIT})"));
-            }
+    for (query_index, (query, matchers)) in selections.iter().enumerate() {
+        for series in select(db, query, matchers) {
             let labels = remote_labels(&series, external);
             put_series_frames(&mut body, query_index as i64, &labels, &series.samples, max_bytes_in_frame);
+            if body.len() >= STREAM_FLUSH_BYTES && tx.blocking_send(Bytes::from(std::mem::take(&mut body))).is_err() {
+                return;
+            }
         }
     }
-    Ok(body)
+    if !body.is_empty() {
+        let _ = tx.blocking_send(Bytes::from(body));
+    }
 }
 
 /// Appends the frames of one series: its samples re-encoded as XOR chunks of at most
@@ -246,6 +279,9 @@ fn put_series_frames(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--storage.remote.read-max-bytes-in-frame`'s default.
+    const DEFAULT_MAX_BYTES_IN_FRAME: usize = 1 << 20;
     use promlite_storage::chunkenc::XorIterator;
 
     #[test]
@@ -351,7 +387,7 @@ mod tests {
 
         // The default limit keeps this series in one frame.
         let mut body = Vec::new();
-        put_series_frames(&mut body, 0, &labels, &samples, READ_MAX_BYTES_IN_FRAME);
+        put_series_frames(&mut body, 0, &labels, &samples, DEFAULT_MAX_BYTES_IN_FRAME);
         let frames = decode(&body);
         assert_eq!(frames.len(), 1);
         assert_eq!(frames[0].2, want);
