@@ -394,6 +394,25 @@ mod tests {
     }
 
     #[test]
+    fn every_sample_arrives_once_in_order_whatever_the_limit() {
+        let labels = labels(&[("__name__", "m")]);
+        for n in [1, 119, 120, 121, 241, 5_000] {
+            let samples = noisy_samples(n);
+            let want: Vec<(i64, u64)> = samples.iter().map(|s| (s.t, s.v.to_bits())).collect();
+            for max_bytes_in_frame in [0, 1, 1_200, 5_000, DEFAULT_MAX_BYTES_IN_FRAME] {
+                let mut body = Vec::new();
+                put_series_frames(&mut body, 1, &labels, &samples, max_bytes_in_frame);
+                let frames = decode(&body);
+                let got: Vec<(i64, u64)> = frames.iter().flat_map(|f| f.2.iter().copied()).collect();
+                assert_eq!(got, want, "{n} samples, frames of {max_bytes_in_frame} bytes");
+                assert!(frames.iter().all(|f| f.0 == 1 && f.1 == labels));
+                let chunks = n.div_ceil(SAMPLES_PER_CHUNK);
+                assert!((1..=chunks).contains(&frames.len()), "{n} samples: {} frames", frames.len());
+            }
+        }
+    }
+
+    #[test]
     fn labels_larger_than_the_frame_still_send_one_chunk_per_frame() {
         let labels = labels(&[("__name__", "long"), ("pad", &"x".repeat(200))]);
         let samples = noisy_samples(250);
