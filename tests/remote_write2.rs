@@ -1,17 +1,20 @@
 //! Remote write 2.0 (`io.prometheus.write.v2.Request`) end to end: the real binary receives 2.0
 //! requests built here; stored samples are read back exactly (value bits and timestamps) with
 //! remote read, and every answer's status, text and `X-Prometheus-Remote-Write-*-Written`
-//! headers are checked against what upstream's receiver answers.
+//! headers are checked against what upstream's receiver answers. As a sender
+//! (`protobuf_message: io.prometheus.write.v2.Request`) it delivers every sample exactly to
+//! another promlite, and believes a fake receiver's `*-Written` headers.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use promlite_web::prompb;
 use promlite_web::prompb_v2::{self, Exemplar, Metadata, Request, Sample, SymbolTable, TimeSeries};
 
-use crate::util::{http, start};
+use crate::util::{FakeTarget, eventually, http, start};
 
 /// Samples per series, keyed by the series' labels as `{a="b", ...}`: `(t, value bits)`.
 type Samples = BTreeMap<String, Vec<(i64, u64)>>;
@@ -112,11 +115,16 @@ fn write_v2(addr: SocketAddr, request: &Request) -> Answer {
 
 /// Every series whose metric name is `name`, in `[start, end]`, via remote read.
 fn remote_read(addr: SocketAddr, name: &str, start: i64, end: i64) -> Samples {
+    remote_read_matching(addr, ("__name__", name), start, end)
+}
+
+/// Every series with label `name="value"`, in `[start, end]`, via remote read.
+fn remote_read_matching(addr: SocketAddr, (name, value): (&str, &str), start: i64, end: i64) -> Samples {
     let request = prompb::ReadRequest {
         queries: vec![prompb::Query {
             start_timestamp_ms: start,
             end_timestamp_ms: end,
-            matchers: vec![prompb::LabelMatcher { r#type: 0, name: "__name__".into(), value: name.into() }],
+            matchers: vec![prompb::LabelMatcher { r#type: 0, name: name.into(), value: value.into() }],
             hints: None,
         }],
         accepted_response_types: vec![prompb::RESPONSE_TYPE_SAMPLES],
@@ -269,4 +277,165 @@ fn receiver_negotiates_the_message_from_the_content_type() {
     let answer = post(addr, "/api/v1/write", &V2_HEADERS, &prompb::encode_snappy(&v1));
     assert_eq!(answer.status, 204, "{}", answer.text());
     assert_eq!(answer.written(), (Some("0"), Some("0"), Some("0")));
+}
+
+fn counting_target(series: u64) -> FakeTarget {
+    FakeTarget::start(move |n| {
+        let mut body = String::from("# TYPE rw2_gauge gauge\n");
+        for i in 0..series {
+            body.push_str(&format!("rw2_gauge{{i=\"{i}\"}} {}\n", n as f64 * 1.25 + i as f64));
+        }
+        body
+    })
+}
+
+/// A promlite config scraping `target` every second and sending it over remote write 2.0.
+fn sender_config(target: SocketAddr, remote_url: &str) -> String {
+    format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: fake\n    static_configs:\n      - targets: ['{target}']\n\
+         remote_write:\n  - url: {remote_url}\n    name: under-test\n    protobuf_message: io.prometheus.write.v2.Request\n\
+         \x20   queue_config:\n      batch_send_deadline: 500ms\n      max_samples_per_send: 50\n      max_backoff: 1s\n"
+    )
+}
+
+fn queue_metric(addr: SocketAddr, family: &str) -> f64 {
+    metric(addr, &format!("{family}{{remote_name=\"under-test\""))
+}
+
+#[test]
+fn promlite_sends_2_0_to_promlite_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = start(dir.path(), &["--web.enable-remote-write-receiver"]);
+    let target = counting_target(10);
+    let config_path = dir.path().join("promlite.yml");
+    let url = format!("http://{}/api/v1/write", receiver.addr);
+    std::fs::write(&config_path, sender_config(target.addr, &url)).unwrap();
+    let sender = start(dir.path(), &[&format!("--config.file={}", config_path.display())]);
+    eventually(Duration::from_secs(60), || {
+        let seen = target.requests.load(std::sync::atomic::Ordering::SeqCst);
+        if seen >= 5 { Ok(()) } else { Err(format!("{seen} scrapes")) }
+    });
+    let cut = now_ms();
+    // The scrape's own series (up, scrape_duration_seconds, ...) and the target's, as the
+    // sender stored them.
+    let want = remote_read_matching(sender.addr, ("job", "fake"), 0, cut);
+    let samples: usize = want.values().map(Vec::len).sum();
+    assert!(want.len() >= 15 && samples >= 45, "{} series, {samples} samples in the sender", want.len());
+    eventually(Duration::from_secs(60), || {
+        let got = remote_read_matching(receiver.addr, ("job", "fake"), 0, cut);
+        if got == want {
+            Ok(())
+        } else {
+            let first_diff = want
+                .iter()
+                .find(|(k, v)| got.get(*k) != Some(v))
+                .map(|(k, v)| format!("{k}: sender {} samples, receiver {:?}", v.len(), got.get(k).map(Vec::len)));
+            Err(format!("{} series sent, {} received; first difference: {first_diff:?}", want.len(), got.len()))
+        }
+    });
+    let sent = queue_metric(sender.addr, "prometheus_remote_storage_samples_total");
+    assert!(sent >= samples as f64, "sent {sent}, want at least {samples}");
+    assert_eq!(queue_metric(sender.addr, "prometheus_remote_storage_failed_samples_total"), 0.0);
+}
+
+/// What the fake receiver saw and said: samples received, and how many it claimed written.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Tally {
+    requests: u64,
+    received: u64,
+    written: u64,
+}
+
+/// Serves one keep-alive connection: every request must be a 2.0 request; odd-numbered ones
+/// get 204 with `Samples-Written: 0` (a receiver that did not understand), even ones a 400
+/// partial write claiming all samples but one.
+fn serve_2_0_connection(stream: TcpStream, tally: &Mutex<Tally>, heads: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        if head.is_empty() {
+            return;
+        }
+        let len = head
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0usize);
+        let mut body = vec![0; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let request: Request = prompb::decode_snappy(&body).expect("a 2.0 request");
+        let n: u64 = request.timeseries.iter().map(|ts| ts.samples.len() as u64).sum();
+        let (status, written) = {
+            let mut tally = tally.lock().unwrap();
+            tally.requests += 1;
+            tally.received += n;
+            let answer = if tally.requests % 2 == 1 { (204, 0) } else { (400, n.saturating_sub(1)) };
+            tally.written += answer.1;
+            answer
+        };
+        heads.lock().unwrap().push(head);
+        let answer = format!(
+            "HTTP/1.1 {status} X\r\nContent-Length: 0\r\n{}: {written}\r\n{}: 0\r\n{}: 0\r\n\r\n",
+            prompb_v2::SAMPLES_WRITTEN_HEADER,
+            prompb_v2::HISTOGRAMS_WRITTEN_HEADER,
+            prompb_v2::EXEMPLARS_WRITTEN_HEADER
+        );
+        if reader.get_mut().write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn sender_counts_what_a_2_0_receiver_says_it_wrote() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let receiver = listener.local_addr().unwrap();
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let (tally_in, heads_in) = (Arc::clone(&tally), Arc::clone(&heads));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let (tally, heads) = (Arc::clone(&tally_in), Arc::clone(&heads_in));
+            std::thread::spawn(move || serve_2_0_connection(stream, &tally, &heads));
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let target = counting_target(5);
+    let config_path = dir.path().join("promlite.yml");
+    std::fs::write(&config_path, sender_config(target.addr, &format!("http://{receiver}/api/v1/write"))).unwrap();
+    let sender = start(dir.path(), &[&format!("--config.file={}", config_path.display())]);
+    // Wait for a few requests of each kind, then for the sender's counters to match the
+    // receiver's answers exactly while no request is in flight (the tally is read on both sides
+    // of the metrics so a request in between is noticed).
+    eventually(Duration::from_secs(60), || {
+        let before = *tally.lock().unwrap();
+        let sent = queue_metric(sender.addr, "prometheus_remote_storage_samples_total");
+        let failed = queue_metric(sender.addr, "prometheus_remote_storage_failed_samples_total");
+        let after = *tally.lock().unwrap();
+        let want = (after.written as f64, (after.received - after.written) as f64);
+        if before == after && after.requests >= 4 && (sent, failed) == want {
+            Ok(())
+        } else {
+            Err(format!("receiver {after:?}; sender samples_total {sent}, failed_samples_total {failed}"))
+        }
+    });
+    // Refused for good (400) or not understood (2xx, nothing written): never retried.
+    assert_eq!(queue_metric(sender.addr, "prometheus_remote_storage_retried_samples_total"), 0.0);
+    let heads = heads.lock().unwrap();
+    for head in heads.iter() {
+        let head = head.to_ascii_lowercase();
+        assert!(head.contains("content-type: application/x-protobuf;proto=io.prometheus.write.v2.request"), "{head}");
+        assert!(head.contains("x-prometheus-remote-write-version: 2.0.0"), "{head}");
+        assert!(head.contains("content-encoding: snappy"), "{head}");
+    }
 }

@@ -1,7 +1,8 @@
 //! The remote-write sender (upstream `storage/remote/queue_manager.go` and `wlog/watcher.go`):
 //! one [`QueueManager`] per `remote_write` entry tails the WAL, relabels each series once when
 //! its Series record is read, and hands samples to shards that batch them into remote-write
-//! 1.0 requests.
+//! requests: 1.0 (`prometheus.WriteRequest`, the default) or 2.0 (`io.prometheus.write.v2.Request`
+//! with `protobuf_message` set so).
 //!
 //! Invariants:
 //! - Nothing committed after the queue started is lost while the WAL holds it: shards retry a
@@ -21,8 +22,16 @@
 //!   starts from the current time and skips what was unsent; promlite's way can resend a batch
 //!   whose answer was lost in a crash (receivers ignore an identical sample).
 //!
-//! FIXME(#9): metadata, exemplars and native
-//! histograms are not sent; `sample_age_limit` and remote write 2.0 are not implemented.
+//! - 2.0 batches group each series' samples under one `TimeSeries` whose labels go through the
+//!   request's symbol table, and the receiver's `X-Prometheus-Remote-Write-Samples-Written`
+//!   header is believed: samples it did not write count as failed, and a 2xx that says nothing
+//!   was written is a non-recoverable error (the receiver likely ignored the `Content-Type` and
+//!   read 2.0 bytes as an empty 1.0 request), as upstream's sender does. No answer header means
+//!   all were written (a receiver that does not confirm).
+//!
+//! FIXME(#9): metadata, exemplars and native histograms are not sent (in either version);
+//! `sample_age_limit` is not implemented; no automatic fallback to 1.0 when a receiver answers
+//! 415 to 2.0 (upstream has none either).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,10 +39,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering}
 use std::time::{Duration, Instant};
 
 use promlite_storage::{Labels, TailRecord, WalPosition, WalTail};
-use promlite_web::prompb;
+use promlite_web::{prompb, prompb_v2};
 use tokio::sync::mpsc;
 
-use crate::config::RemoteWriteConfig;
+use crate::config::{ProtobufMessage, RemoteWriteConfig};
 use crate::http_client::{HttpClient, HttpClientError};
 
 /// How often the WAL is polled when it had nothing new.
@@ -616,8 +625,9 @@ struct Sender {
 enum SendError {
     /// Retry after this long (5xx, 429 when allowed, network errors).
     Recoverable { retry_after: Option<Duration>, reason: String },
-    /// Drop the batch (other 4xx, 429 when not allowed).
-    Unrecoverable(String),
+    /// Drop the batch (other 4xx, 429 when not allowed). A 2.0 receiver says in `written` how
+    /// many samples it still wrote (a partial write).
+    Unrecoverable { reason: String, written: Option<u64> },
 }
 
 impl Sender {
@@ -674,20 +684,10 @@ impl Sender {
     }
 
     async fn try_send_batch(&self, batch: &[QueuedSample]) -> bool {
-        let request = prompb::WriteRequest {
-            // One series entry per sample, as upstream's 1.0 sender builds them.
-            timeseries: batch
-                .iter()
-                .map(|s| prompb::TimeSeries {
-                    labels: s.labels.to_vec(),
-                    samples: vec![prompb::Sample { value: s.v, timestamp: s.t }],
-                    exemplars: vec![],
-                    histograms: vec![],
-                })
-                .collect(),
-            metadata: vec![],
-        };
-        let body = bytes::Bytes::from(prompb::encode_snappy(&request));
+        let body = bytes::Bytes::from(match self.config.protobuf_message {
+            ProtobufMessage::WriteV1 => prompb::encode_snappy(&write_request_v1(batch)),
+            ProtobufMessage::WriteV2 => prompb::encode_snappy(&write_request_v2(batch)),
+        });
         let n = batch.len() as u64;
         let highest = batch.iter().map(|s| s.t).max().unwrap_or(0);
         let min_backoff = self.config.queue_config.min_backoff.as_std();
@@ -696,16 +696,32 @@ impl Sender {
         loop {
             let started = Instant::now();
             match self.send(body.clone()).await {
-                Ok(()) => {
+                Ok(Some(0)) if n > 0 => {
+                    // Upstream's check: a 2xx that confirms nothing means the receiver did not
+                    // understand the 2.0 body (a 1.0-only receiver that ignores `proto=`).
+                    let reason = format!(
+                        "sent a 2.0 request with {n} samples; got 2xx, but {} says 0 were written; \
+                         the receiver may only support remote write 1.0 (prometheus.WriteRequest)",
+                        prompb_v2::SAMPLES_WRITTEN_HEADER
+                    );
+                    tracing::error!(remote_name = %self.remote, shard = self.shard, samples = n, %reason, "non-recoverable error sending samples to remote storage; dropping them");
+                    self.metrics.failed_samples.fetch_add(n, Ordering::Relaxed);
+                    return true;
+                }
+                Ok(written) => {
+                    let written = written.unwrap_or(n).min(n);
                     self.metrics.send_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                    self.metrics.samples.fetch_add(n, Ordering::Relaxed);
+                    self.metrics.samples.fetch_add(written, Ordering::Relaxed);
+                    self.metrics.failed_samples.fetch_add(n - written, Ordering::Relaxed);
                     self.metrics.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
                     self.metrics.highest_sent_ms.fetch_max(highest, Ordering::Relaxed);
                     return true;
                 }
-                Err(SendError::Unrecoverable(reason)) => {
-                    tracing::error!(remote_name = %self.remote, shard = self.shard, samples = n, %reason, "non-recoverable error sending samples to remote storage; dropping them");
-                    self.metrics.failed_samples.fetch_add(n, Ordering::Relaxed);
+                Err(SendError::Unrecoverable { reason, written }) => {
+                    let written = written.unwrap_or(0).min(n);
+                    tracing::error!(remote_name = %self.remote, shard = self.shard, samples = n - written, %reason, "non-recoverable error sending samples to remote storage; dropping them");
+                    self.metrics.samples.fetch_add(written, Ordering::Relaxed);
+                    self.metrics.failed_samples.fetch_add(n - written, Ordering::Relaxed);
                     return true;
                 }
                 Err(SendError::Recoverable { retry_after, reason }) => {
@@ -721,14 +737,19 @@ impl Sender {
         }
     }
 
-    async fn send(&self, body: bytes::Bytes) -> Result<(), SendError> {
+    /// Posts one request. `Ok` holds the samples a 2.0 receiver says it wrote, when it says.
+    async fn send(&self, body: bytes::Bytes) -> Result<Option<u64>, SendError> {
+        let (content_type, version) = match self.config.protobuf_message {
+            ProtobufMessage::WriteV1 => (prompb::CONTENT_TYPE, prompb::REMOTE_WRITE_VERSION_1),
+            ProtobufMessage::WriteV2 => (prompb_v2::CONTENT_TYPE, prompb_v2::REMOTE_WRITE_VERSION_2),
+        };
         let mut request = self
             .client
             .post(self.url.clone())
             .map_err(|err| SendError::Recoverable { retry_after: None, reason: err.to_string() })?
-            .header(reqwest::header::CONTENT_TYPE, prompb::CONTENT_TYPE)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
             .header(reqwest::header::CONTENT_ENCODING, "snappy")
-            .header("X-Prometheus-Remote-Write-Version", prompb::REMOTE_WRITE_VERSION_1)
+            .header("X-Prometheus-Remote-Write-Version", version)
             .timeout(self.config.remote_timeout.as_std())
             .body(body);
         for (name, value) in &self.config.headers {
@@ -739,8 +760,17 @@ impl Sender {
             .await
             .map_err(|err| SendError::Recoverable { retry_after: None, reason: err.to_string() })?;
         let status = response.status();
+        // Only a 2.0 exchange defines the header; a 1.0 answer's headers are not read.
+        let written = match self.config.protobuf_message {
+            ProtobufMessage::WriteV1 => None,
+            ProtobufMessage::WriteV2 => response
+                .headers()
+                .get(prompb_v2::SAMPLES_WRITTEN_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok()),
+        };
         if status.is_success() {
-            return Ok(());
+            return Ok(written);
         }
         let retry_after = response
             .headers()
@@ -754,9 +784,52 @@ impl Sender {
         if status.is_server_error() || retry_429 {
             Err(SendError::Recoverable { retry_after, reason })
         } else {
-            Err(SendError::Unrecoverable(reason))
+            Err(SendError::Unrecoverable { reason, written })
         }
     }
+}
+
+/// A 1.0 request: one series entry per sample, as upstream's 1.0 sender builds them.
+fn write_request_v1(batch: &[QueuedSample]) -> prompb::WriteRequest {
+    prompb::WriteRequest {
+        timeseries: batch
+            .iter()
+            .map(|s| prompb::TimeSeries {
+                labels: s.labels.to_vec(),
+                samples: vec![prompb::Sample { value: s.v, timestamp: s.t }],
+                exemplars: vec![],
+                histograms: vec![],
+            })
+            .collect(),
+        metadata: vec![],
+    }
+}
+
+/// A 2.0 request: one series entry per series of the batch (its samples stay in batch order,
+/// which is timestamp order, since a series always goes through the same shard), label strings
+/// once each in the symbol table.
+fn write_request_v2(batch: &[QueuedSample]) -> prompb_v2::Request {
+    let mut symbols = prompb_v2::SymbolTable::new();
+    let mut timeseries: Vec<prompb_v2::TimeSeries> = Vec::new();
+    // Samples of one series share one `Arc`; its address finds the series' entry.
+    let mut entry_of: HashMap<*const prompb::Label, usize> = HashMap::new();
+    for sample in batch {
+        let key = Arc::as_ptr(&sample.labels) as *const prompb::Label;
+        let index = *entry_of.entry(key).or_insert_with(|| {
+            let pairs = sample.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()));
+            timeseries.push(prompb_v2::TimeSeries {
+                labels_refs: symbols.symbolize_labels(pairs),
+                samples: Vec::new(),
+                histograms: Vec::new(),
+                exemplars: Vec::new(),
+                metadata: None,
+            });
+            timeseries.len() - 1
+        });
+        let v2_sample = prompb_v2::Sample { value: sample.v, timestamp: sample.t, start_timestamp: 0 };
+        timeseries[index].samples.push(v2_sample);
+    }
+    prompb_v2::Request { symbols: symbols.into_symbols(), timeseries }
 }
 
 /// `Retry-After` as seconds or an HTTP date (upstream `retryAfterDuration`).
@@ -771,6 +844,37 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_2_0_batch_groups_samples_per_series_and_resolves_to_the_sent_labels() {
+        let labels = |pairs: &[(&str, &str)]| -> Arc<[prompb::Label]> {
+            pairs.iter().map(|&(name, value)| prompb::Label { name: name.into(), value: value.into() }).collect()
+        };
+        let a = labels(&[("__name__", "up"), ("job", "a")]);
+        let b = labels(&[("__name__", "up"), ("job", "b")]);
+        let sample = |labels: &Arc<[prompb::Label]>, t: i64, v: f64| QueuedSample {
+            labels: Arc::clone(labels),
+            t,
+            v,
+            record: 0,
+        };
+        let batch = [sample(&a, 1, 1.0), sample(&b, 1, 2.0), sample(&a, 2, f64::NAN), sample(&a, 3, 4.0)];
+        let request = write_request_v2(&batch);
+        // "" first, then each string once: __name__, up, job, a, b.
+        assert_eq!(request.symbols, ["", "__name__", "up", "job", "a", "b"]);
+        assert_eq!(request.timeseries.len(), 2);
+        let resolved: Vec<Vec<(&str, &str)>> = (0..2).map(|i| request.resolve(i).unwrap().labels).collect();
+        assert_eq!(resolved, [vec![("__name__", "up"), ("job", "a")], vec![("__name__", "up"), ("job", "b")]]);
+        let samples = |i: usize| -> Vec<(i64, u64)> {
+            request.timeseries[i].samples.iter().map(|s| (s.timestamp, s.value.to_bits())).collect()
+        };
+        assert_eq!(samples(0), [(1, 1.0f64.to_bits()), (2, f64::NAN.to_bits()), (3, 4.0f64.to_bits())]);
+        assert_eq!(samples(1), [(1, 2.0f64.to_bits())]);
+        // The 1.0 request of the same batch: one entry per sample, in batch order.
+        let v1 = write_request_v1(&batch);
+        assert_eq!(v1.timeseries.len(), 4);
+        assert_eq!(v1.timeseries[1].labels, b.to_vec());
+    }
 
     #[test]
     fn progress_moves_only_past_records_whose_samples_are_all_done() {
