@@ -67,7 +67,8 @@ pub(crate) async fn read(State(state): State<AppState>, body: Bytes) -> Response
         .collect::<Result<Vec<_>, String>>()
     {
         Ok(selections) => selections,
-        Err(msg) => return text_error(StatusCode::BAD_REQUEST, &msg),
+        // Upstream answers a matcher it cannot build with 500, before anything is sent.
+        Err(msg) => return text_error(StatusCode::INTERNAL_SERVER_ERROR, &msg),
     };
     // Held until the answer is made (SAMPLES) or sent (streamed).
     let permit = match &state.remote_read_slots {
@@ -138,9 +139,9 @@ fn negotiate_response_type(accepted: &[i32]) -> Result<ResponseType, String> {
     ))
 }
 
-/// The matchers selecting `query`'s local series. A matcher on an external label that the
-/// external value satisfies says nothing about local series, which do not carry the label, so
-/// it is dropped.
+/// The matchers selecting `query`'s local series, as upstream's `filterExtLabelsFromMatchers`:
+/// an equality matcher asking for an external label's value asks for series without that label
+/// (local series do not carry it; the answer adds it). Every other matcher is kept as sent.
 fn matchers_of(query: &prompb::Query, external: &[(String, String)]) -> Result<Vec<Matcher>, String> {
     let mut matchers = Vec::with_capacity(query.matchers.len());
     for m in &query.matchers {
@@ -149,15 +150,11 @@ fn matchers_of(query: &prompb::Query, external: &[(String, String)]) -> Result<V
             1 => MatchOp::NotEqual,
             2 => MatchOp::Regex,
             3 => MatchOp::NotRegex,
-            other => return Err(format!("invalid matcher type {other}")),
+            _ => return Err("invalid matcher type".to_owned()),
         };
-        let matcher = Matcher::new(op, m.name.clone(), m.value.clone()).map_err(|err| err.to_string())?;
-        if let Some((_, value)) = external.iter().find(|(name, _)| *name == m.name)
-            && matcher.matches(value)
-        {
-            continue;
-        }
-        matchers.push(matcher);
+        let external_value = external.iter().find(|(name, _)| *name == m.name).map_or("", |(_, v)| v.as_str());
+        let value = if op == MatchOp::Equal && m.value == external_value { "" } else { m.value.as_str() };
+        matchers.push(Matcher::new(op, m.name.clone(), value).map_err(|err| err.to_string())?);
     }
     Ok(matchers)
 }
@@ -421,6 +418,29 @@ mod tests {
         let frames = decode(&body);
         let per_frame: Vec<usize> = frames.iter().map(|f| f.2.len()).collect();
         assert_eq!(per_frame, [120, 120, 10]);
+    }
+
+    #[test]
+    fn an_equality_matcher_on_an_external_value_asks_for_series_without_the_label() {
+        let external = [("replica".to_owned(), "r1".to_owned())];
+        let wire = |r#type: i32, name: &str, value: &str| prompb::LabelMatcher {
+            r#type,
+            name: name.into(),
+            value: value.into(),
+        };
+        let query = prompb::Query {
+            start_timestamp_ms: 0,
+            end_timestamp_ms: 1,
+            matchers: vec![wire(0, "replica", "r1"), wire(2, "replica", "r.*"), wire(0, "job", "")],
+            hints: None,
+        };
+        let got: Vec<(MatchOp, String, String)> =
+            matchers_of(&query, &external).unwrap().into_iter().map(|m| (m.op, m.name, m.value)).collect();
+        let want = [(MatchOp::Equal, "replica", ""), (MatchOp::Regex, "replica", "r.*"), (MatchOp::Equal, "job", "")]
+            .map(|(op, n, v)| (op, n.to_owned(), v.to_owned()));
+        assert_eq!(got, want);
+        let bad = prompb::Query { matchers: vec![wire(9, "job", "x")], ..query };
+        assert_eq!(matchers_of(&bad, &external).unwrap_err(), "invalid matcher type");
     }
 
     #[test]
