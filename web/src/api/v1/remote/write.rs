@@ -18,7 +18,10 @@
 //! actually stored, 400 answers included (partial writes: the valid rest of the request is
 //! kept). A series with invalid labels or a symbol reference outside `symbols` is a 400 naming
 //! the series (and the reference); the rest still lands. `start_timestamp` is ignored, which is
-//! upstream's default (its zero-sample ingestion is behind a feature flag).
+//! upstream's default (its zero-sample ingestion is behind a feature flag). Deviations: the 400
+//! text lists at most 20 problems and counts the rest (upstream joins them all, which can run to
+//! megabytes), and the head's refusals come one line per series and reason, after the others; a
+//! body that does not decode also gets the headers (all 0; upstream sends none there).
 //!
 //! Both versions: metadata is decoded and counted, not stored (the head has no metadata
 //! store); exemplars and native histograms are counted and dropped, so 2.0 answers
@@ -204,7 +207,8 @@ struct WriteV2Outcome {
     /// Float samples stored, including exact resends of a stored sample (upstream counts those
     /// as written too).
     samples_written: u64,
-    /// One line per problem, in request order; non-empty means 400.
+    /// One line per problem: the series and samples refused before the commit in request
+    /// order, then the head's refusals, one line per series and reason; non-empty means 400.
     errors: Vec<String>,
 }
 
@@ -229,11 +233,17 @@ async fn write_v2(state: AppState, body: &[u8]) -> Response {
     if outcome.errors.is_empty() {
         return with_written_headers(StatusCode::NO_CONTENT.into_response(), outcome.samples_written);
     }
-    let mut text = outcome.errors.iter().take(MAX_REPORTED_ERRORS).cloned().collect::<Vec<_>>().join("\n");
-    if outcome.errors.len() > MAX_REPORTED_ERRORS {
-        text.push_str(&format!("\nand {} more errors", outcome.errors.len() - MAX_REPORTED_ERRORS));
+    with_written_headers(text_error(StatusCode::BAD_REQUEST, &error_text(&outcome.errors)), outcome.samples_written)
+}
+
+/// The text of a 2.0 400 answer: the first [`MAX_REPORTED_ERRORS`] problems, one per line,
+/// then how many more there were.
+fn error_text(errors: &[String]) -> String {
+    let mut text = errors.iter().take(MAX_REPORTED_ERRORS).cloned().collect::<Vec<_>>().join("\n");
+    if errors.len() > MAX_REPORTED_ERRORS {
+        text.push_str(&format!("\nand {} more errors", errors.len() - MAX_REPORTED_ERRORS));
     }
-    with_written_headers(text_error(StatusCode::BAD_REQUEST, &text), outcome.samples_written)
+    text
 }
 
 /// Adds the three `X-Prometheus-Remote-Write-*-Written` headers 2.0 requires on every answer.
@@ -409,6 +419,16 @@ mod tests {
         assert!(check(Some("application/json"), None).is_err());
         assert!(check(Some(prompb_v2::CONTENT_TYPE), Some("gzip")).is_err());
         assert!(check(Some("application/x-protobuf"), Some("gzip")).is_err());
+    }
+
+    #[test]
+    fn a_2_0_error_text_lists_the_first_problems_and_counts_the_rest() {
+        let errors: Vec<String> = (0..25).map(|i| format!("problem {i}")).collect();
+        let text = error_text(&errors);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), MAX_REPORTED_ERRORS + 1);
+        assert_eq!((lines[0], lines[19], lines[20]), ("problem 0", "problem 19", "and 5 more errors"));
+        assert_eq!(error_text(&errors[..2]), "problem 0\nproblem 1");
     }
 
     /// A throwaway data directory, removed on drop (the crate has no `tempfile`).
