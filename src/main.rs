@@ -128,7 +128,25 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         timeout: flags.query_timeout.as_std(),
     }));
     let manager = Arc::new(Manager::new(db.clone(), offset_seed(&config)));
-    let remote = Arc::new(promlite::remote::RemoteStorage::new(db.clone(), flags.storage_path.join("wal")));
+    let metadata_source: promlite::remote::metadata::MetadataSource = {
+        let manager = Arc::clone(&manager);
+        Arc::new(move || {
+            promlite_web::TargetsView::metadata(manager.as_ref())
+                .into_iter()
+                .map(|m| promlite::remote::prompb::MetricMetadata {
+                    r#type: promlite::remote::metadata::metric_type(&m.kind),
+                    metric_family_name: m.metric,
+                    help: m.help,
+                    unit: m.unit,
+                })
+                .collect()
+        })
+    };
+    let remote = Arc::new(promlite::remote::RemoteStorage::new(
+        db.clone(),
+        flags.storage_path.join("wal"),
+        Some(metadata_source),
+    ));
     let replay_db = db.clone();
     let close_db = db.clone();
 

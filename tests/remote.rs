@@ -897,3 +897,57 @@ fn remote_read_sample_limit_applies_to_the_samples_answer_only() {
     let (_, flags) = crate::util::get_json(server.addr, "/api/v1/status/flags");
     assert_eq!(flags["data"]["storage.remote.read-sample-limit"], "3");
 }
+
+#[test]
+fn sender_drops_samples_older_than_sample_age_limit_and_sends_metadata() {
+    // Down for the first 4 s; a 2 s sample_age_limit must drop what grew older meanwhile.
+    let up_at = std::time::Instant::now() + Duration::from_secs(4);
+    let (addr, seen) = fake_receiver(move |_| if std::time::Instant::now() < up_at { (503, "") } else { (204, "") });
+    let target =
+        FakeTarget::start(|n| format!("# HELP aged_gauge A gauge.\n# TYPE aged_gauge gauge\naged_gauge {n}\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("promlite.yml");
+    let extra = "      sample_age_limit: 2s\n      min_backoff: 100ms\n    metadata_config:\n      send_interval: 1s\n";
+    std::fs::write(&config_path, promlite_config(target.addr, &format!("http://{addr}/api/v1/write"), extra)).unwrap();
+    let server = start(dir.path(), &[&format!("--config.file={}", config_path.display())]);
+    let accepted_samples = || {
+        let seen = seen.lock().unwrap();
+        let now = (std::time::Instant::now(), now_ms());
+        let mut out = Vec::new();
+        for r in seen.iter().filter(|r| r.at >= up_at) {
+            let at_ms = now.1 - (now.0 - r.at).as_millis() as i64;
+            let request: prompb::WriteRequest = prompb::decode_snappy(&r.body).unwrap();
+            out.extend(request.timeseries.iter().flat_map(|ts| ts.samples.iter().map(move |s| (at_ms, s.timestamp))));
+        }
+        out
+    };
+    eventually(Duration::from_secs(30), || {
+        let n = accepted_samples().len();
+        if n >= 20 { Ok(()) } else { Err(format!("{n} samples accepted")) }
+    });
+    // Nothing older than the limit (plus the scrape-to-send slack) was delivered...
+    for (at_ms, t) in accepted_samples() {
+        assert!(at_ms - t <= 2_000 + 1_000, "a sample {} ms old was sent", at_ms - t);
+    }
+    // ...and what the outage aged was dropped and counted, not failed.
+    assert!(queue_metric(server.addr, "prometheus_remote_storage_samples_dropped_total") > 0.0);
+    assert_eq!(queue_metric(server.addr, "prometheus_remote_storage_failed_samples_total"), 0.0);
+
+    // Metadata: requests of metadata only, every second, with the scraped TYPE and HELP.
+    let metadata = eventually(Duration::from_secs(30), || {
+        let seen = seen.lock().unwrap();
+        seen.iter()
+            .filter(|r| r.at >= up_at)
+            .map(|r| prompb::decode_snappy::<prompb::WriteRequest>(&r.body).unwrap())
+            .find(|req| !req.metadata.is_empty())
+            .ok_or_else(|| format!("no metadata in {} requests", seen.len()))
+    });
+    assert!(metadata.timeseries.is_empty());
+    let entry = metadata.metadata.iter().find(|m| m.metric_family_name == "aged_gauge").expect("aged_gauge metadata");
+    assert_eq!((entry.r#type, entry.help.as_str()), (2, "A gauge."));
+    eventually(Duration::from_secs(10), || {
+        let sent = queue_metric(server.addr, "prometheus_remote_storage_metadata_total");
+        if sent >= 1.0 { Ok(()) } else { Err(format!("metadata_total {sent}")) }
+    });
+    assert!(queue_metric(server.addr, "prometheus_remote_storage_metadata_retried_total") > 0.0);
+}

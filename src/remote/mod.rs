@@ -7,6 +7,7 @@
 //! Invariant: [`RemoteStorage::apply_config`] keeps a queue whose config and external labels did
 //! not change running untouched, so a reload does not resend or skip anything for it.
 
+pub mod metadata;
 pub mod read;
 pub mod write;
 
@@ -18,6 +19,7 @@ use promlite_storage::{Db, SecondaryQueryable};
 pub use promlite_web::prompb;
 
 use crate::config::Config;
+use metadata::MetadataSource;
 use read::{ReadClientError, RemoteReadClient};
 use write::{QueueError, QueueManager};
 
@@ -25,6 +27,7 @@ use write::{QueueError, QueueManager};
 pub struct RemoteStorage {
     wal_dir: PathBuf,
     db: Db,
+    metadata: Option<MetadataSource>,
     queues: Mutex<Running>,
     readers: Mutex<Vec<Arc<RemoteReadClient>>>,
 }
@@ -36,10 +39,11 @@ struct Running {
 }
 
 impl RemoteStorage {
-    /// Remote storage for `db`, whose WAL is `wal_dir` (`<data dir>/wal`); no queue runs and
-    /// no remote is read until [`RemoteStorage::apply_config`].
-    pub fn new(db: Db, wal_dir: PathBuf) -> RemoteStorage {
-        RemoteStorage { wal_dir, db, queues: Mutex::new(Running::default()), readers: Mutex::new(Vec::new()) }
+    /// Remote storage for `db`, whose WAL is `wal_dir` (`<data dir>/wal`), sending the metric
+    /// metadata `metadata` lists; no queue runs and no remote is read until
+    /// [`RemoteStorage::apply_config`].
+    pub fn new(db: Db, wal_dir: PathBuf, metadata: Option<MetadataSource>) -> RemoteStorage {
+        RemoteStorage { wal_dir, db, metadata, queues: Mutex::new(Running::default()), readers: Mutex::new(Vec::new()) }
     }
 
     /// Replaces the remote-read clients with `config.remote_read`'s and installs them as the
@@ -82,7 +86,7 @@ impl RemoteStorage {
                 continue;
             }
             let position_dir = self.wal_dir.parent().unwrap_or(&self.wal_dir).join("remote_write");
-            match QueueManager::start(rw, &external, &self.wal_dir, now, &position_dir) {
+            match QueueManager::start(rw, &external, &self.wal_dir, now, &position_dir, self.metadata.clone()) {
                 Ok(queue) => running.queues.push(queue),
                 Err(err) => {
                     tracing::error!(error = %err, "remote write queue not started");

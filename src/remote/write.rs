@@ -29,9 +29,13 @@
 //!   read 2.0 bytes as an empty 1.0 request), as upstream's sender does. No answer header means
 //!   all were written (a receiver that does not confirm).
 //!
-//! FIXME(#9): metadata, exemplars and native histograms are not sent (in either version);
-//! `sample_age_limit` is not implemented; no automatic fallback to 1.0 when a receiver answers
-//! 415 to 2.0 (upstream has none either).
+//! - `sample_age_limit`: a sample older than the limit when a send is attempted (the first or a
+//!   retry) is dropped and counted in `samples_dropped_total`, as upstream.
+//! - Metadata goes out on its own schedule ([`super::metadata`]), 1.0 queues only.
+//!
+//! FIXME(#9): exemplars and native histograms are not sent (in either version), nor metadata
+//! on 2.0 queues; no automatic fallback to 1.0 when a receiver answers 415 to 2.0 (upstream
+//! has none either).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -132,6 +136,11 @@ pub struct QueueMetrics {
     read_samples: AtomicU64,
     /// Time spent in successful sends, nanoseconds.
     send_nanos: AtomicU64,
+    /// Metadata entries sent, refused for good, retried; metadata bytes sent.
+    pub(super) metadata: AtomicU64,
+    pub(super) metadata_failed: AtomicU64,
+    pub(super) metadata_retried: AtomicU64,
+    pub(super) metadata_bytes: AtomicU64,
 }
 
 /// A running sender for one `remote_write` entry; stops when dropped.
@@ -177,6 +186,7 @@ impl QueueManager {
         wal_dir: &std::path::Path,
         start_ms: i64,
         position_dir: &std::path::Path,
+        metadata: Option<super::metadata::MetadataSource>,
     ) -> Result<QueueManager, QueueError> {
         let client = HttpClient::new(&config.http_client_config)
             .map_err(|source| QueueError::Client { url: config.url.clone(), source })?;
@@ -207,6 +217,12 @@ impl QueueManager {
             runtime: tokio::runtime::Handle::current(),
             live: Arc::new(AtomicUsize::new(0)),
         };
+        if let Some(source) = metadata
+            && config.metadata_config.send
+            && config.protobuf_message == ProtobufMessage::WriteV1
+        {
+            shard_set.runtime.spawn(super::metadata::run(shard_set.template.clone(), source));
+        }
         let position_file = position_dir.join(&name);
         let resume = read_position(&position_file);
         if let Some(position) = resume {
@@ -265,6 +281,10 @@ impl QueueManager {
             "prometheus_remote_storage_shards_desired" => m.shards_desired.load(Ordering::Relaxed) as f64,
             "prometheus_remote_storage_shards_min" => self.config.queue_config.min_shards as f64,
             "prometheus_remote_storage_shards_max" => self.config.queue_config.max_shards as f64,
+            "prometheus_remote_storage_metadata_total" => m.metadata.load(Ordering::Relaxed) as f64,
+            "prometheus_remote_storage_metadata_failed_total" => m.metadata_failed.load(Ordering::Relaxed) as f64,
+            "prometheus_remote_storage_metadata_retried_total" => m.metadata_retried.load(Ordering::Relaxed) as f64,
+            "prometheus_remote_storage_metadata_bytes_total" => m.metadata_bytes.load(Ordering::Relaxed) as f64,
             _ => return,
         };
         let _ = writeln!(out, "{family}{{{labels}}} {value}");
@@ -286,7 +306,7 @@ fn escape(value: &str) -> String {
     value.replace('\\', r"\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-const FAMILIES: [(&str, &str, &str); 11] = [
+const FAMILIES: [(&str, &str, &str); 15] = [
     ("prometheus_remote_storage_samples_total", "counter", "Total number of samples sent to remote storage."),
     (
         "prometheus_remote_storage_failed_samples_total",
@@ -330,6 +350,22 @@ const FAMILIES: [(&str, &str, &str); 11] = [
     ),
     ("prometheus_remote_storage_shards_min", "gauge", "The minimum number of shards that the queue is allowed to run."),
     ("prometheus_remote_storage_shards_max", "gauge", "The maximum number of shards that the queue is allowed to run."),
+    ("prometheus_remote_storage_metadata_total", "counter", "Total number of metadata entries sent to remote storage."),
+    (
+        "prometheus_remote_storage_metadata_failed_total",
+        "counter",
+        "Total number of metadata entries which failed on send to remote storage, non-recoverable errors.",
+    ),
+    (
+        "prometheus_remote_storage_metadata_retried_total",
+        "counter",
+        "Total number of metadata entries which failed on send to remote storage but were retried because the send error was recoverable.",
+    ),
+    (
+        "prometheus_remote_storage_metadata_bytes_total",
+        "counter",
+        "The total number of bytes of metadata sent by the queue after compression.",
+    ),
 ];
 
 /// Writes every queue's metrics, one family at a time, plus the queue-independent
@@ -608,21 +644,22 @@ impl Watcher {
     }
 }
 
-/// One shard: batches samples and sends them, one request at a time.
+/// One shard: batches samples and sends them, one request at a time. (A clone also sends the
+/// queue's metadata: [`super::metadata`].)
 #[derive(Clone)]
-struct Sender {
+pub(super) struct Sender {
     client: HttpClient,
     url: reqwest::Url,
-    config: RemoteWriteConfig,
-    metrics: Arc<QueueMetrics>,
-    stop: Arc<AtomicBool>,
-    remote: String,
+    pub(super) config: RemoteWriteConfig,
+    pub(super) metrics: Arc<QueueMetrics>,
+    pub(super) stop: Arc<AtomicBool>,
+    pub(super) remote: String,
     shard: usize,
     progress: Arc<std::sync::Mutex<Progress>>,
 }
 
 /// How a failed send ends.
-enum SendError {
+pub(super) enum SendError {
     /// Retry after this long (5xx, 429 when allowed, network errors).
     Recoverable { retry_after: Option<Duration>, reason: String },
     /// Drop the batch (other 4xx, 429 when not allowed). A 2.0 receiver says in `written` how
@@ -684,16 +721,33 @@ impl Sender {
     }
 
     async fn try_send_batch(&self, batch: &[QueuedSample]) -> bool {
-        let body = bytes::Bytes::from(match self.config.protobuf_message {
-            ProtobufMessage::WriteV1 => prompb::encode_snappy(&write_request_v1(batch)),
-            ProtobufMessage::WriteV2 => prompb::encode_snappy(&write_request_v2(batch)),
-        });
-        let n = batch.len() as u64;
-        let highest = batch.iter().map(|s| s.t).max().unwrap_or(0);
+        let age_limit_ms = self.config.queue_config.sample_age_limit.as_std().as_millis() as i64;
+        let mut kept: std::borrow::Cow<'_, [QueuedSample]> = std::borrow::Cow::Borrowed(batch);
         let min_backoff = self.config.queue_config.min_backoff.as_std();
         let max_backoff = self.config.queue_config.max_backoff.as_std();
         let mut backoff = min_backoff;
         loop {
+            // `sample_age_limit`: samples that grew too old, before the first attempt or while
+            // retrying, are dropped rather than sent (upstream checks on every attempt too).
+            if age_limit_ms > 0 {
+                let oldest = super::now_ms().saturating_sub(age_limit_ms);
+                if kept.iter().any(|s| s.t < oldest) {
+                    let young: Vec<QueuedSample> = kept.iter().filter(|s| s.t >= oldest).cloned().collect();
+                    let too_old = (kept.len() - young.len()) as u64;
+                    self.metrics.dropped_samples.fetch_add(too_old, Ordering::Relaxed);
+                    tracing::debug!(remote_name = %self.remote, shard = self.shard, samples = too_old, "dropping samples older than sample_age_limit");
+                    kept = std::borrow::Cow::Owned(young);
+                }
+                if kept.is_empty() {
+                    return true;
+                }
+            }
+            let body = bytes::Bytes::from(match self.config.protobuf_message {
+                ProtobufMessage::WriteV1 => prompb::encode_snappy(&write_request_v1(&kept)),
+                ProtobufMessage::WriteV2 => prompb::encode_snappy(&write_request_v2(&kept)),
+            });
+            let n = kept.len() as u64;
+            let highest = kept.iter().map(|s| s.t).max().unwrap_or(0);
             let started = Instant::now();
             match self.send(body.clone()).await {
                 Ok(Some(0)) if n > 0 => {
@@ -738,7 +792,7 @@ impl Sender {
     }
 
     /// Posts one request. `Ok` holds the samples a 2.0 receiver says it wrote, when it says.
-    async fn send(&self, body: bytes::Bytes) -> Result<Option<u64>, SendError> {
+    pub(super) async fn send(&self, body: bytes::Bytes) -> Result<Option<u64>, SendError> {
         let (content_type, version) = match self.config.protobuf_message {
             ProtobufMessage::WriteV1 => (prompb::CONTENT_TYPE, prompb::REMOTE_WRITE_VERSION_1),
             ProtobufMessage::WriteV2 => (prompb_v2::CONTENT_TYPE, prompb_v2::REMOTE_WRITE_VERSION_2),
