@@ -4,8 +4,9 @@
 //! 1.0 requests holding only metadata, at most `metadata_config.max_samples_per_send` entries
 //! each, retried with the queue's backoff like samples. As upstream, entries are not
 //! de-duplicated across targets, the first send is one interval after the queue starts, and
-//! only 1.0 queues send it (2.0 carries metadata per series).
-//! FIXME(#9): 2.0 queues send no metadata (upstream puts it in each series' `metadata` field).
+//! only 1.0 queues send it. A 2.0 queue sends none, which is upstream's default too: its 2.0
+//! per-series metadata comes from WAL metadata records, behind
+//! `--enable-feature=metadata-wal-records`, which promlite does not have.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -33,9 +33,9 @@
 //!   retry) is dropped and counted in `samples_dropped_total`, as upstream.
 //! - Metadata goes out on its own schedule ([`super::metadata`]), 1.0 queues only.
 //!
-//! FIXME(#9): exemplars and native histograms are not sent (in either version), nor metadata
-//! on 2.0 queues; no automatic fallback to 1.0 when a receiver answers 415 to 2.0 (upstream
-//! has none either).
+//! FIXME(#9): exemplars and native histograms are not sent (in either version; the head stores
+//! neither). No automatic fallback to 1.0 when a receiver answers 415 to 2.0 (upstream has none
+//! either).
 
 use std::collections::HashMap;
 use std::sync::Arc;
