@@ -9,6 +9,7 @@ mod kubernetes;
 mod reload;
 mod remote;
 mod remote_read;
+mod remote_util;
 mod remote_write2;
 mod scrape;
 mod scrape_engine;

@@ -4,129 +4,17 @@
 //! exactly (value bits and timestamps) with what the other side holds. Tests that need an
 //! external binary print why and return when it is absent.
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use promlite_web::prompb;
 
+use crate::remote_util::{
+    External, PROMETHEUS, Reply, Samples, VICTORIA_METRICS, WRITE_HEADERS, counting_target, free_port, have, metric,
+    now_ms, post, queue_metric, read_request, remote_read, series, write,
+};
 use crate::util::{FakeTarget, eventually, http, start};
-
-const PROMETHEUS: &str = "/usr/bin/prometheus";
-const VICTORIA_METRICS: &str = "/usr/bin/victoria-metrics";
-
-/// Samples per series, keyed by the series' labels as `{a="b", ...}`: `(t, value bits)`.
-type Samples = BTreeMap<String, Vec<(i64, u64)>>;
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-}
-
-/// POSTs `body` with `headers`; returns the status and the body.
-fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).expect("connecting");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut head =
-        format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response head");
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let mut body = raw[split + 4..].to_vec();
-    if head.contains("transfer-encoding: chunked") {
-        body = dechunk(&body);
-    }
-    (status, body)
-}
-
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(std::str::from_utf8(&raw[..eol]).unwrap().trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&raw[eol + 2..eol + 2 + size]);
-        raw = &raw[eol + 2 + size + 2..];
-    }
-    out
-}
-
-const WRITE_HEADERS: [(&str, &str); 3] = [
-    ("Content-Type", "application/x-protobuf"),
-    ("Content-Encoding", "snappy"),
-    ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-];
-
-fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> prompb::TimeSeries {
-    prompb::TimeSeries {
-        labels: pairs.iter().map(|(n, v)| prompb::Label { name: (*n).into(), value: (*v).into() }).collect(),
-        samples: samples.iter().map(|&(timestamp, value)| prompb::Sample { value, timestamp }).collect(),
-        exemplars: vec![],
-        histograms: vec![],
-    }
-}
-
-fn write(addr: SocketAddr, timeseries: Vec<prompb::TimeSeries>) -> (u16, String) {
-    let body = prompb::encode_snappy(&prompb::WriteRequest { timeseries, metadata: vec![] });
-    let (status, body) = post(addr, "/api/v1/write", &WRITE_HEADERS, &body);
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
-
-/// Every series matching `matchers` (type, name, value) in `[start, end]`, via remote read.
-fn remote_read(addr: SocketAddr, matchers: &[(i32, &str, &str)], start: i64, end: i64) -> Result<Samples, String> {
-    let request = prompb::ReadRequest {
-        queries: vec![prompb::Query {
-            start_timestamp_ms: start,
-            end_timestamp_ms: end,
-            matchers: matchers
-                .iter()
-                .map(|&(r#type, name, value)| prompb::LabelMatcher { r#type, name: name.into(), value: value.into() })
-                .collect(),
-            hints: None,
-        }],
-        accepted_response_types: vec![prompb::RESPONSE_TYPE_SAMPLES],
-    };
-    let headers = [
-        ("Content-Type", "application/x-protobuf"),
-        ("Content-Encoding", "snappy"),
-        ("X-Prometheus-Remote-Read-Version", "0.1.0"),
-    ];
-    let (status, body) = post(addr, "/api/v1/read", &headers, &prompb::encode_snappy(&request));
-    if status != 200 {
-        return Err(format!("remote read answered {status}: {}", String::from_utf8_lossy(&body)));
-    }
-    let response: prompb::ReadResponse = prompb::decode_snappy(&body).map_err(|e| e.to_string())?;
-    let mut out = Samples::new();
-    for result in response.results {
-        for ts in result.timeseries {
-            let mut labels: Vec<String> = ts.labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect();
-            labels.sort();
-            let samples = ts.samples.iter().map(|s| (s.timestamp, s.value.to_bits())).collect();
-            out.insert(format!("{{{}}}", labels.join(", ")), samples);
-        }
-    }
-    Ok(out)
-}
-
-fn metric(addr: SocketAddr, name: &str) -> f64 {
-    let body = http(addr, "GET", "/metrics", None).body;
-    body.lines()
-        .find(|line| line.starts_with(name))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in /metrics"))
-}
 
 #[test]
 fn receiver_is_off_without_the_flag() {
@@ -191,107 +79,26 @@ fn receiver_stores_samples_exactly_and_refuses_like_prometheus() {
     assert_eq!(metric(addr, "prometheus_api_remote_write_invalid_labels_samples_total"), before + 2.0);
 
     // Bodies that are not snappy-framed WriteRequests, and unsupported encodings.
-    let (status, _) = post(addr, "/api/v1/write", &WRITE_HEADERS, b"definitely not snappy");
+    let status = post(addr, "/api/v1/write", &WRITE_HEADERS, b"definitely not snappy").status;
     assert_eq!(status, 400);
     let junk = snap::raw::Encoder::new().compress_vec(&[0xff, 0xff, 0xff]).unwrap();
-    let (status, _) = post(addr, "/api/v1/write", &WRITE_HEADERS, &junk);
+    let status = post(addr, "/api/v1/write", &WRITE_HEADERS, &junk).status;
     assert_eq!(status, 400);
     let gzip = [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "gzip")];
-    assert_eq!(post(addr, "/api/v1/write", &gzip, b"x").0, 415);
+    assert_eq!(post(addr, "/api/v1/write", &gzip, b"x").status, 415);
     let v2 = [
         ("Content-Type", "application/x-protobuf;proto=io.prometheus.write.v2.Request"),
         ("Content-Encoding", "snappy"),
     ];
     // 2.0 is accepted (tests/remote_write2.rs), so a body that is not snappy is a bad body;
     // an unknown message is a 415.
-    assert_eq!(post(addr, "/api/v1/write", &v2, b"x").0, 400);
+    assert_eq!(post(addr, "/api/v1/write", &v2, b"x").status, 400);
     let v3 = [("Content-Type", "application/x-protobuf;proto=io.prometheus.write.v3.Request")];
-    assert_eq!(post(addr, "/api/v1/write", &v3, b"x").0, 415);
+    assert_eq!(post(addr, "/api/v1/write", &v3, b"x").status, 415);
     // Remote read of garbage, and of a client that accepts no type the server has.
-    assert_eq!(post(addr, "/api/v1/read", &[], b"garbage").0, 400);
+    assert_eq!(post(addr, "/api/v1/read", &[], b"garbage").status, 400);
     let unknown = prompb::ReadRequest { queries: vec![], accepted_response_types: vec![7] };
-    assert_eq!(post(addr, "/api/v1/read", &[], &prompb::encode_snappy(&unknown)).0, 400);
-}
-
-/// A free loopback port (bound, then released for the child to bind).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// An external server (Prometheus, VictoriaMetrics) on loopback, killed on drop.
-struct External {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for External {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl External {
-    fn start(binary: &str, args: &[String], port: u16, ready_path: &str) -> External {
-        let child = Command::new(binary)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|err| panic!("starting {binary}: {err}"));
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let external = External { child, addr };
-        eventually(Duration::from_secs(30), || match crate::util::try_http(addr, "GET", ready_path) {
-            Some(r) if r.status == 200 => Ok(()),
-            other => Err(format!("{binary} not ready: {other:?}")),
-        });
-        external
-    }
-
-    fn prometheus(dir: &Path, config: &str, extra: &[&str]) -> External {
-        let port = free_port();
-        let config_path = dir.join("prometheus.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let mut args = vec![
-            format!("--config.file={}", config_path.display()),
-            format!("--storage.tsdb.path={}", dir.join("prom-data").display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        External::start(PROMETHEUS, &args, port, "/-/ready")
-    }
-}
-
-impl External {
-    fn victoria_metrics(dir: &Path) -> External {
-        let port = free_port();
-        let args = vec![
-            format!("-storageDataPath={}", dir.join("vm-data").display()),
-            format!("-httpListenAddr=127.0.0.1:{port}"),
-            "-search.latencyOffset=0s".to_owned(),
-            "-dedup.minScrapeInterval=0s".to_owned(),
-        ];
-        External::start(VICTORIA_METRICS, &args, port, "/health")
-    }
-}
-
-fn have(binary: &str) -> bool {
-    if Path::new(binary).exists() {
-        return true;
-    }
-    println!("skipped: {binary} is not installed (Debian package; .ci/run installs it)");
-    false
-}
-
-/// A target exposing `series` gauges whose values change every scrape.
-fn counting_target(series: u64) -> FakeTarget {
-    FakeTarget::start(move |n| {
-        let mut body = String::from("# TYPE rw_gauge gauge\n");
-        for i in 0..series {
-            body.push_str(&format!("rw_gauge{{i=\"{i}\"}} {}\n", n as f64 * 1.25 + i as f64));
-        }
-        body
-    })
+    assert_eq!(post(addr, "/api/v1/read", &[], &prompb::encode_snappy(&unknown)).status, 400);
 }
 
 #[test]
@@ -301,7 +108,7 @@ fn prometheus_remote_writes_into_promlite_exactly() {
     }
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &["--web.enable-remote-write-receiver"]);
-    let target = counting_target(20);
+    let target = counting_target("rw_gauge", 20);
     let config = format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: fake\n    static_configs:\n      - targets: ['{}']\n\
          remote_write:\n  - url: http://{}/api/v1/write\n    queue_config:\n      batch_send_deadline: 1s\n",
@@ -417,7 +224,7 @@ fn promlite_remote_writes_into_victoria_metrics_exactly() {
     }
     let dir = tempfile::tempdir().unwrap();
     let vm = External::victoria_metrics(dir.path());
-    let target = counting_target(20);
+    let target = counting_target("rw_gauge", 20);
     let config_path = dir.path().join("promlite.yml");
     std::fs::write(&config_path, promlite_config(target.addr, &format!("http://{}/api/v1/write", vm.addr), ""))
         .unwrap();
@@ -441,7 +248,7 @@ fn promlite_remote_writes_into_prometheus_through_an_outage() {
     let receiver_args = ["--web.enable-remote-write-receiver"];
     let prometheus = External::prometheus(&receiver_dir, "scrape_configs: []\n", &receiver_args);
     let port = prometheus.addr.port();
-    let target = counting_target(20);
+    let target = counting_target("rw_gauge", 20);
     let config_path = dir.path().join("promlite.yml");
     let url = format!("http://{}/api/v1/write", prometheus.addr);
     std::fs::write(&config_path, promlite_config(target.addr, &url, "")).unwrap();
@@ -491,30 +298,9 @@ fn serve_connection(
     log: &std::sync::Mutex<Vec<Received>>,
     respond: &dyn Fn(usize) -> (u16, &'static str),
 ) {
-    use std::io::{BufRead, BufReader};
-    let mut reader = BufReader::new(stream);
+    let mut reader = std::io::BufReader::new(stream);
     // Keep-alive: serve every request on the connection.
-    loop {
-        let mut head = String::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                break;
-            }
-            head.push_str(&line);
-        }
-        if head.is_empty() {
-            return;
-        }
-        let len = head
-            .lines()
-            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0usize);
-        let mut body = vec![0; len];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
+    while let Some((head, body)) = read_request(&mut reader) {
         let n = {
             let mut log = log.lock().unwrap();
             log.push(Received { at: std::time::Instant::now(), head, body });
@@ -549,15 +335,11 @@ fn fake_receiver(
     (addr, seen)
 }
 
-fn queue_metric(addr: SocketAddr, family: &str) -> f64 {
-    metric(addr, &format!("{family}{{remote_name=\"under-test\",url=\""))
-}
-
 #[test]
 fn sender_retries_5xx_after_retry_after_and_drops_other_4xx() {
     // First request: 503 with Retry-After: 2 (the backoff alone would retry within 100 ms).
     let (addr, seen) = fake_receiver(|n| if n == 1 { (503, "Retry-After: 2\r\n") } else { (204, "") });
-    let target = counting_target(3);
+    let target = counting_target("rw_gauge", 3);
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("promlite.yml");
     let config = promlite_config(target.addr, &format!("http://{addr}/api/v1/write"), "      min_backoff: 10ms\n")
@@ -612,7 +394,7 @@ fn sender_adds_shards_for_a_slow_receiver_and_loses_nothing() {
         std::thread::sleep(Duration::from_millis(50));
         (204, "")
     });
-    let target = counting_target(2000);
+    let target = counting_target("rw_gauge", 2000);
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("promlite.yml");
     let config = promlite_config(target.addr, &format!("http://{addr}/api/v1/write"), "      max_shards: 8\n");
@@ -658,7 +440,7 @@ fn promlite_resends_what_was_unsent_after_a_restart() {
     let receiver_args = ["--web.enable-remote-write-receiver"];
     let prometheus = External::prometheus(&receiver_dir, "scrape_configs: []\n", &receiver_args);
     let port = prometheus.addr.port();
-    let target = counting_target(20);
+    let target = counting_target("rw_gauge", 20);
     let config_path = dir.path().join("promlite.yml");
     std::fs::write(&config_path, promlite_config(target.addr, &format!("http://{}/api/v1/write", prometheus.addr), ""))
         .unwrap();
@@ -720,7 +502,7 @@ fn promlite_reads_prometheus_through_remote_read_and_answers_as_prometheus_does(
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let target = counting_target(5);
+    let target = counting_target("rw_gauge", 5);
     // Prometheus's read handler adds its external labels to what it sends; the reader, having
     // the same external label, asks for it and strips it, so the series look local.
     let config = format!(
@@ -885,7 +667,7 @@ fn remote_read_sample_limit_applies_to_the_samples_answer_only() {
         }],
         accepted_response_types: vec![prompb::RESPONSE_TYPE_STREAMED_XOR_CHUNKS],
     };
-    let (status, body) = post(server.addr, "/api/v1/read", &[], &prompb::encode_snappy(&request));
+    let Reply { status, body, .. } = post(server.addr, "/api/v1/read", &[], &prompb::encode_snappy(&request));
     assert_eq!(status, 200);
     let frames = prompb::read_frames(&body, 1 << 20).unwrap();
     let samples: u16 = frames[0].chunked_series[0]

@@ -5,18 +5,13 @@
 //! same timestamps and value bits, in order, each once.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::net::SocketAddr;
 
 use promlite_storage::chunkenc::XorIterator;
 use promlite_web::prompb;
 
-use crate::util::{eventually, start, try_http};
-
-const PROMETHEUS: &str = "/usr/bin/prometheus";
+use crate::remote_util::{External, PROMETHEUS, READ_HEADERS, Reply, have, now_ms, post, query, series, write};
+use crate::util::start;
 
 /// Samples of one query's series, keyed by the series' labels as `name="value",...` in the
 /// order received: `(t, value bits)`.
@@ -25,97 +20,16 @@ type QuerySamples = BTreeMap<String, Vec<(i64, u64)>>;
 /// The server's frame limit (`READ_MAX_BYTES_IN_FRAME`, upstream's default).
 const MAX_BYTES_IN_FRAME: u64 = 1 << 20;
 
-/// An HTTP answer: status, the head's lowercased header lines, and the (de-chunked) body.
-struct Reply {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(':').map(str::trim))
-    }
-}
-
-fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
-    let mut stream = TcpStream::connect(addr).expect("connecting");
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut head =
-        format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response head");
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let mut body = raw[split + 4..].to_vec();
-    if head.contains("transfer-encoding: chunked") {
-        let mut rest = body.as_slice();
-        let mut out = Vec::new();
-        while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
-            let size = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap().trim(), 16).unwrap();
-            if size == 0 {
-                break;
-            }
-            out.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
-            rest = &rest[eol + 2 + size + 2..];
-        }
-        body = out;
-    }
-    Reply { status, head, body }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-}
-
-fn write(addr: SocketAddr, timeseries: Vec<prompb::TimeSeries>) {
-    let body = prompb::encode_snappy(&prompb::WriteRequest { timeseries, metadata: vec![] });
-    let headers = [
-        ("Content-Type", prompb::CONTENT_TYPE),
-        ("Content-Encoding", "snappy"),
-        ("X-Prometheus-Remote-Write-Version", prompb::REMOTE_WRITE_VERSION_1),
-    ];
-    let reply = post(addr, "/api/v1/write", &headers, &body);
-    assert_eq!(reply.status, 204, "remote write: {}", String::from_utf8_lossy(&reply.body));
-}
-
-fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> prompb::TimeSeries {
-    prompb::TimeSeries {
-        labels: pairs.iter().map(|(n, v)| prompb::Label { name: (*n).into(), value: (*v).into() }).collect(),
-        samples: samples.iter().map(|&(timestamp, value)| prompb::Sample { value, timestamp }).collect(),
-        exemplars: vec![],
-        histograms: vec![],
-    }
-}
-
-fn query(start: i64, end: i64, matchers: &[(i32, &str, &str)]) -> prompb::Query {
-    prompb::Query {
-        start_timestamp_ms: start,
-        end_timestamp_ms: end,
-        matchers: matchers
-            .iter()
-            .map(|&(r#type, name, value)| prompb::LabelMatcher { r#type, name: name.into(), value: value.into() })
-            .collect(),
-        hints: None,
-    }
-}
-
 fn read(addr: SocketAddr, queries: &[prompb::Query], accepted_response_types: &[i32]) -> Reply {
     let request =
         prompb::ReadRequest { queries: queries.to_vec(), accepted_response_types: accepted_response_types.to_vec() };
-    let headers = [
-        ("Content-Type", prompb::CONTENT_TYPE),
-        ("Content-Encoding", "snappy"),
-        ("X-Prometheus-Remote-Read-Version", prompb::REMOTE_READ_VERSION),
-    ];
-    post(addr, "/api/v1/read", &headers, &prompb::encode_snappy(&request))
+    post(addr, "/api/v1/read", &READ_HEADERS, &prompb::encode_snappy(&request))
+}
+
+/// Writes through the remote-write receiver, which must take everything.
+fn store(addr: SocketAddr, timeseries: Vec<prompb::TimeSeries>) {
+    let (status, body) = write(addr, timeseries);
+    assert_eq!(status, 204, "remote write: {body}");
 }
 
 fn key(labels: &[prompb::Label]) -> String {
@@ -164,7 +78,7 @@ fn streamed_answer(
 ) -> (Vec<QuerySamples>, BTreeMap<String, usize>) {
     let reply = read(addr, queries, &[prompb::RESPONSE_TYPE_STREAMED_XOR_CHUNKS]);
     assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
-    assert_eq!(reply.header("content-type"), Some(prompb::STREAMED_CONTENT_TYPE.to_ascii_lowercase().as_str()));
+    assert_eq!(reply.header("content-type"), Some(prompb::STREAMED_CONTENT_TYPE));
     assert_eq!(reply.header("content-encoding"), None, "frames are not compressed");
     // Upstream's limit is counted before marshalling, on label and chunk messages only, so a
     // frame may pass it by one chunk and a few bytes of framing per chunk.
@@ -259,7 +173,7 @@ impl Fixture {
     }
 
     fn write_to(&self, addr: SocketAddr) {
-        write(
+        store(
             addr,
             vec![
                 series(&[("__name__", "rr_long"), ("job", "a")], &self.long),
@@ -302,30 +216,13 @@ fn streamed_chunks_carry_exactly_the_samples_answer() {
 /// requests with the same series, labels and samples (its chunks trimmed to each query's range).
 #[test]
 fn streamed_answer_is_prometheus_streamed_answer() {
-    if !Path::new(PROMETHEUS).exists() {
-        println!("skipped: {PROMETHEUS} is not installed (Debian package; .ci/run installs it)");
+    if !have(PROMETHEUS) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(&config, CONFIG).unwrap();
-    let config_flag = format!("--config.file={}", config.display());
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let prometheus_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let prometheus = Command::new(PROMETHEUS)
-        .arg(&config_flag)
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("prom-data").display()))
-        .arg(format!("--web.listen-address={prometheus_addr}"))
-        .arg("--web.enable-remote-write-receiver")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting prometheus");
-    let _prometheus = KillOnDrop(prometheus);
-    eventually(Duration::from_secs(30), || match try_http(prometheus_addr, "GET", "/-/ready") {
-        Some(reply) if reply.status == 200 => Ok(()),
-        other => Err(format!("prometheus not ready: {other:?}")),
-    });
+    let prometheus = External::prometheus(dir.path(), CONFIG, &["--web.enable-remote-write-receiver"]);
+    let prometheus_addr = prometheus.addr;
+    let config_flag = format!("--config.file={}", dir.path().join("prometheus.yml").display());
     let server = start(dir.path(), &[&config_flag, "--web.enable-remote-write-receiver"]);
 
     let fixture = Fixture::new();
@@ -339,22 +236,12 @@ fn streamed_answer_is_prometheus_streamed_answer() {
     assert_eq!(want[0].len(), 2, "{:?}", want[0].keys());
 }
 
-/// Kills and reaps a child process when dropped.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn response_type_is_the_first_supported_one() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &["--web.enable-remote-write-receiver"]);
     let t = now_ms() - 60_000;
-    write(server.addr, vec![series(&[("__name__", "rr_negotiated")], &[(t, 1.0), (t + 1000, 2.0)])]);
+    store(server.addr, vec![series(&[("__name__", "rr_negotiated")], &[(t, 1.0), (t + 1000, 2.0)])]);
     let queries = [query(t - 1, t + 1000, &[(0, "__name__", "rr_negotiated")])];
 
     let refused = read(server.addr, &queries, &[7]);
@@ -365,11 +252,10 @@ fn response_type_is_the_first_supported_one() {
          map[SAMPLES:{} STREAMED_XOR_CHUNKS:{}]\n"
     );
 
-    let streamed_content_type = prompb::STREAMED_CONTENT_TYPE.to_ascii_lowercase();
     for (accepted, content_type, encoding) in [
         (&[][..], prompb::CONTENT_TYPE, Some("snappy")),
         (&[0, 1][..], prompb::CONTENT_TYPE, Some("snappy")),
-        (&[7, 1, 0][..], streamed_content_type.as_str(), None),
+        (&[7, 1, 0][..], prompb::STREAMED_CONTENT_TYPE, None),
     ] {
         let reply = read(server.addr, &queries, accepted);
         assert_eq!(reply.status, 200, "{accepted:?}: {}", String::from_utf8_lossy(&reply.body));

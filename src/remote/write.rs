@@ -24,10 +24,10 @@
 //!
 //! - 2.0 batches group each series' samples under one `TimeSeries` whose labels go through the
 //!   request's symbol table, and the receiver's `X-Prometheus-Remote-Write-Samples-Written`
-//!   header is believed: samples it did not write count as failed, and a 2xx that says nothing
-//!   was written is a non-recoverable error (the receiver likely ignored the `Content-Type` and
-//!   read 2.0 bytes as an empty 1.0 request), as upstream's sender does. No answer header means
-//!   all were written (a receiver that does not confirm).
+//!   header is believed: samples it did not write count as failed. A 2xx with none of the
+//!   `*-Written` headers confirms nothing and is a non-recoverable error (the receiver likely
+//!   ignored the `Content-Type` and read 2.0 bytes as an empty 1.0 request), as upstream's
+//!   sender decides (`!Confirmed && NoDataWritten`).
 //!
 //! - `sample_age_limit`: a sample older than the limit when a send is attempted (the first or a
 //!   retry) is dropped and counted in `samples_dropped_total`, as upstream.
@@ -750,12 +750,14 @@ impl Sender {
             let highest = kept.iter().map(|s| s.t).max().unwrap_or(0);
             let started = Instant::now();
             match self.send(body.clone()).await {
-                Ok(Some(0)) if n > 0 => {
-                    // Upstream's check: a 2xx that confirms nothing means the receiver did not
-                    // understand the 2.0 body (a 1.0-only receiver that ignores `proto=`).
+                Ok(None) if n > 0 && self.config.protobuf_message == ProtobufMessage::WriteV2 => {
+                    // Upstream's check: a 2xx without any `*-Written` header confirms nothing,
+                    // which is what a 1.0-only receiver that ignores `proto=` answers after
+                    // reading the 2.0 body as an empty 1.0 request.
                     let reason = format!(
-                        "sent a 2.0 request with {n} samples; got 2xx, but {} says 0 were written; \
-                         the receiver may only support remote write 1.0 (prometheus.WriteRequest)",
+                        "sent a 2.0 request with {n} samples; got 2xx, but no {} header says how many were \
+                         written; assuming failure: the receiver may only support remote write 1.0 \
+                         (prometheus.WriteRequest) without checking the Content-Type",
                         prompb_v2::SAMPLES_WRITTEN_HEADER
                     );
                     tracing::error!(remote_name = %self.remote, shard = self.shard, samples = n, %reason, "non-recoverable error sending samples to remote storage; dropping them");
@@ -814,14 +816,22 @@ impl Sender {
             .await
             .map_err(|err| SendError::Recoverable { retry_after: None, reason: err.to_string() })?;
         let status = response.status();
-        // Only a 2.0 exchange defines the header; a 1.0 answer's headers are not read.
+        // Only a 2.0 exchange defines the headers; a 1.0 answer's are not read. Any of the three
+        // confirms the answer (upstream's `Confirmed`); a missing samples count is then 0.
         let written = match self.config.protobuf_message {
             ProtobufMessage::WriteV1 => None,
-            ProtobufMessage::WriteV2 => response
-                .headers()
-                .get(prompb_v2::SAMPLES_WRITTEN_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok()),
+            ProtobufMessage::WriteV2 => {
+                let headers = response.headers();
+                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+                let confirmed = [
+                    prompb_v2::SAMPLES_WRITTEN_HEADER,
+                    prompb_v2::HISTOGRAMS_WRITTEN_HEADER,
+                    prompb_v2::EXEMPLARS_WRITTEN_HEADER,
+                ]
+                .iter()
+                .any(|name| headers.contains_key(*name));
+                confirmed.then(|| header(prompb_v2::SAMPLES_WRITTEN_HEADER).unwrap_or(0))
+            }
         };
         if status.is_success() {
             return Ok(written);
