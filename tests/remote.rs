@@ -636,7 +636,8 @@ fn remote_history_merges_with_local_data_and_config_changes_apply_on_reload() {
     assert!(recent[0].ends_with(&format!("[[{},\"110\"]]", at(10) / 1000)), "{recent:?}");
 
     // An unreachable remote: the local answer, with a warning that says why.
-    let closed = format!("http://127.0.0.1:{}/api/v1/read", free_port());
+    // Its URL's password shows nowhere: not in the warning, not in /metrics.
+    let closed = format!("http://reader:s3cret@127.0.0.1:{}/api/v1/read", free_port());
     std::fs::write(&config_path, reader_config("    remote_timeout: 2s\n", &closed)).unwrap();
     assert_eq!(http(local.addr, "POST", "/-/reload", None).status, 200);
     let (hist, warnings) = values(local.addr, "hist");
@@ -647,6 +648,10 @@ fn remote_history_merges_with_local_data_and_config_changes_apply_on_reload() {
     );
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("remote_read: error sending request"), "{warnings:?}");
+    assert!(!warnings[0].contains("s3cret"), "{warnings:?}");
+    let metrics = http(local.addr, "GET", "/metrics", None).body;
+    assert!(metrics.contains("reader:xxxxx@127.0.0.1"), "the endpoint label shows the redacted URL");
+    assert!(!metrics.contains("s3cret"));
 }
 
 #[test]
@@ -712,7 +717,15 @@ fn sender_drops_samples_older_than_sample_age_limit_and_sends_metadata() {
         assert!(at_ms - t <= 2_000 + 1_000, "a sample {} ms old was sent", at_ms - t);
     }
     // ...and what the outage aged was dropped and counted, not failed.
-    assert!(queue_metric(server.addr, "prometheus_remote_storage_samples_dropped_total") > 0.0);
+    let metrics = http(server.addr, "GET", "/metrics", None).body;
+    let too_old = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("prometheus_remote_storage_samples_dropped_total{") && l.contains(r#"reason="too_old""#)
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .expect("samples_dropped_total{reason=\"too_old\"}");
+    assert!(too_old > 0.0, "{too_old}");
     assert_eq!(queue_metric(server.addr, "prometheus_remote_storage_failed_samples_total"), 0.0);
 
     // Metadata: requests of metadata only, every second, with the scraped TYPE and HELP.

@@ -119,7 +119,8 @@ impl Engine {
             Val::Vector(vector) => Value::Vector(vector),
             Val::Matrix(matrix) => Value::Matrix(matrix),
         };
-        Ok(QueryResult { value, warnings: dedup(ev.warnings), infos: dedup(ev.infos) })
+        let (warnings, infos) = ev.annotations();
+        Ok(QueryResult { value, warnings, infos })
     }
 
     /// Evaluates `query` at every step from `start_ms` to `end_ms` (both included) and returns a
@@ -180,8 +181,8 @@ impl Engine {
             ev.step_loaded = vec![0; steps.len()];
             if let Some(series) = ev.eval_over_steps(expr, &steps)? {
                 let matrix = ev.finish_over_steps(series, &steps)?;
-                let result =
-                    QueryResult { value: Value::Matrix(matrix), warnings: dedup(ev.warnings), infos: dedup(ev.infos) };
+                let (warnings, infos) = ev.annotations();
+                let result = QueryResult { value: Value::Matrix(matrix), warnings, infos };
                 return Ok((result, true));
             }
             // Not evaluable series by series: step by step below, with the annotations raised
@@ -217,7 +218,8 @@ impl Engine {
             };
         }
         matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok((QueryResult { value: Value::Matrix(matrix), warnings: dedup(ev.warnings), infos: dedup(ev.infos) }, false))
+        let (warnings, infos) = ev.annotations();
+        Ok((QueryResult { value: Value::Matrix(matrix), warnings, infos }, false))
     }
 }
 
@@ -268,7 +270,9 @@ pub(crate) struct Evaluator {
 impl Evaluator {
     fn new(db: &Db, expr: &Expr, start: i64, end: i64, options: &EngineOptions) -> Evaluator {
         let lookback = options.lookback_delta_ms;
-        let querier = selection_window(expr, start, end, lookback).map(|(mint, maxt)| db.querier(mint, maxt));
+        let deadline = Instant::now() + options.timeout;
+        let querier = selection_window(expr, start, end, lookback)
+            .map(|(mint, maxt)| db.querier(mint, maxt).with_deadline(deadline));
         Evaluator {
             querier,
             selected: HashMap::new(),
@@ -277,7 +281,7 @@ impl Evaluator {
             end,
             lookback,
             max_samples: options.max_samples,
-            deadline: Instant::now() + options.timeout,
+            deadline,
             current_ts: None,
             step_samples: 0,
             kept_samples: 0,
@@ -288,6 +292,17 @@ impl Evaluator {
             step_peak: 0,
             over_steps: HashMap::new(),
         }
+    }
+
+    /// The query's warnings (the evaluation's, then storage's: remote reads that failed) and
+    /// infos, each once. Storage's are kept apart until here because a series-by-series attempt
+    /// that falls back drops its own annotations but keeps its selections.
+    fn annotations(&mut self) -> (Vec<String>, Vec<String>) {
+        let mut warnings = std::mem::take(&mut self.warnings);
+        if let Some(querier) = &self.querier {
+            warnings.extend(querier.take_warnings());
+        }
+        (dedup(warnings), dedup(std::mem::take(&mut self.infos)))
     }
 
     /// Whether this is a range query, for annotations only range queries get.
@@ -508,9 +523,9 @@ impl Evaluator {
         }
         let matchers = selector_matchers(vs)?;
         let querier = self.querier.as_ref().expect("a query with a selector has a querier");
+        // A remote_read endpoint that fails leaves a warning in the querier (see `annotations`);
+        // the query goes on with what the others had.
         let series = Rc::new(querier.select(&matchers));
-        // A remote_read endpoint that failed: the query goes on with what the others had.
-        self.warnings.extend(querier.take_warnings());
         self.selected.insert(key, Rc::clone(&series));
         Ok(series)
     }

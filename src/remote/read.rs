@@ -27,6 +27,7 @@ use std::time::Duration;
 use promlite_storage::chunkenc::XorIterator;
 use promlite_storage::{Labels, LabelsBuilder, MatchOp, Matcher, Sample, SecondaryQueryable, SecondarySelect, Series};
 use promlite_web::prompb;
+use prost::Message as _;
 
 use crate::config::RemoteReadConfig;
 use crate::http_client::{HttpClient, HttpClientError};
@@ -52,6 +53,13 @@ pub enum ReadClientError {
     },
 }
 
+/// The most text of an error answer quoted in a warning.
+const MAX_ERROR_CHARS: usize = 1024;
+
+/// The largest decoded SAMPLES answer read (upstream reads any size; a streamed answer is
+/// bounded per frame by `chunked_read_limit` instead).
+const MAX_SAMPLES_RESPONSE_BYTES: usize = 1 << 30;
+
 /// Reads series from one `remote_read` endpoint.
 pub struct RemoteReadClient {
     inner: Arc<Inner>,
@@ -61,6 +69,8 @@ pub struct RemoteReadClient {
 struct Inner {
     name: String,
     url: reqwest::Url,
+    /// `url` with any password redacted: what logs, metrics and query warnings show.
+    shown_url: String,
     client: HttpClient,
     config: RemoteReadConfig,
     /// External labels added as matchers (empty when `filter_external_labels` is off).
@@ -100,6 +110,7 @@ impl RemoteReadClient {
         let external_labels = if config.filter_external_labels { external_labels.to_vec() } else { Vec::new() };
         let inner = Inner {
             name,
+            shown_url: super::redacted_url(&url),
             url,
             client,
             config: config.clone(),
@@ -120,8 +131,11 @@ impl RemoteReadClient {
     fn write_samples(&self, family: &str, out: &mut String) {
         use std::fmt::Write as _;
         let m = &self.inner.metrics;
-        let base =
-            format!("remote_name=\"{}\",endpoint=\"{}\"", escape(&self.inner.name), escape(self.inner.url.as_str()));
+        let base = format!(
+            "remote_name=\"{}\",endpoint=\"{}\"",
+            super::escape_label_value(&self.inner.name),
+            super::escape_label_value(&self.inner.shown_url)
+        );
         match family {
             "prometheus_remote_read_client_queries" => {
                 let _ = writeln!(out, "{family}{{{base}}} {}", m.in_flight.load(Ordering::Relaxed));
@@ -162,10 +176,6 @@ pub fn write_metric_families(clients: &[Arc<RemoteReadClient>], out: &mut String
     }
 }
 
-fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
 impl SecondaryQueryable for RemoteReadClient {
     fn select(&self, request: &SecondarySelect<'_>) -> Result<Vec<Series>, String> {
         let inner = &self.inner;
@@ -178,7 +188,8 @@ impl SecondaryQueryable for RemoteReadClient {
         }
         let mut maxt = request.maxt;
         if !inner.config.read_recent {
-            let local_start = request.local_min_time.unwrap_or_else(now_ms).saturating_add(inner.start_margin_ms);
+            let local_start =
+                request.local_min_time.unwrap_or_else(super::now_ms).saturating_add(inner.start_margin_ms);
             if request.mint > local_start {
                 return Ok(Vec::new());
             }
@@ -193,15 +204,27 @@ impl SecondaryQueryable for RemoteReadClient {
         self.runtime.spawn(async move {
             let _ = tx.send(task.read(query).await);
         });
-        let timeout = inner.config.remote_timeout.as_std() + Duration::from_secs(1);
-        let outcome = rx
-            .recv_timeout(timeout)
-            .unwrap_or_else(|_| Err(format!("request timed out after {}", inner.config.remote_timeout)));
+        // The request's own timeout is `remote_timeout`; this wait adds a second for the
+        // answer to arrive, and is cut short by the query's deadline.
+        let mut wait = inner.config.remote_timeout.as_std() + Duration::from_secs(1);
+        if let Some(deadline) = request.deadline {
+            wait = wait.min(deadline.saturating_duration_since(std::time::Instant::now()));
+        }
+        let outcome = match rx.recv_timeout(wait) {
+            Ok(outcome) => outcome,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(format!(
+                "no answer within {wait:?} (remote_timeout {}, or the query's timeout)",
+                inner.config.remote_timeout
+            )),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Err("the request was abandoned (the server is shutting down)".to_owned())
+            }
+        };
         match outcome {
             Ok(series) => Ok(series.into_iter().map(|s| without(s, &added)).collect()),
             Err(err) => {
                 inner.metrics.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(remote_name = %inner.name, url = %inner.url, error = %err, "remote read failed");
+                tracing::warn!(remote_name = %inner.name, url = %inner.shown_url, error = %err, "remote read failed");
                 Err(format!("remote_read: {err}"))
             }
         }
@@ -234,12 +257,16 @@ impl Inner {
         for (name, value) in &self.config.headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        let response = request.send().await.map_err(|err| format!("error sending request: {}", error_chain(&err)))?;
+        let redact = |text: String| super::redact_password(text, &self.url);
+        let response =
+            request.send().await.map_err(|err| redact(format!("error sending request: {}", error_chain(&err))))?;
         let status = response.status();
         if !status.is_success() {
             self.count("unsupported", status.as_u16().to_string());
             let body = response.text().await.unwrap_or_default();
-            return Err(format!("remote server {} returned http status {status}: {}", self.url, body.trim_end()));
+            // Upstream's writer keeps 1 KiB of an error body; a page of HTML says no more.
+            let body: String = body.trim_end().chars().take(MAX_ERROR_CHARS).collect();
+            return Err(format!("remote server {} returned http status {status}: {body}", self.shown_url));
         }
         let content_type = response
             .headers()
@@ -247,7 +274,8 @@ impl Inner {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let body = response.bytes().await.map_err(|err| format!("error reading response: {}", error_chain(&err)))?;
+        let body =
+            response.bytes().await.map_err(|err| redact(format!("error reading response: {}", error_chain(&err))))?;
         let code = status.as_u16().to_string();
         if content_type.starts_with(prompb::STREAMED_CONTENT_TYPE) {
             self.count("chunked", code);
@@ -323,10 +351,22 @@ fn labels_of(wire: &[prompb::Label]) -> Labels {
     Labels::from_pairs(wire.iter().map(|l| (l.name.as_str(), l.value.as_str())))
 }
 
-/// The series of a `SAMPLES` response (one query, so one result).
+/// The series of a `SAMPLES` response, which must hold one result (one query was sent).
 fn series_from_samples(body: &[u8]) -> Result<Vec<Series>, String> {
-    let response: prompb::ReadResponse =
-        prompb::decode_snappy(body).map_err(|err| format!("error decoding response: {err}"))?;
+    let size = snap::raw::decompress_len(body).map_err(|err| format!("error decoding response: snappy: {err}"))?;
+    if size > MAX_SAMPLES_RESPONSE_BYTES {
+        return Err(format!(
+            "response of {size} bytes decoded is larger than the limit of {MAX_SAMPLES_RESPONSE_BYTES} bytes"
+        ));
+    }
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|err| format!("error decoding response: snappy: {err}"))?;
+    let response =
+        prompb::ReadResponse::decode(raw.as_slice()).map_err(|err| format!("error decoding response: {err}"))?;
+    if response.results.len() != 1 {
+        return Err(format!("responses: want 1, got {}", response.results.len()));
+    }
     Ok(response
         .results
         .into_iter()
@@ -353,8 +393,16 @@ fn series_from_frames(body: &[u8], limit: u64, query: &prompb::Query) -> Result<
                         chunk.r#type
                     ));
                 }
-                let mut iter = XorIterator::new(&chunk.data).map_err(|err| err.to_string())?;
-                while let Some(sample) = iter.next_sample().map_err(|err| err.to_string())? {
+                let bad_chunk = |err: promlite_storage::chunkenc::ChunkError| {
+                    format!(
+                        "series {}: chunk {}..{}: {err}",
+                        labels_of(&chunked.labels),
+                        chunk.min_time_ms,
+                        chunk.max_time_ms
+                    )
+                };
+                let mut iter = XorIterator::new(&chunk.data).map_err(bad_chunk)?;
+                while let Some(sample) = iter.next_sample().map_err(bad_chunk)? {
                     if sample.t >= query.start_timestamp_ms && sample.t <= query.end_timestamp_ms {
                         samples.push(sample);
                     }
@@ -364,10 +412,6 @@ fn series_from_frames(body: &[u8], limit: u64, query: &prompb::Query) -> Result<
         }
     }
     Ok(out)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]

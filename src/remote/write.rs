@@ -125,7 +125,12 @@ pub struct QueueMetrics {
     samples: AtomicU64,
     failed_samples: AtomicU64,
     retried_samples: AtomicU64,
-    dropped_samples: AtomicU64,
+    /// Samples read but not sent, by upstream's `reason`: their series was dropped by
+    /// `write_relabel_configs`, their series record was never seen, they were older than
+    /// `sample_age_limit`.
+    dropped_series: AtomicU64,
+    dropped_unknown_series: AtomicU64,
+    dropped_too_old: AtomicU64,
     pending_samples: AtomicI64,
     bytes: AtomicU64,
     highest_sent_ms: AtomicI64,
@@ -147,7 +152,7 @@ pub struct QueueMetrics {
 pub struct QueueManager {
     /// `remote_name` label: the config's `name`, or a hash of the config.
     pub name: String,
-    /// `url` label.
+    /// `url` label: the endpoint, its password (if any) redacted.
     pub url: String,
     config: RemoteWriteConfig,
     metrics: Arc<QueueMetrics>,
@@ -189,9 +194,10 @@ impl QueueManager {
         metadata: Option<super::metadata::MetadataSource>,
     ) -> Result<QueueManager, QueueError> {
         let client = HttpClient::new(&config.http_client_config)
-            .map_err(|source| QueueError::Client { url: config.url.clone(), source })?;
+            .map_err(|source| QueueError::Client { url: shown_config_url(&config.url), source })?;
         let url = reqwest::Url::parse(&config.url)
-            .map_err(|err| QueueError::Url { url: config.url.clone(), reason: err.to_string() })?;
+            .map_err(|err| QueueError::Url { url: shown_config_url(&config.url), reason: err.to_string() })?;
+        let shown_url = super::redacted_url(&url);
         let name = if config.name.is_empty() {
             // Upstream names an unnamed queue by a hash of its config; ours hashes the URL.
             format!("{:06x}", xxhash_rust::xxh3::xxh3_64(config.url.as_bytes()) & 0xff_ffff)
@@ -252,8 +258,8 @@ impl QueueManager {
             .name(thread_name)
             .spawn(move || watcher.run())
             .expect("spawning the remote-write WAL watcher thread");
-        tracing::info!(remote_name = %name, url = %config.url, shards, "starting remote write queue");
-        Ok(QueueManager { name, url: config.url.clone(), config: config.clone(), metrics, stop })
+        tracing::info!(remote_name = %name, url = %shown_url, shards, "starting remote write queue");
+        Ok(QueueManager { name, url: shown_url, config: config.clone(), metrics, stop })
     }
 
     /// The config this queue runs.
@@ -266,12 +272,26 @@ impl QueueManager {
     fn write_samples(&self, family: &str, out: &mut String) {
         use std::fmt::Write as _;
         let m = &self.metrics;
-        let labels = format!("remote_name=\"{}\",url=\"{}\"", escape(&self.name), escape(&self.url));
+        let labels = format!(
+            "remote_name=\"{}\",url=\"{}\"",
+            super::escape_label_value(&self.name),
+            super::escape_label_value(&self.url)
+        );
         let value = match family {
             "prometheus_remote_storage_samples_total" => m.samples.load(Ordering::Relaxed) as f64,
             "prometheus_remote_storage_failed_samples_total" => m.failed_samples.load(Ordering::Relaxed) as f64,
             "prometheus_remote_storage_retried_samples_total" => m.retried_samples.load(Ordering::Relaxed) as f64,
-            "prometheus_remote_storage_samples_dropped_total" => m.dropped_samples.load(Ordering::Relaxed) as f64,
+            "prometheus_remote_storage_samples_dropped_total" => {
+                for (reason, counter) in [
+                    ("dropped_series", &m.dropped_series),
+                    ("too_old", &m.dropped_too_old),
+                    ("unintentionally_dropped_series", &m.dropped_unknown_series),
+                ] {
+                    let _ =
+                        writeln!(out, "{family}{{{labels},reason=\"{reason}\"}} {}", counter.load(Ordering::Relaxed));
+                }
+                return;
+            }
             "prometheus_remote_storage_samples_pending" => m.pending_samples.load(Ordering::Relaxed) as f64,
             "prometheus_remote_storage_bytes_total" => m.bytes.load(Ordering::Relaxed) as f64,
             "prometheus_remote_storage_queue_highest_sent_timestamp_seconds" => {
@@ -300,10 +320,6 @@ impl Drop for QueueManager {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
-}
-
-fn escape(value: &str) -> String {
-    value.replace('\\', r"\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 const FAMILIES: [(&str, &str, &str); 15] = [
@@ -585,8 +601,11 @@ impl Watcher {
                             self.metrics.highest_read_ms.fetch_max(t, Ordering::Relaxed);
                             match self.series.get(&series_ref) {
                                 Some(Some(labels)) => queued.push((series_ref, Arc::clone(labels), t, v)),
-                                _ => {
-                                    self.metrics.dropped_samples.fetch_add(1, Ordering::Relaxed);
+                                Some(None) => {
+                                    self.metrics.dropped_series.fetch_add(1, Ordering::Relaxed);
+                                }
+                                None => {
+                                    self.metrics.dropped_unknown_series.fetch_add(1, Ordering::Relaxed);
                                 }
                             }
                         }
@@ -656,6 +675,11 @@ pub(super) struct Sender {
     pub(super) remote: String,
     shard: usize,
     progress: Arc<std::sync::Mutex<Progress>>,
+}
+
+/// A configured URL as it may be shown, for errors about a URL that may not even parse.
+fn shown_config_url(url: &str) -> String {
+    reqwest::Url::parse(url).map_or_else(|_| "<unparsable URL>".to_owned(), |u| super::redacted_url(&u))
 }
 
 /// How a failed send ends.
@@ -734,7 +758,7 @@ impl Sender {
                 if kept.iter().any(|s| s.t < oldest) {
                     let young: Vec<QueuedSample> = kept.iter().filter(|s| s.t >= oldest).cloned().collect();
                     let too_old = (kept.len() - young.len()) as u64;
-                    self.metrics.dropped_samples.fetch_add(too_old, Ordering::Relaxed);
+                    self.metrics.dropped_too_old.fetch_add(too_old, Ordering::Relaxed);
                     tracing::debug!(remote_name = %self.remote, shard = self.shard, samples = too_old, "dropping samples older than sample_age_limit");
                     kept = std::borrow::Cow::Owned(young);
                 }
@@ -793,6 +817,11 @@ impl Sender {
         }
     }
 
+    /// `text` without the URL's password (reqwest's errors may quote the URL).
+    fn redact(&self, text: String) -> String {
+        super::redact_password(text, &self.url)
+    }
+
     /// Posts one request. `Ok` holds the samples a 2.0 receiver says it wrote, when it says.
     pub(super) async fn send(&self, body: bytes::Bytes) -> Result<Option<u64>, SendError> {
         let (content_type, version) = match self.config.protobuf_message {
@@ -802,7 +831,7 @@ impl Sender {
         let mut request = self
             .client
             .post(self.url.clone())
-            .map_err(|err| SendError::Recoverable { retry_after: None, reason: err.to_string() })?
+            .map_err(|err| SendError::Recoverable { retry_after: None, reason: self.redact(err.to_string()) })?
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .header(reqwest::header::CONTENT_ENCODING, "snappy")
             .header("X-Prometheus-Remote-Write-Version", version)
@@ -814,7 +843,7 @@ impl Sender {
         let response = request
             .send()
             .await
-            .map_err(|err| SendError::Recoverable { retry_after: None, reason: err.to_string() })?;
+            .map_err(|err| SendError::Recoverable { retry_after: None, reason: self.redact(err.to_string()) })?;
         let status = response.status();
         // Only a 2.0 exchange defines the headers; a 1.0 answer's are not read. Any of the three
         // confirms the answer (upstream's `Confirmed`); a missing samples count is then 0.

@@ -23,12 +23,15 @@ pub struct SecondarySelect<'a> {
     /// Timestamp of the oldest sample in local storage, `None` while it is empty: a secondary
     /// that should only fill in history (`read_recent: false`) reads up to here.
     pub local_min_time: Option<i64>,
+    /// When the query asking gives up (`--query.timeout`): a secondary must answer by then.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// A read-only source of series outside the local TSDB, such as a `remote_read` endpoint.
 pub trait SecondaryQueryable: Send + Sync {
     /// The series matching `request.matchers` with their samples in `[mint, maxt]`, in any
-    /// order. `Err` is the text of the warning the query gets.
+    /// order. `Err` is the text of the warning the query gets. May block until
+    /// `request.deadline`: callers are blocking threads, never async workers.
     fn select(&self, request: &SecondarySelect<'_>) -> Result<Vec<Series>, String>;
 }
 

@@ -32,12 +32,19 @@ pub struct Querier {
     mint: i64,
     maxt: i64,
     secondaries: Secondaries,
+    deadline: Option<std::time::Instant>,
     warnings: Mutex<Vec<String>>,
 }
 
 impl Querier {
     pub(crate) fn new(head: Arc<Head>, mint: i64, maxt: i64, secondaries: Secondaries) -> Querier {
-        Querier { head, mint, maxt, secondaries, warnings: Mutex::new(Vec::new()) }
+        Querier { head, mint, maxt, secondaries, deadline: None, warnings: Mutex::new(Vec::new()) }
+    }
+
+    /// This querier, with secondaries that must answer by `deadline` (the query's timeout).
+    pub fn with_deadline(mut self, deadline: std::time::Instant) -> Querier {
+        self.deadline = Some(deadline);
+        self
     }
 
     /// Series matching every matcher, sorted by labels, local and secondary series merged.
@@ -53,9 +60,22 @@ impl Querier {
             maxt: self.maxt,
             matchers,
             local_min_time: (stats.min_time <= stats.max_time).then_some(stats.min_time),
+            deadline: self.deadline,
         };
-        for secondary in self.secondaries.iter() {
-            match secondary.select(&request) {
+        // Every secondary at once: the slowest, not the sum, bounds the wait (upstream's merge
+        // querier selects concurrently too).
+        let answers: Vec<Result<Vec<Series>, String>> = if self.secondaries.len() == 1 {
+            vec![self.secondaries[0].select(&request)]
+        } else {
+            std::thread::scope(|scope| {
+                let asks: Vec<_> = self.secondaries.iter().map(|s| scope.spawn(|| s.select(&request))).collect();
+                asks.into_iter()
+                    .map(|ask| ask.join().unwrap_or_else(|_| Err("remote read panicked".to_owned())))
+                    .collect()
+            })
+        };
+        for answer in answers {
+            match answer {
                 Ok(series) => {
                     let series = fanout::normalize(series)
                         .into_iter()

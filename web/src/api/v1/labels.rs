@@ -99,9 +99,12 @@ pub(crate) async fn series(State(state): State<AppState>, params: Params) -> Res
     }
     let db = state.db.clone();
     let matcher_sets = sel.matcher_sets.clone();
-    // Selecting may wait on remote_read endpoints: off the async workers.
+    // Selecting may wait on remote_read endpoints: off the async workers, and counted against
+    // `--query.max-concurrency` like a query, so slow remotes cannot take every blocking thread.
+    let _slot = state.query_slots.acquire().await.map_err(|_| ApiError::Internal("query slots closed".to_owned()))?;
+    let timeout = state.engine.options().timeout;
     let (mut all, mut warnings) = tokio::task::spawn_blocking(move || {
-        let querier = db.querier(sel.mint, sel.maxt);
+        let querier = db.querier(sel.mint, sel.maxt).with_deadline(std::time::Instant::now() + timeout);
         let all: Vec<_> = matcher_sets.iter().flat_map(|set| querier.select(set)).map(|s| s.labels).collect();
         (all, querier.take_warnings())
     })
@@ -109,6 +112,9 @@ pub(crate) async fn series(State(state): State<AppState>, params: Params) -> Res
     .map_err(|err| ApiError::Internal(format!("selecting series: {err}")))?;
     all.sort();
     all.dedup();
+    // One warning per failing remote, not one per `match[]`.
+    let mut seen = std::collections::HashSet::new();
+    warnings.retain(|w| seen.insert(w.clone()));
     warnings.extend(truncate(&mut all, sel.limit));
     let mut data = String::from("[");
     for (i, labels) in all.iter().enumerate() {

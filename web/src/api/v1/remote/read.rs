@@ -4,20 +4,22 @@
 //! - SAMPLES: one snappy-compressed `ReadResponse` with every sample of every query.
 //! - STREAMED_XOR_CHUNKS: a body of frames ([`prompb::put_frame`]), each a `ChunkedReadResponse`
 //!   holding one series of one query as XOR chunks; a series whose chunks do not fit in
-//!   `--storage.remote.read-max-bytes-in-frame` goes on in the next frame, its labels repeated. The chunks are
-//!   the query range's samples re-encoded (upstream sends the stored chunks that overlap the
-//!   range, samples outside it included, and lets the client trim them).
+//!   `--storage.remote.read-max-bytes-in-frame` goes on in the next frame, its labels repeated.
+//!   The chunks are the query range's samples re-encoded (upstream sends the stored chunks that
+//!   overlap the range, samples outside it included, and lets the client trim them).
 //!
 //! Both answer from local storage only, never from the remote-read endpoints of this server's
 //! own config, as upstream does, and both present a series the same way: external labels added
-//! (a series' own label wins), labels sorted, matchers that only an external label satisfies
-//! dropped.
+//! (a series' own label wins), labels sorted; an `=` matcher asking for an external label's
+//! value asks for series without the label, as upstream's `filterExtLabelsFromMatchers`.
 //!
-//! The streamed body is sent as it is made: a blocking task selects and encodes series by
-//! series into a small channel the response body drains, so memory stays bounded whatever the
-//! answer's size, and, as upstream, `--storage.remote.read-sample-limit` applies to SAMPLES
-//! only. Matchers are checked before the first byte, so a bad one is still a 400.
-//! `--storage.remote.read-concurrent-limit` bounds the requests served at once.
+//! The streamed body is sent as it is made: a blocking task encodes series by series into a
+//! small channel the response body drains, and, as upstream, `--storage.remote.read-sample-limit`
+//! applies to SAMPLES only. Matchers are checked before the first byte (a bad one is upstream's
+//! 500). `--storage.remote.read-concurrent-limit` bounds the requests served at once.
+//! FIXME(#9): one query's selected samples are decoded into memory at once before the first of
+//! its frames is sent (the storage querier returns whole series lists, not an iterator), so
+//! memory grows with the largest query, and the sample limit is checked after decoding.
 
 use std::sync::Arc;
 
