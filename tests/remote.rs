@@ -746,3 +746,36 @@ fn sender_drops_samples_older_than_sample_age_limit_and_sends_metadata() {
     });
     assert!(queue_metric(server.addr, "prometheus_remote_storage_metadata_retried_total") > 0.0);
 }
+
+#[test]
+fn prometheus_reads_promlite_through_remote_read_and_answers_as_promlite_does() {
+    if !have(PROMETHEUS) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &["--web.enable-remote-write-receiver"]);
+    let t0 = (now_ms() / 1000 - 900) * 1000;
+    let samples: Vec<(i64, f64)> = (0..60).map(|k| (t0 + k * 15_000, (k * k) as f64 / 7.0)).collect();
+    for job in ["a", "b"] {
+        let (status, body) =
+            write(server.addr, vec![series(&[("__name__", "read_by_prometheus"), ("job", job)], &samples)]);
+        assert_eq!(status, 204, "{body}");
+    }
+    // Prometheus (2.42: its client asks for SAMPLES) holds nothing itself.
+    let prom_dir = dir.path().join("prometheus");
+    std::fs::create_dir(&prom_dir).unwrap();
+    let config = format!(
+        "scrape_configs: []\nremote_read:\n  - url: http://{}/api/v1/read\n    read_recent: true\n",
+        server.addr
+    );
+    let prometheus = External::prometheus(&prom_dir, &config, &[]);
+    let (start_ms, end_ms) = (t0, t0 + 59 * 15_000);
+    // Windows that do not start on a sample (Prometheus 2.42's include their left end, 3's do not).
+    for query in ["read_by_prometheus", "sum(rate(read_by_prometheus[50s]))", "read_by_prometheus{job=\"b\"} / 2"] {
+        let (want, _) = range_result(server.addr, query, start_ms, end_ms, 30);
+        let (got, warnings) = range_result(prometheus.addr, query, start_ms, end_ms, 30);
+        assert!(!want.is_empty(), "{query}: promlite has nothing");
+        assert_eq!(got, want, "{query}");
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+}
