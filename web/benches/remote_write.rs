@@ -4,7 +4,10 @@
 //! series cycling (the push bench's `--targets 20 --series-per-target 1000`), timestamps one
 //! second apart per cycle so every sample is stored.
 //!
-//! - `decode`: snappy + protobuf into `prompb::WriteRequest` (owned strings);
+//! - `decode`: snappy + protobuf into `prompb::WriteRequest` (owned strings), the receiver's
+//!   decode before `prompb::recv` (the sender and remote read keep it);
+//! - `decode_recv`: snappy + `prompb::recv::decode` (label strings borrowed from the
+//!   decompressed body, labels and samples in request-wide vectors), the receiver's decode now;
 //! - `post`: `POST /api/v1/write` through the real router into a real `Db` in a temp dir (WAL,
 //!   `chunks_head/`), answered 204: decode, label checks, series lookup, commit and WAL write.
 //!
@@ -142,6 +145,13 @@ fn bench(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(8));
     group.bench_function("decode", |b| {
         b.iter(|| prompb::decode_snappy::<WriteRequest>(&sample_body).unwrap().timeseries.len())
+    });
+
+    group.bench_function("decode_recv", |b| {
+        b.iter(|| {
+            let raw = prompb::decompress_snappy(&sample_body).unwrap();
+            prompb::recv::decode(&raw).unwrap().timeseries.len()
+        })
     });
 
     let dir = std::env::temp_dir().join(format!("promlite-bench-remote-write-{}", std::process::id()));

@@ -23,6 +23,12 @@
 //! megabytes), and the head's refusals come one line per series and reason, after the others; a
 //! body that does not decode also gets the headers (all 0; upstream sends none there).
 //!
+//! 1.0 decodes into [`prompb::recv`] (label strings borrowed from the body) and remembers, per
+//! `Db`, the head ref of every series it stored by a 128-bit hash of its labels as they came
+//! on the wire ([`SeriesRefCache`]): senders put each sample in its own `TimeSeries`, so every
+//! sample repeats its full label set, and a known series then costs a hash and a map lookup
+//! instead of a `Labels` build and the head's label-set lookup (`web/benches/remote_write.rs`).
+//!
 //! Both versions: metadata is decoded and counted, not stored (the head has no metadata
 //! store); exemplars and native histograms are counted and dropped, so 2.0 answers
 //! `Histograms-Written: 0` and `Exemplars-Written: 0`.
@@ -31,7 +37,9 @@
 //! is not kept.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -41,7 +49,7 @@ use promlite_storage::{AppendError, Labels, SeriesRef};
 
 use super::text_error;
 use crate::AppState;
-use crate::prompb::{self, WriteRequest};
+use crate::prompb::{self, recv};
 use crate::prompb_v2;
 
 /// How far ahead of the wall clock a sample may be (upstream `maxAheadTime`).
@@ -56,6 +64,70 @@ static INVALID_LABELS_SAMPLES: AtomicU64 = AtomicU64::new(0);
 static EXEMPLARS_DROPPED: AtomicU64 = AtomicU64::new(0);
 static HISTOGRAMS_DROPPED: AtomicU64 = AtomicU64::new(0);
 static METADATA_DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// The 1.0 receiver's [`SeriesRefCache`], shared by every request.
+static SERIES_REFS: LazyLock<RwLock<SeriesRefCache>> = LazyLock::new(RwLock::default);
+
+/// The fewest entries [`SeriesRefCache`] may hold before it is emptied; past it, the limit is
+/// twice the head's series (a series may come with its labels in more than one order).
+const SERIES_REFS_MIN_LIMIT: usize = 1 << 16;
+
+/// Wire label set → head ref of the series the 1.0 receiver stored it as. Keys are the xxh3-128
+/// of the labels in wire order as `name 0xff value 0xff ...` (0xff is never in UTF-8, so the
+/// bytes name one pair sequence), as the scrape loop's series cache keys on its series text: a
+/// 16-byte key, and a 128-bit collision is not a practical risk. The same pairs always make the
+/// same `Labels` and are always equally valid, so only series that passed the checks and were
+/// appended are kept, and a hit skips both.
+///
+/// Refs belong to one `Db`: the cache holds the refs of one [`promlite_storage::Db::instance_id`]
+/// and starts over when another `Db` uses it (tests open many). The head never removes a
+/// series today; should it start to, a ref from here fails the commit with
+/// `UnknownSeriesRef`, which empties the cache and answers 500 so the sender retries (the
+/// samples the commit did store come back as exact resends, which the head accepts silently).
+#[derive(Default)]
+struct SeriesRefCache {
+    db: u64,
+    refs: HashMap<u128, SeriesRef, BuildHasherDefault<KeyHasher>>,
+}
+
+/// Hashes a [`SeriesRefCache`] key, already an xxh3 hash, by folding it to 64 bits.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.0 = (key as u64) ^ ((key >> 64) as u64);
+    }
+}
+
+/// The [`SeriesRefCache`] key of a series' wire labels; `buf` is scratch space.
+fn series_key(labels: &[recv::Label], buf: &mut Vec<u8>) -> u128 {
+    buf.clear();
+    for label in labels {
+        buf.extend_from_slice(label.name.as_bytes());
+        buf.push(0xff);
+        buf.extend_from_slice(label.value.as_bytes());
+        buf.push(0xff);
+    }
+    xxhash_rust::xxh3::xxh3_128(buf)
+}
+
+/// The `Labels` a series' wire labels make: sorted, empty values dropped.
+fn labels_of(labels: &[recv::Label]) -> Labels {
+    Labels::from_pairs(labels.iter().map(|l| (l.name, l.value)))
+}
 
 /// The message a request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,56 +206,101 @@ pub(crate) async fn write(State(state): State<AppState>, headers: HeaderMap, bod
     if proto_msg == ProtoMsg::V2 {
         return write_v2(state, &body).await;
     }
-    let request: WriteRequest = match prompb::decode_snappy(&body) {
-        Ok(request) => request,
+    let raw = match prompb::decompress_snappy(&body) {
+        Ok(raw) => raw,
         Err(err) => {
             tracing::debug!(error = %err, "error decoding remote write request");
             return text_error(StatusCode::BAD_REQUEST, &err.to_string());
         }
     };
     let db = state.db.clone();
-    // Appending takes locks and may write the WAL: off the async workers.
-    let outcome = tokio::task::spawn_blocking(move || append_request(&db, request)).await;
+    // Decoding and appending are CPU work, take locks and may write the WAL: off the async
+    // workers. The request borrows `raw`, so both happen there.
+    let outcome =
+        tokio::task::spawn_blocking(move || recv::decode(&raw).map(|request| append_request(&db, &request))).await;
     match outcome {
-        Ok(None) => StatusCode::NO_CONTENT.into_response(),
-        Ok(Some(refused)) => text_error(StatusCode::BAD_REQUEST, &refused),
+        Ok(Ok(V1Outcome::Stored)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Ok(V1Outcome::Refused(refused))) => text_error(StatusCode::BAD_REQUEST, &refused),
+        Ok(Ok(V1Outcome::Retry(reason))) => text_error(StatusCode::INTERNAL_SERVER_ERROR, &reason),
+        Ok(Err(err)) => {
+            tracing::debug!(error = %err, "error decoding remote write request");
+            text_error(StatusCode::BAD_REQUEST, &err.to_string())
+        }
         Err(err) => text_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("appending remote write: {err}")),
     }
 }
 
-/// Appends every valid series' samples in one commit; returns the first refusal, if any.
-fn append_request(db: &promlite_storage::Db, request: WriteRequest) -> Option<String> {
-    METADATA_DROPPED.fetch_add(request.metadata.len() as u64, Ordering::Relaxed);
+/// How a 1.0 request went.
+#[derive(Debug, PartialEq)]
+enum V1Outcome {
+    /// Everything valid was stored (204).
+    Stored,
+    /// The first refusal (400; the rest of the request was stored).
+    Refused(String),
+    /// A cached series ref was gone from the head (500, so the sender retries).
+    Retry(String),
+}
+
+/// Where a 1.0 series' samples go.
+enum Target {
+    /// A series the head has: append by ref.
+    Known(SeriesRef),
+    /// Not seen yet: the first sample appends by labels.
+    New(Labels),
+}
+
+/// Appends every valid series' samples in one commit; says what the answer is.
+fn append_request(db: &promlite_storage::Db, request: &recv::WriteRequest) -> V1Outcome {
+    METADATA_DROPPED.fetch_add(request.metadata as u64, Ordering::Relaxed);
     let max_t = now_ms().saturating_add(MAX_AHEAD_MS);
-    let mut app = db.appender();
-    let mut first_refusal: Option<String> = None;
-    let mut refuse = |err: AppendError, labels: &Labels, t: i64| {
-        if first_refusal.is_none() {
-            first_refusal = Some(format!("{err} for series {labels} at timestamp {t}"));
+    let mut buf = Vec::new();
+    let keys: Vec<u128> = request.timeseries.iter().map(|s| series_key(request.labels(s), &mut buf)).collect();
+    let cached: Vec<Option<SeriesRef>> = {
+        let cache = SERIES_REFS.read().expect("series ref cache lock");
+        if cache.db == db.instance_id() {
+            keys.iter().map(|key| cache.refs.get(key).copied()).collect()
+        } else {
+            vec![None; keys.len()]
         }
     };
-    for series in &request.timeseries {
-        EXEMPLARS_DROPPED.fetch_add(series.exemplars.len() as u64, Ordering::Relaxed);
-        HISTOGRAMS_DROPPED.fetch_add(series.histograms.len() as u64, Ordering::Relaxed);
-        let pairs: Vec<(&str, &str)> = series.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
-        if let Some(reason) = invalid_labels(&pairs) {
-            tracing::warn!(reason, labels = ?series.labels, "invalid metric name or labels in remote write");
-            INVALID_LABELS_SAMPLES.fetch_add(series.samples.len() as u64, Ordering::Relaxed);
-            continue;
+    let mut app = db.appender();
+    let mut first_refusal: Option<String> = None;
+    let mut refuse = |err: AppendError, labels: &[recv::Label], t: i64| {
+        if first_refusal.is_none() {
+            first_refusal = Some(format!("{err} for series {} at timestamp {t}", labels_of(labels)));
         }
-        let labels = Labels::from_pairs(pairs);
-        let mut series_ref = None;
-        for sample in &series.samples {
+    };
+    let mut resolved: Vec<(u128, SeriesRef)> = Vec::new();
+    for ((series, &key), &cached) in request.timeseries.iter().zip(&keys).zip(&cached) {
+        EXEMPLARS_DROPPED.fetch_add(series.exemplars as u64, Ordering::Relaxed);
+        HISTOGRAMS_DROPPED.fetch_add(series.histograms as u64, Ordering::Relaxed);
+        let (labels, samples) = (request.labels(series), request.samples(series));
+        let mut target = match cached {
+            Some(r) => Target::Known(r),
+            None => {
+                let pairs: Vec<(&str, &str)> = labels.iter().map(|l| (l.name, l.value)).collect();
+                if let Some(reason) = invalid_labels(&pairs) {
+                    tracing::warn!(reason, labels = ?pairs, "invalid metric name or labels in remote write");
+                    INVALID_LABELS_SAMPLES.fetch_add(samples.len() as u64, Ordering::Relaxed);
+                    continue;
+                }
+                Target::New(Labels::from_pairs(pairs))
+            }
+        };
+        for sample in samples {
             if sample.timestamp > max_t {
-                refuse(AppendError::OutOfBounds, &labels, sample.timestamp);
+                refuse(AppendError::OutOfBounds, labels, sample.timestamp);
                 continue;
             }
-            match series_ref {
-                Some(r) => app.append_ref(r, sample.timestamp, sample.value),
-                None => match app.append(&labels, sample.timestamp, sample.value) {
-                    Ok(r) => series_ref = Some(r),
+            match &target {
+                Target::Known(r) => app.append_ref(*r, sample.timestamp, sample.value),
+                Target::New(labels) => match app.append(labels, sample.timestamp, sample.value) {
+                    Ok(r) => {
+                        resolved.push((key, r));
+                        target = Target::Known(r);
+                    }
                     Err(err) => {
-                        INVALID_LABELS_SAMPLES.fetch_add(series.samples.len() as u64, Ordering::Relaxed);
+                        INVALID_LABELS_SAMPLES.fetch_add(samples.len() as u64, Ordering::Relaxed);
                         tracing::warn!(error = %err, "remote write series refused");
                         break;
                     }
@@ -192,13 +309,37 @@ fn append_request(db: &promlite_storage::Db, request: WriteRequest) -> Option<St
         }
     }
     let rejected = app.commit();
+    let lost = rejected.iter().find_map(|(r, err)| matches!(err, AppendError::UnknownSeriesRef(_)).then_some(*r));
+    remember(db, resolved, lost.is_some());
+    if let Some(lost) = lost {
+        tracing::warn!(series_ref = lost.0, "remote write: a cached series ref is gone from the head; asking to retry");
+        return V1Outcome::Retry(format!(
+            "series ref {} of the receiver's cache is gone from the head; retrying the request stores its samples",
+            lost.0
+        ));
+    }
     if let Some((_, err)) = rejected.first() {
         tracing::error!(error = %err, refused = rejected.len(), "out of order sample from remote write");
         if first_refusal.is_none() {
             first_refusal = Some(err.to_string());
         }
     }
-    first_refusal
+    first_refusal.map_or(V1Outcome::Stored, V1Outcome::Refused)
+}
+
+/// Adds the series a request resolved to [`SERIES_REFS`] (emptied first when `stale`, when it
+/// belongs to another `Db`, or when it outgrew its limit).
+fn remember(db: &promlite_storage::Db, resolved: Vec<(u128, SeriesRef)>, stale: bool) {
+    if resolved.is_empty() && !stale {
+        return;
+    }
+    let limit = SERIES_REFS_MIN_LIMIT.max(2 * db.head_stats().series as usize);
+    let mut cache = SERIES_REFS.write().expect("series ref cache lock");
+    if stale || cache.db != db.instance_id() || cache.refs.len() + resolved.len() > limit {
+        cache.db = db.instance_id();
+        cache.refs = HashMap::default();
+    }
+    cache.refs.extend(resolved);
 }
 
 /// What a 2.0 request stored (the `*-Written` headers) and why the rest was refused.
@@ -464,6 +605,117 @@ mod tests {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
+    }
+
+    /// The 1.0 tests share [`SERIES_REFS`]: one at a time, so none empties it under another.
+    static V1_CACHE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// A series of a test request: labels in wire order, then (t, v) samples.
+    type V1Series<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+    /// An uncompressed 1.0 request of `series`.
+    fn v1_request(series: &[V1Series]) -> Vec<u8> {
+        use prost::Message;
+        let timeseries = series
+            .iter()
+            .map(|(labels, samples)| prompb::TimeSeries {
+                labels: labels.iter().map(|&(n, v)| prompb::Label { name: n.into(), value: v.into() }).collect(),
+                samples: samples.iter().map(|&(timestamp, value)| prompb::Sample { value, timestamp }).collect(),
+                exemplars: vec![],
+                histograms: vec![],
+            })
+            .collect();
+        prompb::WriteRequest { timeseries, metadata: vec![] }.encode_to_vec()
+    }
+
+    fn append_v1(db: &Db, raw: &[u8]) -> V1Outcome {
+        append_request(db, &recv::decode(raw).unwrap())
+    }
+
+    fn cached(db: &Db, labels: &[(&str, &str)]) -> Option<SeriesRef> {
+        let labels: Vec<recv::Label> = labels.iter().map(|&(name, value)| recv::Label { name, value }).collect();
+        let cache = SERIES_REFS.read().unwrap();
+        (cache.db == db.instance_id()).then(|| cache.refs.get(&series_key(&labels, &mut Vec::new())).copied())?
+    }
+
+    #[test]
+    fn v1_requests_store_valid_series_and_known_ones_go_by_ref() {
+        let _serial = V1_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        let temp = TempDb::open("v1-append");
+        let t0 = now_ms() - 60_000;
+        let a: &[(&str, &str)] = &[("job", "a"), ("__name__", "m")];
+        let b: &[(&str, &str)] = &[("__name__", "m"), ("empty", ""), ("job", "b")];
+        let nameless: &[(&str, &str)] = &[("job", "x")];
+        let twice: &[(&str, &str)] = &[("__name__", "m"), ("job", "y"), ("job", "z")];
+        let first =
+            v1_request(&[(a, &[(t0, 1.0)]), (b, &[(t0, 2.0)]), (nameless, &[(t0, 3.0)]), (twice, &[(t0, 4.0)])]);
+        assert_eq!(append_v1(&temp.db, &first), V1Outcome::Stored);
+        assert!(cached(&temp.db, a).is_some() && cached(&temp.db, b).is_some());
+        assert_eq!((cached(&temp.db, nameless), cached(&temp.db, twice)), (None, None));
+
+        // Known series, by ref: several samples each, and the empty label still dropped.
+        let second = v1_request(&[(a, &[(t0 + 10, 1.5), (t0 + 20, 1.75)]), (b, &[(t0 + 10, f64::NAN)])]);
+        assert_eq!(append_v1(&temp.db, &second), V1Outcome::Stored);
+        let bits = |v: f64| v.to_bits();
+        assert_eq!(
+            temp.samples("m"),
+            [
+                (r#"m{job="a"}"#.into(), vec![(t0, bits(1.0)), (t0 + 10, bits(1.5)), (t0 + 20, bits(1.75))]),
+                (r#"m{job="b"}"#.into(), vec![(t0, bits(2.0)), (t0 + 10, bits(f64::NAN))]),
+            ]
+        );
+        assert_eq!(temp.db.head_stats().series, 2);
+
+        // Refusals of known series name them as before: too far ahead, then out of order.
+        let future = now_ms() + 3_600_000;
+        let late = v1_request(&[(a, &[(future, 9.0)]), (b, &[(t0 + 5, 9.0)])]);
+        let outcome = append_v1(&temp.db, &late);
+        assert_eq!(
+            outcome,
+            V1Outcome::Refused(format!(r#"out of bounds for series m{{job="a"}} at timestamp {future}"#))
+        );
+        let late = v1_request(&[(b, &[(t0 + 5, 9.0)])]);
+        assert_eq!(append_v1(&temp.db, &late), V1Outcome::Refused("out of order sample".into()));
+        assert_eq!(temp.samples("m")[1].1.len(), 2);
+    }
+
+    #[test]
+    fn v1_cached_refs_never_reach_another_db() {
+        let _serial = V1_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        let (one, two) = (TempDb::open("v1-db-one"), TempDb::open("v1-db-two"));
+        assert_ne!(one.db.instance_id(), two.db.instance_id());
+        let t0 = now_ms() - 60_000;
+        let x: &[(&str, &str)] = &[("__name__", "x")];
+        let y: &[(&str, &str)] = &[("__name__", "y")];
+        assert_eq!(append_v1(&one.db, &v1_request(&[(x, &[(t0, 1.0)])])), V1Outcome::Stored);
+        // In `two`, `y` takes the ref `x` has in `one`.
+        assert_eq!(append_v1(&two.db, &v1_request(&[(y, &[(t0, 2.0)])])), V1Outcome::Stored);
+        assert_eq!(append_v1(&two.db, &v1_request(&[(x, &[(t0, 3.0)])])), V1Outcome::Stored);
+        assert_eq!(append_v1(&one.db, &v1_request(&[(x, &[(t0 + 1, 4.0)])])), V1Outcome::Stored);
+        assert_eq!(two.samples("x"), [("x{}".into(), vec![(t0, 3.0f64.to_bits())])]);
+        assert_eq!(two.samples("y"), [("y{}".into(), vec![(t0, 2.0f64.to_bits())])]);
+        assert_eq!(one.samples("x"), [("x{}".into(), vec![(t0, 1.0f64.to_bits()), (t0 + 1, 4.0f64.to_bits())])]);
+    }
+
+    #[test]
+    fn v1_a_cached_ref_the_head_lost_asks_for_a_retry_that_stores() {
+        let _serial = V1_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        let temp = TempDb::open("v1-lost-ref");
+        let t0 = now_ms() - 60_000;
+        let x: &[(&str, &str)] = &[("__name__", "x")];
+        let y: &[(&str, &str)] = &[("__name__", "y")];
+        assert_eq!(append_v1(&temp.db, &v1_request(&[(x, &[(t0, 1.0)]), (y, &[(t0, 1.0)])])), V1Outcome::Stored);
+        // What a head that dropped the series would leave: a ref it does not know.
+        let key = series_key(&[recv::Label { name: "__name__", value: "x" }], &mut Vec::new());
+        SERIES_REFS.write().unwrap().refs.insert(key, SeriesRef(1_000_000));
+        let request = v1_request(&[(x, &[(t0 + 1, 2.0)]), (y, &[(t0 + 1, 2.0)])]);
+        let V1Outcome::Retry(reason) = append_v1(&temp.db, &request) else { panic!("no retry") };
+        assert!(reason.contains("series ref 1000000"), "{reason}");
+        assert_eq!(cached(&temp.db, y), None, "the cache starts over");
+        // The retry stores `x`; `y`'s sample, stored the first time, is an exact resend.
+        assert_eq!(append_v1(&temp.db, &request), V1Outcome::Stored);
+        assert_eq!(temp.samples("x")[0].1, [(t0, 1.0f64.to_bits()), (t0 + 1, 2.0f64.to_bits())]);
+        assert_eq!(temp.samples("y")[0].1, [(t0, 1.0f64.to_bits()), (t0 + 1, 2.0f64.to_bits())]);
     }
 
     fn series(table: &mut SymbolTable, labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
