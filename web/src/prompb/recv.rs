@@ -1,7 +1,7 @@
 //! The remote-write 1.0 receiver's decode of `prometheus.WriteRequest`: label names and values
 //! are `&str` slices of the decompressed body, and all labels and samples of a request sit in
 //! two request-wide vectors, so decoding allocates a handful of vectors per request instead of
-//! two `String`s per label and three vectors per series ([`super::WriteRequest`]'s derive).
+//! two `String`s per label and two vectors per series ([`super::WriteRequest`]'s derive).
 //! `web/benches/remote_write.rs` measures both.
 //!
 //! Invariant: this decoder accepts exactly the bodies prost's decode of [`super::WriteRequest`]
