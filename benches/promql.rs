@@ -2,6 +2,8 @@
 //! (`BenchmarkRangeQuery`): metrics `a_X` (gauges) and `h_X` (10-bucket classic histograms) with
 //! X = one, ten, hundred series, one sample every 10s for a day plus the longest query range,
 //! queried with rate, sum by, histogram_quantile and topk at 1, 100, 1000 and 10000 steps of 10s.
+//! Also instant queries (`instant_query/`) at the end of the data: one evaluation reading each
+//! series' newest sample in the 5m lookback window.
 //! Run: `cargo bench --bench promql`. Figures go to BENCHMARKS.md.
 
 use std::time::Duration;
@@ -74,5 +76,17 @@ fn range_queries(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, range_queries);
+fn instant_queries(c: &mut Criterion) {
+    let (_dir, db) = load();
+    let engine = Engine::new(EngineOptions::default());
+    let end = (INTERVALS - 1) * INTERVAL_MS;
+    let mut group = c.benchmark_group("instant_query");
+    group.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    for query in ["a_hundred", "count(h_hundred)", "sum by (le) (h_hundred)", "a_hundred offset 1h / a_hundred"] {
+        group.bench_function(query, |b| b.iter(|| engine.instant_query(&db, query, end).expect("query")));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, range_queries, instant_queries);
 criterion_main!(benches);

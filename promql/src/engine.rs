@@ -243,6 +243,9 @@ pub(crate) struct Evaluator {
     querier: Option<Querier>,
     // Keyed by the selector node's address: the AST outlives the evaluator and is not moved.
     selected: HashMap<usize, Rc<Vec<Series>>>,
+    // Instant selectors of an instant query: the time read at, and each series' newest sample
+    // then (`select_at_one_time`); same keys as `selected`.
+    latest: HashMap<usize, (i64, Rc<Vec<Series>>)>,
     // The same series' labels without `__name__`, keyed the same way.
     without_name: HashMap<usize, Rc<Vec<Labels>>>,
     start: i64,
@@ -276,6 +279,7 @@ impl Evaluator {
         Evaluator {
             querier,
             selected: HashMap::new(),
+            latest: HashMap::new(),
             without_name: HashMap::new(),
             start,
             end,
@@ -371,8 +375,11 @@ impl Evaluator {
     /// The newest non-stale sample of each selected series in `(t - lookback, t]`, where `t` is
     /// the selector's reference time. Each sample keeps its own timestamp; callers restamp it.
     pub(crate) fn select_instant(&mut self, vs: &VectorSelector, ts: i64) -> Result<Vec<InstantSample>, QueryError> {
-        let series = self.select(vs)?;
         let ref_t = self.reference_time(vs, ts);
+        let series = match self.select_at_one_time(vs, ref_t)? {
+            Some(latest) => latest,
+            None => self.select(vs)?,
+        };
         let mut out = Vec::new();
         for s in series.iter() {
             let newer = s.samples.partition_point(|p| p.t <= ref_t);
@@ -441,6 +448,28 @@ impl Evaluator {
             f(i, s, window, start, end);
         }
         self.count_samples(loaded)
+    }
+
+    /// In an instant query, the series `vs` selects with only their newest sample at or before
+    /// `ref_t`: all an instant selector read at one time needs, so a query over many series
+    /// holds one sample per series, not its whole lookback window. `None` in a range query,
+    /// and once the node is read at a second time (inside a subquery) or was selected whole:
+    /// then the caller selects the whole window.
+    fn select_at_one_time(&mut self, vs: &VectorSelector, ref_t: i64) -> Result<Option<Rc<Vec<Series>>>, QueryError> {
+        let key = vs as *const VectorSelector as usize;
+        if self.range_query || self.selected.contains_key(&key) {
+            return Ok(None);
+        }
+        match self.latest.get(&key) {
+            Some((at, series)) if *at == ref_t => return Ok(Some(Rc::clone(series))),
+            Some(_) => return Ok(None),
+            None => {}
+        }
+        let matchers = selector_matchers(vs)?;
+        let querier = self.querier.as_ref().expect("a query with a selector has a querier");
+        let series = Rc::new(querier.select_latest(&matchers, ref_t));
+        self.latest.insert(key, (ref_t, Rc::clone(&series)));
+        Ok(Some(series))
     }
 
     /// The labels of each series `vs` selects, without `__name__`, worked out once per query.

@@ -93,6 +93,42 @@ impl Querier {
         out
     }
 
+    /// Series matching every matcher, each with only its newest sample in `[mint, at]` (`at`
+    /// at most the querier's `maxt`), sorted by labels; series without one are left out. What an
+    /// instant selector evaluated at one time needs: one sample per series instead of the
+    /// whole window, so an instant query over many series holds one sample each.
+    pub fn select_latest(&self, matchers: &[Matcher], at: i64) -> Vec<Series> {
+        let at = at.min(self.maxt);
+        if !self.secondaries.is_empty() {
+            // Remotes answer whole ranges; merge as usual and keep the newest.
+            return self
+                .select(matchers)
+                .into_iter()
+                .filter_map(|mut s| {
+                    let newest = s.samples.iter().rev().find(|sample| sample.t <= at).copied()?;
+                    s.samples = vec![newest];
+                    Some(s)
+                })
+                .collect();
+        }
+        let mut out: Vec<Series> = self
+            .head
+            .select_refs(matchers)
+            .into_iter()
+            .filter_map(|series_ref| {
+                let series = self.head.series(series_ref)?;
+                let sample = series.state.lock().expect("series lock").latest_sample(
+                    self.mint,
+                    at,
+                    self.head.mapper.as_ref(),
+                )?;
+                Some(Series { labels: self.head.labels_of(&series), samples: vec![sample] })
+            })
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out
+    }
+
     /// What the secondaries that failed since the last call said, oldest first.
     pub fn take_warnings(&self) -> Vec<String> {
         std::mem::take(&mut *self.warnings.lock().expect("querier warnings lock"))

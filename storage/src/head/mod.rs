@@ -266,6 +266,37 @@ impl SeriesState {
         out
     }
 
+    /// The newest sample in `[mint, maxt]`, decoding only the chunks from the newest back to
+    /// the first that has one (chunks of a series are in time order and do not overlap).
+    pub(crate) fn latest_sample(&self, mint: i64, maxt: i64, mapper: Option<&ChunkDiskMapper>) -> Option<Sample> {
+        let last_in = |bytes: &[u8]| -> Option<Sample> {
+            let it = XorIterator::new(bytes).ok()?;
+            it.map_while(Result::ok).take_while(|s| s.t <= maxt).filter(|s| s.t >= mint).last()
+        };
+        if let Some(c) = self.head_chunk.as_ref().filter(|c| c.max_time >= mint && c.min_time <= maxt)
+            && let Some(sample) = last_in(c.chunk.bytes())
+        {
+            return Some(sample);
+        }
+        for c in self.sealed.iter().rev().filter(|c| c.max_time >= mint && c.min_time <= maxt) {
+            let found = match (&c.data, mapper) {
+                (ChunkData::Memory(bytes), _) => last_in(bytes),
+                (ChunkData::Disk(chunk_ref), Some(mapper)) => match mapper.chunk(*chunk_ref) {
+                    Ok(bytes) => last_in(&bytes),
+                    Err(err) => {
+                        tracing::error!(error = %err, "reading a head chunk failed");
+                        None
+                    }
+                },
+                (ChunkData::Disk(_), None) => unreachable!("disk chunks only exist in a head with a mapper"),
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+
     /// Whether any chunk overlaps `[mint, maxt]`.
     pub(crate) fn overlaps(&self, mint: i64, maxt: i64) -> bool {
         self.sealed.iter().any(|c| c.max_time >= mint && c.min_time <= maxt)

@@ -140,6 +140,23 @@ fn check_query(db: &Db, model: &BTreeMap<u8, Vec<(i64, u64)>>, mint: i64, maxt: 
         .filter(|(_, v)| !v.is_empty())
         .collect();
     prop_assert_eq!(got, want);
+    // `select_latest`: each series' newest sample in [mint, at] alone.
+    let querier = db.querier(mint, maxt);
+    for at in [mint, mint / 2 + maxt / 2, maxt] {
+        let got: BTreeMap<String, Vec<(i64, u64)>> = querier
+            .select_latest(&[Matcher::new(MatchOp::Equal, "__name__", "m").unwrap()], at)
+            .into_iter()
+            .map(|s| (s.labels.get("s").to_owned(), s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect()))
+            .collect();
+        let want: BTreeMap<String, Vec<(i64, u64)>> = model
+            .iter()
+            .filter_map(|(s, v)| {
+                let newest = v.iter().copied().rfind(|(t, _)| *t >= mint && *t <= at)?;
+                Some((s.to_string(), vec![newest]))
+            })
+            .collect();
+        prop_assert_eq!(got, want, "select_latest at {}", at);
+    }
     Ok(())
 }
 
