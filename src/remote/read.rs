@@ -25,7 +25,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use promlite_storage::chunkenc::XorIterator;
-use promlite_storage::{Labels, LabelsBuilder, MatchOp, Matcher, Sample, SecondaryQueryable, SecondarySelect, Series};
+use promlite_storage::{
+    Labels, LabelsBuilder, MatchOp, Matcher, Sample, SecondaryError, SecondaryQueryable, SecondarySelect, Series,
+};
 use promlite_web::prompb;
 use prost::Message as _;
 
@@ -59,6 +61,50 @@ const MAX_ERROR_CHARS: usize = 1024;
 /// The largest decoded SAMPLES answer read (upstream reads any size; a streamed answer is
 /// bounded per frame by `chunked_read_limit` instead).
 const MAX_SAMPLES_RESPONSE_BYTES: usize = 1 << 30;
+
+/// Why one remote read failed; its text is the query's warning (after `remote_read: `).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The request could not be built (a credential file could not be read, ...).
+    #[error("{0}")]
+    Request(HttpClientError),
+    /// No answer: connection refused, DNS, TLS, timeout while sending (causes joined).
+    #[error("error sending request: {0}")]
+    Send(String),
+    /// The answer's body could not be read.
+    #[error("error reading response: {0}")]
+    Receive(String),
+    /// A non-2xx answer, with the start of its body.
+    #[error("remote server {url} returned http status {status}: {body}")]
+    Status {
+        /// The endpoint, password redacted.
+        url: String,
+        /// The HTTP status.
+        status: reqwest::StatusCode,
+        /// At most [`MAX_ERROR_CHARS`] of the body.
+        body: String,
+    },
+    /// A `Content-Type` that is neither response type.
+    #[error("unsupported content type: {0}")]
+    ContentType(String),
+    /// A SAMPLES answer that does not decode, is too large, or holds other than one result.
+    #[error("error decoding response: {0}")]
+    Samples(String),
+    /// A streamed answer whose frames or chunks do not decode.
+    #[error("error reading chunked response: {0}")]
+    Chunked(String),
+    /// No answer within `remote_timeout` or the query's deadline.
+    #[error("no answer within {wait:?} (remote_timeout {remote_timeout}, or the query's timeout)")]
+    Timeout {
+        /// How long the query waited.
+        wait: Duration,
+        /// The configured request timeout.
+        remote_timeout: crate::config::Duration,
+    },
+    /// The request task went away (the server is shutting down).
+    #[error("the request was abandoned (the server is shutting down)")]
+    Abandoned,
+}
 
 /// Reads series from one `remote_read` endpoint.
 pub struct RemoteReadClient {
@@ -177,7 +223,7 @@ pub fn write_metric_families(clients: &[Arc<RemoteReadClient>], out: &mut String
 }
 
 impl SecondaryQueryable for RemoteReadClient {
-    fn select(&self, request: &SecondarySelect<'_>) -> Result<Vec<Series>, String> {
+    fn select(&self, request: &SecondarySelect<'_>) -> Result<Vec<Series>, SecondaryError> {
         let inner = &self.inner;
         let required = &inner.config.required_matchers;
         let has_required = required.iter().all(|(name, value)| {
@@ -212,34 +258,31 @@ impl SecondaryQueryable for RemoteReadClient {
         }
         let outcome = match rx.recv_timeout(wait) {
             Ok(outcome) => outcome,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(format!(
-                "no answer within {wait:?} (remote_timeout {}, or the query's timeout)",
-                inner.config.remote_timeout
-            )),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                Err("the request was abandoned (the server is shutting down)".to_owned())
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                Err(ReadError::Timeout { wait, remote_timeout: inner.config.remote_timeout })
             }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(ReadError::Abandoned),
         };
         match outcome {
             Ok(series) => Ok(series.into_iter().map(|s| without(s, &added)).collect()),
             Err(err) => {
                 inner.metrics.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(remote_name = %inner.name, url = %inner.shown_url, error = %err, "remote read failed");
-                Err(format!("remote_read: {err}"))
+                Err(format!("remote_read: {err}").into())
             }
         }
     }
 }
 
 impl Inner {
-    async fn read(&self, query: prompb::Query) -> Result<Vec<Series>, String> {
+    async fn read(&self, query: prompb::Query) -> Result<Vec<Series>, ReadError> {
         self.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
         let result = self.request(&query).await;
         self.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
         result
     }
 
-    async fn request(&self, query: &prompb::Query) -> Result<Vec<Series>, String> {
+    async fn request(&self, query: &prompb::Query) -> Result<Vec<Series>, ReadError> {
         let read = prompb::ReadRequest {
             queries: vec![query.clone()],
             accepted_response_types: vec![prompb::RESPONSE_TYPE_STREAMED_XOR_CHUNKS, prompb::RESPONSE_TYPE_SAMPLES],
@@ -247,7 +290,7 @@ impl Inner {
         let mut request = self
             .client
             .post(self.url.clone())
-            .map_err(|err| err.to_string())?
+            .map_err(ReadError::Request)?
             .header(reqwest::header::CONTENT_TYPE, prompb::CONTENT_TYPE)
             .header(reqwest::header::CONTENT_ENCODING, "snappy")
             .header(reqwest::header::ACCEPT_ENCODING, "snappy")
@@ -258,15 +301,14 @@ impl Inner {
             request = request.header(name.as_str(), value.as_str());
         }
         let redact = |text: String| super::redact_password(text, &self.url);
-        let response =
-            request.send().await.map_err(|err| redact(format!("error sending request: {}", error_chain(&err))))?;
+        let response = request.send().await.map_err(|err| ReadError::Send(redact(error_chain(&err))))?;
         let status = response.status();
         if !status.is_success() {
             self.count("unsupported", status.as_u16().to_string());
             let body = response.text().await.unwrap_or_default();
             // Upstream's writer keeps 1 KiB of an error body; a page of HTML says no more.
             let body: String = body.trim_end().chars().take(MAX_ERROR_CHARS).collect();
-            return Err(format!("remote server {} returned http status {status}: {body}", self.shown_url));
+            return Err(ReadError::Status { url: self.shown_url.clone(), status, body });
         }
         let content_type = response
             .headers()
@@ -274,18 +316,17 @@ impl Inner {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let body =
-            response.bytes().await.map_err(|err| redact(format!("error reading response: {}", error_chain(&err))))?;
+        let body = response.bytes().await.map_err(|err| ReadError::Receive(redact(error_chain(&err))))?;
         let code = status.as_u16().to_string();
         if content_type.starts_with(prompb::STREAMED_CONTENT_TYPE) {
             self.count("chunked", code);
-            series_from_frames(&body, self.config.chunked_read_limit, query)
+            series_from_frames(&body, self.config.chunked_read_limit, query).map_err(ReadError::Chunked)
         } else if content_type.starts_with(prompb::CONTENT_TYPE) {
             self.count("sampled", code);
-            series_from_samples(&body)
+            series_from_samples(&body).map_err(ReadError::Samples)
         } else {
             self.count("unsupported", code);
-            Err(format!("unsupported content type: {content_type}"))
+            Err(ReadError::ContentType(content_type))
         }
     }
 
@@ -353,17 +394,14 @@ fn labels_of(wire: &[prompb::Label]) -> Labels {
 
 /// The series of a `SAMPLES` response, which must hold one result (one query was sent).
 fn series_from_samples(body: &[u8]) -> Result<Vec<Series>, String> {
-    let size = snap::raw::decompress_len(body).map_err(|err| format!("error decoding response: snappy: {err}"))?;
+    let size = snap::raw::decompress_len(body).map_err(|err| format!("snappy: {err}"))?;
     if size > MAX_SAMPLES_RESPONSE_BYTES {
         return Err(format!(
             "response of {size} bytes decoded is larger than the limit of {MAX_SAMPLES_RESPONSE_BYTES} bytes"
         ));
     }
-    let raw = snap::raw::Decoder::new()
-        .decompress_vec(body)
-        .map_err(|err| format!("error decoding response: snappy: {err}"))?;
-    let response =
-        prompb::ReadResponse::decode(raw.as_slice()).map_err(|err| format!("error decoding response: {err}"))?;
+    let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|err| format!("snappy: {err}"))?;
+    let response = prompb::ReadResponse::decode(raw.as_slice()).map_err(|err| err.to_string())?;
     if response.results.len() != 1 {
         return Err(format!("responses: want 1, got {}", response.results.len()));
     }
@@ -381,7 +419,7 @@ fn series_from_samples(body: &[u8]) -> Result<Vec<Series>, String> {
 /// The series of a `STREAMED_XOR_CHUNKS` response; samples outside the query's range (whole
 /// chunks are sent) are left out.
 fn series_from_frames(body: &[u8], limit: u64, query: &prompb::Query) -> Result<Vec<Series>, String> {
-    let frames = prompb::read_frames(body, limit).map_err(|err| format!("error reading chunked response: {err}"))?;
+    let frames = prompb::read_frames(body, limit).map_err(|err| err.to_string())?;
     let mut out = Vec::new();
     for frame in frames {
         for chunked in frame.chunked_series {

@@ -27,12 +27,15 @@ pub struct SecondarySelect<'a> {
     pub deadline: Option<std::time::Instant>,
 }
 
+/// Why a secondary had no answer; its text becomes the query's warning.
+pub type SecondaryError = Box<dyn std::error::Error + Send + Sync>;
+
 /// A read-only source of series outside the local TSDB, such as a `remote_read` endpoint.
 pub trait SecondaryQueryable: Send + Sync {
     /// The series matching `request.matchers` with their samples in `[mint, maxt]`, in any
-    /// order. `Err` is the text of the warning the query gets. May block until
+    /// order. An error's text is the warning the query gets. May block until
     /// `request.deadline`: callers are blocking threads, never async workers.
-    fn select(&self, request: &SecondarySelect<'_>) -> Result<Vec<Series>, String>;
+    fn select(&self, request: &SecondarySelect<'_>) -> Result<Vec<Series>, SecondaryError>;
 }
 
 /// The secondaries a querier asks, shared by every querier made while they are current.

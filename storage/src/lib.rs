@@ -36,7 +36,7 @@ mod wal;
 
 pub use chunks_head::{ChunkDiskError, ChunkRepair};
 pub use db::{Db, DbError, Options, ReplayProgress, ReplayStats};
-pub use fanout::{SecondaryQueryable, SecondarySelect};
+pub use fanout::{SecondaryError, SecondaryQueryable, SecondarySelect};
 pub use head::{AppendError, Appender, HeadStats, STALE_NAN, Sample, SeriesRef, TsdbStatus, is_stale_nan};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{BadRegex, MatchOp, Matcher, anchored_regex_source, compile_anchored};

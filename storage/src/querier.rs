@@ -12,7 +12,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::fanout::{self, Secondaries, SecondarySelect};
+use crate::fanout::{self, Secondaries, SecondaryError, SecondarySelect};
 use crate::head::{Head, Sample};
 use crate::labels::Labels;
 use crate::matcher::Matcher;
@@ -64,14 +64,12 @@ impl Querier {
         };
         // Every secondary at once: the slowest, not the sum, bounds the wait (upstream's merge
         // querier selects concurrently too).
-        let answers: Vec<Result<Vec<Series>, String>> = if self.secondaries.len() == 1 {
+        let answers: Vec<Result<Vec<Series>, SecondaryError>> = if self.secondaries.len() == 1 {
             vec![self.secondaries[0].select(&request)]
         } else {
             std::thread::scope(|scope| {
                 let asks: Vec<_> = self.secondaries.iter().map(|s| scope.spawn(|| s.select(&request))).collect();
-                asks.into_iter()
-                    .map(|ask| ask.join().unwrap_or_else(|_| Err("remote read panicked".to_owned())))
-                    .collect()
+                asks.into_iter().map(|ask| ask.join().unwrap_or_else(|_| Err("a secondary panicked".into()))).collect()
             })
         };
         for answer in answers {
@@ -87,7 +85,7 @@ impl Querier {
                         .collect();
                     out = fanout::merge_sorted(out, series);
                 }
-                Err(warning) => self.warnings.lock().expect("querier warnings lock").push(warning),
+                Err(err) => self.warnings.lock().expect("querier warnings lock").push(err.to_string()),
             }
         }
         out
