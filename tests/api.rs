@@ -110,9 +110,13 @@ fn grafana_datasource_requests_get_prometheus_shaped_answers() {
     let (status, exemplars) = both(&server, "/api/v1/query_exemplars", &form);
     assert_eq!((status, exemplars["data"].clone()), (200, json!([])));
 
-    // Build info without `features`, so Grafana treats promlite as Prometheus; rules empty.
+    // Build info without `features` or `application`, so Grafana treats promlite as Prometheus,
+    // and a Prometheus 3 version, so it uses the label values API with match[] (a version below
+    // 2.24 makes it list label values through /api/v1/series); rules empty.
     let (_, buildinfo) = get_json(server.addr, "/api/v1/status/buildinfo");
-    assert!(buildinfo["data"]["version"].is_string());
+    assert_eq!(buildinfo["data"]["version"], "3.0.0");
+    assert_eq!(buildinfo["data"]["promliteVersion"], env!("CARGO_PKG_VERSION"));
+    assert!(buildinfo["data"].get("application").is_none());
     assert!(buildinfo["data"].get("features").is_none());
     let (_, rules) = get_json(server.addr, "/api/v1/rules");
     assert_eq!(rules["data"], json!({"groups": []}));

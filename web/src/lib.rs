@@ -52,6 +52,15 @@ pub struct WebOptions {
     pub flags: Vec<(String, String)>,
 }
 
+/// The Prometheus version promlite answers as in `/api/v1/status/buildinfo` and
+/// `prometheus_build_info`. Grafana picks its API calls by this version when it detects the
+/// datasource: below 2.24 it lists a metric's label values through `/api/v1/series` (the whole
+/// series set) instead of `/api/v1/label/<name>/values?match[]=`, which makes dashboard
+/// variables far slower on large installations. promlite follows Prometheus 3's API and PromQL,
+/// so it answers 3.0.0: the lowest version with those semantics, so Grafana asks for nothing a
+/// later 3.x added. promlite's own version is in `promliteVersion` and `promlite_build_info`.
+pub const PROMETHEUS_COMPATIBLE_VERSION: &str = "3.0.0";
+
 /// Everything a handler may use. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {

@@ -27,9 +27,16 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         &mut out,
         "prometheus_build_info",
         "gauge",
+        "A metric with a constant '1' value labeled by the Prometheus version promlite answers as.",
+    );
+    let _ = writeln!(out, "prometheus_build_info{{version=\"{}\"}} 1", crate::PROMETHEUS_COMPATIBLE_VERSION);
+    family(
+        &mut out,
+        "promlite_build_info",
+        "gauge",
         "A metric with a constant '1' value labeled by version from which promlite was built.",
     );
-    let _ = writeln!(out, "prometheus_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(out, "promlite_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
     family(
         &mut out,
         "prometheus_ready",

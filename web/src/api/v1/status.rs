@@ -13,7 +13,8 @@ use crate::AppState;
 pub(crate) async fn buildinfo() -> Response {
     success(
         &json!({
-            "version": env!("CARGO_PKG_VERSION"),
+            "version": crate::PROMETHEUS_COMPATIBLE_VERSION,
+            "promliteVersion": env!("CARGO_PKG_VERSION"),
             "revision": "",
             "branch": "",
             "buildUser": "",
