@@ -190,6 +190,6 @@ pub fn init_logging(flags: &Flags) {
     if flags.log_format == "json" {
         builder.json().init();
     } else {
-        builder.with_ansi(false).init();
+        builder.event_format(promlite::logfmt::Logfmt).init();
     }
 }
