@@ -188,8 +188,8 @@ pub fn init_logging(flags: &Flags) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{},hyper=warn,reqwest=warn", flags.log_level)));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if flags.log_format == "json" {
-        builder.json().init();
+        builder.event_format(promlite::log_format::Json).init();
     } else {
-        builder.event_format(promlite::logfmt::Logfmt).init();
+        builder.event_format(promlite::log_format::Logfmt).init();
     }
 }

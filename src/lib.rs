@@ -10,7 +10,7 @@ pub mod config;
 pub mod discovery;
 pub mod http_client;
 pub mod http_server;
-pub mod logfmt;
+pub mod log_format;
 pub mod relabel;
 pub mod remote;
 pub mod scrape;
