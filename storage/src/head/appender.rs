@@ -110,7 +110,10 @@ impl Head {
             i64::MIN
         };
         // Newest (t, value bits) per series among this batch's accepted samples.
-        let mut batch_last: HashMap<u64, (i64, u64), foldhash::fast::RandomState> = HashMap::default();
+        // Sized for the batch up front: a scrape's samples are mostly one per series, and
+        // growing the map was ~2% of a scrape's ingest CPU in a profile.
+        let mut batch_last: HashMap<u64, (i64, u64), foldhash::fast::RandomState> =
+            HashMap::with_capacity_and_hasher(samples.len(), foldhash::fast::RandomState::default());
         let (mut out_of_order, mut out_of_bounds, mut duplicates) = (0u64, 0u64, 0u64);
         let mut current: Option<Arc<MemSeries>> = None;
         for sample in samples {
