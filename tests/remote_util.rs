@@ -4,7 +4,7 @@
 //! reader of the fake remote-write receivers.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -255,14 +255,7 @@ impl External {
 /// Reads one request of a keep-alive connection: its head and body; `None` once the client
 /// closed the connection.
 pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<u8>)> {
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-        head.push_str(&line);
-    }
+    let head = crate::util::read_head(reader);
     if head.is_empty() {
         return None;
     }

@@ -233,14 +233,8 @@ impl FakeTarget {
     }
 }
 
-/// Reads one request's head from `stream` and writes `respond`'s answer.
-pub fn serve_one<S: Read + Write>(
-    stream: S,
-    count: &AtomicU64,
-    last: &Mutex<String>,
-    respond: &dyn Fn(u64, &str) -> FakeResponse,
-) {
-    let mut reader = BufReader::new(stream);
+/// Reads an HTTP request head (up to the empty line); empty when the peer closed first.
+pub fn read_head<R: BufRead>(reader: &mut R) -> String {
     let mut head = String::new();
     loop {
         let mut line = String::new();
@@ -249,6 +243,18 @@ pub fn serve_one<S: Read + Write>(
         }
         head.push_str(&line);
     }
+    head
+}
+
+/// Reads one request's head from `stream` and writes `respond`'s answer.
+pub fn serve_one<S: Read + Write>(
+    stream: S,
+    count: &AtomicU64,
+    last: &Mutex<String>,
+    respond: &dyn Fn(u64, &str) -> FakeResponse,
+) {
+    let mut reader = BufReader::new(stream);
+    let head = read_head(&mut reader);
     let n = count.fetch_add(1, Ordering::SeqCst) + 1;
     *last.lock().unwrap() = head.clone();
     let response = respond(n, &head);

@@ -13,7 +13,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::fanout::{self, Secondaries, SecondaryError, SecondarySelect};
-use crate::head::{Head, Sample};
+use crate::head::{Head, Sample, SeriesState};
 use crate::labels::Labels;
 use crate::matcher::Matcher;
 
@@ -109,18 +109,25 @@ impl Querier {
                 })
                 .collect();
         }
+        let mapper = self.head.mapper.as_ref();
+        self.select_with(matchers, |state| state.latest_sample(self.mint, at, mapper).map(|sample| vec![sample]))
+    }
+
+    /// The local series matching `matchers` with the samples `samples_of` picks from each (a
+    /// series it gives none is left out), sorted by labels.
+    fn select_with(
+        &self,
+        matchers: &[Matcher],
+        samples_of: impl Fn(&SeriesState) -> Option<Vec<Sample>>,
+    ) -> Vec<Series> {
         let mut out: Vec<Series> = self
             .head
             .select_refs(matchers)
             .into_iter()
             .filter_map(|series_ref| {
                 let series = self.head.series(series_ref)?;
-                let sample = series.state.lock().expect("series lock").latest_sample(
-                    self.mint,
-                    at,
-                    self.head.mapper.as_ref(),
-                )?;
-                Some(Series { labels: self.head.labels_of(&series), samples: vec![sample] })
+                let samples = samples_of(&series.state.lock().expect("series lock"))?;
+                Some(Series { labels: self.head.labels_of(&series), samples })
             })
             .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -133,22 +140,8 @@ impl Querier {
     }
 
     fn select_local(&self, matchers: &[Matcher]) -> Vec<Series> {
-        let mut out: Vec<Series> = self
-            .head
-            .select_refs(matchers)
-            .into_iter()
-            .filter_map(|series_ref| {
-                let series = self.head.series(series_ref)?;
-                let samples =
-                    series.state.lock().expect("series lock").samples(self.mint, self.maxt, self.head.mapper.as_ref());
-                if samples.is_empty() {
-                    return None;
-                }
-                Some(Series { labels: self.head.labels_of(&series), samples })
-            })
-            .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        out
+        let mapper = self.head.mapper.as_ref();
+        self.select_with(matchers, |state| Some(state.samples(self.mint, self.maxt, mapper)).filter(|s| !s.is_empty()))
     }
 
     /// Refs of the series matching every matcher that have a sample in range.
