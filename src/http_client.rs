@@ -292,3 +292,16 @@ fn apply_tls(mut builder: reqwest::ClientBuilder, tls: &TlsConfig) -> Result<req
     }
     Ok(builder)
 }
+
+/// An error with its causes, `a: b: c`: reqwest's own text hides them ("error sending request"
+/// without "connection refused").
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}

@@ -32,7 +32,7 @@ use promlite_web::prompb;
 use prost::Message as _;
 
 use crate::config::RemoteReadConfig;
-use crate::http_client::{HttpClient, HttpClientError};
+use crate::http_client::{HttpClient, HttpClientError, error_chain};
 
 /// A `remote_read` entry that cannot be set up.
 #[derive(Debug, thiserror::Error)]
@@ -333,18 +333,6 @@ impl Inner {
     fn count(&self, kind: &'static str, code: String) {
         *self.metrics.totals.lock().expect("read metrics lock").entry((kind, code)).or_default() += 1;
     }
-}
-
-/// reqwest's error with its causes ("error sending request" alone hides "connection refused").
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The selector's matchers on the wire, plus an equality matcher for each external label it

@@ -33,6 +33,7 @@ use super::client::ApiClient;
 use super::objects::{KubeObject, List, Status, WatchEvent};
 use super::state::{self, SdState};
 use crate::config::Role;
+use crate::http_client::error_chain;
 
 /// Timing knobs of the watch; [`WatchOptions::default`] is what production uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -404,7 +405,9 @@ impl<T: KubeObject> Reflector<T> {
         // Bounds connecting and the response head, which a watch's own timeout does not cover.
         let response = match tokio::time::timeout(Duration::from_secs(60), request.send()).await {
             Ok(Ok(response)) => response,
-            Ok(Err(err)) => return Err(WatchError::Transport { verb, path, reason: error_chain(&err) }),
+            Ok(Err(err)) => {
+                return Err(WatchError::Transport { verb, path, reason: error_chain(&err) });
+            }
             Err(_) => {
                 return Err(WatchError::Transport { verb, path, reason: "no response head within 60s".to_owned() });
             }
@@ -617,18 +620,6 @@ impl<T: KubeObject> Reflector<T> {
         }
         Ok(())
     }
-}
-
-/// An error with its causes, `a: b: c`, as reqwest's Display hides them.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }
 
 #[cfg(test)]
