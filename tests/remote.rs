@@ -621,6 +621,12 @@ fn remote_history_merges_with_local_data_and_config_changes_apply_on_reload() {
             && l.contains(r#"response_type="chunked",code="200"} "#)),
         "no chunked remote read in /metrics"
     );
+    assert!(
+        metrics.lines().any(|l| l.starts_with("prometheus_remote_read_client_request_duration_seconds_count{")
+            && l.contains(r#"response_type="chunked""#)
+            && !l.ends_with(" 0")),
+        "no chunked request duration in /metrics"
+    );
 
     // read_recent: true reads the remote for the whole range; where both have a sample, the
     // local one wins. required_matchers keeps selectors without job="a" local.

@@ -132,7 +132,46 @@ struct ReadMetrics {
     in_flight: AtomicI64,
     /// `(response_type, code)` → queries.
     totals: std::sync::Mutex<std::collections::BTreeMap<(&'static str, String), u64>>,
+    /// `response_type` → time to the answer's head (upstream's `request_duration_seconds`:
+    /// a streamed answer's reading is not in it).
+    durations: std::sync::Mutex<std::collections::BTreeMap<&'static str, Histogram>>,
     failed: AtomicU64,
+}
+
+/// Upper bounds of `prometheus_remote_read_client_request_duration_seconds`: client_golang's
+/// default buckets plus 25 and 60, as upstream.
+const DURATION_BUCKETS: [f64; 13] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 60.0];
+
+/// A classic histogram of seconds.
+#[derive(Default)]
+struct Histogram {
+    /// Observations at or below each bound of [`DURATION_BUCKETS`] (not cumulative).
+    buckets: [u64; DURATION_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        if let Some(i) = DURATION_BUCKETS.iter().position(|&bound| seconds <= bound) {
+            self.buckets[i] += 1;
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+
+    /// The `_bucket`, `_sum` and `_count` lines of `family` with `labels`.
+    fn write(&self, family: &str, labels: &str, out: &mut String) {
+        use std::fmt::Write as _;
+        let mut cumulative = 0;
+        for (bound, n) in DURATION_BUCKETS.iter().zip(self.buckets) {
+            cumulative += n;
+            let _ = writeln!(out, "{family}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{family}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{family}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{family}_count{{{labels}}} {}", self.count);
+    }
 }
 
 impl RemoteReadClient {
@@ -191,6 +230,11 @@ impl RemoteReadClient {
                     let _ = writeln!(out, "{family}{{{base},response_type=\"{kind}\",code=\"{code}\"}} {n}");
                 }
             }
+            "prometheus_remote_read_client_request_duration_seconds" => {
+                for (kind, histogram) in m.durations.lock().expect("read metrics lock").iter() {
+                    histogram.write(family, &format!("{base},response_type=\"{kind}\""), out);
+                }
+            }
             "promlite_remote_read_client_failed_queries_total" => {
                 let _ = writeln!(out, "{family}{{{base}}} {}", m.failed.load(Ordering::Relaxed));
             }
@@ -208,6 +252,11 @@ pub fn write_metric_families(clients: &[Arc<RemoteReadClient>], out: &mut String
     let families = [
         ("prometheus_remote_read_client_queries", "gauge", "The number of in-flight remote read queries."),
         ("prometheus_remote_read_client_queries_total", "counter", "The total number of remote read queries."),
+        (
+            "prometheus_remote_read_client_request_duration_seconds",
+            "histogram",
+            "Histogram of the latency for remote read requests. Note that for streamed responses this is only the duration of the initial call and does not include the processing of the stream.",
+        ),
         (
             "promlite_remote_read_client_failed_queries_total",
             "counter",
@@ -301,6 +350,7 @@ impl Inner {
             request = request.header(name.as_str(), value.as_str());
         }
         let redact = |text: String| super::redact_password(text, &self.url);
+        let started = std::time::Instant::now();
         let response = request.send().await.map_err(|err| ReadError::Send(redact(error_chain(&err))))?;
         let status = response.status();
         if !status.is_success() {
@@ -316,6 +366,20 @@ impl Inner {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
+        let kind = if content_type.starts_with(prompb::STREAMED_CONTENT_TYPE) {
+            "chunked"
+        } else if content_type.starts_with(prompb::CONTENT_TYPE) {
+            "sampled"
+        } else {
+            "unsupported"
+        };
+        self.metrics
+            .durations
+            .lock()
+            .expect("read metrics lock")
+            .entry(kind)
+            .or_default()
+            .observe(started.elapsed().as_secs_f64());
         let body = response.bytes().await.map_err(|err| ReadError::Receive(redact(error_chain(&err))))?;
         let code = status.as_u16().to_string();
         if content_type.starts_with(prompb::STREAMED_CONTENT_TYPE) {
@@ -458,6 +522,22 @@ mod tests {
         assert_eq!(wire[2], prompb::LabelMatcher { r#type: 0, name: "replica".into(), value: "a".into() });
         let series = Series { labels: Labels::from_pairs([("__name__", "up"), ("replica", "a")]), samples: vec![] };
         assert_eq!(without(series, &added).labels, Labels::from_pairs([("__name__", "up")]));
+    }
+
+    #[test]
+    fn request_durations_are_a_cumulative_histogram() {
+        let mut histogram = Histogram::default();
+        for seconds in [0.003, 0.2, 0.2, 90.0] {
+            histogram.observe(seconds);
+        }
+        let mut out = String::new();
+        histogram.write("d", "a=\"b\"", &mut out);
+        let line = |le: &str| out.lines().find(|l| l.starts_with(&format!("d_bucket{{a=\"b\",le=\"{le}\"}}"))).unwrap();
+        assert_eq!(line("0.005"), "d_bucket{a=\"b\",le=\"0.005\"} 1");
+        assert_eq!(line("0.25"), "d_bucket{a=\"b\",le=\"0.25\"} 3");
+        assert_eq!(line("60"), "d_bucket{a=\"b\",le=\"60\"} 3");
+        assert_eq!(line("+Inf"), "d_bucket{a=\"b\",le=\"+Inf\"} 4");
+        assert!(out.contains("d_count{a=\"b\"} 4") && out.contains("d_sum{a=\"b\"} 90.403"), "{out}");
     }
 
     #[test]
