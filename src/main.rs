@@ -152,7 +152,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
 
     let config_yaml = Arc::new(RwLock::new(config.to_yaml()));
     let ready = Arc::new(AtomicBool::new(false));
-    let external_labels = Arc::new(RwLock::new(external_labels_of(&config)));
+    let external_labels = Arc::new(RwLock::new(config.global.external_label_pairs()));
     let reload: Arc<dyn Fn() -> Result<(), String> + Send + Sync> = {
         let running = Running {
             manager: Arc::clone(&manager),
@@ -235,10 +235,6 @@ struct Running {
     external_labels: Arc<RwLock<Vec<(String, String)>>>,
 }
 
-fn external_labels_of(config: &Config) -> Vec<(String, String)> {
-    config.global.external_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
 /// Re-reads the config file and applies it; a file that does not load leaves the running config
 /// untouched. The error text is Prometheus's, for `/-/reload`.
 fn reload_config(path: Option<&Path>, running: &Running) -> Result<(), String> {
@@ -255,7 +251,7 @@ fn reload_config(path: Option<&Path>, running: &Running) -> Result<(), String> {
     errors.extend(running.remote.apply_config(&config).iter().map(ToString::to_string));
     errors.extend(running.remote.apply_read_config(&config).iter().map(ToString::to_string));
     *running.config_yaml.write().expect("config lock") = config.to_yaml();
-    *running.external_labels.write().expect("external labels lock") = external_labels_of(&config);
+    *running.external_labels.write().expect("external labels lock") = config.global.external_label_pairs();
     if !errors.is_empty() {
         let details = errors;
         return Err(format!(

@@ -133,6 +133,13 @@ pub struct GlobalConfig {
     pub extra_scrape_metrics: bool,
 }
 
+impl GlobalConfig {
+    /// The external labels as (name, value) pairs, sorted by name.
+    pub fn external_label_pairs(&self) -> Vec<(String, String)> {
+        self.external_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+}
+
 impl Default for GlobalConfig {
     fn default() -> Self {
         GlobalConfig {

@@ -50,8 +50,7 @@ impl RemoteStorage {
     /// TSDB's secondaries. An entry whose client cannot be built is left out and returned; the
     /// others are read.
     pub fn apply_read_config(&self, config: &Config) -> Vec<ReadClientError> {
-        let external: Vec<(String, String)> =
-            config.global.external_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let external = config.global.external_label_pairs();
         let mut readers = Vec::new();
         let mut errors = Vec::new();
         for rr in &config.remote_read {
@@ -73,8 +72,7 @@ impl RemoteStorage {
     /// Starts, keeps or stops queues to match `config.remote_write`. A new queue sends samples
     /// from now on. Returns the queues that could not start (the others run).
     pub fn apply_config(&self, config: &Config) -> Vec<QueueError> {
-        let external: Vec<(String, String)> =
-            config.global.external_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let external = config.global.external_label_pairs();
         let mut running = self.queues.lock().expect("remote storage lock");
         let mut old = std::mem::take(&mut running.queues);
         let same_external = running.external_labels == external;
@@ -115,6 +113,21 @@ fn now_ms() -> i64 {
 /// A label value escaped for the text format.
 fn escape_label_value(value: &str) -> String {
     value.replace('\\', r"\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The `remote_name` label of an endpoint: its config's `name`, or (as upstream names an
+/// unnamed endpoint by a hash of its config) six hex digits of a hash of its URL.
+fn remote_name(name: &str, url: &str) -> String {
+    if name.is_empty() {
+        format!("{:06x}", xxhash_rust::xxh3::xxh3_64(url.as_bytes()) & 0xff_ffff)
+    } else {
+        name.to_owned()
+    }
+}
+
+/// A configured URL as it may be shown, for errors about a URL that may not even parse.
+fn shown_config_url(url: &str) -> String {
+    reqwest::Url::parse(url).map_or_else(|_| "<unparsable URL>".to_owned(), |u| redacted_url(&u))
 }
 
 /// An endpoint URL as it may be shown (logs, metrics labels, query warnings): a password in

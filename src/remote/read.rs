@@ -183,15 +183,12 @@ impl RemoteReadClient {
         evaluation_interval: std::time::Duration,
     ) -> Result<RemoteReadClient, ReadClientError> {
         let client = HttpClient::new(&config.http_client_config)
-            .map_err(|source| ReadClientError::Client { url: config.url.clone(), source })?;
-        let url = reqwest::Url::parse(&config.url)
-            .map_err(|err| ReadClientError::Url { url: config.url.clone(), reason: err.to_string() })?;
-        let name = if config.name.is_empty() {
-            // Upstream names an unnamed endpoint by a hash of its config; ours hashes the URL.
-            format!("{:06x}", xxhash_rust::xxh3::xxh3_64(config.url.as_bytes()) & 0xff_ffff)
-        } else {
-            config.name.clone()
-        };
+            .map_err(|source| ReadClientError::Client { url: super::shown_config_url(&config.url), source })?;
+        let url = reqwest::Url::parse(&config.url).map_err(|err| ReadClientError::Url {
+            url: super::shown_config_url(&config.url),
+            reason: err.to_string(),
+        })?;
+        let name = super::remote_name(&config.name, &config.url);
         let external_labels = if config.filter_external_labels { external_labels.to_vec() } else { Vec::new() };
         let inner = Inner {
             name,

@@ -53,11 +53,6 @@ mod shard;
 
 pub(super) use shard::{SendError, Sender};
 
-/// A configured URL as it may be shown, for errors about a URL that may not even parse.
-fn shown_config_url(url: &str) -> String {
-    reqwest::Url::parse(url).map_or_else(|_| "<unparsable URL>".to_owned(), |u| super::redacted_url(&u))
-}
-
 /// How often the WAL is polled when it had nothing new.
 const WAL_POLL_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -203,16 +198,11 @@ impl QueueManager {
         metadata: Option<super::metadata::MetadataSource>,
     ) -> Result<QueueManager, QueueError> {
         let client = HttpClient::new(&config.http_client_config)
-            .map_err(|source| QueueError::Client { url: shown_config_url(&config.url), source })?;
+            .map_err(|source| QueueError::Client { url: super::shown_config_url(&config.url), source })?;
         let url = reqwest::Url::parse(&config.url)
-            .map_err(|err| QueueError::Url { url: shown_config_url(&config.url), reason: err.to_string() })?;
+            .map_err(|err| QueueError::Url { url: super::shown_config_url(&config.url), reason: err.to_string() })?;
         let shown_url = super::redacted_url(&url);
-        let name = if config.name.is_empty() {
-            // Upstream names an unnamed queue by a hash of its config; ours hashes the URL.
-            format!("{:06x}", xxhash_rust::xxh3::xxh3_64(config.url.as_bytes()) & 0xff_ffff)
-        } else {
-            config.name.clone()
-        };
+        let name = super::remote_name(&config.name, &config.url);
         let metrics = Arc::new(QueueMetrics::default());
         let stop = Arc::new(AtomicBool::new(false));
         let shards = config.queue_config.min_shards.max(1) as usize;
