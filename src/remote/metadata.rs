@@ -43,7 +43,9 @@ pub(super) async fn run(sender: Sender, source: MetadataSource) {
         if sender.stop.load(Ordering::Relaxed) {
             return;
         }
-        let metadata = source();
+        // Every target's metadata, cloned: off the async workers, as it grows with the targets.
+        let collect = Arc::clone(&source);
+        let Ok(metadata) = tokio::task::spawn_blocking(move || collect()).await else { return };
         for batch in metadata.chunks(config.max_samples_per_send.max(1) as usize) {
             if !send_with_retries(&sender, batch).await {
                 return;
