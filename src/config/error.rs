@@ -116,6 +116,10 @@ pub(crate) fn from_yaml_error(err: &serde_saphyr::Error) -> Problem {
     } else if let Some(rest) = raw.strip_prefix("duplicate mapping key: ") {
         let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest);
         format!("field {key} already set")
+    } else if let Some(rest) = raw.strip_prefix("cannot deserialize null into ") {
+        // serde's wording ends in advice to the Rust programmer ("use Option<String>").
+        let kind = rest.split(';').next().unwrap_or(rest);
+        format!("null where a {kind} value is expected (write \"\" for an empty string)")
     } else if raw.starts_with("!!binary scalar is not valid UTF-8") {
         "!!binary value is not valid UTF-8".to_owned()
     } else {

@@ -139,6 +139,10 @@ fn unknown_field_names_line_and_column() {
     let yaml = "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: a\n    scrape_intervall: 5s\n";
     insta::assert_snapshot!(error(yaml), @r#"prometheus.yml:5:5: unknown field "scrape_intervall""#);
     insta::assert_snapshot!(error("globl: {}\n"), @r#"prometheus.yml:1:1: unknown field "globl""#);
+    insta::assert_snapshot!(
+        error("remote_read:\n  - url: http://a/api/v1/read\n    required_matchers: {job: }\n"),
+        @r#"prometheus.yml:3:28: null where a string value is expected (write "" for an empty string)"#
+    );
 }
 
 #[test]
