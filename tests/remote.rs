@@ -658,6 +658,14 @@ fn remote_history_merges_with_local_data_and_config_changes_apply_on_reload() {
     let metrics = http(local.addr, "GET", "/metrics", None).body;
     assert!(metrics.contains("reader:xxxxx@127.0.0.1"), "the endpoint label shows the redacted URL");
     assert!(!metrics.contains("s3cret"));
+    // /api/v1/series with two match[]: the local series, and the failing remote's warning once.
+    let (status, series) = crate::util::get_json(
+        local.addr,
+        &format!("/api/v1/series?match[]=hist&match[]=only_remote&start={}&end={}", at(0) / 1000, at(9) / 1000),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(series["data"].as_array().unwrap().len(), 1, "{series}");
+    assert_eq!(series["warnings"].as_array().map(Vec::len), Some(1), "{series}");
 }
 
 #[test]

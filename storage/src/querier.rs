@@ -85,7 +85,14 @@ impl Querier {
                         .collect();
                     out = fanout::merge_sorted(out, series);
                 }
-                Err(err) => self.warnings.lock().expect("querier warnings lock").push(err.to_string()),
+                Err(err) => {
+                    // Once per querier: a remote that fails fails for every selector.
+                    let warning = err.to_string();
+                    let mut warnings = self.warnings.lock().expect("querier warnings lock");
+                    if !warnings.contains(&warning) {
+                        warnings.push(warning);
+                    }
+                }
             }
         }
         out
@@ -134,7 +141,7 @@ impl Querier {
         out
     }
 
-    /// What the secondaries that failed since the last call said, oldest first.
+    /// What the secondaries that failed since the last call said, oldest first, each once.
     pub fn take_warnings(&self) -> Vec<String> {
         std::mem::take(&mut *self.warnings.lock().expect("querier warnings lock"))
     }

@@ -112,9 +112,6 @@ pub(crate) async fn series(State(state): State<AppState>, params: Params) -> Res
     .map_err(|err| ApiError::Internal(format!("selecting series: {err}")))?;
     all.sort();
     all.dedup();
-    // One warning per failing remote, not one per `match[]`.
-    let mut seen = std::collections::HashSet::new();
-    warnings.retain(|w| seen.insert(w.clone()));
     warnings.extend(truncate(&mut all, sel.limit));
     let mut data = String::from("[");
     for (i, labels) in all.iter().enumerate() {
