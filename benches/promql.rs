@@ -42,7 +42,7 @@ fn load() -> (tempfile::TempDir, Db) {
         for (i, (labels, slope)) in series.iter().enumerate() {
             app.append(labels, t * INTERVAL_MS, t as f64 * slope + i as f64).expect("append");
         }
-        assert!(app.commit().is_empty(), "all samples accepted");
+        assert!(app.commit().expect("commit").is_empty(), "all samples accepted");
     }
     (dir, db)
 }

@@ -5,6 +5,7 @@ mod api;
 mod cli;
 mod discovery;
 mod fake_kube;
+mod faults;
 mod kubernetes;
 mod reload;
 mod remote;

@@ -235,13 +235,13 @@ fn ready_answers_503_while_the_wal_replays_then_200() {
             let labels = promlite_storage::Labels::from_pairs([("__name__", "replayed"), ("s", &s.to_string())]);
             refs.push(app.append(&labels, base, 0.0).unwrap());
         }
-        assert!(app.commit().is_empty());
+        assert!(app.commit().expect("commit").is_empty());
         for step in 1..300 {
             let mut app = db.appender();
             for r in &refs {
                 app.append_ref(*r, base + step * 10_000, step as f64);
             }
-            assert!(app.commit().is_empty());
+            assert!(app.commit().expect("commit").is_empty());
         }
     }
     std::fs::remove_dir_all(data.join("chunks_head")).unwrap();

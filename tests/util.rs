@@ -23,6 +23,12 @@ impl Server {
         self.child.try_wait().expect("polling the child")
     }
 
+    /// Sends SIGTERM: a graceful stop.
+    pub fn terminate(&self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("running kill").success());
+    }
+
     /// SIGKILLs the process and reaps it: a crash, as far as the data directory can tell.
     pub fn kill(&mut self) {
         self.child.kill().expect("killing promlite");
@@ -38,8 +44,10 @@ impl Drop for Server {
 }
 
 /// The path of the binary under test.
+/// `PROMLITE_TEST_BINARY` runs the suite against another build (e.g. an older commit, to see
+/// a test fail before its fix).
 pub fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_promlite"))
+    std::env::var_os("PROMLITE_TEST_BINARY").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_promlite")), PathBuf::from)
 }
 
 /// Starts promlite in `cwd` with `args` plus a fresh data dir and `--web.listen-address=127.0.0.1:0`,

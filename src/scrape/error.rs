@@ -43,6 +43,10 @@ pub enum ScrapeError {
     /// The body is not valid exposition text.
     #[error("{0}")]
     Parse(#[from] ParseError),
+    /// The TSDB refused the scrape's samples (a full disk, or not ready yet); nothing of the
+    /// scrape was stored.
+    #[error("storage: {0}")]
+    Storage(String),
 }
 
 fn status_text(code: u16) -> String {

@@ -149,7 +149,14 @@ async fn scrape_once(
         target.report(start, duration, error);
         cache
     });
-    handle.await.expect("scrape append task panicked")
+    match handle.await {
+        Ok(cache) => cache,
+        Err(err) => {
+            // Never expected; but a bug must cost one scrape, not the target's loop forever.
+            tracing::error!(error = %err, "appending a scrape failed unexpectedly; the next scrape starts afresh");
+            SeriesCache::default()
+        }
+    }
 }
 
 /// A scrape's response: the body and its `Content-Type`.
@@ -327,11 +334,13 @@ impl SeriesCache {
         if out_of_bounds > 0 {
             tracing::debug!(samples = out_of_bounds, "samples more than 10m in the future rejected as out of bounds");
         }
+        // A failed commit stored nothing, and the refs of series it would have created mean
+        // nothing: the cache learns them only from a commit that worked.
+        for (series_ref, err) in appender.commit().map_err(|err| ScrapeError::Storage(err.to_string()))? {
+            tracing::debug!(?series_ref, error = %err, "sample rejected by the head");
+        }
         for (key, series_ref) in new_entries {
             self.entries.insert(key, CacheEntry { series_ref, last_iteration: iteration });
-        }
-        for (series_ref, err) in appender.commit() {
-            tracing::debug!(?series_ref, error = %err, "sample rejected by the head");
         }
         self.iteration = iteration;
         self.stale_vanished(db, timestamp);
@@ -352,7 +361,7 @@ impl SeriesCache {
             }
             entry.last_iteration + 1 >= iteration
         });
-        appender.commit();
+        commit_markers(appender);
     }
 
     /// After a failed scrape (or at the end of the run): a staleness marker for every series
@@ -367,7 +376,7 @@ impl SeriesCache {
                 appender.append_ref(series_ref, timestamp, STALE_NAN);
             }
         }
-        appender.commit();
+        commit_markers(appender);
         self.entries.clear();
         self.iteration += 1;
     }
@@ -378,7 +387,7 @@ impl SeriesCache {
         for series_ref in &self.report_refs {
             appender.append_ref(*series_ref, timestamp, STALE_NAN);
         }
-        appender.commit();
+        commit_markers(appender);
     }
 
     fn append_report(&mut self, db: &Db, target: &Target, options: &LoopOptions, timestamp: i64, report: Report) {
@@ -411,7 +420,20 @@ impl SeriesCache {
                 appender.append_ref(*series_ref, timestamp, value);
             }
         }
-        appender.commit();
+        if let Err(err) = appender.commit() {
+            // The scrape's own commit failed the same way and the target shows it; the refs of
+            // report series this batch would have created are void.
+            tracing::debug!(error = %err, "report series not stored");
+            self.report_refs.clear();
+        }
+    }
+}
+
+/// Commits staleness markers. A failure (a full disk) is shown by the target's next scrape,
+/// which fails the same way; the markers are lost, as the samples they end were not stored.
+fn commit_markers(appender: promlite_storage::Appender) {
+    if let Err(err) = appender.commit() {
+        tracing::debug!(error = %err, "staleness markers not stored");
     }
 }
 

@@ -110,7 +110,7 @@ fn head_append(c: &mut Criterion) {
     let db = Db::open(dir.path(), Options::default()).unwrap();
     let mut app = db.appender();
     let refs: Vec<SeriesRef> = (0..SERIES).map(|s| app.append(&labels(s), 1_700_000_000_000, 0.0).unwrap()).collect();
-    assert!(app.commit().is_empty());
+    assert!(app.commit().unwrap().is_empty());
     let mut rng = Rng(7);
     let mut t = 1_700_000_000_000i64;
     let mut last = vec![0.0f64; SERIES as usize];
@@ -124,7 +124,7 @@ fn head_append(c: &mut Criterion) {
                 last[i] = value(&mut rng, i as u64, last[i]);
                 app.append_ref(*r, t, last[i]);
             }
-            app.commit().len()
+            app.commit().unwrap().len()
         })
     });
     let mut next = SERIES;
@@ -141,7 +141,7 @@ fn head_append(c: &mut Criterion) {
                 for l in &batch {
                     app.append(l, t, 1.0).unwrap();
                 }
-                app.commit().len()
+                app.commit().unwrap().len()
             },
             BatchSize::SmallInput,
         )
@@ -157,7 +157,7 @@ fn select(c: &mut Criterion) {
     for s in 0..SERIES {
         app.append(&labels(s), 1_700_000_000_000, 1.0).unwrap();
     }
-    assert!(app.commit().is_empty());
+    assert!(app.commit().unwrap().is_empty());
     let m = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
     let mut group = c.benchmark_group("postings");
     // Intersection of a 333-series metric with one instance (8 series) and a regex over cpus.
@@ -186,14 +186,14 @@ fn replay(c: &mut Criterion) {
         let refs: Vec<SeriesRef> = (0..SERIES)
             .map(|s| app.append(&labels(s), series[s as usize][0].0, series[s as usize][0].1).unwrap())
             .collect();
-        assert!(app.commit().is_empty());
+        assert!(app.commit().unwrap().is_empty());
         for step in 1..STEPS {
             let mut app = db.appender();
             for (r, samples) in refs.iter().zip(&series) {
                 let (t, v) = samples[step];
                 app.append_ref(*r, t, v);
             }
-            assert!(app.commit().is_empty());
+            assert!(app.commit().unwrap().is_empty());
         }
     }
     // Without chunks_head/, replay rebuilds every sample from the WAL (the worst case).
@@ -247,7 +247,7 @@ fn memory(c: &mut Criterion) {
         for &s in chunk {
             refs.push(app.append(&labels(s), t0, s as f64).unwrap());
         }
-        assert!(app.commit().is_empty());
+        assert!(app.commit().unwrap().is_empty());
     }
     let mut rng = Rng(3);
     for step in 1..10 {
@@ -256,7 +256,7 @@ fn memory(c: &mut Criterion) {
             for (i, r) in chunk.iter().enumerate() {
                 app.append_ref(*r, t0 + step * 15_000, value(&mut rng, i as u64, step as f64));
             }
-            assert!(app.commit().is_empty());
+            assert!(app.commit().unwrap().is_empty());
         }
     }
     let after = rss_bytes();

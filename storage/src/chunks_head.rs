@@ -12,7 +12,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::chunkenc::{ENCODING_XOR, get_uvarint, put_uvarint};
 use crate::mmap::MappedFile;
@@ -47,6 +47,23 @@ pub enum ChunkDiskError {
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ChunkDiskError + '_ {
     move |source| ChunkDiskError::Io { path: path.to_owned(), source }
+}
+
+/// Writes `a`'s buffer at the end of what the file holds. A partial write (a full disk) is cut
+/// off again, so the next try writes the same bytes at the same offset and the refs handed out
+/// for them stay true.
+fn write_buffer(a: &mut Active, path: &Path) -> Result<(), ChunkDiskError> {
+    use std::os::unix::fs::FileExt;
+    if a.buffer.is_empty() {
+        return Ok(());
+    }
+    if let Err(err) = a.file.write_all_at(&a.buffer, a.written) {
+        let _ = a.file.set_len(a.written);
+        return Err(io_err(path)(err));
+    }
+    a.written += a.buffer.len() as u64;
+    a.buffer.clear();
+    Ok(())
 }
 
 fn file_name(dir: &Path, seq: u32) -> PathBuf {
@@ -170,16 +187,19 @@ impl ChunkDiskMapper {
     }
 
     fn next_seq(&self) -> u32 {
-        self.mapped.read().expect("chunks lock").keys().next_back().map_or(1, |last| last + 1)
+        self.mapped.read().unwrap_or_else(PoisonError::into_inner).keys().next_back().map_or(1, |last| last + 1)
     }
 
     fn cut_file(&self, active: &mut Option<Active>) -> Result<(), ChunkDiskError> {
-        if let Some(mut old) = active.take() {
+        // The old file stays active until it is mapped: its chunks' refs are handed out, and a
+        // failure here (a full disk) must leave them readable.
+        if let Some(old) = active.as_mut() {
             let path = file_name(&self.dir, old.seq);
-            old.file.write_all(&old.buffer).map_err(io_err(&path))?;
+            write_buffer(old, &path)?;
             old.file.sync_all().map_err(io_err(&path))?;
             let map = MappedFile::map(&old.file).map_err(io_err(&path))?;
-            self.mapped.write().expect("chunks lock").insert(old.seq, Arc::new(map));
+            self.mapped.write().unwrap_or_else(PoisonError::into_inner).insert(old.seq, Arc::new(map));
+            *active = None;
         }
         let seq = self.next_seq();
         let path = file_name(&self.dir, seq);
@@ -188,7 +208,12 @@ impl ChunkDiskMapper {
         let mut header = [0u8; HEADER_SIZE];
         header[..4].copy_from_slice(&MAGIC.to_be_bytes());
         header[4] = 1;
-        file.write_all(&header).map_err(io_err(&path))?;
+        if let Err(err) = file.write_all(&header) {
+            // A full disk: leave no headerless file for the next start to call damage.
+            drop(file);
+            let _ = fs::remove_file(&path);
+            return Err(io_err(&path)(err));
+        }
         File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_err(&self.dir))?;
         *active = Some(Active { seq, file, written: HEADER_SIZE as u64, buffer: Vec::with_capacity(WRITE_BUFFER) });
         Ok(())
@@ -211,21 +236,30 @@ impl ChunkDiskMapper {
         record.extend_from_slice(data);
         let crc = crc32c::crc32c(&record);
         record.extend_from_slice(&crc.to_be_bytes());
-        let mut active = self.active.lock().expect("chunks lock");
+        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
         let full = active
             .as_ref()
             .is_none_or(|a| a.written + a.buffer.len() as u64 + record.len() as u64 > self.max_file_size);
         if full {
             self.cut_file(&mut active)?;
         }
-        let a = active.as_mut().expect("a file was cut");
+        let Some(a) = active.as_mut() else {
+            return Err(ChunkDiskError::Io {
+                path: self.dir.clone(),
+                source: std::io::Error::other("no chunks_head file to write to"),
+            });
+        };
         let offset = a.written + a.buffer.len() as u64;
+        let buffered = a.buffer.len();
         a.buffer.extend_from_slice(&record);
         if a.buffer.len() >= WRITE_BUFFER {
             let path = file_name(&self.dir, a.seq);
-            a.file.write_all(&a.buffer).map_err(io_err(&path))?;
-            a.written += a.buffer.len() as u64;
-            a.buffer.clear();
+            if let Err(err) = write_buffer(a, &path) {
+                // This chunk gets no ref (the caller keeps it in memory); the buffered ones keep
+                // theirs and are written by a later call.
+                a.buffer.truncate(buffered);
+                return Err(err);
+            }
         }
         Ok(u64::from(a.seq) << 32 | offset)
     }
@@ -234,11 +268,11 @@ impl ChunkDiskMapper {
     pub(crate) fn chunk(&self, chunk_ref: u64) -> Result<ChunkBytes, ChunkDiskError> {
         let (seq, offset) = ((chunk_ref >> 32) as u32, chunk_ref as u32);
         let bad = ChunkDiskError::BadRef { file: seq, offset };
-        if let Some(map) = self.mapped.read().expect("chunks lock").get(&seq) {
+        if let Some(map) = self.mapped.read().unwrap_or_else(PoisonError::into_inner).get(&seq) {
             let (start, len) = data_range(map, offset as usize).ok_or(bad)?;
             return Ok(ChunkBytes::Mapped(Arc::clone(map), start..start + len));
         }
-        let active = self.active.lock().expect("chunks lock");
+        let active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
         let a = active.as_ref().filter(|a| a.seq == seq).ok_or(bad)?;
         // Header up to the longest uvarint, then the data.
         let mut head = [0u8; 25 + 10];
@@ -251,12 +285,10 @@ impl ChunkDiskMapper {
 
     /// Writes buffered chunks to the file (not fsynced).
     pub(crate) fn flush(&self) -> Result<(), ChunkDiskError> {
-        let mut active = self.active.lock().expect("chunks lock");
+        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(a) = active.as_mut() {
             let path = file_name(&self.dir, a.seq);
-            a.file.write_all(&a.buffer).map_err(io_err(&path))?;
-            a.written += a.buffer.len() as u64;
-            a.buffer.clear();
+            write_buffer(a, &path)?;
         }
         Ok(())
     }

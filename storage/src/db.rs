@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use crate::chunks_head::{self, ChunkDiskError, ChunkDiskMapper, ChunkRepair};
@@ -175,10 +175,16 @@ impl Db {
                 data: ChunkData::Disk(c.chunk_ref),
             });
         }
+        let head = Head::new(HeadOptions::default(), Some(mapper));
+        // A chunk in chunks_head whose series the WAL no longer names (a damaged WAL) must not
+        // be attached at the next start to a new series that happened to get its ref.
+        if let Some(&max) = mmapped.keys().max() {
+            head.bump_ref(max);
+        }
         Ok(Db {
             dir: dir.to_owned(),
             options,
-            head: Arc::new(Head::new(HeadOptions::default(), Some(mapper))),
+            head: Arc::new(head),
             replay: Arc::new(RwLock::new(Arc::new(ReplayStats::default()))),
             progress: Arc::new(progress),
             pending: Arc::new(Mutex::new(Some(PendingReplay { mmapped, chunk_repair }))),
@@ -191,14 +197,15 @@ impl Db {
     /// Replays `chunks_head/` and the WAL into the head and opens the WAL for writing; a no-op
     /// after the first call.
     pub fn replay_wal(&self) -> Result<(), DbError> {
-        let mut pending = self.pending.lock().expect("replay lock");
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(PendingReplay { mmapped, chunk_repair }) = pending.take() else { return Ok(()) };
         let wal_dir = self.dir.join("wal");
         let mut stats = replay_wal(&self.head, &wal_dir, &self.dir.join("quarantine"), &self.progress, mmapped)?;
         stats.chunk_repair = chunk_repair;
-        *self.head.wal.lock().expect("wal lock") =
+        *self.head.wal.lock().unwrap_or_else(PoisonError::into_inner) =
             Some(Wal::create(&wal_dir, self.options.wal_segment_size, self.options.wal_compression)?);
-        *self.replay.write().expect("replay stats lock") = Arc::new(stats);
+        *self.replay.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(stats);
+        self.head.ready.store(true, Ordering::Release);
         self.progress.done.store(true, Ordering::Release);
         Ok(())
     }
@@ -229,7 +236,7 @@ impl Db {
     /// A querier over `[mint, maxt]`, milliseconds, both inclusive, that merges the
     /// secondaries' series into the local ones.
     pub fn querier(&self, mint: i64, maxt: i64) -> Querier {
-        let secondaries = Arc::clone(&self.secondaries.read().expect("secondaries lock"));
+        let secondaries = Arc::clone(&self.secondaries.read().unwrap_or_else(PoisonError::into_inner));
         Querier::new(Arc::clone(&self.head), mint, maxt, secondaries)
     }
 
@@ -241,7 +248,7 @@ impl Db {
     /// Replaces the secondaries every later [`Db::querier`] merges in (the `remote_read`
     /// endpoints of a newly applied config). Queriers already made keep theirs.
     pub fn set_secondaries(&self, secondaries: Vec<Arc<dyn SecondaryQueryable>>) {
-        *self.secondaries.write().expect("secondaries lock") = secondaries.into();
+        *self.secondaries.write().unwrap_or_else(PoisonError::into_inner) = secondaries.into();
     }
 
     /// Head counters for self-metrics and the status API.
@@ -251,7 +258,7 @@ impl Db {
 
     /// What the replay did (all zero before it ran).
     pub fn replay_stats(&self) -> Arc<ReplayStats> {
-        Arc::clone(&self.replay.read().expect("replay stats lock"))
+        Arc::clone(&self.replay.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Replay progress (finished once `open` or `replay_wal` returned).
@@ -259,14 +266,19 @@ impl Db {
         &self.progress
     }
 
-    /// False once a WAL write failed: samples committed since then are in memory only.
-    pub fn healthy(&self) -> bool {
-        !self.head.wal_broken.load(Ordering::Relaxed)
+    /// Whether appends are accepted: the replay is done and the WAL is open.
+    pub fn ready(&self) -> bool {
+        self.head.ready.load(Ordering::Acquire)
+    }
+
+    /// True while WAL writes fail (a full disk): every commit fails until one works again.
+    pub fn wal_failing(&self) -> bool {
+        self.head.wal_failing.load(Ordering::Relaxed)
     }
 
     /// The WAL segment being written, `None` before the replay opened the WAL.
     pub fn wal_segment_current(&self) -> Option<u32> {
-        self.head.wal.lock().expect("wal lock").as_ref().map(Wal::segment_index)
+        self.head.wal.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(Wal::segment_index)
     }
 
     /// WAL writes that failed since open (`prometheus_tsdb_wal_writes_failed_total`).
@@ -276,7 +288,7 @@ impl Db {
 
     /// Flushes and fsyncs the WAL; call on shutdown.
     pub fn close(&self) -> Result<(), DbError> {
-        if let Some(wal) = self.head.wal.lock().expect("wal lock").as_mut() {
+        if let Some(wal) = self.head.wal.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
             wal.sync()?;
         }
         Ok(())
@@ -334,7 +346,7 @@ fn replay_wal(
         let result = wal::replay(wal_dir, quarantine, on_segment, |rec| match record::decode(rec) {
             Ok(Record::Series(series)) => {
                 for (series_ref, labels) in series {
-                    let (s, created) = head.get_or_create(&labels, Some(series_ref));
+                    let (s, created) = head.get_or_create(&labels, series_ref);
                     if s.series_ref != series_ref {
                         aliases.insert(series_ref, s.series_ref);
                     }
@@ -346,7 +358,7 @@ fn replay_wal(
                             head.min_time.fetch_min(first.min_time, Ordering::Relaxed);
                             head.max_time.fetch_max(last.max_time, Ordering::Relaxed);
                         }
-                        s.state.lock().expect("series lock").sealed = chunks;
+                        s.state.lock().unwrap_or_else(PoisonError::into_inner).sealed = chunks;
                     }
                     stats.series += 1;
                 }

@@ -15,7 +15,7 @@
 //! let db = Db::open(&dir, Options::default()).unwrap();
 //! let mut app = db.appender();
 //! app.append(&Labels::from_pairs([("__name__", "up"), ("job", "node")]), 1_000, 1.0).unwrap();
-//! app.commit();
+//! app.commit().unwrap();
 //! let series = db.querier(0, 2_000).select(&[Matcher::new(MatchOp::Equal, "job", "node").unwrap()]);
 //! assert_eq!(series[0].samples[0].v, 1.0);
 //! # std::fs::remove_dir_all(&dir).unwrap();
@@ -37,7 +37,7 @@ mod wal;
 pub use chunks_head::{ChunkDiskError, ChunkRepair};
 pub use db::{Db, DbError, Options, ReplayProgress, ReplayStats};
 pub use fanout::{SecondaryError, SecondaryQueryable, SecondarySelect};
-pub use head::{AppendError, Appender, HeadStats, STALE_NAN, Sample, SeriesRef, TsdbStatus, is_stale_nan};
+pub use head::{AppendError, Appender, CommitError, HeadStats, STALE_NAN, Sample, SeriesRef, TsdbStatus, is_stale_nan};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{BadRegex, MatchOp, Matcher, anchored_regex_source, compile_anchored};
 pub use querier::{Querier, Series};

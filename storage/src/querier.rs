@@ -10,7 +10,7 @@
 //! Label names and values come from local storage only (upstream's remote-read querier
 //! answers them with "not implemented", which only adds a warning to every label lookup).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::fanout::{self, Secondaries, SecondaryError, SecondarySelect};
 use crate::head::{Head, Sample, SeriesState};
@@ -88,7 +88,7 @@ impl Querier {
                 Err(err) => {
                     // Once per querier: a remote that fails fails for every selector.
                     let warning = err.to_string();
-                    let mut warnings = self.warnings.lock().expect("querier warnings lock");
+                    let mut warnings = self.warnings.lock().unwrap_or_else(PoisonError::into_inner);
                     if !warnings.contains(&warning) {
                         warnings.push(warning);
                     }
@@ -133,7 +133,7 @@ impl Querier {
             .into_iter()
             .filter_map(|series_ref| {
                 let series = self.head.series(series_ref)?;
-                let samples = samples_of(&series.state.lock().expect("series lock"))?;
+                let samples = samples_of(&series.state.lock().unwrap_or_else(PoisonError::into_inner))?;
                 Some(Series { labels: self.head.labels_of(&series), samples })
             })
             .collect();
@@ -143,7 +143,7 @@ impl Querier {
 
     /// What the secondaries that failed since the last call said, oldest first, each once.
     pub fn take_warnings(&self) -> Vec<String> {
-        std::mem::take(&mut *self.warnings.lock().expect("querier warnings lock"))
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn select_local(&self, matchers: &[Matcher]) -> Vec<Series> {
@@ -159,7 +159,7 @@ impl Querier {
             .filter(|r| {
                 self.head
                     .series(*r)
-                    .is_some_and(|s| s.state.lock().expect("series lock").overlaps(self.mint, self.maxt))
+                    .is_some_and(|s| s.state.lock().unwrap_or_else(PoisonError::into_inner).overlaps(self.mint, self.maxt))
             })
             .collect()
     }

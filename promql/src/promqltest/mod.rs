@@ -31,7 +31,7 @@ pub(crate) fn load(db: &Db, interval_ms: i64, text: &str) {
             }
         }
     }
-    assert!(app.commit().is_empty(), "all samples accepted");
+    assert!(app.commit().expect("commit").is_empty(), "all samples accepted");
 }
 
 /// Splits `metric{a="b"} 1 2 3` into labels and expanded values (`None` for `_`).

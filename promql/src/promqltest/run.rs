@@ -127,7 +127,7 @@ impl Store {
         for (labels, t, v) in &self.samples {
             app.append(labels, *t, *v).map_err(|err| format!("load at line {}: {labels}: {err}", load.line))?;
         }
-        let errors = app.commit();
+        let errors = app.commit().map_err(|err| format!("load at line {}: {err}", load.line))?;
         if let Some((_, err)) = errors.first() {
             return Err(format!("load at line {}: {err}", load.line));
         }

@@ -2,7 +2,7 @@
 //! restarts that replay the WAL, with and without damage.
 
 use super::*;
-use crate::{Labels, MatchOp, Matcher};
+use crate::{AppendError, Labels, MatchOp, Matcher, SeriesRef};
 
 fn db() -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().unwrap();
@@ -20,7 +20,7 @@ fn commit_makes_samples_visible_and_rollback_does_not() {
     let mut app = db.appender();
     app.append(&up("a"), 1000, 1.0).unwrap();
     app.append(&up("b"), 1000, 0.0).unwrap();
-    assert!(app.commit().is_empty());
+    assert!(app.commit().unwrap().is_empty());
     let mut app = db.appender();
     app.append(&up("a"), 2000, 5.0).unwrap();
     app.rollback();
@@ -37,13 +37,13 @@ fn rejects_out_of_order_and_conflicting_duplicates_but_keeps_the_rest() {
     let (_dir, db) = db();
     let mut app = db.appender();
     app.append(&up("a"), 2000, 1.0).unwrap();
-    app.commit();
+    app.commit().unwrap();
     let mut app = db.appender();
     app.append(&up("a"), 1000, 1.0).unwrap();
     app.append(&up("a"), 2000, 1.0).unwrap();
     app.append(&up("a"), 2000, 2.0).unwrap();
     app.append(&up("b"), 2000, 2.0).unwrap();
-    let rejected: Vec<String> = app.commit().into_iter().map(|(_, e)| e.to_string()).collect();
+    let rejected: Vec<String> = app.commit().unwrap().into_iter().map(|(_, e)| e.to_string()).collect();
     assert_eq!(rejected, ["out of order sample", "duplicate sample for timestamp"]);
     assert_eq!(db.head_stats().samples_appended, 2);
     assert_eq!(db.head_stats().out_of_order_samples, 1);
@@ -56,7 +56,7 @@ fn select_by_regex_negation_and_absent_label_and_range() {
     app.append(&up("api"), 1000, 1.0).unwrap();
     app.append(&up("db"), 1000, 1.0).unwrap();
     app.append(&Labels::from_pairs([("__name__", "up"), ("job", "web"), ("env", "prod")]), 5000, 1.0).unwrap();
-    app.commit();
+    app.commit().unwrap();
     let q = db.querier(0, 10_000);
     let names = |ms: &[Matcher]| q.select(ms).iter().map(|s| s.labels.get("job").to_owned()).collect::<Vec<_>>();
     let m = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
@@ -84,7 +84,7 @@ fn fill(db: &Db, series: usize, samples: i64) {
             let v = if i % 17 == 5 { crate::STALE_NAN } else { (i * s as i64) as f64 * 0.25 };
             app.append(&Labels::from_pairs([("__name__", "m"), ("s", &s.to_string())]), i * 15_000, v).unwrap();
         }
-        assert!(app.commit().is_empty());
+        assert!(app.commit().unwrap().is_empty());
     }
 }
 
@@ -94,7 +94,7 @@ fn restart_replays_every_committed_sample_once() {
     let before = {
         let db = Db::open(dir.path(), Options::default()).unwrap();
         fill(&db, 20, 500);
-        // A rolled-back batch's series survive (empty), its samples do not.
+        // A rolled-back batch leaves nothing: neither its samples nor the series it named.
         let mut app = db.appender();
         app.append(&up("rolled-back"), 10, 1.0).unwrap();
         app.rollback();
@@ -102,7 +102,7 @@ fn restart_replays_every_committed_sample_once() {
     };
     let db = Db::open(dir.path(), Options::default()).unwrap();
     assert_eq!(all_samples(&db), before);
-    assert_eq!(db.head_stats().series, 21);
+    assert_eq!(db.head_stats().series, 20);
     // 480 samples per series are in sealed chunks_head chunks; the WAL adds the other 20.
     assert_eq!(db.replay_stats().mmapped_chunks, 20 * 4);
     assert_eq!(db.replay_stats().samples, 20 * 20);
@@ -112,9 +112,9 @@ fn restart_replays_every_committed_sample_once() {
     // the next one.
     let mut app = db.appender();
     let r = app.append(&up("new"), 500 * 15_000, 1.0).unwrap();
-    assert!(r.0 > 21);
+    assert!(r.0 > 20);
     app.append(&Labels::from_pairs([("__name__", "m"), ("s", "3")]), 500 * 15_000, 9.0).unwrap();
-    assert!(app.commit().is_empty());
+    assert!(app.commit().unwrap().is_empty());
     let after = all_samples(&db);
     drop(db);
     let db = Db::open(dir.path(), Options::default()).unwrap();
@@ -183,12 +183,12 @@ fn out_of_bounds_is_half_a_chunk_range_behind_the_newest_sample() {
     let (_dir, db) = db();
     let mut app = db.appender();
     app.append(&up("a"), 10 * 3_600_000, 1.0).unwrap();
-    assert!(app.commit().is_empty());
+    assert!(app.commit().unwrap().is_empty());
     let mut app = db.appender();
     app.append(&up("b"), 9 * 3_600_000 - 1, 1.0).unwrap();
     app.append(&up("c"), 9 * 3_600_000, 1.0).unwrap();
     app.append_ref(crate::SeriesRef(999), 0, 0.0);
-    let rejected: Vec<String> = app.commit().into_iter().map(|(_, e)| e.to_string()).collect();
+    let rejected: Vec<String> = app.commit().unwrap().into_iter().map(|(_, e)| e.to_string()).collect();
     assert_eq!(rejected, ["out of bounds", "unknown series ref 999"]);
     assert_eq!(db.head_stats().out_of_bound_samples, 1);
 }
@@ -232,4 +232,66 @@ fn a_damaged_chunks_head_file_is_cut_and_the_wal_fills_the_gap() {
     assert!(repair.offset <= at as u64);
     assert!(db.replay_stats().mmapped_chunks < 8 * 4);
     assert_eq!(all_samples(&db), before);
+}
+
+#[test]
+fn nothing_is_appended_before_the_replay_and_refs_come_after_every_replayed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        fill(&db, 3, 2);
+    }
+    let db = Db::open_deferred(dir.path(), Options::default()).unwrap();
+    assert!(!db.ready());
+    let mut app = db.appender();
+    assert_eq!(app.append(&up("early"), 1, 1.0), Err(AppendError::NotReady));
+    app.append_ref(SeriesRef(1), 1, 1.0);
+    assert!(matches!(app.commit(), Err(crate::CommitError::NotReady)));
+    db.replay_wal().unwrap();
+    assert!(db.ready());
+    let mut app = db.appender();
+    let new = app.append(&up("late"), 100_000, 1.0).unwrap();
+    app.commit().unwrap();
+    let replayed = db.querier(i64::MIN, i64::MAX).select(&[Matcher::new(MatchOp::Equal, "__name__", "m").unwrap()]);
+    assert_eq!(replayed.len(), 3);
+    assert_eq!(replayed.iter().map(|s| s.samples.len()).sum::<usize>(), 6);
+    assert!(new.0 > 3, "new ref {new:?} must be above the replayed refs 1..=3");
+}
+
+#[test]
+fn two_batches_naming_one_new_series_create_it_once_and_both_refs_reach_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let (mut a, mut b) = (db.appender(), db.appender());
+        let ra = a.append(&up("x"), 1000, 1.0).unwrap();
+        let rb = b.append(&up("x"), 2000, 2.0).unwrap();
+        assert_ne!(ra, rb, "each batch staged the series on its own");
+        assert!(a.commit().unwrap().is_empty());
+        assert!(b.commit().unwrap().is_empty());
+        // b's ref is an alias of a's series: a caller that cached it keeps appending.
+        let mut c = db.appender();
+        c.append_ref(rb, 3000, 3.0);
+        c.append_ref(ra, 4000, 4.0);
+        assert!(c.commit().unwrap().is_empty());
+        assert_eq!(db.head_stats().series, 1);
+        all_samples(&db)
+    };
+    assert_eq!(before[0].1.len(), 4);
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(all_samples(&db), before, "the WAL names the series once and every sample by its ref");
+    assert!(db.replay_stats().samples_skipped == 0);
+}
+
+#[test]
+fn a_rolled_back_batch_creates_no_series() {
+    let (_dir, db) = db();
+    let mut app = db.appender();
+    for i in 0..1000 {
+        app.append(&Labels::from_pairs([("__name__", "m"), ("i", &i.to_string())]), 1000, 1.0).unwrap();
+    }
+    app.rollback();
+    assert_eq!(db.head_stats().series, 0);
+    assert_eq!(db.head_stats().series_created, 0);
+    assert!(db.querier(i64::MIN, i64::MAX).select(&[Matcher::new(MatchOp::Equal, "__name__", "m").unwrap()]).is_empty());
 }

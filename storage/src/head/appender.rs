@@ -1,40 +1,77 @@
 //! The head appender (upstream `tsdb/head_append.go`): buffers one batch, then on `commit`
-//! checks it against the series, writes the accepted samples to the WAL and only then applies
-//! them, all under the WAL lock: the WAL holds commits in the order the head applied them, and a
-//! sample a query can see is already in the WAL.
-//! Invariant: a series' Series record reaches the WAL buffer before any sample that uses its ref
-//! can (it is logged while the series is still invisible to other appenders), so replay never
-//! meets a sample for a series it does not know unless the WAL was damaged.
+//! checks it against the series, writes the new series and the accepted samples to the WAL and
+//! only then creates and applies them, all under the WAL lock: the WAL holds commits in the
+//! order the head applied them, and a sample a query can see is already in the WAL.
+//!
+//! Invariants:
+//! - A series exists in the head only once its Series record is in the WAL: a new series is
+//!   staged in the appender (with a ref reserved from the head) and created by `commit`, in
+//!   the same WAL write as its first samples. A rolled-back or failed batch leaves nothing in
+//!   the head, so a scrape refused by `sample_limit` creates no series (a promlite
+//!   improvement: upstream keeps them until head GC).
+//! - A failed WAL write fails the whole batch: nothing of it is applied, so whatever a commit
+//!   acknowledged survives a restart.
+//! - Nothing is appended before the WAL replay is done ([`AppendError::NotReady`],
+//!   [`CommitError::NotReady`]): a sample landing mid-replay would make the replay's older
+//!   samples out of order, and a new ref could collide with a replayed one.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 
-use super::{AppendError, Appended, Head, MemSeries, SeriesRef};
+use super::{AppendError, Appended, CommitError, Head, MemSeries, SeriesRef, SeriesState};
 use crate::labels::Labels;
-use crate::wal::record::{RefSample, encode_samples};
+use crate::wal::record::{RefSample, encode_samples, encode_series};
+
+/// A series this batch creates, if it commits.
+struct Staged {
+    series_ref: u64,
+    labels: Labels,
+}
 
 /// Buffers samples for one batch (one scrape, one remote-write request); nothing is visible to
-/// queries until [`Appender::commit`].
+/// queries, and no series is created, until [`Appender::commit`].
 pub struct Appender {
     head: Arc<Head>,
     pending: Vec<RefSample>,
+    staged: Vec<Staged>,
+    /// Label hash → indexes into `staged`, so a batch naming a new series twice stages it once.
+    staged_by_hash: HashMap<u64, Vec<usize>, foldhash::fast::RandomState>,
 }
 
 impl Appender {
     pub(crate) fn new(head: Arc<Head>) -> Appender {
-        Appender { head, pending: Vec::new() }
+        Appender { head, pending: Vec::new(), staged: Vec::new(), staged_by_hash: HashMap::default() }
     }
 
-    /// Queues a sample for `labels`, creating the series if needed, and returns its ref for
-    /// [`Appender::append_ref`] next time.
+    /// Queues a sample for `labels`, staging the series if the head does not have it, and
+    /// returns its ref for [`Appender::append_ref`] next time. A staged series' ref is valid
+    /// once this batch commits.
     pub fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError> {
+        if !self.head.ready.load(Ordering::Acquire) {
+            return Err(AppendError::NotReady);
+        }
         if labels.is_empty() {
             return Err(AppendError::InvalidLabels(labels.to_string(), "empty label set"));
         }
-        let (series, _) = self.head.get_or_create(labels, None);
-        self.pending.push(RefSample { series_ref: series.series_ref, t, v });
-        Ok(SeriesRef(series.series_ref))
+        let hash = labels.stable_hash();
+        let series_ref = match self.head.get(labels, hash) {
+            Some(series) => series.series_ref,
+            None => self.stage(labels, hash),
+        };
+        self.pending.push(RefSample { series_ref, t, v });
+        Ok(SeriesRef(series_ref))
+    }
+
+    fn stage(&mut self, labels: &Labels, hash: u64) -> u64 {
+        let candidates = self.staged_by_hash.entry(hash).or_default();
+        if let Some(&i) = candidates.iter().find(|&&i| self.staged[i].labels == *labels) {
+            return self.staged[i].series_ref;
+        }
+        let series_ref = self.head.reserve_ref();
+        candidates.push(self.staged.len());
+        self.staged.push(Staged { series_ref, labels: labels.clone() });
+        series_ref
     }
 
     /// Queues a sample for a series the caller already resolved. An unknown ref is reported by
@@ -43,61 +80,111 @@ impl Appender {
         self.pending.push(RefSample { series_ref: series_ref.0, t, v });
     }
 
-    /// Applies the batch and writes it to the WAL. Samples the head rejects are counted and
-    /// returned, and the rest still land, as in Prometheus's head appender.
+    /// Writes the batch's new series and accepted samples to the WAL, then creates and applies
+    /// them. Samples the head rejects are counted and returned, and the rest still land, as in
+    /// Prometheus's head appender.
     ///
-    /// A WAL write error does not fail the batch (it is already in the head and queryable); it
-    /// is logged, counted in `prometheus_tsdb_wal_writes_failed_total`, and marks the database
-    /// unhealthy ([`crate::Db::healthy`]) so `/-/ready` turns 503: the samples will not survive
-    /// a restart.
-    pub fn commit(self) -> Vec<(SeriesRef, AppendError)> {
+    /// An error means nothing of the batch was stored: the replay is not done, or the WAL write
+    /// failed (counted in `prometheus_tsdb_wal_writes_failed_total`). Refs `append` returned
+    /// for new series are then invalid; the caller retries with labels.
+    pub fn commit(self) -> Result<Vec<(SeriesRef, AppendError)>, CommitError> {
         let head = &self.head;
-        let mut wal = head.wal.lock().expect("wal lock");
-        // Holding the WAL lock, no other commit changes a series between the check and the
-        // apply, and the WAL gets the samples before queries can see them.
-        let (accepted, rejected) = head.validate(&self.pending, true);
-        if let Some(wal) = wal.as_mut() {
-            let result = if accepted.is_empty() {
-                wal.flush()
-            } else {
-                let samples: Vec<RefSample> = accepted.iter().map(|(s, _)| *s).collect();
-                let mut buf = Vec::with_capacity(17 + samples.len() * 12);
-                encode_samples(&mut buf, &samples);
-                wal.log(&buf).and_then(|()| wal.flush())
-            };
-            if let Err(err) = result {
-                head.wal_failed(&err);
+        let mut wal = head.wal.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(wal) = wal.as_mut() else { return Err(CommitError::NotReady) };
+        if self.staged.is_empty() && self.pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Holding the WAL lock no other commit creates a series or changes one between the
+        // check and the apply. A staged series another commit created meanwhile is that one.
+        let mut new: Vec<(Staged, Arc<MemSeries>)> = Vec::with_capacity(self.staged.len());
+        let mut aliases: HashMap<u64, u64> = HashMap::new();
+        for staged in self.staged {
+            match head.get(&staged.labels, staged.labels.stable_hash()) {
+                Some(existing) => {
+                    aliases.insert(staged.series_ref, existing.series_ref);
+                }
+                None => {
+                    // Validated against an empty state; created in the head after the WAL write.
+                    let placeholder = Arc::new(MemSeries {
+                        series_ref: staged.series_ref,
+                        pairs: Box::new([]),
+                        state: std::sync::Mutex::new(SeriesState::default()),
+                    });
+                    new.push((staged, placeholder));
+                }
             }
         }
+        let mut pending = self.pending;
+        if !aliases.is_empty() {
+            for sample in &mut pending {
+                if let Some(&to) = aliases.get(&sample.series_ref) {
+                    sample.series_ref = to;
+                }
+            }
+        }
+        let staged_series: HashMap<u64, &Arc<MemSeries>> =
+            new.iter().map(|(staged, series)| (staged.series_ref, series)).collect();
+        let (accepted, rejected) =
+            head.validate(&pending, true, |r| staged_series.get(&r).map(|s| Arc::clone(s)).or_else(|| head.series(r)));
+        let mut series_rec = Vec::new();
+        if !new.is_empty() {
+            let records: Vec<(u64, &Labels)> = new.iter().map(|(s, _)| (s.series_ref, &s.labels)).collect();
+            encode_series(&mut series_rec, &records);
+        }
+        let mut samples_rec = Vec::new();
+        if !accepted.is_empty() {
+            let samples: Vec<RefSample> = accepted.iter().map(|(s, _)| *s).collect();
+            samples_rec.reserve(17 + samples.len() * 12);
+            encode_samples(&mut samples_rec, &samples);
+        }
+        let records: Vec<&[u8]> =
+            [series_rec.as_slice(), samples_rec.as_slice()].into_iter().filter(|r| !r.is_empty()).collect();
+        if let Err(err) = wal.commit(&records) {
+            head.wal_failed(&err);
+            return Err(CommitError::Wal(err));
+        }
+        head.wal_ok();
+        // Now the series exist: swap each placeholder for the head's series.
+        let mut created: HashMap<u64, Arc<MemSeries>> = HashMap::with_capacity(new.len());
+        for (staged, _) in &new {
+            let (series, _) = head.get_or_create(&staged.labels, staged.series_ref);
+            created.insert(staged.series_ref, series);
+        }
+        for (from, to) in aliases {
+            head.add_alias(from, to);
+        }
+        let accepted: Vec<Validated> = if created.is_empty() {
+            accepted
+        } else {
+            accepted
+                .into_iter()
+                .map(|(sample, series)| match created.get(&sample.series_ref) {
+                    Some(real) => (sample, Arc::clone(real)),
+                    None => (sample, series),
+                })
+                .collect()
+        };
         head.apply_validated(&accepted);
-        rejected
+        Ok(rejected)
     }
 
-    /// Drops the batch. Series it created stay (empty) and their records are flushed, as in
-    /// Prometheus.
-    pub fn rollback(self) {
-        let mut wal = self.head.wal.lock().expect("wal lock");
-        if let Some(wal) = wal.as_mut()
-            && let Err(err) = wal.flush()
-        {
-            self.head.wal_failed(&err);
-        }
-    }
+    /// Drops the batch: its samples and the series it staged are forgotten.
+    pub fn rollback(self) {}
 }
 
 /// A sample that passed validation, with its series.
 pub(crate) type Validated = (RefSample, Arc<MemSeries>);
 
 impl Head {
-    /// Checks samples in order against their series and against the earlier samples of the same
-    /// batch, without changing anything. Returns the samples to store and the rejected ones
-    /// with their reasons; an exact resend of a series' newest sample is neither (upstream
-    /// accepts it silently). `check_bounds` is off during WAL replay, where every sample was
-    /// accepted once.
+    /// Checks samples in order against their series (found by `series_of`) and against the
+    /// earlier samples of the same batch, without changing anything. Returns the samples to
+    /// store and the rejected ones with their reasons; an exact resend of a series' newest
+    /// sample is neither (upstream accepts it silently).
     pub(crate) fn validate(
         &self,
         samples: &[RefSample],
         check_bounds: bool,
+        series_of: impl Fn(u64) -> Option<Arc<MemSeries>>,
     ) -> (Vec<Validated>, Vec<(SeriesRef, AppendError)>) {
         let mut accepted: Vec<Validated> = Vec::with_capacity(samples.len());
         let mut rejected = Vec::new();
@@ -115,15 +202,18 @@ impl Head {
         let mut batch_last: HashMap<u64, (i64, u64), foldhash::fast::RandomState> =
             HashMap::with_capacity_and_hasher(samples.len(), foldhash::fast::RandomState::default());
         let (mut out_of_order, mut out_of_bounds, mut duplicates) = (0u64, 0u64, 0u64);
-        let mut current: Option<Arc<MemSeries>> = None;
-        for sample in samples {
-            if current.as_ref().is_none_or(|s| s.series_ref != sample.series_ref) {
-                current = self.series(sample.series_ref);
+        // The ref looked up last and its series: a ref the caller cached may be an alias, and
+        // what is stored and logged is always the series' own ref.
+        let mut current: Option<(u64, Arc<MemSeries>)> = None;
+        for given in samples {
+            if current.as_ref().is_none_or(|(r, _)| *r != given.series_ref) {
+                current = series_of(given.series_ref).map(|s| (given.series_ref, s));
             }
-            let Some(series) = current.as_ref() else {
-                rejected.push((SeriesRef(sample.series_ref), AppendError::UnknownSeriesRef(sample.series_ref)));
+            let Some((_, series)) = current.as_ref() else {
+                rejected.push((SeriesRef(given.series_ref), AppendError::UnknownSeriesRef(given.series_ref)));
                 continue;
             };
+            let sample = &RefSample { series_ref: series.series_ref, ..*given };
             if sample.t < min_valid {
                 out_of_bounds += 1;
                 rejected.push((SeriesRef(sample.series_ref), AppendError::OutOfBounds));
@@ -134,7 +224,7 @@ impl Head {
                 Some(&(t, _)) if sample.t < t => Err(AppendError::OutOfOrder),
                 Some(&(_, v)) if v == sample.v.to_bits() => Ok(false),
                 Some(_) => Err(AppendError::DuplicateTimestamp),
-                None => series.state.lock().expect("series lock").appendable(sample.t, sample.v),
+                None => series.state.lock().unwrap_or_else(PoisonError::into_inner).appendable(sample.t, sample.v),
             };
             match verdict {
                 Ok(true) => {
@@ -175,7 +265,7 @@ impl Head {
             let ctx =
                 super::CutContext { opts: &self.opts, mapper: self.mapper.as_ref(), series_ref: series.series_ref };
             if let Ok(Appended::Stored(cut)) =
-                series.state.lock().expect("series lock").append(sample.t, sample.v, &ctx)
+                series.state.lock().unwrap_or_else(PoisonError::into_inner).append(sample.t, sample.v, &ctx)
             {
                 stored += 1;
                 chunks_created += u64::from(cut);
@@ -202,7 +292,7 @@ impl Head {
         for (sample, series) in accepted {
             let ctx =
                 super::CutContext { opts: &self.opts, mapper: self.mapper.as_ref(), series_ref: series.series_ref };
-            match series.state.lock().expect("series lock").append(sample.t, sample.v, &ctx) {
+            match series.state.lock().unwrap_or_else(PoisonError::into_inner).append(sample.t, sample.v, &ctx) {
                 Ok(Appended::Stored(cut)) => {
                     chunks_created += u64::from(cut);
                     stored += 1;

@@ -18,13 +18,12 @@ mod tests;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::chunkenc::{XorChunk, XorIterator};
 use crate::chunks_head::ChunkDiskMapper;
 use crate::labels::{Label, Labels};
 use crate::matcher::Matcher;
-use crate::wal::record::encode_series;
 use crate::wal::{Wal, WalError};
 use postings::MemPostings;
 use symbols::Symbols;
@@ -75,6 +74,21 @@ pub enum AppendError {
     /// A label set that cannot name a series.
     #[error("invalid label set {0}: {1}")]
     InvalidLabels(String, &'static str),
+    /// The WAL replay is not done yet (upstream `tsdb.ErrNotReady`).
+    #[error("TSDB not ready")]
+    NotReady,
+}
+
+/// Why a whole batch was not committed; nothing of it was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The WAL replay is not done yet: nothing may be appended before it is.
+    #[error("TSDB not ready")]
+    NotReady,
+    /// The batch could not be written to the WAL (a full disk, an I/O error). Nothing of it is
+    /// in the head; the WAL is left as it was before, and the next commit tries again.
+    #[error(transparent)]
+    Wal(#[from] WalError),
 }
 
 /// Counters the head keeps for `/metrics` and `/api/v1/status/tsdb`.
@@ -365,7 +379,7 @@ impl StripeSeries {
     }
 
     fn get(&self, series_ref: u64) -> Option<Arc<MemSeries>> {
-        self.by_ref[series_ref as usize % STRIPES].read().expect("stripe lock").get(&series_ref).cloned()
+        self.by_ref[series_ref as usize % STRIPES].read().unwrap_or_else(PoisonError::into_inner).get(&series_ref).cloned()
     }
 }
 
@@ -398,8 +412,12 @@ pub(crate) struct Head {
     pub(crate) wal: Mutex<Option<Wal>>,
     /// WAL writes that failed (`prometheus_tsdb_wal_writes_failed_total`).
     pub(crate) wal_write_failures: AtomicU64,
-    /// Set on the first failed WAL write: the head holds samples a restart would lose.
-    pub(crate) wal_broken: AtomicBool,
+    /// Set while WAL writes fail (every commit fails then), cleared by the next that works.
+    pub(crate) wal_failing: AtomicBool,
+    /// Set once the WAL replay is done and the WAL is open: appenders refuse work before.
+    pub(crate) ready: AtomicBool,
+    /// Refs handed out for a series that another commit created first (see `add_alias`).
+    aliases: RwLock<Map<u64, u64>>,
 }
 
 impl Drop for Head {
@@ -411,8 +429,7 @@ impl Drop for Head {
         {
             tracing::error!(error = %err, "flushing chunks_head on close failed");
         }
-        if let Ok(mut wal) = self.wal.lock()
-            && let Some(wal) = wal.as_mut()
+        if let Some(wal) = self.wal.get_mut().unwrap_or_else(PoisonError::into_inner).as_mut()
             && let Err(err) = wal.flush()
         {
             tracing::error!(error = %err, "flushing the WAL on close failed");
@@ -435,27 +452,38 @@ impl Head {
             max_time: AtomicI64::new(i64::MIN),
             wal: Mutex::new(None),
             wal_write_failures: AtomicU64::new(0),
-            wal_broken: AtomicBool::new(false),
+            wal_failing: AtomicBool::new(false),
+            ready: AtomicBool::new(false),
+            aliases: RwLock::default(),
         }
     }
 
+    /// Counts a failed WAL write; the first of a run is logged (the commit's caller reports
+    /// its own failure to whoever sent the samples).
     pub(crate) fn wal_failed(&self, err: &WalError) {
         self.wal_write_failures.fetch_add(1, Ordering::Relaxed);
-        if !self.wal_broken.swap(true, Ordering::Relaxed) {
-            tracing::error!(error = %err, "WAL write failed: new samples are in memory only and would be lost on restart");
+        if !self.wal_failing.swap(true, Ordering::Relaxed) {
+            tracing::error!(error = %err, "WAL write failed: appends are refused until writing works again");
+        }
+    }
+
+    /// Notes a WAL write that worked; logs the recovery after failures.
+    pub(crate) fn wal_ok(&self) {
+        if self.wal_failing.load(Ordering::Relaxed) && self.wal_failing.swap(false, Ordering::Relaxed) {
+            tracing::info!("WAL writes work again: appends are accepted");
         }
     }
 
     fn intern(&self, labels: &Labels) -> Box<[u32]> {
         {
-            let symbols = self.symbols.read().expect("symbols lock");
+            let symbols = self.symbols.read().unwrap_or_else(PoisonError::into_inner);
             let found: Option<Vec<u32>> =
                 labels.iter().flat_map(|l| [l.name.as_str(), l.value.as_str()]).map(|s| symbols.get(s)).collect();
             if let Some(found) = found {
                 return found.into();
             }
         }
-        let mut symbols = self.symbols.write().expect("symbols lock");
+        let mut symbols = self.symbols.write().unwrap_or_else(PoisonError::into_inner);
         labels.iter().flat_map(|l| [l.name.as_str(), l.value.as_str()]).map(|s| symbols.intern(s)).collect()
     }
 
@@ -463,67 +491,76 @@ impl Head {
         if pairs.len() != labels.len() * 2 {
             return false;
         }
-        let symbols = self.symbols.read().expect("symbols lock");
+        let symbols = self.symbols.read().unwrap_or_else(PoisonError::into_inner);
         labels
             .iter()
             .zip(pairs.chunks_exact(2))
             .all(|(l, p)| symbols.resolve(p[0]) == l.name && symbols.resolve(p[1]) == l.value)
     }
 
-    /// The series for `labels`, creating it (with `want_ref` when replaying, else a fresh ref and
-    /// a Series record in the WAL). Returns the series and whether it was created.
-    pub(crate) fn get_or_create(&self, labels: &Labels, want_ref: Option<u64>) -> (Arc<MemSeries>, bool) {
+    /// The series for `labels` (whose [`Labels::stable_hash`] is `hash`), if the head has it.
+    pub(crate) fn get(&self, labels: &Labels, hash: u64) -> Option<Arc<MemSeries>> {
+        let stripe = self.series.by_hash[hash as usize % STRIPES].read().unwrap_or_else(PoisonError::into_inner);
+        stripe.get(&hash)?.iter().find(|s| self.pairs_equal(&s.pairs, labels)).cloned()
+    }
+
+    /// A ref no series has had or will have: refs are never reused, and replay moved the
+    /// counter past every ref on disk before the first appender could ask.
+    pub(crate) fn reserve_ref(&self) -> u64 {
+        self.next_ref.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Makes sure refs handed out from now on are above `series_ref`.
+    pub(crate) fn bump_ref(&self, series_ref: u64) {
+        self.next_ref.fetch_max(series_ref.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// Adds a series with `series_ref` unless the head has `labels` already; returns the
+    /// series that now has them and whether it was created. Appenders call this only after the
+    /// series' record is in the WAL (holding the WAL lock, so no two create the same labels);
+    /// replay calls it with the WAL's refs.
+    pub(crate) fn get_or_create(&self, labels: &Labels, series_ref: u64) -> (Arc<MemSeries>, bool) {
         let hash = labels.stable_hash();
-        let stripe = &self.series.by_hash[hash as usize % STRIPES];
-        if let Some(candidates) = stripe.read().expect("stripe lock").get(&hash)
-            && let Some(series) = candidates.iter().find(|s| self.pairs_equal(&s.pairs, labels))
-        {
-            return (Arc::clone(series), false);
+        if let Some(series) = self.get(labels, hash) {
+            return (series, false);
         }
-        let mut by_hash = stripe.write().expect("stripe lock");
+        let stripe = &self.series.by_hash[hash as usize % STRIPES];
+        let mut by_hash = stripe.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(series) =
             by_hash.get(&hash).and_then(|candidates| candidates.iter().find(|s| self.pairs_equal(&s.pairs, labels)))
         {
             return (Arc::clone(series), false);
         }
-        let series_ref = match want_ref {
-            Some(r) => {
-                self.next_ref.fetch_max(r + 1, Ordering::Relaxed);
-                r
-            }
-            None => self.next_ref.fetch_add(1, Ordering::Relaxed),
-        };
+        self.bump_ref(series_ref);
         let pairs = self.intern(labels);
         let series = Arc::new(MemSeries { series_ref, pairs, state: Mutex::new(SeriesState::default()) });
-        self.postings.write().expect("postings lock").add(series_ref, &series.pairs);
+        self.postings.write().unwrap_or_else(PoisonError::into_inner).add(series_ref, &series.pairs);
         self.series.by_ref[series_ref as usize % STRIPES]
             .write()
-            .expect("stripe lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .insert(series_ref, Arc::clone(&series));
-        if want_ref.is_none() {
-            // Still holding the hash stripe: no other appender can see the series before its
-            // record is in the WAL buffer, ahead of any sample that uses it.
-            let mut buf = Vec::with_capacity(64);
-            encode_series(&mut buf, &[(series_ref, labels)]);
-            if let Some(wal) = self.wal.lock().expect("wal lock").as_mut()
-                && let Err(err) = wal.log(&buf)
-            {
-                self.wal_failed(&err);
-            }
-        }
         by_hash.entry(hash).or_default().push(Arc::clone(&series));
         self.counters.series.fetch_add(1, Ordering::Relaxed);
         self.counters.series_created.fetch_add(1, Ordering::Relaxed);
         (series, true)
     }
 
+    /// Remembers that `from` (a ref an appender handed out for a series another commit created
+    /// first) means `to`, so a caller that cached `from` keeps reaching the series.
+    pub(crate) fn add_alias(&self, from: u64, to: u64) {
+        self.aliases.write().unwrap_or_else(PoisonError::into_inner).insert(from, to);
+    }
+
     pub(crate) fn series(&self, series_ref: u64) -> Option<Arc<MemSeries>> {
-        self.series.get(series_ref)
+        self.series.get(series_ref).or_else(|| {
+            let to = *self.aliases.read().unwrap_or_else(PoisonError::into_inner).get(&series_ref)?;
+            self.series.get(to)
+        })
     }
 
     /// The label set of `series`, built from the symbol table.
     pub(crate) fn labels_of(&self, series: &MemSeries) -> Labels {
-        let symbols = self.symbols.read().expect("symbols lock");
+        let symbols = self.symbols.read().unwrap_or_else(PoisonError::into_inner);
         Labels::from_sorted(
             series
                 .pairs
@@ -551,16 +588,16 @@ impl Head {
 
     /// Refs of series satisfying every matcher, ascending.
     pub(crate) fn select_refs(&self, matchers: &[Matcher]) -> Vec<u64> {
-        let symbols = self.symbols.read().expect("symbols lock");
-        self.postings.read().expect("postings lock").select(&symbols, matchers)
+        let symbols = self.symbols.read().unwrap_or_else(PoisonError::into_inner);
+        self.postings.read().unwrap_or_else(PoisonError::into_inner).select(&symbols, matchers)
     }
 
     /// Sorted label names of the series `refs` (all series when `None`).
     pub(crate) fn label_names(&self, refs: Option<&[u64]>) -> Vec<String> {
-        let symbols = self.symbols.read().expect("symbols lock");
+        let symbols = self.symbols.read().unwrap_or_else(PoisonError::into_inner);
         let mut names: Vec<String> = match refs {
             None => {
-                self.postings.read().expect("postings lock").names().map(|s| symbols.resolve(s).to_owned()).collect()
+                self.postings.read().unwrap_or_else(PoisonError::into_inner).names().map(|s| symbols.resolve(s).to_owned()).collect()
             }
             Some(refs) => {
                 let mut syms: Vec<u32> = refs
@@ -579,13 +616,12 @@ impl Head {
 
     /// Sorted values of label `name` among the series `refs` (all series when `None`).
     pub(crate) fn label_values(&self, name: &str, refs: Option<&[u64]>) -> Vec<String> {
-        let symbols = self.symbols.read().expect("symbols lock");
+        let symbols = self.symbols.read().unwrap_or_else(PoisonError::into_inner);
         let Some(name_sym) = symbols.get(name) else { return Vec::new() };
         let mut values: Vec<String> = match refs {
             None => self
                 .postings
-                .read()
-                .expect("postings lock")
+                .read().unwrap_or_else(PoisonError::into_inner)
                 .values(name_sym)
                 .map(|s| symbols.resolve(s).to_owned())
                 .collect(),
@@ -610,16 +646,16 @@ impl Head {
     /// scrape costs ~8 ms at 1M series instead of ~130 ms.
     pub(crate) fn allocated_bytes(&self) -> usize {
         const SAMPLE_EVERY: usize = 16;
-        let symbols = self.symbols.read().expect("symbols lock").allocated_bytes();
-        let postings = self.postings.read().expect("postings lock").allocated_bytes();
+        let symbols = self.symbols.read().unwrap_or_else(PoisonError::into_inner).allocated_bytes();
+        let postings = self.postings.read().unwrap_or_else(PoisonError::into_inner).allocated_bytes();
         let mut series = 0usize;
         for stripe in self.series.by_ref.iter().step_by(SAMPLE_EVERY) {
-            let stripe = stripe.read().expect("stripe lock");
+            let stripe = stripe.read().unwrap_or_else(PoisonError::into_inner);
             // Both maps hold an Arc per series: key + pointer + control byte each.
             series += stripe.capacity() * (8 + 8 + 1) * 2;
             for s in stripe.values() {
                 series += std::mem::size_of::<MemSeries>() + 16 + s.pairs.len() * 4;
-                series += s.state.lock().expect("series lock").allocated_bytes();
+                series += s.state.lock().unwrap_or_else(PoisonError::into_inner).allocated_bytes();
             }
         }
         symbols + postings + series * SAMPLE_EVERY
@@ -628,6 +664,6 @@ impl Head {
     /// Number of distinct interned strings.
     #[cfg(test)]
     pub(crate) fn num_symbols(&self) -> usize {
-        self.symbols.read().expect("symbols lock").len()
+        self.symbols.read().unwrap_or_else(PoisonError::into_inner).len()
     }
 }

@@ -2,6 +2,7 @@
 //! and `Head.Stats`), computed from the postings on demand.
 
 use std::cmp::Reverse;
+use std::sync::PoisonError;
 
 use super::Head;
 use crate::labels::METRIC_NAME;
@@ -42,8 +43,8 @@ impl Head {
     pub(crate) fn status(&self, limit: usize) -> TsdbStatus {
         let stats = self.stats();
         let bytes = self.allocated_bytes();
-        let symbols = self.symbols.read().expect("symbols lock");
-        let postings = self.postings.read().expect("postings lock");
+        let symbols = self.symbols.read().unwrap_or_else(PoisonError::into_inner);
+        let postings = self.postings.read().unwrap_or_else(PoisonError::into_inner);
         let mut by_metric = Vec::new();
         let mut value_counts = Vec::new();
         let mut memory = Vec::new();

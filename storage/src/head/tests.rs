@@ -76,7 +76,7 @@ fn postings_select_with_every_operator_and_shortcut() {
         set(&[("__name__", "down"), ("job", "api")]),
     ];
     for labels in &all {
-        head.get_or_create(labels, None);
+        head.get_or_create(labels, head.reserve_ref());
     }
     let q = |ms: &[(&str, MatchOp, &str)]| -> Vec<u64> {
         let ms: Vec<Matcher> = ms.iter().map(|(n, op, v)| Matcher::new(*op, *n, *v).unwrap()).collect();
@@ -183,7 +183,7 @@ proptest! {
                     pending.push((series, t, value_of(value).to_bits()));
                 }
                 Op::Commit => {
-                    let rejected = app.take().unwrap().commit();
+                    let rejected = app.take().unwrap().commit().unwrap();
                     let mut want_rejected = 0;
                     for (series, t, v) in pending.drain(..) {
                         let samples = model.entry(series).or_default();
@@ -224,9 +224,11 @@ fn status_counts_cardinality_from_the_postings() {
     for (name, job, n) in [("up", "a", 3), ("up", "b", 1), ("x", "a", 2)] {
         for i in 0..n {
             let labels = Labels::from_pairs([("__name__", name), ("job", job), ("i", &i.to_string())]);
-            let (series, _) = head.get_or_create(&labels, None);
+            let (series, _) = head.get_or_create(&labels, head.reserve_ref());
             let (ok, _) =
-                head.validate(&[crate::wal::record::RefSample { series_ref: series.series_ref, t: 1, v: 1.0 }], true);
+                head.validate(&[crate::wal::record::RefSample { series_ref: series.series_ref, t: 1, v: 1.0 }], true, |r| {
+                    head.series(r)
+                });
             head.apply_validated(&ok);
         }
     }

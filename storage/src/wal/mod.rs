@@ -88,6 +88,13 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u32>, WalError> {
 }
 
 /// The writing end of the WAL.
+///
+/// A failed write never leaves the segment inconsistent: the writer remembers the segment's
+/// length after the last whole commit (`good_len`) and, before the next write, cuts the file
+/// back to it and reloads the partial page from it, so a half-written page of a failed commit
+/// is rewritten rather than appended to. Space for a commit is reserved with `fallocate`
+/// (`FALLOC_FL_KEEP_SIZE`) before any byte of it is written, so on a full disk a commit fails
+/// before it starts rather than in the middle.
 pub(crate) struct Wal {
     dir: PathBuf,
     segment: File,
@@ -101,9 +108,19 @@ pub(crate) struct Wal {
     compress: bool,
     snappy: snap::raw::Encoder,
     compressed: Vec<u8>,
+    /// Length of the current segment after the last successful write.
+    good_len: u64,
+    /// A write failed since `good_len`: the file and page must be restored before the next.
+    damaged: bool,
+    /// Bytes of the current segment reserved with `fallocate`; `None` where the file system
+    /// cannot (then a full disk is caught by the write and repaired by `restore`).
+    reserved: Option<u64>,
     /// Bytes handed to the OS, for `prometheus_tsdb_wal_*` style accounting.
     pub(crate) bytes_written: u64,
 }
+
+/// How far ahead of the data the segment is reserved: one `fallocate` per MiB written.
+const RESERVE_STEP: u64 = 1024 * 1024;
 
 impl Wal {
     /// Opens `dir` for writing in a new segment after the existing ones.
@@ -111,7 +128,7 @@ impl Wal {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let next = list_segments(dir)?.last().map_or(0, |last| last + 1);
         let path = segment_name(dir, next);
-        let segment = OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
+        let segment = open_segment(&path)?;
         sync_dir(dir)?;
         Ok(Wal {
             dir: dir.to_owned(),
@@ -125,6 +142,9 @@ impl Wal {
             compress,
             snappy: snap::raw::Encoder::new(),
             compressed: Vec::new(),
+            good_len: 0,
+            damaged: false,
+            reserved: Some(0),
             bytes_written: 0,
         })
     }
@@ -134,8 +154,97 @@ impl Wal {
         self.segment_index
     }
 
+    fn path(&self) -> PathBuf {
+        segment_name(&self.dir, self.segment_index)
+    }
+
+    /// Bytes of the current segment handed to the OS.
+    fn file_len(&self) -> u64 {
+        (self.done_pages * PAGE_SIZE + self.flushed) as u64
+    }
+
+    /// Writes one commit's records and hands them to the OS: all of them, or (on error) none
+    /// as far as the next writer and replay can tell.
+    pub(crate) fn commit(&mut self, recs: &[&[u8]]) -> Result<(), WalError> {
+        self.restore()?;
+        let result = self.write_records(recs).and_then(|()| self.write_out());
+        self.settle(result)
+    }
+
+    /// Adds one record; it reaches the OS by the next [`Wal::flush`] (or earlier, page by page).
+    #[cfg(test)]
+    pub(crate) fn log(&mut self, rec: &[u8]) -> Result<(), WalError> {
+        self.restore()?;
+        let result = self.write_records(&[rec]);
+        if result.is_err() {
+            self.damaged = true;
+        }
+        result
+    }
+
+    /// Hands every logged byte to the OS.
+    pub(crate) fn flush(&mut self) -> Result<(), WalError> {
+        self.restore()?;
+        let result = self.write_out();
+        self.settle(result)
+    }
+
+    fn settle(&mut self, result: Result<(), WalError>) -> Result<(), WalError> {
+        match result {
+            Ok(()) => self.good_len = self.file_len(),
+            Err(_) => self.damaged = true,
+        }
+        result
+    }
+
+    /// After a failed write: cuts the segment back to its last good length and reloads the
+    /// partial page from it, so the next write continues exactly where the last good one ended.
+    fn restore(&mut self) -> Result<(), WalError> {
+        if !self.damaged {
+            return Ok(());
+        }
+        let path = self.path();
+        self.segment.set_len(self.good_len).map_err(io_err(&path))?;
+        let partial = (self.good_len % PAGE_SIZE as u64) as usize;
+        self.page.fill(0);
+        if partial > 0 {
+            use std::os::unix::fs::FileExt;
+            self.segment
+                .read_exact_at(&mut self.page[..partial], self.good_len - partial as u64)
+                .map_err(io_err(&path))?;
+        }
+        self.done_pages = (self.good_len / PAGE_SIZE as u64) as usize;
+        self.alloc = partial;
+        self.flushed = partial;
+        // Truncating released any reservation past the good length.
+        self.reserved = self.reserved.map(|_| self.good_len);
+        self.damaged = false;
+        Ok(())
+    }
+
+    /// Reserves room for `bytes` more in the current segment, so that writing them cannot fail
+    /// for want of space. Reserved space past the end of the file is not part of it.
+    fn reserve(&mut self, bytes: u64) -> Result<(), WalError> {
+        let Some(reserved) = self.reserved else { return Ok(()) };
+        let need = self.file_len() + bytes;
+        if need <= reserved {
+            return Ok(());
+        }
+        let path = self.path();
+        match preallocate(&self.segment, need + RESERVE_STEP) {
+            Ok(()) => self.reserved = Some(need + RESERVE_STEP),
+            Err(err) if err.kind() == std::io::ErrorKind::Unsupported => self.reserved = None,
+            Err(_) => {
+                // Short of space: try for exactly what this write needs.
+                preallocate(&self.segment, need).map_err(io_err(&path))?;
+                self.reserved = Some(need);
+            }
+        }
+        Ok(())
+    }
+
     fn write_page_bytes(&mut self, end: usize) -> Result<(), WalError> {
-        let path = segment_name(&self.dir, self.segment_index);
+        let path = self.path();
         self.segment.write_all(&self.page[self.flushed..end]).map_err(io_err(&path))?;
         self.bytes_written += (end - self.flushed) as u64;
         self.flushed = end;
@@ -152,46 +261,67 @@ impl Wal {
         Ok(())
     }
 
+    /// Closes the current segment (padded to a whole page, fsynced) and opens the next. On
+    /// error the writer is still on the old segment.
     fn next_segment(&mut self) -> Result<(), WalError> {
         if self.alloc > 0 {
+            self.reserve(PAGE_SIZE as u64)?;
             self.finish_page()?;
         }
-        let old = segment_name(&self.dir, self.segment_index);
+        let old = self.path();
         self.segment.sync_data().map_err(io_err(&old))?;
-        self.segment_index += 1;
-        let path = segment_name(&self.dir, self.segment_index);
-        self.segment = OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
+        let path = segment_name(&self.dir, self.segment_index + 1);
+        let segment = open_segment(&path)?;
         sync_dir(&self.dir)?;
+        self.segment = segment;
+        self.segment_index += 1;
         self.done_pages = 0;
+        self.good_len = 0;
+        self.reserved = self.reserved.map(|_| 0);
         Ok(())
     }
 
-    /// Adds one record; it reaches the OS by the next [`Wal::flush`] (or earlier, page by page).
-    pub(crate) fn log(&mut self, rec: &[u8]) -> Result<(), WalError> {
-        let mut compressed = false;
-        let mut rec = rec;
-        if self.compress && !rec.is_empty() {
-            self.compressed.resize(snap::raw::max_compress_len(rec.len()), 0);
-            if let Ok(n) = self.snappy.compress(rec, &mut self.compressed)
-                && n < rec.len()
-            {
+    /// Compresses `rec` when that makes it smaller (into `self.compressed`).
+    fn compress_into(&mut self, rec: &[u8]) -> bool {
+        if !self.compress || rec.is_empty() {
+            return false;
+        }
+        self.compressed.resize(snap::raw::max_compress_len(rec.len()), 0);
+        match self.snappy.compress(rec, &mut self.compressed) {
+            Ok(n) if n < rec.len() => {
                 self.compressed.truncate(n);
-                compressed = true;
+                true
             }
+            _ => false,
         }
-        let owned;
-        if compressed {
-            owned = std::mem::take(&mut self.compressed);
-            rec = &owned;
-        } else {
-            owned = Vec::new();
-        }
-        // A record never crosses segments: start a new one if the rest of this cannot hold it.
-        let left = (PAGE_SIZE - self.alloc - HEADER_SIZE)
-            + (PAGE_SIZE - HEADER_SIZE) * self.pages_per_segment.saturating_sub(self.done_pages + 1);
-        if rec.len() > left && (self.alloc > 0 || self.done_pages > 0) {
+    }
+
+    /// Puts `recs` into pages, writing each page that fills. A batch never crosses segments:
+    /// if the rest of this one cannot hold it, it starts in a new one.
+    fn write_records(&mut self, recs: &[&[u8]]) -> Result<(), WalError> {
+        if self.done_pages >= self.pages_per_segment {
             self.next_segment()?;
         }
+        let mut encoded: Vec<(Vec<u8>, bool)> = Vec::with_capacity(recs.len());
+        for rec in recs {
+            let compressed = self.compress_into(rec);
+            encoded.push((if compressed { self.compressed.clone() } else { rec.to_vec() }, compressed));
+        }
+        // Fragments of a record take a header per page they touch; a finished page pads.
+        let needed: usize = encoded.iter().map(|(rec, _)| rec.len() + HEADER_SIZE * (rec.len() / (PAGE_SIZE - HEADER_SIZE) + 2)).sum();
+        let left = (PAGE_SIZE - self.alloc - HEADER_SIZE)
+            + (PAGE_SIZE - HEADER_SIZE) * self.pages_per_segment.saturating_sub(self.done_pages + 1);
+        if needed > left && (self.alloc > 0 || self.done_pages > 0) {
+            self.next_segment()?;
+        }
+        self.reserve((needed + PAGE_SIZE) as u64)?;
+        for (rec, compressed) in &encoded {
+            self.write_fragments(rec, *compressed)?;
+        }
+        Ok(())
+    }
+
+    fn write_fragments(&mut self, rec: &[u8], compressed: bool) -> Result<(), WalError> {
         let mut rest = rec;
         let mut first = true;
         loop {
@@ -217,22 +347,15 @@ impl Wal {
             rest = tail;
             first = false;
             if rest.is_empty() {
-                break;
+                return Ok(());
             }
         }
-        if compressed {
-            self.compressed = owned;
-        }
-        Ok(())
     }
 
-    /// Hands every logged byte to the OS.
-    pub(crate) fn flush(&mut self) -> Result<(), WalError> {
+    /// Writes the filled part of the current page.
+    fn write_out(&mut self) -> Result<(), WalError> {
         if self.alloc > self.flushed {
             self.write_page_bytes(self.alloc)?;
-        }
-        if self.done_pages >= self.pages_per_segment {
-            self.next_segment()?;
         }
         Ok(())
     }
@@ -240,9 +363,37 @@ impl Wal {
     /// Flushes and fsyncs the current segment (on shutdown).
     pub(crate) fn sync(&mut self) -> Result<(), WalError> {
         self.flush()?;
-        let path = segment_name(&self.dir, self.segment_index);
+        let path = self.path();
         self.segment.sync_data().map_err(io_err(&path))
     }
+}
+
+fn open_segment(path: &Path) -> Result<File, WalError> {
+    // Readable too: `restore` reloads a partial page from the file.
+    OpenOptions::new().create(true).read(true).append(true).open(path).map_err(io_err(path))
+}
+
+/// Reserves the file's blocks up to `len` without changing its size. `Unsupported` where the
+/// file system (or OS) cannot.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn preallocate(file: &File, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fallocate reads no memory of ours; the descriptor is open for the call.
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, 0, len as libc::off_t) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL) => Err(std::io::ErrorKind::Unsupported.into()),
+        _ => Err(err),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn preallocate(_file: &File, _len: u64) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 fn sync_dir(dir: &Path) -> Result<(), WalError> {

@@ -208,7 +208,7 @@ mod tests {
                     let labels = Labels::from_pairs([("__name__", "m"), ("i", &i.to_string())]);
                     app.append(&labels, round * 1_000_000 + batch * 1000, (batch * i) as f64).unwrap();
                 }
-                app.commit();
+                app.commit().unwrap();
                 want += 40;
                 if batch % 7 == 0 {
                     drain(&mut tail, &mut seen, &mut series);

@@ -183,10 +183,11 @@ fn invalid_labels(labels: &[(&str, &str)]) -> Option<&'static str> {
     if labels.iter().any(|(name, _)| name.is_empty()) {
         return Some("empty label name");
     }
-    for (i, (name, _)) in labels.iter().enumerate() {
-        if labels[i + 1..].iter().any(|(other, _)| other == name) {
-            return Some("duplicate label name");
-        }
+    // Sorted once, so a series of many labels costs n log n, not n² (80k labels took 19.6 s).
+    let mut names: Vec<&str> = labels.iter().map(|(name, _)| *name).collect();
+    names.sort_unstable();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        return Some("duplicate label name");
     }
     None
 }
@@ -203,6 +204,12 @@ pub(crate) async fn write(State(state): State<AppState>, headers: HeaderMap, bod
         Ok(proto_msg) => proto_msg,
         Err(msg) => return text_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &msg),
     };
+    // Upstream refuses every API call with 503 until the TSDB is ready; appending mid-replay
+    // would lose the replay's older samples as out of order.
+    if !state.db.ready() {
+        let response = text_error(StatusCode::SERVICE_UNAVAILABLE, NOT_READY);
+        return if proto_msg == ProtoMsg::V2 { with_written_headers(response, 0) } else { response };
+    }
     if proto_msg == ProtoMsg::V2 {
         return write_v2(state, &body).await;
     }
@@ -222,6 +229,7 @@ pub(crate) async fn write(State(state): State<AppState>, headers: HeaderMap, bod
         Ok(Ok(V1Outcome::Stored)) => StatusCode::NO_CONTENT.into_response(),
         Ok(Ok(V1Outcome::Refused(refused))) => text_error(StatusCode::BAD_REQUEST, &refused),
         Ok(Ok(V1Outcome::Retry(reason))) => text_error(StatusCode::INTERNAL_SERVER_ERROR, &reason),
+        Ok(Ok(V1Outcome::Unavailable(reason))) => text_error(StatusCode::SERVICE_UNAVAILABLE, &reason),
         Ok(Err(err)) => {
             tracing::debug!(error = %err, "error decoding remote write request");
             text_error(StatusCode::BAD_REQUEST, &err.to_string())
@@ -239,6 +247,19 @@ enum V1Outcome {
     Refused(String),
     /// A cached series ref was gone from the head (500, so the sender retries).
     Retry(String),
+    /// Nothing was stored: the TSDB is not ready or cannot write its WAL (503, retried).
+    Unavailable(String),
+}
+
+/// The 503 text while the WAL replay runs.
+const NOT_READY: &str = "TSDB not ready: the WAL replay is still running; retry later";
+
+/// The 503 text for a commit that stored nothing.
+fn unavailable(err: &promlite_storage::CommitError) -> String {
+    match err {
+        promlite_storage::CommitError::NotReady => NOT_READY.to_owned(),
+        promlite_storage::CommitError::Wal(err) => format!("storing the samples failed, nothing was stored: {err}"),
+    }
 }
 
 /// Where a 1.0 series' samples go.
@@ -308,7 +329,10 @@ fn append_request(db: &promlite_storage::Db, request: &recv::WriteRequest) -> V1
             }
         }
     }
-    let rejected = app.commit();
+    let rejected = match app.commit() {
+        Ok(rejected) => rejected,
+        Err(err) => return V1Outcome::Unavailable(unavailable(&err)),
+    };
     let lost = rejected.iter().find_map(|(r, err)| matches!(err, AppendError::UnknownSeriesRef(_)).then_some(*r));
     remember(db, resolved, lost.is_some());
     if let Some(lost) = lost {
@@ -351,6 +375,8 @@ struct WriteV2Outcome {
     /// One line per problem: the series and samples refused before the commit in request
     /// order, then the head's refusals, one line per series and reason; non-empty means 400.
     errors: Vec<String>,
+    /// Nothing was stored, and why (503).
+    unavailable: Option<String>,
 }
 
 /// The 2.0 half of [`write`]: decode, append, answer with the `*-Written` headers.
@@ -371,6 +397,9 @@ async fn write_v2(state: AppState, body: &[u8]) -> Response {
             return with_written_headers(response, 0);
         }
     };
+    if let Some(reason) = &outcome.unavailable {
+        return with_written_headers(text_error(StatusCode::SERVICE_UNAVAILABLE, reason), 0);
+    }
     if outcome.errors.is_empty() {
         return with_written_headers(StatusCode::NO_CONTENT.into_response(), outcome.samples_written);
     }
@@ -454,7 +483,13 @@ fn append_v2(db: &promlite_storage::Db, request: &prompb_v2::Request) -> WriteV2
             appended.entry(r).or_insert(labels);
         }
     }
-    let rejected = app.commit();
+    let rejected = match app.commit() {
+        Ok(rejected) => rejected,
+        Err(err) => {
+            outcome.unavailable = Some(unavailable(&err));
+            return outcome;
+        }
+    };
     outcome.samples_written = queued - rejected.len() as u64;
     if !rejected.is_empty() {
         tracing::error!(refused = rejected.len(), "out of order samples from remote write 2.0");
@@ -744,7 +779,7 @@ mod tests {
         with_dropped.exemplars = vec![prompb_v2::Exemplar { labels_refs: vec![], value: 1.0, timestamp: t0 }];
         let request = Request { symbols: table.into_symbols(), timeseries: vec![a, b, with_dropped] };
         let outcome = append_v2(&temp.db, &request);
-        assert_eq!(outcome, WriteV2Outcome { samples_written: 4, errors: vec![] });
+        assert_eq!(outcome, WriteV2Outcome { samples_written: 4, errors: vec![], unavailable: None });
         assert_eq!(
             temp.samples("m"),
             [
@@ -757,7 +792,7 @@ mod tests {
         // upstream counts it) but stored once; the older sample of `a` is out of order.
         let outcome = append_v2(&temp.db, &request);
         let refused = vec![r#"out of order sample for series m{job="a"}"#.to_owned()];
-        assert_eq!(outcome, WriteV2Outcome { samples_written: 3, errors: refused });
+        assert_eq!(outcome, WriteV2Outcome { samples_written: 3, errors: refused, unavailable: None });
         assert_eq!(temp.samples("m")[0].1.len(), 2);
     }
 

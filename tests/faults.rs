@@ -1,0 +1,362 @@
+//! Faults, through the real binary: restarts under a retrying remote-write sender (kill -9
+//! while it writes, so requests land during the WAL replay), a full disk (a small tmpfs) that
+//! frees up again, and scrapes refused by `sample_limit`. Each test asserts what an operator
+//! needs: every acknowledged sample is stored once under its own series, nothing panics, and
+//! the server heals by itself.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use promlite_web::prompb;
+
+use crate::remote_util::{WRITE_HEADERS, free_port, metric, now_ms, series, write};
+use crate::util::{FakeTarget, enc, eventually, get_json, http, start, start_with_data};
+
+/// One remote-write POST that tolerates a server that is down or dies mid-request: the status,
+/// or `None` when no whole answer came back (then the sender does not know, and retries).
+fn try_write(addr: SocketAddr, timeseries: Vec<prompb::TimeSeries>) -> Option<u16> {
+    let body = prompb::encode_snappy(&prompb::WriteRequest { timeseries, metadata: vec![] });
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut head =
+        format!("POST /api/v1/write HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (name, value) in WRITE_HEADERS {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(&body).ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw);
+    text.strip_prefix("HTTP/1.1 ")?.split_whitespace().next()?.parse().ok()
+}
+
+/// Every sample of series matching `selector` in `[start, end]` ms, by label set: `(t, value)`.
+/// A range-vector selector at one instant returns the raw samples.
+fn stored(addr: SocketAddr, selector: &str, start: i64, end: i64) -> BTreeMap<String, Vec<(i64, f64)>> {
+    let query = format!("{selector}[{}ms]", end - start + 1);
+    let path = format!("/api/v1/query?query={}&time={}", enc(&query), end as f64 / 1000.0);
+    let (status, json) = get_json(addr, &path);
+    assert_eq!(status, 200, "{json}");
+    let mut out = BTreeMap::new();
+    for s in json["data"]["result"].as_array().unwrap() {
+        let mut labels: Vec<(String, String)> =
+            s["metric"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())).collect();
+        labels.sort();
+        let key = labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+        let values = s["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| ((p[0].as_f64().unwrap() * 1000.0).round() as i64, p[1].as_str().unwrap().parse().unwrap()))
+            .collect();
+        out.insert(key, values);
+    }
+    out
+}
+
+/// Starts promlite on a fixed port, not waiting for readiness: the sender must find it while
+/// it replays.
+fn spawn_on(port: u16, data: &Path) -> std::process::Child {
+    Command::new(crate::util::binary())
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg("--web.enable-remote-write-receiver")
+        .arg("--log.level=warn")
+        .current_dir(data.parent().unwrap())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting promlite")
+}
+
+/// The issue-13 probe: a sender that writes as soon as the port is open, across restarts by
+/// SIGKILL. Before the fix, writes answered 204 mid-replay, the replay then dropped the older
+/// WAL samples as out of order, and new series took refs of replayed ones.
+#[test]
+fn restarts_under_a_retrying_sender_keep_every_acknowledged_sample_under_its_own_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    const FIXED: usize = 50;
+    let t0 = now_ms() - 3_600_000;
+    // A WAL big enough that its replay takes a while: 400k samples over 2,000 series.
+    {
+        let mut child = spawn_on(port, &data);
+        eventually(Duration::from_secs(60), || match crate::util::try_http(addr, "GET", "/-/ready") {
+            Some(r) if r.status == 200 => Ok(()),
+            other => Err(format!("not ready: {other:?}")),
+        });
+        for round in 0..200 {
+            let batch: Vec<_> = (0..2_000)
+                .map(|s| {
+                    let name = format!("s{s}");
+                    series(&[("__name__", "bulk"), ("s", &name)], &[(t0 - 1_000_000 + round, round as f64)])
+                })
+                .collect();
+            let (status, body) = write(addr, batch);
+            assert_eq!(status, 204, "bulk round {round}: {body}");
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    // The sender: batch b writes value b to FIXED series at t0 + b, and creates series new_b.
+    let acked: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sender = {
+        let (acked, stop) = (Arc::clone(&acked), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut b = 0i64;
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let mut batch: Vec<_> = (0..FIXED)
+                    .map(|j| series(&[("__name__", "fixed"), ("j", &j.to_string())], &[(t0 + b, (b * 1000 + j as i64) as f64)]))
+                    .collect();
+                batch.push(series(&[("__name__", "created"), ("b", &b.to_string())], &[(t0 + b, b as f64)]));
+                match try_write(addr, batch) {
+                    Some(204) => {
+                        acked.lock().unwrap().push(b);
+                        b += 1;
+                    }
+                    // Not ready (503), or no answer: retry the same batch, as a sender does.
+                    Some(503) | None => std::thread::sleep(Duration::from_millis(2)),
+                    Some(other) => panic!("batch {b}: unexpected status {other}"),
+                }
+            }
+        })
+    };
+    let mut replay_refusals = 0;
+    for restart in 0..4 {
+        let mut child = spawn_on(port, &data);
+        // Let it replay and take writes for a while, then kill it mid-flight.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut saw_not_ready = false;
+        loop {
+            match crate::util::try_http(addr, "GET", "/-/ready") {
+                Some(r) if r.status == 200 => break,
+                Some(_) => saw_not_ready = true,
+                None => {}
+            }
+            assert!(Instant::now() < deadline, "restart {restart}: never ready");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        replay_refusals += usize::from(saw_not_ready);
+        std::thread::sleep(Duration::from_millis(300 + 200 * restart));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let mut child = spawn_on(port, &data);
+    eventually(Duration::from_secs(60), || match crate::util::try_http(addr, "GET", "/-/ready") {
+        Some(r) if r.status == 200 => Ok(()),
+        other => Err(format!("not ready: {other:?}")),
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    sender.join().unwrap();
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 20, "the sender got through: {} batches", acked.len());
+    assert!(replay_refusals > 0, "some restart was observed mid-replay");
+
+    let end = t0 + acked.last().unwrap() + 1;
+    let fixed = stored(addr, "fixed", t0, end);
+    assert_eq!(fixed.len(), FIXED, "{:?}", fixed.keys().collect::<Vec<_>>());
+    for (key, samples) in &fixed {
+        let j: i64 = key.split("j=").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+        // Every stored sample belongs to this series (value encodes j), once per timestamp.
+        for &(t, v) in samples {
+            assert_eq!(v as i64 % 1000, j, "{key} holds a sample of another series at {t}: {v}");
+            assert_eq!(v as i64 / 1000, t - t0, "{key}: value {v} at {t}");
+        }
+        let times: Vec<i64> = samples.iter().map(|(t, _)| t - t0).collect();
+        for b in &acked {
+            assert!(times.binary_search(b).is_ok(), "{key}: acknowledged batch {b} is missing");
+        }
+    }
+    let created = stored(addr, "created", t0, end);
+    for b in &acked {
+        let samples = created.get(&format!("__name__=created,b={b}")).unwrap_or_else(|| panic!("series created b={b} missing"));
+        assert_eq!(samples, &vec![(t0 + b, *b as f64)], "created b={b}");
+    }
+    // The bulk history survived every restart.
+    let bulk = stored(addr, "bulk", t0 - 1_000_000, t0 - 1_000_000 + 200);
+    assert_eq!(bulk.len(), 2_000);
+    assert!(bulk.values().all(|s| s.len() == 200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Mounts a tmpfs of `size` at `dir`; `None` (with the reason printed) where that is not
+/// allowed.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir).output();
+        match out {
+            Ok(out) if out.status.success() => Some(Tmpfs(dir.to_owned())),
+            Ok(out) => {
+                eprintln!("SKIP: cannot mount a tmpfs: {}", String::from_utf8_lossy(&out.stderr).trim());
+                None
+            }
+            Err(err) => {
+                eprintln!("SKIP: cannot run mount: {err}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the file system holding `path` (writes `path` until ENOSPC).
+fn fill_disk(path: &Path) {
+    let mut file = std::fs::File::create(path).unwrap();
+    let block = vec![0x5au8; 64 * 1024];
+    loop {
+        match file.write(&block) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    let _ = file.sync_all();
+}
+
+#[test]
+fn a_full_disk_refuses_appends_with_the_reason_and_heals_when_space_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(_tmpfs) = Tmpfs::mount(&dir.path().join("disk"), "6m") else { return };
+    let data = dir.path().join("disk/data");
+    let target = FakeTarget::start(|n| format!("# TYPE tick counter\ntick_total {n}\n"));
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: t\n    static_configs:\n      - targets: ['{}']\n",
+            target.addr
+        ),
+    )
+    .unwrap();
+    let config_arg = format!("--config.file={}", config.display());
+    let mut server = start_with_data(dir.path(), &data, &[&config_arg, "--web.enable-remote-write-receiver"]);
+    let t0 = now_ms() - 600_000;
+    let batch = |b: i64| -> Vec<prompb::TimeSeries> {
+        (0..500).map(|s| series(&[("__name__", "w"), ("s", &s.to_string())], &[(t0 + b, b as f64)])).collect()
+    };
+    assert_eq!(write(server.addr, batch(0)).0, 204);
+    fill_disk(&dir.path().join("disk/filler"));
+
+    // Writes go on until the WAL's reserved space is used up; then every one is refused.
+    let mut acked = vec![0];
+    let mut refusal = None;
+    for b in 1..2_000 {
+        let (status, body) = write(server.addr, batch(b));
+        match status {
+            204 => acked.push(b),
+            503 => {
+                refusal = Some((b, body));
+                break;
+            }
+            other => panic!("batch {b}: {other} {body}"),
+        }
+    }
+    let (refused, body) = refusal.expect("a write was refused once the disk was full");
+    assert!(body.contains("No space left on device"), "503 says why: {body}");
+    assert!(body.contains("nothing was stored"), "{body}");
+    // A second refused write: the WAL is not left poisoned or torn.
+    assert_eq!(write(server.addr, batch(refused)).0, 503);
+    assert_eq!(http(server.addr, "GET", "/-/healthy", None).status, 200);
+    let metrics = http(server.addr, "GET", "/metrics", None);
+    assert_eq!(metrics.status, 200);
+    assert!(metric(server.addr, "prometheus_tsdb_wal_writes_failed_total") >= 2.0);
+    // The target says the storage failed, and keeps being scraped. Tiny writes use up what
+    // the WAL still had reserved, so the scrapes' small commits fail too.
+    let mut tiny = 0;
+    eventually(Duration::from_secs(20), || {
+        tiny += 1;
+        write(server.addr, vec![series(&[("__name__", "tiny")], &[(t0 + tiny, 1.0)])]);
+        let (_, json) = get_json(server.addr, "/api/v1/targets");
+        let error = json["data"]["activeTargets"][0]["lastError"].as_str().unwrap_or("").to_owned();
+        if error.starts_with("storage: ") && error.contains("No space left on device") {
+            Ok(())
+        } else {
+            Err(format!("lastError {error:?}"))
+        }
+    });
+
+    // Space is back: the very next write is stored, without a restart.
+    std::fs::remove_file(dir.path().join("disk/filler")).unwrap();
+    let healed = Instant::now();
+    assert_eq!(write(server.addr, batch(refused)).0, 204);
+    acked.push(refused);
+    eprintln!("recovery after freeing space: first write stored after {:?}", healed.elapsed());
+    eventually(Duration::from_secs(10), || {
+        let (_, json) = get_json(server.addr, "/api/v1/targets");
+        match json["data"]["activeTargets"][0]["health"].as_str() {
+            Some("up") => Ok(()),
+            other => Err(format!("target health {other:?}")),
+        }
+    });
+    let check = |addr| {
+        let got = stored(addr, "w", t0, t0 + refused);
+        assert_eq!(got.len(), 500);
+        for (key, samples) in &got {
+            let times: Vec<i64> = samples.iter().map(|(t, _)| t - t0).collect();
+            assert_eq!(times, acked, "{key}: exactly the acknowledged batches");
+        }
+    };
+    check(server.addr);
+
+    // A clean stop, and a restart that finds every acknowledged sample and no damage.
+    server.terminate();
+    let status = eventually(Duration::from_secs(30), || server.try_wait().ok_or_else(|| "still running".to_owned()));
+    assert!(status.success(), "exit {status:?}; log:\n{}", server.log.lock().unwrap().join("\n"));
+    let log = server.log.lock().unwrap().join("\n");
+    assert!(!log.contains("panicked"), "{log}");
+    drop(server);
+    let server = start_with_data(dir.path(), &data, &["--web.enable-remote-write-receiver"]);
+    check(server.addr);
+    let log = server.log.lock().unwrap().join("\n");
+    assert!(!log.contains("damaged"), "the WAL needed no repair:\n{log}");
+}
+
+#[test]
+fn a_scrape_refused_by_sample_limit_creates_no_series() {
+    let dir = tempfile::tempdir().unwrap();
+    // 5,000 new series per scrape, every scrape with new names: refused by sample_limit 100.
+    let target = FakeTarget::start(|n| (0..5_000).map(|i| format!("flood{{n=\"{n}\",i=\"{i}\"}} 1\n")).collect());
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: flood\n    sample_limit: 100\n    static_configs:\n      - targets: ['{}']\n",
+            target.addr
+        ),
+    )
+    .unwrap();
+    let server = start(dir.path(), &[]);
+    eventually(Duration::from_secs(20), || {
+        let (_, json) = get_json(server.addr, "/api/v1/targets");
+        let error = json["data"]["activeTargets"][0]["lastError"].as_str().unwrap_or("").to_owned();
+        let scrapes = target.requests.load(Ordering::Relaxed);
+        if error.contains("sample limit exceeded") && scrapes >= 3 { Ok(()) } else { Err(format!("{scrapes} scrapes, {error:?}")) }
+    });
+    // Only the five report series (up, scrape_*) exist: no flood series was kept.
+    let head_series = metric(server.addr, "prometheus_tsdb_head_series");
+    assert_eq!(head_series, 5.0, "head series after refused scrapes");
+    let (_, json) = get_json(server.addr, &format!("/api/v1/series?match[]={}", enc("{__name__=~\"flood.*\"}")));
+    assert_eq!(json["data"].as_array().unwrap().len(), 0, "{json}");
+}
