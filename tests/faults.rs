@@ -360,3 +360,63 @@ fn a_scrape_refused_by_sample_limit_creates_no_series() {
     let (_, json) = get_json(server.addr, &format!("/api/v1/series?match[]={}", enc("{__name__=~\"flood.*\"}")));
     assert_eq!(json["data"].as_array().unwrap().len(), 0, "{json}");
 }
+
+/// Peak resident memory of `pid` since the last [`reset_peak`], bytes (`VmHWM`).
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+/// Resets `VmHWM` to the current RSS (Linux's `clear_refs` value 5).
+fn reset_peak(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}
+
+/// The issue-13 probe: `{__name__=~".+"}[1d]` used to decode every sample of the window
+/// before the limit was checked (3.6 GB with the limit at 5M), and `/api/v1/series` decoded
+/// every sample to answer labels.
+#[test]
+fn a_query_over_the_sample_limit_is_refused_before_it_fills_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    const LIMIT: usize = 10_000;
+    let limit = format!("--query.max-samples={LIMIT}");
+    let server = start(dir.path(), &["--web.enable-remote-write-receiver", &limit]);
+    let pid = server.pid();
+    let t0 = now_ms() - 3_000_000;
+    // 3M samples: 20,000 series × 150.
+    for round in 0..150 {
+        let batch: Vec<_> = (0..20_000)
+            .map(|s| series(&[("__name__", "m"), ("s", &s.to_string())], &[(t0 + round * 15_000, round as f64)]))
+            .collect();
+        assert_eq!(write(server.addr, batch).0, 204);
+    }
+    if !reset_peak(pid) {
+        eprintln!("SKIP: cannot reset the peak RSS through /proc/{pid}/clear_refs");
+        return;
+    }
+    let before = peak_rss(pid);
+    let (status, json) = get_json(server.addr, &format!("/api/v1/query?query={}", enc("{__name__=~\".+\"}[1d]")));
+    assert_eq!(status, 422, "{json}");
+    assert_eq!(json["errorType"], "execution", "{json}");
+    let grown = peak_rss(pid).saturating_sub(before);
+    eprintln!("refused query: peak RSS grew {} KiB (limit {LIMIT} samples)", grown / 1024);
+    // The goal: at most limit × 16 B + a little. Decoding the 3M samples took over 48 MiB.
+    assert!(grown < (LIMIT as u64 * 16) + 24 * 1024 * 1024, "peak RSS grew {grown} bytes");
+
+    // A range query within the limit at every step is still answered.
+    let now = (t0 + 149 * 15_000) as f64 / 1000.0;
+    let path = format!("/api/v1/query_range?query={}&start={}&end={now}&step=60", enc("m{s=\"7\"}"), now - 600.0);
+    let (status, json) = get_json(server.addr, &path);
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["data"]["result"][0]["values"].as_array().unwrap().len(), 11);
+
+    assert!(reset_peak(pid));
+    let before = peak_rss(pid);
+    let (status, json) = get_json(server.addr, &format!("/api/v1/series?match[]={}", enc("{__name__=\"m\"}")));
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["data"].as_array().unwrap().len(), 20_000);
+    let grown = peak_rss(pid).saturating_sub(before);
+    eprintln!("/api/v1/series over every series: peak RSS grew {} KiB", grown / 1024);
+    assert!(grown < 24 * 1024 * 1024, "peak RSS grew {grown} bytes for a labels-only answer");
+}

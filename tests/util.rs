@@ -23,6 +23,11 @@ impl Server {
         self.child.try_wait().expect("polling the child")
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM: a graceful stop.
     pub fn terminate(&self) {
         let pid = self.child.id().to_string();

@@ -112,7 +112,7 @@ impl Engine {
     /// Evaluates a parsed expression at `time_ms`; the promqltest runner uses it to evaluate
     /// expressions it rewrote (the injected `@`).
     pub(crate) fn instant_query_expr(&self, db: &Db, expr: &Expr, time_ms: i64) -> Result<QueryResult, QueryError> {
-        let mut ev = Evaluator::new(db, expr, time_ms, time_ms, &self.options);
+        let mut ev = Evaluator::new(db, expr, time_ms, time_ms, 1, &self.options);
         let value = match ev.eval(expr, time_ms)? {
             Val::Scalar(v) => Value::Scalar { t: time_ms, v },
             Val::String(s) => Value::String { t: time_ms, s },
@@ -174,7 +174,8 @@ impl Engine {
                 type_name(expr)
             )));
         }
-        let mut ev = Evaluator::new(db, expr, start_ms, end_ms, &self.options);
+        let steps = ((end_ms as i128 - start_ms as i128) / step_ms as i128 + 1).min(usize::MAX as i128) as usize;
+        let mut ev = Evaluator::new(db, expr, start_ms, end_ms, steps, &self.options);
         ev.range_query = true;
         if let Some(steps) = Steps::new(start_ms, end_ms, step_ms).filter(|_| over_series) {
             let annotations = (ev.warnings.len(), ev.infos.len());
@@ -271,11 +272,21 @@ pub(crate) struct Evaluator {
 }
 
 impl Evaluator {
-    fn new(db: &Db, expr: &Expr, start: i64, end: i64, options: &EngineOptions) -> Evaluator {
+    /// `steps` is how many steps the query evaluates (1 for an instant query).
+    fn new(db: &Db, expr: &Expr, start: i64, end: i64, steps: usize, options: &EngineOptions) -> Evaluator {
         let lookback = options.lookback_delta_ms;
         let deadline = Instant::now() + options.timeout;
-        let querier = selection_window(expr, start, end, lookback)
-            .map(|(mint, maxt)| db.querier(mint, maxt).with_deadline(deadline));
+        let querier = selection_window(expr, start, end, lookback).map(|(mint, maxt)| {
+            let querier = db.querier(mint, maxt).with_deadline(deadline);
+            // A query Prometheus accepts loads at most max_samples at each step, so it never
+            // decodes more than max_samples × steps in all: decoding stops there, before a
+            // query that is refused anyway has filled memory. A subquery's inner steps are
+            // not counted here, so it gets no budget.
+            match contains_subquery(expr) {
+                false => querier.with_sample_budget(options.max_samples.saturating_mul(steps.max(1))),
+                true => querier,
+            }
+        });
         Evaluator {
             querier,
             selected: HashMap::new(),
@@ -468,6 +479,7 @@ impl Evaluator {
         let matchers = selector_matchers(vs)?;
         let querier = self.querier.as_ref().expect("a query with a selector has a querier");
         let series = Rc::new(querier.select_latest(&matchers, ref_t));
+        limit_error(querier)?;
         self.latest.insert(key, (ref_t, Rc::clone(&series)));
         Ok(Some(series))
     }
@@ -555,6 +567,7 @@ impl Evaluator {
         // A remote_read endpoint that fails leaves a warning in the querier (see `annotations`);
         // the query goes on with what the others had.
         let series = Rc::new(querier.select(&matchers));
+        limit_error(querier)?;
         self.selected.insert(key, Rc::clone(&series));
         Ok(series)
     }
@@ -601,6 +614,32 @@ pub(crate) fn check_unique_labels(vector: &[InstantSample]) -> Result<(), QueryE
 /// `[mint, maxt]` covering every sample any selector in `expr` may read during a query from
 /// `start` to `end`, or `None` when `expr` has no selector. `query_start`/`query_end` are what
 /// `@ start()` and `@ end()` mean, which stays the outer query's range inside subqueries.
+/// The error for a querier that stopped decoding, if it did.
+fn limit_error(querier: &promlite_storage::Querier) -> Result<(), QueryError> {
+    match querier.limit_hit() {
+        Some(promlite_storage::SelectLimit::TooManySamples) => Err(QueryError::TooManySamples),
+        Some(promlite_storage::SelectLimit::Timeout) => Err(QueryError::Timeout),
+        None => Ok(()),
+    }
+}
+
+/// Whether `expr` has a subquery anywhere.
+fn contains_subquery(expr: &Expr) -> bool {
+    match expr {
+        Expr::Subquery(_) => true,
+        Expr::Aggregate(a) => contains_subquery(&a.expr) || a.param.as_deref().is_some_and(contains_subquery),
+        Expr::Unary(u) => contains_subquery(&u.expr),
+        Expr::Binary(b) => contains_subquery(&b.lhs) || contains_subquery(&b.rhs),
+        Expr::Paren(p) => contains_subquery(&p.expr),
+        Expr::Call(c) => c.args.args.iter().any(|a| contains_subquery(a)),
+        Expr::VectorSelector(_)
+        | Expr::MatrixSelector(_)
+        | Expr::NumberLiteral(_)
+        | Expr::StringLiteral(_)
+        | Expr::Extension(_) => false,
+    }
+}
+
 fn selection_window(expr: &Expr, start: i64, end: i64, lookback: i64) -> Option<(i64, i64)> {
     let mut window = None;
     widen_window(expr, start, end, (start, end), lookback, &mut window);

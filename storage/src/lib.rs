@@ -40,6 +40,6 @@ pub use fanout::{SecondaryError, SecondaryQueryable, SecondarySelect};
 pub use head::{AppendError, Appender, CommitError, HeadStats, STALE_NAN, Sample, SeriesRef, TsdbStatus, is_stale_nan};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{BadRegex, MatchOp, Matcher, anchored_regex_source, compile_anchored};
-pub use querier::{Querier, Series};
+pub use querier::{Querier, SelectLimit, Series};
 pub use wal::tail::{TailRecord, WalPosition, WalTail};
 pub use wal::{Repair, WalError};

@@ -10,6 +10,7 @@
 //! Label names and values come from local storage only (upstream's remote-read querier
 //! answers them with "not implemented", which only adds a warning to every label lookup).
 
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::fanout::{self, Secondaries, SecondaryError, SecondarySelect};
@@ -26,7 +27,23 @@ pub struct Series {
     pub samples: Vec<Sample>,
 }
 
+/// Why a querier stopped decoding; its selects return nothing from then on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SelectLimit {
+    /// More samples were decoded than the querier's budget.
+    #[error("the query loaded more samples than its limit allows")]
+    TooManySamples,
+    /// The deadline passed while decoding.
+    #[error("the query timed out while loading samples")]
+    Timeout,
+}
+
 /// Reads series from the head over a fixed time range.
+///
+/// A querier may have a sample budget and a deadline: every sample it decodes counts, and
+/// decoding stops (between series) once either is exceeded, so a query that will be refused
+/// never holds more than its budget (plus one series) in memory. The caller learns why from
+/// [`Querier::limit_hit`].
 pub struct Querier {
     head: Arc<Head>,
     mint: i64,
@@ -34,26 +51,79 @@ pub struct Querier {
     secondaries: Secondaries,
     deadline: Option<std::time::Instant>,
     warnings: Mutex<Vec<String>>,
+    budget: Option<usize>,
+    decoded: AtomicUsize,
+    /// 0: none; 1: too many samples; 2: timeout.
+    limit_hit: AtomicU8,
 }
 
 impl Querier {
     pub(crate) fn new(head: Arc<Head>, mint: i64, maxt: i64, secondaries: Secondaries) -> Querier {
-        Querier { head, mint, maxt, secondaries, deadline: None, warnings: Mutex::new(Vec::new()) }
+        Querier {
+            head,
+            mint,
+            maxt,
+            secondaries,
+            deadline: None,
+            warnings: Mutex::new(Vec::new()),
+            budget: None,
+            decoded: AtomicUsize::new(0),
+            limit_hit: AtomicU8::new(0),
+        }
     }
 
-    /// This querier, with secondaries that must answer by `deadline` (the query's timeout).
+    /// This querier, with secondaries that must answer by `deadline` (the query's timeout), and
+    /// local decoding that stops once it has passed.
     pub fn with_deadline(mut self, deadline: std::time::Instant) -> Querier {
         self.deadline = Some(deadline);
         self
     }
 
+    /// This querier, decoding at most `budget` samples over all its selects.
+    pub fn with_sample_budget(mut self, budget: usize) -> Querier {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Whether a select stopped early, and why. Selects after that return no series.
+    pub fn limit_hit(&self) -> Option<SelectLimit> {
+        match self.limit_hit.load(Ordering::Relaxed) {
+            1 => Some(SelectLimit::TooManySamples),
+            2 => Some(SelectLimit::Timeout),
+            _ => None,
+        }
+    }
+
+    /// Counts `n` decoded samples; false (and the reason recorded) once over budget or late.
+    fn admit(&self, n: usize) -> bool {
+        if self.limit_hit.load(Ordering::Relaxed) != 0 {
+            return false;
+        }
+        let total = self.decoded.fetch_add(n, Ordering::Relaxed) + n;
+        if self.budget.is_some_and(|budget| total > budget) {
+            self.limit_hit.store(1, Ordering::Relaxed);
+            return false;
+        }
+        if self.deadline.is_some_and(|deadline| std::time::Instant::now() > deadline) {
+            self.limit_hit.store(2, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
     /// Series matching every matcher, sorted by labels, local and secondary series merged.
     /// Series with no sample in range are left out, as a block querier would.
     pub fn select(&self, matchers: &[Matcher]) -> Vec<Series> {
-        let mut out = self.select_local(matchers);
+        let local = self.select_local(matchers);
         if self.secondaries.is_empty() {
-            return out;
+            return local;
         }
+        fanout::merge_sorted(local, self.select_secondaries(matchers))
+    }
+
+    /// What the secondaries have for `matchers` in range, merged and sorted; each failure is a
+    /// warning (once per querier: a remote that fails fails for every selector).
+    fn select_secondaries(&self, matchers: &[Matcher]) -> Vec<Series> {
         let stats = self.head.stats();
         let request = SecondarySelect {
             mint: self.mint,
@@ -72,6 +142,7 @@ impl Querier {
                 asks.into_iter().map(|ask| ask.join().unwrap_or_else(|_| Err("a secondary panicked".into()))).collect()
             })
         };
+        let mut out = Vec::new();
         for answer in answers {
             match answer {
                 Ok(series) => {
@@ -86,7 +157,6 @@ impl Querier {
                     out = fanout::merge_sorted(out, series);
                 }
                 Err(err) => {
-                    // Once per querier: a remote that fails fails for every selector.
                     let warning = err.to_string();
                     let mut warnings = self.warnings.lock().unwrap_or_else(PoisonError::into_inner);
                     if !warnings.contains(&warning) {
@@ -127,16 +197,18 @@ impl Querier {
         matchers: &[Matcher],
         samples_of: impl Fn(&SeriesState) -> Option<Vec<Sample>>,
     ) -> Vec<Series> {
-        let mut out: Vec<Series> = self
-            .head
-            .select_refs(matchers)
-            .into_iter()
-            .filter_map(|series_ref| {
-                let series = self.head.series(series_ref)?;
-                let samples = samples_of(&series.state.lock().unwrap_or_else(PoisonError::into_inner))?;
-                Some(Series { labels: self.head.labels_of(&series), samples })
-            })
-            .collect();
+        let mut out: Vec<Series> = Vec::new();
+        for series_ref in self.head.select_refs(matchers) {
+            let Some(series) = self.head.series(series_ref) else { continue };
+            let Some(samples) = samples_of(&series.state.lock().unwrap_or_else(PoisonError::into_inner)) else {
+                continue;
+            };
+            if !self.admit(samples.len()) {
+                // Refused anyway: give the memory back now rather than at the end.
+                return Vec::new();
+            }
+            out.push(Series { labels: self.head.labels_of(&series), samples });
+        }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         out
     }
@@ -162,6 +234,31 @@ impl Querier {
                     .is_some_and(|s| s.state.lock().unwrap_or_else(PoisonError::into_inner).overlaps(self.mint, self.maxt))
             })
             .collect()
+    }
+
+    /// The label sets of the series matching `matchers` that have a sample in range, sorted,
+    /// local and secondary merged: what `/api/v1/series` answers. Local series are checked by
+    /// their chunks' time ranges, never decoded.
+    pub fn select_labels(&self, matchers: &[Matcher]) -> Vec<Labels> {
+        let mut out: Vec<Labels> = Vec::new();
+        for (i, series_ref) in self.refs_in_range(matchers).into_iter().enumerate() {
+            if i % 1024 == 0 && !self.admit(0) {
+                return Vec::new();
+            }
+            if let Some(series) = self.head.series(series_ref) {
+                out.push(self.head.labels_of(&series));
+            }
+        }
+        out.sort();
+        if self.secondaries.is_empty() {
+            return out;
+        }
+        // Remotes answer with samples; their labels merge in.
+        let mut all: Vec<Labels> = self.select_secondaries(matchers).into_iter().map(|s| s.labels).collect();
+        all.extend(out);
+        all.sort();
+        all.dedup();
+        all
     }
 
     /// Label names of series matching `matchers` (all series when empty), sorted.

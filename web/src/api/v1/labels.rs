@@ -103,13 +103,17 @@ pub(crate) async fn series(State(state): State<AppState>, params: Params) -> Res
     // `--query.max-concurrency` like a query, so slow remotes cannot take every blocking thread.
     let _slot = state.query_slots.acquire().await.map_err(|_| ApiError::Internal("query slots closed".to_owned()))?;
     let timeout = state.engine.options().timeout;
-    let (mut all, mut warnings) = tokio::task::spawn_blocking(move || {
+    let (mut all, mut warnings, limit_hit) = tokio::task::spawn_blocking(move || {
         let querier = db.querier(sel.mint, sel.maxt).with_deadline(std::time::Instant::now() + timeout);
-        let all: Vec<_> = matcher_sets.iter().flat_map(|set| querier.select(set)).map(|s| s.labels).collect();
-        (all, querier.take_warnings())
+        // Labels only: local series are found by postings and chunk time ranges, not decoded.
+        let all: Vec<_> = matcher_sets.iter().flat_map(|set| querier.select_labels(set)).collect();
+        (all, querier.take_warnings(), querier.limit_hit())
     })
     .await
     .map_err(|err| ApiError::Internal(format!("selecting series: {err}")))?;
+    if limit_hit.is_some() {
+        return Err(ApiError::Timeout("query timed out in series selection".to_owned()));
+    }
     all.sort();
     all.dedup();
     warnings.extend(truncate(&mut all, sel.limit));
