@@ -88,6 +88,10 @@ pub struct ReplayStats {
     /// Samples not re-applied: already in a `chunks_head/` chunk, for an unknown series (a
     /// damaged WAL), or rejected by the head.
     pub samples_skipped: u64,
+    /// Samples whose series no Series record named: their record was lost to damage.
+    pub samples_unknown_series: u64,
+    /// Sealed chunks in `chunks_head/` whose series no Series record named (dropped).
+    pub orphan_chunks: u64,
     /// Records of types promlite does not replay.
     pub other_records: u64,
     /// Records that did not decode (counted in `prometheus_tsdb_wal_corruptions_total`).
@@ -325,6 +329,7 @@ fn replay_wal(
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let skipped = AtomicU64::new(0);
     let replayed = AtomicU64::new(0);
+    let unknown = AtomicU64::new(0);
     // Upstream's multiRef: a label set seen again under another ref maps to the first one.
     let mut aliases: HashMap<u64, u64> = HashMap::new();
     let repairs = std::thread::scope(|scope| -> Result<Vec<wal::Repair>, DbError> {
@@ -332,10 +337,10 @@ fn replay_wal(
         for _ in 0..workers {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RefSample>>(64);
             senders.push(tx);
-            let (head, skipped, replayed) = (Arc::clone(head), &skipped, &replayed);
+            let (head, skipped, replayed, unknown) = (Arc::clone(head), &skipped, &replayed, &unknown);
             scope.spawn(move || {
                 for batch in rx {
-                    let stored = head.apply_replayed(&batch);
+                    let stored = head.apply_replayed(&batch, unknown);
                     replayed.fetch_add(stored, Ordering::Relaxed);
                     skipped.fetch_add(batch.len() as u64 - stored, Ordering::Relaxed);
                 }
@@ -393,6 +398,17 @@ fn replay_wal(
     })?;
     stats.samples = replayed.load(Ordering::Relaxed);
     stats.samples_skipped = skipped.load(Ordering::Relaxed);
+    stats.samples_unknown_series = unknown.load(Ordering::Relaxed);
+    stats.orphan_chunks = mmapped.values().map(|chunks| chunks.len() as u64).sum();
+    if stats.samples_unknown_series > 0 || stats.orphan_chunks > 0 {
+        // Only damage gets here: every sample's series is logged before the sample.
+        tracing::error!(
+            samples_lost = stats.samples_unknown_series,
+            chunks_lost = stats.orphan_chunks,
+            series_without_record = mmapped.len(),
+            "WAL replay: data of series whose Series record was lost to damage could not be restored (the quarantined segments hold the damaged bytes)"
+        );
+    }
     stats.repairs = repairs;
     stats.duration_seconds = start.elapsed().as_secs_f64();
     // Replayed samples were counted once already, by the process that appended them.

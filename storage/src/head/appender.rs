@@ -253,7 +253,7 @@ impl Head {
     /// map), as each series has one replay worker and samples arrive in WAL order. Returns how
     /// many were stored; the rest were already in a `chunks_head/` chunk, for an unknown series,
     /// or refused.
-    pub(crate) fn apply_replayed(&self, samples: &[RefSample]) -> u64 {
+    pub(crate) fn apply_replayed(&self, samples: &[RefSample], unknown: &std::sync::atomic::AtomicU64) -> u64 {
         let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
         let (mut stored, mut chunks_created) = (0u64, 0u64);
         let mut current: Option<Arc<MemSeries>> = None;
@@ -261,7 +261,10 @@ impl Head {
             if current.as_ref().is_none_or(|s| s.series_ref != sample.series_ref) {
                 current = self.series(sample.series_ref);
             }
-            let Some(series) = current.as_ref() else { continue };
+            let Some(series) = current.as_ref() else {
+                unknown.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
             let ctx =
                 super::CutContext { opts: &self.opts, mapper: self.mapper.as_ref(), series_ref: series.series_ref };
             if let Ok(Appended::Stored(cut)) =

@@ -4,9 +4,12 @@
 //! Invariant: a commit's records are written (to the OS, not fsynced: a killed process loses
 //! nothing, a power cut may lose the last segment's tail) before `commit` returns, in the order
 //! the head applied them, so replay rebuilds exactly the committed state. On open a torn or
-//! corrupt tail of the newest segment is cut off; a damaged older segment keeps its good prefix
-//! and the original is moved to `quarantine/` (a promlite deviation: upstream deletes every
-//! later segment instead). Writing always starts a fresh segment, as upstream does.
+//! corrupt tail of the newest segment is cut off; damage anywhere else costs only the records
+//! it touches: reading resumes at the next whole record, the unreadable span is blanked in a
+//! repaired copy (same length and offsets) and the original is moved to `quarantine/` (a
+//! promlite deviation: upstream drops the rest of the segment and deletes every later one).
+//! A failed write is undone before the next (see [`Wal`]). Writing always starts a fresh
+//! segment, as upstream does.
 
 mod reader;
 pub(crate) mod record;
@@ -16,7 +19,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub(crate) use reader::{Damage, read_segment};
+pub(crate) use reader::Damage;
+#[cfg(test)]
+pub(crate) use reader::read_segment;
+use reader::read_segment_from;
 
 pub(crate) const PAGE_SIZE: usize = 32 * 1024;
 pub(crate) const HEADER_SIZE: usize = 7;
@@ -416,6 +422,13 @@ pub struct Repair {
 }
 
 /// Reads every record in `dir`, oldest first, repairing damage as described in the module doc.
+///
+/// Damage does not end a segment: reading resumes at the next page that starts a record (a
+/// FULL or FIRST fragment with a good checksum), so one flipped byte costs the records around
+/// it, not the rest of the segment (Prometheus drops everything after it, and with it the
+/// Series records that every later sample needs). The repaired segment keeps its length and
+/// every offset: the unreadable span is zeroed (page padding, to a reader), and only damage
+/// with no record after it is cut off.
 pub(crate) fn replay(
     dir: &Path,
     quarantine_dir: &Path,
@@ -428,33 +441,127 @@ pub(crate) fn replay(
         on_segment(index);
         let path = segment_name(dir, index);
         let data = fs::read(&path).map_err(io_err(&path))?;
-        let end = read_segment(&data, &mut on_record);
-        let Some((offset, damage)) = end.damage else { continue };
-        let reason = match damage {
-            Damage::Torn => "torn write: the data ends inside a record".to_owned(),
-            Damage::Corrupt(why) => why,
-        };
+        let mut found: Vec<Repair> = Vec::new();
+        let mut repaired: Option<Vec<u8>> = None;
+        let mut keep = data.len();
+        let mut pos = 0usize;
+        loop {
+            let end = read_segment_from(&data, pos, &mut on_record);
+            let Some((at, damage)) = end.damage else { break };
+            let good_end = end.good_end;
+            let reason = match damage {
+                Damage::Torn => "torn write: the data ends inside a record".to_owned(),
+                Damage::Corrupt(why) => why,
+            };
+            match resync_point(&data, at) {
+                Some((page, resume)) => {
+                    let content = repaired.get_or_insert_with(|| data.clone());
+                    blank(content, good_end, page, resume);
+                    found.push(Repair {
+                        segment: index,
+                        offset: at,
+                        bytes_lost: resume - good_end,
+                        reason,
+                        quarantined: None,
+                    });
+                    pos = resume;
+                }
+                None => {
+                    keep = good_end;
+                    found.push(Repair {
+                        segment: index,
+                        offset: at,
+                        bytes_lost: data.len() - good_end,
+                        reason,
+                        quarantined: None,
+                    });
+                    break;
+                }
+            }
+        }
+        if found.is_empty() {
+            continue;
+        }
         let newest = i + 1 == segments.len();
-        let quarantined = if newest {
+        if newest && repaired.is_none() {
+            // Only a torn or damaged tail: cut it, as upstream does.
             let file = OpenOptions::new().write(true).open(&path).map_err(io_err(&path))?;
-            file.set_len(end.good_end as u64).map_err(io_err(&path))?;
+            file.set_len(keep as u64).map_err(io_err(&path))?;
             file.sync_all().map_err(io_err(&path))?;
-            None
         } else {
             fs::create_dir_all(quarantine_dir).map_err(io_err(quarantine_dir))?;
             let target = quarantine_dir.join(format!("wal-{index:08}"));
             fs::rename(&path, &target).map_err(io_err(&path))?;
-            // Keep the good prefix under the same number so the sequence has no gap.
+            // The readable records under the same number, so the sequence has no gap.
+            let mut content = repaired.unwrap_or_else(|| data.clone());
+            content.truncate(keep);
             let tmp = dir.join(format!("{index:08}.repair"));
-            fs::write(&tmp, &data[..end.good_end]).map_err(io_err(&tmp))?;
+            fs::write(&tmp, &content).map_err(io_err(&tmp))?;
             File::open(&tmp).and_then(|f| f.sync_all()).map_err(io_err(&tmp))?;
             fs::rename(&tmp, &path).map_err(io_err(&path))?;
             sync_dir(dir)?;
-            Some(target)
-        };
-        repairs.push(Repair { segment: index, offset, bytes_lost: data.len() - end.good_end, reason, quarantined });
+            for repair in &mut found {
+                repair.quarantined = Some(target.clone());
+            }
+        }
+        repairs.extend(found);
     }
     Ok(repairs)
+}
+
+/// Where reading can go on after damage at `at`: the first record (FULL or FIRST fragment)
+/// after the damaged page whose fragments before it in its page are whole (checksums hold),
+/// as `(its page's start, its offset)`. Fragments of records begun in the damaged span are
+/// skipped.
+fn resync_point(data: &[u8], at: usize) -> Option<(usize, usize)> {
+    let mut page = (at / PAGE_SIZE + 1) * PAGE_SIZE;
+    'pages: while page < data.len() {
+        let page_end = (page + PAGE_SIZE).min(data.len());
+        let mut offset = page;
+        while offset + HEADER_SIZE <= page_end && data[offset] != PAGE_TERM {
+            let typ = data[offset];
+            let len = usize::from(u16::from_be_bytes([data[offset + 1], data[offset + 2]]));
+            let start = offset + HEADER_SIZE;
+            let crc = u32::from_be_bytes([data[offset + 3], data[offset + 4], data[offset + 5], data[offset + 6]]);
+            if typ & !(0x07 | SNAPPY_FLAG) != 0 || start + len > page_end || crc32c::crc32c(&data[start..start + len]) != crc {
+                page += PAGE_SIZE;
+                continue 'pages;
+            }
+            match typ & 0x07 {
+                FULL | FIRST => return Some((page, offset)),
+                MIDDLE | LAST => offset = start + len,
+                _ => {
+                    page += PAGE_SIZE;
+                    continue 'pages;
+                }
+            }
+        }
+        page += PAGE_SIZE;
+    }
+    None
+}
+
+/// Record type of the filler that covers skipped fragments at the start of a page (upstream's
+/// `record.Unknown`; replay ignores it, as upstream does).
+const FILLER_RECORD: u8 = 255;
+
+/// Makes `[good_end, resume)` of a segment read as nothing: the pages up to `page` zeroed
+/// (padding), and the skipped fragments at the start of `page` turned into one FULL fragment
+/// holding a record replay ignores, so the page's records from `resume` on stay where they are.
+fn blank(content: &mut [u8], good_end: usize, page: usize, resume: usize) {
+    content[good_end..page].fill(0);
+    if resume > page {
+        let len = resume - page - HEADER_SIZE;
+        let data = &mut content[page + HEADER_SIZE..resume];
+        data.fill(0);
+        if let Some(first) = data.first_mut() {
+            *first = FILLER_RECORD;
+        }
+        let crc = crc32c::crc32c(data);
+        content[page] = FULL;
+        content[page + 1..page + 3].copy_from_slice(&(len as u16).to_be_bytes());
+        content[page + 3..page + 7].copy_from_slice(&crc.to_be_bytes());
+    }
 }
 
 #[cfg(test)]

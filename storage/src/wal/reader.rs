@@ -1,7 +1,8 @@
 //! Reads the records of one segment: 32 KiB pages of fragments `type | len BE16 | CRC32-C BE32 |
 //! data`, joined and snappy-decompressed (upstream `tsdb/wlog/reader.go`).
 //! Invariant: the reader stops at the first damaged byte and reports the end of the last whole
-//! record before it, so repair can keep exactly the records that were read.
+//! record before it, so repair can keep exactly the records that were read; replay may go on
+//! from a later record with `read_segment_from`.
 
 use super::{FIRST, FULL, HEADER_SIZE, LAST, MIDDLE, PAGE_SIZE, PAGE_TERM, SNAPPY_FLAG, ZSTD_FLAG};
 
@@ -24,9 +25,16 @@ pub(crate) struct SegmentEnd {
 }
 
 /// Calls `on_record` with each whole record of `data` in order.
-pub(crate) fn read_segment(data: &[u8], mut on_record: impl FnMut(&[u8])) -> SegmentEnd {
-    let mut offset = 0usize;
-    let mut good_end = 0usize;
+#[cfg(test)]
+pub(crate) fn read_segment(data: &[u8], on_record: impl FnMut(&[u8])) -> SegmentEnd {
+    read_segment_from(data, 0, on_record)
+}
+
+/// [`read_segment`] from byte `start` of the segment, which must be where a fragment starts;
+/// offsets in the answer are the segment's.
+pub(crate) fn read_segment_from(data: &[u8], start: usize, mut on_record: impl FnMut(&[u8])) -> SegmentEnd {
+    let mut offset = start;
+    let mut good_end = start;
     let mut record: Vec<u8> = Vec::new();
     let mut in_record = false;
     let mut decompressed = Vec::new();
