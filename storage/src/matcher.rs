@@ -164,7 +164,33 @@ pub fn anchored_regex_source(pattern: &str) -> String {
 /// Compiles `pattern` fully anchored with Go RE2's meaning (see [`anchored_regex_source`]).
 pub fn compile_anchored(pattern: &str) -> Result<Regex, BadRegex> {
     Regex::new(&anchored_regex_source(pattern))
-        .map_err(|err| BadRegex { pattern: pattern.to_owned(), reason: err.to_string() })
+        .map_err(|err| BadRegex { pattern: shorten(pattern), reason: shorten_reason(&err.to_string()) })
+}
+
+/// At most this many bytes of a pattern are quoted back in an error: the text goes into an API
+/// answer and a log line, and a client can send a pattern of megabytes.
+const MAX_QUOTED: usize = 200;
+
+/// `text`, cut to [`MAX_QUOTED`] bytes (at a character boundary) with a note of its length.
+fn shorten(text: &str) -> String {
+    if text.len() <= MAX_QUOTED {
+        return text.to_owned();
+    }
+    let mut end = MAX_QUOTED;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
+}
+
+/// The regex crate's message quotes the whole pattern with a caret line under it; for a long
+/// pattern only its closing `error: …` line is kept.
+fn shorten_reason(reason: &str) -> String {
+    if reason.len() <= MAX_QUOTED * 2 {
+        return reason.to_owned();
+    }
+    let last = reason.lines().rev().find(|l| l.trim_start().starts_with("error:")).unwrap_or("");
+    shorten(last.trim())
 }
 
 const ASCII_DIGIT: &str = "0-9";
@@ -277,6 +303,15 @@ fn rewrite_go_regex(pattern: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_huge_bad_pattern_is_not_quoted_back_whole() {
+        let pattern = format!("({}", "a".repeat(169_000));
+        let err = super::compile_anchored(&pattern).unwrap_err().to_string();
+        assert!(err.len() < 600, "{} bytes: {}", err.len(), &err[..600]);
+        assert!(err.contains("169001 bytes"), "{err}");
+        assert!(err.contains("unclosed group"), "{err}");
+    }
+
     use super::*;
 
     fn check(op: MatchOp, value: &str, input: &str) -> bool {
