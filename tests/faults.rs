@@ -420,3 +420,27 @@ fn a_query_over_the_sample_limit_is_refused_before_it_fills_memory() {
     eprintln!("/api/v1/series over every series: peak RSS grew {} KiB", grown / 1024);
     assert!(grown < 24 * 1024 * 1024, "peak RSS grew {grown} bytes for a labels-only answer");
 }
+
+#[test]
+fn an_unusable_data_dir_is_one_clear_error_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the data directory should be (root ignores permission bits, not this).
+    let data = dir.path().join("data");
+    std::fs::write(&data, "not a directory").unwrap();
+    let out = Command::new(crate::util::binary())
+        .current_dir(dir.path())
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg("--web.listen-address=127.0.0.1:0")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("level=ERROR")).collect();
+    assert_eq!(errors.len(), 1, "one error line:\n{stderr}");
+    assert!(errors[0].contains(&format!("opening TSDB at {}", data.display())), "{stderr}");
+    // The OS's reason once, not once per layer of the error chain.
+    let reason = errors[0].rsplit(": ").next().unwrap().trim_end_matches('"');
+    assert_eq!(errors[0].matches(reason).count(), 1, "{stderr}");
+    assert!(!stderr.lines().any(|l| l.starts_with("promlite: ")), "not printed a second time:\n{stderr}");
+}

@@ -28,12 +28,12 @@ const WRITE_BUFFER: usize = 256 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum ChunkDiskError {
     /// Reading or writing a file failed.
-    #[error("chunks_head {path}: {source}")]
+    #[error("chunks_head {path}: {error}")]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A ref points outside the files.
     #[error("chunks_head: no chunk at file {file} offset {offset}")]
@@ -46,7 +46,7 @@ pub enum ChunkDiskError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ChunkDiskError + '_ {
-    move |source| ChunkDiskError::Io { path: path.to_owned(), source }
+    move |error| ChunkDiskError::Io { path: path.to_owned(), error }
 }
 
 /// Writes `a`'s buffer at the end of what the file holds. A partial write (a full disk) is cut
@@ -246,7 +246,7 @@ impl ChunkDiskMapper {
         let Some(a) = active.as_mut() else {
             return Err(ChunkDiskError::Io {
                 path: self.dir.clone(),
-                source: std::io::Error::other("no chunks_head file to write to"),
+                error: std::io::Error::other("no chunks_head file to write to"),
             });
         };
         let offset = a.written + a.buffer.len() as u64;

@@ -48,12 +48,12 @@ impl Default for Options {
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// The directory could not be created or the lock file written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The path that failed.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The WAL could not be read or opened for writing.
     #[error(transparent)]
@@ -146,7 +146,7 @@ impl Db {
     pub fn open_deferred(dir: &Path, options: Options) -> Result<Db, DbError> {
         let io = |path: &Path| {
             let path = path.to_owned();
-            move |source| DbError::Io { path, source }
+            move |error| DbError::Io { path, error }
         };
         fs::create_dir_all(dir).map_err(io(dir))?;
         let lock_path = dir.join("lock");

@@ -41,12 +41,12 @@ pub(crate) const ZSTD_FLAG: u8 = 1 << 4;
 #[derive(Debug, thiserror::Error)]
 pub enum WalError {
     /// Reading, writing or renaming a WAL file failed.
-    #[error("WAL {path}: {source}")]
+    #[error("WAL {path}: {error}")]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Segment numbers have a gap, so records in between are missing.
     #[error("WAL {dir}: segments are not sequential: {prev:08} then {next:08}")]
@@ -61,7 +61,7 @@ pub enum WalError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> WalError + '_ {
-    move |source| WalError::Io { path: path.to_owned(), source }
+    move |error| WalError::Io { path: path.to_owned(), error }
 }
 
 /// Segment file name: eight digits, as upstream's `SegmentName`.

@@ -86,7 +86,7 @@ impl WalTail {
 
     fn read_current(&mut self, segment: u32, out: &mut Vec<(TailRecord, WalPosition)>) -> Result<(), WalError> {
         let path = super::segment_name(&self.dir, segment);
-        let io = |source: std::io::Error| WalError::Io { path: path.clone(), source };
+        let io = |error: std::io::Error| WalError::Io { path: path.clone(), error };
         let mut file = match File::open(&path) {
             Ok(file) => file,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
