@@ -187,20 +187,40 @@ impl Querier {
                 .collect();
         }
         let mapper = self.head.mapper.as_ref();
-        self.select_with(matchers, |state| state.latest_sample(self.mint, at, mapper).map(|sample| vec![sample]))
+        self.select_with(matchers, |state, newest| {
+            state.latest_sample(self.mint, at.min(newest), mapper).map(|sample| vec![sample])
+        })
     }
 
     /// The local series matching `matchers` with the samples `samples_of` picks from each (a
-    /// series it gives none is left out), sorted by labels.
+    /// series it gives none is left out), sorted by labels. `samples_of` gets the series and the
+    /// newest timestamp it may return.
+    ///
+    /// Each select sees whole commits: the series and their newest timestamps are taken while
+    /// no commit is applying (the head's isolation lock, held only for that snapshot), and
+    /// decoding then stops at those timestamps, so a commit applying meanwhile is seen wholly
+    /// by the next select or not at all, never half.
     fn select_with(
         &self,
         matchers: &[Matcher],
-        samples_of: impl Fn(&SeriesState) -> Option<Vec<Sample>>,
+        samples_of: impl Fn(&SeriesState, i64) -> Option<Vec<Sample>>,
     ) -> Vec<Series> {
+        let snapshot: Vec<_> = {
+            let _isolation = self.head.isolation.read().unwrap_or_else(PoisonError::into_inner);
+            self.head
+                .select_refs(matchers)
+                .into_iter()
+                .filter_map(|series_ref| {
+                    let series = self.head.series(series_ref)?;
+                    let newest = series.state.lock().unwrap_or_else(PoisonError::into_inner).max_time()?;
+                    Some((series, newest))
+                })
+                .collect()
+        };
         let mut out: Vec<Series> = Vec::new();
-        for series_ref in self.head.select_refs(matchers) {
-            let Some(series) = self.head.series(series_ref) else { continue };
-            let Some(samples) = samples_of(&series.state.lock().unwrap_or_else(PoisonError::into_inner)) else {
+        for (series, newest) in snapshot {
+            let Some(samples) = samples_of(&series.state.lock().unwrap_or_else(PoisonError::into_inner), newest)
+            else {
                 continue;
             };
             if !self.admit(samples.len()) {
@@ -220,7 +240,9 @@ impl Querier {
 
     fn select_local(&self, matchers: &[Matcher]) -> Vec<Series> {
         let mapper = self.head.mapper.as_ref();
-        self.select_with(matchers, |state| Some(state.samples(self.mint, self.maxt, mapper)).filter(|s| !s.is_empty()))
+        self.select_with(matchers, |state, newest| {
+            Some(state.samples(self.mint, self.maxt.min(newest), mapper)).filter(|s| !s.is_empty())
+        })
     }
 
     /// Refs of the series matching every matcher that have a sample in range.

@@ -337,3 +337,38 @@ fn a_flipped_byte_early_in_the_wal_costs_the_damaged_record_not_the_segment() {
     let b = db.querier(i64::MIN, i64::MAX).select(&[Matcher::new(MatchOp::Equal, "__name__", "b").unwrap()]);
     assert_eq!(b.len(), 3000);
 }
+
+#[test]
+fn a_select_sees_a_commit_wholly_or_not_at_all() {
+    let (_dir, db) = db();
+    const SERIES: usize = 2000;
+    let labels: Vec<Labels> = (0..SERIES).map(|i| Labels::from_pairs([("__name__", "m"), ("i", &i.to_string())])).collect();
+    let mut app = db.appender();
+    for l in &labels {
+        app.append(l, 0, 0.0).unwrap();
+    }
+    app.commit().unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for b in 1..300i64 {
+                let mut app = db.appender();
+                for l in &labels {
+                    app.append(l, b * 1000, b as f64).unwrap();
+                }
+                app.commit().unwrap();
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        let m = [Matcher::new(MatchOp::Equal, "__name__", "m").unwrap()];
+        let mut checked = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let series = db.querier(i64::MIN, i64::MAX).select_latest(&m, i64::MAX);
+            assert_eq!(series.len(), SERIES);
+            let first = series[0].samples[0].v;
+            assert!(series.iter().all(|s| s.samples[0].v == first), "a select saw part of a commit");
+            checked += 1;
+        }
+        assert!(checked > 0);
+    });
+}

@@ -164,6 +164,7 @@ impl Appender {
                 })
                 .collect()
         };
+        let _isolation = head.isolation.write().unwrap_or_else(PoisonError::into_inner);
         head.apply_validated(&accepted);
         Ok(rejected)
     }

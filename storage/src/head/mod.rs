@@ -311,6 +311,14 @@ impl SeriesState {
         None
     }
 
+    /// The newest sample's timestamp, if the series has one.
+    pub(crate) fn max_time(&self) -> Option<i64> {
+        match &self.head_chunk {
+            Some(c) if c.max_time != i64::MIN => Some(c.max_time),
+            _ => self.sealed.last().map(|c| c.max_time),
+        }
+    }
+
     /// Whether any chunk overlaps `[mint, maxt]`.
     pub(crate) fn overlaps(&self, mint: i64, maxt: i64) -> bool {
         self.sealed.iter().any(|c| c.max_time >= mint && c.min_time <= maxt)
@@ -418,6 +426,9 @@ pub(crate) struct Head {
     pub(crate) ready: AtomicBool,
     /// Refs handed out for a series that another commit created first (see `add_alias`).
     aliases: RwLock<Map<u64, u64>>,
+    /// Held for writing while a commit applies its samples, and for reading while a select
+    /// takes its snapshot, so no select sees part of a commit (see `Querier::select_with`).
+    pub(crate) isolation: RwLock<()>,
 }
 
 impl Drop for Head {
@@ -455,6 +466,7 @@ impl Head {
             wal_failing: AtomicBool::new(false),
             ready: AtomicBool::new(false),
             aliases: RwLock::default(),
+            isolation: RwLock::default(),
         }
     }
 
