@@ -444,3 +444,25 @@ fn an_unusable_data_dir_is_one_clear_error_and_exit_1() {
     assert_eq!(errors[0].matches(reason).count(), 1, "{stderr}");
     assert!(!stderr.lines().any(|l| l.starts_with("promlite: ")), "not printed a second time:\n{stderr}");
 }
+
+/// The issue-13 probe: one series of 80,000 labels took 19.6 s of CPU (the duplicate-name check
+/// compared every pair). Prometheus caps nothing here, so neither does promlite; it must just
+/// cost what the labels cost.
+#[test]
+fn a_series_with_80k_labels_is_stored_without_quadratic_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &["--web.enable-remote-write-receiver"]);
+    let names: Vec<String> = (0..80_000).map(|i| format!("l{i:05}")).collect();
+    let mut pairs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v")).collect();
+    pairs.push(("__name__", "wide"));
+    let started = Instant::now();
+    let (status, body) = write(server.addr, vec![series(&pairs, &[(now_ms(), 1.0)])]);
+    eprintln!("80k-label series stored in {:?}", started.elapsed());
+    assert_eq!(status, 204, "{body}");
+    // A duplicate among them is still found, and named.
+    pairs.push(("l40000", "again"));
+    let (status, _) = write(server.addr, vec![series(&pairs, &[(now_ms(), 1.0)])]);
+    assert_eq!(status, 204, "1.0 skips a series with duplicate label names, as upstream");
+    assert!(metric(server.addr, "prometheus_api_remote_write_invalid_labels_samples_total") >= 1.0);
+    assert_eq!(http(server.addr, "GET", "/-/healthy", None).status, 200);
+}
