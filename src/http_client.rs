@@ -73,7 +73,7 @@ impl HttpClient {
         }
         builder = apply_tls(builder, &config.tls_config)?;
         if !config.proxy.proxy_url.is_empty() {
-            let mut proxy = reqwest::Proxy::all(&config.proxy.proxy_url).map_err(invalid("proxy_url"))?;
+            let mut proxy = reqwest::Proxy::all(config.proxy.proxy_url.expose()).map_err(invalid("proxy_url"))?;
             if !config.proxy.no_proxy.is_empty() {
                 proxy = proxy.no_proxy(reqwest::NoProxy::from_string(&config.proxy.no_proxy));
             }

@@ -190,6 +190,18 @@ fn route_prefix_from_external_url_serves_everything_under_it() {
     assert_eq!(flags["data"]["web.route-prefix"], "/prom");
 }
 
+/// A distinct password in the userinfo of every URL-typed config field, each of which upstream
+/// shows as `xxxxx` (`config.URL` marshals as `URL.Redacted`).
+const URL_PASSWORDS: [&str; 7] = [
+    "scrape-proxy-PW1",
+    "token-url-PW2",
+    "oauth2-proxy-PW3",
+    "api-server-PW4",
+    "alertmanager-proxy-PW5",
+    "remote-write-url-PW6",
+    "remote-read-url-PW7",
+];
+
 #[test]
 fn no_secret_appears_in_any_response() {
     let target = FakeTarget::start(|_| "x 1\n".to_owned());
@@ -198,11 +210,65 @@ fn no_secret_appears_in_any_response() {
     let config = write_config(
         dir.path(),
         &format!(
-            "scrape_configs:\n  - job_name: basic\n    basic_auth: {{username: u, password: password-S3CR3T}}\n    static_configs: [{{targets: ['{addr}']}}]\n  - job_name: bearer\n    authorization: {{credentials: bearer-S3CR3T}}\n    static_configs: [{{targets: ['{addr}']}}]\n  - job_name: file\n    authorization: {{credentials_file: token}}\n    tls_config: {{key: key-S3CR3T, cert: cert-public, insecure_skip_verify: true}}\n    scheme: https\n    static_configs: [{{targets: ['{addr}']}}]\nremote_write:\n  - url: http://127.0.0.1:1/write\n    basic_auth: {{username: u, password: rw-S3CR3T}}\n",
-            addr = target.addr
+            "scrape_configs:
+  - job_name: basic
+    basic_auth: {{username: u, password: password-S3CR3T}}
+    static_configs: [{{targets: ['{addr}']}}]
+  - job_name: bearer
+    authorization: {{credentials: bearer-S3CR3T}}
+    static_configs: [{{targets: ['{addr}']}}]
+  - job_name: file
+    authorization: {{credentials_file: token}}
+    tls_config: {{key: key-S3CR3T, cert: cert-public, insecure_skip_verify: true}}
+    scheme: https
+    static_configs: [{{targets: ['{addr}']}}]
+  - job_name: proxied
+    scrape_interval: 1s
+    proxy_url: 'http://pu:{p1}@127.0.0.1:1'
+    static_configs: [{{targets: ['{addr}']}}]
+  - job_name: oauth
+    oauth2: {{client_id: id, client_secret: oauth-S3CR3T, token_url: 'http://tu:{p2}@127.0.0.1:1/token', proxy_url: 'http://op:{p3}@127.0.0.1:1'}}
+    static_configs: [{{targets: ['{addr}']}}]
+  - job_name: kube
+    kubernetes_sd_configs:
+      - role: pod
+        api_server: 'http://ku:{p4}@127.0.0.1:1'
+  - job_name: userinfo
+    scrape_interval: 1s
+    static_configs: [{{targets: ['au:address-PW9@{addr}']}}]
+    relabel_configs: [{{target_label: instance, replacement: userinfo-target}}]
+alerting:
+  alertmanagers:
+    - proxy_url: 'http://ap:{p5}@127.0.0.1:1'
+      static_configs: [{{targets: ['127.0.0.1:1']}}]
+remote_write:
+  - url: 'http://rw:{p6}@127.0.0.1:1/write'
+    basic_auth: {{username: u, password: rw-S3CR3T}}
+remote_read:
+  - url: 'http://rr:{p7}@127.0.0.1:1/read'
+",
+            addr = target.addr,
+            p1 = URL_PASSWORDS[0],
+            p2 = URL_PASSWORDS[1],
+            p3 = URL_PASSWORDS[2],
+            p4 = URL_PASSWORDS[3],
+            p5 = URL_PASSWORDS[4],
+            p6 = URL_PASSWORDS[5],
+            p7 = URL_PASSWORDS[6],
         ),
     );
     let server = start(dir.path(), &[&config]);
+    // Let every part use its URL once: a scrape through the proxy fails, one with userinfo
+    // succeeds, and a query asks the remote read endpoint.
+    eventually(Duration::from_secs(20), || {
+        let (_, targets) = get_json(server.addr, "/api/v1/targets");
+        let active = targets["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
+        let pool = |name: &str| active.iter().find(|t| t["scrapePool"] == name).cloned().unwrap_or_default();
+        match (pool("proxied")["health"].as_str(), pool("userinfo")["health"].as_str()) {
+            (Some("down"), Some("up")) => Ok(()),
+            _ => Err(targets.to_string()),
+        }
+    });
     let paths = [
         "/api/v1/status/config",
         "/api/v1/status/flags",
@@ -214,18 +280,50 @@ fn no_secret_appears_in_any_response() {
         "/api/v1/targets/metadata",
         "/api/v1/labels",
         "/api/v1/label/job/values",
+        "/api/v1/query?query=up",
         "/metrics",
         "/targets",
         "/federate?match[]=%7Bjob%3D~%22.%2B%22%7D",
     ];
+    // Every leak at once: which secret, and where.
+    let mut leaks = Vec::new();
+    let before = |text: &str, at: usize, secret: &str| {
+        let start = (0..=at.saturating_sub(120)).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        format!("{secret} in {:?}", &text[start..at + secret.len()])
+    };
     for path in paths {
-        let response = http(server.addr, "GET", path, None);
-        assert!(!response.body.contains("S3CR3T"), "{path} leaks a secret:\n{}", response.body);
+        let body = http(server.addr, "GET", path, None).body;
+        for secret in URL_PASSWORDS.iter().chain(&["S3CR3T"]) {
+            if let Some(at) = body.find(secret) {
+                leaks.push(format!("{path}: {}", before(&body, at, secret)));
+            }
+        }
     }
-    let (_, config) = get_json(server.addr, "/api/v1/status/config");
-    assert!(config["data"]["yaml"].as_str().unwrap().contains("<secret>"));
     let log = server.log.lock().unwrap().join("\n");
-    assert!(!log.contains("S3CR3T"), "the log leaks a secret:\n{log}");
+    for secret in URL_PASSWORDS.iter().chain(&["S3CR3T", "address-PW9"]) {
+        if let Some(at) = log.find(secret) {
+            leaks.push(format!("the log: {}", before(&log, at, secret)));
+        }
+    }
+    assert!(leaks.is_empty(), "secrets leak:\n{}", leaks.join("\n"));
+    let (_, config) = get_json(server.addr, "/api/v1/status/config");
+    let yaml = config["data"]["yaml"].as_str().unwrap();
+    assert!(yaml.contains("<secret>"));
+    for shown in ["pu:xxxxx@", "tu:xxxxx@", "op:xxxxx@", "ku:xxxxx@", "ap:xxxxx@", "rw:xxxxx@", "rr:xxxxx@"] {
+        assert!(yaml.contains(shown), "{shown} missing from the config:\n{yaml}");
+    }
+    assert!(http(server.addr, "GET", "/metrics", None).body.contains("rw:xxxxx@127.0.0.1:1"));
+
+    // A password in a target's address reaches the scrape URL; every URL shown is redacted.
+    // The address itself is a label: `discoveredLabels` shows it as Prometheus does.
+    let (_, targets) = get_json(server.addr, "/api/v1/targets?scrapePool=userinfo");
+    let shown = &targets["data"]["activeTargets"][0];
+    for field in ["scrapeUrl", "globalUrl", "lastError", "labels"] {
+        assert!(!shown[field].to_string().contains("address-PW9"), "{field} leaks the address password: {shown}");
+    }
+    assert!(shown["scrapeUrl"].as_str().unwrap().starts_with("http://au:xxxxx@127.0.0.1:"), "{shown}");
+    let page = http(server.addr, "GET", "/targets", None).body;
+    assert!(!page.contains("address-PW9") && page.contains("au:xxxxx@127.0.0.1"), "{page}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::secret::Secret;
+use super::secret::{Secret, Url};
 
 /// Credentials for HTTP basic authentication.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
@@ -140,8 +140,8 @@ impl TlsConfig {
 #[serde(deny_unknown_fields)]
 pub struct ProxyConfig {
     /// The proxy's URL.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub proxy_url: String,
+    #[serde(default, skip_serializing_if = "Url::is_empty")]
+    pub proxy_url: Url,
     /// Hosts (comma-separated) that bypass the proxy.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub no_proxy: String,
@@ -156,7 +156,8 @@ pub struct ProxyConfig {
 impl ProxyConfig {
     fn validate(&self) -> Result<(), String> {
         if !self.proxy_url.is_empty() {
-            url::Url::parse(&self.proxy_url).map_err(|err| format!("invalid proxy_url {:?}: {err}", self.proxy_url))?;
+            url::Url::parse(self.proxy_url.expose())
+                .map_err(|err| format!("invalid proxy_url {:?}: {err}", self.proxy_url))?;
         }
         if !self.proxy_connect_header.is_empty() && !self.proxy_from_environment && self.proxy_url.is_empty() {
             return Err(
@@ -196,7 +197,7 @@ pub struct OAuth2 {
     pub scopes: Vec<String>,
     /// The token endpoint.
     #[serde(default)]
-    pub token_url: String,
+    pub token_url: Url,
     /// Extra parameters sent to the token endpoint.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub endpoint_params: BTreeMap<String, String>,
@@ -204,8 +205,8 @@ pub struct OAuth2 {
     #[serde(default)]
     pub tls_config: TlsConfig,
     /// The proxy for the token endpoint.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub proxy_url: String,
+    #[serde(default, skip_serializing_if = "Url::is_empty")]
+    pub proxy_url: Url,
     /// Hosts that bypass that proxy.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub no_proxy: String,
@@ -391,7 +392,7 @@ impl RawHttpClientConfig {
         let tls_config = self.tls_config.unwrap_or_default();
         tls_config.validate()?;
         let proxy = ProxyConfig {
-            proxy_url: self.proxy_url.unwrap_or_default(),
+            proxy_url: Url::new(self.proxy_url.unwrap_or_default()),
             no_proxy: self.no_proxy.unwrap_or_default(),
             proxy_from_environment: self.proxy_from_environment.unwrap_or(false),
             proxy_connect_header: self.proxy_connect_header.unwrap_or_default(),

@@ -11,6 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::http_client::{HttpClientConfig, join_dir, raw_with_http_client};
+use super::secret::Url;
 
 /// The kind of Kubernetes object a discovery watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -122,7 +123,7 @@ pub struct AttachMetadata {
 pub struct KubernetesSdConfig {
     /// The API server; `None` means in-cluster (or `kubeconfig_file`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub api_server: Option<String>,
+    pub api_server: Option<Url>,
     /// The objects watched.
     pub role: Role,
     /// A kubeconfig file, resolved against the config file's directory.
@@ -178,10 +179,10 @@ impl RawKubernetesSdConfig {
         let mut raw = self.0;
         let role = raw.role.ok_or("role missing (one of: pod, service, endpoints, endpointslice, node, ingress)")?;
         let http_client_config = raw.take_http_client().resolve(true)?;
-        let api_server = raw.api_server.filter(|s| !s.is_empty());
+        let api_server = raw.api_server.filter(|s| !s.is_empty()).map(Url::new);
         if let Some(api_server) = &api_server {
-            let url =
-                url::Url::parse(api_server).map_err(|err| format!("invalid api_server URL {api_server:?}: {err}"))?;
+            let url = url::Url::parse(api_server.expose())
+                .map_err(|err| format!("invalid api_server URL {api_server:?}: {err}"))?;
             if url.host_str().is_none() {
                 return Err(format!("invalid api_server URL {api_server:?}: host is missing"));
             }

@@ -11,7 +11,8 @@
 //! `scrape_configs` with `static_configs`, `file_sd_configs` and `kubernetes_sd_configs`,
 //! `remote_write`, `remote_read`, `storage`, `alerting` (parsed, not acted on). Other sections (`tracing`,
 //! `otlp`) and other service discoveries are refused with "… is not supported by promlite yet".
-//! Secrets are [`Secret`]s; [`Config::to_yaml`] shows them as `<secret>`.
+//! Secrets are [`Secret`]s, which [`Config::to_yaml`] shows as `<secret>`; every URL-typed field
+//! is a [`Url`], shown with its password as `xxxxx`.
 //! Invariant: loading never touches the running config; a failed load is only an error value.
 
 mod alerting;
@@ -48,7 +49,7 @@ pub use self::scrape::{
     StaticConfig,
 };
 use self::scrape::{ScrapeConfigEntry, parse_protocols};
-pub use self::secret::Secret;
+pub use self::secret::{Secret, Url};
 pub use self::web_config::{ClientAuth, TlsServerConfig, WebConfig, load_web_config};
 use crate::relabel::{NameValidation, RelabelConfig};
 
@@ -246,7 +247,7 @@ pub struct ExemplarsConfig {
 
 impl Config {
     /// The config as YAML in Prometheus's field names, defaults filled in, secrets as `<secret>`
-    /// (for `/api/v1/status/config`).
+    /// and URL passwords as `xxxxx` (for `/api/v1/status/config`).
     pub fn to_yaml(&self) -> String {
         match serde_saphyr::to_string(self) {
             Ok(yaml) => yaml,

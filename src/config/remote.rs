@@ -13,6 +13,7 @@ use serde_saphyr::Spanned;
 use super::duration::Duration;
 use super::http_client::{HttpClientConfig, raw_with_http_client};
 use super::list;
+use super::secret::Url;
 use crate::relabel::RelabelConfig;
 
 /// Headers Prometheus refuses to let users set (upstream `reservedHeaders`).
@@ -49,9 +50,9 @@ fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
     Ok(())
 }
 
-fn parse_url(url: Option<String>, section: &str) -> Result<String, String> {
-    let url = url.filter(|u| !u.is_empty()).ok_or_else(|| format!("url for {section} is empty"))?;
-    url::Url::parse(&url).map_err(|err| format!("invalid url {url:?} for {section}: {err}"))?;
+fn parse_url(url: Option<String>, section: &str) -> Result<Url, String> {
+    let url = Url::new(url.filter(|u| !u.is_empty()).ok_or_else(|| format!("url for {section} is empty"))?);
+    url::Url::parse(url.expose()).map_err(|err| format!("invalid url {url:?} for {section}: {err}"))?;
     Ok(url)
 }
 
@@ -154,7 +155,7 @@ impl Default for MetadataConfig {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RemoteWriteConfig {
     /// Where to send.
-    pub url: String,
+    pub url: Url,
     /// Per-request timeout.
     pub remote_timeout: Duration,
     /// Extra headers.
@@ -260,7 +261,7 @@ impl RawRemoteWriteConfig {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RemoteReadConfig {
     /// Where to read from.
-    pub url: String,
+    pub url: Url,
     /// Per-request timeout.
     pub remote_timeout: Duration,
     /// Largest frame of a chunked (streamed) response, in bytes.

@@ -1,7 +1,9 @@
-//! A configuration secret (password, token, client secret) that never prints itself.
+//! Configuration values that never print in full: a [`Secret`] (password, token, client
+//! secret) and a [`Url`], whose password is hidden.
 //!
-//! Invariant: `Debug`, `Display` and `Serialize` all give `<secret>`; only [`Secret::expose`]
-//! returns the value, and only the code that builds an HTTP client should call it.
+//! Invariant: `Debug`, `Display` and `Serialize` give `<secret>` for a secret and the URL with
+//! its password as `xxxxx` (upstream `config.URL`, through `promlite_web::redact_url`); only
+//! `expose` returns the value, and only code that builds or uses an HTTP client should call it.
 
 use std::fmt;
 
@@ -52,5 +54,51 @@ impl<'de> Deserialize<'de> for Secret {
 impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(REDACTED)
+    }
+}
+
+/// A URL from the config file (upstream `config.URL`): shown everywhere with its password, if
+/// it has one, as `xxxxx`; the client that connects to it reads it with [`Url::expose`].
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Url(String);
+
+impl Url {
+    /// Wraps a URL as written.
+    pub fn new(value: impl Into<String>) -> Url {
+        Url(value.into())
+    }
+
+    /// The URL as written, password included, for the HTTP client.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether no URL is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&promlite_web::redact_url(&self.0), f)
+    }
+}
+
+impl fmt::Display for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&promlite_web::redact_url(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Url {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Url(Option::<String>::deserialize(deserializer)?.unwrap_or_default()))
+    }
+}
+
+impl Serialize for Url {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&promlite_web::redact_url(&self.0))
     }
 }

@@ -287,7 +287,7 @@ scrape_configs:
   - job_name: a
     basic_auth: {username: u, password: secret-password}
     tls_config: {cert: CERT, key: secret-tls-key}
-    proxy_url: http://proxy
+    proxy_url: http://pu:secret-proxy-url@proxy
     proxy_connect_header: {X-Proxy: [secret-proxy-header]}
     http_headers:
       X-Api: {secrets: [secret-header]}
@@ -296,16 +296,20 @@ scrape_configs:
   - job_name: c
     bearer_token: secret-bearer
   - job_name: d
-    oauth2: {client_id: id, client_secret: secret-oauth, token_url: http://t}
+    oauth2:
+      client_id: id
+      client_secret: secret-oauth
+      token_url: http://tu:secret-token-url@t
+      proxy_url: http://op:secret-oauth-proxy-url@p
     kubernetes_sd_configs:
       - role: pod
-        api_server: https://k
+        api_server: https://ku:secret-api-server@k
         authorization: {credentials: secret-kubernetes}
 remote_write:
-  - url: http://w
+  - url: http://rw:secret-remote-write-url@w
     basic_auth: {username: u, password: secret-remote-write}
 remote_read:
-  - url: http://r
+  - url: http://rr:secret-remote-read-url@r
     bearer_token: secret-remote-read
 ";
 
@@ -318,10 +322,27 @@ fn secrets_never_leak() {
         assert!(!shown.contains("secret-"), "a secret leaked:\n{shown}");
     }
     assert_eq!(yaml.matches("<secret>").count(), 10, "{yaml}");
+    // Every URL-typed field shows its password as `xxxxx`, as upstream's `config.URL`.
+    assert_eq!(yaml.matches(":xxxxx@").count(), 6, "{yaml}");
+    assert!(yaml.contains("url: http://rw:xxxxx@w"), "{yaml}");
     // The rendered config loads again and keeps the same structure.
     let again = load(&yaml);
     assert_eq!(again.scrape_configs.len(), config.scrape_configs.len());
     assert_eq!(again.scrape_configs[0].job_name, "a");
+}
+
+#[test]
+fn errors_about_a_url_hide_its_password() {
+    for yaml in [
+        "scrape_configs:\n  - job_name: a\n    proxy_url: 'http://u:secret-1@host:port'\n",
+        "remote_write:\n  - url: 'http://u:secret-2@host:port/write'\n",
+        "remote_read:\n  - url: 'http://u:secret/3@host/read'\n",
+        "scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs:\n      - {role: pod, api_server: 'http://u:secret-4@:1'}\n",
+    ] {
+        let error = error(yaml);
+        assert!(!error.contains("secret"), "{error}");
+        assert!(error.contains("u:xxxxx@"), "{error}");
+    }
 }
 
 #[test]

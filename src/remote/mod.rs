@@ -125,44 +125,8 @@ fn remote_name(name: &str, url: &str) -> String {
     }
 }
 
-/// A configured URL as it may be shown, for errors about a URL that may not even parse.
-fn shown_config_url(url: &str) -> String {
-    reqwest::Url::parse(url).map_or_else(|_| "<unparsable URL>".to_owned(), |u| redacted_url(&u))
-}
-
-/// An endpoint URL as it may be shown (logs, metrics labels, query warnings): a password in
-/// it becomes `xxxxx`, as upstream's `URL.Redacted`.
-fn redacted_url(url: &reqwest::Url) -> String {
-    let mut shown = url.clone();
-    if shown.password().is_some() {
-        let _ = shown.set_password(Some("xxxxx"));
-    }
-    shown.to_string()
-}
-
 /// `text` with the password of `url`, if it has one, replaced by `xxxxx` (for error texts of
 /// the HTTP client, which may quote the URL).
 fn redact_password(text: String, url: &reqwest::Url) -> String {
-    match url.password().filter(|p| !p.is_empty()) {
-        Some(password) => text.replace(password, "xxxxx"),
-        None => text,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_never_show() {
-        let url = reqwest::Url::parse("https://user:s3cret@example.org:9090/api/v1/read").unwrap();
-        assert_eq!(redacted_url(&url), "https://user:xxxxx@example.org:9090/api/v1/read");
-        let error = format!("error sending request for url ({url})");
-        assert_eq!(
-            redact_password(error, &url),
-            "error sending request for url (https://user:xxxxx@example.org:9090/api/v1/read)"
-        );
-        let plain = reqwest::Url::parse("http://example.org/api/v1/write").unwrap();
-        assert_eq!(redacted_url(&plain), "http://example.org/api/v1/write");
-    }
+    promlite_web::redact_password_in(&text, url.as_str()).into_owned()
 }

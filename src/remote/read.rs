@@ -183,16 +183,14 @@ impl RemoteReadClient {
         evaluation_interval: std::time::Duration,
     ) -> Result<RemoteReadClient, ReadClientError> {
         let client = HttpClient::new(&config.http_client_config)
-            .map_err(|source| ReadClientError::Client { url: super::shown_config_url(&config.url), source })?;
-        let url = reqwest::Url::parse(&config.url).map_err(|err| ReadClientError::Url {
-            url: super::shown_config_url(&config.url),
-            reason: err.to_string(),
-        })?;
-        let name = super::remote_name(&config.name, &config.url);
+            .map_err(|source| ReadClientError::Client { url: config.url.to_string(), source })?;
+        let url = reqwest::Url::parse(config.url.expose())
+            .map_err(|err| ReadClientError::Url { url: config.url.to_string(), reason: err.to_string() })?;
+        let name = super::remote_name(&config.name, config.url.expose());
         let external_labels = if config.filter_external_labels { external_labels.to_vec() } else { Vec::new() };
         let inner = Inner {
             name,
-            shown_url: super::redacted_url(&url),
+            shown_url: promlite_web::redact_url(url.as_str()).into_owned(),
             url,
             client,
             config: config.clone(),

@@ -198,11 +198,11 @@ impl QueueManager {
         metadata: Option<super::metadata::MetadataSource>,
     ) -> Result<QueueManager, QueueError> {
         let client = HttpClient::new(&config.http_client_config)
-            .map_err(|source| QueueError::Client { url: super::shown_config_url(&config.url), source })?;
-        let url = reqwest::Url::parse(&config.url)
-            .map_err(|err| QueueError::Url { url: super::shown_config_url(&config.url), reason: err.to_string() })?;
-        let shown_url = super::redacted_url(&url);
-        let name = super::remote_name(&config.name, &config.url);
+            .map_err(|source| QueueError::Client { url: config.url.to_string(), source })?;
+        let url = reqwest::Url::parse(config.url.expose())
+            .map_err(|err| QueueError::Url { url: config.url.to_string(), reason: err.to_string() })?;
+        let shown_url = promlite_web::redact_url(url.as_str()).into_owned();
+        let name = super::remote_name(&config.name, config.url.expose());
         let metrics = Arc::new(QueueMetrics::default());
         let stop = Arc::new(AtomicBool::new(false));
         let shards = config.queue_config.min_shards.max(1) as usize;

@@ -15,6 +15,7 @@ mod metrics;
 mod pages;
 pub mod prompb;
 pub mod prompb_v2;
+mod redact;
 mod security;
 mod targets_view;
 
@@ -27,6 +28,7 @@ use promlite_promql::Engine;
 use promlite_storage::Db;
 use tokio::sync::Semaphore;
 
+pub use redact::{redact_password_in, redact_url};
 pub use security::ServerSecurity;
 pub use targets_view::{ActiveTarget, DroppedTarget, TargetHealth, TargetMetadata, TargetsView};
 

@@ -74,11 +74,12 @@ async fn targets(State(state): State<AppState>) -> Html<String> {
             let _ = write!(
                 page,
                 "<tr><td><a href=\"{url}\">{url}</a></td><td class=\"{health}\">{health}</td><td><code>{labels}</code></td><td>{last}</td><td>{dur:.3}s</td><td>{err}</td></tr>",
-                url = escape(&target.scrape_url),
+                url = escape(&crate::redact_url(&target.scrape_url)),
                 labels = escape(&target.labels.to_string()),
                 dur = target.last_scrape_duration.as_secs_f64(),
                 err = escape(&match (&target.last_error, &target.warning) {
-                    (error, _) if !error.is_empty() => error.clone(),
+                    (error, _) if !error.is_empty() =>
+                        crate::redact_password_in(error, &target.scrape_url).into_owned(),
                     (_, Some(warning)) => format!("warning: {warning}"),
                     _ => String::new(),
                 }),

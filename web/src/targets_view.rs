@@ -38,7 +38,8 @@ pub struct ActiveTarget {
     pub labels: Labels,
     /// The job name.
     pub scrape_pool: String,
-    /// The URL scraped.
+    /// The URL scraped, password included: the web layer redacts it (and `last_error`)
+    /// before showing either.
     pub scrape_url: String,
     /// Health after the last scrape.
     pub health: TargetHealth,

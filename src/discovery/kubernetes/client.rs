@@ -39,7 +39,7 @@ pub enum ClientError {
     /// The API server URL is unusable.
     #[error("invalid API server URL {url:?}: {reason}")]
     Url {
-        /// The URL as configured.
+        /// The URL as configured, its password redacted.
         url: String,
         /// Why.
         reason: String,
@@ -63,7 +63,7 @@ impl ApiClient {
     /// job's HTTP settings, else `kubeconfig_file`, else in-cluster.
     pub fn new(config: &KubernetesSdConfig) -> Result<ApiClient, ClientError> {
         if let Some(api_server) = &config.api_server {
-            return ApiClient::with(api_server, &config.http_client_config);
+            return ApiClient::with(api_server.expose(), &config.http_client_config);
         }
         if !config.kubeconfig_file.is_empty() {
             let (server, http_config) = from_kubeconfig(Path::new(&config.kubeconfig_file))?;
@@ -85,7 +85,8 @@ impl ApiClient {
     }
 
     fn with(server: &str, http_config: &HttpClientConfig) -> Result<ApiClient, ClientError> {
-        let url_error = |reason: String| ClientError::Url { url: server.to_owned(), reason };
+        let url_error =
+            |reason: String| ClientError::Url { url: promlite_web::redact_url(server).into_owned(), reason };
         let mut base = reqwest::Url::parse(server).map_err(|err| url_error(err.to_string()))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(url_error("scheme must be http or https".to_owned()));

@@ -54,7 +54,7 @@ pub struct SdStatus {
     pub index: usize,
     /// The role.
     pub role: Role,
-    /// The API server URL in use, once resolved.
+    /// The API server URL in use, once resolved, its password redacted.
     pub api_server: String,
     /// True once every resource of the role has synced and target groups were published.
     pub synced: bool,
@@ -114,8 +114,9 @@ impl SdState {
         f(&mut self.inner.lock().expect("sd state lock"))
     }
 
+    /// Records the API server's URL as the targets page shows it: its password redacted.
     pub(crate) fn set_api_server(&self, url: &str) {
-        self.with(|s| s.api_server = url.to_owned());
+        self.with(|s| s.api_server = promlite_web::redact_url(url).into_owned());
     }
 
     pub(crate) fn set_config_error(&self, error: String) {

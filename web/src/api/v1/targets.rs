@@ -55,13 +55,15 @@ pub(crate) async fn targets(State(state): State<AppState>, params: Params) -> Re
             .iter()
             .filter(|t| in_pool(&t.scrape_pool))
             .map(|t| {
+                // A password in the target's address reaches its URL (and maybe its error).
+                let scrape_url = crate::redact_url(&t.scrape_url);
                 let mut target = json!({
                     "discoveredLabels": labels_json(&t.discovered_labels),
                     "labels": labels_json(&t.labels),
                     "scrapePool": t.scrape_pool,
-                    "scrapeUrl": t.scrape_url,
-                    "globalUrl": t.scrape_url,
-                    "lastError": t.last_error,
+                    "scrapeUrl": scrape_url,
+                    "globalUrl": scrape_url,
+                    "lastError": crate::redact_password_in(&t.last_error, &t.scrape_url),
                     "lastScrape": format_rfc3339(t.last_scrape),
                     "lastScrapeDuration": t.last_scrape_duration.as_secs_f64(),
                     "health": t.health.as_str(),
