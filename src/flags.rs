@@ -21,6 +21,16 @@ pub struct Flags {
     #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = "0.0.0.0:9090")]
     pub listen_address: String,
 
+    /// Maximum duration before timing out read of the request, and closing idle connections
+    /// (0: no timeout).
+    #[arg(long = "web.read-timeout", value_name = "DURATION", default_value = "5m")]
+    pub read_timeout: Duration,
+
+    /// Maximum number of simultaneous connections across all listeners (at least 1). When all
+    /// are taken, the one idle longest is closed for a new one.
+    #[arg(long = "web.max-connections", value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
     /// The URL under which promlite is externally reachable (for example, behind a reverse
     /// proxy). Used for links; its path is the default route prefix.
     #[arg(long = "web.external-url", value_name = "URL")]
@@ -156,6 +166,8 @@ impl Flags {
         [
             ("config.file", config_file.display().to_string()),
             ("web.listen-address", self.listen_address.clone()),
+            ("web.read-timeout", self.read_timeout.to_string()),
+            ("web.max-connections", self.max_connections.to_string()),
             ("web.external-url", self.external_url.clone().unwrap_or_default()),
             ("web.route-prefix", self.route_prefix()),
             ("web.config.file", self.web_config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),

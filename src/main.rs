@@ -76,6 +76,7 @@ fn load_config(flags: &Flags) -> anyhow::Result<Option<(Config, PathBuf)>> {
 
 async fn run(flags: Flags) -> anyhow::Result<()> {
     let start_time = SystemTime::now();
+    raise_fd_limit(flags.max_connections);
     let loaded = load_config(&flags)?;
     let security = match &flags.web_config_file {
         Some(path) => {
@@ -96,8 +97,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
                 .ok_or(())
         })
         .map_err(|()| anyhow::anyhow!("invalid --web.listen-address {:?}: expected host:port", flags.listen_address))?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
+    let listener = promlite_web::bind(listen)
         .with_context(|| format!("listening on {listen} (--web.listen-address): is another server using the port?"))?;
     let local_addr = listener.local_addr()?;
     warn_unacted(loaded.as_ref().map(|(config, _)| config));
@@ -191,8 +191,12 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
             Arc::new(move |out: &mut String| remote.write_metrics(out))
         },
     };
+    let limits = promlite_web::ConnectionLimits {
+        max_connections: flags.max_connections,
+        read_timeout: flags.read_timeout.as_std(),
+    };
     let server =
-        tokio::spawn(promlite_web::serve(listener, state, security, wait_for_shutdown(move || reload(), quit)));
+        tokio::spawn(promlite_web::serve(listener, state, security, limits, wait_for_shutdown(move || reload(), quit)));
     tracing::info!(address = %local_addr, "serving HTTP; /-/ready answers 503 until the WAL replay is done");
     tokio::task::spawn_blocking(move || replay_db.replay_wal())
         .await
@@ -214,6 +218,27 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     close_db.close().with_context(|| format!("closing the TSDB in {}", flags.storage_path.display()))?;
     tracing::info!("see you next time!");
     Ok(())
+}
+
+/// Raises the soft limit of open files to the hard limit, as Go programs (Prometheus among
+/// them) do at start since Go 1.19: a soft limit of 1024 would leave little room for
+/// `--web.max-connections`, scrape connections and TSDB files together.
+fn raise_fd_limit(max_connections: u32) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(soft) => {
+            let hard = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(soft, |(_, hard)| hard);
+            tracing::info!(soft, hard, "fd limits");
+            // Connections, scrapes, remote endpoints and TSDB files all need descriptors.
+            if soft < u64::from(max_connections) + 256 {
+                tracing::warn!(
+                    soft,
+                    max_connections,
+                    "the open files limit leaves little room beyond --web.max-connections; raise it (ulimit -n) or lower the flag"
+                );
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "cannot raise the open files limit"),
+    }
 }
 
 /// Says which parts of a valid config promlite parses but does not act on yet.

@@ -17,3 +17,4 @@ mod scrape_engine;
 mod tsdb;
 mod util;
 mod web_config;
+mod web_server;

@@ -17,6 +17,7 @@ pub mod prompb;
 pub mod prompb_v2;
 mod redact;
 mod security;
+mod server;
 mod targets_view;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use tokio::sync::Semaphore;
 
 pub use redact::{redact_password_in, redact_url};
 pub use security::ServerSecurity;
+pub use server::{ConnectionLimits, bind};
 pub use targets_view::{ActiveTarget, DroppedTarget, TargetHealth, TargetMetadata, TargetsView};
 
 /// Settings from `--web.*` flags that handlers need.
@@ -117,20 +119,17 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves [`router`] on `listener` until `shutdown` resolves, then finishes open requests:
-/// HTTPS when `security.tls` is set, behind basic auth when users are configured.
+/// HTTPS when `security.tls` is set, behind basic auth when users are configured, with at most
+/// `limits.max_connections` connections open and `limits.read_timeout` to read a request.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     security: ServerSecurity,
+    limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let guard = security::Guard::new(&security);
     let app = router(state).layer(axum::middleware::from_fn_with_state(guard, security::guard));
-    match security.tls {
-        Some(tls) => {
-            let listener = security::TlsListener::new(listener, tls)?;
-            axum::serve(listener, app).with_graceful_shutdown(shutdown).await
-        }
-        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
-    }
+    let tls = security.tls.map(tokio_rustls::TlsAcceptor::from);
+    server::run(listener, app, tls, limits, shutdown).await
 }

@@ -1,13 +1,11 @@
-//! Serving securely (`--web.config.file`): HTTPS through a TLS listener, basic auth checked
-//! against bcrypt hashes, and configured response headers.
+//! Serving securely (`--web.config.file`): the TLS server config (each connection's handshake
+//! runs in its own task, in `server.rs`), basic auth checked against bcrypt hashes, and
+//! configured response headers.
 //!
-//! TLS handshakes run in their own tasks and finished connections queue for axum, so a client
-//! that stalls mid-handshake never blocks others. bcrypt is slow by design, so a successful
-//! check is remembered (by a hash of user, password and stored hash) as exporter-toolkit does;
-//! the remembered set is bounded.
+//! bcrypt is slow by design, so a successful check is remembered (by a hash of user, password
+//! and stored hash) as exporter-toolkit does; the remembered set is bounded.
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::Request;
@@ -15,10 +13,6 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 /// How the server authenticates clients and what it adds to responses.
 #[derive(Clone, Default)]
@@ -29,65 +23,6 @@ pub struct ServerSecurity {
     pub basic_auth_users: BTreeMap<String, String>,
     /// Headers added to every response.
     pub headers: Vec<(String, String)>,
-}
-
-/// Accepts TCP connections and completes TLS handshakes concurrently.
-pub(crate) struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local_addr: SocketAddr,
-}
-
-impl TlsListener {
-    pub(crate) fn new(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<TlsListener> {
-        let local_addr = tcp.local_addr()?;
-        let acceptor = TlsAcceptor::from(config);
-        let (sender, ready) = mpsc::channel(64);
-        tokio::spawn(async move {
-            loop {
-                let (stream, addr) = match tcp.accept().await {
-                    Ok(accepted) => accepted,
-                    Err(err) => {
-                        // Out of file descriptors and the like: wait instead of spinning.
-                        tracing::warn!(error = %err, "accepting a connection failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let (acceptor, connection_sender) = (acceptor.clone(), sender.clone());
-                tokio::spawn(async move {
-                    let handshake = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream));
-                    match handshake.await {
-                        Ok(Ok(tls)) => {
-                            let _ = connection_sender.send((tls, addr)).await;
-                        }
-                        Ok(Err(err)) => tracing::debug!(client = %addr, error = %err, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(client = %addr, "TLS handshake timed out"),
-                    }
-                });
-                if sender.is_closed() {
-                    return;
-                }
-            }
-        });
-        Ok(TlsListener { ready, local_addr })
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(connection) => connection,
-            // The accept task only ends when this listener is gone.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local_addr)
-    }
 }
 
 /// Checks basic auth and adds the configured headers.
