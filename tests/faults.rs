@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 
 use promlite_web::prompb;
 
-use crate::remote_util::{WRITE_HEADERS, free_port, metric, now_ms, series, write};
+use crate::remote_util::{WRITE_HEADERS, metric, now_ms, series, write};
 use crate::util::{FakeTarget, enc, eventually, get_json, http, start, start_with_data};
 
 /// One remote-write POST that tolerates a server that is down or dies mid-request: the status,
 /// or `None` when no whole answer came back (then the sender does not know, and retries).
-fn try_write(addr: SocketAddr, timeseries: Vec<prompb::TimeSeries>) -> Option<u16> {
+fn try_write(addr: SocketAddr, timeseries: Vec<prompb::TimeSeries>) -> Option<(u16, String)> {
     let body = prompb::encode_snappy(&prompb::WriteRequest { timeseries, metadata: vec![] });
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
@@ -35,7 +35,8 @@ fn try_write(addr: SocketAddr, timeseries: Vec<prompb::TimeSeries>) -> Option<u1
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).ok()?;
     let text = String::from_utf8_lossy(&raw);
-    text.strip_prefix("HTTP/1.1 ")?.split_whitespace().next()?.parse().ok()
+    let status = text.strip_prefix("HTTP/1.1 ")?.split_whitespace().next()?.parse().ok()?;
+    Some((status, text.split_once("\r\n\r\n").map_or("", |(_, body)| body).to_owned()))
 }
 
 /// Every sample of series matching `selector` in `[start, end]` ms, by label set: `(t, value)`.
@@ -62,6 +63,15 @@ fn stored(addr: SocketAddr, selector: &str, start: i64, end: i64) -> BTreeMap<St
     out
 }
 
+/// A free port below Linux's ephemeral range (32768 and up by default): servers that other
+/// tests start on port 0 can never take it while this test restarts its server on it.
+fn port_outside_the_ephemeral_range() -> u16 {
+    let start = 20_000 + (std::process::id() % 5_000) as u16;
+    (start..30_000)
+        .find(|&port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+        .expect("a free port between 20000 and 30000")
+}
+
 /// Starts promlite on a fixed port, not waiting for readiness: the sender must find it while
 /// it replays.
 fn spawn_on(port: u16, data: &Path) -> std::process::Child {
@@ -85,10 +95,12 @@ fn spawn_on(port: u16, data: &Path) -> std::process::Child {
 fn restarts_under_a_retrying_sender_keep_every_acknowledged_sample_under_its_own_series() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let port = free_port();
+    let port = port_outside_the_ephemeral_range();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     const FIXED: usize = 50;
-    let t0 = now_ms() - 3_600_000;
+    // Well inside the head's window (no older than an hour before its newest sample, which the
+    // server's self-scrape keeps at now).
+    let t0 = now_ms() - 1_200_000;
     // A WAL big enough that its replay takes a while: 400k samples over 2,000 series.
     {
         let mut child = spawn_on(port, &data);
@@ -100,7 +112,7 @@ fn restarts_under_a_retrying_sender_keep_every_acknowledged_sample_under_its_own
             let batch: Vec<_> = (0..2_000)
                 .map(|s| {
                     let name = format!("s{s}");
-                    series(&[("__name__", "bulk"), ("s", &name)], &[(t0 - 1_000_000 + round, round as f64)])
+                    series(&[("__name__", "bulk"), ("s", &name)], &[(t0 - 600_000 + round, round as f64)])
                 })
                 .collect();
             let (status, body) = write(addr, batch);
@@ -124,13 +136,13 @@ fn restarts_under_a_retrying_sender_keep_every_acknowledged_sample_under_its_own
                     .collect();
                 batch.push(series(&[("__name__", "created"), ("b", &b.to_string())], &[(t0 + b, b as f64)]));
                 match try_write(addr, batch) {
-                    Some(204) => {
+                    Some((204, _)) => {
                         acked.lock().unwrap().push(b);
                         b += 1;
                     }
                     // Not ready (503), or no answer: retry the same batch, as a sender does.
-                    Some(503) | None => std::thread::sleep(Duration::from_millis(2)),
-                    Some(other) => panic!("batch {b}: unexpected status {other}"),
+                    Some((503, _)) | None => std::thread::sleep(Duration::from_millis(2)),
+                    Some((other, body)) => panic!("batch {b}: unexpected status {other}: {body}"),
                 }
             }
         })
@@ -166,6 +178,10 @@ fn restarts_under_a_retrying_sender_keep_every_acknowledged_sample_under_its_own
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() > 20, "the sender got through: {} batches", acked.len());
     assert!(replay_refusals > 0, "some restart was observed mid-replay");
+    eprintln!(
+        "{} batches acknowledged over 4 kill -9 restarts ({replay_refusals} seen mid-replay); checking each is stored once",
+        acked.len()
+    );
 
     let end = t0 + acked.last().unwrap() + 1;
     let fixed = stored(addr, "fixed", t0, end);
@@ -188,7 +204,7 @@ fn restarts_under_a_retrying_sender_keep_every_acknowledged_sample_under_its_own
         assert_eq!(samples, &vec![(t0 + b, *b as f64)], "created b={b}");
     }
     // The bulk history survived every restart.
-    let bulk = stored(addr, "bulk", t0 - 1_000_000, t0 - 1_000_000 + 200);
+    let bulk = stored(addr, "bulk", t0 - 600_000, t0 - 600_000 + 200);
     assert_eq!(bulk.len(), 2_000);
     assert!(bulk.values().all(|s| s.len() == 200));
     child.kill().unwrap();
@@ -298,6 +314,7 @@ fn a_full_disk_refuses_appends_with_the_reason_and_heals_when_space_is_back() {
         }
     });
 
+    assert!(metric(server.addr, "promlite_target_scrapes_storage_failed_total") >= 1.0);
     // Space is back: the very next write is stored, without a restart.
     std::fs::remove_file(dir.path().join("disk/filler")).unwrap();
     let healed = Instant::now();
@@ -354,6 +371,7 @@ fn a_scrape_refused_by_sample_limit_creates_no_series() {
         let scrapes = target.requests.load(Ordering::Relaxed);
         if error.contains("sample limit exceeded") && scrapes >= 3 { Ok(()) } else { Err(format!("{scrapes} scrapes, {error:?}")) }
     });
+    assert!(metric(server.addr, "prometheus_target_scrapes_exceeded_sample_limit_total") >= 3.0, "refusals are counted");
     // Only the five report series (up, scrape_*) exist: no flood series was kept.
     let head_series = metric(server.addr, "prometheus_tsdb_head_series");
     assert_eq!(head_series, 5.0, "head series after refused scrapes");

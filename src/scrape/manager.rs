@@ -16,6 +16,7 @@ use promlite_storage::Db;
 use promlite_web::{ActiveTarget, DroppedTarget, TargetMetadata, TargetsView};
 
 use super::pool::{ClientError, ScrapePool};
+use super::scrape_loop::ScrapeCounters;
 use crate::config::Config;
 use crate::discovery;
 
@@ -38,12 +39,13 @@ pub struct Manager {
     db: Db,
     offset_seed: u64,
     jobs: Mutex<BTreeMap<String, Job>>,
+    counters: Arc<ScrapeCounters>,
 }
 
 impl Manager {
     /// A manager appending to `db`; `offset_seed` spreads this server's targets over the interval.
     pub fn new(db: Db, offset_seed: u64) -> Manager {
-        Manager { db, offset_seed, jobs: Mutex::new(BTreeMap::new()) }
+        Manager { db, offset_seed, jobs: Mutex::new(BTreeMap::new()), counters: Arc::default() }
     }
 
     /// Reconciles the pools with `config` (already validated). Must run inside a tokio runtime.
@@ -62,7 +64,7 @@ impl Manager {
                 old => old,
             };
             let scrape_config = Arc::new(scrape_config.clone());
-            let pool = match ScrapePool::new(Arc::clone(&scrape_config), self.db.clone(), self.offset_seed) {
+            let pool = match ScrapePool::new(Arc::clone(&scrape_config), self.db.clone(), self.offset_seed, Arc::clone(&self.counters)) {
                 Ok(pool) => Arc::new(pool),
                 Err(err) => {
                     tracing::error!(scrape_pool = %name, error = %err, "cannot scrape this job");
@@ -204,6 +206,7 @@ impl TargetsView for Manager {
                 pool.config().job_name
             );
         }
+        self.counters.write_metrics(out);
         discovery::kubernetes::write_metrics(out);
     }
 }

@@ -11,7 +11,7 @@ use promlite_storage::{Db, Labels};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::scrape_loop::{self, Control, LoopOptions, SeriesCache};
+use super::scrape_loop::{self, Control, LoopOptions, ScrapeCounters, SeriesCache};
 use super::target::{Target, populate_labels};
 use super::textparse;
 use crate::config::ScrapeConfig;
@@ -39,6 +39,7 @@ pub struct ScrapePool {
     client: HttpClient,
     db: Db,
     offset_seed: u64,
+    counters: Arc<ScrapeCounters>,
     state: Mutex<PoolState>,
 }
 
@@ -62,10 +63,15 @@ pub struct ClientError {
 
 impl ScrapePool {
     /// A pool for `config`, with no targets yet.
-    pub fn new(config: Arc<ScrapeConfig>, db: Db, offset_seed: u64) -> Result<ScrapePool, ClientError> {
+    pub fn new(
+        config: Arc<ScrapeConfig>,
+        db: Db,
+        offset_seed: u64,
+        counters: Arc<ScrapeCounters>,
+    ) -> Result<ScrapePool, ClientError> {
         let client = HttpClient::new(&config.http_client_config)
             .map_err(|source| ClientError { job: config.job_name.clone(), source })?;
-        Ok(ScrapePool { config, client, db, offset_seed, state: Mutex::new(PoolState::default()) })
+        Ok(ScrapePool { config, client, db, offset_seed, counters, state: Mutex::new(PoolState::default()) })
     }
 
     /// The job's configuration.
@@ -179,6 +185,7 @@ impl ScrapePool {
             accept: textparse::accept_header(&self.config.scrape_protocols, &self.config.metric_name_escaping_scheme)
                 .into(),
             fallback_scrape_protocol: self.config.fallback_scrape_protocol,
+            counters: Arc::clone(&self.counters),
         }
     }
 

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use promlite_storage::{Db, Labels, LabelsBuilder, METRIC_NAME, STALE_NAN, SeriesRef};
@@ -59,6 +60,61 @@ pub struct LoopOptions {
     pub accept: Arc<str>,
     /// The parser for a missing or unusable `Content-Type`.
     pub fallback_scrape_protocol: Option<ScrapeProtocol>,
+    /// The manager's counters of refused scrapes.
+    pub counters: Arc<ScrapeCounters>,
+}
+
+/// Scrapes refused by a limit or by storage, over all pools: Prometheus's
+/// `prometheus_target_scrapes_exceeded_*` and `prometheus_target_scrape_pool_exceeded_label_limits_total`,
+/// and promlite's `promlite_target_scrapes_storage_failed_total`. Owned by the scrape manager.
+#[derive(Debug, Default)]
+pub struct ScrapeCounters {
+    sample_limit: AtomicU64,
+    body_size_limit: AtomicU64,
+    label_limits: AtomicU64,
+    storage_failed: AtomicU64,
+}
+
+impl ScrapeCounters {
+    fn count(&self, err: &ScrapeError) {
+        let counter = match err {
+            ScrapeError::SampleLimit(_) => &self.sample_limit,
+            ScrapeError::BodySizeLimit(_) => &self.body_size_limit,
+            ScrapeError::LabelLimit(_) => &self.label_limits,
+            ScrapeError::Storage(_) => &self.storage_failed,
+            _ => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Appends the counters in the text format.
+    pub fn write_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        for (name, help, counter) in [
+            (
+                "prometheus_target_scrapes_exceeded_sample_limit_total",
+                "Total number of scrapes that hit the sample limit and were rejected.",
+                &self.sample_limit,
+            ),
+            (
+                "prometheus_target_scrapes_exceeded_body_size_limit_total",
+                "Total number of scrapes that hit the body size limit",
+                &self.body_size_limit,
+            ),
+            (
+                "prometheus_target_scrape_pool_exceeded_label_limits_total",
+                "Total number of times scrape pools hit the label limits, during sync or config reload.",
+                &self.label_limits,
+            ),
+            (
+                "promlite_target_scrapes_storage_failed_total",
+                "Scrapes whose samples the TSDB could not store (a full disk); nothing of them was stored.",
+                &self.storage_failed,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.load(Ordering::Relaxed));
+        }
+    }
 }
 
 /// What the pool tells a running loop.
@@ -139,6 +195,9 @@ async fn scrape_once(
         let result = body.and_then(|fetched| cache.append_scrape(&db, &target, &options, &fetched, timestamp));
         let duration = started.elapsed();
         let error = result.as_ref().err().map(ToString::to_string);
+        if let Err(err) = &result {
+            options.counters.count(err);
+        }
         if let Some(err) = &error {
             tracing::debug!(error = %err, duration_ms = duration.as_millis() as u64, "scrape failed");
             cache.mark_all_stale(&db, timestamp);
