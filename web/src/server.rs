@@ -114,6 +114,10 @@ pub(crate) async fn run(
             permit = slots.make_room() => permit,
             () = &mut shutdown => break,
         };
+        // As Go does for every TCP connection: a small response is not held back by Nagle.
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(client = %client, error = %err, "setting TCP_NODELAY failed");
+        }
         let connection = Connection {
             app: app.clone(),
             tracked: slots.register(),
@@ -310,7 +314,10 @@ impl Connection {
             slots: Arc::clone(&self.slots),
             read_timeout: self.read_timeout,
         };
-        let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        // `cut` bounds header reads for both protocols (and the protocol sniffing before them,
+        // which hyper's HTTP/1 timer does not see), so hyper's own header timer stays off.
+        builder.http1().header_read_timeout(None);
         let connection = builder.serve_connection(io, service);
         tokio::pin!(connection);
         let mut stopping = false;
