@@ -36,8 +36,8 @@ fn main() -> ExitCode {
     match runtime.block_on(run(flags)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            // Logged once: the log goes to stderr already.
             tracing::error!("{err:#}");
-            eprintln!("promlite: {err:#}");
             ExitCode::FAILURE
         }
     }

@@ -72,10 +72,26 @@ fn port_outside_the_ephemeral_range() -> u16 {
         .expect("a free port between 20000 and 30000")
 }
 
+/// A child process killed (SIGKILL) and reaped on drop, so a failing test leaves none behind.
+struct Killed(std::process::Child);
+
+impl Killed {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Starts promlite on a fixed port, not waiting for readiness: the sender must find it while
 /// it replays.
-fn spawn_on(port: u16, data: &Path) -> std::process::Child {
-    Command::new(crate::util::binary())
+fn spawn_on(port: u16, data: &Path) -> Killed {
+    let child = Command::new(crate::util::binary())
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg(format!("--storage.tsdb.path={}", data.display()))
         .arg("--web.enable-remote-write-receiver")
@@ -85,7 +101,8 @@ fn spawn_on(port: u16, data: &Path) -> std::process::Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("starting promlite")
+        .expect("starting promlite");
+    Killed(child)
 }
 
 /// The issue-13 probe: a sender that writes as soon as the port is open, across restarts by
@@ -118,8 +135,7 @@ fn restarts_under_a_retrying_sender_keep_every_acknowledged_sample_under_its_own
             let (status, body) = write(addr, batch);
             assert_eq!(status, 204, "bulk round {round}: {body}");
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.kill();
     }
 
     // The sender: batch b writes value b to FIXED series at t0 + b, and creates series new_b.
@@ -164,8 +180,7 @@ fn restarts_under_a_retrying_sender_keep_every_acknowledged_sample_under_its_own
         }
         replay_refusals += usize::from(saw_not_ready);
         std::thread::sleep(Duration::from_millis(300 + 200 * restart));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.kill();
     }
     let mut child = spawn_on(port, &data);
     eventually(Duration::from_secs(60), || match crate::util::try_http(addr, "GET", "/-/ready") {
@@ -207,8 +222,7 @@ fn restarts_under_a_retrying_sender_keep_every_acknowledged_sample_under_its_own
     let bulk = stored(addr, "bulk", t0 - 600_000, t0 - 600_000 + 200);
     assert_eq!(bulk.len(), 2_000);
     assert!(bulk.values().all(|s| s.len() == 200));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
 }
 
 /// Mounts a tmpfs of `size` at `dir`; `None` (with the reason printed) where that is not
