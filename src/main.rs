@@ -32,7 +32,14 @@ fn main() -> ExitCode {
     rustls::crypto::ring::default_provider()
         .install_default()
         .expect("no other rustls provider is installed before main");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("building the tokio runtime");
+    // PromQL is parsed, evaluated and formatted on the runtime's threads (workers and the
+    // blocking pool), recursing once per level of the expression; QUERY_STACK_SIZE is what the
+    // deepest expression the parser accepts needs. Tokio's default of 2 MiB is not enough.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(promlite_promql::QUERY_STACK_SIZE)
+        .enable_all()
+        .build()
+        .expect("building the tokio runtime");
     match runtime.block_on(run(flags)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

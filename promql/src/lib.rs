@@ -6,7 +6,9 @@
 //! promql-parser; the evaluator is ours and follows Prometheus 3 semantics (left-open range
 //! and lookback windows, staleness markers, rate extrapolation). [`parse_matchers`] turns the
 //! API's `match[]` selectors into storage matchers. The engine reads storage only through a
-//! `Querier` and knows nothing of HTTP.
+//! `Querier` and knows nothing of HTTP. [`parse`] refuses expressions nested deeper than
+//! [`MAX_DEPTH`], and a thread with [`QUERY_STACK_SIZE`] of stack can parse, evaluate, format
+//! and drop any expression it accepts.
 //!
 //! ```
 //! use promlite_promql::{Engine, EngineOptions, Value};
@@ -42,5 +44,5 @@ mod tests;
 pub use engine::{Engine, EngineOptions, QueryOptions};
 pub use error::QueryError;
 pub use parse_error::{ParseError, Position};
-pub use parser::parse_matchers;
+pub use parser::{MAX_DEPTH, QUERY_STACK_SIZE, parse, parse_matchers};
 pub use value::{InstantSample, QueryResult, RangeSeries, Value};

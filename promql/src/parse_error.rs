@@ -6,7 +6,9 @@
 //! lexer-class error (unclosed or unexpected brackets, unterminated strings, end of input), of
 //! the argument or name a type error is about, and, for a grammar error, the first token that
 //! cannot follow the one before it. When it cannot tell, the error keeps promql-parser's text
-//! and no position rather than a wrong one.
+//! and no position rather than a wrong one. The same token scan lets `parser.rs` bound a
+//! query's nesting before promql-parser builds its tree. A message is shown cut to
+//! [`MAX_MESSAGE_LEN`] bytes, so an error never echoes a giant query back.
 //! FIXME(#7): full parity needs our own parser; see ARCHITECTURE.md for the measurement.
 
 use std::fmt;
@@ -29,12 +31,20 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// The most bytes of a message that [`ParseError`]'s `Display` shows. Messages quote names,
+/// strings and, in promql-parser's "no expression found", the whole query.
+pub(crate) const MAX_MESSAGE_LEN: usize = 300;
+
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.position {
-            Some(Position { line, col }) => write!(f, "{line}:{col}: parse error: {}", self.message),
-            None => write!(f, "parse error: {}", self.message),
+        if let Some(Position { line, col }) = self.position {
+            write!(f, "{line}:{col}: ")?;
         }
+        if self.message.len() <= MAX_MESSAGE_LEN {
+            return write!(f, "parse error: {}", self.message);
+        }
+        let cut = (0..=MAX_MESSAGE_LEN).rev().find(|&i| self.message.is_char_boundary(i)).unwrap_or(0);
+        write!(f, "parse error: {}… ({} more bytes)", &self.message[..cut], self.message.len() - cut)
     }
 }
 
@@ -46,7 +56,7 @@ impl ParseError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
+pub(crate) enum Kind {
     Identifier,
     Number,
     String,
@@ -59,89 +69,127 @@ enum Kind {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Token<'a> {
-    kind: Kind,
-    text: &'a str,
+pub(crate) struct Token<'a> {
+    pub(crate) kind: Kind,
+    pub(crate) text: &'a str,
     offset: usize,
 }
 
 const WORD_OPERATORS: &[&str] = &["and", "or", "unless", "atan2"];
 const KEYWORDS: &[&str] = &["by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"];
 
-/// Scans `query` into tokens; `Err` holds the offset of an unterminated string's quote.
-fn scan(query: &str) -> Result<Vec<Token<'_>>, usize> {
-    let bytes = query.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        let start = i;
-        let kind = match c {
-            b' ' | b'\t' | b'\n' | b'\r' => {
-                i += 1;
-                continue;
-            }
-            b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b'"' | b'\'' | b'`' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != c {
-                    i += if bytes[i] == b'\\' && c != b'`' { 2 } else { 1 };
-                }
-                if i >= bytes.len() {
-                    return Err(start);
-                }
-                i += 1;
-                Kind::String
-            }
-            b'(' | b'{' | b'[' => {
-                i += 1;
-                Kind::Open
-            }
-            b')' | b'}' | b']' => {
-                i += 1;
-                Kind::Close
-            }
-            b',' => {
-                i += 1;
-                Kind::Comma
-            }
-            b'0'..=b'9' | b'.' => {
-                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.') {
-                    i += 1;
-                }
-                let text = &query[start..i];
-                if text.ends_with(['s', 'm', 'h', 'd', 'w', 'y']) && !text.starts_with("0x") {
-                    Kind::Duration
-                } else {
-                    Kind::Number
-                }
-            }
-            c if c.is_ascii_alphabetic() || c == b'_' || c == b':' => {
-                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b':') {
-                    i += 1;
-                }
-                if WORD_OPERATORS.contains(&&query[start..i]) { Kind::Operator } else { Kind::Identifier }
-            }
-            b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'=' | b'!' | b'<' | b'>' | b'@' => {
-                i += 1;
-                if i < bytes.len() && matches!(bytes[i], b'=' | b'~') {
-                    i += 1;
-                }
-                if c == b'@' { Kind::Other } else { Kind::Operator }
-            }
-            _ => {
-                i += query[i..].chars().next().map_or(1, char::len_utf8);
-                Kind::Other
-            }
-        };
-        out.push(Token { kind, text: &query[start..i], offset: start });
+/// Scans `query` into tokens, and the offset of an unterminated string's quote if there is one
+/// (the tokens then stop before it).
+fn scan(query: &str) -> (Vec<Token<'_>>, Option<usize>) {
+    let mut scanner = Scanner::new(query);
+    let tokens = scanner.by_ref().collect();
+    (tokens, scanner.unterminated)
+}
+
+/// The tokens of a query, one at a time. Strings and comments end where promql-parser's lexer
+/// ends them, or earlier (a raw string at its first backtick), never later, so that no operator
+/// or bracket the parser sees is hidden from `parser.rs`'s nesting bound.
+pub(crate) struct Scanner<'a> {
+    query: &'a str,
+    i: usize,
+    /// The offset of the quote of a string that runs to the end of the query, once reached.
+    pub(crate) unterminated: Option<usize>,
+}
+
+impl<'a> Scanner<'a> {
+    pub(crate) fn new(query: &'a str) -> Scanner<'a> {
+        Scanner { query, i: 0, unterminated: None }
     }
-    Ok(out)
+}
+
+impl<'a> Iterator for Scanner<'a> {
+    type Item = Token<'a>;
+
+    fn next(&mut self) -> Option<Token<'a>> {
+        let query = self.query;
+        let bytes = query.as_bytes();
+        let mut i = self.i;
+        while i < bytes.len() {
+            let c = bytes[i];
+            let start = i;
+            let kind = match c {
+                b' ' | b'\t' | b'\n' | b'\r' => {
+                    i += 1;
+                    continue;
+                }
+                b'#' => {
+                    while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                        i += 1;
+                    }
+                    continue;
+                }
+                b'"' | b'\'' | b'`' => {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != c {
+                        i += if bytes[i] == b'\\' && c != b'`' { 2 } else { 1 };
+                    }
+                    if i >= bytes.len() {
+                        self.unterminated = Some(start);
+                        self.i = bytes.len();
+                        return None;
+                    }
+                    i += 1;
+                    Kind::String
+                }
+                b'(' | b'{' | b'[' => {
+                    i += 1;
+                    Kind::Open
+                }
+                b')' | b'}' | b']' => {
+                    i += 1;
+                    Kind::Close
+                }
+                b',' => {
+                    i += 1;
+                    Kind::Comma
+                }
+                b'0'..=b'9' | b'.' => {
+                    while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.') {
+                        i += 1;
+                    }
+                    let text = &query[start..i];
+                    if text.ends_with(['s', 'm', 'h', 'd', 'w', 'y']) && !text.starts_with("0x") {
+                        Kind::Duration
+                    } else {
+                        Kind::Number
+                    }
+                }
+                c if c.is_ascii_alphabetic() || c == b'_' || c == b':' => {
+                    while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b':')
+                    {
+                        i += 1;
+                    }
+                    // The lexer reads keywords in any case: `AND` is `and`.
+                    let word = &query[start..i];
+                    if WORD_OPERATORS.iter().any(|op| op.eq_ignore_ascii_case(word)) {
+                        Kind::Operator
+                    } else {
+                        Kind::Identifier
+                    }
+                }
+                b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'=' | b'!' | b'<' | b'>' | b'@' => {
+                    i += 1;
+                    if i < bytes.len() && matches!(bytes[i], b'=' | b'~') {
+                        i += 1;
+                    }
+                    if c == b'@' { Kind::Other } else { Kind::Operator }
+                }
+                _ => {
+                    i += query[i..].chars().next().map_or(1, char::len_utf8);
+                    Kind::Other
+                }
+            };
+            self.i = i;
+            return Some(Token { kind, text: &query[start..i], offset: start });
+        }
+        self.i = i;
+        None
+    }
 }
 
 /// Prometheus's line:col of a byte offset.
@@ -174,10 +222,10 @@ fn ends_operand(token: &Token) -> bool {
 /// Turns promql-parser's message for `query` into Prometheus's wording and position.
 pub(crate) fn locate(query: &str, message: String) -> ParseError {
     let at = |offset: usize, message: String| ParseError { position: Some(position(query, offset)), message };
-    let tokens = match scan(query) {
-        Ok(tokens) => tokens,
-        Err(quote) => return at(quote, message),
-    };
+    let (tokens, unterminated) = scan(query);
+    if let Some(quote) = unterminated {
+        return at(quote, message);
+    }
     let end = query.trim_end().len();
     if message.starts_with("unexpected end of input") {
         return at(end, message);

@@ -5,6 +5,11 @@
 //! the grammar. It does not report error positions: `parse_error.rs` recovers them and
 //! Prometheus's wording where it can. Matchers are recompiled by storage so that regexes get Go RE2's meaning of
 //! `\d \w \s`, not the Rust regex the parser checked them with.
+//!
+//! Invariant: no expression deeper than [`MAX_DEPTH`] levels is ever built. promql-parser, its
+//! `Display`, `prettify` and `Drop`, and our evaluator all recurse once per level, so a deeper
+//! tree could overflow the stack; [`parse`] refuses such a query from its tokens alone, before
+//! promql-parser sees it. [`QUERY_STACK_SIZE`] is the stack that is enough for any accepted tree.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,13 +18,117 @@ use promql_parser::label::MatchOp as ParserMatchOp;
 use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 
 use crate::error::QueryError;
-use crate::parse_error::{ParseError, locate};
+use crate::parse_error::{Kind, ParseError, Scanner, locate};
 
-/// Parses a PromQL expression.
-pub(crate) fn parse(query: &str) -> Result<Expr, QueryError> {
+/// The deepest expression [`parse`] accepts, in levels: every bracket, function call,
+/// aggregation and subquery is a level, and so is every operator in a row, since promql-parser
+/// nests `a + b + c` as `(a + b) + c`. Real queries stay below about 50.
+pub const MAX_DEPTH: usize = 1000;
+
+/// The stack a thread needs to parse, evaluate, format, print as JSON and drop any expression
+/// [`parse`] accepts, with room to spare. Measured at [`MAX_DEPTH`] levels: under 0.5 MiB in a
+/// release build, up to 13 MiB in a debug build (nested `label_replace`; a debug build gives
+/// every local of `functions::call` its own slot), so `depth_tests` checks that half of this is
+/// enough. The Rust default for spawned threads, and tokio's, is 2 MiB.
+pub const QUERY_STACK_SIZE: usize = 32 << 20;
+
+/// Parses a PromQL expression no deeper than [`MAX_DEPTH`]; an error never quotes more than a
+/// few hundred bytes of the query.
+pub fn parse(query: &str) -> Result<Expr, QueryError> {
     let rewritten = byte_escapes_as_unicode(query);
+    if nesting_depth(&rewritten, MAX_DEPTH) > MAX_DEPTH {
+        return Err(QueryError::Parse(ParseError::new(format!(
+            "query is nested too deeply: more than {MAX_DEPTH} levels (promlite's limit)"
+        ))));
+    }
     promql_parser::parser::parse(&rewritten)
         .map_err(|message| QueryError::Parse(locate(query, prometheus_wording(&message))))
+}
+
+/// One open bracket of [`nesting_depth`]'s scan, and the levels seen inside it so far.
+struct Group {
+    kind: GroupKind,
+    /// The deepest comma-separated part (argument) already closed.
+    deepest: usize,
+    /// Operators in the current part: each may nest everything before it one level deeper.
+    operators: usize,
+    /// The deepest bracket closed inside the current part.
+    inner: usize,
+    /// A `[...]` with a `:` in it: a subquery, which nests the expression before it.
+    subquery: bool,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum GroupKind {
+    /// The whole query, or `(...)`: a parenthesis, call or aggregation, one level.
+    Paren,
+    /// `by (...)`, `on (...)` and the like: label names, no level.
+    Labels,
+    /// `{...}`: label matchers, no level.
+    Braces,
+    /// `[...]`: a range, no level; a subquery adds one to the part it follows.
+    Brackets,
+}
+
+/// How deeply promql-parser would nest the expression `query`, from its tokens: never less than
+/// the depth of any tree the parser builds from them, equal to it for plain nesting and plain
+/// operator chains. Stops counting once the answer is known to exceed `max`.
+fn nesting_depth(query: &str, max: usize) -> usize {
+    let new_group = |kind| Group { kind, deepest: 0, operators: 0, inner: 0, subquery: false };
+    // The query itself is a group that adds no level of its own.
+    let mut open = vec![new_group(GroupKind::Paren)];
+    let mut previous: Option<&str> = None;
+    for token in Scanner::new(query) {
+        let nested = open.len() > 1;
+        let group = open.last_mut().expect("the query's own group is never closed");
+        match (token.kind, token.text) {
+            (Kind::Open, "(") => {
+                let labels = previous.is_some_and(|word| {
+                    ["by", "without", "on", "ignoring", "group_left", "group_right"]
+                        .iter()
+                        .any(|keyword| keyword.eq_ignore_ascii_case(word))
+                });
+                open.push(new_group(if labels { GroupKind::Labels } else { GroupKind::Paren }));
+                // All but the innermost two groups are parentheses in any query that parses
+                // (labels, braces and ranges hold none), each a level: no need to look further.
+                if open.len() > max + 3 {
+                    return max + 1;
+                }
+            }
+            (Kind::Open, "{") => open.push(new_group(GroupKind::Braces)),
+            (Kind::Open, _) => open.push(new_group(GroupKind::Brackets)),
+            (Kind::Close, _) if nested => close_group(&mut open),
+            (Kind::Comma, _) => {
+                group.deepest = group.deepest.max(group.operators + group.inner);
+                group.operators = 0;
+                group.inner = 0;
+            }
+            (Kind::Operator, _) if !matches!(group.kind, GroupKind::Braces | GroupKind::Labels) => group.operators += 1,
+            (_, text) if group.kind == GroupKind::Brackets && text.contains(':') => group.subquery = true,
+            _ => {}
+        }
+        previous = Some(token.text);
+    }
+    // Brackets left open make the lexer fail, but count them anyway.
+    while open.len() > 1 {
+        close_group(&mut open);
+    }
+    let query = &open[0];
+    query.deepest.max(query.operators + query.inner)
+}
+
+/// Closes the innermost open group, counting its levels into the one around it.
+fn close_group(open: &mut Vec<Group>) {
+    let closed = open.pop().expect("a group to close");
+    let levels = match closed.kind {
+        GroupKind::Paren => 1 + closed.deepest.max(closed.operators + closed.inner),
+        GroupKind::Labels | GroupKind::Braces | GroupKind::Brackets => 0,
+    };
+    let parent = open.last_mut().expect("the query's own group is never closed");
+    parent.inner = parent.inner.max(levels);
+    if closed.subquery {
+        parent.operators += 1;
+    }
 }
 
 /// Parses a series selector such as `up{job="a"}` or `{__name__=~"x.*"}`, as the HTTP API's
@@ -258,5 +367,185 @@ mod tests {
         assert_eq!(show("up offset 5m"), "bad_data: parse error: a series selector takes no offset or @ modifier");
         assert!(show(r#"{a=~".*"}"#).starts_with("bad_data: "), "{}", show(r#"{a=~".*"}"#));
         assert!(show(r#"{a=~"("}"#).starts_with("bad_data: parse error: "));
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use promql_parser::parser::Expr;
+
+    use super::*;
+    use crate::promqltest::{db, load};
+    use crate::{Engine, EngineOptions};
+
+    /// The depth of a tree, counted without recursing.
+    fn ast_depth(expr: &Expr) -> usize {
+        let mut deepest = 0;
+        let mut stack = vec![(expr, 0)];
+        while let Some((expr, depth)) = stack.pop() {
+            deepest = deepest.max(depth);
+            let children: Vec<&Expr> = match expr {
+                Expr::Aggregate(a) => a.param.iter().map(|p| &**p).chain([&*a.expr]).collect(),
+                Expr::Unary(u) => vec![&u.expr],
+                Expr::Binary(b) => vec![&b.lhs, &b.rhs],
+                Expr::Paren(p) => vec![&p.expr],
+                Expr::Subquery(s) => vec![&s.expr],
+                Expr::Call(c) => c.args.args.iter().map(|a| &**a).collect(),
+                _ => vec![],
+            };
+            stack.extend(children.into_iter().map(|child| (child, depth + 1)));
+        }
+        deepest
+    }
+
+    /// Runs `f` on a thread with `stack` bytes of stack (the test harness's threads have 2 MiB).
+    fn on_stack<T: Send>(stack: usize, f: impl FnOnce() -> T + Send) -> T {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new().stack_size(stack).spawn_scoped(scope, f).unwrap().join().unwrap()
+        })
+    }
+
+    fn wrapped(open: &str, inner: &str, close: &str, levels: usize) -> String {
+        format!("{}{inner}{}", open.repeat(levels), close.repeat(levels))
+    }
+
+    /// Queries exactly `levels` deep, one per shape of nesting.
+    fn shapes(levels: usize) -> Vec<(&'static str, String)> {
+        vec![
+            ("parentheses", wrapped("(", "1", ")", levels)),
+            ("scalar chain", format!("1{}", "+1".repeat(levels))),
+            ("vector chain", format!("up{}", " + up".repeat(levels))),
+            ("set operators", format!("up{}", " AND up".repeat(levels))),
+            ("aggregations", wrapped("sum by (job) (", "up", ")", levels)),
+            ("topk", wrapped("topk(1, ", "up", ")", levels)),
+            ("calls", wrapped("abs(", "vector(1)", ")", levels - 1)),
+            ("label_replace", wrapped("label_replace(", "vector(1)", r#", "a", "b", "c", "d")"#, levels - 1)),
+            ("label_join", wrapped("label_join(", "up", r#", "a", ",", "job")"#, levels)),
+            ("histogram_quantile", wrapped("histogram_quantile(0.9, ", "up", ")", levels)),
+            ("unary minus", format!("{}up", "-".repeat(levels))),
+            ("subqueries", wrapped("max_over_time(", "up", "[1m:1m])", levels / 2)),
+        ]
+    }
+
+    #[test]
+    fn nesting_is_counted_as_the_parser_nests() {
+        // (query, levels counted); the tree is never deeper, and as deep where marked exact.
+        let table = [
+            ("1", 0, true),
+            ("(1)", 1, true),
+            ("1 + 1 + 1", 2, true),
+            ("a * b + c * d", 3, false),
+            ("sum by (job) (rate(x[5m]))", 2, true),
+            ("sum(rate(x[5m])) without (instance)", 2, true),
+            ("max_over_time(rate(x[5m])[10m:1m])", 3, true),
+            ("up + on(job) group_left(x) up", 1, true),
+            ("up + IGNORING(job) up", 1, true),
+            ("clamp(up + up + up, 0, 1)", 3, true),
+            ("-up", 1, true),
+            ("-1", 1, false),
+            ("up AND up Or up", 2, true),
+            (r#"label_replace(up, "a", "((((", "b", "")"#, 1, true),
+            (r#"{__name__=~"a|b", job!="x"}"#, 0, true),
+            ("up # ((((\n", 0, true),
+            // The lexer ends a comment at a carriage return, too.
+            ("up # x\r+ up", 1, true),
+            ("x @ start()", 1, false),
+            ("topk(3, sum by (a) (up)) / ignoring(a) group_right sum(up)", 3, true),
+        ];
+        for (query, levels, exact) in table {
+            let expr = parse(query).unwrap_or_else(|err| panic!("{query:?}: {err}"));
+            assert_eq!(nesting_depth(query, MAX_DEPTH), levels, "{query:?}");
+            let depth = ast_depth(&expr);
+            assert!(depth <= levels, "{query:?}: the tree is {depth} deep, counted {levels}");
+            assert_eq!(depth == levels, exact, "{query:?}: tree {depth}, counted {levels}");
+        }
+    }
+
+    #[test]
+    fn the_limit_is_max_depth_levels() {
+        on_stack(QUERY_STACK_SIZE, || {
+            for ((shape, deepest), (_, too_deep)) in shapes(MAX_DEPTH).into_iter().zip(shapes(MAX_DEPTH + 2)) {
+                let expr = parse(&deepest).unwrap_or_else(|err| panic!("{shape}: {err}"));
+                assert_eq!(ast_depth(&expr), MAX_DEPTH, "{shape}");
+                let err = parse(&too_deep).unwrap_err();
+                assert_eq!(err.error_type(), "bad_data", "{shape}");
+                assert_eq!(
+                    err.to_string(),
+                    "parse error: query is nested too deeply: more than 1000 levels (promlite's limit)",
+                    "{shape}"
+                );
+            }
+            // One level more, in each of the simplest shapes.
+            assert!(parse(&wrapped("(", "1", ")", MAX_DEPTH + 1)).is_err());
+            assert!(parse(&format!("1{}", "+1".repeat(MAX_DEPTH + 1))).is_err());
+            assert!(parse(&wrapped("sum(", "up", ")", MAX_DEPTH + 1)).is_err());
+        });
+    }
+
+    #[test]
+    fn hostile_queries_are_refused_without_building_a_tree() {
+        let hostile = [
+            format!("1{}", "+1".repeat(4_249)),
+            wrapped("sum(", "up", ")", 3_700),
+            wrapped("(", "1", ")", 50_000),
+            // Unclosed: refused before the lexer's own complaint.
+            "(".repeat(2_000_000),
+            format!("up # x\r{}", "+ up".repeat(5_000)),
+        ];
+        // The harness's 2 MiB thread is enough: nothing deep is ever built.
+        for query in hostile {
+            let err = parse(&query).unwrap_err().to_string();
+            assert!(err.contains("nested too deeply"), "{}…: {err}", &query[..20]);
+        }
+    }
+
+    #[test]
+    fn errors_never_quote_a_giant_query() {
+        let long = "x".repeat(100_000);
+        for query in [format!("# {long}"), format!("nosuch{long}(up)"), format!("up{{a=\"b\"}} {long}")] {
+            let err = parse(&query).unwrap_err().to_string();
+            assert!(err.len() < 400, "{} bytes: {}…", err.len(), &err[..100]);
+        }
+        let err = parse(&format!("nosuch{long}(up)")).unwrap_err().to_string();
+        assert!(err.starts_with("1:1: parse error: unknown function with name \"nosuchxxx"), "{err}");
+        assert!(err.ends_with("xxx… (99735 more bytes)"), "{err}");
+    }
+
+    /// Everything done with an accepted query: parse, print, prettify, evaluate at an instant
+    /// and over a range, drop.
+    fn exercise(db: &promlite_storage::Db, query: &str) {
+        let engine = Engine::new(EngineOptions::default());
+        let expr = parse(query).unwrap_or_else(|err| panic!("{err}"));
+        assert!(!expr.to_string().is_empty());
+        assert!(!expr.prettify().is_empty());
+        drop(expr);
+        let instant = engine.instant_query(db, query, 600_000);
+        assert!(instant.is_ok(), "{}…: {instant:?}", &query[..20]);
+        let range = engine.range_query(db, query, 300_000, 600_000, 60_000);
+        assert!(range.is_ok(), "{}…: {range:?}", &query[..20]);
+    }
+
+    #[test]
+    fn deepest_queries_fit_half_the_query_stack() {
+        let (_dir, db) = db();
+        load(&db, 60_000, r#"up{job="a"} 1+1x10"#);
+        on_stack(QUERY_STACK_SIZE / 2, || {
+            for (_, query) in shapes(MAX_DEPTH) {
+                exercise(&db, &query);
+            }
+        });
+    }
+
+    /// How the figures in [`QUERY_STACK_SIZE`]'s comment were found: run with a shape's name and a
+    /// stack size, and lower the size until the process aborts.
+    #[test]
+    #[ignore = "measures stack use: PROMLITE_STACK_KB=… PROMLITE_SHAPE=… cargo test -- --ignored"]
+    fn measure_stack() {
+        let (_dir, db) = db();
+        load(&db, 60_000, r#"up{job="a"} 1+1x10"#);
+        let kb: usize = std::env::var("PROMLITE_STACK_KB").unwrap().parse().unwrap();
+        let shape = std::env::var("PROMLITE_SHAPE").unwrap();
+        let (_, query) = shapes(MAX_DEPTH).into_iter().find(|(name, _)| *name == shape).unwrap();
+        on_stack(kb << 10, || exercise(&db, &query));
     }
 }

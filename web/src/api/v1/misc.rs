@@ -26,8 +26,11 @@ pub(crate) async fn alerts() -> Response {
     success(&json!({"alerts": []}), &[])
 }
 
+/// Parses with promlite's parser, so that the nesting limit and the error wording are the same
+/// as for queries; `Display`, `prettify` and the JSON encoding of the result then recurse at
+/// most `MAX_DEPTH` levels, within the runtime threads' `QUERY_STACK_SIZE`.
 fn parse(query: &str) -> Result<promql_parser::parser::Expr, ApiError> {
-    promql_parser::parser::parse(query).map_err(|err| ApiError::BadData(format!("invalid parameter \"query\": {err}")))
+    promlite_promql::parse(query).map_err(|err| ApiError::BadData(format!("invalid parameter \"query\": {err}")))
 }
 
 pub(crate) async fn query_exemplars(State(_state): State<AppState>, params: Params) -> Result<Response, ApiError> {
