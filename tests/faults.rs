@@ -498,3 +498,45 @@ fn a_series_with_80k_labels_is_stored_without_quadratic_work() {
     assert!(metric(server.addr, "prometheus_api_remote_write_invalid_labels_samples_total") >= 1.0);
     assert_eq!(http(server.addr, "GET", "/-/healthy", None).status, 200);
 }
+
+/// The issue-13 probe: after big queries the process kept their memory (11.8 GB after four
+/// concurrent ones); glibc keeps what each blocking-pool thread freed in its arena.
+#[test]
+fn memory_goes_back_to_the_os_after_big_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &["--web.enable-remote-write-receiver", "--query.max-samples=100000000"]);
+    let pid = server.pid();
+    let t0 = now_ms() - 3_000_000;
+    // 3M samples: 20,000 series × 150.
+    for round in 0..150 {
+        let batch: Vec<_> = (0..20_000)
+            .map(|s| series(&[("__name__", "m"), ("s", &s.to_string())], &[(t0 + round * 15_000, round as f64)]))
+            .collect();
+        assert_eq!(write(server.addr, batch).0, 204);
+    }
+    let rss = || {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap().to_owned();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    };
+    let before = rss();
+    let queries: Vec<_> = (0..4)
+        .map(|_| {
+            let addr = server.addr;
+            std::thread::spawn(move || {
+                let query = enc("count_over_time({__name__=\"m\"}[1d])");
+                get_json(addr, &format!("/api/v1/query?query={query}")).0
+            })
+        })
+        .collect();
+    for query in queries {
+        assert_eq!(query.join().unwrap(), 200);
+    }
+    // Each query held its 3M decoded samples (48 MiB and more); afterwards RSS is back near
+    // where it was (it stayed ~180 MiB above before the trim).
+    let kept = eventually(Duration::from_secs(10), || {
+        let kept = rss().saturating_sub(before);
+        if kept < 48 * 1024 * 1024 { Ok(kept) } else { Err(format!("RSS still {} MiB above", kept >> 20)) }
+    });
+    eprintln!("after 4 concurrent 3M-sample queries RSS is {} MiB above where it was", kept >> 20);
+}

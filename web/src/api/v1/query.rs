@@ -96,6 +96,9 @@ fn engine_for(state: &AppState, params: &Params) -> Result<Arc<Engine>, ApiError
     Ok(Arc::new(Engine::new(options)))
 }
 
+/// Queries that take at least this long are followed by a malloc trim.
+const TRIM_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
 async fn run<F>(state: &AppState, engine: Arc<Engine>, query: F) -> Result<QueryResult, ApiError>
 where
     F: FnOnce(&promlite_promql::Engine, &promlite_storage::Db) -> Result<QueryResult, promlite_promql::QueryError>
@@ -107,9 +110,15 @@ where
     }
     let _slot = state.query_slots.acquire().await.map_err(|_| ApiError::Internal("query slots closed".to_owned()))?;
     let db = state.db.clone();
+    let started = std::time::Instant::now();
     let result = tokio::task::spawn_blocking(move || query(&engine, &db))
         .await
         .map_err(|err| ApiError::Internal(format!("query task failed: {err}")))?;
+    // A query that ran this long decoded a lot; what it freed goes back to the OS instead of
+    // staying in the thread's malloc arena (the answer itself is still held, and small).
+    if started.elapsed() >= TRIM_AFTER {
+        tokio::task::spawn_blocking(promlite_storage::release_free_memory);
+    }
     Ok(result?)
 }
 
