@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 
-use super::{AppendError, Appended, CommitError, Head, MemSeries, SeriesRef, SeriesState};
+use super::{AppendError, Appended, CommitError, Head, MemSeries, SeriesRef};
 use crate::labels::Labels;
 use crate::wal::record::{RefSample, encode_samples, encode_series};
 
@@ -27,6 +27,7 @@ use crate::wal::record::{RefSample, encode_samples, encode_series};
 struct Staged {
     series_ref: u64,
     labels: Labels,
+    hash: u64,
 }
 
 /// Buffers samples for one batch (one scrape, one remote-write request); nothing is visible to
@@ -35,8 +36,9 @@ pub struct Appender {
     head: Arc<Head>,
     pending: Vec<RefSample>,
     staged: Vec<Staged>,
-    /// Label hash → indexes into `staged`, so a batch naming a new series twice stages it once.
-    staged_by_hash: HashMap<u64, Vec<usize>, foldhash::fast::RandomState>,
+    /// Label hash → the first index into `staged` with it, so a batch naming a new series twice
+    /// stages it once (one map entry per series, no allocation each).
+    staged_by_hash: HashMap<u64, usize, foldhash::fast::RandomState>,
 }
 
 impl Appender {
@@ -64,13 +66,21 @@ impl Appender {
     }
 
     fn stage(&mut self, labels: &Labels, hash: u64) -> u64 {
-        let candidates = self.staged_by_hash.entry(hash).or_default();
-        if let Some(&i) = candidates.iter().find(|&&i| self.staged[i].labels == *labels) {
-            return self.staged[i].series_ref;
+        match self.staged_by_hash.get(&hash) {
+            Some(&i) if self.staged[i].labels == *labels => return self.staged[i].series_ref,
+            // Another label set with the same 64-bit hash: look through the rest (never in
+            // practice; correct either way).
+            Some(_) => {
+                if let Some(s) = self.staged.iter().find(|s| s.hash == hash && s.labels == *labels) {
+                    return s.series_ref;
+                }
+            }
+            None => {
+                self.staged_by_hash.insert(hash, self.staged.len());
+            }
         }
         let series_ref = self.head.reserve_ref();
-        candidates.push(self.staged.len());
-        self.staged.push(Staged { series_ref, labels: labels.clone() });
+        self.staged.push(Staged { series_ref, labels: labels.clone(), hash });
         series_ref
     }
 
@@ -99,18 +109,14 @@ impl Appender {
         let mut new: Vec<(Staged, Arc<MemSeries>)> = Vec::with_capacity(self.staged.len());
         let mut aliases: HashMap<u64, u64> = HashMap::new();
         for staged in self.staged {
-            match head.get(&staged.labels, staged.labels.stable_hash()) {
+            match head.get(&staged.labels, staged.hash) {
                 Some(existing) => {
                     aliases.insert(staged.series_ref, existing.series_ref);
                 }
                 None => {
-                    // Validated against an empty state; created in the head after the WAL write.
-                    let placeholder = Arc::new(MemSeries {
-                        series_ref: staged.series_ref,
-                        pairs: Box::new([]),
-                        state: std::sync::Mutex::new(SeriesState::default()),
-                    });
-                    new.push((staged, placeholder));
+                    // Validated against, and inserted into the head after the WAL write.
+                    let series = head.new_series(&staged.labels, staged.series_ref);
+                    new.push((staged, series));
                 }
             }
         }
@@ -122,10 +128,13 @@ impl Appender {
                 }
             }
         }
-        let staged_series: HashMap<u64, &Arc<MemSeries>> =
-            new.iter().map(|(staged, series)| (staged.series_ref, series)).collect();
-        let (accepted, rejected) =
-            head.validate(&pending, true, |r| staged_series.get(&r).map(|s| Arc::clone(s)).or_else(|| head.series(r)));
+        let (accepted, rejected) = if new.is_empty() {
+            head.validate(&pending, true, |r| head.series(r))
+        } else {
+            let staged_series: HashMap<u64, &Arc<MemSeries>, foldhash::fast::RandomState> =
+                new.iter().map(|(staged, series)| (staged.series_ref, series)).collect();
+            head.validate(&pending, true, |r| staged_series.get(&r).map(|s| Arc::clone(s)).or_else(|| head.series(r)))
+        };
         let mut series_rec = Vec::new();
         if !new.is_empty() {
             let records: Vec<(u64, &Labels)> = new.iter().map(|(s, _)| (s.series_ref, &s.labels)).collect();
@@ -144,26 +153,12 @@ impl Appender {
             return Err(CommitError::Wal(err));
         }
         head.wal_ok();
-        // Now the series exist: swap each placeholder for the head's series.
-        let mut created: HashMap<u64, Arc<MemSeries>> = HashMap::with_capacity(new.len());
-        for (staged, _) in &new {
-            let (series, _) = head.get_or_create(&staged.labels, staged.series_ref);
-            created.insert(staged.series_ref, series);
+        for (staged, series) in &new {
+            head.insert(series, staged.hash);
         }
         for (from, to) in aliases {
             head.add_alias(from, to);
         }
-        let accepted: Vec<Validated> = if created.is_empty() {
-            accepted
-        } else {
-            accepted
-                .into_iter()
-                .map(|(sample, series)| match created.get(&sample.series_ref) {
-                    Some(real) => (sample, Arc::clone(real)),
-                    None => (sample, series),
-                })
-                .collect()
-        };
         let _isolation = head.isolation.write().unwrap_or_else(PoisonError::into_inner);
         head.apply_validated(&accepted);
         Ok(rejected)

@@ -536,25 +536,31 @@ impl Head {
         if let Some(series) = self.get(labels, hash) {
             return (series, false);
         }
-        let stripe = &self.series.by_hash[hash as usize % STRIPES];
-        let mut by_hash = stripe.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(series) =
-            by_hash.get(&hash).and_then(|candidates| candidates.iter().find(|s| self.pairs_equal(&s.pairs, labels)))
-        {
-            return (Arc::clone(series), false);
-        }
-        self.bump_ref(series_ref);
-        let pairs = self.intern(labels);
-        let series = Arc::new(MemSeries { series_ref, pairs, state: Mutex::new(SeriesState::default()) });
-        self.postings.write().unwrap_or_else(PoisonError::into_inner).add(series_ref, &series.pairs);
-        self.series.by_ref[series_ref as usize % STRIPES]
+        let series = self.new_series(labels, series_ref);
+        self.insert(&series, hash);
+        (series, true)
+    }
+
+    /// A series for `labels` with `series_ref`, not yet in the head ([`Head::insert`] adds it):
+    /// what a commit validates against before its WAL write, and inserts after.
+    pub(crate) fn new_series(&self, labels: &Labels, series_ref: u64) -> Arc<MemSeries> {
+        Arc::new(MemSeries { series_ref, pairs: self.intern(labels), state: Mutex::new(SeriesState::default()) })
+    }
+
+    /// Makes `series` (from [`Head::new_series`], labels hashing to `hash`) findable. The
+    /// caller made sure the head has no series with its labels: replay by its lookup, a commit
+    /// by holding the WAL lock, under which alone series are created.
+    pub(crate) fn insert(&self, series: &Arc<MemSeries>, hash: u64) {
+        self.bump_ref(series.series_ref);
+        let mut by_hash = self.series.by_hash[hash as usize % STRIPES].write().unwrap_or_else(PoisonError::into_inner);
+        self.postings.write().unwrap_or_else(PoisonError::into_inner).add(series.series_ref, &series.pairs);
+        self.series.by_ref[series.series_ref as usize % STRIPES]
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(series_ref, Arc::clone(&series));
-        by_hash.entry(hash).or_default().push(Arc::clone(&series));
+            .insert(series.series_ref, Arc::clone(series));
+        by_hash.entry(hash).or_default().push(Arc::clone(series));
         self.counters.series.fetch_add(1, Ordering::Relaxed);
         self.counters.series_created.fetch_add(1, Ordering::Relaxed);
-        (series, true)
     }
 
     /// Remembers that `from` (a ref an appender handed out for a series another commit created
