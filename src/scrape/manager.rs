@@ -64,7 +64,12 @@ impl Manager {
                 old => old,
             };
             let scrape_config = Arc::new(scrape_config.clone());
-            let pool = match ScrapePool::new(Arc::clone(&scrape_config), self.db.clone(), self.offset_seed, Arc::clone(&self.counters)) {
+            let pool = match ScrapePool::new(
+                Arc::clone(&scrape_config),
+                self.db.clone(),
+                self.offset_seed,
+                Arc::clone(&self.counters),
+            ) {
                 Ok(pool) => Arc::new(pool),
                 Err(err) => {
                     tracing::error!(scrape_pool = %name, error = %err, "cannot scrape this job");
