@@ -24,8 +24,10 @@ fn try_write(addr: SocketAddr, timeseries: Vec<prompb::TimeSeries>) -> Option<(u
     let body = prompb::encode_snappy(&prompb::WriteRequest { timeseries, metadata: vec![] });
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let mut head =
-        format!("POST /api/v1/write HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut head = format!(
+        "POST /api/v1/write HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (name, value) in WRITE_HEADERS {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -148,7 +150,12 @@ fn restarts_under_a_retrying_sender_keep_every_acknowledged_sample_under_its_own
             let deadline = Instant::now() + Duration::from_secs(120);
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                 let mut batch: Vec<_> = (0..FIXED)
-                    .map(|j| series(&[("__name__", "fixed"), ("j", &j.to_string())], &[(t0 + b, (b * 1000 + j as i64) as f64)]))
+                    .map(|j| {
+                        series(
+                            &[("__name__", "fixed"), ("j", &j.to_string())],
+                            &[(t0 + b, (b * 1000 + j as i64) as f64)],
+                        )
+                    })
                     .collect();
                 batch.push(series(&[("__name__", "created"), ("b", &b.to_string())], &[(t0 + b, b as f64)]));
                 match try_write(addr, batch) {
@@ -215,7 +222,8 @@ fn restarts_under_a_retrying_sender_keep_every_acknowledged_sample_under_its_own
     }
     let created = stored(addr, "created", t0, end);
     for b in &acked {
-        let samples = created.get(&format!("__name__=created,b={b}")).unwrap_or_else(|| panic!("series created b={b} missing"));
+        let samples =
+            created.get(&format!("__name__=created,b={b}")).unwrap_or_else(|| panic!("series created b={b} missing"));
         assert_eq!(samples, &vec![(t0 + b, *b as f64)], "created b={b}");
     }
     // The bulk history survived every restart.
@@ -383,9 +391,16 @@ fn a_scrape_refused_by_sample_limit_creates_no_series() {
         let (_, json) = get_json(server.addr, "/api/v1/targets");
         let error = json["data"]["activeTargets"][0]["lastError"].as_str().unwrap_or("").to_owned();
         let scrapes = target.requests.load(Ordering::Relaxed);
-        if error.contains("sample limit exceeded") && scrapes >= 3 { Ok(()) } else { Err(format!("{scrapes} scrapes, {error:?}")) }
+        if error.contains("sample limit exceeded") && scrapes >= 3 {
+            Ok(())
+        } else {
+            Err(format!("{scrapes} scrapes, {error:?}"))
+        }
     });
-    assert!(metric(server.addr, "prometheus_target_scrapes_exceeded_sample_limit_total") >= 3.0, "refusals are counted");
+    assert!(
+        metric(server.addr, "prometheus_target_scrapes_exceeded_sample_limit_total") >= 3.0,
+        "refusals are counted"
+    );
     // Only the five report series (up, scrape_*) exist: no flood series was kept.
     let head_series = metric(server.addr, "prometheus_tsdb_head_series");
     assert_eq!(head_series, 5.0, "head series after refused scrapes");

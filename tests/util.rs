@@ -52,7 +52,8 @@ impl Drop for Server {
 /// `PROMLITE_TEST_BINARY` runs the suite against another build (e.g. an older commit, to see
 /// a test fail before its fix).
 pub fn binary() -> PathBuf {
-    std::env::var_os("PROMLITE_TEST_BINARY").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_promlite")), PathBuf::from)
+    std::env::var_os("PROMLITE_TEST_BINARY")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_promlite")), PathBuf::from)
 }
 
 /// Starts promlite in `cwd` with `args` plus a fresh data dir and `--web.listen-address=127.0.0.1:0`,

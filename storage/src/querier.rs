@@ -219,8 +219,7 @@ impl Querier {
         };
         let mut out: Vec<Series> = Vec::new();
         for (series, newest) in snapshot {
-            let Some(samples) = samples_of(&series.state.lock().unwrap_or_else(PoisonError::into_inner), newest)
-            else {
+            let Some(samples) = samples_of(&series.state.lock().unwrap_or_else(PoisonError::into_inner), newest) else {
                 continue;
             };
             if !self.admit(samples.len()) {
@@ -251,9 +250,9 @@ impl Querier {
             .select_refs(matchers)
             .into_iter()
             .filter(|r| {
-                self.head
-                    .series(*r)
-                    .is_some_and(|s| s.state.lock().unwrap_or_else(PoisonError::into_inner).overlaps(self.mint, self.maxt))
+                self.head.series(*r).is_some_and(|s| {
+                    s.state.lock().unwrap_or_else(PoisonError::into_inner).overlaps(self.mint, self.maxt)
+                })
             })
             .collect()
     }

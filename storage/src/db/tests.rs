@@ -293,7 +293,9 @@ fn a_rolled_back_batch_creates_no_series() {
     app.rollback();
     assert_eq!(db.head_stats().series, 0);
     assert_eq!(db.head_stats().series_created, 0);
-    assert!(db.querier(i64::MIN, i64::MAX).select(&[Matcher::new(MatchOp::Equal, "__name__", "m").unwrap()]).is_empty());
+    assert!(
+        db.querier(i64::MIN, i64::MAX).select(&[Matcher::new(MatchOp::Equal, "__name__", "m").unwrap()]).is_empty()
+    );
 }
 
 #[test]
@@ -342,7 +344,8 @@ fn a_flipped_byte_early_in_the_wal_costs_the_damaged_record_not_the_segment() {
 fn a_select_sees_a_commit_wholly_or_not_at_all() {
     let (_dir, db) = db();
     const SERIES: usize = 2000;
-    let labels: Vec<Labels> = (0..SERIES).map(|i| Labels::from_pairs([("__name__", "m"), ("i", &i.to_string())])).collect();
+    let labels: Vec<Labels> =
+        (0..SERIES).map(|i| Labels::from_pairs([("__name__", "m"), ("i", &i.to_string())])).collect();
     let mut app = db.appender();
     for l in &labels {
         app.append(l, 0, 0.0).unwrap();

@@ -387,7 +387,11 @@ impl StripeSeries {
     }
 
     fn get(&self, series_ref: u64) -> Option<Arc<MemSeries>> {
-        self.by_ref[series_ref as usize % STRIPES].read().unwrap_or_else(PoisonError::into_inner).get(&series_ref).cloned()
+        self.by_ref[series_ref as usize % STRIPES]
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&series_ref)
+            .cloned()
     }
 }
 
@@ -614,9 +618,13 @@ impl Head {
     pub(crate) fn label_names(&self, refs: Option<&[u64]>) -> Vec<String> {
         let symbols = self.symbols.read().unwrap_or_else(PoisonError::into_inner);
         let mut names: Vec<String> = match refs {
-            None => {
-                self.postings.read().unwrap_or_else(PoisonError::into_inner).names().map(|s| symbols.resolve(s).to_owned()).collect()
-            }
+            None => self
+                .postings
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .names()
+                .map(|s| symbols.resolve(s).to_owned())
+                .collect(),
             Some(refs) => {
                 let mut syms: Vec<u32> = refs
                     .iter()
@@ -639,7 +647,8 @@ impl Head {
         let mut values: Vec<String> = match refs {
             None => self
                 .postings
-                .read().unwrap_or_else(PoisonError::into_inner)
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
                 .values(name_sym)
                 .map(|s| symbols.resolve(s).to_owned())
                 .collect(),

@@ -314,7 +314,8 @@ impl Wal {
             encoded.push((if compressed { self.compressed.clone() } else { rec.to_vec() }, compressed));
         }
         // Fragments of a record take a header per page they touch; a finished page pads.
-        let needed: usize = encoded.iter().map(|(rec, _)| rec.len() + HEADER_SIZE * (rec.len() / (PAGE_SIZE - HEADER_SIZE) + 2)).sum();
+        let needed: usize =
+            encoded.iter().map(|(rec, _)| rec.len() + HEADER_SIZE * (rec.len() / (PAGE_SIZE - HEADER_SIZE) + 2)).sum();
         let left = (PAGE_SIZE - self.alloc - HEADER_SIZE)
             + (PAGE_SIZE - HEADER_SIZE) * self.pages_per_segment.saturating_sub(self.done_pages + 1);
         if needed > left && (self.alloc > 0 || self.done_pages > 0) {
@@ -523,7 +524,10 @@ fn resync_point(data: &[u8], at: usize) -> Option<(usize, usize)> {
             let len = usize::from(u16::from_be_bytes([data[offset + 1], data[offset + 2]]));
             let start = offset + HEADER_SIZE;
             let crc = u32::from_be_bytes([data[offset + 3], data[offset + 4], data[offset + 5], data[offset + 6]]);
-            if typ & !(0x07 | SNAPPY_FLAG) != 0 || start + len > page_end || crc32c::crc32c(&data[start..start + len]) != crc {
+            if typ & !(0x07 | SNAPPY_FLAG) != 0
+                || start + len > page_end
+                || crc32c::crc32c(&data[start..start + len]) != crc
+            {
                 page += PAGE_SIZE;
                 continue 'pages;
             }
