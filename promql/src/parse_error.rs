@@ -72,7 +72,7 @@ pub(crate) enum Kind {
 pub(crate) struct Token<'a> {
     pub(crate) kind: Kind,
     pub(crate) text: &'a str,
-    offset: usize,
+    pub(crate) offset: usize,
 }
 
 const WORD_OPERATORS: &[&str] = &["and", "or", "unless", "atan2"];
@@ -193,7 +193,7 @@ impl<'a> Iterator for Scanner<'a> {
 }
 
 /// Prometheus's line:col of a byte offset.
-fn position(query: &str, offset: usize) -> Position {
+pub(crate) fn position(query: &str, offset: usize) -> Position {
     let before = &query[..offset.min(query.len())];
     let line = before.matches('\n').count() + 1;
     let col = offset - before.rfind('\n').map_or(0, |i| i + 1) + 1;

@@ -18,7 +18,7 @@ use promql_parser::label::MatchOp as ParserMatchOp;
 use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 
 use crate::error::QueryError;
-use crate::parse_error::{Kind, ParseError, Scanner, locate};
+use crate::parse_error::{Kind, ParseError, Scanner, locate, position};
 
 /// The deepest expression [`parse`] accepts, in levels: every bracket, function call,
 /// aggregation and subquery is a level, and so is every operator in a row, since promql-parser
@@ -41,8 +41,107 @@ pub fn parse(query: &str) -> Result<Expr, QueryError> {
             "query is nested too deeply: more than {MAX_DEPTH} levels (promlite's limit)"
         ))));
     }
-    promql_parser::parser::parse(&rewritten)
-        .map_err(|message| QueryError::Parse(locate(query, prometheus_wording(&message))))
+    check_number_durations(&rewritten)?;
+    // Defence in depth: a panic in promql-parser is a refused query, not a failed request.
+    match std::panic::catch_unwind(|| promql_parser::parser::parse(&rewritten)) {
+        Ok(parsed) => parsed.map_err(|message| QueryError::Parse(locate(query, prometheus_wording(&message)))),
+        Err(_) => Err(QueryError::Parse(ParseError::new("promql-parser failed on this query"))),
+    }
+}
+
+/// The longest duration Prometheus can hold (Go's `time.Duration`, 2^63 ns), in seconds.
+const MAX_DURATION_SECONDS: f64 = 9_223_372_036.854_775;
+
+/// Checks the durations written as plain numbers of seconds (`x[300]`, `x[5m:30]`,
+/// `offset 60`). promql-parser panics on one too large for a `Duration` (`x[1e20]`,
+/// `offset Inf`), and takes zero and sub-millisecond ones that it then prints as `0s` or
+/// nothing, which it refuses; they are refused here as written `0s` is, and the rest as out
+/// of range.
+fn check_number_durations(query: &str) -> Result<(), QueryError> {
+    let mut in_brackets = false;
+    let mut after_offset = false;
+    for token in Scanner::new(query) {
+        let duration = match (token.kind, token.text) {
+            (Kind::Open, "[") => {
+                in_brackets = true;
+                None
+            }
+            (Kind::Close, _) => {
+                in_brackets = false;
+                None
+            }
+            (Kind::Number, _) if in_brackets || after_offset => {
+                number_at(query, token.offset).map(|seconds| (token.offset, seconds))
+            }
+            // The scanner reads a step `:30` as one word.
+            (Kind::Identifier, word) if in_brackets && word.len() > 1 && word.starts_with(':') => {
+                number_at(query, token.offset + 1).map(|seconds| (token.offset + 1, seconds))
+            }
+            (Kind::Identifier, word)
+                if after_offset && (word.eq_ignore_ascii_case("inf") || word.eq_ignore_ascii_case("nan")) =>
+            {
+                Some((token.offset, f64::NAN))
+            }
+            _ => None,
+        };
+        // `offset` may be followed by a sign, then the duration.
+        after_offset = token.text.eq_ignore_ascii_case("offset") || (after_offset && matches!(token.text, "+" | "-"));
+        let Some((offset, seconds)) = duration else { continue };
+        let message = if seconds.is_nan() || seconds > MAX_DURATION_SECONDS {
+            "duration out of range"
+        } else if seconds < 0.001 {
+            "duration must be greater than 0"
+        } else {
+            continue;
+        };
+        let at = position(query, offset);
+        return Err(QueryError::Parse(ParseError { position: Some(at), message: message.to_owned() }));
+    }
+    Ok(())
+}
+
+/// The value, in seconds, of the number the lexer reads at `offset`: decimal with an optional
+/// exponent, `0x` hexadecimal, or octal with a leading 0, as promql-parser reads them. `None`
+/// when a unit follows (`5m` is a duration promql-parser checks itself) or there is no number.
+fn number_at(query: &str, offset: usize) -> Option<f64> {
+    let rest = &query.as_bytes()[offset..];
+    let hex = rest.len() > 1 && rest[0] == b'0' && matches!(rest[1], b'x' | b'X');
+    let mut end = if hex { 2 } else { 0 };
+    let digit = |b: u8| if hex { b.is_ascii_hexdigit() } else { b.is_ascii_digit() };
+    while end < rest.len() && digit(rest[end]) {
+        end += 1;
+    }
+    if !hex {
+        if rest.get(end) == Some(&b'.') {
+            end += 1;
+            while end < rest.len() && rest[end].is_ascii_digit() {
+                end += 1;
+            }
+        }
+        if matches!(rest.get(end), Some(b'e' | b'E')) {
+            end += 1;
+            if matches!(rest.get(end), Some(b'+' | b'-')) {
+                end += 1;
+            }
+            while end < rest.len() && rest[end].is_ascii_digit() {
+                end += 1;
+            }
+        }
+    }
+    if end == 0 || rest.get(end).is_some_and(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    let text = &query[offset..offset + end];
+    let octal = text.len() > 1 && text.starts_with('0') && !text.contains(['.', '8', '9', 'e', 'E']);
+    let integer = if hex {
+        i64::from_str_radix(&text[2..], 16).ok()
+    } else if octal {
+        i64::from_str_radix(&text[1..], 8).ok()
+    } else {
+        return Some(text.parse().unwrap_or(f64::NAN));
+    };
+    // An integer promql-parser cannot read is its own error, not a panic: let it say so.
+    Some(integer.map_or(1.0, |i| i as f64))
 }
 
 /// One open bracket of [`nesting_depth`]'s scan, and the levels seen inside it so far.
@@ -352,6 +451,36 @@ mod tests {
         // A backslash before a multi-byte character must not split it.
         assert!(matches!(parse(r#""\é""#), Ok(_) | Err(QueryError::Parse(_))));
         assert_eq!(string(r#""é\\x""#), "é\\x");
+    }
+
+    #[test]
+    fn number_durations_promql_parser_cannot_hold_are_refused() {
+        let err = |q: &str| parse(q).unwrap_err().to_string();
+        // Found by the promql fuzz target: a zero step, which promql-parser printed as `0s`
+        // and then refused.
+        assert_eq!(
+            err("sum_over_time((metric1_total)[301:0] offset 3s)"),
+            "1:35: parse error: duration must be greater than 0"
+        );
+        // promql-parser panics on these.
+        assert_eq!(err("up[1e20]"), "1:4: parse error: duration out of range");
+        assert_eq!(err("up[5m:18446744073709551616]"), "1:7: parse error: duration out of range");
+        assert_eq!(err("up offset Inf"), "1:11: parse error: duration out of range");
+        assert_eq!(err("up OFFSET -nan"), "1:12: parse error: duration out of range");
+        // And prints these as nothing.
+        assert_eq!(err("up[0.0001]"), "1:4: parse error: duration must be greater than 0");
+        assert_eq!(err("up offset 1e-5"), "1:11: parse error: duration must be greater than 0");
+        assert_eq!(err("up[5m:0x0]"), "1:7: parse error: duration must be greater than 0");
+        assert_eq!(err("up offset 0"), "1:11: parse error: duration must be greater than 0");
+        // An integer too long for promql-parser is its own error.
+        assert!(err("up[0xffffffffffffffffffff]").contains("can't be parsed into i64"));
+        for fine in
+            ["up[300]", "up[1.5]", "rate(up[0x3c])", "up offset -60", "up[5m:30]", "up[010]", "up[1e3]", "up @ 100"]
+        {
+            let expr = parse(fine).unwrap_or_else(|err| panic!("{fine}: {err}"));
+            let printed = expr.to_string();
+            assert_eq!(parse(&printed).map(|again| again.to_string()), Ok(printed), "{fine}");
+        }
     }
 
     #[test]
