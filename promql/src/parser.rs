@@ -41,7 +41,7 @@ pub fn parse(query: &str) -> Result<Expr, QueryError> {
             "query is nested too deeply: more than {MAX_DEPTH} levels (promlite's limit)"
         ))));
     }
-    check_number_durations(&rewritten)?;
+    check_durations(&rewritten)?;
     // Defence in depth: a panic in promql-parser is a refused query, not a failed request.
     match std::panic::catch_unwind(|| promql_parser::parser::parse(&rewritten)) {
         Ok(parsed) => parsed.map_err(|message| QueryError::Parse(locate(query, prometheus_wording(&message)))),
@@ -52,12 +52,14 @@ pub fn parse(query: &str) -> Result<Expr, QueryError> {
 /// The longest duration Prometheus can hold (Go's `time.Duration`, 2^63 ns), in seconds.
 const MAX_DURATION_SECONDS: f64 = 9_223_372_036.854_775;
 
-/// Checks the durations written as plain numbers of seconds (`x[300]`, `x[5m:30]`,
-/// `offset 60`). promql-parser panics on one too large for a `Duration` (`x[1e20]`,
-/// `offset Inf`), and takes zero and sub-millisecond ones that it then prints as `0s` or
-/// nothing, which it refuses; they are refused here as written `0s` is, and the rest as out
-/// of range.
-fn check_number_durations(query: &str) -> Result<(), QueryError> {
+/// Checks the durations of ranges, subquery steps and offsets, which promql-parser does not
+/// check enough. Written as numbers of seconds (`x[300]`, `x[5m:30]`, `offset 60`), it panics
+/// on one too large for a `Duration` (`x[1e20]`, `offset Inf`), and takes zero and
+/// sub-millisecond ones that it then prints as `0s` or nothing, which it refuses. Written with
+/// units, it silently drops a part too large for a `u32` (`x[1h4294967296m]` is `x[1h]`), and
+/// prints one of more than 2^32 days that way. Both are refused here: zero as written `0s` is,
+/// the rest as out of range, beyond what Prometheus (Go's `time.Duration`) can hold.
+fn check_durations(query: &str) -> Result<(), QueryError> {
     let mut in_brackets = false;
     let mut after_offset = false;
     for token in Scanner::new(query) {
@@ -70,12 +72,12 @@ fn check_number_durations(query: &str) -> Result<(), QueryError> {
                 in_brackets = false;
                 None
             }
-            (Kind::Number, _) if in_brackets || after_offset => {
-                number_at(query, token.offset).map(|seconds| (token.offset, seconds))
+            (Kind::Number | Kind::Duration, _) if in_brackets || after_offset => {
+                seconds_at(query, token.offset).map(|seconds| (token.offset, seconds))
             }
-            // The scanner reads a step `:30` as one word.
+            // The scanner reads a step `:30` or `:1m` as one word.
             (Kind::Identifier, word) if in_brackets && word.len() > 1 && word.starts_with(':') => {
-                number_at(query, token.offset + 1).map(|seconds| (token.offset + 1, seconds))
+                seconds_at(query, token.offset + 1).map(|seconds| (token.offset + 1, seconds))
             }
             (Kind::Identifier, word)
                 if after_offset && (word.eq_ignore_ascii_case("inf") || word.eq_ignore_ascii_case("nan")) =>
@@ -100,9 +102,42 @@ fn check_number_durations(query: &str) -> Result<(), QueryError> {
     Ok(())
 }
 
+/// The value, in seconds, of the duration the lexer reads at `offset`, as promql-parser reads
+/// it; infinite if a part overflows it, `None` if it is not a duration (promql-parser then says
+/// what is wrong).
+fn seconds_at(query: &str, offset: usize) -> Option<f64> {
+    if let Some(seconds) = number_at(query, offset) {
+        return Some(seconds);
+    }
+    let rest = &query[offset..];
+    let mut text = &rest[..rest.bytes().take_while(u8::is_ascii_alphanumeric).count()];
+    let mut seconds = 0.0;
+    while !text.is_empty() {
+        let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+        let (count, after) = text.split_at(digits);
+        let unit_len = if after.starts_with("ms") { 2 } else { 1 };
+        let unit = match after.get(..unit_len)? {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3_600.0,
+            "d" => 86_400.0,
+            "w" => 604_800.0,
+            "y" => 31_536_000.0,
+            _ => return None,
+        };
+        let Ok(count) = count.parse::<u32>() else {
+            return if digits == 0 { None } else { Some(f64::INFINITY) };
+        };
+        seconds += f64::from(count) * unit;
+        text = &after[unit_len..];
+    }
+    Some(seconds)
+}
+
 /// The value, in seconds, of the number the lexer reads at `offset`: decimal with an optional
 /// exponent, `0x` hexadecimal, or octal with a leading 0, as promql-parser reads them. `None`
-/// when a unit follows (`5m` is a duration promql-parser checks itself) or there is no number.
+/// when a unit follows (`5m`: see [`seconds_at`]) or there is no number.
 fn number_at(query: &str, offset: usize) -> Option<f64> {
     let rest = &query.as_bytes()[offset..];
     let hex = rest.len() > 1 && rest[0] == b'0' && matches!(rest[1], b'x' | b'X');
@@ -454,7 +489,7 @@ mod tests {
     }
 
     #[test]
-    fn number_durations_promql_parser_cannot_hold_are_refused() {
+    fn durations_promql_parser_cannot_hold_are_refused() {
         let err = |q: &str| parse(q).unwrap_err().to_string();
         // Found by the promql fuzz target: a zero step, which promql-parser printed as `0s`
         // and then refused.
@@ -467,6 +502,15 @@ mod tests {
         assert_eq!(err("up[5m:18446744073709551616]"), "1:7: parse error: duration out of range");
         assert_eq!(err("up offset Inf"), "1:11: parse error: duration out of range");
         assert_eq!(err("up OFFSET -nan"), "1:12: parse error: duration out of range");
+        // Reads `x[1h4294967296m]` as `x[1h]`, and prints these with more than 2^32 days.
+        assert_eq!(err("up[1h4294967296m]"), "1:4: parse error: duration out of range");
+        assert_eq!(err("up[5m:99999999999s]"), "1:7: parse error: duration out of range");
+        assert_eq!(err("up offset -4000000000y"), "1:12: parse error: duration out of range");
+        // Found by the promql fuzz target: printed as `[13145986318d10h57m]`, read back as `[10h57m]`.
+        assert_eq!(
+            err("changes(x[000000000000000000000000000000000000000000000000000000001877920885w777777777m])"),
+            "1:11: parse error: duration out of range"
+        );
         // And prints these as nothing.
         assert_eq!(err("up[0.0001]"), "1:4: parse error: duration must be greater than 0");
         assert_eq!(err("up offset 1e-5"), "1:11: parse error: duration must be greater than 0");
@@ -474,9 +518,18 @@ mod tests {
         assert_eq!(err("up offset 0"), "1:11: parse error: duration must be greater than 0");
         // An integer too long for promql-parser is its own error.
         assert!(err("up[0xffffffffffffffffffff]").contains("can't be parsed into i64"));
-        for fine in
-            ["up[300]", "up[1.5]", "rate(up[0x3c])", "up offset -60", "up[5m:30]", "up[010]", "up[1e3]", "up @ 100"]
-        {
+        for fine in [
+            "up[300]",
+            "up[1.5]",
+            "rate(up[0x3c])",
+            "up offset -60",
+            "up[5m:30]",
+            "up[010]",
+            "up[1e3]",
+            "up @ 100",
+            "up[1h30m:1ms] offset 292y",
+            "up[106751d]",
+        ] {
             let expr = parse(fine).unwrap_or_else(|err| panic!("{fine}: {err}"));
             let printed = expr.to_string();
             assert_eq!(parse(&printed).map(|again| again.to_string()), Ok(printed), "{fine}");
