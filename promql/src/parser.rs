@@ -2,9 +2,11 @@
 //! Prometheus's wording and to storage's [`Matcher`].
 //!
 //! promql-parser (GreptimeTeam) does the lexing, parsing and type checking; nothing here walks
-//! the grammar. It does not report error positions: `parse_error.rs` recovers them and
-//! Prometheus's wording where it can. Matchers are recompiled by storage so that regexes get Go RE2's meaning of
-//! `\d \w \s`, not the Rust regex the parser checked them with.
+//! the grammar, but a scan of the tokens first bounds the nesting and checks the durations
+//! promql-parser mishandles (`check_durations`). It does not report error positions:
+//! `parse_error.rs` recovers them and Prometheus's wording where it can. Matchers are recompiled
+//! by storage so that regexes get Go RE2's meaning of `\d \w \s`, not the Rust regex the
+//! parser checked them with.
 //!
 //! Invariant: no expression deeper than [`MAX_DEPTH`] levels is ever built. promql-parser, its
 //! `Display`, `prettify` and `Drop`, and our evaluator all recurse once per level, so a deeper
