@@ -17,7 +17,7 @@
 //! let db = Db::open(&dir, Options::default()).unwrap();
 //! let mut app = db.appender();
 //! app.append(&Labels::from_pairs([("__name__", "up"), ("job", "node")]), 1_000, 1.0).unwrap();
-//! app.commit();
+//! app.commit().unwrap();
 //! let engine = Engine::new(EngineOptions::default());
 //! let result = engine.instant_query(&db, "sum by (job) (up)", 2_000).unwrap();
 //! let Value::Vector(vector) = result.value else { panic!("a vector") };
