@@ -374,7 +374,7 @@ impl SeriesCache {
                     if let Err(err) = check_label_limits(&labels, options) {
                         return fail(appender, err);
                     }
-                    match appender.append(&labels, t, sample.value) {
+                    match appender.append_owned(labels, t, sample.value) {
                         Ok(series_ref) => {
                             counts.series_added += 1;
                             new_entries.push((key, Some(series_ref)));
@@ -382,7 +382,7 @@ impl SeriesCache {
                                 return fail(appender, err);
                             }
                         }
-                        Err(err) => tracing::debug!(series = %labels, error = %err, "sample not appended"),
+                        Err(err) => tracing::debug!(error = %err, "sample not appended"),
                     }
                     // `append` queued this sample already.
                     continue;

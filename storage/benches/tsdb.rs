@@ -137,9 +137,10 @@ fn head_append(c: &mut Criterion) {
                 batch
             },
             |batch| {
+                // Owned, as the scrape loop and the remote-write receiver hand new series over.
                 let mut app = db.appender();
-                for l in &batch {
-                    app.append(l, t, 1.0).unwrap();
+                for l in batch {
+                    app.append_owned(l, t, 1.0).unwrap();
                 }
                 app.commit().unwrap().len()
             },

@@ -15,6 +15,7 @@
 //!   [`CommitError::NotReady`]): a sample landing mid-replay would make the replay's older
 //!   samples out of order, and a new ref could collide with a replayed one.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
@@ -50,6 +51,16 @@ impl Appender {
     /// returns its ref for [`Appender::append_ref`] next time. A staged series' ref is valid
     /// once this batch commits.
     pub fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError> {
+        self.append_cow(Cow::Borrowed(labels), t, v)
+    }
+
+    /// [`Appender::append`] for a caller that is done with `labels`: a new series is staged
+    /// with them instead of a copy (a scrape's or remote write's first sample of a series).
+    pub fn append_owned(&mut self, labels: Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError> {
+        self.append_cow(Cow::Owned(labels), t, v)
+    }
+
+    fn append_cow(&mut self, labels: Cow<'_, Labels>, t: i64, v: f64) -> Result<SeriesRef, AppendError> {
         if !self.head.ready.load(Ordering::Acquire) {
             return Err(AppendError::NotReady);
         }
@@ -57,7 +68,7 @@ impl Appender {
             return Err(AppendError::InvalidLabels(labels.to_string(), "empty label set"));
         }
         let hash = labels.stable_hash();
-        let series_ref = match self.head.get(labels, hash) {
+        let series_ref = match self.head.get(&labels, hash) {
             Some(series) => series.series_ref,
             None => self.stage(labels, hash),
         };
@@ -65,7 +76,7 @@ impl Appender {
         Ok(SeriesRef(series_ref))
     }
 
-    fn stage(&mut self, labels: &Labels, hash: u64) -> u64 {
+    fn stage(&mut self, labels: Cow<'_, Labels>, hash: u64) -> u64 {
         match self.staged_by_hash.get(&hash) {
             Some(&i) if self.staged[i].labels == *labels => return self.staged[i].series_ref,
             // Another label set with the same 64-bit hash: look through the rest (never in
@@ -80,7 +91,7 @@ impl Appender {
             }
         }
         let series_ref = self.head.reserve_ref();
-        self.staged.push(Staged { series_ref, labels: labels.clone(), hash });
+        self.staged.push(Staged { series_ref, labels: labels.into_owned(), hash });
         series_ref
     }
 

@@ -313,9 +313,10 @@ fn append_request(db: &promlite_storage::Db, request: &recv::WriteRequest) -> V1
                 refuse(AppendError::OutOfBounds, labels, sample.timestamp);
                 continue;
             }
-            match &target {
+            match &mut target {
                 Target::Known(r) => app.append_ref(*r, sample.timestamp, sample.value),
-                Target::New(labels) => match app.append(labels, sample.timestamp, sample.value) {
+                // The first sample hands the labels over; the rest go by ref.
+                Target::New(labels) => match app.append_owned(std::mem::take(labels), sample.timestamp, sample.value) {
                     Ok(r) => {
                         resolved.push((key, r));
                         target = Target::Known(r);
