@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use promlite_web::prompb;
 
 use crate::remote_util::{WRITE_HEADERS, metric, now_ms, series, write};
-use crate::util::{FakeTarget, enc, eventually, get_json, http, start, start_with_data};
+use crate::util::{FakeTarget, enc, eventually, get_json, http, points, start, start_with_data};
 
 /// One remote-write POST that tolerates a server that is down or dies mid-request: the status,
 /// or `None` when no whole answer came back (then the sender does not know, and retries).
@@ -54,13 +54,7 @@ fn stored(addr: SocketAddr, selector: &str, start: i64, end: i64) -> BTreeMap<St
             s["metric"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())).collect();
         labels.sort();
         let key = labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-        let values = s["values"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| ((p[0].as_f64().unwrap() * 1000.0).round() as i64, p[1].as_str().unwrap().parse().unwrap()))
-            .collect();
-        out.insert(key, values);
+        out.insert(key, points(&s["values"]));
     }
     out
 }

@@ -30,13 +30,7 @@ fn samples(addr: SocketAddr, at_seconds: i64) -> BTreeMap<u64, Vec<(i64, f64)>> 
     let mut out = BTreeMap::new();
     for series in body["data"]["result"].as_array().unwrap() {
         let i: u64 = series["metric"]["i"].as_str().unwrap().parse().unwrap();
-        let values: Vec<(i64, f64)> = series["values"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| ((p[0].as_f64().unwrap() * 1000.0).round() as i64, p[1].as_str().unwrap().parse().unwrap()))
-            .collect();
-        out.insert(i, values);
+        out.insert(i, crate::util::points(&series["values"]));
     }
     out
 }

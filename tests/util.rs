@@ -165,6 +165,16 @@ pub fn get_json(addr: SocketAddr, path: &str) -> (u16, serde_json::Value) {
     (response.status, json)
 }
 
+/// The `[time, "value"]` pairs of a matrix series' `values` as `(ms, value)`.
+pub fn points(values: &serde_json::Value) -> Vec<(i64, f64)> {
+    values
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| ((p[0].as_f64().unwrap() * 1000.0).round() as i64, p[1].as_str().unwrap().parse().unwrap()))
+        .collect()
+}
+
 /// Percent-encodes a query parameter value.
 pub fn enc(value: &str) -> String {
     value

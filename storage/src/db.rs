@@ -275,11 +275,6 @@ impl Db {
         self.head.ready.load(Ordering::Acquire)
     }
 
-    /// True while WAL writes fail (a full disk): every commit fails until one works again.
-    pub fn wal_failing(&self) -> bool {
-        self.head.wal_failing.load(Ordering::Relaxed)
-    }
-
     /// The WAL segment being written, `None` before the replay opened the WAL.
     pub fn wal_segment_current(&self) -> Option<u32> {
         self.head.wal.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(Wal::segment_index)
