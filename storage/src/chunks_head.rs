@@ -100,6 +100,8 @@ struct Active {
     written: u64,
     /// Bytes after `written`, not yet in the file.
     buffer: Vec<u8>,
+    /// Newest sample time of the chunks in this file.
+    max_time: i64,
 }
 
 /// Bytes of one chunk: borrowed from a map or copied from the active file.
@@ -122,7 +124,11 @@ impl std::ops::Deref for ChunkBytes {
 pub(crate) struct ChunkDiskMapper {
     dir: PathBuf,
     mapped: RwLock<std::collections::BTreeMap<u32, Arc<MappedFile>>>,
+    /// Newest sample time of each finished file, for [`ChunkDiskMapper::truncate`].
+    file_max_time: Mutex<std::collections::BTreeMap<u32, i64>>,
     active: Mutex<Option<Active>>,
+    /// The highest file sequence used, so a new file never takes the number of a deleted one.
+    last_seq: std::sync::atomic::AtomicU32,
     max_file_size: u64,
 }
 
@@ -177,9 +183,19 @@ impl ChunkDiskMapper {
             }
             mapped.insert(seq, Arc::new(map));
         }
+        let mut file_max_time = std::collections::BTreeMap::new();
+        for c in &chunks {
+            let max = file_max_time.entry((c.chunk_ref >> 32) as u32).or_insert(i64::MIN);
+            *max = c.max_time.max(*max);
+        }
+        for &seq in mapped.keys() {
+            file_max_time.entry(seq).or_insert(i64::MIN);
+        }
         let mapper = ChunkDiskMapper {
             dir: dir.to_owned(),
+            last_seq: std::sync::atomic::AtomicU32::new(seqs.last().copied().unwrap_or(0)),
             mapped: RwLock::new(mapped),
+            file_max_time: Mutex::new(file_max_time),
             active: Mutex::new(None),
             max_file_size,
         };
@@ -187,7 +203,45 @@ impl ChunkDiskMapper {
     }
 
     fn next_seq(&self) -> u32 {
-        self.mapped.read().unwrap_or_else(PoisonError::into_inner).keys().next_back().map_or(1, |last| last + 1)
+        self.last_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+    }
+
+    /// Deletes the finished files whose chunks all end before `mint` (upstream
+    /// `ChunkDiskMapper.Truncate`); the caller dropped every ref into them first. Returns the
+    /// files deleted. A file that cannot be deleted is left for the next truncation.
+    pub(crate) fn truncate(&self, mint: i64) -> Result<Vec<u32>, ChunkDiskError> {
+        let expired: Vec<u32> = self
+            .file_max_time
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, max)| **max < mint)
+            .map(|(seq, _)| *seq)
+            .collect();
+        let mut deleted = Vec::new();
+        for seq in expired {
+            self.mapped.write().unwrap_or_else(PoisonError::into_inner).remove(&seq);
+            let path = file_name(&self.dir, seq);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(io_err(&path)(err)),
+            }
+            self.file_max_time.lock().unwrap_or_else(PoisonError::into_inner).remove(&seq);
+            deleted.push(seq);
+        }
+        if !deleted.is_empty() {
+            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_err(&self.dir))?;
+        }
+        Ok(deleted)
+    }
+
+    /// Bytes of every file in `chunks_head/`, for `--storage.tsdb.retention.size`.
+    pub(crate) fn size_bytes(&self) -> u64 {
+        let mapped: u64 =
+            self.mapped.read().unwrap_or_else(PoisonError::into_inner).values().map(|m| m.len() as u64).sum();
+        let active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+        mapped + active.as_ref().map_or(0, |a| a.written + a.buffer.len() as u64)
     }
 
     fn cut_file(&self, active: &mut Option<Active>) -> Result<(), ChunkDiskError> {
@@ -199,6 +253,7 @@ impl ChunkDiskMapper {
             old.file.sync_all().map_err(io_err(&path))?;
             let map = MappedFile::map(&old.file).map_err(io_err(&path))?;
             self.mapped.write().unwrap_or_else(PoisonError::into_inner).insert(old.seq, Arc::new(map));
+            self.file_max_time.lock().unwrap_or_else(PoisonError::into_inner).insert(old.seq, old.max_time);
             *active = None;
         }
         let seq = self.next_seq();
@@ -215,7 +270,13 @@ impl ChunkDiskMapper {
             return Err(io_err(&path)(err));
         }
         File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_err(&self.dir))?;
-        *active = Some(Active { seq, file, written: HEADER_SIZE as u64, buffer: Vec::with_capacity(WRITE_BUFFER) });
+        *active = Some(Active {
+            seq,
+            file,
+            written: HEADER_SIZE as u64,
+            buffer: Vec::with_capacity(WRITE_BUFFER),
+            max_time: i64::MIN,
+        });
         Ok(())
     }
 
@@ -251,6 +312,7 @@ impl ChunkDiskMapper {
         };
         let offset = a.written + a.buffer.len() as u64;
         let buffered = a.buffer.len();
+        a.max_time = a.max_time.max(max_time);
         a.buffer.extend_from_slice(&record);
         if a.buffer.len() >= WRITE_BUFFER {
             let path = file_name(&self.dir, a.seq);

@@ -317,7 +317,11 @@ fn replay_wal(
     mut mmapped: HashMap<u64, Vec<SealedChunk>>,
 ) -> Result<ReplayStats, DbError> {
     let start = Instant::now();
-    let segments = wal::list_segments(wal_dir)?;
+    wal::checkpoint::remove_tmp_checkpoints(wal_dir)?;
+    let checkpoint = wal::checkpoint::last_checkpoint(wal_dir)?;
+    let after = checkpoint.as_ref().map(|(index, _)| *index);
+    let segments: Vec<u32> =
+        wal::list_segments(wal_dir)?.into_iter().filter(|s| after.is_none_or(|a| *s > a)).collect();
     progress.min.store(segments.first().copied().unwrap_or(0), Ordering::Relaxed);
     progress.max.store(segments.last().copied().unwrap_or(0), Ordering::Relaxed);
     let mut stats = ReplayStats { segments: segments.len() as u32, ..ReplayStats::default() };
@@ -342,8 +346,7 @@ fn replay_wal(
             });
         }
         let mut batches: Vec<Vec<RefSample>> = vec![Vec::new(); workers];
-        let on_segment = |index| progress.current.store(index, Ordering::Relaxed);
-        let result = wal::replay(wal_dir, quarantine, on_segment, |rec| match record::decode(rec) {
+        let mut on_record = |rec: &[u8]| match record::decode(rec) {
             Ok(Record::Series(series)) => {
                 for (series_ref, labels) in series {
                     let (s, created) = head.get_or_create(&labels, series_ref);
@@ -382,7 +385,19 @@ fn replay_wal(
                 stats.bad_records += 1;
                 tracing::warn!(error = %err, "skipping a WAL record that does not decode");
             }
-        });
+        };
+        // The newest checkpoint stands for every segment up to its number.
+        let result = match &checkpoint {
+            Some((index, dir)) => wal::replay(dir, quarantine, |_| {}, None, &mut on_record).and_then(|mut repairs| {
+                let on_segment = |index| progress.current.store(index, Ordering::Relaxed);
+                repairs.extend(wal::replay(wal_dir, quarantine, on_segment, Some(*index), &mut on_record)?);
+                Ok(repairs)
+            }),
+            None => {
+                let on_segment = |index| progress.current.store(index, Ordering::Relaxed);
+                wal::replay(wal_dir, quarantine, on_segment, None, &mut on_record)
+            }
+        };
         for (worker, batch) in batches.into_iter().enumerate() {
             if !batch.is_empty() {
                 let _ = senders[worker].send(batch);

@@ -1,4 +1,5 @@
-//! The crate's only `unsafe`: read-only memory maps of sealed `chunks_head/` files.
+//! The crate's only `unsafe`: read-only memory maps of immutable files: sealed `chunks_head/`
+//! files, finished WAL segments (read by checkpoints) and block files.
 //! Invariant: a file is mapped only after it was completely written, fsynced and CRC-checked,
 //! and promlite never writes to or truncates a mapped file afterwards (a file is only deleted
 //! whole, and the mapping is dropped first).

@@ -202,7 +202,8 @@ impl Head {
             head_max.saturating_sub(self.opts.chunk_range / 2)
         } else {
             i64::MIN
-        };
+        }
+        .max(self.min_valid_time.load(Ordering::Relaxed));
         // Newest (t, value bits) per series among this batch's accepted samples.
         // Sized for the batch up front: a scrape's samples are mostly one per series, and
         // growing the map was ~2% of a scrape's ingest CPU in a profile.
@@ -264,7 +265,12 @@ impl Head {
         let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
         let (mut stored, mut chunks_created) = (0u64, 0u64);
         let mut current: Option<Arc<MemSeries>> = None;
+        // Samples a block holds already (upstream replay drops them the same way).
+        let min_valid = self.min_valid_time.load(Ordering::Relaxed);
         for sample in samples {
+            if sample.t < min_valid {
+                continue;
+            }
             if current.as_ref().is_none_or(|s| s.series_ref != sample.series_ref) {
                 current = self.series(sample.series_ref);
             }

@@ -15,6 +15,7 @@ mod status;
 mod symbols;
 #[cfg(test)]
 mod tests;
+mod truncate;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -30,6 +31,7 @@ use symbols::Symbols;
 
 pub use appender::Appender;
 pub use status::TsdbStatus;
+pub(crate) use truncate::Truncated;
 
 /// Identifies a series in the head; persisted in the WAL and `chunks_head/`, so stable across
 /// restarts (upstream `HeadSeriesRef`).
@@ -135,8 +137,7 @@ impl Default for HeadOptions {
 // Upstream `maxBytesPerXORChunk`: a chunk past this size is cut whatever its sample count.
 const MAX_BYTES_PER_XOR_CHUNK: usize = 1024;
 
-/// A full chunk: immutable, kept until a block takes it (FIXME: blocks are a later issue, so
-/// sealed chunks accumulate for the life of the process).
+/// A full chunk: immutable, kept until a block holds its samples and head truncation drops it.
 pub(crate) struct SealedChunk {
     pub(crate) min_time: i64,
     pub(crate) max_time: i64,
@@ -433,6 +434,13 @@ pub(crate) struct Head {
     /// Held for writing while a commit applies its samples, and for reading while a select
     /// takes its snapshot, so no select sees part of a commit (see `Querier::select_with`).
     pub(crate) isolation: RwLock<()>,
+    /// Held for reading by a select for as long as it reads the head and the block list, and
+    /// for writing by truncation, so a select sees the head before or after a truncation
+    /// together with the blocks of that moment, and no series it holds is removed under it.
+    pub(crate) truncation: RwLock<()>,
+    /// No sample older than this is accepted or replayed: the newest block's end
+    /// (upstream `minValidTime`); `i64::MIN` while there are no blocks.
+    pub(crate) min_valid_time: AtomicI64,
 }
 
 impl Drop for Head {
@@ -471,6 +479,8 @@ impl Head {
             ready: AtomicBool::new(false),
             aliases: RwLock::default(),
             isolation: RwLock::default(),
+            truncation: RwLock::default(),
+            min_valid_time: AtomicI64::new(i64::MIN),
         }
     }
 

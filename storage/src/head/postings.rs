@@ -39,6 +39,30 @@ impl MemPostings {
         insert_sorted(&mut self.all, series_ref);
     }
 
+    /// Removes the series `dead` (ascending refs) whose symbol pairs are `pairs`; lists, values
+    /// and names left empty go too. One pass per touched list, however many series go.
+    pub(crate) fn delete(&mut self, dead: &[u64], pairs: impl IntoIterator<Item = (u32, u32)>) {
+        let mut touched: Vec<(u32, u32)> = pairs.into_iter().collect();
+        touched.sort_unstable();
+        touched.dedup();
+        let gone = |r: &u64| dead.binary_search(r).is_ok();
+        for (name, value) in touched {
+            let Some(values) = self.by_label.get_mut(&name) else { continue };
+            if let Some(list) = values.get_mut(&value) {
+                list.retain(|r| !gone(r));
+                if list.is_empty() {
+                    values.remove(&value);
+                } else {
+                    list.shrink_to_fit();
+                }
+            }
+            if values.is_empty() {
+                self.by_label.remove(&name);
+            }
+        }
+        self.all.retain(|r| !gone(r));
+    }
+
     /// Symbols of the label names in use.
     pub(crate) fn names(&self) -> impl Iterator<Item = u32> + '_ {
         self.by_label.keys().copied()

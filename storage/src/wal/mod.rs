@@ -11,6 +11,7 @@
 //! A failed write is undone before the next (see [`Wal`]). Writing always starts a fresh
 //! segment, as upstream does.
 
+pub(crate) mod checkpoint;
 mod reader;
 pub(crate) mod record;
 pub(crate) mod tail;
@@ -422,7 +423,8 @@ pub struct Repair {
     pub quarantined: Option<PathBuf>,
 }
 
-/// Reads every record in `dir`, oldest first, repairing damage as described in the module doc.
+/// Reads every record in `dir` (of the segments after `after`, when given: those up to it are in
+/// a checkpoint), oldest first, repairing damage as described in the module doc.
 ///
 /// Damage does not end a segment: reading resumes at the next page that starts a record (a
 /// FULL or FIRST fragment with a good checksum), so one flipped byte costs the records around
@@ -434,9 +436,10 @@ pub(crate) fn replay(
     dir: &Path,
     quarantine_dir: &Path,
     mut on_segment: impl FnMut(u32),
+    after: Option<u32>,
     mut on_record: impl FnMut(&[u8]),
 ) -> Result<Vec<Repair>, WalError> {
-    let segments = list_segments(dir)?;
+    let segments: Vec<u32> = list_segments(dir)?.into_iter().filter(|s| after.is_none_or(|a| *s > a)).collect();
     let mut repairs = Vec::new();
     for (i, &index) in segments.iter().enumerate() {
         on_segment(index);

@@ -1,11 +1,12 @@
-//! A WAL reader that follows the writer (upstream `tsdb/wlog/watcher.go`, without checkpoints):
+//! A WAL reader that follows the writer (upstream `tsdb/wlog/watcher.go`):
 //! remote write tails the WAL so that whatever was committed is sent, even across an outage of
 //! the receiver, as long as the WAL still holds it.
 //!
 //! Invariant: [`WalTail::poll`] returns each whole record exactly once, in WAL order, and never a
 //! record the writer has not finished (a torn tail is simply not read yet). It only reads; it
 //! never repairs, truncates or locks anything. Records of types other than Series and Samples
-//! are skipped. Added for issue #9 by the remote-write side, kept apart from the writer.
+//! are skipped. It starts at the newest checkpoint (its Series records) and the segments after
+//! it, and when the segment it reads is deleted by a checkpoint it goes on the same way. Added for issue #9 by the remote-write side, kept apart from the writer.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -60,16 +61,22 @@ impl WalTail {
         let mut out = Vec::new();
         loop {
             let segments = list_segments(&self.dir)?;
-            let current = match self.segment {
-                Some(s) => s,
-                None => match segments.first() {
-                    Some(&first) => {
-                        self.segment = Some(first);
-                        first
-                    }
-                    None => return Ok(out),
-                },
-            };
+            let Some(&first) = segments.first() else { return Ok(out) };
+            if self.segment.is_none_or(|s| s < first) {
+                // Starting, or the segment being read was checkpointed and deleted: the newest
+                // checkpoint names the series of the segments it replaced, and reading goes on
+                // after it.
+                let mut next = first;
+                if let Some((index, dir)) = super::checkpoint::last_checkpoint(&self.dir)?
+                    && self.segment.is_none_or(|s| s <= index)
+                {
+                    self.read_checkpoint_series(index, &dir, &mut out)?;
+                    next = next.max(index + 1);
+                }
+                self.segment = Some(next);
+                self.offset = 0;
+            }
+            let Some(current) = self.segment else { return Ok(out) };
             let next = segments.iter().copied().find(|&s| s > current);
             self.read_current(current, &mut out)?;
             match next {
@@ -82,6 +89,36 @@ impl WalTail {
                 None => return Ok(out),
             }
         }
+    }
+
+    /// Every Series record of the checkpoint ending at segment `index`, as one record at the
+    /// checkpoint's position. Its samples are not returned: they were in the segments it
+    /// replaced, which this reader had read or (an outage longer than the WAL keeps) lost.
+    fn read_checkpoint_series(
+        &mut self,
+        index: u32,
+        dir: &Path,
+        out: &mut Vec<(TailRecord, WalPosition)>,
+    ) -> Result<(), WalError> {
+        let mut series = Vec::new();
+        for segment in list_segments(dir)? {
+            let path = super::segment_name(dir, segment);
+            let data = match std::fs::read(&path) {
+                Ok(data) => data,
+                // Deleted meanwhile by a newer checkpoint: the next poll reads that one.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(error) => return Err(WalError::Io { path, error }),
+            };
+            read_records(&data, 0, |rec, _| match decode(rec) {
+                Ok(Record::Series(list)) => series.extend(list),
+                Ok(_) => {}
+                Err(_) => self.corrupt_records += 1,
+            });
+        }
+        if !series.is_empty() {
+            out.push((TailRecord::Series(series), WalPosition { segment: index, offset: 0 }));
+        }
+        Ok(())
     }
 
     fn read_current(&mut self, segment: u32, out: &mut Vec<(TailRecord, WalPosition)>) -> Result<(), WalError> {
