@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub(crate) mod block;
 pub mod chunkenc;
 mod chunks_head;
 mod db;
