@@ -138,7 +138,9 @@ impl BlockWriter {
     }
 
     /// Finishes the block covering `[min_time, max_time)` and makes it visible under its ULID.
-    /// Returns the meta written, with the stats counted from the chunks.
+    /// Returns the meta written, with the stats counted from the chunks. If only the parent's
+    /// fsync after the rename fails, the complete block stays in place (as upstream's
+    /// `fileutil.Replace` leaves it) and the error says so through its path, the parent.
     pub(crate) fn finish(
         mut self,
         min_time: i64,
