@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 pub(crate) use meta::{BlockCompaction, BlockDesc, BlockMeta, BlockStats};
 pub(crate) use tombstones::write as write_tombstones;
 pub(crate) use ulid::new_ulid;
-pub(crate) use writer::BlockWriter;
+pub(crate) use writer::{BlockWriter, TMP_FOR_CREATION_SUFFIX};
 
 use crate::labels::Labels;
 use crate::matcher::Matcher;

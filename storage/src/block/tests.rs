@@ -635,8 +635,9 @@ fn a_failed_write_leaves_no_tmp_dir() {
     let symbols = ["a", "b", "c"];
 
     // Series out of order: the error removes the tmp dir at once, and the writer stays dead.
-    let mut writer = BlockWriter::create(parent.path(), &new_ulid(), &symbols).unwrap();
-    assert_eq!(entries(parent.path()).len(), 1);
+    let ulid = new_ulid();
+    let mut writer = BlockWriter::create(parent.path(), &ulid, &symbols).unwrap();
+    assert_eq!(entries(parent.path()), [format!("{ulid}{TMP_FOR_CREATION_SUFFIX}")]);
     writer.add_series(&labels(&[("a", "c")]), chunks).unwrap();
     let err = writer.add_series(&labels(&[("a", "b")]), chunks).unwrap_err();
     assert!(matches!(err, BlockError::Invalid { .. }), "{err}");
