@@ -62,8 +62,24 @@ pub struct Flags {
     pub storage_path: PathBuf,
 
     /// How long to retain samples in storage [default: 15d when no size limit is set].
-    #[arg(long = "storage.tsdb.retention.time", value_name = "DURATION", default_value = "15d")]
+    #[arg(long = "storage.tsdb.retention.time", value_name = "DURATION", default_value = "0s")]
     pub retention_time: Duration,
+
+    /// Minimum duration of a data block before being persisted (and the head's chunk range).
+    #[arg(long = "storage.tsdb.min-block-duration", value_name = "DURATION", default_value = "2h", hide = true)]
+    pub min_block_duration: Duration,
+
+    /// Maximum duration compacted blocks may span [default: min(31d, retention/10)].
+    #[arg(long = "storage.tsdb.max-block-duration", value_name = "DURATION", hide = true)]
+    pub max_block_duration: Option<Duration>,
+
+    /// Do not create a lockfile in the data directory.
+    #[arg(long = "storage.tsdb.no-lockfile")]
+    pub no_lockfile: bool,
+
+    /// Compress the tsdb WAL (snappy).
+    #[arg(long = "storage.tsdb.wal-compression", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub wal_compression: bool,
 
     /// Maximum number of bytes that can be stored for blocks, e.g. 512MB; 0 means no limit.
     #[arg(long = "storage.tsdb.retention.size", value_name = "SIZE", default_value = "0")]

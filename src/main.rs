@@ -125,6 +125,10 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         Options {
             retention_ms: flags.retention_time.as_millis() as i64,
             retention_bytes: flags.retention_size.bytes(),
+            wal_compression: flags.wal_compression,
+            min_block_duration_ms: flags.min_block_duration.as_millis() as i64,
+            max_block_duration_ms: flags.max_block_duration.map_or(0, |d| d.as_millis() as i64),
+            no_lockfile: flags.no_lockfile,
             ..Options::default()
         },
     )
@@ -209,6 +213,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         .await
         .context("replaying the WAL")?
         .with_context(|| format!("replaying the WAL in {}", flags.storage_path.display()))?;
+    close_db.start_compactor();
     // Scraping starts only now: nothing may append before the replay is done.
     // A job that cannot start is logged by the manager; the others run, as in Prometheus.
     // Remote write tails the WAL and sends what is committed from now on: started before the

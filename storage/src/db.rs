@@ -1,10 +1,12 @@
-//! The database: one data directory, its head, and (later) its blocks (upstream `tsdb/db.go`).
+//! The database: one data directory, its head and its blocks (upstream `tsdb/db.go`).
 //!
-//! Layout, as Prometheus's: `lock`, `wal/` (segments), `chunks_head/` (sealed head chunks), and
-//! `quarantine/` for WAL segments replay had to cut (promlite's own). Opening checks
-//! `chunks_head/`, then the replay puts its chunks and the WAL's newer samples into the head:
-//! after `open` (or `open_deferred` + `replay_wal`) the head holds every sample committed before
-//! the last stop.
+//! Layout, as Prometheus's: `lock` (flock'ed while open), one directory per block (`<ULID>/`),
+//! `wal/` (segments and `checkpoint.NNNNNNNN/`), `chunks_head/` (sealed head chunks), and
+//! `quarantine/` for WAL segments replay had to cut and blocks that failed verification
+//! (promlite's own). Opening loads the blocks, checks `chunks_head/`, then the replay puts its
+//! chunks and the WAL's newer samples into the head: after `open` (or `open_deferred` +
+//! `replay_wal`) blocks and head together hold every sample committed before the last stop,
+//! each once (samples older than the newest block's end are not replayed).
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -13,6 +15,13 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
+mod compaction;
+mod metrics;
+
+pub use compaction::CompactionError;
+pub use metrics::{COMPACTION_DURATION_BUCKETS, Histogram, TsdbMetrics};
+
+use crate::block::Block;
 use crate::chunks_head::{self, ChunkDiskError, ChunkDiskMapper, ChunkRepair};
 use crate::fanout::{Secondaries, SecondaryQueryable};
 use crate::head::{Appender, ChunkData, Head, HeadOptions, HeadStats, SealedChunk, TsdbStatus};
@@ -31,6 +40,14 @@ pub struct Options {
     pub wal_segment_size: usize,
     /// `--storage.tsdb.wal-compression` (snappy; default on, as in Prometheus 3).
     pub wal_compression: bool,
+    /// `--storage.tsdb.min-block-duration`, ms: the head's chunk range and the first block
+    /// range (default 2h).
+    pub min_block_duration_ms: i64,
+    /// `--storage.tsdb.max-block-duration`, ms; 0 means min(31d, retention/10). Equal to the
+    /// min block duration, blocks are never compacted further (what Thanos sidecars need).
+    pub max_block_duration_ms: i64,
+    /// `--storage.tsdb.no-lockfile`: do not lock the directory.
+    pub no_lockfile: bool,
 }
 
 impl Default for Options {
@@ -40,6 +57,9 @@ impl Default for Options {
             retention_bytes: 0,
             wal_segment_size: wal::DEFAULT_SEGMENT_SIZE,
             wal_compression: true,
+            min_block_duration_ms: 2 * 3_600_000,
+            max_block_duration_ms: 0,
+            no_lockfile: false,
         }
     }
 }
@@ -61,6 +81,31 @@ pub enum DbError {
     /// `chunks_head/` could not be read or repaired.
     #[error(transparent)]
     ChunksHead(#[from] ChunkDiskError),
+    /// Another process holds the directory's lock file.
+    #[error("{path}: the data directory is locked by another process (is another promlite or Prometheus running on it? --storage.tsdb.no-lockfile turns the lock off)")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+}
+
+/// One loaded block, for logs, tests and the status API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockInfo {
+    /// The block's ULID (its directory name).
+    pub ulid: String,
+    /// First sample time, ms.
+    pub min_time: i64,
+    /// End of the block's range, ms, exclusive.
+    pub max_time: i64,
+    /// Samples in the block.
+    pub num_samples: u64,
+    /// Series in the block.
+    pub num_series: u64,
+    /// Compaction level (1 for a block written from the head).
+    pub level: u32,
+    /// Bytes of its files.
+    pub size_bytes: u64,
 }
 
 /// Progress of the WAL replay at open, for `/api/v1/status/walreplay` (upstream `WALReplayStatus`).
@@ -124,8 +169,20 @@ pub struct Db {
     secondaries: Arc<RwLock<Secondaries>>,
     /// See [`Db::instance_id`].
     instance_id: u64,
-    // Held for the life of the Db so the lock file stays ours.
-    _lock: Arc<File>,
+    /// The blocks, oldest first; replaced whole, so a querier keeps the list it started with.
+    blocks: Arc<RwLock<Arc<[Arc<Block>]>>>,
+    metrics: Arc<TsdbMetrics>,
+    /// Serialises compaction rounds.
+    compaction: Arc<Mutex<()>>,
+    /// The background compaction loop, once started.
+    background: Arc<Mutex<Option<Background>>>,
+    // Held for the life of the Db so the lock (flock) stays ours.
+    _lock: Option<Arc<File>>,
+}
+
+struct Background {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 /// The next [`Db::instance_id`].
@@ -149,9 +206,27 @@ impl Db {
             move |error| DbError::Io { path, error }
         };
         fs::create_dir_all(dir).map_err(io(dir))?;
-        let lock_path = dir.join("lock");
-        let lock =
-            OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
+        let lock = if options.no_lockfile {
+            None
+        } else {
+            let lock_path = dir.join("lock");
+            let lock = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .map_err(io(&lock_path))?;
+            match lock.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => return Err(DbError::Locked { path: lock_path }),
+                Err(fs::TryLockError::Error(error)) => return Err(DbError::Io { path: lock_path, error }),
+            }
+            Some(Arc::new(lock))
+        };
+        let metrics = Arc::new(TsdbMetrics::default());
+        let blocks = compaction::load_blocks(dir, &metrics)?;
+        // Samples before the newest block's end are in blocks: not replayed, not accepted.
+        let min_valid_time = blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(i64::MIN);
         let wal_dir = dir.join("wal");
         fs::create_dir_all(&wal_dir).map_err(io(&wal_dir))?;
         // Known before the replay starts, so `/api/v1/status/walreplay` shows the range at once.
@@ -172,14 +247,18 @@ impl Db {
             );
         }
         let mut mmapped: HashMap<u64, Vec<SealedChunk>> = HashMap::new();
-        for c in chunks {
+        for c in chunks.into_iter().filter(|c| c.max_time >= min_valid_time) {
             mmapped.entry(c.series_ref).or_default().push(SealedChunk {
                 min_time: c.min_time,
                 max_time: c.max_time,
                 data: ChunkData::Disk(c.chunk_ref),
             });
         }
-        let head = Head::new(HeadOptions::default(), Some(mapper));
+        let head = Head::new(
+            HeadOptions { chunk_range: options.min_block_duration_ms.max(1), ..HeadOptions::default() },
+            Some(mapper),
+        );
+        head.min_valid_time.store(min_valid_time, Ordering::Relaxed);
         // A chunk in chunks_head whose series the WAL no longer names (a damaged WAL) must not
         // be attached at the next start to a new series that happened to get its ref.
         if let Some(&max) = mmapped.keys().max() {
@@ -194,7 +273,11 @@ impl Db {
             pending: Arc::new(Mutex::new(Some(PendingReplay { mmapped, chunk_repair }))),
             secondaries: Arc::new(RwLock::new(Arc::new([]))),
             instance_id: NEXT_INSTANCE_ID.fetch_add(1, Ordering::Relaxed),
-            _lock: Arc::new(lock),
+            blocks: Arc::new(RwLock::new(blocks.into())),
+            metrics,
+            compaction: Arc::new(Mutex::new(())),
+            background: Arc::new(Mutex::new(None)),
+            _lock: lock,
         })
     }
 
@@ -211,7 +294,94 @@ impl Db {
         *self.replay.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(stats);
         self.head.ready.store(true, Ordering::Release);
         self.progress.done.store(true, Ordering::Release);
+        // Files of chunks that blocks hold already.
+        if let Some(mapper) = &self.head.mapper
+            && let Err(err) = mapper.truncate(self.head.min_valid_time.load(Ordering::Relaxed))
+        {
+            tracing::warn!(error = %err, "deleting chunks_head files that blocks hold failed");
+        }
         Ok(())
+    }
+
+    /// Starts the background loop that compacts the head once it spans 1.5 block ranges
+    /// (checked every 5 s), compacts blocks and applies retention (every minute), as
+    /// upstream's `DB.run`. Call after the replay; [`Db::close`] stops it.
+    pub fn start_compactor(&self) {
+        let mut background = self.background.lock().unwrap_or_else(PoisonError::into_inner);
+        if background.is_some() {
+            return;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let db = self.clone();
+        let stopping = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("tsdb-compactor".into())
+            .spawn(move || {
+                let mut last_round = Instant::now() - std::time::Duration::from_secs(3600);
+                while !stopping.load(Ordering::Relaxed) {
+                    if db.head_compactable() || last_round.elapsed() >= std::time::Duration::from_secs(60) {
+                        // Errors are logged and counted by compact.
+                        let _ = db.compact();
+                        last_round = Instant::now();
+                    }
+                    for _ in 0..50 {
+                        if stopping.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                }
+            })
+            .expect("spawning the compactor thread");
+        *background = Some(Background { stop, thread });
+    }
+
+    /// The blocks, oldest first.
+    pub(crate) fn blocks(&self) -> Arc<[Arc<Block>]> {
+        Arc::clone(&self.blocks.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// What each loaded block is, oldest first: `(ULID, min time, max time, bytes)`.
+    pub fn block_list(&self) -> Vec<BlockInfo> {
+        self.blocks()
+            .iter()
+            .map(|b| BlockInfo {
+                ulid: b.meta().ulid.clone(),
+                min_time: b.meta().min_time,
+                max_time: b.meta().max_time,
+                num_samples: b.meta().stats.num_samples,
+                num_series: b.meta().stats.num_series,
+                level: b.meta().compaction.level,
+                size_bytes: b.size_bytes(),
+            })
+            .collect()
+    }
+
+    /// Compaction, truncation and retention counters.
+    pub fn tsdb_metrics(&self) -> &TsdbMetrics {
+        &self.metrics
+    }
+
+    /// The time retention in force, ms (0: none): `--storage.tsdb.retention.time`, or 15d when
+    /// neither it nor a size limit is set (upstream `main.go`).
+    pub fn retention_ms(&self) -> i64 {
+        match (self.options.retention_ms, self.options.retention_bytes) {
+            (0, 0) => 15 * 24 * 3_600_000,
+            (ms, _) => ms,
+        }
+    }
+
+    /// Bytes of the blocks (`prometheus_tsdb_storage_blocks_bytes`).
+    pub fn blocks_bytes(&self) -> u64 {
+        self.blocks().iter().map(|b| b.size_bytes()).sum()
+    }
+
+    /// The oldest sample time in storage, ms, if any (`prometheus_tsdb_lowest_timestamp`).
+    pub fn lowest_timestamp(&self) -> Option<i64> {
+        let blocks = self.blocks().first().map(|b| b.meta().min_time);
+        let stats = self.head.stats();
+        let head = (stats.min_time <= stats.max_time).then_some(stats.min_time);
+        blocks.into_iter().chain(head).min()
     }
 
     /// The data directory.
@@ -241,12 +411,12 @@ impl Db {
     /// secondaries' series into the local ones.
     pub fn querier(&self, mint: i64, maxt: i64) -> Querier {
         let secondaries = Arc::clone(&self.secondaries.read().unwrap_or_else(PoisonError::into_inner));
-        Querier::new(Arc::clone(&self.head), mint, maxt, secondaries)
+        Querier::new(Arc::clone(&self.head), Arc::clone(&self.blocks), mint, maxt, secondaries)
     }
 
     /// A querier over local storage only (what `/federate` and `/api/v1/read` answer from).
     pub fn local_querier(&self, mint: i64, maxt: i64) -> Querier {
-        Querier::new(Arc::clone(&self.head), mint, maxt, Arc::new([]))
+        Querier::new(Arc::clone(&self.head), Arc::clone(&self.blocks), mint, maxt, Arc::new([]))
     }
 
     /// Replaces the secondaries every later [`Db::querier`] merges in (the `remote_read`
@@ -285,8 +455,13 @@ impl Db {
         self.head.wal_write_failures.load(Ordering::Relaxed)
     }
 
-    /// Flushes and fsyncs the WAL; call on shutdown.
+    /// Stops the compactor (waiting for a running round), then flushes and fsyncs the WAL;
+    /// call on shutdown.
     pub fn close(&self) -> Result<(), DbError> {
+        if let Some(background) = self.background.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            background.stop.store(true, Ordering::Relaxed);
+            let _ = background.thread.join();
+        }
         if let Some(wal) = self.head.wal.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
             wal.sync()?;
         }
@@ -453,5 +628,7 @@ fn replay_wal(
     Ok(stats)
 }
 
+#[cfg(test)]
+mod compaction_tests;
 #[cfg(test)]
 mod tests;

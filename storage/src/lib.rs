@@ -7,7 +7,9 @@
 //! No HTTP, PromQL or tokio here.
 //!
 //! Sealed chunks live in `chunks_head/` and are read back through memory maps, so memory holds
-//! the open chunks. FIXME: no blocks, compaction or retention yet (a later issue).
+//! the open chunks. Once the head spans 1.5 block ranges its oldest range is written as a block
+//! in Prometheus's format (`block/`), and the head, `chunks_head/` and the WAL are truncated
+//! (`db/compaction.rs`); blocks are compacted into bigger ones and deleted by retention.
 //!
 //! ```
 //! use promlite_storage::{Db, Labels, MatchOp, Matcher, Options};
@@ -26,6 +28,7 @@
 pub(crate) mod block;
 pub mod chunkenc;
 mod chunks_head;
+mod compact;
 mod db;
 pub mod fanout;
 mod head;
@@ -37,7 +40,11 @@ mod querier;
 mod wal;
 
 pub use chunks_head::{ChunkDiskError, ChunkRepair};
-pub use db::{Db, DbError, Options, ReplayProgress, ReplayStats};
+pub use block::BlockError;
+pub use db::{
+    BlockInfo, COMPACTION_DURATION_BUCKETS, CompactionError, Db, DbError, Histogram, Options, ReplayProgress, ReplayStats,
+    TsdbMetrics,
+};
 pub use fanout::{SecondaryError, SecondaryQueryable, SecondarySelect};
 pub use head::{AppendError, Appender, CommitError, HeadStats, STALE_NAN, Sample, SeriesRef, TsdbStatus, is_stale_nan};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};

@@ -1,9 +1,16 @@
-//! Read access to the head for a time range (upstream `tsdb/querier.go`, `head_read.go`).
+//! Read access to the head and the blocks for a time range (upstream `tsdb/querier.go`,
+//! `head_read.go`, `storage/merge.go`).
 //!
 //! A [`Querier`] is bound to `[mint, maxt]` (milliseconds, both inclusive) when it is made, and
-//! selects series by matchers through the postings. Each series' samples come from its sealed
-//! chunks and its open chunk, decoded in time order. Results are sorted by label set, as
-//! Prometheus's `Select(sortSeries=true)` returns them.
+//! selects series by matchers through the postings of the head and of each block overlapping
+//! the range. A head series' samples come from its sealed chunks and its open chunk, a block
+//! series' from its chunks (less tombstoned spans); series with the same labels in several
+//! places are merged by timestamp, duplicates dropped (the head wins). Results are sorted by
+//! label set, as Prometheus's `Select(sortSeries=true)` returns them.
+//!
+//! Each select reads under the head's truncation lock and takes the block list then, so it
+//! sees the head before a truncation with the blocks before it, or after with after: never
+//! a range in neither. A block deleted meanwhile stays readable: its files stay mapped.
 //!
 //! A querier made by [`crate::Db::querier`] also asks the secondaries ([`crate::fanout`]) and
 //! merges their series in; their failures collect as warnings ([`Querier::take_warnings`]).
@@ -13,6 +20,10 @@
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use std::sync::RwLock;
+
+use crate::block::Block;
+use crate::chunkenc::XorIterator;
 use crate::fanout::{self, Secondaries, SecondaryError, SecondarySelect};
 use crate::head::{Head, Sample, SeriesState};
 use crate::labels::Labels;
@@ -46,6 +57,7 @@ pub enum SelectLimit {
 /// [`Querier::limit_hit`].
 pub struct Querier {
     head: Arc<Head>,
+    blocks: Arc<RwLock<Arc<[Arc<Block>]>>>,
     mint: i64,
     maxt: i64,
     secondaries: Secondaries,
@@ -58,9 +70,16 @@ pub struct Querier {
 }
 
 impl Querier {
-    pub(crate) fn new(head: Arc<Head>, mint: i64, maxt: i64, secondaries: Secondaries) -> Querier {
+    pub(crate) fn new(
+        head: Arc<Head>,
+        blocks: Arc<RwLock<Arc<[Arc<Block>]>>>,
+        mint: i64,
+        maxt: i64,
+        secondaries: Secondaries,
+    ) -> Querier {
         Querier {
             head,
+            blocks,
             mint,
             maxt,
             secondaries,
@@ -187,9 +206,129 @@ impl Querier {
                 .collect();
         }
         let mapper = self.head.mapper.as_ref();
-        self.select_with(matchers, |state, newest| {
+        let _truncation = self.head.truncation.read().unwrap_or_else(PoisonError::into_inner);
+        let mut out = self.select_with(matchers, |state, newest| {
             state.latest_sample(self.mint, at.min(newest), mapper).map(|sample| vec![sample])
-        })
+        });
+        let blocks = self.blocks_in_range(self.mint, at);
+        if blocks.is_empty() {
+            return out;
+        }
+        for block in &blocks {
+            out = fanout::merge_sorted(out, self.select_block(block, matchers, self.mint, at, true));
+        }
+        if self.limit_hit().is_some() {
+            return Vec::new();
+        }
+        for series in &mut out {
+            if series.samples.len() > 1 {
+                let newest = series.samples[series.samples.len() - 1];
+                series.samples = vec![newest];
+            }
+        }
+        out
+    }
+
+    /// The blocks holding any time of `[mint, maxt]` (a block's max time is exclusive).
+    fn blocks_in_range(&self, mint: i64, maxt: i64) -> Vec<Arc<Block>> {
+        self.blocks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|b| b.meta().min_time <= maxt && b.meta().max_time > mint)
+            .cloned()
+            .collect()
+    }
+
+    /// Notes a block that could not be read as a warning of this querier (and logs it): the
+    /// answer goes on without it, as upstream's merge querier does with a failing querier.
+    fn block_failed(&self, block: &Block, err: &crate::block::BlockError) {
+        tracing::error!(block = %block.meta().ulid, error = %err, "reading a block failed");
+        let warning = format!("block {}: {err}", block.meta().ulid);
+        let mut warnings = self.warnings.lock().unwrap_or_else(PoisonError::into_inner);
+        if !warnings.contains(&warning) {
+            warnings.push(warning);
+        }
+    }
+
+    /// A block's series matching `matchers` with their samples in `[mint, maxt]` (only the
+    /// newest when `latest`), sorted by labels; nothing once over budget.
+    fn select_block(&self, block: &Block, matchers: &[Matcher], mint: i64, maxt: i64, latest: bool) -> Vec<Series> {
+        let refs = match block.select_refs(matchers) {
+            Ok(refs) => refs,
+            Err(err) => {
+                self.block_failed(block, &err);
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for series_ref in refs {
+            let (labels, chunks) = match block.series(series_ref) {
+                Ok(found) => found,
+                Err(err) => {
+                    self.block_failed(block, &err);
+                    continue;
+                }
+            };
+            let deleted = block.tombstones(series_ref);
+            let mut samples = Vec::new();
+            let in_range: Vec<_> = chunks.iter().filter(|c| c.max_time >= mint && c.min_time <= maxt).collect();
+            // Chunks are in time order: for the newest sample, the last chunk that has one.
+            let order: Box<dyn Iterator<Item = _>> =
+                if latest { Box::new(in_range.iter().rev()) } else { Box::new(in_range.iter()) };
+            for c in order {
+                let bytes = match block.chunk(c.chunk_ref) {
+                    Ok(bytes) => bytes,
+                    Err(err) => {
+                        self.block_failed(block, &err);
+                        continue;
+                    }
+                };
+                let Ok(it) = XorIterator::new(bytes) else { continue };
+                let before = samples.len();
+                samples.extend(
+                    it.map_while(Result::ok)
+                        .take_while(|s| s.t <= maxt)
+                        .filter(|s| s.t >= mint && !deleted.iter().any(|(a, b)| s.t >= *a && s.t <= *b)),
+                );
+                if latest && samples.len() > before {
+                    samples.drain(..samples.len() - 1);
+                    break;
+                }
+            }
+            if samples.is_empty() {
+                continue;
+            }
+            if !self.admit(samples.len()) {
+                return Vec::new();
+            }
+            out.push(Series { labels, samples });
+        }
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out
+    }
+
+    /// Labels of a block's series matching `matchers` with a chunk in range.
+    fn block_labels(&self, block: &Block, matchers: &[Matcher]) -> Vec<Labels> {
+        let refs = match block.select_refs(matchers) {
+            Ok(refs) => refs,
+            Err(err) => {
+                self.block_failed(block, &err);
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for series_ref in refs {
+            match block.series(series_ref) {
+                Ok((labels, chunks)) => {
+                    if chunks.iter().any(|c| c.max_time >= self.mint && c.min_time <= self.maxt) {
+                        out.push(labels);
+                    }
+                }
+                Err(err) => self.block_failed(block, &err),
+            }
+        }
+        out
     }
 
     /// The local series matching `matchers` with the samples `samples_of` picks from each (a
@@ -239,9 +378,17 @@ impl Querier {
 
     fn select_local(&self, matchers: &[Matcher]) -> Vec<Series> {
         let mapper = self.head.mapper.as_ref();
-        self.select_with(matchers, |state, newest| {
+        let _truncation = self.head.truncation.read().unwrap_or_else(PoisonError::into_inner);
+        let mut out = self.select_with(matchers, |state, newest| {
             Some(state.samples(self.mint, self.maxt.min(newest), mapper)).filter(|s| !s.is_empty())
-        })
+        });
+        for block in self.blocks_in_range(self.mint, self.maxt) {
+            out = fanout::merge_sorted(out, self.select_block(&block, matchers, self.mint, self.maxt, false));
+        }
+        if self.limit_hit().is_some() {
+            return Vec::new();
+        }
+        out
     }
 
     /// Refs of the series matching every matcher that have a sample in range.
@@ -262,6 +409,7 @@ impl Querier {
     /// their chunks' time ranges, never decoded.
     pub fn select_labels(&self, matchers: &[Matcher]) -> Vec<Labels> {
         let mut out: Vec<Labels> = Vec::new();
+        let truncation = self.head.truncation.read().unwrap_or_else(PoisonError::into_inner);
         for (i, series_ref) in self.refs_in_range(matchers).into_iter().enumerate() {
             if i % 1024 == 0 && !self.admit(0) {
                 return Vec::new();
@@ -270,7 +418,12 @@ impl Querier {
                 out.push(self.head.labels_of(&series));
             }
         }
+        for block in self.blocks_in_range(self.mint, self.maxt) {
+            out.extend(self.block_labels(&block, matchers));
+        }
+        drop(truncation);
         out.sort();
+        out.dedup();
         if self.secondaries.is_empty() {
             return out;
         }
@@ -284,17 +437,51 @@ impl Querier {
 
     /// Label names of series matching `matchers` (all series when empty), sorted.
     pub fn label_names(&self, matchers: &[Matcher]) -> Vec<String> {
-        if matchers.is_empty() {
-            return self.head.label_names(None);
+        let mut names = if matchers.is_empty() {
+            self.head.label_names(None)
+        } else {
+            self.head.label_names(Some(&self.refs_in_range(matchers)))
+        };
+        let blocks = self.blocks_in_range(self.mint, self.maxt);
+        if blocks.is_empty() {
+            return names;
         }
-        self.head.label_names(Some(&self.refs_in_range(matchers)))
+        for block in &blocks {
+            if matchers.is_empty() {
+                names.extend(block.label_names());
+            } else {
+                for labels in self.block_labels(block, matchers) {
+                    names.extend(labels.iter().map(|l| l.name.clone()));
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// Values of label `name` among series matching `matchers` (all when empty), sorted.
     pub fn label_values(&self, name: &str, matchers: &[Matcher]) -> Vec<String> {
-        if matchers.is_empty() {
-            return self.head.label_values(name, None);
+        let mut values = if matchers.is_empty() {
+            self.head.label_values(name, None)
+        } else {
+            self.head.label_values(name, Some(&self.refs_in_range(matchers)))
+        };
+        let blocks = self.blocks_in_range(self.mint, self.maxt);
+        if blocks.is_empty() {
+            return values;
         }
-        self.head.label_values(name, Some(&self.refs_in_range(matchers)))
+        for block in &blocks {
+            if matchers.is_empty() {
+                values.extend(block.label_values(name));
+            } else {
+                values.extend(
+                    self.block_labels(block, matchers).iter().map(|l| l.get(name)).filter(|v| !v.is_empty()).map(str::to_owned),
+                );
+            }
+        }
+        values.sort();
+        values.dedup();
+        values
     }
 }

@@ -12,7 +12,6 @@
 //! blocks (index format v1 and v2).
 // Nothing outside this module reads or writes blocks yet: db.rs wires them in next, and whoever
 // does removes this line. The tests use every item.
-#![cfg_attr(not(test), allow(dead_code, unused_imports))]
 
 mod chunks;
 mod decode;

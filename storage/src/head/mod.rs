@@ -31,7 +31,6 @@ use symbols::Symbols;
 
 pub use appender::Appender;
 pub use status::TsdbStatus;
-pub(crate) use truncate::Truncated;
 
 /// Identifies a series in the head; persisted in the WAL and `chunks_head/`, so stable across
 /// restarts (upstream `HeadSeriesRef`).
@@ -696,6 +695,28 @@ impl Head {
             }
         }
         symbols + postings + series * SAMPLE_EVERY
+    }
+
+    /// Every series with a chunk overlapping `[mint, maxt)`, in no order (what a block of that
+    /// range is written from).
+    pub(crate) fn series_overlapping(&self, mint: i64, maxt: i64) -> Vec<Arc<MemSeries>> {
+        let mut out = Vec::new();
+        for stripe in self.series.by_ref.iter() {
+            let stripe = stripe.read().unwrap_or_else(PoisonError::into_inner);
+            out.extend(
+                stripe
+                    .values()
+                    .filter(|s| s.state.lock().unwrap_or_else(PoisonError::into_inner).overlaps(mint, maxt - 1))
+                    .cloned(),
+            );
+        }
+        out
+    }
+
+    /// The strings of `syms`, in the same order.
+    pub(crate) fn resolve_symbols(&self, syms: &[u32]) -> Vec<String> {
+        let symbols = self.symbols.read().unwrap_or_else(PoisonError::into_inner);
+        syms.iter().map(|s| symbols.resolve(*s).to_owned()).collect()
     }
 
     /// Number of distinct interned strings.

@@ -268,6 +268,14 @@ impl Wal {
         Ok(())
     }
 
+    /// Hands everything to the OS and starts a new segment (upstream `NextSegment`, called at
+    /// head truncation so a slow WAL does not keep a segment of old samples for long).
+    pub(crate) fn cut_segment(&mut self) -> Result<(), WalError> {
+        self.restore()?;
+        let result = self.write_out().and_then(|()| self.next_segment());
+        self.settle(result)
+    }
+
     /// Closes the current segment (padded to a whole page, fsynced) and opens the next. On
     /// error the writer is still on the old segment.
     fn next_segment(&mut self) -> Result<(), WalError> {

@@ -39,7 +39,7 @@ fn write_all(dir: &Path, recs: &[Vec<u8>], segment_size: usize, compress: bool) 
 
 fn read_all(dir: &Path) -> (Vec<Vec<u8>>, Vec<Repair>) {
     let mut out = Vec::new();
-    let repairs = replay(dir, &dir.join("../quarantine"), |_| {}, |rec| out.push(rec.to_vec())).unwrap();
+    let repairs = replay(dir, &dir.join("../quarantine"), |_| {}, None, |rec| out.push(rec.to_vec())).unwrap();
     (out, repairs)
 }
 

@@ -36,6 +36,61 @@ pub(crate) async fn config(State(state): State<AppState>) -> Response {
     success(&json!({ "yaml": yaml }), &[])
 }
 
+/// What retention is in force, as upstream's runtimeinfo says it: "15d", "10GiB", or
+/// "10GiB or 15d".
+fn storage_retention(db: &promlite_storage::Db) -> String {
+    let time = match db.retention_ms() {
+        0 => None,
+        ms => Some(prometheus_duration(ms)),
+    };
+    let size = match db.options().retention_bytes {
+        0 => None,
+        bytes => Some(base2_bytes(bytes)),
+    };
+    match (size, time) {
+        (Some(size), Some(time)) => format!("{size} or {time}"),
+        (Some(size), None) => size,
+        (None, Some(time)) => time,
+        (None, None) => String::new(),
+    }
+}
+
+/// Milliseconds as Prometheus prints a duration: the largest units that divide it, e.g.
+/// "15d", "1h30m", "500ms" (upstream `model.Duration.String`).
+fn prometheus_duration(ms: i64) -> String {
+    const UNITS: [(&str, i64); 7] = [
+        ("y", 365 * 24 * 3_600_000),
+        ("w", 7 * 24 * 3_600_000),
+        ("d", 24 * 3_600_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ];
+    let mut rest = ms;
+    let mut out = String::new();
+    for (unit, size) in UNITS {
+        if rest >= size {
+            out.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    if out.is_empty() { "0s".to_owned() } else { out }
+}
+
+/// Bytes as Go's `units.Base2Bytes` prints them: the largest binary unit that divides them
+/// ("10GiB", "512MiB", "1000B").
+fn base2_bytes(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 6] =
+        [("EiB", 1 << 60), ("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if bytes >= size && bytes % size == 0 {
+            return format!("{}{unit}", bytes / size);
+        }
+    }
+    format!("{bytes}B")
+}
+
 pub(crate) async fn runtimeinfo(State(state): State<AppState>) -> Response {
     let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
     success(
@@ -50,7 +105,7 @@ pub(crate) async fn runtimeinfo(State(state): State<AppState>) -> Response {
             "GOMEMLIMIT": i64::MAX,
             "GOGC": "",
             "GODEBUG": "",
-            "storageRetention": "",
+            "storageRetention": storage_retention(&state.db),
         }),
         &[],
     )
