@@ -18,7 +18,7 @@ mod decode;
 mod index;
 mod meta;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod tombstones;
 mod ulid;
 mod writer;

@@ -260,7 +260,7 @@ fn an_empty_block_opens() {
 }
 
 /// Go's `labels.Labels.String()`: `{a="1", b="2"}` (values here need no escapes but these).
-fn go_labels(labels: &Labels) -> String {
+pub(crate) fn go_labels(labels: &Labels) -> String {
     let pairs: Vec<String> = labels
         .iter()
         .map(|l| format!("{}=\"{}\"", l.name, l.value.replace('\\', "\\\\").replace('"', "\\\"")))
@@ -269,14 +269,14 @@ fn go_labels(labels: &Labels) -> String {
 }
 
 /// `(labels as Go prints them, timestamp, value bits with every NaN alike)`.
-type DumpLine = (String, i64, u64);
+pub(crate) type DumpLine = (String, i64, u64);
 
-fn dump_key(labels: String, t: i64, v: f64) -> DumpLine {
+pub(crate) fn dump_key(labels: String, t: i64, v: f64) -> DumpLine {
     (labels, t, if v.is_nan() { f64::NAN.to_bits() } else { v.to_bits() })
 }
 
 /// Parses `promtool tsdb dump` 2.42 output: `{labels} %g-value timestamp` per sample.
-fn parse_dump(out: &str) -> Vec<DumpLine> {
+pub(crate) fn parse_dump(out: &str) -> Vec<DumpLine> {
     let mut lines: Vec<DumpLine> = out
         .lines()
         .map(|line| {
@@ -296,7 +296,7 @@ fn parse_dump(out: &str) -> Vec<DumpLine> {
 }
 
 /// The promtool binary, or `None` (printing why) when it is absent outside CI.
-fn promtool() -> Option<&'static str> {
+pub(crate) fn promtool() -> Option<&'static str> {
     match Command::new("promtool").arg("--version").output() {
         Ok(out) if out.status.success() => Some("promtool"),
         other => {
@@ -310,7 +310,7 @@ fn promtool() -> Option<&'static str> {
 }
 
 /// Runs promtool, asserting exit 0; returns stdout.
-fn run(args: &[&str]) -> String {
+pub(crate) fn run(args: &[&str]) -> String {
     let out = Command::new("promtool").args(args).output().unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success(), "promtool {args:?}: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));

@@ -138,3 +138,33 @@ fn a_corrupt_block_is_quarantined_and_the_rest_is_served() {
         assert_eq!(*samples, kept);
     }
 }
+
+#[test]
+fn promtool_reads_the_blocks_wal_and_checkpoint_promlite_wrote_sample_for_sample() {
+    use crate::block::tests::{dump_key, go_labels, parse_dump, promtool, run};
+    if promtool().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    let want = fill(&db, 10);
+    db.compact().unwrap();
+    let blocks = db.block_list();
+    db.close().unwrap();
+    drop(db);
+    assert!(wal::checkpoint::last_checkpoint(&dir.path().join("wal")).unwrap().is_some());
+    let path = dir.path().to_str().unwrap();
+    for block in &blocks {
+        let analysis = run(&["tsdb", "analyze", path, &block.ulid]);
+        assert!(analysis.contains(&format!("Series: {}", block.num_series)), "{analysis}");
+    }
+    // `tsdb dump` opens the directory read-only: blocks, then the head from checkpoint and WAL.
+    let dumped = parse_dump(&run(&["tsdb", "dump", "--min-time=0", &format!("--max-time={}", 10 * H), path]));
+    let mut expected: Vec<_> = want
+        .iter()
+        .flat_map(|(labels, samples)| samples.iter().map(|(t, v)| dump_key(go_labels(labels), *t, *v)))
+        .collect();
+    expected.sort();
+    assert_eq!(dumped.len(), expected.len());
+    assert!(dumped == expected, "promtool's dump differs from what was written");
+}
