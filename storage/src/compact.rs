@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, PoisonError};
 
-use crate::block::{Block, BlockCompaction, BlockError, BlockMeta, BlockDesc, BlockWriter, ChunkMeta, new_ulid};
+use crate::block::{Block, BlockCompaction, BlockDesc, BlockError, BlockMeta, BlockWriter, ChunkMeta, new_ulid};
 use crate::chunkenc::{XorChunk, XorIterator};
 use crate::head::{ChunkData, Head, Sample};
 use crate::labels::{Label, Labels};
@@ -98,7 +98,12 @@ fn split_by_range(metas: &[&BlockMeta], range: i64) -> Vec<Vec<usize>> {
 
 /// Writes the head's samples in `[mint, maxt)` as a level-1 block in `parent`; `None` when the
 /// head has none there (no empty block is written).
-pub(crate) fn write_head_block(head: &Head, parent: &Path, mint: i64, maxt: i64) -> Result<Option<BlockMeta>, BlockError> {
+pub(crate) fn write_head_block(
+    head: &Head,
+    parent: &Path,
+    mint: i64,
+    maxt: i64,
+) -> Result<Option<BlockMeta>, BlockError> {
     let series = head.series_overlapping(mint, maxt);
     if series.is_empty() {
         return Ok(None);
@@ -133,7 +138,11 @@ pub(crate) fn write_head_block(head: &Head, parent: &Path, mint: i64, maxt: i64)
         let refs: Vec<(i64, i64, &[u8])> = chunks.iter().map(|(a, b, c)| (*a, *b, c.as_slice())).collect();
         writer.add_series(&labels, &refs)?;
     }
-    let meta = writer.finish(mint, maxt, BlockCompaction { level: 1, sources: vec![ulid.clone()], ..BlockCompaction::default() })?;
+    let meta = writer.finish(
+        mint,
+        maxt,
+        BlockCompaction { level: 1, sources: vec![ulid.clone()], ..BlockCompaction::default() },
+    )?;
     Ok((meta.stats.num_samples > 0).then_some(meta))
 }
 
@@ -254,10 +263,7 @@ pub(crate) fn compact_blocks(parent: &Path, blocks: &[Arc<Block>]) -> Result<Opt
     let ulid = new_ulid();
     let mut writer = BlockWriter::create(parent, &ulid, &symbol_refs)?;
     let mut cursors: Vec<Cursor<'_>> = blocks.iter().map(|b| Cursor::new(b)).collect::<Result<_, _>>()?;
-    loop {
-        let Some(labels) = cursors.iter().filter_map(|c| c.current.as_ref().map(|(l, _, _)| l)).min().cloned() else {
-            break;
-        };
+    while let Some(labels) = cursors.iter().filter_map(|c| c.current.as_ref().map(|(l, _, _)| l)).min().cloned() {
         let mut parts: Vec<(&Block, Vec<ChunkMeta>, u64)> = Vec::new();
         let mut taken = Vec::new();
         for (i, cursor) in cursors.iter_mut().enumerate() {
@@ -286,7 +292,11 @@ pub(crate) fn compact_blocks(parent: &Path, blocks: &[Arc<Block>]) -> Result<Opt
         },
         parents: blocks
             .iter()
-            .map(|b| BlockDesc { ulid: b.meta().ulid.clone(), min_time: b.meta().min_time, max_time: b.meta().max_time })
+            .map(|b| BlockDesc {
+                ulid: b.meta().ulid.clone(),
+                min_time: b.meta().min_time,
+                max_time: b.meta().max_time,
+            })
             .collect(),
         ..BlockCompaction::default()
     };

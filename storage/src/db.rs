@@ -82,7 +82,9 @@ pub enum DbError {
     #[error(transparent)]
     ChunksHead(#[from] ChunkDiskError),
     /// Another process holds the directory's lock file.
-    #[error("{path}: the data directory is locked by another process (is another promlite or Prometheus running on it? --storage.tsdb.no-lockfile turns the lock off)")]
+    #[error(
+        "{path}: the data directory is locked by another process (is another promlite or Prometheus running on it? --storage.tsdb.no-lockfile turns the lock off)"
+    )]
     Locked {
         /// The lock file.
         path: PathBuf,
@@ -210,12 +212,8 @@ impl Db {
             None
         } else {
             let lock_path = dir.join("lock");
-            let lock = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&lock_path)
-                .map_err(io(&lock_path))?;
+            let lock =
+                OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
             match lock.try_lock() {
                 Ok(()) => {}
                 Err(fs::TryLockError::WouldBlock) => return Err(DbError::Locked { path: lock_path }),

@@ -39,11 +39,11 @@ mod mmap;
 mod querier;
 mod wal;
 
-pub use chunks_head::{ChunkDiskError, ChunkRepair};
 pub use block::BlockError;
+pub use chunks_head::{ChunkDiskError, ChunkRepair};
 pub use db::{
-    BlockInfo, COMPACTION_DURATION_BUCKETS, CompactionError, Db, DbError, Histogram, Options, ReplayProgress, ReplayStats,
-    TsdbMetrics,
+    BlockInfo, COMPACTION_DURATION_BUCKETS, CompactionError, Db, DbError, Histogram, Options, ReplayProgress,
+    ReplayStats, TsdbMetrics,
 };
 pub use fanout::{SecondaryError, SecondaryQueryable, SecondarySelect};
 pub use head::{AppendError, Appender, CommitError, HeadStats, STALE_NAN, Sample, SeriesRef, TsdbStatus, is_stale_nan};

@@ -476,7 +476,11 @@ impl Querier {
                 values.extend(block.label_values(name));
             } else {
                 values.extend(
-                    self.block_labels(block, matchers).iter().map(|l| l.get(name)).filter(|v| !v.is_empty()).map(str::to_owned),
+                    self.block_labels(block, matchers)
+                        .iter()
+                        .map(|l| l.get(name))
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_owned),
                 );
             }
         }

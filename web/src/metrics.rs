@@ -141,22 +141,86 @@ fn write_compaction(out: &mut String, db: &promlite_storage::Db) {
     let m = db.tsdb_metrics();
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     let counters: [(&str, &str, u64); 16] = [
-        ("prometheus_tsdb_compactions_total", "Total number of compactions that were executed for the partition.", load(&m.compactions)),
-        ("prometheus_tsdb_compactions_failed_total", "Total number of compactions that failed for the partition.", load(&m.compactions_failed)),
-        ("prometheus_tsdb_compactions_triggered_total", "Total number of triggered compactions for the partition.", load(&m.compactions_triggered)),
-        ("prometheus_tsdb_head_truncations_total", "Total number of head truncations attempted.", load(&m.head_truncations)),
-        ("prometheus_tsdb_head_truncations_failed_total", "Total number of head truncations that failed.", load(&m.head_truncations_failed)),
-        ("prometheus_tsdb_head_series_removed_total", "Total number of series removed in the head", load(&m.head_series_removed)),
-        ("prometheus_tsdb_checkpoint_creations_total", "Total number of checkpoint creations attempted.", load(&m.checkpoint_creations)),
-        ("prometheus_tsdb_checkpoint_creations_failed_total", "Total number of checkpoint creations that failed.", load(&m.checkpoint_creations_failed)),
-        ("prometheus_tsdb_checkpoint_deletions_total", "Total number of checkpoint deletions attempted.", load(&m.checkpoint_deletions)),
-        ("prometheus_tsdb_checkpoint_deletions_failed_total", "Total number of checkpoint deletions that failed.", load(&m.checkpoint_deletions_failed)),
-        ("prometheus_tsdb_wal_truncations_total", "Total number of write log truncations attempted.", load(&m.wal_truncations)),
-        ("prometheus_tsdb_wal_truncations_failed_total", "Total number of write log truncations that failed.", load(&m.wal_truncations_failed)),
-        ("prometheus_tsdb_size_retentions_total", "The number of times that blocks were deleted because the maximum number of bytes was exceeded.", load(&m.size_retentions)),
-        ("prometheus_tsdb_time_retentions_total", "The number of times that blocks were deleted because the maximum time limit was exceeded.", load(&m.time_retentions)),
-        ("prometheus_tsdb_reloads_failures_total", "Number of times the database failed to reloadBlocks block data from disk.", load(&m.reload_failures)),
-        ("promlite_tsdb_blocks_quarantined_total", "Blocks moved to quarantine/ because they failed verification at start.", load(&m.blocks_quarantined)),
+        (
+            "prometheus_tsdb_compactions_total",
+            "Total number of compactions that were executed for the partition.",
+            load(&m.compactions),
+        ),
+        (
+            "prometheus_tsdb_compactions_failed_total",
+            "Total number of compactions that failed for the partition.",
+            load(&m.compactions_failed),
+        ),
+        (
+            "prometheus_tsdb_compactions_triggered_total",
+            "Total number of triggered compactions for the partition.",
+            load(&m.compactions_triggered),
+        ),
+        (
+            "prometheus_tsdb_head_truncations_total",
+            "Total number of head truncations attempted.",
+            load(&m.head_truncations),
+        ),
+        (
+            "prometheus_tsdb_head_truncations_failed_total",
+            "Total number of head truncations that failed.",
+            load(&m.head_truncations_failed),
+        ),
+        (
+            "prometheus_tsdb_head_series_removed_total",
+            "Total number of series removed in the head",
+            load(&m.head_series_removed),
+        ),
+        (
+            "prometheus_tsdb_checkpoint_creations_total",
+            "Total number of checkpoint creations attempted.",
+            load(&m.checkpoint_creations),
+        ),
+        (
+            "prometheus_tsdb_checkpoint_creations_failed_total",
+            "Total number of checkpoint creations that failed.",
+            load(&m.checkpoint_creations_failed),
+        ),
+        (
+            "prometheus_tsdb_checkpoint_deletions_total",
+            "Total number of checkpoint deletions attempted.",
+            load(&m.checkpoint_deletions),
+        ),
+        (
+            "prometheus_tsdb_checkpoint_deletions_failed_total",
+            "Total number of checkpoint deletions that failed.",
+            load(&m.checkpoint_deletions_failed),
+        ),
+        (
+            "prometheus_tsdb_wal_truncations_total",
+            "Total number of write log truncations attempted.",
+            load(&m.wal_truncations),
+        ),
+        (
+            "prometheus_tsdb_wal_truncations_failed_total",
+            "Total number of write log truncations that failed.",
+            load(&m.wal_truncations_failed),
+        ),
+        (
+            "prometheus_tsdb_size_retentions_total",
+            "The number of times that blocks were deleted because the maximum number of bytes was exceeded.",
+            load(&m.size_retentions),
+        ),
+        (
+            "prometheus_tsdb_time_retentions_total",
+            "The number of times that blocks were deleted because the maximum time limit was exceeded.",
+            load(&m.time_retentions),
+        ),
+        (
+            "prometheus_tsdb_reloads_failures_total",
+            "Number of times the database failed to reloadBlocks block data from disk.",
+            load(&m.reload_failures),
+        ),
+        (
+            "promlite_tsdb_blocks_quarantined_total",
+            "Blocks moved to quarantine/ because they failed verification at start.",
+            load(&m.blocks_quarantined),
+        ),
     ];
     for (name, help, value) in counters {
         family(out, name, "counter", help);
@@ -165,8 +229,16 @@ fn write_compaction(out: &mut String, db: &promlite_storage::Db) {
     let blocks = db.block_list();
     let gauges: [(&str, &str, f64); 3] = [
         ("prometheus_tsdb_blocks_loaded", "Number of currently loaded data blocks", blocks.len() as f64),
-        ("prometheus_tsdb_storage_blocks_bytes", "The number of bytes that are currently used for local storage by all blocks.", blocks.iter().map(|b| b.size_bytes).sum::<u64>() as f64),
-        ("prometheus_tsdb_retention_limit_bytes", "Max number of bytes to be retained in the tsdb blocks, configured 0 means disabled", db.options().retention_bytes as f64),
+        (
+            "prometheus_tsdb_storage_blocks_bytes",
+            "The number of bytes that are currently used for local storage by all blocks.",
+            blocks.iter().map(|b| b.size_bytes).sum::<u64>() as f64,
+        ),
+        (
+            "prometheus_tsdb_retention_limit_bytes",
+            "Max number of bytes to be retained in the tsdb blocks, configured 0 means disabled",
+            db.options().retention_bytes as f64,
+        ),
     ];
     for (name, help, value) in gauges {
         family(out, name, "gauge", help);
@@ -175,9 +247,19 @@ fn write_compaction(out: &mut String, db: &promlite_storage::Db) {
     family(out, "prometheus_tsdb_retention_limit_seconds", "gauge", "How long to retain samples in storage.");
     let _ = writeln!(out, "prometheus_tsdb_retention_limit_seconds {}", db.retention_ms() as f64 / 1000.0);
     if let Some(lowest) = db.lowest_timestamp() {
-        family(out, "prometheus_tsdb_lowest_timestamp", "gauge", "Lowest timestamp value stored in the database. The unit is decided by the library consumer.");
+        family(
+            out,
+            "prometheus_tsdb_lowest_timestamp",
+            "gauge",
+            "Lowest timestamp value stored in the database. The unit is decided by the library consumer.",
+        );
         let _ = writeln!(out, "prometheus_tsdb_lowest_timestamp {lowest}");
-        family(out, "prometheus_tsdb_lowest_timestamp_seconds", "gauge", "Lowest timestamp value stored in the database.");
+        family(
+            out,
+            "prometheus_tsdb_lowest_timestamp_seconds",
+            "gauge",
+            "Lowest timestamp value stored in the database.",
+        );
         let _ = writeln!(out, "prometheus_tsdb_lowest_timestamp_seconds {}", lowest / 1000);
     }
     let h = m.compaction_duration.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();

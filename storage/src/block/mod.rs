@@ -25,7 +25,11 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 
-pub(crate) use meta::{BlockCompaction, BlockDesc, BlockMeta, BlockStats};
+#[cfg(test)]
+pub(crate) use meta::BlockStats;
+pub(crate) use meta::{BlockCompaction, BlockDesc, BlockMeta};
+/// Writes a block's `tombstones` (deletion intervals per series); the admin delete API will use it.
+#[cfg(test)]
 pub(crate) use tombstones::write as write_tombstones;
 pub(crate) use ulid::new_ulid;
 pub(crate) use writer::{BlockWriter, TMP_FOR_CREATION_SUFFIX};

@@ -32,8 +32,7 @@ pub enum CompactionError {
     ChunksHead(#[from] crate::ChunkDiskError),
 }
 
-/// Suffix of a block being written (upstream `tmpForCreationBlockDirSuffix`).
-pub(crate) const TMP_FOR_CREATION: &str = ".tmp-for-creation";
+use crate::block::TMP_FOR_CREATION_SUFFIX as TMP_FOR_CREATION;
 /// Suffix of a block being deleted (upstream `tmpForDeletionBlockDirSuffix`).
 pub(crate) const TMP_FOR_DELETION: &str = ".tmp-for-deletion";
 
@@ -178,7 +177,13 @@ impl Db {
         let truncated = self.head.truncate(mint);
         self.metrics.head_truncations.fetch_add(1, Ordering::Relaxed);
         self.metrics.head_series_removed.fetch_add(truncated.series, Ordering::Relaxed);
-        tracing::debug!(mint, series_removed = truncated.series, chunks_removed = truncated.chunks, symbols_freed = truncated.symbols, "head truncated");
+        tracing::debug!(
+            mint,
+            series_removed = truncated.series,
+            chunks_removed = truncated.chunks,
+            symbols_freed = truncated.symbols,
+            "head truncated"
+        );
         if let Some(mapper) = &self.head.mapper {
             mapper.truncate(mint)?;
         }
@@ -307,8 +312,7 @@ impl Db {
     /// running keep the list they took.
     fn replace_blocks(&self, remove: &[String], add: Option<Arc<Block>>) {
         let mut list = self.blocks.write().unwrap_or_else(PoisonError::into_inner);
-        let mut blocks: Vec<Arc<Block>> =
-            list.iter().filter(|b| !remove.contains(&b.meta().ulid)).cloned().collect();
+        let mut blocks: Vec<Arc<Block>> = list.iter().filter(|b| !remove.contains(&b.meta().ulid)).cloned().collect();
         blocks.extend(add);
         blocks.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
         *list = blocks.into();
@@ -344,7 +348,11 @@ impl Db {
                     .map(|(i, _)| i)
             {
                 let expired = newest_first.split_off(i);
-                tracing::info!(blocks = expired.len(), retention_ms = retention, "deleting blocks beyond the time retention");
+                tracing::info!(
+                    blocks = expired.len(),
+                    retention_ms = retention,
+                    "deleting blocks beyond the time retention"
+                );
                 self.metrics.time_retentions.fetch_add(1, Ordering::Relaxed);
                 let ulids: Vec<String> = expired.iter().map(|b| b.meta().ulid.clone()).collect();
                 self.replace_blocks(&ulids, None);

@@ -132,7 +132,9 @@ fn a_corrupt_block_is_quarantined_and_the_rest_is_served() {
     assert!(dir.path().join("quarantine").join(&blocks[0].ulid).is_dir());
     assert_eq!(db.tsdb_metrics().blocks_quarantined.load(Ordering::Relaxed), 1);
     let got = all(&db);
-    for ((labels, samples), (want_labels, want_samples)) in got.iter().zip(want.iter().filter(|(l, _)| l.get("i") != "0")) {
+    for ((labels, samples), (want_labels, want_samples)) in
+        got.iter().zip(want.iter().filter(|(l, _)| l.get("i") != "0"))
+    {
         assert_eq!(labels, want_labels);
         let kept: Vec<_> = want_samples.iter().filter(|(t, _)| *t >= 2 * H).copied().collect();
         assert_eq!(*samples, kept);
