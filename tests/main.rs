@@ -7,6 +7,7 @@ mod discovery;
 mod fake_kube;
 mod faults;
 mod kubernetes;
+mod persistence;
 mod query_limits;
 mod reload;
 mod remote;

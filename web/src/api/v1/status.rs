@@ -55,22 +55,23 @@ fn storage_retention(db: &promlite_storage::Db) -> String {
     }
 }
 
-/// Milliseconds as Prometheus prints a duration: the largest units that divide it, e.g.
-/// "15d", "1h30m", "500ms" (upstream `model.Duration.String`).
+/// Milliseconds as Prometheus prints a duration, e.g. "15d", "2w", "1h30m", "500ms"
+/// (upstream `model.Duration.String`).
 fn prometheus_duration(ms: i64) -> String {
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 24 * 3_600_000),
-        ("w", 7 * 24 * 3_600_000),
-        ("d", 24 * 3_600_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
+    // Years and weeks only when they divide the rest exactly ("90d", not "12w6d"), as upstream.
+    const UNITS: [(&str, i64, bool); 7] = [
+        ("y", 365 * 24 * 3_600_000, true),
+        ("w", 7 * 24 * 3_600_000, true),
+        ("d", 24 * 3_600_000, false),
+        ("h", 3_600_000, false),
+        ("m", 60_000, false),
+        ("s", 1000, false),
+        ("ms", 1, false),
     ];
     let mut rest = ms;
     let mut out = String::new();
-    for (unit, size) in UNITS {
-        if rest >= size {
+    for (unit, size, exact) in UNITS {
+        if rest >= size && !(exact && rest % size != 0) {
             out.push_str(&format!("{}{unit}", rest / size));
             rest %= size;
         }
