@@ -14,6 +14,8 @@ use crate::util::{enc, eventually, get_json, start_with_data};
 const H: i64 = 3_600_000;
 const STEP: i64 = 60_000;
 const SERIES: usize = 10;
+/// Debian's promtool (package prometheus, which .ci/run installs).
+const PROMTOOL: &str = "/usr/bin/promtool";
 
 /// Every `persist_m` sample the API returns, by series label `i`.
 fn samples(addr: SocketAddr, at_ms: i64) -> BTreeMap<String, Vec<(i64, f64)>> {
@@ -65,7 +67,7 @@ fn six_hours_pushed_become_blocks_that_promtool_reads_and_retention_expires() {
     server.terminate();
     drop(server);
 
-    if have("promtool") {
+    if have(PROMTOOL) {
         let path = data.to_str().unwrap();
         let listed = std::fs::read_dir(&data).unwrap().filter_map(Result::ok);
         let ulids: Vec<String> = listed
@@ -74,10 +76,10 @@ fn six_hours_pushed_become_blocks_that_promtool_reads_and_retention_expires() {
             .collect();
         assert_eq!(ulids.len() as f64, blocks);
         for ulid in &ulids {
-            let out = Command::new("promtool").args(["tsdb", "analyze", path, ulid]).output().unwrap();
+            let out = Command::new(PROMTOOL).args(["tsdb", "analyze", path, ulid]).output().unwrap();
             assert!(out.status.success(), "promtool tsdb analyze {ulid}: {}", String::from_utf8_lossy(&out.stderr));
         }
-        let out = Command::new("promtool")
+        let out = Command::new(PROMTOOL)
             .args(["tsdb", "dump", &format!("--min-time={start}"), &format!("--max-time={end}"), path])
             .output()
             .unwrap();
