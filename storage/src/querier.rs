@@ -251,16 +251,18 @@ impl Querier {
         }
     }
 
+    /// Refs of a block's series matching `matchers`; none (and a warning) if its index fails.
+    fn block_refs(&self, block: &Block, matchers: &[Matcher]) -> Vec<u64> {
+        block.select_refs(matchers).unwrap_or_else(|err| {
+            self.block_failed(block, &err);
+            Vec::new()
+        })
+    }
+
     /// A block's series matching `matchers` with their samples in `[mint, maxt]` (only the
     /// newest when `latest`), sorted by labels; nothing once over budget.
     fn select_block(&self, block: &Block, matchers: &[Matcher], mint: i64, maxt: i64, latest: bool) -> Vec<Series> {
-        let refs = match block.select_refs(matchers) {
-            Ok(refs) => refs,
-            Err(err) => {
-                self.block_failed(block, &err);
-                return Vec::new();
-            }
-        };
+        let refs = self.block_refs(block, matchers);
         let mut out = Vec::new();
         for series_ref in refs {
             let (labels, chunks) = match block.series(series_ref) {
@@ -310,13 +312,7 @@ impl Querier {
 
     /// Labels of a block's series matching `matchers` with a chunk in range.
     fn block_labels(&self, block: &Block, matchers: &[Matcher]) -> Vec<Labels> {
-        let refs = match block.select_refs(matchers) {
-            Ok(refs) => refs,
-            Err(err) => {
-                self.block_failed(block, &err);
-                return Vec::new();
-            }
-        };
+        let refs = self.block_refs(block, matchers);
         let mut out = Vec::new();
         for series_ref in refs {
             match block.series(series_ref) {

@@ -10,7 +10,7 @@
 //! the open chunk, so a query is a concatenation, never a merge.
 
 mod appender;
-mod postings;
+pub(crate) mod postings;
 mod status;
 mod symbols;
 #[cfg(test)]

@@ -9,9 +9,9 @@ use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::{
-    FORMAT_V1, FORMAT_V2, HEADER_LEN, MAGIC, SERIES_ALIGN, TOC_LEN, Toc, difference, intersect, section, union,
-};
+use crate::head::postings::{difference, intersect, union};
+
+use super::{FORMAT_V1, FORMAT_V2, HEADER_LEN, MAGIC, SERIES_ALIGN, TOC_LEN, Toc, section};
 use crate::block::decode::{Decbuf, Reason};
 use crate::block::{BlockError, ChunkMeta};
 use crate::labels::{Label, Labels};
@@ -342,7 +342,11 @@ impl IndexReader {
                 .map(|(_, list)| *list)
                 .collect(),
         };
-        Ok(union(lists.into_iter().map(|off| self.postings(off)).collect::<Result<_, _>>()?))
+        let lists: Vec<Vec<u64>> = lists.into_iter().map(|off| self.postings(off)).collect::<Result<_, _>>()?;
+        Ok(match <[Vec<u64>; 1]>::try_from(lists) {
+            Ok([one]) => one,
+            Err(lists) => union(&lists.iter().map(Vec::as_slice).collect::<Vec<_>>()),
+        })
     }
 
     /// Refs of series satisfying every matcher, ascending (upstream `PostingsForMatchers`, as
