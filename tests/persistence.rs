@@ -1,7 +1,8 @@
 //! Persistence through the real binary: six hours of samples pushed by remote write in time
 //! order become blocks within a minute, the head is truncated, promtool 2.42 reads the data
 //! directory back sample for sample, a restart answers every sample once, and
-//! `--storage.tsdb.retention.time=1h` deletes the expired blocks.
+//! `--storage.tsdb.retention.time=1h` deletes the expired blocks; on a full tmpfs compaction
+//! fails cleanly while retention still runs, and succeeds once space is back.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -172,12 +173,193 @@ fn sigkill_around_compaction_truncation_and_checkpoints_loses_and_duplicates_not
     // left were removed at start, and nothing new is left.
     server.terminate();
     let _ = eventually(Duration::from_secs(30), || server.try_wait().ok_or_else(|| "still running".to_owned()));
-    let leftovers: Vec<String> = std::fs::read_dir(&data)
+    let leftovers = tmp_leftovers(&data);
+    assert!(leftovers.is_empty(), "tmp dirs after a clean stop: {leftovers:?}");
+}
+
+/// A tmpfs mounted for one test, unmounted (lazily: a killed server may still hold files) on
+/// drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `bytes` at `at`, or says why it cannot be done here.
+    fn mount(at: &std::path::Path, bytes: u64) -> Result<Tmpfs, String> {
+        std::fs::create_dir_all(at).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .map_err(|err| format!("running mount: {err}"))?;
+        if !out.status.success() {
+            return Err(format!("mount -t tmpfs failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(Tmpfs(at.to_owned()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the file system of `path` to the last byte, then frees `leave` bytes of it.
+fn fill(path: &std::path::Path, leave: u64) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    let chunk = vec![0x5au8; 4096];
+    while file.write_all(&chunk).and_then(|()| file.flush()).is_ok() {}
+    let len = file.metadata().unwrap().len();
+    file.set_len(len.saturating_sub(leave)).unwrap();
+}
+
+/// Names in the data dir (and its WAL dir) of unfinished writes.
+fn tmp_leftovers(data: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(data)
         .unwrap()
         .chain(std::fs::read_dir(data.join("wal")).unwrap())
         .filter_map(Result::ok)
         .map(|e| e.file_name().into_string().unwrap())
         .filter(|n| n.contains(".tmp"))
-        .collect();
-    assert!(leftovers.is_empty(), "tmp dirs after a clean stop: {leftovers:?}");
+        .collect()
+}
+
+/// Pushes `hours` of `SERIES_FULL` series at a 1-minute step from `from`, recording them in `want`.
+fn push_hours(addr: SocketAddr, from: i64, hours: std::ops::Range<i64>, want: &mut BTreeMap<String, Vec<(i64, f64)>>) {
+    const SERIES_FULL: usize = 100;
+    for hour in hours {
+        let mut batch = Vec::new();
+        for i in 0..SERIES_FULL {
+            let points: Vec<(i64, f64)> = (0..60)
+                .map(|k| from + hour * H + k * STEP)
+                .map(|t| (t, ((t - from) / STEP) as f64 + i as f64 / 4.0))
+                .collect();
+            want.entry(i.to_string()).or_default().extend(&points);
+            batch.push(series(&[("__name__", "persist_m"), ("i", &i.to_string())], &points));
+        }
+        let (status, text) = write(addr, batch);
+        assert_eq!(status, 204, "hour {hour}: {text}");
+    }
+}
+
+/// Waits until `prometheus_tsdb_blocks_loaded` has not changed for longer than a compactor
+/// check (5 s), and returns it.
+fn settled_blocks(addr: SocketAddr) -> f64 {
+    let mut last = (metric(addr, "prometheus_tsdb_blocks_loaded"), std::time::Instant::now());
+    eventually(Duration::from_secs(60), || {
+        let now = metric(addr, "prometheus_tsdb_blocks_loaded");
+        if now != last.0 {
+            last = (now, std::time::Instant::now());
+        }
+        if last.1.elapsed() > Duration::from_secs(6) { Ok(now) } else { Err(format!("{now} blocks, still changing")) }
+    })
+}
+
+#[test]
+fn a_full_disk_fails_compaction_cleanly_retention_still_runs_and_the_next_round_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("prometheus.yml"), "global: {}\n").unwrap();
+    let staging = dir.path().join("staging");
+    let end = now_ms() / STEP * STEP;
+    let from = end - 16 * H;
+    let mut want = BTreeMap::new();
+
+    // Ten hours become blocks; six more stay in the head and WAL (compaction off for them).
+    let server = start_with_data(dir.path(), &staging, &["--web.enable-remote-write-receiver"]);
+    push_hours(server.addr, from, 0..10, &mut want);
+    let blocks = settled_blocks(server.addr);
+    assert!(blocks >= 3.0, "{blocks} blocks");
+    server.terminate();
+    drop(server);
+    let no_compaction = ["--storage.tsdb.min-block-duration=30d", "--storage.tsdb.max-block-duration=30d"];
+    let server =
+        start_with_data(dir.path(), &staging, &[&["--web.enable-remote-write-receiver"][..], &no_compaction].concat());
+    push_hours(server.addr, from, 10..16, &mut want);
+    server.terminate();
+    drop(server);
+
+    // The same data dir on a small tmpfs, full to the last pages.
+    let used: u64 = walk_bytes(&staging);
+    let mount = dir.path().join("tmpfs");
+    let _tmpfs = match Tmpfs::mount(&mount, used + 4 * 1024 * 1024) {
+        Ok(tmpfs) => tmpfs,
+        Err(reason) => {
+            println!("skipping: {reason} (needs root and a kernel that allows it)");
+            return;
+        }
+    };
+    let data = mount.join("data");
+    assert!(Command::new("cp").arg("-a").arg(&staging).arg(&data).status().unwrap().success());
+    let filler = mount.join("filler");
+    fill(&filler, 8192);
+    let server = start_with_data(dir.path(), &data, &["--storage.tsdb.retention.time=3h"]);
+    // Keep it full: what retention frees goes to the filler, not to the compactor.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let keep_full = {
+        let (stop, filler) = (std::sync::Arc::clone(&stop), filler.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                fill(&filler, 0);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    eventually(Duration::from_secs(60), || {
+        let failed = metric(server.addr, "prometheus_tsdb_compactions_failed_total");
+        let expired = metric(server.addr, "prometheus_tsdb_time_retentions_total");
+        if failed >= 2.0 && expired >= 1.0 { Ok(()) } else { Err(format!("{failed} failed, {expired} retentions")) }
+    });
+    let log = server.log.lock().unwrap().join("\n");
+    assert!(log.contains("No space left on device"), "the error is logged with its cause:\n{log}");
+    // Whatever a failed write left is removed at once (a dir seen here mid-write goes soon).
+    eventually(Duration::from_secs(10), || match tmp_leftovers(&data) {
+        left if left.is_empty() => Ok(()),
+        left => Err(format!("tmp dirs left: {left:?}")),
+    });
+    let served = samples(server.addr, end);
+    let oldest = served.values().filter_map(|s| s.first()).map(|p| p.0).min().unwrap();
+    assert!(oldest > from + 2 * H, "the expired blocks are gone: oldest {oldest}, from {from}");
+    for (i, points) in &want {
+        let kept: Vec<(i64, f64)> = points.iter().filter(|p| p.0 >= oldest).copied().collect();
+        assert_eq!(served.get(i), Some(&kept), "series {i}: served whole and once while the disk is full");
+    }
+
+    // Space comes back: the next round compacts the head.
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    keep_full.join().unwrap();
+    std::fs::remove_file(&filler).unwrap();
+    let failed = metric(server.addr, "prometheus_tsdb_compactions_failed_total");
+    eventually(Duration::from_secs(60), || {
+        let head_min = metric(server.addr, "prometheus_tsdb_head_min_time") as i64;
+        if head_min > from + 12 * H { Ok(()) } else { Err(format!("head still starts at {head_min}")) }
+    });
+    let blocks_now = settled_blocks(server.addr);
+    assert_eq!(
+        metric(server.addr, "prometheus_tsdb_compactions_failed_total"),
+        failed,
+        "no failure once space is back"
+    );
+    let served = samples(server.addr, end);
+    let oldest = served.values().filter_map(|s| s.first()).map(|p| p.0).min().unwrap();
+    for (i, points) in &want {
+        let kept: Vec<(i64, f64)> = points.iter().filter(|p| p.0 >= oldest).copied().collect();
+        assert_eq!(served.get(i), Some(&kept), "series {i}: whole and once after the head compacted");
+    }
+    let mut server = server;
+    server.terminate();
+    let _ = eventually(Duration::from_secs(30), || server.try_wait().ok_or_else(|| "still running".to_owned()));
+    assert!(tmp_leftovers(&data).is_empty(), "tmp dirs left: {:?}", tmp_leftovers(&data));
+    assert!(blocks_now >= 1.0);
+}
+
+/// Bytes of the regular files under `dir`.
+fn walk_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| {
+            let meta = e.metadata().unwrap();
+            if meta.is_dir() { walk_bytes(&e.path()) } else { meta.len() }
+        })
+        .sum()
 }
