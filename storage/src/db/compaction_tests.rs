@@ -142,6 +142,56 @@ fn a_corrupt_block_is_quarantined_and_the_rest_is_served() {
 }
 
 #[test]
+fn a_bad_meta_json_or_chunk_segment_quarantines_its_block_and_a_bad_chunk_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options { max_block_duration_ms: 2 * H, ..options() }).unwrap();
+    let want = fill(&db, 10);
+    db.compact().unwrap();
+    let blocks = db.block_list();
+    assert_eq!(blocks.len(), 4, "{blocks:?}");
+    drop(db);
+    let block_dir = |i: usize| dir.path().join(&blocks[i].ulid);
+    fs::write(block_dir(0).join("meta.json"), "{\"ulid\": ").unwrap();
+    // A segment cut short inside its header (a copy that ran out of space).
+    let segment = block_dir(1).join("chunks").join("000001");
+    fs::File::options().write(true).open(&segment).unwrap().set_len(3).unwrap();
+    // One flipped byte inside chunk data: found by the chunk's CRC when it is read.
+    let segment = block_dir(2).join("chunks").join("000001");
+    let mut bytes = fs::read(&segment).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    fs::write(&segment, bytes).unwrap();
+
+    let db = Db::open(dir.path(), options()).unwrap();
+    let kept: Vec<_> = db.block_list().into_iter().map(|b| b.ulid).collect();
+    assert_eq!(kept, vec![blocks[2].ulid.clone(), blocks[3].ulid.clone()]);
+    for i in 0..2 {
+        assert!(dir.path().join("quarantine").join(&blocks[i].ulid).is_dir(), "block {i} quarantined");
+    }
+    assert_eq!(db.tsdb_metrics().blocks_quarantined.load(Ordering::Relaxed), 2);
+    let querier = db.querier(i64::MIN / 2, i64::MAX / 2);
+    let got = querier.select(&[Matcher::new(MatchOp::Equal, "__name__", "m").unwrap()]);
+    let warnings = querier.take_warnings();
+    assert!(warnings.iter().any(|w| w.contains(&blocks[2].ulid) && w.contains("CRC mismatch")), "{warnings:?}");
+    let (mut whole, mut short) = (0, 0);
+    for (labels, samples) in want.iter().filter(|(l, _)| l.get("i") != "0") {
+        let served = got.iter().find(|s| &s.labels == labels).expect("every series still served");
+        let served: Vec<(i64, f64)> = served.samples.iter().map(|x| (x.t, x.v)).collect();
+        let expected: Vec<(i64, f64)> = samples.iter().filter(|(t, _)| *t >= 4 * H).copied().collect();
+        if served == expected {
+            whole += 1;
+        } else {
+            // Only the bad chunk's samples are missing.
+            let outside: Vec<_> = expected.iter().filter(|(t, _)| *t >= 6 * H).copied().collect();
+            assert_eq!(served.iter().filter(|(t, _)| *t >= 6 * H).copied().collect::<Vec<_>>(), outside, "{labels:?}");
+            assert!(served.iter().all(|p| expected.contains(p)), "{labels:?}");
+            short += 1;
+        }
+    }
+    assert_eq!((whole, short), (18, 1), "one series lost one chunk");
+}
+
+#[test]
 fn promtool_reads_the_blocks_wal_and_checkpoint_promlite_wrote_sample_for_sample() {
     use crate::block::tests::{dump_key, go_labels, parse_dump, promtool, run};
     if promtool().is_none() {
