@@ -244,9 +244,12 @@ pub(crate) struct Evaluator {
     querier: Option<Querier>,
     // Keyed by the selector node's address: the AST outlives the evaluator and is not moved.
     selected: HashMap<usize, Rc<Vec<Series>>>,
+    // The same series decoded, for the parts evaluated step by step (which read each series at
+    // every step); same keys. The parts evaluated series by series decode one at a time.
+    decoded: HashMap<usize, Rc<Vec<Decoded>>>,
     // Instant selectors of an instant query: the time read at, and each series' newest sample
     // then (`select_at_one_time`); same keys as `selected`.
-    latest: HashMap<usize, (i64, Rc<Vec<Series>>)>,
+    latest: HashMap<usize, (i64, Rc<Vec<Decoded>>)>,
     // The same series' labels without `__name__`, keyed the same way.
     without_name: HashMap<usize, Rc<Vec<Labels>>>,
     start: i64,
@@ -290,6 +293,7 @@ impl Evaluator {
         Evaluator {
             querier,
             selected: HashMap::new(),
+            decoded: HashMap::new(),
             latest: HashMap::new(),
             without_name: HashMap::new(),
             start,
@@ -389,7 +393,7 @@ impl Evaluator {
         let ref_t = self.reference_time(vs, ts);
         let series = match self.select_at_one_time(vs, ref_t)? {
             Some(latest) => latest,
-            None => self.select(vs)?,
+            None => self.select_decoded(vs)?,
         };
         let mut out = Vec::new();
         for s in series.iter() {
@@ -410,7 +414,7 @@ impl Evaluator {
     /// The non-stale samples of each selected series in `(t - range, t]`; series without any
     /// are left out.
     pub(crate) fn select_range(&mut self, ms: &MatrixSelector, ts: i64) -> Result<Vec<RangeSeries>, QueryError> {
-        let series = self.select(&ms.vs)?;
+        let series = self.select_decoded(&ms.vs)?;
         let ref_t = self.reference_time(&ms.vs, ts);
         let range = duration_ms(ms.range);
         let mut out = Vec::new();
@@ -436,9 +440,9 @@ impl Evaluator {
         &mut self,
         ms: &MatrixSelector,
         ts: i64,
-        mut f: impl FnMut(usize, &Series, &[Sample], i64, i64),
+        mut f: impl FnMut(usize, &Decoded, &[Sample], i64, i64),
     ) -> Result<(), QueryError> {
-        let series = self.select(&ms.vs)?;
+        let series = self.select_decoded(&ms.vs)?;
         let end = self.reference_time(&ms.vs, ts);
         let start = end - duration_ms(ms.range);
         let mut loaded = 0;
@@ -466,7 +470,7 @@ impl Evaluator {
     /// holds one sample per series, not its whole lookback window. `None` in a range query,
     /// and once the node is read at a second time (inside a subquery) or was selected whole:
     /// then the caller selects the whole window.
-    fn select_at_one_time(&mut self, vs: &VectorSelector, ref_t: i64) -> Result<Option<Rc<Vec<Series>>>, QueryError> {
+    fn select_at_one_time(&mut self, vs: &VectorSelector, ref_t: i64) -> Result<Option<Rc<Vec<Decoded>>>, QueryError> {
         let key = vs as *const VectorSelector as usize;
         if self.range_query || self.selected.contains_key(&key) {
             return Ok(None);
@@ -478,8 +482,9 @@ impl Evaluator {
         }
         let matchers = selector_matchers(vs)?;
         let querier = self.querier.as_ref().expect("a query with a selector has a querier");
-        let series = Rc::new(querier.select_latest(&matchers, ref_t));
+        let latest = querier.select_latest(&matchers, ref_t);
         limit_error(querier)?;
+        let series = Rc::new(latest.into_iter().map(Decoded::from).collect());
         self.latest.insert(key, (ref_t, Rc::clone(&series)));
         Ok(Some(series))
     }
@@ -572,6 +577,27 @@ impl Evaluator {
         Ok(series)
     }
 
+    /// The series `vs` selects, decoded, once per query: for the parts evaluated step by step.
+    pub(crate) fn select_decoded(&mut self, vs: &VectorSelector) -> Result<Rc<Vec<Decoded>>, QueryError> {
+        let key = vs as *const VectorSelector as usize;
+        if let Some(decoded) = self.decoded.get(&key) {
+            return Ok(Rc::clone(decoded));
+        }
+        let series = self.select(vs)?;
+        let querier = self.querier.as_ref().expect("a query with a selector has a querier");
+        let mut out = Vec::with_capacity(series.len());
+        for s in series.iter() {
+            let mut samples = Vec::new();
+            if !querier.decode_into(s, &mut samples) {
+                limit_error(querier)?;
+            }
+            out.push(Decoded { labels: s.labels.clone(), samples });
+        }
+        let decoded = Rc::new(out);
+        self.decoded.insert(key, Rc::clone(&decoded));
+        Ok(decoded)
+    }
+
     fn count_samples(&mut self, n: usize) -> Result<(), QueryError> {
         // Also the timeout's check within a step, so one long step cannot outrun it.
         if Instant::now() > self.deadline {
@@ -583,6 +609,19 @@ impl Evaluator {
             return Err(QueryError::TooManySamples);
         }
         Ok(())
+    }
+}
+
+/// A selected series decoded whole.
+pub(crate) struct Decoded {
+    pub(crate) labels: Labels,
+    pub(crate) samples: Vec<Sample>,
+}
+
+impl From<Series> for Decoded {
+    fn from(series: Series) -> Decoded {
+        let (labels, samples) = series.into_samples();
+        Decoded { labels, samples }
     }
 }
 
@@ -901,18 +940,21 @@ impl Evaluator {
     /// An instant selector at every step: the newest non-stale sample in the lookback window.
     fn select_over_steps(&mut self, vs: &VectorSelector, steps: &Steps) -> Result<Vec<StepSeries>, QueryError> {
         let series = self.select(vs)?;
+        let decoded = self.decoded.get(&(vs as *const VectorSelector as usize)).cloned();
         let ref_times: Vec<i64> = (0..steps.len()).map(|i| self.reference_time(vs, steps.time(i))).collect();
         let mut out = Vec::with_capacity(series.len());
-        for s in series.iter() {
+        let mut buffer = Vec::new();
+        for (index, series) in series.iter().enumerate() {
             self.check_deadline()?;
+            let s = self.series_samples(series, decoded.as_deref().map(|d| &d[index]), &mut buffer)?;
             let mut samples = Vec::new();
             let mut newer = 0;
             for (i, &ref_t) in ref_times.iter().enumerate() {
                 // Reference times never decrease, so the cursor only moves forward.
-                while newer < s.samples.len() && s.samples[newer].t <= ref_t {
+                while newer < s.len() && s[newer].t <= ref_t {
                     newer += 1;
                 }
-                let Some(p) = newer.checked_sub(1).map(|j| s.samples[j]) else {
+                let Some(p) = newer.checked_sub(1).map(|j| s[j]) else {
                     continue;
                 };
                 if p.t <= ref_t - self.lookback || is_stale_nan(p.v) {
@@ -921,9 +963,27 @@ impl Evaluator {
                 self.step_loaded[i] += 1;
                 samples.push(Sample { t: steps.time(i), v: p.v });
             }
-            out.push(StepSeries { labels: s.labels.clone(), samples, order: Vec::new() });
+            out.push(StepSeries { labels: series.labels.clone(), samples, order: Vec::new() });
         }
         Ok(out)
+    }
+
+    /// The samples of a selected series: `decoded`'s if the query decoded it already, else
+    /// decoded into `buffer` (counted against the querier's budget).
+    fn series_samples<'b>(
+        &self,
+        series: &Series,
+        decoded: Option<&'b Decoded>,
+        buffer: &'b mut Vec<Sample>,
+    ) -> Result<&'b [Sample], QueryError> {
+        if let Some(decoded) = decoded {
+            return Ok(&decoded.samples);
+        }
+        let querier = self.querier.as_ref().expect("a query with a selector has a querier");
+        if !querier.decode_into(series, buffer) {
+            limit_error(querier)?;
+        }
+        Ok(buffer)
     }
 
     /// Calls `f(index, i, window, start, end)` for each selected series and each step `i` at
@@ -936,23 +996,26 @@ impl Evaluator {
         mut f: impl FnMut(usize, usize, &[Sample], i64, i64),
     ) -> Result<(), QueryError> {
         let series = self.select(&ms.vs)?;
+        let decoded = self.decoded.get(&(&ms.vs as *const VectorSelector as usize)).cloned();
+        let mut buffer = Vec::new();
         let range = duration_ms(ms.range);
         let ends: Vec<i64> = (0..steps.len()).map(|i| self.reference_time(&ms.vs, steps.time(i))).collect();
         let mut filtered = Vec::new();
-        for (index, s) in series.iter().enumerate() {
+        for (index, series) in series.iter().enumerate() {
             self.check_deadline()?;
-            let has_stale = s.samples.iter().any(|p| is_stale_nan(p.v));
+            let s = self.series_samples(series, decoded.as_deref().map(|d| &d[index]), &mut buffer)?;
+            let has_stale = s.iter().any(|p| is_stale_nan(p.v));
             let (mut from, mut to) = (0, 0);
             for (i, &end) in ends.iter().enumerate() {
                 let start = end - range;
-                while from < s.samples.len() && s.samples[from].t <= start {
+                while from < s.len() && s[from].t <= start {
                     from += 1;
                 }
                 to = to.max(from);
-                while to < s.samples.len() && s.samples[to].t <= end {
+                while to < s.len() && s[to].t <= end {
                     to += 1;
                 }
-                let mut window = &s.samples[from..to];
+                let mut window = &s[from..to];
                 if has_stale && window.iter().any(|p| is_stale_nan(p.v)) {
                     filtered.clear();
                     filtered.extend(window.iter().filter(|p| !is_stale_nan(p.v)).copied());

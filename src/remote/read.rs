@@ -456,9 +456,9 @@ fn series_from_samples(body: &[u8]) -> Result<Vec<Series>, String> {
         .results
         .into_iter()
         .flat_map(|result| result.timeseries)
-        .map(|ts| Series {
-            labels: labels_of(&ts.labels),
-            samples: ts.samples.iter().map(|s| Sample { t: s.timestamp, v: s.value }).collect(),
+        .map(|ts| {
+            let samples = ts.samples.iter().map(|s| Sample { t: s.timestamp, v: s.value }).collect();
+            Series::from_samples(labels_of(&ts.labels), samples)
         })
         .collect())
 }
@@ -493,7 +493,7 @@ fn series_from_frames(body: &[u8], limit: u64, query: &prompb::Query) -> Result<
                     }
                 }
             }
-            out.push(Series { labels: labels_of(&chunked.labels), samples });
+            out.push(Series::from_samples(labels_of(&chunked.labels), samples));
         }
     }
     Ok(out)
@@ -515,7 +515,7 @@ mod tests {
         assert_eq!(wire.len(), 3);
         assert_eq!(wire[1], prompb::LabelMatcher { r#type: 2, name: "region".into(), value: "eu.*".into() });
         assert_eq!(wire[2], prompb::LabelMatcher { r#type: 0, name: "replica".into(), value: "a".into() });
-        let series = Series { labels: Labels::from_pairs([("__name__", "up"), ("replica", "a")]), samples: vec![] };
+        let series = Series::from_samples(Labels::from_pairs([("__name__", "up"), ("replica", "a")]), vec![]);
         assert_eq!(without(series, &added).labels, Labels::from_pairs([("__name__", "up")]));
     }
 
@@ -557,7 +557,7 @@ mod tests {
         prompb::put_frame(&mut body, &frame);
         let query = prompb::Query { start_timestamp_ms: 2000, end_timestamp_ms: 4000, matchers: vec![], hints: None };
         let series = series_from_frames(&body, 1 << 20, &query).unwrap();
-        let times: Vec<i64> = series[0].samples.iter().map(|s| s.t).collect();
+        let times: Vec<i64> = series[0].samples().iter().map(|s| s.t).collect();
         assert_eq!(times, vec![2000, 3000, 4000]);
     }
 }

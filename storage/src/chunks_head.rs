@@ -104,21 +104,7 @@ struct Active {
     max_time: i64,
 }
 
-/// Bytes of one chunk: borrowed from a map or copied from the active file.
-pub(crate) enum ChunkBytes {
-    Mapped(Arc<MappedFile>, std::ops::Range<usize>),
-    Owned(Vec<u8>),
-}
-
-impl std::ops::Deref for ChunkBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            ChunkBytes::Mapped(map, range) => &map[range.clone()],
-            ChunkBytes::Owned(bytes) => bytes,
-        }
-    }
-}
+pub(crate) use crate::mmap::ChunkBytes;
 
 /// Writes sealed chunks and reads them back (upstream `ChunkDiskMapper`).
 pub(crate) struct ChunkDiskMapper {

@@ -9,7 +9,7 @@
 
 use crate::head::Sample;
 use crate::matcher::Matcher;
-use crate::querier::Series;
+use crate::series::Series;
 
 /// What a secondary is asked for: one selector over one time range.
 #[derive(Debug, Clone, Copy)]
@@ -64,31 +64,35 @@ pub(crate) fn merge_sorted(primary: Vec<Series>, secondary: Vec<Series>) -> Vec<
             std::cmp::Ordering::Less => out.extend(a.next()),
             std::cmp::Ordering::Greater => out.extend(b.next()),
             std::cmp::Ordering::Equal => {
-                let (x, y) = (a.next().expect("peeked"), b.next().expect("peeked"));
-                out.push(Series { labels: x.labels, samples: merge_samples(x.samples, y.samples) });
+                let (mut x, y) = (a.next().expect("peeked"), b.next().expect("peeked"));
+                x.merge(y);
+                out.push(x);
             }
         }
     }
     out
 }
 
-/// Sorts series by labels and joins series with equal labels (a remote may send one series in
-/// several parts), so the list can go into [`merge_sorted`].
-pub(crate) fn normalize(mut series: Vec<Series>) -> Vec<Series> {
-    series.sort_by(|a, b| a.labels.cmp(&b.labels));
-    let mut out: Vec<Series> = Vec::with_capacity(series.len());
-    for mut s in series {
-        s.samples.sort_by_key(|sample| sample.t);
-        s.samples.dedup_by_key(|sample| sample.t);
+/// Sorts a remote's series by labels, joins series with equal labels (a remote may send one
+/// series in several parts) and keeps the samples in `[mint, maxt]`, one per timestamp, so the
+/// list can go into [`merge_sorted`]. Series left without samples are dropped.
+pub(crate) fn normalize(series: Vec<Series>, mint: i64, maxt: i64) -> Vec<Series> {
+    let mut parts: Vec<(crate::labels::Labels, Vec<Sample>)> = series.into_iter().map(Series::into_samples).collect();
+    parts.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<(crate::labels::Labels, Vec<Sample>)> = Vec::with_capacity(parts.len());
+    for (labels, mut samples) in parts {
+        samples.retain(|sample| sample.t >= mint && sample.t <= maxt);
+        samples.sort_by_key(|sample| sample.t);
+        samples.dedup_by_key(|sample| sample.t);
         match out.last_mut() {
-            Some(last) if last.labels == s.labels => {
-                let earlier = std::mem::take(&mut last.samples);
-                last.samples = merge_samples(earlier, s.samples);
+            Some(last) if last.0 == labels => {
+                let earlier = std::mem::take(&mut last.1);
+                last.1 = merge_samples(earlier, samples);
             }
-            _ => out.push(s),
+            _ => out.push((labels, samples)),
         }
     }
-    out
+    out.into_iter().filter(|(_, samples)| !samples.is_empty()).map(|(l, s)| Series::from_samples(l, s)).collect()
 }
 
 /// Union of two time-ordered sample lists; `a` wins on equal timestamps.
@@ -129,10 +133,10 @@ mod tests {
     use crate::labels::Labels;
 
     fn series(name: &str, samples: &[(i64, f64)]) -> Series {
-        Series {
-            labels: Labels::from_pairs([("__name__", name)]),
-            samples: samples.iter().map(|&(t, v)| Sample { t, v }).collect(),
-        }
+        Series::from_samples(
+            Labels::from_pairs([("__name__", name)]),
+            samples.iter().map(|&(t, v)| Sample { t, v }).collect(),
+        )
     }
 
     #[test]
@@ -153,6 +157,9 @@ mod tests {
     #[test]
     fn normalize_sorts_and_joins_parts_of_a_series() {
         let parts = vec![series("b", &[(5, 5.0)]), series("a", &[(2, 2.0), (1, 1.0)]), series("b", &[(4, 4.0)])];
-        assert_eq!(normalize(parts), vec![series("a", &[(1, 1.0), (2, 2.0)]), series("b", &[(4, 4.0), (5, 5.0)])]);
+        assert_eq!(
+            normalize(parts, 0, 10),
+            vec![series("a", &[(1, 1.0), (2, 2.0)]), series("b", &[(4, 4.0), (5, 5.0)])]
+        );
     }
 }

@@ -19,7 +19,7 @@
 //! app.append(&Labels::from_pairs([("__name__", "up"), ("job", "node")]), 1_000, 1.0).unwrap();
 //! app.commit().unwrap();
 //! let series = db.querier(0, 2_000).select(&[Matcher::new(MatchOp::Equal, "job", "node").unwrap()]);
-//! assert_eq!(series[0].samples[0].v, 1.0);
+//! assert_eq!(series[0].samples()[0].v, 1.0);
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 #![deny(missing_docs)]
@@ -37,6 +37,7 @@ mod matcher;
 mod memory;
 mod mmap;
 mod querier;
+mod series;
 mod wal;
 
 pub use block::BlockError;
@@ -50,6 +51,7 @@ pub use head::{AppendError, Appender, CommitError, HeadStats, STALE_NAN, Sample,
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{BadRegex, MatchOp, Matcher, anchored_regex_source, compile_anchored};
 pub use memory::release_free_memory;
-pub use querier::{Querier, SelectLimit, Series};
+pub use querier::{Querier, SelectLimit};
+pub use series::{PartIter, Series, SeriesIter};
 pub use wal::tail::{TailRecord, WalPosition, WalTail};
 pub use wal::{Repair, WalError};

@@ -8,6 +8,7 @@
 use std::fs::File;
 use std::io;
 use std::ops::Deref;
+use std::sync::Arc;
 
 /// A read-only map of a whole, immutable file.
 pub(crate) struct MappedFile {
@@ -30,5 +31,28 @@ impl Deref for MappedFile {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         &self.map
+    }
+}
+
+/// The bytes of one chunk: a range of a mapped file, or a copy.
+#[derive(Clone)]
+pub(crate) enum ChunkBytes {
+    /// In a mapped file, which stays mapped while any chunk of it is held (so a file deleted
+    /// meanwhile stays readable).
+    Mapped(Arc<MappedFile>, std::ops::Range<usize>),
+    /// Read from a file not mapped yet.
+    Owned(Vec<u8>),
+    /// Held in memory and shared.
+    Shared(Arc<[u8]>),
+}
+
+impl Deref for ChunkBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            ChunkBytes::Mapped(map, range) => &map[range.clone()],
+            ChunkBytes::Owned(bytes) => bytes,
+            ChunkBytes::Shared(bytes) => bytes,
+        }
     }
 }

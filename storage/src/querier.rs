@@ -28,15 +28,7 @@ use crate::fanout::{self, Secondaries, SecondaryError, SecondarySelect};
 use crate::head::{Head, Sample, SeriesState};
 use crate::labels::Labels;
 use crate::matcher::Matcher;
-
-/// One selected series with its samples in `[mint, maxt]`, oldest first.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
-    /// The series' labels.
-    pub labels: Labels,
-    /// Samples in the querier's range, oldest first. Stale markers included.
-    pub samples: Vec<Sample>,
-}
+use crate::series::{ChunkPart, Part, Series};
 
 /// Why a querier stopped decoding; its selects return nothing from then on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -164,17 +156,7 @@ impl Querier {
         let mut out = Vec::new();
         for answer in answers {
             match answer {
-                Ok(series) => {
-                    let series = fanout::normalize(series)
-                        .into_iter()
-                        .map(|mut s| {
-                            s.samples.retain(|sample| sample.t >= self.mint && sample.t <= self.maxt);
-                            s
-                        })
-                        .filter(|s| !s.samples.is_empty())
-                        .collect();
-                    out = fanout::merge_sorted(out, series);
-                }
+                Ok(series) => out = fanout::merge_sorted(out, fanout::normalize(series, self.mint, self.maxt)),
                 Err(err) => {
                     let warning = err.to_string();
                     let mut warnings = self.warnings.lock().unwrap_or_else(PoisonError::into_inner);
@@ -195,20 +177,13 @@ impl Querier {
         let at = at.min(self.maxt);
         if !self.secondaries.is_empty() {
             // Remotes answer whole ranges; merge as usual and keep the newest.
-            return self
-                .select(matchers)
-                .into_iter()
-                .filter_map(|mut s| {
-                    let newest = s.samples.iter().rev().find(|sample| sample.t <= at).copied()?;
-                    s.samples = vec![newest];
-                    Some(s)
-                })
-                .collect();
+            return self.select(matchers).into_iter().filter_map(|s| newest_only(&s, at)).collect();
         }
         let mapper = self.head.mapper.as_ref();
         let _truncation = self.head.truncation.read().unwrap_or_else(PoisonError::into_inner);
         let mut out = self.select_with(matchers, |state, newest| {
-            state.latest_sample(self.mint, at.min(newest), mapper).map(|sample| vec![sample])
+            let sample = state.latest_sample(self.mint, at.min(newest), mapper)?;
+            self.admit(1).then(|| Part::Samples(vec![sample]))
         });
         let blocks = self.blocks_in_range(self.mint, at);
         if blocks.is_empty() {
@@ -220,13 +195,21 @@ impl Querier {
         if self.limit_hit().is_some() {
             return Vec::new();
         }
-        for series in &mut out {
-            if series.samples.len() > 1 {
-                let newest = series.samples[series.samples.len() - 1];
-                series.samples = vec![newest];
-            }
+        out.iter().filter_map(|s| newest_only(s, at)).collect()
+    }
+
+    /// Decodes `series` into `out` (cleared first), counting its samples against the
+    /// querier's budget and deadline. False once either is exceeded ([`Querier::limit_hit`]
+    /// says which); `out` is then empty. How a query reads the series a select gave it: one
+    /// at a time, into one buffer.
+    pub fn decode_into(&self, series: &Series, out: &mut Vec<Sample>) -> bool {
+        out.clear();
+        out.extend(series.iter());
+        if self.admit(out.len()) {
+            return true;
         }
-        out
+        out.clear();
+        false
     }
 
     /// The blocks holding any time of `[mint, maxt]` (a block's max time is exclusive).
@@ -259,12 +242,22 @@ impl Querier {
         })
     }
 
-    /// A block's series matching `matchers` with their samples in `[mint, maxt]` (only the
-    /// newest when `latest`), sorted by labels; nothing once over budget.
-    fn select_block(&self, block: &Block, matchers: &[Matcher], mint: i64, maxt: i64, latest: bool) -> Vec<Series> {
+    /// A block's series matching `matchers` with a chunk in `[mint, maxt]`, sorted by labels:
+    /// their chunks, CRC-checked and undecoded, or (when `latest`) the newest sample alone.
+    fn select_block(
+        &self,
+        block: &Arc<Block>,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        latest: bool,
+    ) -> Vec<Series> {
         let refs = self.block_refs(block, matchers);
         let mut out = Vec::new();
-        for series_ref in refs {
+        for (i, series_ref) in refs.into_iter().enumerate() {
+            if i % 1024 == 0 && !self.admit(0) {
+                return Vec::new();
+            }
             let (labels, chunks) = match block.series(series_ref) {
                 Ok(found) => found,
                 Err(err) => {
@@ -273,41 +266,63 @@ impl Querier {
                 }
             };
             let deleted = block.tombstones(series_ref);
-            let mut samples = Vec::new();
             let in_range: Vec<_> = chunks.iter().filter(|c| c.max_time >= mint && c.min_time <= maxt).collect();
-            // Chunks are in time order: for the newest sample, the last chunk that has one.
-            let order: Box<dyn Iterator<Item = _>> =
-                if latest { Box::new(in_range.iter().rev()) } else { Box::new(in_range.iter()) };
-            for c in order {
-                let bytes = match block.chunk(c.chunk_ref) {
-                    Ok(bytes) => bytes,
-                    Err(err) => {
-                        self.block_failed(block, &err);
-                        continue;
-                    }
-                };
-                let Ok(it) = XorIterator::new(bytes) else { continue };
-                let before = samples.len();
-                samples.extend(
-                    it.map_while(Result::ok)
-                        .take_while(|s| s.t <= maxt)
-                        .filter(|s| s.t >= mint && !deleted.iter().any(|(a, b)| s.t >= *a && s.t <= *b)),
-                );
-                if latest && samples.len() > before {
-                    samples.drain(..samples.len() - 1);
-                    break;
-                }
-            }
-            if samples.is_empty() {
+            if in_range.is_empty() {
                 continue;
             }
-            if !self.admit(samples.len()) {
-                return Vec::new();
+            if latest {
+                let Some(sample) = self.newest_in_block(block, &in_range, deleted, mint, maxt) else { continue };
+                if !self.admit(1) {
+                    return Vec::new();
+                }
+                out.push(Series::from_samples(labels, vec![sample]));
+                continue;
             }
-            out.push(Series { labels, samples });
+            let mut part =
+                ChunkPart { chunks: Vec::with_capacity(in_range.len()), mint, maxt, deleted: deleted.into() };
+            for c in in_range {
+                match block.chunk_bytes(c.chunk_ref) {
+                    Ok(bytes) => part.chunks.push(bytes),
+                    Err(err) => self.block_failed(block, &err),
+                }
+            }
+            if !part.chunks.is_empty() {
+                out.push(Series::from_part(labels, Part::Chunks(part)));
+            }
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         out
+    }
+
+    /// The newest sample of a block series' `chunks` in `[mint, maxt]` and not deleted,
+    /// decoding from the newest chunk back to the first that has one.
+    fn newest_in_block(
+        &self,
+        block: &Block,
+        chunks: &[&crate::block::ChunkMeta],
+        deleted: &[(i64, i64)],
+        mint: i64,
+        maxt: i64,
+    ) -> Option<Sample> {
+        for c in chunks.iter().rev() {
+            let bytes = match block.chunk(c.chunk_ref) {
+                Ok(bytes) => bytes,
+                Err(err) => {
+                    self.block_failed(block, &err);
+                    continue;
+                }
+            };
+            let Ok(it) = XorIterator::new(bytes) else { continue };
+            let newest = it
+                .map_while(Result::ok)
+                .take_while(|s| s.t <= maxt)
+                .filter(|s| s.t >= mint && !deleted.iter().any(|(a, b)| s.t >= *a && s.t <= *b))
+                .last();
+            if newest.is_some() {
+                return newest;
+            }
+        }
+        None
     }
 
     /// Labels of a block's series matching `matchers` with a chunk in range.
@@ -335,11 +350,7 @@ impl Querier {
     /// no commit is applying (the head's isolation lock, held only for that snapshot), and
     /// decoding then stops at those timestamps, so a commit applying meanwhile is seen wholly
     /// by the next select or not at all, never half.
-    fn select_with(
-        &self,
-        matchers: &[Matcher],
-        samples_of: impl Fn(&SeriesState, i64) -> Option<Vec<Sample>>,
-    ) -> Vec<Series> {
+    fn select_with(&self, matchers: &[Matcher], samples_of: impl Fn(&SeriesState, i64) -> Option<Part>) -> Vec<Series> {
         let snapshot: Vec<_> = {
             let _isolation = self.head.isolation.read().unwrap_or_else(PoisonError::into_inner);
             self.head
@@ -353,15 +364,18 @@ impl Querier {
                 .collect()
         };
         let mut out: Vec<Series> = Vec::new();
-        for (series, newest) in snapshot {
-            let Some(samples) = samples_of(&series.state.lock().unwrap_or_else(PoisonError::into_inner), newest) else {
-                continue;
-            };
-            if !self.admit(samples.len()) {
-                // Refused anyway: give the memory back now rather than at the end.
+        for (i, (series, newest)) in snapshot.into_iter().enumerate() {
+            if i % 1024 == 0 && !self.admit(0) {
                 return Vec::new();
             }
-            out.push(Series { labels: self.head.labels_of(&series), samples });
+            let Some(part) = samples_of(&series.state.lock().unwrap_or_else(PoisonError::into_inner), newest) else {
+                if self.limit_hit().is_some() {
+                    // Refused anyway: give the memory back now rather than at the end.
+                    return Vec::new();
+                }
+                continue;
+            };
+            out.push(Series::from_part(self.head.labels_of(&series), part));
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         out
@@ -375,9 +389,8 @@ impl Querier {
     fn select_local(&self, matchers: &[Matcher]) -> Vec<Series> {
         let mapper = self.head.mapper.as_ref();
         let _truncation = self.head.truncation.read().unwrap_or_else(PoisonError::into_inner);
-        let mut out = self.select_with(matchers, |state, newest| {
-            Some(state.samples(self.mint, self.maxt.min(newest), mapper)).filter(|s| !s.is_empty())
-        });
+        let mut out =
+            self.select_with(matchers, |state, newest| state.chunk_part(self.mint, self.maxt.min(newest), mapper));
         for block in self.blocks_in_range(self.mint, self.maxt) {
             out = fanout::merge_sorted(out, self.select_block(&block, matchers, self.mint, self.maxt, false));
         }
@@ -484,4 +497,10 @@ impl Querier {
         values.dedup();
         values
     }
+}
+
+/// `series` with only its newest sample at or before `at`; `None` if it has none.
+fn newest_only(series: &Series, at: i64) -> Option<Series> {
+    let newest = series.iter().take_while(|sample| sample.t <= at).last()?;
+    Some(Series::from_samples(series.labels.clone(), vec![newest]))
 }

@@ -41,7 +41,7 @@ async fn federate(State(state): State<AppState>, params: Params) -> Response {
     let mut body = String::new();
     let mut family = String::new();
     for one in series {
-        let Some(last) = one.samples.last() else { continue };
+        let Some(last) = one.iter().last() else { continue };
         if is_stale_nan(last.v) {
             continue;
         }

@@ -9,11 +9,12 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::BlockError;
 use super::decode::Decbuf;
 use crate::chunkenc::{ENCODING_XOR, put_uvarint};
-use crate::mmap::MappedFile;
+use crate::mmap::{ChunkBytes, MappedFile};
 
 /// Directory of the segments inside a block.
 pub(crate) const CHUNKS_DIR: &str = "chunks";
@@ -112,7 +113,7 @@ impl ChunkWriter {
 /// The mapped segments of an opened block.
 pub(crate) struct ChunkSegments {
     dir: PathBuf,
-    segments: Vec<(PathBuf, MappedFile)>,
+    segments: Vec<(PathBuf, Arc<MappedFile>)>,
 }
 
 impl ChunkSegments {
@@ -150,13 +151,25 @@ impl ChunkSegments {
                 return Err(corrupt(format!("invalid chunk format version {version}")));
             }
             total += len;
-            segments.push((path, map));
+            segments.push((path, Arc::new(map)));
         }
         Ok((ChunkSegments { dir: dir.to_owned(), segments }, total))
     }
 
     /// The data of the XOR chunk at `chunk_ref`, after checking bounds, encoding and CRC.
     pub(crate) fn chunk(&self, chunk_ref: u64) -> Result<&[u8], BlockError> {
+        let (map, range) = self.locate(chunk_ref)?;
+        Ok(&map[range])
+    }
+
+    /// Like [`ChunkSegments::chunk`], as bytes that keep the segment mapped while held.
+    pub(crate) fn chunk_bytes(&self, chunk_ref: u64) -> Result<ChunkBytes, BlockError> {
+        let (map, range) = self.locate(chunk_ref)?;
+        Ok(ChunkBytes::Mapped(Arc::clone(map), range))
+    }
+
+    /// The segment holding `chunk_ref` and the range of its data there, checked as `chunk` says.
+    fn locate(&self, chunk_ref: u64) -> Result<(&Arc<MappedFile>, std::ops::Range<usize>), BlockError> {
         let index = (chunk_ref >> 32) as usize;
         let offset = (chunk_ref & 0xffff_ffff) as usize;
         let Some((path, map)) = self.segments.get(index) else {
@@ -187,6 +200,8 @@ impl ChunkSegments {
                 reason: format!("chunk at offset {offset} has encoding {encoding}; only XOR (1) is read"),
             });
         }
-        Ok(data)
+        // `data` is a subslice of the map: its offset there is the pointers' difference.
+        let start = data.as_ptr() as usize - map.as_ptr() as usize;
+        Ok((map, start..start + data.len()))
     }
 }

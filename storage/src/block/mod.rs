@@ -162,6 +162,11 @@ impl Block {
         self.chunks.chunk(chunk_ref)
     }
 
+    /// Like [`Block::chunk`], as bytes that keep the block's segment mapped while held.
+    pub(crate) fn chunk_bytes(&self, chunk_ref: u64) -> Result<crate::mmap::ChunkBytes, BlockError> {
+        self.chunks.chunk_bytes(chunk_ref)
+    }
+
     /// Deleted time ranges of a series, inclusive, sorted and disjoint (usually none).
     pub(crate) fn tombstones(&self, series_ref: u64) -> &[(i64, i64)] {
         self.tombstones.get(&series_ref).map_or(&[], Vec::as_slice)

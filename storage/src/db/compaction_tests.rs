@@ -34,7 +34,7 @@ fn all(db: &Db) -> Vec<(Labels, Vec<(i64, f64)>)> {
     db.querier(i64::MIN / 2, i64::MAX / 2)
         .select(&[Matcher::new(MatchOp::Equal, "__name__", "m").unwrap()])
         .into_iter()
-        .map(|s| (s.labels, s.samples.iter().map(|x| (x.t, x.v)).collect()))
+        .map(|s| (s.labels.clone(), s.samples().iter().map(|x| (x.t, x.v)).collect()))
         .collect()
 }
 
@@ -78,7 +78,7 @@ fn head_becomes_blocks_truncated_checkpointed_and_every_sample_survives_restart(
     assert_eq!(q.label_values("i", &[]).len(), 20, "label values come from blocks too");
     assert_eq!(q.select_labels(&[Matcher::new(MatchOp::Equal, "i", "0").unwrap()]), vec![series(0)]);
     let latest = q.select_latest(&[Matcher::new(MatchOp::Equal, "i", "0").unwrap()], 5 * H);
-    assert_eq!(latest[0].samples[0].t, H - STEP, "the newest sample of a series only a block has");
+    assert_eq!(latest[0].samples()[0].t, H - STEP, "the newest sample of a series only a block has");
 }
 
 #[test]
@@ -165,8 +165,8 @@ fn a_bad_meta_json_or_chunk_segment_quarantines_its_block_and_a_bad_chunk_is_a_w
     let db = Db::open(dir.path(), options()).unwrap();
     let kept: Vec<_> = db.block_list().into_iter().map(|b| b.ulid).collect();
     assert_eq!(kept, vec![blocks[2].ulid.clone(), blocks[3].ulid.clone()]);
-    for i in 0..2 {
-        assert!(dir.path().join("quarantine").join(&blocks[i].ulid).is_dir(), "block {i} quarantined");
+    for block in &blocks[..2] {
+        assert!(dir.path().join("quarantine").join(&block.ulid).is_dir(), "{} quarantined", block.ulid);
     }
     assert_eq!(db.tsdb_metrics().blocks_quarantined.load(Ordering::Relaxed), 2);
     let querier = db.querier(i64::MIN / 2, i64::MAX / 2);
@@ -176,7 +176,7 @@ fn a_bad_meta_json_or_chunk_segment_quarantines_its_block_and_a_bad_chunk_is_a_w
     let (mut whole, mut short) = (0, 0);
     for (labels, samples) in want.iter().filter(|(l, _)| l.get("i") != "0") {
         let served = got.iter().find(|s| &s.labels == labels).expect("every series still served");
-        let served: Vec<(i64, f64)> = served.samples.iter().map(|x| (x.t, x.v)).collect();
+        let served: Vec<(i64, f64)> = served.samples().iter().map(|x| (x.t, x.v)).collect();
         let expected: Vec<(i64, f64)> = samples.iter().filter(|(t, _)| *t >= 4 * H).copied().collect();
         if served == expected {
             whole += 1;

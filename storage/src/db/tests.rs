@@ -28,7 +28,7 @@ fn commit_makes_samples_visible_and_rollback_does_not() {
     let all = db.querier(0, 10_000).select(&[Matcher::new(MatchOp::Equal, "__name__", "up").unwrap()]);
     assert_eq!(all.len(), 2);
     assert_eq!(all[0].labels, up("a"));
-    assert_eq!(all[0].samples.len(), 1);
+    assert_eq!(all[0].samples().len(), 1);
     assert_eq!(db.head_stats().samples_appended, 2);
 }
 
@@ -73,7 +73,7 @@ fn all_samples(db: &Db) -> Vec<(String, Vec<(i64, u64)>)> {
     db.querier(i64::MIN, i64::MAX)
         .select(&[Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap()])
         .into_iter()
-        .map(|s| (s.labels.to_string(), s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect()))
+        .map(|s| (s.labels.to_string(), s.samples().iter().map(|x| (x.t, x.v.to_bits())).collect()))
         .collect()
 }
 
@@ -254,7 +254,7 @@ fn nothing_is_appended_before_the_replay_and_refs_come_after_every_replayed_one(
     app.commit().unwrap();
     let replayed = db.querier(i64::MIN, i64::MAX).select(&[Matcher::new(MatchOp::Equal, "__name__", "m").unwrap()]);
     assert_eq!(replayed.len(), 3);
-    assert_eq!(replayed.iter().map(|s| s.samples.len()).sum::<usize>(), 6);
+    assert_eq!(replayed.iter().map(|s| s.samples().len()).sum::<usize>(), 6);
     assert!(new.0 > 3, "new ref {new:?} must be above the replayed refs 1..=3");
 }
 
@@ -331,7 +331,7 @@ fn a_flipped_byte_early_in_the_wal_costs_the_damaged_record_not_the_segment() {
     assert!(stats.samples_unknown_series >= 3000, "group a's samples are reported lost: {stats:?}");
     let b = db.querier(i64::MIN, i64::MAX).select(&[Matcher::new(MatchOp::Equal, "__name__", "b").unwrap()]);
     assert_eq!(b.len(), 3000, "group b, logged after the damage, survives");
-    assert!(b.iter().all(|s| s.samples.len() == 19));
+    assert!(b.iter().all(|s| s.samples().len() == 19));
     drop(db);
     // The repaired segment reads cleanly and keeps the same data.
     let db = Db::open(dir.path(), Options::default()).unwrap();
@@ -368,8 +368,8 @@ fn a_select_sees_a_commit_wholly_or_not_at_all() {
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
             let series = db.querier(i64::MIN, i64::MAX).select_latest(&m, i64::MAX);
             assert_eq!(series.len(), SERIES);
-            let first = series[0].samples[0].v;
-            assert!(series.iter().all(|s| s.samples[0].v == first), "a select saw part of a commit");
+            let first = series[0].samples()[0].v;
+            assert!(series.iter().all(|s| s.samples()[0].v == first), "a select saw part of a commit");
             checked += 1;
         }
         assert!(checked > 0);

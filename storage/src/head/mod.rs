@@ -22,9 +22,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::chunkenc::{XorChunk, XorIterator};
-use crate::chunks_head::ChunkDiskMapper;
+use crate::chunks_head::{ChunkBytes, ChunkDiskMapper};
 use crate::labels::{Label, Labels};
 use crate::matcher::Matcher;
+use crate::series::{ChunkPart, Part};
 use crate::wal::{Wal, WalError};
 use postings::MemPostings;
 use symbols::Symbols;
@@ -148,7 +149,7 @@ pub(crate) enum ChunkData {
     /// In `chunks_head/`, by ref.
     Disk(u64),
     /// In memory: the head has no `chunks_head/` (tests) or writing it failed.
-    Memory(Box<[u8]>),
+    Memory(std::sync::Arc<[u8]>),
 }
 
 /// The open chunk samples are appended to.
@@ -249,35 +250,26 @@ impl SeriesState {
         self.next_at = range_for_timestamp(t, ctx.opts.chunk_range);
     }
 
-    /// Samples in `[mint, maxt]`, oldest first. A sealed chunk that cannot be read (its file
-    /// vanished under us) is skipped with a log line rather than failing the query.
-    pub(crate) fn samples(&self, mint: i64, maxt: i64, mapper: Option<&ChunkDiskMapper>) -> Vec<Sample> {
-        let mut out = Vec::new();
-        let mut push = |bytes: &[u8]| {
-            let Ok(it) = XorIterator::new(bytes) else { return };
-            for sample in it.map_while(Result::ok) {
-                if sample.t > maxt {
-                    break;
-                }
-                if sample.t >= mint {
-                    out.push(sample);
-                }
-            }
-        };
+    /// The chunks holding samples in `[mint, maxt]`, undecoded, clipped to that range; `None`
+    /// if none overlaps it. The open chunk is copied as it is now: samples appended later are
+    /// past `maxt` anyway (a select stops at the newest timestamp it saw committed). A sealed
+    /// chunk that cannot be read (its file vanished under us) is left out with a log line.
+    pub(crate) fn chunk_part(&self, mint: i64, maxt: i64, mapper: Option<&ChunkDiskMapper>) -> Option<Part> {
+        let mut chunks = Vec::new();
         for c in self.sealed.iter().filter(|c| c.max_time >= mint && c.min_time <= maxt) {
             match (&c.data, mapper) {
-                (ChunkData::Memory(bytes), _) => push(bytes),
+                (ChunkData::Memory(bytes), _) => chunks.push(ChunkBytes::Shared(Arc::clone(bytes))),
                 (ChunkData::Disk(chunk_ref), Some(mapper)) => match mapper.chunk(*chunk_ref) {
-                    Ok(bytes) => push(&bytes),
+                    Ok(bytes) => chunks.push(bytes),
                     Err(err) => tracing::error!(error = %err, "reading a head chunk failed"),
                 },
                 (ChunkData::Disk(_), None) => unreachable!("disk chunks only exist in a head with a mapper"),
             }
         }
         if let Some(c) = self.head_chunk.as_ref().filter(|c| c.max_time >= mint && c.min_time <= maxt) {
-            push(c.chunk.bytes());
+            chunks.push(ChunkBytes::Owned(c.chunk.bytes().to_vec()));
         }
-        out
+        (!chunks.is_empty()).then(|| Part::Chunks(ChunkPart { chunks, mint, maxt, deleted: Box::default() }))
     }
 
     /// The newest sample in `[mint, maxt]`, decoding only the chunks from the newest back to

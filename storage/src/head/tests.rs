@@ -132,7 +132,7 @@ fn check_query(db: &Db, model: &BTreeMap<u8, Vec<(i64, u64)>>, mint: i64, maxt: 
         .querier(mint, maxt)
         .select(&[Matcher::new(MatchOp::Equal, "__name__", "m").unwrap()])
         .into_iter()
-        .map(|s| (s.labels.get("s").to_owned(), s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect()))
+        .map(|s| (s.labels.get("s").to_owned(), s.samples().iter().map(|x| (x.t, x.v.to_bits())).collect()))
         .collect();
     let want: BTreeMap<String, Vec<(i64, u64)>> = model
         .iter()
@@ -146,7 +146,7 @@ fn check_query(db: &Db, model: &BTreeMap<u8, Vec<(i64, u64)>>, mint: i64, maxt: 
         let got: BTreeMap<String, Vec<(i64, u64)>> = querier
             .select_latest(&[Matcher::new(MatchOp::Equal, "__name__", "m").unwrap()], at)
             .into_iter()
-            .map(|s| (s.labels.get("s").to_owned(), s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect()))
+            .map(|s| (s.labels.get("s").to_owned(), s.samples().iter().map(|x| (x.t, x.v.to_bits())).collect()))
             .collect();
         let want: BTreeMap<String, Vec<(i64, u64)>> = model
             .iter()

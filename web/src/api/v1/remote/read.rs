@@ -17,9 +17,10 @@
 //! small channel the response body drains, and, as upstream, `--storage.remote.read-sample-limit`
 //! applies to SAMPLES only. Matchers are checked before the first byte (a bad one is upstream's
 //! 500). `--storage.remote.read-concurrent-limit` bounds the requests served at once.
-//! FIXME(#9): one query's selected samples are decoded into memory at once before the first of
-//! its frames is sent (the storage querier returns whole series lists, not an iterator), so
-//! memory grows with the largest query, and the sample limit is checked after decoding.
+//! A query's series are selected as their stored chunks and decoded one series at a time, so
+//! memory holds the selection's compressed chunks plus one decoded series.
+//! FIXME(#9): the streamed answer re-encodes the samples instead of sending the stored chunks,
+//! and SAMPLES builds its whole answer before sending it (the limit bounds that).
 
 use std::sync::Arc;
 
@@ -192,12 +193,16 @@ fn answer_samples(
     for (query, matchers) in selections {
         let mut timeseries = Vec::new();
         for series in select(db, query, matchers) {
-            samples_total += series.samples.len();
+            let samples: Vec<prompb::Sample> =
+                series.iter().map(|s| prompb::Sample { value: s.v, timestamp: s.t }).collect();
+            if samples.is_empty() {
+                continue;
+            }
+            samples_total += samples.len();
             if sample_limit > 0 && samples_total > sample_limit {
                 return Err(format!("exceeded sample limit ({sample_limit})"));
             }
             let labels = remote_labels(&series, external);
-            let samples = series.samples.iter().map(|s| prompb::Sample { value: s.v, timestamp: s.t }).collect();
             timeseries.push(prompb::TimeSeries { labels, samples, exemplars: vec![], histograms: vec![] });
         }
         results.push(prompb::QueryResult { timeseries });
@@ -217,8 +222,12 @@ fn stream_frames(
     let mut body = Vec::new();
     for (query_index, (query, matchers)) in selections.iter().enumerate() {
         for series in select(db, query, matchers) {
+            let samples = series.samples();
+            if samples.is_empty() {
+                continue;
+            }
             let labels = remote_labels(&series, external);
-            put_series_frames(&mut body, query_index as i64, &labels, &series.samples, max_bytes_in_frame);
+            put_series_frames(&mut body, query_index as i64, &labels, &samples, max_bytes_in_frame);
             if body.len() >= STREAM_FLUSH_BYTES && tx.blocking_send(Bytes::from(std::mem::take(&mut body))).is_err() {
                 return;
             }
@@ -447,10 +456,10 @@ mod tests {
 
     #[test]
     fn external_labels_are_added_unless_the_series_has_them_and_sorted() {
-        let series = Series {
-            labels: promlite_storage::Labels::from_pairs([("__name__", "up"), ("region", "local"), ("zone", "z")]),
-            samples: vec![],
-        };
+        let series = Series::from_samples(
+            promlite_storage::Labels::from_pairs([("__name__", "up"), ("region", "local"), ("zone", "z")]),
+            vec![],
+        );
         let external = [("region".to_owned(), "eu".to_owned()), ("cluster".to_owned(), "lab".to_owned())];
         let got: Vec<(String, String)> =
             remote_labels(&series, &external).into_iter().map(|l| (l.name, l.value)).collect();

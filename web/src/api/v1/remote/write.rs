@@ -630,7 +630,7 @@ mod tests {
                 .querier(i64::MIN, i64::MAX)
                 .select(&[matcher])
                 .into_iter()
-                .map(|s| (s.labels.to_string(), s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect()))
+                .map(|s| (s.labels.to_string(), s.samples().iter().map(|x| (x.t, x.v.to_bits())).collect()))
                 .collect();
             out.sort();
             out
