@@ -363,3 +363,50 @@ fn walk_bytes(dir: &std::path::Path) -> u64 {
         })
         .sum()
 }
+
+#[test]
+fn a_scraped_series_garbage_collected_by_head_truncation_is_created_anew_when_it_comes_back() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    // A target exposing one series with a frozen timestamp 5h old: its first sample makes
+    // the head span 5h, the compactor turns it into a block, and head truncation removes the
+    // series while the scrape cache still holds its ref (it is seen every scrape).
+    let frozen_at = (now_ms() - 5 * H) / 1000 * 1000;
+    let fresh = Arc::new(AtomicBool::new(false));
+    let target = {
+        let fresh = Arc::clone(&fresh);
+        crate::util::FakeTarget::start(move |_| match fresh.load(Ordering::Relaxed) {
+            false => format!("frozen_m 1 {frozen_at}\nlive_m 1\n"),
+            true => format!("frozen_m 2 {}\nlive_m 1\n", now_ms()),
+        })
+    };
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        format!(
+            "scrape_configs:\n  - job_name: t\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['{}']\n",
+            target.addr
+        ),
+    )
+    .unwrap();
+    let server = crate::util::start(dir.path(), &[]);
+    eventually(Duration::from_secs(60), || {
+        let removed = metric(server.addr, "prometheus_tsdb_head_series_removed_total");
+        if removed >= 1.0 { Ok(()) } else { Err(format!("{removed} series removed from the head")) }
+    });
+    // The series comes back with current timestamps: it is stored again, not dropped for as
+    // long as the scrape cache remembers the removed series.
+    fresh.store(true, Ordering::Relaxed);
+    eventually(Duration::from_secs(20), || {
+        let (_, body) =
+            get_json(server.addr, &format!("/api/v1/query?query=frozen_m&time={}", now_ms() as f64 / 1000.0));
+        match body["data"]["result"][0]["value"][1].as_str() {
+            Some("2") => Ok(()),
+            other => Err(format!("frozen_m is {other:?}")),
+        }
+    });
+    // The old sample is in the block.
+    let at = (frozen_at + 1000) as f64 / 1000.0;
+    let (_, body) = get_json(server.addr, &format!("/api/v1/query?query=frozen_m&time={at}"));
+    assert_eq!(body["data"]["result"][0]["value"][1], "1", "{body}");
+}

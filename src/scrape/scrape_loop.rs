@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use promlite_storage::{Db, Labels, LabelsBuilder, METRIC_NAME, STALE_NAN, SeriesRef};
+use promlite_storage::{AppendError, Db, Labels, LabelsBuilder, METRIC_NAME, STALE_NAN, SeriesRef};
 use tokio::sync::watch;
 use tracing::Instrument;
 
@@ -399,8 +399,19 @@ impl SeriesCache {
         }
         // A failed commit stored nothing, and the refs of series it would have created mean
         // nothing: the cache learns them only from a commit that worked.
-        for (series_ref, err) in appender.commit().map_err(|err| ScrapeError::Storage(err.to_string()))? {
+        let rejected = appender.commit().map_err(|err| ScrapeError::Storage(err.to_string()))?;
+        let mut unknown = Vec::new();
+        for (series_ref, err) in rejected {
             tracing::debug!(?series_ref, error = %err, "sample rejected by the head");
+            if matches!(err, AppendError::UnknownSeriesRef(_)) {
+                unknown.push(series_ref);
+            }
+        }
+        if !unknown.is_empty() {
+            // Head truncation garbage-collected these series (they had no sample newer than the
+            // last block, e.g. a frozen exposed timestamp): forget them, so the next scrape
+            // creates them anew rather than losing their samples for as long as they are seen.
+            self.entries.retain(|_, entry| !entry.series_ref.is_some_and(|r| unknown.contains(&r)));
         }
         for (key, series_ref) in new_entries {
             self.entries.insert(key, CacheEntry { series_ref, last_iteration: iteration });
@@ -483,11 +494,19 @@ impl SeriesCache {
                 appender.append_ref(*series_ref, timestamp, value);
             }
         }
-        if let Err(err) = appender.commit() {
-            // The scrape's own commit failed the same way and the target shows it; the refs of
-            // report series this batch would have created are void.
-            tracing::debug!(error = %err, "report series not stored");
-            self.report_refs.clear();
+        match appender.commit() {
+            // Garbage-collected by head truncation (no report for longer than the head keeps,
+            // say a 4h scrape interval): look them up again next time.
+            Ok(rejected) if rejected.iter().any(|(_, err)| matches!(err, AppendError::UnknownSeriesRef(_))) => {
+                self.report_refs.clear();
+            }
+            Ok(_) => {}
+            Err(err) => {
+                // The scrape's own commit failed the same way and the target shows it; the refs of
+                // report series this batch would have created are void.
+                tracing::debug!(error = %err, "report series not stored");
+                self.report_refs.clear();
+            }
         }
     }
 }
