@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::remote_util::{External, PROMETHEUS, free_port, have, metric, now_ms, series, write};
-use crate::util::{enc, eventually, get_json, start_with_data};
+use crate::util::{Server, enc, eventually, get_json, start_with_data};
 
 const H: i64 = 3_600_000;
 const STEP: i64 = 60_000;
@@ -195,8 +195,75 @@ fn trouble(log: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The span of the head, from `/metrics` (Prometheus and promlite name it alike).
+fn head_span(addr: SocketAddr) -> f64 {
+    metric(addr, "prometheus_tsdb_head_max_time ") - metric(addr, "prometheus_tsdb_head_min_time ")
+}
+
+/// Pushes like [`push`] into Prometheus, then waits for the compaction run the commit started,
+/// if it made the head span more than 3h: Prometheus compacts after such a commit and
+/// truncates the WAL once per run (a new segment each time, a checkpoint once there are four),
+/// so the hours of a test each get their own run.
+fn push_to_prometheus(
+    prometheus: &External,
+    data: &Path,
+    (start, step, from_k, to_k): (i64, i64, i64, i64),
+    want: &mut Samples,
+) {
+    let truncations = metric(prometheus.addr, "prometheus_tsdb_head_truncations_total ");
+    let segment = newest_segment(data);
+    push(prometheus.addr, start, step, from_k, to_k, want);
+    eventually(Duration::from_secs(20), || {
+        let span = head_span(prometheus.addr);
+        let truncated = metric(prometheus.addr, "prometheus_tsdb_head_truncations_total ") > truncations;
+        if span > (3 * H) as f64 {
+            Err(format!("the head spans {span} ms"))
+        } else if truncated && newest_segment(data) <= segment {
+            Err("the head was truncated, the WAL not yet".to_owned())
+        } else {
+            Ok(())
+        }
+    });
+}
+
+/// Waits until promlite's compactor (a round every 5 s) has cut the head to at most 3h and
+/// made `checkpoints` WAL checkpoints in all.
+fn await_promlite_compaction(addr: SocketAddr, checkpoints: f64) {
+    eventually(Duration::from_secs(30), || {
+        let made = metric(addr, "prometheus_tsdb_checkpoint_creations_total ");
+        let span = head_span(addr);
+        if made >= checkpoints && span <= (3 * H) as f64 {
+            Ok(())
+        } else {
+            Err(format!("{made} checkpoints, the head spans {span} ms"))
+        }
+    });
+}
+
+fn has_checkpoint(data: &Path) -> bool {
+    let mut names = std::fs::read_dir(data.join("wal")).unwrap().filter_map(Result::ok);
+    names.any(|e| e.file_name().to_string_lossy().starts_with("checkpoint."))
+}
+
+/// Stops promlite with SIGTERM and checks that it exited cleanly and logged no damage.
+fn stop_promlite(mut promlite: Server) {
+    promlite.terminate();
+    let status = eventually(Duration::from_secs(30), || promlite.try_wait().ok_or_else(|| "still running".to_owned()));
+    let log = promlite.log.lock().unwrap().join("\n");
+    assert!(status.success(), "promlite stopped with {status}:\n{log}");
+    assert!(trouble(&log).is_empty(), "promlite logged damage or a repair:\n{log}");
+}
+
+/// Stops Prometheus with SIGTERM and checks that it exited cleanly and logged no damage.
+fn stop_prometheus(mut prometheus: External, log: &Path) {
+    let status = prometheus.stop(Duration::from_secs(30));
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(status.success(), "Prometheus stopped with {status}:\n{log}");
+    assert!(trouble(&log).is_empty(), "Prometheus logged damage or a repair:\n{log}");
+}
+
 /// Prometheus 2.42 on `data`, with its stderr in `log`.
-fn prometheus(config_dir: &Path, data: &Path, log: &Path, extra: &[&str]) -> External {
+fn start_prometheus(config_dir: &Path, data: &Path, log: &Path, extra: &[&str]) -> External {
     let port = free_port();
     let config = config_dir.join("prometheus.yml");
     let mut args = vec![
@@ -246,47 +313,21 @@ fn a_prometheus_2_42_data_dir_opens_in_promlite_with_every_sample() {
     // No scrape jobs: Prometheus and promlite hold only what the test wrote.
     std::fs::write(dir.path().join("prometheus.yml"), "global: {}\n").unwrap();
     let log = dir.path().join("prometheus.log");
-    let mut server = prometheus(dir.path(), &data, &log, &["--web.enable-remote-write-receiver"]);
+    let prometheus = start_prometheus(dir.path(), &data, &log, &["--web.enable-remote-write-receiver"]);
     let start = (now_ms() - 13 * H) / STEP * STEP;
     let mut want = Samples::new();
-
-    // An hour per request. Prometheus compacts the head after the commit that makes it span
-    // more than 3h, truncating the WAL once per compaction run (a new segment each time, and a
-    // checkpoint once there are 4 segments), so each run is awaited before the next hour.
-    let head_span = || {
-        metric(server.addr, "prometheus_tsdb_head_max_time ") - metric(server.addr, "prometheus_tsdb_head_min_time ")
-    };
+    // An hour per request until the fourth head compaction run made a WAL checkpoint.
     let mut hour = 0;
-    while !std::fs::read_dir(data.join("wal"))
-        .unwrap()
-        .filter_map(Result::ok)
-        .any(|e| e.file_name().to_string_lossy().starts_with("checkpoint."))
-    {
-        assert!(hour < 12, "no WAL checkpoint after {hour}h: {:#?}", listing(&data));
-        let truncations = metric(server.addr, "prometheus_tsdb_head_truncations_total ");
-        let segment = newest_segment(&data);
-        push(server.addr, start, STEP, hour * 60, (hour + 1) * 60, &mut want);
+    while !has_checkpoint(&data) {
+        assert!(hour < 11, "no WAL checkpoint after {hour}h: {:#?}", listing(&data));
+        push_to_prometheus(&prometheus, &data, (start, STEP, hour * 60, (hour + 1) * 60), &mut want);
         hour += 1;
-        eventually(Duration::from_secs(20), || {
-            let span = head_span();
-            let truncated = metric(server.addr, "prometheus_tsdb_head_truncations_total ") > truncations;
-            if span > (3 * H) as f64 {
-                Err(format!("the head spans {span} ms"))
-            } else if truncated && newest_segment(&data) <= segment {
-                Err("the head was truncated, the WAL not yet".to_owned())
-            } else {
-                Ok(())
-            }
-        });
     }
-    push(server.addr, start + hour * H, RECENT_STEP, 0, 180, &mut want);
+    push_to_prometheus(&prometheus, &data, (start + hour * H, RECENT_STEP, 0, 180), &mut want);
     let end = start + hour * H + 30 * STEP;
-    assert_eq!(metric(server.addr, "prometheus_tsdb_checkpoint_creations_failed_total "), 0.0);
-    assert_eq!(query(server.addr, end), queryable(&want), "Prometheus itself answers what was pushed");
-    let status = server.stop(Duration::from_secs(30));
-    assert!(status.success(), "Prometheus stopped with {status}");
-    drop(server);
-    let prometheus_log = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(metric(prometheus.addr, "prometheus_tsdb_checkpoint_creations_failed_total "), 0.0);
+    assert_eq!(query(prometheus.addr, end), queryable(&want), "Prometheus itself answers what was pushed");
+    stop_prometheus(prometheus, &log);
     assert_covers_every_part(&data, 2);
 
     // A backfilled block from three days ago.
@@ -299,22 +340,33 @@ fn a_prometheus_2_42_data_dir_opens_in_promlite_with_every_sample() {
         .arg(&data)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let promtool_output = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "promtool: {promtool_output}");
     println!("Prometheus 2.42 wrote {hour}h30m; data dir: {:#?}", listing(&data));
 
-    let promlite = start_with_data(dir.path(), &data, &[]);
-    let got = query(promlite.addr, end);
-    let promlite_log = promlite.log.lock().unwrap().join("\n");
-    assert!(trouble(&promlite_log).is_empty(), "promlite found damage:\n{promlite_log}");
-    assert_same(&got, &queryable(&want), "promlite on Prometheus 2.42's data dir");
+    let promlite = start_with_data(dir.path(), &data, &["--web.enable-remote-write-receiver"]);
+    assert_same(&query(promlite.addr, end), &queryable(&want), "promlite on Prometheus 2.42's data dir");
+    // promlite goes on where Prometheus stopped: two more hours make its compactor cut the
+    // head Prometheus left (its chunks_head/ chunks and WAL samples) into a block, and merge
+    // Prometheus's and promtool's blocks by its plan.
+    let compactions = metric(promlite.addr, "prometheus_tsdb_compactions_total ");
+    push(promlite.addr, end, STEP, 0, 120, &mut want);
+    let end = end + 2 * H;
+    await_promlite_compaction(promlite.addr, 1.0);
+    assert_same(&query(promlite.addr, end), &queryable(&want), "promlite after compacting Prometheus's data");
+    assert!(metric(promlite.addr, "prometheus_tsdb_compactions_total ") > compactions);
+    assert_eq!(metric(promlite.addr, "prometheus_tsdb_compactions_failed_total "), 0.0);
+    for name in ["prometheus_tsdb_wal_corruptions_total ", "prometheus_tsdb_mmap_chunk_corruptions_total "] {
+        assert_eq!(metric(promlite.addr, name), 0.0, "{name}");
+    }
+    stop_promlite(promlite);
+    // And back: Prometheus 2.42 on what promlite made of its data dir.
+    let log = dir.path().join("prometheus-again.log");
+    let prometheus = start_prometheus(dir.path(), &data, &log, &[]);
+    assert_same(&query(prometheus.addr, end), &queryable(&want), "Prometheus 2.42 again, after promlite");
+    stop_prometheus(prometheus, &log);
     let samples: usize = want.values().map(Vec::len).sum();
     println!("{samples} samples in {} series, each once; took {:?}", want.len(), began.elapsed());
-    assert!(trouble(&prometheus_log).is_empty(), "Prometheus logged trouble:\n{prometheus_log}");
 }
 
 #[test]
@@ -326,47 +378,50 @@ fn a_promlite_data_dir_opens_in_prometheus_2_42_with_the_same_answers() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::write(dir.path().join("prometheus.yml"), "global: {}\n").unwrap();
-    let mut promlite = start_with_data(dir.path(), &data, &["--web.enable-remote-write-receiver"]);
-    let start = (now_ms() - 10 * H) / STEP * STEP;
+    let promlite = start_with_data(dir.path(), &data, &["--web.enable-remote-write-receiver"]);
+    let start = (now_ms() - 12 * H) / STEP * STEP;
     let mut want = Samples::new();
-    // Nine hours: promlite's compactor (every 5 s) cuts the head into blocks until it spans
-    // at most 3h, truncating the WAL after each block, so the third truncation checkpoints.
+    // Nine hours: promlite's compactor cuts the head into blocks until it spans at most 3h,
+    // truncating the WAL after each block (unlike Prometheus, which truncates once per run),
+    // so the third truncation checkpoints.
     for hour in 0..9 {
         push(promlite.addr, start, STEP, hour * 60, (hour + 1) * 60, &mut want);
     }
-    eventually(Duration::from_secs(30), || {
-        let checkpoints = metric(promlite.addr, "prometheus_tsdb_checkpoint_creations_total ");
-        let span = metric(promlite.addr, "prometheus_tsdb_head_max_time ")
-            - metric(promlite.addr, "prometheus_tsdb_head_min_time ");
-        if checkpoints >= 1.0 && span <= (3 * H) as f64 {
-            Ok(())
-        } else {
-            Err(format!("{checkpoints} checkpoints, the head spans {span} ms"))
-        }
-    });
+    await_promlite_compaction(promlite.addr, 1.0);
     push(promlite.addr, start + 9 * H, RECENT_STEP, 0, 180, &mut want);
     let end = start + 9 * H + 30 * STEP;
     assert_same(&query(promlite.addr, end), &queryable(&want), "promlite itself");
     let blocks = metric(promlite.addr, "prometheus_tsdb_blocks_loaded ");
-    promlite.terminate();
-    let status = eventually(Duration::from_secs(30), || promlite.try_wait().ok_or_else(|| "still running".to_owned()));
-    let promlite_log = promlite.log.lock().unwrap().join("\n");
-    assert!(status.success(), "promlite stopped with {status}:\n{promlite_log}");
-    drop(promlite);
+    stop_promlite(promlite);
     assert_covers_every_part(&data, 3);
     println!("promlite wrote 9h30m; data dir: {:#?}", listing(&data));
 
     let log = dir.path().join("prometheus.log");
-    let mut server = prometheus(dir.path(), &data, &log, &[]);
-    let got = query(server.addr, end);
-    assert_eq!(metric(server.addr, "prometheus_tsdb_blocks_loaded "), blocks, "Prometheus loads every block");
-    assert_eq!(metric(server.addr, "prometheus_tsdb_wal_corruptions_total "), 0.0);
-    assert_eq!(metric(server.addr, "prometheus_tsdb_mmap_chunk_corruptions_total "), 0.0);
-    let status = server.stop(Duration::from_secs(30));
-    let prometheus_log = std::fs::read_to_string(&log).unwrap();
-    assert!(trouble(&prometheus_log).is_empty(), "Prometheus found damage:\n{prometheus_log}");
-    assert_same(&got, &queryable(&want), "Prometheus 2.42 on promlite's data dir");
-    assert!(status.success(), "Prometheus stopped with {status}:\n{prometheus_log}");
+    let prometheus = start_prometheus(dir.path(), &data, &log, &["--web.enable-remote-write-receiver"]);
+    assert_same(&query(prometheus.addr, end), &queryable(&want), "Prometheus 2.42 on promlite's data dir");
+    assert_eq!(metric(prometheus.addr, "prometheus_tsdb_blocks_loaded "), blocks, "Prometheus loads every block");
+    // Prometheus goes on where promlite stopped: two more hours make it compact the head
+    // promlite left (its chunks_head/ chunks and WAL samples) into a block, and merge
+    // promlite's blocks by its plan.
+    let compactions = metric(prometheus.addr, "prometheus_tsdb_compactions_total ");
+    push_to_prometheus(&prometheus, &data, (end, STEP, 0, 120), &mut want);
+    let end = end + 2 * H;
+    assert_same(&query(prometheus.addr, end), &queryable(&want), "Prometheus after compacting promlite's data");
+    assert!(metric(prometheus.addr, "prometheus_tsdb_compactions_total ") > compactions);
+    for name in [
+        "prometheus_tsdb_compactions_failed_total ",
+        "prometheus_tsdb_wal_corruptions_total ",
+        "prometheus_tsdb_mmap_chunk_corruptions_total ",
+        "prometheus_tsdb_head_truncations_failed_total ",
+        "prometheus_tsdb_checkpoint_creations_failed_total ",
+    ] {
+        assert_eq!(metric(prometheus.addr, name), 0.0, "{name}");
+    }
+    stop_prometheus(prometheus, &log);
+    // And back: promlite on what Prometheus made of its data dir.
+    let promlite = start_with_data(dir.path(), &data, &[]);
+    assert_same(&query(promlite.addr, end), &queryable(&want), "promlite again, after Prometheus 2.42");
+    stop_promlite(promlite);
     let samples: usize = want.values().map(Vec::len).sum();
     println!("{samples} samples in {} series, each once; took {:?}", want.len(), began.elapsed());
 }
