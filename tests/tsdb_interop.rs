@@ -425,3 +425,56 @@ fn a_promlite_data_dir_opens_in_prometheus_2_42_with_the_same_answers() {
     let samples: usize = want.values().map(Vec::len).sum();
     println!("{samples} samples in {} series, each once; took {:?}", want.len(), began.elapsed());
 }
+
+#[test]
+#[ignore = "promlite skips WAL Tombstones records (type 3): samples Prometheus deleted from its head come back"]
+fn a_series_deleted_in_prometheus_2_42_stays_deleted_in_promlite() {
+    if !have(PROMETHEUS) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::write(dir.path().join("prometheus.yml"), "global: {}\n").unwrap();
+    let log = dir.path().join("prometheus.log");
+    let flags = ["--web.enable-remote-write-receiver", "--web.enable-admin-api"];
+    let prometheus = start_prometheus(dir.path(), &data, &log, &flags);
+    let start = (now_ms() - 9 * H) / STEP * STEP;
+    let mut want = Samples::new();
+    for hour in 0..5 {
+        push_to_prometheus(&prometheus, &data, (start, STEP, hour * 60, (hour + 1) * 60), &mut want);
+    }
+    // Deleted from the first blocks' range into the head: Prometheus rewrites the blocks'
+    // `tombstones` files and writes a Tombstones record (type 3) to the WAL for the head.
+    let (from, to) = (start + H, start + 4 * H + 30 * STEP);
+    let path = format!(
+        "/api/v1/admin/tsdb/delete_series?match[]={}&start={}&end={}",
+        enc(r#"interop_counter{i="1"}"#),
+        from as f64 / 1000.0,
+        to as f64 / 1000.0
+    );
+    let response = crate::util::http(prometheus.addr, "POST", &path, None);
+    assert_eq!(response.status, 204, "{}", response.body);
+    let deleted = key(&BTreeMap::from([("__name__", "interop_counter"), ("i", "1"), ("job", "interop")]));
+    want.get_mut(&deleted).unwrap().retain(|p| p.0 < from || p.0 > to);
+    push_to_prometheus(&prometheus, &data, (start + 5 * H, RECENT_STEP, 0, 180), &mut want);
+    let end = start + 5 * H + 30 * STEP;
+    assert_same(&query(prometheus.addr, end), &queryable(&want), "Prometheus itself");
+    stop_prometheus(prometheus, &log);
+
+    let promlite = start_with_data(dir.path(), &data, &["--web.enable-remote-write-receiver"]);
+    assert_same(&query(promlite.addr, end), &queryable(&want), "promlite on Prometheus 2.42's data dir");
+    // Two more hours: promlite cuts the head into a block (without the deleted samples) and
+    // checkpoints the WAL segment with the Tombstones record (keeping what the head still needs).
+    push(promlite.addr, end, STEP, 0, 120, &mut want);
+    let end = end + 2 * H;
+    await_promlite_compaction(promlite.addr, 1.0);
+    assert_same(&query(promlite.addr, end), &queryable(&want), "promlite after compacting");
+    stop_promlite(promlite);
+    let promlite = start_with_data(dir.path(), &data, &[]);
+    assert_same(&query(promlite.addr, end), &queryable(&want), "promlite after a restart");
+    stop_promlite(promlite);
+    let log = dir.path().join("prometheus-again.log");
+    let prometheus = start_prometheus(dir.path(), &data, &log, &[]);
+    assert_same(&query(prometheus.addr, end), &queryable(&want), "Prometheus 2.42 again, after promlite");
+    stop_prometheus(prometheus, &log);
+}
