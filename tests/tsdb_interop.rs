@@ -427,7 +427,6 @@ fn a_promlite_data_dir_opens_in_prometheus_2_42_with_the_same_answers() {
 }
 
 #[test]
-#[ignore = "promlite skips WAL Tombstones records (type 3): samples Prometheus deleted from its head come back"]
 fn a_series_deleted_in_prometheus_2_42_stays_deleted_in_promlite() {
     if !have(PROMETHEUS) {
         return;
