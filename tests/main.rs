@@ -17,6 +17,7 @@ mod remote_write2;
 mod scrape;
 mod scrape_engine;
 mod tsdb;
+mod tsdb_interop;
 mod util;
 mod web_config;
 mod web_server;

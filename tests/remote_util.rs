@@ -210,19 +210,46 @@ impl Drop for External {
 impl External {
     /// Starts `binary` with `args` and waits until `ready_path` answers 200 on `port`.
     pub fn start(binary: &str, args: &[String], port: u16, ready_path: &str) -> External {
+        External::spawn(binary, args, port, ready_path, None)
+    }
+
+    /// Like [`External::start`], with the process's stderr written to `log` (shown if it never
+    /// gets ready).
+    pub fn start_logged(binary: &str, args: &[String], port: u16, ready_path: &str, log: &Path) -> External {
+        External::spawn(binary, args, port, ready_path, Some(log))
+    }
+
+    fn spawn(binary: &str, args: &[String], port: u16, ready_path: &str, log: Option<&Path>) -> External {
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+            None => Stdio::null(),
+        };
         let child = Command::new(binary)
             .args(args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|err| panic!("starting {binary}: {err}"));
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let external = External { child, addr };
-        eventually(Duration::from_secs(30), || match crate::util::try_http(addr, "GET", ready_path) {
-            Some(r) if r.status == 200 => Ok(()),
-            other => Err(format!("{binary} not ready: {other:?}")),
+        let mut external = External { child, addr };
+        let shown = || log.map(|p| std::fs::read_to_string(p).unwrap_or_default()).unwrap_or_default();
+        eventually(Duration::from_secs(30), || {
+            if let Some(status) = external.child.try_wait().unwrap() {
+                panic!("{binary} exited with {status} before it was ready:\n{}", shown());
+            }
+            match crate::util::try_http(addr, "GET", ready_path) {
+                Some(r) if r.status == 200 => Ok(()),
+                other => Err(format!("{binary} not ready: {other:?}\n{}", shown())),
+            }
         });
         external
+    }
+
+    /// SIGTERM, then waits up to `timeout` for the exit: a graceful stop.
+    pub fn stop(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("running kill").success());
+        eventually(timeout, || self.child.try_wait().unwrap().ok_or_else(|| format!("pid {pid} still running")))
     }
 
     /// Prometheus with `config` written to `dir/prometheus.yml`, its data in `dir/prom-data`.

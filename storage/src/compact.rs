@@ -147,7 +147,8 @@ pub(crate) fn write_head_block(
 }
 
 /// One head series' chunks in `[mint, maxt)`, as `(min, max, XOR bytes)`. A chunk wholly inside
-/// is copied as it is; one reaching outside (never, with aligned chunk cuts) is re-encoded.
+/// is copied as it is; one reaching outside (never, with aligned chunk cuts) or holding deleted
+/// samples (the series' tombstones) is re-encoded without them.
 fn head_chunks(
     series: &crate::head::MemSeries,
     mint: i64,
@@ -158,6 +159,7 @@ fn head_chunks(
         Disk(u64),
         Bytes(Vec<u8>),
     }
+    let mut deleted: Vec<(i64, i64)> = Vec::new();
     let picked: Vec<(i64, i64, Source)> = {
         let state = series.state.lock().unwrap_or_else(PoisonError::into_inner);
         let mut picked = Vec::new();
@@ -171,8 +173,10 @@ fn head_chunks(
         if let Some(c) = state.head_chunk.as_ref().filter(|c| c.max_time >= mint && c.min_time < maxt) {
             picked.push((c.min_time, c.max_time, Source::Bytes(c.chunk.bytes().to_vec())));
         }
+        deleted.extend_from_slice(state.deleted());
         picked
     };
+    let is_deleted = |t: i64| deleted.iter().any(|&(a, b)| a <= t && t <= b);
     let mut out = Vec::with_capacity(picked.len());
     for (min, max, source) in picked {
         let bytes = match source {
@@ -185,10 +189,12 @@ fn head_chunks(
                 None => unreachable!("disk chunks only exist in a head with a mapper"),
             },
         };
-        if min >= mint && max < maxt {
+        let has_deleted = deleted.iter().any(|&(a, b)| a <= max && b >= min);
+        if min >= mint && max < maxt && !has_deleted {
             out.push((min, max, bytes));
         } else {
-            let samples: Vec<Sample> = decode(&bytes).into_iter().filter(|s| s.t >= mint && s.t < maxt).collect();
+            let samples: Vec<Sample> =
+                decode(&bytes).into_iter().filter(|s| s.t >= mint && s.t < maxt && !is_deleted(s.t)).collect();
             out.extend(encode(&samples));
         }
     }

@@ -553,6 +553,16 @@ fn replay_wal(
                     }
                 }
             }
+            Ok(Record::Tombstones(tombstones)) => {
+                // Reads filter by them whenever the samples come, so the sample workers may
+                // still be behind.
+                for (series_ref, mint, maxt) in tombstones {
+                    let series_ref = aliases.get(&series_ref).copied().unwrap_or(series_ref);
+                    if let Some(series) = head.series(series_ref) {
+                        series.state.lock().unwrap_or_else(PoisonError::into_inner).delete(mint, maxt);
+                    }
+                }
+            }
             Ok(Record::Other(_)) => stats.other_records += 1,
             Err(err) => {
                 stats.bad_records += 1;

@@ -375,3 +375,47 @@ fn a_select_sees_a_commit_wholly_or_not_at_all() {
         assert!(checked > 0);
     });
 }
+
+/// Prometheus's admin delete API writes a Tombstones record (type 3) for the head; a data
+/// directory swapped from Prometheus must keep those samples deleted through reads, head
+/// compaction and restarts (found by `tests/tsdb_interop.rs`).
+#[test]
+fn a_wal_tombstone_hides_its_samples_from_reads_compaction_and_restarts() {
+    use crate::wal::record::{RefSample, encode_samples, encode_series, encode_tombstones};
+    const M: i64 = 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut wal = crate::wal::Wal::create(&dir.path().join("wal"), wal::DEFAULT_SEGMENT_SIZE, false).unwrap();
+        let (mut series, mut samples, mut tombstones) = (Vec::new(), Vec::new(), Vec::new());
+        encode_series(&mut series, &[(1, &up("a")), (2, &up("b"))]);
+        let all: Vec<RefSample> =
+            (0..300).flat_map(|k| [1, 2].map(|r| RefSample { series_ref: r, t: k * M, v: k as f64 })).collect();
+        encode_samples(&mut samples, &all);
+        // One interval the first block will hold, one the head keeps after compaction.
+        encode_tombstones(&mut tombstones, &[(1, 10 * M, 20 * M), (1, 250 * M, 260 * M)]);
+        wal.commit(&[&series, &tombstones, &samples]).unwrap();
+    }
+    let want_a: Vec<i64> =
+        (0..300).filter(|k| !(10..=20).contains(k) && !(250..=260).contains(k)).map(|k| k * M).collect();
+    let check = |db: &Db, what: &str| {
+        let got = db.querier(0, 300 * M).select(&[Matcher::new(MatchOp::Equal, "__name__", "up").unwrap()]);
+        let times = |i: usize| got[i].samples().iter().map(|s| s.t).collect::<Vec<_>>();
+        assert_eq!(times(0), want_a, "{what}: job a without its deleted samples");
+        assert_eq!(times(1), (0..300).map(|k| k * M).collect::<Vec<_>>(), "{what}: job b whole");
+        let latest =
+            db.querier(0, 300 * M).select_latest(&[Matcher::new(MatchOp::Equal, "job", "a").unwrap()], 255 * M);
+        assert_eq!(
+            latest[0].samples().iter().map(|s| s.t).collect::<Vec<_>>(),
+            [249 * M],
+            "{what}: newest not deleted"
+        );
+    };
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    check(&db, "replayed");
+    db.compact().unwrap();
+    assert!(!db.blocks().is_empty(), "the head was compacted");
+    check(&db, "compacted");
+    drop(db);
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    check(&db, "restarted");
+}

@@ -8,6 +8,9 @@
 //! samples), at 240 samples or 1024 bytes, and at each chunk-range (2h) boundary.
 //! Invariant: within a series, samples are strictly increasing in time across sealed chunks and
 //! the open chunk, so a query is a concatenation, never a merge.
+//! A series' tombstones (deleted intervals, from WAL Tombstones records Prometheus's admin API
+//! wrote) hide its samples in them from every read, whenever those samples came (upstream
+//! `Head.tombstones`); head compaction leaves them out of the block.
 
 mod appender;
 pub(crate) mod postings;
@@ -167,6 +170,8 @@ pub(crate) struct SeriesState {
     /// When the open chunk must be cut (upstream `memSeries.nextAt`).
     next_at: i64,
     last_value_bits: u64,
+    /// Deleted intervals `[mint, maxt]`, sorted, disjoint and not adjacent.
+    deleted: Vec<(i64, i64)>,
 }
 
 /// One series (upstream `memSeries`).
@@ -250,6 +255,39 @@ impl SeriesState {
         self.next_at = range_for_timestamp(t, ctx.opts.chunk_range);
     }
 
+    /// Deletes `[mint, maxt]` (both included): the samples there are no longer read.
+    pub(crate) fn delete(&mut self, mint: i64, maxt: i64) {
+        if mint > maxt {
+            return;
+        }
+        let (mut mint, mut maxt) = (mint, maxt);
+        self.deleted.retain(|&(a, b)| {
+            let touches = a <= maxt.saturating_add(1) && b >= mint.saturating_sub(1);
+            if touches {
+                mint = mint.min(a);
+                maxt = maxt.max(b);
+            }
+            !touches
+        });
+        let at = self.deleted.partition_point(|&(a, _)| a < mint);
+        self.deleted.insert(at, (mint, maxt));
+    }
+
+    /// The deleted intervals, oldest first.
+    pub(crate) fn deleted(&self) -> &[(i64, i64)] {
+        &self.deleted
+    }
+
+    /// Forgets the deleted intervals that end before `mint` (no sample there is left).
+    pub(crate) fn forget_deleted_before(&mut self, mint: i64) {
+        self.deleted.retain(|&(_, maxt)| maxt >= mint);
+    }
+
+    fn is_deleted(&self, t: i64) -> bool {
+        let at = self.deleted.partition_point(|&(_, maxt)| maxt < t);
+        self.deleted.get(at).is_some_and(|&(mint, _)| mint <= t)
+    }
+
     /// The chunks holding samples in `[mint, maxt]`, undecoded, clipped to that range; `None`
     /// if none overlaps it. The open chunk is copied as it is now: samples appended later are
     /// past `maxt` anyway (a select stops at the newest timestamp it saw committed). A sealed
@@ -269,7 +307,8 @@ impl SeriesState {
         if let Some(c) = self.head_chunk.as_ref().filter(|c| c.max_time >= mint && c.min_time <= maxt) {
             chunks.push(ChunkBytes::Owned(c.chunk.bytes().to_vec()));
         }
-        (!chunks.is_empty()).then(|| Part::Chunks(ChunkPart { chunks, mint, maxt, deleted: Box::default() }))
+        let deleted = self.deleted.iter().copied().filter(|&(a, b)| b >= mint && a <= maxt).collect();
+        (!chunks.is_empty()).then(|| Part::Chunks(ChunkPart { chunks, mint, maxt, deleted }))
     }
 
     /// The newest sample in `[mint, maxt]`, decoding only the chunks from the newest back to
@@ -277,7 +316,7 @@ impl SeriesState {
     pub(crate) fn latest_sample(&self, mint: i64, maxt: i64, mapper: Option<&ChunkDiskMapper>) -> Option<Sample> {
         let last_in = |bytes: &[u8]| -> Option<Sample> {
             let it = XorIterator::new(bytes).ok()?;
-            it.map_while(Result::ok).take_while(|s| s.t <= maxt).filter(|s| s.t >= mint).last()
+            it.map_while(Result::ok).take_while(|s| s.t <= maxt).filter(|s| s.t >= mint && !self.is_deleted(s.t)).last()
         };
         if let Some(c) = self.head_chunk.as_ref().filter(|c| c.max_time >= mint && c.min_time <= maxt)
             && let Some(sample) = last_in(c.chunk.bytes())

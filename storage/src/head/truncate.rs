@@ -39,6 +39,7 @@ impl Head {
                 let before = state.sealed.len();
                 state.sealed.retain(|c| c.max_time >= mint);
                 out.chunks += (before - state.sealed.len()) as u64;
+                state.forget_deleted_before(mint);
                 if state.head_chunk.as_ref().is_some_and(|c| c.max_time < mint && c.max_time != i64::MIN) {
                     state.head_chunk = None;
                     out.chunks += 1;

@@ -1,6 +1,7 @@
 //! WAL checkpoints (upstream `tsdb/wlog/checkpoint.go`): after head truncation, the records of
 //! segments `from..=to` (and the previous checkpoint) that still matter (Series records of
-//! series the head keeps, samples at or after the head's new minimum) are written to
+//! series the head keeps, samples at or after the head's new minimum, tombstones of kept series
+//! that end at or after it) are written to
 //! `checkpoint.NNNNNNNN/` (`NNNNNNNN` = `to`), a directory of segments in WAL format; then the
 //! segments up to `to` and older checkpoints are deleted.
 //!
@@ -8,7 +9,7 @@
 //! `checkpoint.NNNNNNNN.tmp`, fsynced and renamed. A replay reads the newest checkpoint, then
 //! only the segments after its number, so a crash between the rename and the deletion of the
 //! old segments replays nothing twice. Record types promlite does not replay (exemplars,
-//! metadata, histograms, tombstones) are not carried over: nothing reads them.
+//! metadata, histograms) are not carried over: nothing reads them.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -89,7 +90,8 @@ fn read_file(path: &Path, mut on_record: impl FnMut(&[u8])) -> Result<(), WalErr
 }
 
 /// Writes `checkpoint.{to}` from the newest earlier checkpoint and segments `from..=to` of
-/// `wal_dir`, keeping Series records whose ref `keep` accepts and samples at or after `mint`.
+/// `wal_dir`, keeping Series records whose ref `keep` accepts, samples at or after `mint`, and
+/// tombstones of series `keep` accepts ending at or after `mint` (upstream `Checkpoint`).
 pub(crate) fn checkpoint(
     wal_dir: &Path,
     from: u32,
@@ -143,10 +145,12 @@ fn write_checkpoint(
     let mut stats = CheckpointStats::default();
     let mut series: Vec<(u64, crate::labels::Labels)> = Vec::new();
     let mut samples: Vec<RefSample> = Vec::new();
+    let mut tombstones: Vec<(u64, i64, i64)> = Vec::new();
     let mut buf = Vec::new();
     let mut failed: Option<WalError> = None;
     let mut flush = |series: &mut Vec<(u64, crate::labels::Labels)>,
                      samples: &mut Vec<RefSample>,
+                     tombstones: &mut Vec<(u64, i64, i64)>,
                      out: &mut Wal|
      -> Result<(), WalError> {
         if !series.is_empty() {
@@ -161,6 +165,12 @@ fn write_checkpoint(
             record::encode_samples(&mut buf, samples);
             out.commit(&[&buf])?;
             samples.clear();
+        }
+        if !tombstones.is_empty() {
+            buf.clear();
+            record::encode_tombstones(&mut buf, tombstones);
+            out.commit(&[&buf])?;
+            tombstones.clear();
         }
         Ok(())
     };
@@ -190,11 +200,15 @@ fn write_checkpoint(
                         }
                     }
                 }
+                Ok(Record::Tombstones(list)) => {
+                    tombstones.extend(list.into_iter().filter(|&(r, _, maxt)| maxt >= mint && keep(r)));
+                }
                 Ok(Record::Other(_)) | Err(_) => {}
             }
-            // Series before samples, always: a sample's series must be known where it is read.
-            if (series.len() >= BATCH || samples.len() >= BATCH)
-                && let Err(err) = flush(&mut series, &mut samples, &mut out)
+            // Series before samples and tombstones, always: a series must be known where its
+            // samples and tombstones are read.
+            if (series.len() >= BATCH || samples.len() >= BATCH || tombstones.len() >= BATCH)
+                && let Err(err) = flush(&mut series, &mut samples, &mut tombstones, &mut out)
             {
                 failed = Some(err);
             }
@@ -203,7 +217,7 @@ fn write_checkpoint(
             return Err(err);
         }
     }
-    flush(&mut series, &mut samples, &mut out)?;
+    flush(&mut series, &mut samples, &mut tombstones, &mut out)?;
     out.sync()?;
     drop(out);
     sync_dir(tmp)?;

@@ -1,7 +1,9 @@
 //! WAL record bodies (upstream `tsdb/record/record.go`, `tsdb/docs/format/wal.md`): Series
 //! (type 1: `ref` BE64, label count and strings as uvarint-prefixed bytes) and Samples (type 2:
 //! first `ref` and `t` as BE64, then per sample signed-varint deltas from the first and the
-//! value's bits as BE64 — upstream writes the first sample's zero deltas too).
+//! value's bits as BE64 — upstream writes the first sample's zero deltas too), and Tombstones
+//! (type 3: per deleted interval the series `ref` as BE64, then `mint` and `maxt` as signed
+//! varints; what Prometheus's admin delete API writes for the head).
 //! Invariant: decoding never panics on arbitrary bytes; every error says which record and why.
 
 use crate::chunkenc::{get_uvarint, get_varint, put_uvarint, put_varint};
@@ -9,6 +11,7 @@ use crate::labels::{Label, Labels};
 
 pub(crate) const SERIES: u8 = 1;
 pub(crate) const SAMPLES: u8 = 2;
+pub(crate) const TOMBSTONES: u8 = 3;
 
 /// A sample as the WAL holds it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,7 +26,9 @@ pub(crate) struct RefSample {
 pub(crate) enum Record {
     Series(Vec<(u64, Labels)>),
     Samples(Vec<RefSample>),
-    /// A type promlite does not replay (tombstones, exemplars, metadata, histograms, mmap
+    /// Deleted intervals `(series ref, mint, maxt)`, both ends included.
+    Tombstones(Vec<(u64, i64, i64)>),
+    /// A type promlite does not replay (exemplars, metadata, histograms, mmap
     /// markers): skipped, as those features do not exist here yet.
     Other(u8),
 }
@@ -75,6 +80,15 @@ pub(crate) fn encode_samples(out: &mut Vec<u8>, samples: &[RefSample]) {
         put_varint(out, (s.series_ref as i64).wrapping_sub(first.series_ref as i64));
         put_varint(out, s.t.wrapping_sub(first.t));
         out.extend_from_slice(&s.v.to_bits().to_be_bytes());
+    }
+}
+
+pub(crate) fn encode_tombstones(out: &mut Vec<u8>, tombstones: &[(u64, i64, i64)]) {
+    out.push(TOMBSTONES);
+    for &(series_ref, mint, maxt) in tombstones {
+        out.extend_from_slice(&series_ref.to_be_bytes());
+        put_varint(out, mint);
+        put_varint(out, maxt);
     }
 }
 
@@ -163,6 +177,14 @@ pub(crate) fn decode(rec: &[u8]) -> Result<Record, RecordError> {
             }
             Ok(Record::Samples(out))
         }
+        TOMBSTONES => {
+            let mut out = Vec::new();
+            while !c.done() {
+                let series_ref = c.be64()?;
+                out.push((series_ref, c.varint()?, c.varint()?));
+            }
+            Ok(Record::Tombstones(out))
+        }
         other => Ok(Record::Other(other)),
     }
 }
@@ -208,6 +230,25 @@ mod tests {
         expected.extend_from_slice(b"a");
         assert_eq!(out, expected);
         assert_eq!(decode(&out).unwrap(), Record::Series(vec![(7, labels)]));
+    }
+
+    #[test]
+    fn tombstones_layout_matches_the_spec() {
+        let mut out = Vec::new();
+        encode_tombstones(&mut out, &[(7, 1000, 1015), (2, i64::MIN, i64::MAX)]);
+        let mut expected = vec![3];
+        expected.extend_from_slice(&7u64.to_be_bytes());
+        // 1000 → zig-zag 2000 = 0xd0 0x0f; 1015 → 2030 = 0xee 0x0f.
+        expected.extend_from_slice(&[0xd0, 0x0f, 0xee, 0x0f]);
+        expected.extend_from_slice(&2u64.to_be_bytes());
+        expected.extend_from_slice(&[0xff; 9]);
+        expected.push(0x01);
+        expected.extend_from_slice(&[0xfe]);
+        expected.extend_from_slice(&[0xff; 8]);
+        expected.push(0x01);
+        assert_eq!(out, expected);
+        assert_eq!(decode(&out).unwrap(), Record::Tombstones(vec![(7, 1000, 1015), (2, i64::MIN, i64::MAX)]));
+        assert_eq!(decode(&out[..out.len() - 1]), Err(RecordError::Truncated { record_type: 3, offset: 31 }));
     }
 
     proptest! {

@@ -140,7 +140,8 @@ impl WalTail {
                 Ok(Record::Series(series)) => out.push((TailRecord::Series(series), position)),
                 Ok(Record::Samples(samples)) => out
                     .push((TailRecord::Samples(samples.iter().map(|s| (s.series_ref, s.t, s.v)).collect()), position)),
-                Ok(Record::Other(_)) => {}
+                // Remote write sends no deletions (upstream's watcher skips them too).
+                Ok(Record::Tombstones(_) | Record::Other(_)) => {}
                 Err(_) => self.corrupt_records += 1,
             }
         });

@@ -168,3 +168,24 @@ fn a_corrupt_middle_segment_is_quarantined_and_later_segments_still_replay() {
     assert_eq!(list_segments(&dir).unwrap(), segments);
     assert!(read_all(&dir).1.is_empty());
 }
+
+#[test]
+fn a_checkpoint_keeps_the_tombstones_of_kept_series_that_end_at_or_after_mint() {
+    use record::{Record, decode, encode_series, encode_tombstones};
+    let dir = tempfile::tempdir().unwrap();
+    let wal_dir = dir.path().join("wal");
+    {
+        let mut wal = Wal::create(&wal_dir, DEFAULT_SEGMENT_SIZE, false).unwrap();
+        let labels = crate::labels::Labels::from_pairs([("__name__", "up")]);
+        let (mut series, mut tombstones) = (Vec::new(), Vec::new());
+        encode_series(&mut series, &[(1, &labels), (2, &labels), (3, &labels)]);
+        encode_tombstones(&mut tombstones, &[(1, 5, 9), (2, 100, 200), (3, 40, 50), (3, 60, 70)]);
+        wal.commit(&[&series, &tombstones]).unwrap();
+    }
+    checkpoint::checkpoint(&wal_dir, 0, 0, |r| r != 2, 50, false).unwrap();
+    let (recs, repairs) = read_all(&checkpoint::checkpoint_name(&wal_dir, 0));
+    assert!(repairs.is_empty());
+    let tombstones: Vec<Record> =
+        recs.iter().map(|r| decode(r).unwrap()).filter(|r| matches!(r, Record::Tombstones(_))).collect();
+    assert_eq!(tombstones, [Record::Tombstones(vec![(3, 40, 50), (3, 60, 70)])]);
+}
