@@ -175,6 +175,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     };
     let quit = Arc::new(tokio::sync::Notify::new());
     let state = AppState {
+        remote_write: Arc::default(),
         db,
         engine,
         targets: manager.clone(),

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use promlite::discovery::TargetGroup;
-use promlite::discovery::kubernetes::{self, SdState, WatchOptions};
+use promlite::discovery::kubernetes::{self, SdRegistry, SdState, WatchOptions};
 use serde_json::json;
 
 use crate::fake_kube::{Expiry, FakeKube, fixtures};
@@ -74,7 +74,7 @@ fn start_sd_entry(sd_yaml: &str, options: WatchOptions) -> Sd {
     let config = promlite::config::load_str(&yaml, "test.yml").unwrap_or_else(|err| panic!("{err}\n{yaml}"));
     let sd_config = config.scrape_configs[0].kubernetes_sd_configs[0].clone();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let state = SdState::register("k8s", 0, sd_config.role);
+    let state = Arc::new(SdRegistry::default()).register("k8s", 0, sd_config.role);
     let groups = Arc::new(Mutex::new(None));
     let history = Arc::new(Mutex::new(Vec::new()));
     let (g, h) = (Arc::clone(&groups), Arc::clone(&history));
@@ -682,7 +682,7 @@ fn forbidden_shows_in_state_then_recovers() {
     assert!(sd.groups.lock().unwrap().is_none());
     assert!(!sd.state.snapshot().synced);
     let mut metrics = String::new();
-    kubernetes::write_metrics(&mut metrics);
+    sd.state.registry().write_metrics(&mut metrics);
     assert!(
         metrics.contains("promlite_sd_kubernetes_watch_errors_total{reason=\"forbidden\",role=\"pod\"}"),
         "{metrics}"

@@ -47,6 +47,7 @@ pub fn static_groups(scrape_config: &ScrapeConfig) -> Vec<TargetGroup> {
 /// publishes once all its resources have synced, then after each batch of watch events.
 pub async fn run_discovery(
     scrape_config: std::sync::Arc<ScrapeConfig>,
+    registry: std::sync::Arc<kubernetes::SdRegistry>,
     update: impl Fn(Vec<TargetGroup>) + Send + 'static,
 ) {
     let static_groups = static_groups(&scrape_config);
@@ -54,7 +55,7 @@ pub async fn run_discovery(
     // Dropped with this future, which aborts the Kubernetes discoveries.
     let mut kube_tasks = tokio::task::JoinSet::new();
     for (index, sd_config) in scrape_config.kubernetes_sd_configs.iter().enumerate() {
-        let state = kubernetes::SdState::register(&scrape_config.job_name, index, sd_config.role);
+        let state = registry.register(&scrape_config.job_name, index, sd_config.role);
         let kube_tx = kube_tx.clone();
         kube_tasks.spawn(kubernetes::run(
             sd_config.clone(),

@@ -40,12 +40,20 @@ pub struct Manager {
     offset_seed: u64,
     jobs: Mutex<BTreeMap<String, Job>>,
     counters: Arc<ScrapeCounters>,
+    /// The Kubernetes discoveries of every job.
+    sd_registry: Arc<discovery::kubernetes::SdRegistry>,
 }
 
 impl Manager {
     /// A manager appending to `db`; `offset_seed` spreads this server's targets over the interval.
     pub fn new(db: Db, offset_seed: u64) -> Manager {
-        Manager { db, offset_seed, jobs: Mutex::new(BTreeMap::new()), counters: Arc::default() }
+        Manager {
+            db,
+            offset_seed,
+            jobs: Mutex::new(BTreeMap::new()),
+            counters: Arc::default(),
+            sd_registry: Arc::default(),
+        }
     }
 
     /// Reconciles the pools with `config` (already validated). Must run inside a tokio runtime.
@@ -84,7 +92,8 @@ impl Manager {
             let dynamic = !scrape_config.file_sd_configs.is_empty() || !scrape_config.kubernetes_sd_configs.is_empty();
             let discovery = dynamic.then(|| {
                 let weak = Arc::downgrade(&pool);
-                let task = tokio::spawn(discovery::run_discovery(scrape_config, move |groups| {
+                let registry = Arc::clone(&self.sd_registry);
+                let task = tokio::spawn(discovery::run_discovery(scrape_config, registry, move |groups| {
                     if let Some(pool) = weak.upgrade() {
                         pool.sync(groups);
                     }
@@ -167,7 +176,7 @@ impl TargetsView for Manager {
     }
 
     fn discovery_notes(&self, scrape_pool: &str) -> Vec<String> {
-        discovery::kubernetes::status().iter().filter(|sd| sd.job == scrape_pool).flat_map(explain_kubernetes).collect()
+        self.sd_registry.status().iter().filter(|sd| sd.job == scrape_pool).flat_map(explain_kubernetes).collect()
     }
 
     fn metadata(&self) -> Vec<TargetMetadata> {
@@ -212,7 +221,7 @@ impl TargetsView for Manager {
             );
         }
         self.counters.write_metrics(out);
-        discovery::kubernetes::write_metrics(out);
+        self.sd_registry.write_metrics(out);
     }
 }
 

@@ -169,8 +169,6 @@ pub struct Db {
     /// What `open_deferred` found, until `replay_wal` consumes it.
     pending: Arc<Mutex<Option<PendingReplay>>>,
     secondaries: Arc<RwLock<Secondaries>>,
-    /// See [`Db::instance_id`].
-    instance_id: u64,
     /// The blocks, oldest first; replaced whole, so a querier keeps the list it started with.
     blocks: Arc<RwLock<Arc<[Arc<Block>]>>>,
     metrics: Arc<TsdbMetrics>,
@@ -186,9 +184,6 @@ struct Background {
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
 }
-
-/// The next [`Db::instance_id`].
-static NEXT_INSTANCE_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Db {
     /// Opens (creating if needed) the data directory `dir`, replaying its WAL.
@@ -270,7 +265,6 @@ impl Db {
             progress: Arc::new(progress),
             pending: Arc::new(Mutex::new(Some(PendingReplay { mmapped, chunk_repair }))),
             secondaries: Arc::new(RwLock::new(Arc::new([]))),
-            instance_id: NEXT_INSTANCE_ID.fetch_add(1, Ordering::Relaxed),
             blocks: Arc::new(RwLock::new(blocks.into())),
             metrics,
             compaction: Arc::new(Mutex::new(())),
@@ -385,14 +379,6 @@ impl Db {
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-
-    /// A number no other `Db` opened by this process has (clones share it). Series refs of one
-    /// `Db` mean nothing in another, even one reopened on the same directory after its WAL
-    /// was removed: a cache of refs kept outside storage (the remote-write receiver's) keys on
-    /// this to never hand one `Db`'s refs to another.
-    pub fn instance_id(&self) -> u64 {
-        self.instance_id
     }
 
     /// The options the database was opened with.

@@ -99,6 +99,7 @@ impl TargetsView for NoTargets {
 
 fn state(db: Db) -> AppState {
     AppState {
+        remote_write: Arc::default(),
         db,
         engine: Arc::new(Engine::new(EngineOptions::default())),
         targets: Arc::new(NoTargets),

@@ -29,6 +29,7 @@ use promlite_promql::Engine;
 use promlite_storage::Db;
 use tokio::sync::Semaphore;
 
+pub use api::v1::RemoteWriteReceiver;
 pub use redact::{redact_password_in, redact_url};
 pub use security::ServerSecurity;
 pub use server::{ConnectionLimits, bind};
@@ -95,6 +96,8 @@ pub struct AppState {
     pub external_labels: Arc<std::sync::RwLock<Vec<(String, String)>>>,
     /// Appends metrics of parts outside this crate (remote-write queues) to `/metrics`.
     pub extra_metrics: Arc<dyn Fn(&mut String) + Send + Sync>,
+    /// The remote-write receiver's series-ref cache and counters.
+    pub remote_write: Arc<RemoteWriteReceiver>,
 }
 
 /// The whole HTTP surface, served under `--web.route-prefix`.

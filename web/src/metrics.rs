@@ -70,7 +70,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         let _ = writeln!(out, "prometheus_tsdb_head_max_time {}", head.max_time);
     }
     state.targets.write_metrics(&mut out);
-    crate::api::v1::write_remote_metrics(&mut out);
+    state.remote_write.write_metrics(&mut out);
     (state.extra_metrics)(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
 }

@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 
 pub use self::client::ClientError;
 use self::objects::{EndpointSlice, Endpoints, Ingress, KubeObject, Namespace, ObjectMeta, Pod, Service};
-pub use self::state::{InformerStatus, SdState, SdStatus, status, write_metrics};
+pub use self::state::{InformerStatus, SdRegistry, SdState, SdStatus};
 use self::watch::{Kind, Notice, Reflector, Store};
 pub use self::watch::{WatchError, WatchOptions};
 use super::TargetGroup;

@@ -1,17 +1,18 @@
 //! Kubernetes discovery state for people: "why is my pool 0/0".
 //!
-//! Each `kubernetes_sd_configs` entry of a running job owns one [`SdState`], registered in a
-//! process-wide registry that [`status`] snapshots (for `/api/v1/targets`, the UI and the
-//! diagnostics). It records, per watched resource and namespace, whether its list has synced,
-//! how many objects it holds, when it last listed or saw an event, and the last error with the
-//! API server's `Status` message (a 403 names the verb, resource and namespace refused).
-//! Self-metrics (`prometheus_sd_kubernetes_events_total`, `promlite_sd_kubernetes_watch_errors_total`)
-//! are process-wide counters written by [`write_metrics`]; `prometheus_sd_discovered_targets` is
-//! written per job by the scrape manager, over every discovery mechanism.
-//! Invariant: an entry disappears from [`status`] once its discovery ends (the registry holds weak
-//! references), so a reloaded-away job never shows stale state.
+//! Each `kubernetes_sd_configs` entry of a running job owns one [`SdState`], registered in its
+//! scrape manager's [`SdRegistry`], which [`SdRegistry::status`] snapshots (for
+//! `/api/v1/targets`, the UI and the diagnostics). It records, per watched resource and
+//! namespace, whether its list has synced, how many objects it holds, when it last listed or saw
+//! an event, and the last error with the API server's `Status` message (a 403 names the verb,
+//! resource and namespace refused). Self-metrics (`prometheus_sd_kubernetes_events_total`,
+//! `promlite_sd_kubernetes_watch_errors_total`) are the registry's counters, written by
+//! [`SdRegistry::write_metrics`]; `prometheus_sd_discovered_targets` is written per job by the
+//! scrape manager, over every discovery mechanism.
+//! Invariant: an entry disappears from [`SdRegistry::status`] once its discovery ends (the
+//! registry holds weak references), so a reloaded-away job never shows stale state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::SystemTime;
@@ -72,21 +73,32 @@ pub struct SdStatus {
 #[derive(Debug)]
 pub struct SdState {
     inner: Mutex<SdStatus>,
+    registry: Arc<SdRegistry>,
 }
 
-static REGISTRY: Mutex<Vec<Weak<SdState>>> = Mutex::new(Vec::new());
+/// The Kubernetes discoveries of one scrape manager: their live states (the targets page's
+/// notes on empty pools) and the counters behind the SD self-metrics. The manager owns it and
+/// hands it to each discovery it starts, so two servers in one process share nothing.
+#[derive(Debug, Default)]
+pub struct SdRegistry {
+    states: Mutex<Vec<Weak<SdState>>>,
+    counters: Mutex<Counters>,
+    /// API server warning texts already logged.
+    logged_warnings: Mutex<BTreeSet<String>>,
+}
 
+#[derive(Debug, Default)]
 struct Counters {
     events: BTreeMap<(String, &'static str), u64>,
     watch_errors: BTreeMap<(String, &'static str), u64>,
 }
 
-static COUNTERS: Mutex<Counters> = Mutex::new(Counters { events: BTreeMap::new(), watch_errors: BTreeMap::new() });
-
-impl SdState {
-    /// Registers the state of `job`'s `index`-th Kubernetes discovery.
-    pub fn register(job: &str, index: usize, role: Role) -> Arc<SdState> {
+impl SdRegistry {
+    /// Registers the state of `job`'s `index`-th Kubernetes discovery; it is listed while the
+    /// returned state lives.
+    pub fn register(self: &Arc<Self>, job: &str, index: usize, role: Role) -> Arc<SdState> {
         let state = Arc::new(SdState {
+            registry: Arc::clone(self),
             inner: Mutex::new(SdStatus {
                 job: job.to_owned(),
                 index,
@@ -99,10 +111,62 @@ impl SdState {
                 targets: 0,
             }),
         });
-        let mut registry = REGISTRY.lock().expect("sd registry lock");
-        registry.retain(|weak| weak.strong_count() > 0);
-        registry.push(Arc::downgrade(&state));
+        let mut states = self.states.lock().expect("sd registry lock");
+        states.retain(|weak| weak.strong_count() > 0);
+        states.push(Arc::downgrade(&state));
         state
+    }
+
+    /// Snapshots of every running Kubernetes discovery, ordered by job and index.
+    pub fn status(&self) -> Vec<SdStatus> {
+        let states = self.states.lock().expect("sd registry lock");
+        let mut out: Vec<SdStatus> = states.iter().filter_map(Weak::upgrade).map(|state| state.snapshot()).collect();
+        out.sort_by(|a, b| (&a.job, a.index).cmp(&(&b.job, b.index)));
+        out
+    }
+
+    /// Counts a watch event for `prometheus_sd_kubernetes_events_total{role,event}`; `role` is
+    /// the resource's kind in Prometheus's words (`endpoints`, `endpointslice`, `pod`,
+    /// `service`, `node`), `event` one of `add`, `update`, `delete`.
+    pub(crate) fn count_event(&self, role: &str, event: &'static str) {
+        let mut counters = self.counters.lock().expect("sd counters lock");
+        *counters.events.entry((role.to_owned(), event)).or_default() += 1;
+    }
+
+    /// Counts a failed list or watch for `promlite_sd_kubernetes_watch_errors_total{role,reason}`.
+    pub(crate) fn count_watch_error(&self, role: &str, reason: &'static str) {
+        let mut counters = self.counters.lock().expect("sd counters lock");
+        *counters.watch_errors.entry((role.to_owned(), reason)).or_default() += 1;
+    }
+
+    /// True the first time `text` is seen: an API server warning is logged once per server.
+    pub(crate) fn first_warning(&self, text: &str) -> bool {
+        self.logged_warnings.lock().expect("warnings lock").insert(text.to_owned())
+    }
+
+    /// Appends the Kubernetes discovery self-metrics in the text format.
+    pub fn write_metrics(&self, out: &mut String) {
+        let counters = self.counters.lock().expect("sd counters lock");
+        out.push_str("# HELP prometheus_sd_kubernetes_events_total The number of Kubernetes events handled.\n");
+        out.push_str("# TYPE prometheus_sd_kubernetes_events_total counter\n");
+        for ((role, event), value) in &counters.events {
+            let _ = writeln!(out, "prometheus_sd_kubernetes_events_total{{event={event:?},role={role:?}}} {value}");
+        }
+        out.push_str(
+            "# HELP promlite_sd_kubernetes_watch_errors_total Failed Kubernetes list and watch requests, by reason.\n",
+        );
+        out.push_str("# TYPE promlite_sd_kubernetes_watch_errors_total counter\n");
+        for ((role, reason), value) in &counters.watch_errors {
+            let _ =
+                writeln!(out, "promlite_sd_kubernetes_watch_errors_total{{reason={reason:?},role={role:?}}} {value}");
+        }
+    }
+}
+
+impl SdState {
+    /// The registry this discovery is listed in.
+    pub fn registry(&self) -> &SdRegistry {
+        &self.registry
     }
 
     /// A copy of the current state.
@@ -181,44 +245,5 @@ impl SdState {
             s.groups = groups;
             s.targets = targets;
         });
-    }
-}
-
-/// Snapshots of every running Kubernetes discovery, ordered by job and index.
-pub fn status() -> Vec<SdStatus> {
-    let registry = REGISTRY.lock().expect("sd registry lock");
-    let mut out: Vec<SdStatus> = registry.iter().filter_map(Weak::upgrade).map(|state| state.snapshot()).collect();
-    out.sort_by(|a, b| (&a.job, a.index).cmp(&(&b.job, b.index)));
-    out
-}
-
-/// Counts a watch event for `prometheus_sd_kubernetes_events_total{role,event}`; `role` is the
-/// resource's kind in Prometheus's words (`endpoints`, `endpointslice`, `pod`, `service`, `node`),
-/// `event` one of `add`, `update`, `delete`.
-pub(crate) fn count_event(role: &str, event: &'static str) {
-    let mut counters = COUNTERS.lock().expect("sd counters lock");
-    *counters.events.entry((role.to_owned(), event)).or_default() += 1;
-}
-
-/// Counts a failed list or watch for `promlite_sd_kubernetes_watch_errors_total{role,reason}`.
-pub(crate) fn count_watch_error(role: &str, reason: &'static str) {
-    let mut counters = COUNTERS.lock().expect("sd counters lock");
-    *counters.watch_errors.entry((role.to_owned(), reason)).or_default() += 1;
-}
-
-/// Appends the Kubernetes discovery self-metrics in the text format.
-pub fn write_metrics(out: &mut String) {
-    let counters = COUNTERS.lock().expect("sd counters lock");
-    out.push_str("# HELP prometheus_sd_kubernetes_events_total The number of Kubernetes events handled.\n");
-    out.push_str("# TYPE prometheus_sd_kubernetes_events_total counter\n");
-    for ((role, event), value) in &counters.events {
-        let _ = writeln!(out, "prometheus_sd_kubernetes_events_total{{event={event:?},role={role:?}}} {value}");
-    }
-    out.push_str(
-        "# HELP promlite_sd_kubernetes_watch_errors_total Failed Kubernetes list and watch requests, by reason.\n",
-    );
-    out.push_str("# TYPE promlite_sd_kubernetes_watch_errors_total counter\n");
-    for ((role, reason), value) in &counters.watch_errors {
-        let _ = writeln!(out, "promlite_sd_kubernetes_watch_errors_total{{reason={reason:?},role={role:?}}} {value}");
     }
 }

@@ -20,9 +20,9 @@
 //!
 //! Invariant: the store only ever holds objects from a complete list plus the events after it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 
 use super::client::ApiClient;
 use super::objects::{KubeObject, List, Status, WatchEvent};
-use super::state::{self, SdState};
+use super::state::SdState;
 use crate::config::Role;
 use crate::http_client::error_chain;
 
@@ -301,9 +301,6 @@ impl Backoff {
     }
 }
 
-/// Warning texts already logged by this process.
-static LOGGED_WARNINGS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-
 /// One resource in one namespace, listed and watched into a store.
 pub(crate) struct Reflector<T> {
     pub id: usize,
@@ -348,7 +345,7 @@ impl<T: KubeObject> Reflector<T> {
                         }
                     }
                     Err(err @ WatchError::Expired { .. }) => {
-                        state::count_watch_error(self.kind.metric_role(), err.reason());
+                        self.state.registry().count_watch_error(self.kind.metric_role(), err.reason());
                         tracing::info!(resource = self.kind.resource(), namespace = %self.namespace, error = %err, "kubernetes watch expired, relisting");
                         break;
                     }
@@ -366,7 +363,7 @@ impl<T: KubeObject> Reflector<T> {
     }
 
     fn failed(&self, err: &WatchError) {
-        state::count_watch_error(self.kind.metric_role(), err.reason());
+        self.state.registry().count_watch_error(self.kind.metric_role(), err.reason());
         tracing::warn!(resource = self.kind.resource(), namespace = %self.namespace, error = %err, "kubernetes list/watch failed");
         self.state.error(self.kind.resource(), &self.namespace, err.to_string());
     }
@@ -445,7 +442,7 @@ impl<T: KubeObject> Reflector<T> {
         // `299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"`
         let text = header.split_once('"').map(|(_, rest)| rest.trim_end_matches('"')).unwrap_or(header).to_owned();
         self.state.warning(self.kind.resource(), &self.namespace, &text);
-        if LOGGED_WARNINGS.lock().expect("warnings lock").insert(text.clone()) {
+        if self.state.registry().first_warning(&text) {
             let hint = if self.kind == Kind::Endpoints { "; consider `role: endpointslice`" } else { "" };
             tracing::warn!(resource = self.kind.resource(), warning = %text, "kubernetes API server warning{hint}");
         }
@@ -485,7 +482,7 @@ impl<T: KubeObject> Reflector<T> {
         let role = self.kind.metric_role();
         for (n, event) in [(added, "add"), (updated, "update"), (deleted, "delete")] {
             for _ in 0..n {
-                state::count_event(role, event);
+                self.state.registry().count_event(role, event);
             }
         }
         self.state.listed(self.kind.resource(), &self.namespace, count);
@@ -588,11 +585,11 @@ impl<T: KubeObject> Reflector<T> {
                 let mut objects = self.store.objects.write().expect("store lock");
                 if event.kind == "DELETED" {
                     objects.remove(&key);
-                    state::count_event(role, "delete");
+                    self.state.registry().count_event(role, "delete");
                 } else if objects.insert(key, Arc::new(object)).is_some() {
-                    state::count_event(role, "update");
+                    self.state.registry().count_event(role, "update");
                 } else {
-                    state::count_event(role, "add");
+                    self.state.registry().count_event(role, "add");
                 }
                 *changed = true;
             }

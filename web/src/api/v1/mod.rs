@@ -23,7 +23,7 @@ use crate::AppState;
 
 pub(crate) use envelope::ApiError;
 pub(crate) use params::Params;
-pub(crate) use remote::write_metrics as write_remote_metrics;
+pub use remote::RemoteWriteReceiver;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()

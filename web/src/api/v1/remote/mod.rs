@@ -8,7 +8,7 @@ pub(crate) mod write;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-pub(crate) use write::write_metrics;
+pub use write::RemoteWriteReceiver;
 
 /// The largest compressed body read (axum's default of 2 MiB is below what a sender with a
 /// large `max_samples_per_send` posts).

@@ -38,8 +38,8 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -60,13 +60,16 @@ const PROTO_MESSAGE_V1: &str = "prometheus.WriteRequest";
 /// out-of-order samples would otherwise answer megabytes of text.
 const MAX_REPORTED_ERRORS: usize = 20;
 
-static INVALID_LABELS_SAMPLES: AtomicU64 = AtomicU64::new(0);
-static EXEMPLARS_DROPPED: AtomicU64 = AtomicU64::new(0);
-static HISTOGRAMS_DROPPED: AtomicU64 = AtomicU64::new(0);
-static METADATA_DROPPED: AtomicU64 = AtomicU64::new(0);
-
-/// The 1.0 receiver's [`SeriesRefCache`], shared by every request.
-static SERIES_REFS: LazyLock<RwLock<SeriesRefCache>> = LazyLock::new(RwLock::default);
+/// The receiver's own state, one per server ([`AppState::remote_write`]): the 1.0 series-ref
+/// cache, shared by every request, and the counters of what it refused or dropped.
+#[derive(Default)]
+pub struct RemoteWriteReceiver {
+    refs: RwLock<SeriesRefCache>,
+    invalid_labels_samples: AtomicU64,
+    exemplars_dropped: AtomicU64,
+    histograms_dropped: AtomicU64,
+    metadata_dropped: AtomicU64,
+}
 
 /// The fewest entries [`SeriesRefCache`] may hold before it is emptied; past it, the limit is
 /// twice the head's series (a series may come with its labels in more than one order).
@@ -79,14 +82,13 @@ const SERIES_REFS_MIN_LIMIT: usize = 1 << 16;
 /// same `Labels` and are always equally valid, so only series that passed the checks and were
 /// appended are kept, and a hit skips both.
 ///
-/// Refs belong to one `Db`: the cache holds the refs of one [`promlite_storage::Db::instance_id`]
-/// and starts over when another `Db` uses it (tests open many). The head never removes a
-/// series today; should it start to, a ref from here fails the commit with
-/// `UnknownSeriesRef`, which empties the cache and answers 500 so the sender retries (the
-/// samples the commit did store come back as exact resends, which the head accepts silently).
+/// Refs belong to the server's one `Db`. Head truncation removes series that have no sample
+/// left: a cached ref of one fails the commit with `UnknownSeriesRef`, which empties the cache
+/// and answers 500 so the sender retries (the samples the commit did store come back as exact
+/// resends, which the head accepts silently). That happens only to a series that came back
+/// after more than the head's span without samples.
 #[derive(Default)]
 struct SeriesRefCache {
-    db: u64,
     refs: HashMap<u128, SeriesRef, BuildHasherDefault<KeyHasher>>,
 }
 
@@ -223,8 +225,10 @@ pub(crate) async fn write(State(state): State<AppState>, headers: HeaderMap, bod
     let db = state.db.clone();
     // Decoding and appending are CPU work, take locks and may write the WAL: off the async
     // workers. The request borrows `raw`, so both happen there.
-    let outcome =
-        tokio::task::spawn_blocking(move || recv::decode(&raw).map(|request| append_request(&db, &request))).await;
+    let outcome = tokio::task::spawn_blocking(move || {
+        recv::decode(&raw).map(|request| append_request(&state.remote_write, &db, &request))
+    })
+    .await;
     match outcome {
         Ok(Ok(V1Outcome::Stored)) => StatusCode::NO_CONTENT.into_response(),
         Ok(Ok(V1Outcome::Refused(refused))) => text_error(StatusCode::BAD_REQUEST, &refused),
@@ -271,18 +275,18 @@ enum Target {
 }
 
 /// Appends every valid series' samples in one commit; says what the answer is.
-fn append_request(db: &promlite_storage::Db, request: &recv::WriteRequest) -> V1Outcome {
-    METADATA_DROPPED.fetch_add(request.metadata as u64, Ordering::Relaxed);
+fn append_request(
+    receiver: &RemoteWriteReceiver,
+    db: &promlite_storage::Db,
+    request: &recv::WriteRequest,
+) -> V1Outcome {
+    receiver.metadata_dropped.fetch_add(request.metadata as u64, Ordering::Relaxed);
     let max_t = now_ms().saturating_add(MAX_AHEAD_MS);
     let mut buf = Vec::new();
     let keys: Vec<u128> = request.timeseries.iter().map(|s| series_key(request.labels(s), &mut buf)).collect();
     let cached: Vec<Option<SeriesRef>> = {
-        let cache = SERIES_REFS.read().expect("series ref cache lock");
-        if cache.db == db.instance_id() {
-            keys.iter().map(|key| cache.refs.get(key).copied()).collect()
-        } else {
-            vec![None; keys.len()]
-        }
+        let cache = receiver.refs.read().expect("series ref cache lock");
+        keys.iter().map(|key| cache.refs.get(key).copied()).collect()
     };
     let mut app = db.appender();
     let mut first_refusal: Option<String> = None;
@@ -293,8 +297,8 @@ fn append_request(db: &promlite_storage::Db, request: &recv::WriteRequest) -> V1
     };
     let mut resolved: Vec<(u128, SeriesRef)> = Vec::new();
     for ((series, &key), &cached) in request.timeseries.iter().zip(&keys).zip(&cached) {
-        EXEMPLARS_DROPPED.fetch_add(series.exemplars as u64, Ordering::Relaxed);
-        HISTOGRAMS_DROPPED.fetch_add(series.histograms as u64, Ordering::Relaxed);
+        receiver.exemplars_dropped.fetch_add(series.exemplars as u64, Ordering::Relaxed);
+        receiver.histograms_dropped.fetch_add(series.histograms as u64, Ordering::Relaxed);
         let (labels, samples) = (request.labels(series), request.samples(series));
         let mut target = match cached {
             Some(r) => Target::Known(r),
@@ -302,7 +306,7 @@ fn append_request(db: &promlite_storage::Db, request: &recv::WriteRequest) -> V1
                 let pairs: Vec<(&str, &str)> = labels.iter().map(|l| (l.name, l.value)).collect();
                 if let Some(reason) = invalid_labels(&pairs) {
                     tracing::warn!(reason, labels = ?pairs, "invalid metric name or labels in remote write");
-                    INVALID_LABELS_SAMPLES.fetch_add(samples.len() as u64, Ordering::Relaxed);
+                    receiver.invalid_labels_samples.fetch_add(samples.len() as u64, Ordering::Relaxed);
                     continue;
                 }
                 Target::New(Labels::from_pairs(pairs))
@@ -322,7 +326,7 @@ fn append_request(db: &promlite_storage::Db, request: &recv::WriteRequest) -> V1
                         target = Target::Known(r);
                     }
                     Err(err) => {
-                        INVALID_LABELS_SAMPLES.fetch_add(samples.len() as u64, Ordering::Relaxed);
+                        receiver.invalid_labels_samples.fetch_add(samples.len() as u64, Ordering::Relaxed);
                         tracing::warn!(error = %err, "remote write series refused");
                         break;
                     }
@@ -335,7 +339,7 @@ fn append_request(db: &promlite_storage::Db, request: &recv::WriteRequest) -> V1
         Err(err) => return V1Outcome::Unavailable(unavailable(&err)),
     };
     let lost = rejected.iter().find_map(|(r, err)| matches!(err, AppendError::UnknownSeriesRef(_)).then_some(*r));
-    remember(db, resolved, lost.is_some());
+    receiver.remember(db, resolved, lost.is_some());
     if let Some(lost) = lost {
         tracing::warn!(series_ref = lost.0, "remote write: a cached series ref is gone from the head; asking to retry");
         return V1Outcome::Retry(format!(
@@ -352,19 +356,51 @@ fn append_request(db: &promlite_storage::Db, request: &recv::WriteRequest) -> V1
     first_refusal.map_or(V1Outcome::Stored, V1Outcome::Refused)
 }
 
-/// Adds the series a request resolved to [`SERIES_REFS`] (emptied first when `stale`, when it
-/// belongs to another `Db`, or when it outgrew its limit).
-fn remember(db: &promlite_storage::Db, resolved: Vec<(u128, SeriesRef)>, stale: bool) {
-    if resolved.is_empty() && !stale {
-        return;
+impl RemoteWriteReceiver {
+    /// Adds the series a request resolved to the cache (emptied first when `stale` or when it
+    /// outgrew its limit).
+    fn remember(&self, db: &promlite_storage::Db, resolved: Vec<(u128, SeriesRef)>, stale: bool) {
+        if resolved.is_empty() && !stale {
+            return;
+        }
+        let limit = SERIES_REFS_MIN_LIMIT.max(2 * db.head_stats().series as usize);
+        let mut cache = self.refs.write().expect("series ref cache lock");
+        if stale || cache.refs.len() + resolved.len() > limit {
+            cache.refs = HashMap::default();
+        }
+        cache.refs.extend(resolved);
     }
-    let limit = SERIES_REFS_MIN_LIMIT.max(2 * db.head_stats().series as usize);
-    let mut cache = SERIES_REFS.write().expect("series ref cache lock");
-    if stale || cache.db != db.instance_id() || cache.refs.len() + resolved.len() > limit {
-        cache.db = db.instance_id();
-        cache.refs = HashMap::default();
+
+    /// The receiver's counters, for `/metrics`.
+    pub(crate) fn write_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let counters = [
+            (
+                "prometheus_api_remote_write_invalid_labels_samples_total",
+                "The total number of received remote write samples and histogram samples which were rejected due to invalid labels.",
+                &self.invalid_labels_samples,
+            ),
+            (
+                "promlite_api_remote_write_exemplars_dropped_total",
+                "Exemplars received by remote write and dropped: promlite stores no exemplars.",
+                &self.exemplars_dropped,
+            ),
+            (
+                "promlite_api_remote_write_histograms_dropped_total",
+                "Native histogram samples received by remote write and dropped: promlite stores no native histograms.",
+                &self.histograms_dropped,
+            ),
+            (
+                "promlite_api_remote_write_metadata_dropped_total",
+                "Metric metadata entries received by remote write and not stored.",
+                &self.metadata_dropped,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            let value = counter.load(Ordering::Relaxed);
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        }
     }
-    cache.refs.extend(resolved);
 }
 
 /// What a 2.0 request stored (the `*-Written` headers) and why the rest was refused.
@@ -389,9 +425,8 @@ async fn write_v2(state: AppState, body: &[u8]) -> Response {
             return with_written_headers(text_error(StatusCode::BAD_REQUEST, &err.to_string()), 0);
         }
     };
-    let db = state.db.clone();
     // Appending takes locks and may write the WAL: off the async workers.
-    let outcome = match tokio::task::spawn_blocking(move || append_v2(&db, &request)).await {
+    let outcome = match tokio::task::spawn_blocking(move || append_v2(&state.remote_write, &state.db, &request)).await {
         Ok(outcome) => outcome,
         Err(err) => {
             let response = text_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("appending remote write 2.0: {err}"));
@@ -429,7 +464,11 @@ fn with_written_headers(mut response: Response, samples_written: u64) -> Respons
 
 /// Appends a 2.0 request in one commit, skipping series whose references or labels are bad;
 /// every refusal becomes an error line and the rest is stored (2.0's partial write).
-fn append_v2(db: &promlite_storage::Db, request: &prompb_v2::Request) -> WriteV2Outcome {
+fn append_v2(
+    receiver: &RemoteWriteReceiver,
+    db: &promlite_storage::Db,
+    request: &prompb_v2::Request,
+) -> WriteV2Outcome {
     let max_t = now_ms().saturating_add(MAX_AHEAD_MS);
     let mut app = db.appender();
     let mut outcome = WriteV2Outcome::default();
@@ -437,21 +476,21 @@ fn append_v2(db: &promlite_storage::Db, request: &prompb_v2::Request) -> WriteV2
     // The labels of each series with queued samples, to name it if the commit refuses some.
     let mut appended: HashMap<SeriesRef, Labels> = HashMap::new();
     for (index, series) in request.timeseries.iter().enumerate() {
-        EXEMPLARS_DROPPED.fetch_add(series.exemplars.len() as u64, Ordering::Relaxed);
-        HISTOGRAMS_DROPPED.fetch_add(series.histograms.len() as u64, Ordering::Relaxed);
+        receiver.exemplars_dropped.fetch_add(series.exemplars.len() as u64, Ordering::Relaxed);
+        receiver.histograms_dropped.fetch_add(series.histograms.len() as u64, Ordering::Relaxed);
         let resolved = match request.resolve(index) {
             Ok(resolved) => resolved,
             Err(err) => {
-                INVALID_LABELS_SAMPLES.fetch_add(series.samples.len() as u64, Ordering::Relaxed);
+                receiver.invalid_labels_samples.fetch_add(series.samples.len() as u64, Ordering::Relaxed);
                 outcome.errors.push(err.to_string());
                 continue;
             }
         };
         if resolved.metric_type != 0 || !resolved.help.is_empty() || !resolved.unit.is_empty() {
-            METADATA_DROPPED.fetch_add(1, Ordering::Relaxed);
+            receiver.metadata_dropped.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(reason) = invalid_labels(&resolved.labels) {
-            INVALID_LABELS_SAMPLES.fetch_add(series.samples.len() as u64, Ordering::Relaxed);
+            receiver.invalid_labels_samples.fetch_add(series.samples.len() as u64, Ordering::Relaxed);
             let labels = Labels::from_pairs(resolved.labels.iter().copied());
             outcome.errors.push(format!("series {index}: invalid metric name or labels ({reason}), got {labels}"));
             continue;
@@ -472,7 +511,7 @@ fn append_v2(db: &promlite_storage::Db, request: &prompb_v2::Request) -> WriteV2
                 None => match app.append(&labels, sample.timestamp, sample.value) {
                     Ok(r) => series_ref = Some(r),
                     Err(err) => {
-                        INVALID_LABELS_SAMPLES.fetch_add(series.samples.len() as u64, Ordering::Relaxed);
+                        receiver.invalid_labels_samples.fetch_add(series.samples.len() as u64, Ordering::Relaxed);
                         outcome.errors.push(format!("series {index}: {err}"));
                         break;
                     }
@@ -521,37 +560,6 @@ fn append_v2(db: &promlite_storage::Db, request: &prompb_v2::Request) -> WriteV2
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-/// The receiver's counters, for `/metrics`.
-pub(crate) fn write_metrics(out: &mut String) {
-    use std::fmt::Write as _;
-    let counters = [
-        (
-            "prometheus_api_remote_write_invalid_labels_samples_total",
-            "The total number of received remote write samples and histogram samples which were rejected due to invalid labels.",
-            &INVALID_LABELS_SAMPLES,
-        ),
-        (
-            "promlite_api_remote_write_exemplars_dropped_total",
-            "Exemplars received by remote write and dropped: promlite stores no exemplars.",
-            &EXEMPLARS_DROPPED,
-        ),
-        (
-            "promlite_api_remote_write_histograms_dropped_total",
-            "Native histogram samples received by remote write and dropped: promlite stores no native histograms.",
-            &HISTOGRAMS_DROPPED,
-        ),
-        (
-            "promlite_api_remote_write_metadata_dropped_total",
-            "Metric metadata entries received by remote write and not stored.",
-            &METADATA_DROPPED,
-        ),
-    ];
-    for (name, help, counter) in counters {
-        let _ =
-            writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.load(Ordering::Relaxed));
-    }
 }
 
 #[cfg(test)]
@@ -611,6 +619,7 @@ mod tests {
     /// A throwaway data directory, removed on drop (the crate has no `tempfile`).
     struct TempDb {
         db: Db,
+        receiver: RemoteWriteReceiver,
         dir: std::path::PathBuf,
     }
 
@@ -619,7 +628,7 @@ mod tests {
             let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
             let dir = std::env::temp_dir().join(format!("promlite-web-{name}-{}-{nanos}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
-            TempDb { db: Db::open(&dir, Options::default()).unwrap(), dir }
+            TempDb { db: Db::open(&dir, Options::default()).unwrap(), receiver: RemoteWriteReceiver::default(), dir }
         }
 
         /// Every sample of metric `name`: (labels, [(t, value bits)]).
@@ -643,9 +652,6 @@ mod tests {
         }
     }
 
-    /// The 1.0 tests share [`SERIES_REFS`]: one at a time, so none empties it under another.
-    static V1_CACHE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
     /// A series of a test request: labels in wire order, then (t, v) samples.
     type V1Series<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
 
@@ -664,19 +670,17 @@ mod tests {
         prompb::WriteRequest { timeseries, metadata: vec![] }.encode_to_vec()
     }
 
-    fn append_v1(db: &Db, raw: &[u8]) -> V1Outcome {
-        append_request(db, &recv::decode(raw).unwrap())
+    fn append_v1(temp: &TempDb, raw: &[u8]) -> V1Outcome {
+        append_request(&temp.receiver, &temp.db, &recv::decode(raw).unwrap())
     }
 
-    fn cached(db: &Db, labels: &[(&str, &str)]) -> Option<SeriesRef> {
+    fn cached(temp: &TempDb, labels: &[(&str, &str)]) -> Option<SeriesRef> {
         let labels: Vec<recv::Label> = labels.iter().map(|&(name, value)| recv::Label { name, value }).collect();
-        let cache = SERIES_REFS.read().unwrap();
-        (cache.db == db.instance_id()).then(|| cache.refs.get(&series_key(&labels, &mut Vec::new())).copied())?
+        temp.receiver.refs.read().unwrap().refs.get(&series_key(&labels, &mut Vec::new())).copied()
     }
 
     #[test]
     fn v1_requests_store_valid_series_and_known_ones_go_by_ref() {
-        let _serial = V1_CACHE.lock().unwrap_or_else(|e| e.into_inner());
         let temp = TempDb::open("v1-append");
         let t0 = now_ms() - 60_000;
         let a: &[(&str, &str)] = &[("job", "a"), ("__name__", "m")];
@@ -685,13 +689,13 @@ mod tests {
         let twice: &[(&str, &str)] = &[("__name__", "m"), ("job", "y"), ("job", "z")];
         let first =
             v1_request(&[(a, &[(t0, 1.0)]), (b, &[(t0, 2.0)]), (nameless, &[(t0, 3.0)]), (twice, &[(t0, 4.0)])]);
-        assert_eq!(append_v1(&temp.db, &first), V1Outcome::Stored);
-        assert!(cached(&temp.db, a).is_some() && cached(&temp.db, b).is_some());
-        assert_eq!((cached(&temp.db, nameless), cached(&temp.db, twice)), (None, None));
+        assert_eq!(append_v1(&temp, &first), V1Outcome::Stored);
+        assert!(cached(&temp, a).is_some() && cached(&temp, b).is_some());
+        assert_eq!((cached(&temp, nameless), cached(&temp, twice)), (None, None));
 
         // Known series, by ref: several samples each, and the empty label still dropped.
         let second = v1_request(&[(a, &[(t0 + 10, 1.5), (t0 + 20, 1.75)]), (b, &[(t0 + 10, f64::NAN)])]);
-        assert_eq!(append_v1(&temp.db, &second), V1Outcome::Stored);
+        assert_eq!(append_v1(&temp, &second), V1Outcome::Stored);
         let bits = |v: f64| v.to_bits();
         assert_eq!(
             temp.samples("m"),
@@ -705,29 +709,27 @@ mod tests {
         // Refusals of known series name them as before: too far ahead, then out of order.
         let future = now_ms() + 3_600_000;
         let late = v1_request(&[(a, &[(future, 9.0)]), (b, &[(t0 + 5, 9.0)])]);
-        let outcome = append_v1(&temp.db, &late);
+        let outcome = append_v1(&temp, &late);
         assert_eq!(
             outcome,
             V1Outcome::Refused(format!(r#"out of bounds for series m{{job="a"}} at timestamp {future}"#))
         );
         let late = v1_request(&[(b, &[(t0 + 5, 9.0)])]);
-        assert_eq!(append_v1(&temp.db, &late), V1Outcome::Refused("out of order sample".into()));
+        assert_eq!(append_v1(&temp, &late), V1Outcome::Refused("out of order sample".into()));
         assert_eq!(temp.samples("m")[1].1.len(), 2);
     }
 
     #[test]
-    fn v1_cached_refs_never_reach_another_db() {
-        let _serial = V1_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    fn v1_each_receiver_keeps_the_refs_of_its_own_db() {
         let (one, two) = (TempDb::open("v1-db-one"), TempDb::open("v1-db-two"));
-        assert_ne!(one.db.instance_id(), two.db.instance_id());
         let t0 = now_ms() - 60_000;
         let x: &[(&str, &str)] = &[("__name__", "x")];
         let y: &[(&str, &str)] = &[("__name__", "y")];
-        assert_eq!(append_v1(&one.db, &v1_request(&[(x, &[(t0, 1.0)])])), V1Outcome::Stored);
+        assert_eq!(append_v1(&one, &v1_request(&[(x, &[(t0, 1.0)])])), V1Outcome::Stored);
         // In `two`, `y` takes the ref `x` has in `one`.
-        assert_eq!(append_v1(&two.db, &v1_request(&[(y, &[(t0, 2.0)])])), V1Outcome::Stored);
-        assert_eq!(append_v1(&two.db, &v1_request(&[(x, &[(t0, 3.0)])])), V1Outcome::Stored);
-        assert_eq!(append_v1(&one.db, &v1_request(&[(x, &[(t0 + 1, 4.0)])])), V1Outcome::Stored);
+        assert_eq!(append_v1(&two, &v1_request(&[(y, &[(t0, 2.0)])])), V1Outcome::Stored);
+        assert_eq!(append_v1(&two, &v1_request(&[(x, &[(t0, 3.0)])])), V1Outcome::Stored);
+        assert_eq!(append_v1(&one, &v1_request(&[(x, &[(t0 + 1, 4.0)])])), V1Outcome::Stored);
         assert_eq!(two.samples("x"), [("x{}".into(), vec![(t0, 3.0f64.to_bits())])]);
         assert_eq!(two.samples("y"), [("y{}".into(), vec![(t0, 2.0f64.to_bits())])]);
         assert_eq!(one.samples("x"), [("x{}".into(), vec![(t0, 1.0f64.to_bits()), (t0 + 1, 4.0f64.to_bits())])]);
@@ -735,21 +737,20 @@ mod tests {
 
     #[test]
     fn v1_a_cached_ref_the_head_lost_asks_for_a_retry_that_stores() {
-        let _serial = V1_CACHE.lock().unwrap_or_else(|e| e.into_inner());
         let temp = TempDb::open("v1-lost-ref");
         let t0 = now_ms() - 60_000;
         let x: &[(&str, &str)] = &[("__name__", "x")];
         let y: &[(&str, &str)] = &[("__name__", "y")];
-        assert_eq!(append_v1(&temp.db, &v1_request(&[(x, &[(t0, 1.0)]), (y, &[(t0, 1.0)])])), V1Outcome::Stored);
+        assert_eq!(append_v1(&temp, &v1_request(&[(x, &[(t0, 1.0)]), (y, &[(t0, 1.0)])])), V1Outcome::Stored);
         // What a head that dropped the series would leave: a ref it does not know.
         let key = series_key(&[recv::Label { name: "__name__", value: "x" }], &mut Vec::new());
-        SERIES_REFS.write().unwrap().refs.insert(key, SeriesRef(1_000_000));
+        temp.receiver.refs.write().unwrap().refs.insert(key, SeriesRef(1_000_000));
         let request = v1_request(&[(x, &[(t0 + 1, 2.0)]), (y, &[(t0 + 1, 2.0)])]);
-        let V1Outcome::Retry(reason) = append_v1(&temp.db, &request) else { panic!("no retry") };
+        let V1Outcome::Retry(reason) = append_v1(&temp, &request) else { panic!("no retry") };
         assert!(reason.contains("series ref 1000000"), "{reason}");
-        assert_eq!(cached(&temp.db, y), None, "the cache starts over");
+        assert_eq!(cached(&temp, y), None, "the cache starts over");
         // The retry stores `x`; `y`'s sample, stored the first time, is an exact resend.
-        assert_eq!(append_v1(&temp.db, &request), V1Outcome::Stored);
+        assert_eq!(append_v1(&temp, &request), V1Outcome::Stored);
         assert_eq!(temp.samples("x")[0].1, [(t0, 1.0f64.to_bits()), (t0 + 1, 2.0f64.to_bits())]);
         assert_eq!(temp.samples("y")[0].1, [(t0, 1.0f64.to_bits()), (t0 + 1, 2.0f64.to_bits())]);
     }
@@ -779,7 +780,7 @@ mod tests {
         with_dropped.histograms = vec![vec![0x18, 0x01]];
         with_dropped.exemplars = vec![prompb_v2::Exemplar { labels_refs: vec![], value: 1.0, timestamp: t0 }];
         let request = Request { symbols: table.into_symbols(), timeseries: vec![a, b, with_dropped] };
-        let outcome = append_v2(&temp.db, &request);
+        let outcome = append_v2(&temp.receiver, &temp.db, &request);
         assert_eq!(outcome, WriteV2Outcome { samples_written: 4, errors: vec![], unavailable: None });
         assert_eq!(
             temp.samples("m"),
@@ -791,7 +792,7 @@ mod tests {
         );
         // Resending the request: each series' newest sample is an exact resend, written (as
         // upstream counts it) but stored once; the older sample of `a` is out of order.
-        let outcome = append_v2(&temp.db, &request);
+        let outcome = append_v2(&temp.receiver, &temp.db, &request);
         let refused = vec![r#"out of order sample for series m{job="a"}"#.to_owned()];
         assert_eq!(outcome, WriteV2Outcome { samples_written: 3, errors: refused, unavailable: None });
         assert_eq!(temp.samples("m")[0].1.len(), 2);
@@ -804,7 +805,7 @@ mod tests {
         let mut table = SymbolTable::new();
         let first = series(&mut table, &[("__name__", "p"), ("job", "a")], &[(t0 + 100, 1.0)]);
         let request = Request { symbols: table.clone().into_symbols(), timeseries: vec![first] };
-        assert_eq!(append_v2(&temp.db, &request).samples_written, 1);
+        assert_eq!(append_v2(&temp.receiver, &temp.db, &request).samples_written, 1);
 
         let late = series(&mut table, &[("__name__", "p"), ("job", "a")], &[(t0, 2.0), (t0 + 1, 2.0), (t0 + 200, 5.0)]);
         let new = series(&mut table, &[("__name__", "p"), ("job", "new")], &[(t0, 3.0)]);
@@ -814,7 +815,7 @@ mod tests {
         bad_ref.labels_refs[1] = 1000;
         let symbols = table.into_symbols();
         let request = Request { symbols: symbols.clone(), timeseries: vec![late, new, nameless, future, bad_ref] };
-        let outcome = append_v2(&temp.db, &request);
+        let outcome = append_v2(&temp.receiver, &temp.db, &request);
         assert_eq!(outcome.samples_written, 2, "{outcome:?}");
         let future_t = request.timeseries[3].samples[0].timestamp;
         assert_eq!(
