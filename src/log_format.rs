@@ -12,6 +12,7 @@
 //! (promlite logs with event fields only).
 
 use std::fmt::{self, Write as _};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -120,7 +121,9 @@ impl Visit for JsonFields {
 
 /// The current time as both formats write it: UTC, milliseconds.
 fn now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let date_time = promlite_promql::calendar::format_date_time(since.as_secs() as i64);
+    format!("{date_time}.{:03}Z", since.subsec_millis())
 }
 
 /// `file:line` of an event, the file without its directories.

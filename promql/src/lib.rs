@@ -28,6 +28,7 @@
 #![deny(unsafe_code)]
 
 mod aggregation;
+pub mod calendar;
 mod engine;
 mod error;
 mod functions;

@@ -110,11 +110,6 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// A label value escaped for the text format.
-fn escape_label_value(value: &str) -> String {
-    value.replace('\\', r"\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
 /// The `remote_name` label of an endpoint: its config's `name`, or (as upstream names an
 /// unnamed endpoint by a hash of its config) six hex digits of a hash of its URL.
 fn remote_name(name: &str, url: &str) -> String {

@@ -213,8 +213,8 @@ impl RemoteReadClient {
         let m = &self.inner.metrics;
         let base = format!(
             "remote_name=\"{}\",endpoint=\"{}\"",
-            super::escape_label_value(&self.inner.name),
-            super::escape_label_value(&self.inner.shown_url)
+            promlite_storage::escape_label_value(&self.inner.name),
+            promlite_storage::escape_label_value(&self.inner.shown_url)
         );
         match family {
             "prometheus_remote_read_client_queries" => {

@@ -273,8 +273,8 @@ impl QueueManager {
         let m = &self.metrics;
         let labels = format!(
             "remote_name=\"{}\",url=\"{}\"",
-            super::escape_label_value(&self.name),
-            super::escape_label_value(&self.url)
+            promlite_storage::escape_label_value(&self.name),
+            promlite_storage::escape_label_value(&self.url)
         );
         let value = match family {
             "prometheus_remote_storage_samples_total" => m.samples.load(Ordering::Relaxed) as f64,

@@ -124,6 +124,12 @@ impl fmt::Display for Labels {
     }
 }
 
+/// A label value escaped for the text exposition format: `\`, `"` and newline as `\\`, `\"`
+/// and `\n`.
+pub fn escape_label_value(value: &str) -> String {
+    value.replace('\\', r"\\").replace('"', "\\\"").replace('\n', r"\n")
+}
+
 /// Edits a label set: set and delete names, then take the sorted result.
 #[derive(Debug, Clone)]
 pub struct LabelsBuilder {

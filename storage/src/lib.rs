@@ -31,6 +31,7 @@ mod chunks_head;
 mod compact;
 mod db;
 pub mod fanout;
+mod float;
 mod head;
 mod labels;
 mod matcher;
@@ -47,8 +48,9 @@ pub use db::{
     ReplayStats, TsdbMetrics,
 };
 pub use fanout::{SecondaryError, SecondaryQueryable, SecondarySelect};
+pub use float::format_go_g;
 pub use head::{AppendError, Appender, CommitError, HeadStats, STALE_NAN, Sample, SeriesRef, TsdbStatus, is_stale_nan};
-pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
+pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME, escape_label_value};
 pub use matcher::{BadRegex, MatchOp, Matcher, anchored_regex_source, compile_anchored};
 pub use memory::release_free_memory;
 pub use querier::{Querier, SelectLimit};

@@ -65,56 +65,9 @@ async fn federate(State(state): State<AppState>, params: Params) -> Response {
                 body.push(',');
             }
             first = false;
-            let _ = write!(body, "{}=\"{}\"", label.name, escape_label_value(&label.value));
+            let _ = write!(body, "{}=\"{}\"", label.name, promlite_storage::escape_label_value(&label.value));
         }
-        let _ = writeln!(body, "}} {} {}", format_go_g(last.v), last.t);
+        let _ = writeln!(body, "}} {} {}", promlite_storage::format_go_g(last.v), last.t);
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
-}
-
-fn escape_label_value(value: &str) -> String {
-    value.replace('\\', r"\\").replace('"', "\\\"").replace('\n', r"\n")
-}
-
-/// A float as Go's `strconv.FormatFloat(v, 'g', -1, 64)` writes it, as the text format does:
-/// shortest digits, in exponent form (`1.234567e+06`) when the decimal exponent is below -4 or
-/// at least 6 (Go's threshold for the shortest precision).
-fn format_go_g(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_owned();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".to_owned() } else { "-Inf".to_owned() };
-    }
-    let scientific = format!("{v:e}");
-    let (mantissa, exp) = scientific.split_once('e').expect("{:e} has an exponent");
-    let exp: i32 = exp.parse().expect("{:e} exponent is an integer");
-    if (-4..6).contains(&exp) {
-        return format!("{v}");
-    }
-    format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_go_g;
-
-    #[test]
-    fn floats_print_like_go_g() {
-        let cases = [
-            (1.0, "1"),
-            (0.5, "0.5"),
-            (123456.0, "123456"),
-            (1234567.0, "1.234567e+06"),
-            (1e21, "1e+21"),
-            (0.0001, "0.0001"),
-            (0.00001, "1e-05"),
-            (-2.5e-7, "-2.5e-07"),
-            (f64::NAN, "NaN"),
-            (f64::NEG_INFINITY, "-Inf"),
-        ];
-        for (v, want) in cases {
-            assert_eq!(format_go_g(v), want, "{v}");
-        }
-    }
 }

@@ -259,18 +259,8 @@ fn parse_go_float(text: &str) -> Option<f64> {
     text.parse().ok()
 }
 
-/// A float as Go's `%g` prints the values Prometheus's messages show.
-pub(crate) fn go_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_owned()
-    } else if v == f64::INFINITY {
-        "+Inf".to_owned()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".to_owned()
-    } else {
-        v.to_string()
-    }
-}
+/// A float as Go's `%v` prints it in Prometheus's messages.
+pub(crate) use promlite_storage::format_go_g as go_float;
 
 #[cfg(test)]
 mod tests {

@@ -289,71 +289,12 @@ pub(super) fn parse_om_timestamp(text: &str) -> Option<i64> {
 /// round-trip digits, `.0` added to integers, `NaN`, `+Inf`, `-Inf`. Prometheus rewrites `le`
 /// and `quantile` label values this way, so `le="1"` and `le="1.0"` are one series.
 pub fn format_openmetrics_float(value: f64) -> String {
-    if value.is_nan() {
-        return "NaN".to_owned();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
-    }
-    let mut out = go_format_g(value);
-    if !out.contains(['e', '.']) {
-        out.push_str(".0");
-    }
-    out
-}
-
-/// Go's `strconv.FormatFloat(value, 'g', -1, 64)` for finite values.
-fn go_format_g(value: f64) -> String {
-    if value == 0.0 {
-        return if value.is_sign_negative() { "-0" } else { "0" }.to_owned();
-    }
-    // Rust's `{:e}` gives the same shortest round-trip digits Go picks: `d.ddde±x`.
-    let sci = format!("{value:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    // Go's 'g' with shortest precision uses an exponent below 1e-4 and from 1e6 on.
-    if !(-4..6).contains(&exp) {
-        let mut out = String::with_capacity(digits.len() + 6);
-        out.push_str(sign);
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        let abs = exp.unsigned_abs();
-        if abs < 10 {
-            out.push('0');
-        }
-        out.push_str(&abs.to_string());
+    let mut out = promlite_storage::format_go_g(value);
+    if !value.is_finite() {
         return out;
     }
-    let mut out = String::with_capacity(digits.len() + 8);
-    out.push_str(sign);
-    if exp < 0 {
-        out.push_str("0.");
-        for _ in 0..(-exp - 1) {
-            out.push('0');
-        }
-        out.push_str(&digits);
-    } else {
-        let int_len = exp as usize + 1;
-        if digits.len() <= int_len {
-            out.push_str(&digits);
-            for _ in digits.len()..int_len {
-                out.push('0');
-            }
-        } else {
-            out.push_str(&digits[..int_len]);
-            out.push('.');
-            out.push_str(&digits[int_len..]);
-        }
+    if !out.contains(['e', '.']) {
+        out.push_str(".0");
     }
     out
 }
