@@ -196,6 +196,15 @@ impl ChunkDiskMapper {
     /// `ChunkDiskMapper.Truncate`); the caller dropped every ref into them first. Returns the
     /// files deleted. A file that cannot be deleted is left for the next truncation.
     pub(crate) fn truncate(&self, mint: i64) -> Result<Vec<u32>, ChunkDiskError> {
+        {
+            // Finish the active file if it holds chunks, as upstream's `Truncate` does: else its
+            // chunks, in blocks by now, stay on disk until it fills (128 MiB). Finished now, it
+            // is deleted below if all its chunks are older than `mint`, else at a later truncation.
+            let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+            if active.as_ref().is_some_and(|a| a.written + a.buffer.len() as u64 > HEADER_SIZE as u64) {
+                self.cut_file(&mut active)?;
+            }
+        }
         let expired: Vec<u32> = self
             .file_max_time
             .lock()
@@ -460,6 +469,23 @@ mod tests {
         // New chunks go to a new file after the existing ones.
         let r = mapper.write_chunk(7, 0, 0, &chunk(3)).unwrap();
         assert!((r >> 32) as usize > files);
+    }
+
+    #[test]
+    fn truncation_finishes_the_active_file_so_its_old_chunks_go_too() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("chunks_head");
+        let (mapper, _, _) = ChunkDiskMapper::open(&dir, 1 << 20).unwrap();
+        let old = mapper.write_chunk(1, 0, 100, &chunk(20)).unwrap();
+        assert_eq!(mapper.truncate(50).unwrap(), Vec::<u32>::new(), "a chunk at 100 is still needed");
+        let kept = mapper.write_chunk(2, 200, 300, &chunk(20)).unwrap();
+        assert!(mapper.chunk(old).is_ok() && mapper.chunk(kept).is_ok());
+        // Everything before 150 is in blocks: the first file goes although it was the active one.
+        let deleted = mapper.truncate(150).unwrap();
+        assert_eq!(deleted, vec![(old >> 32) as u32]);
+        assert!(mapper.chunk(kept).is_ok());
+        assert!(mapper.truncate(400).unwrap().contains(&((kept >> 32) as u32)));
+        assert!(mapper.size_bytes() <= HEADER_SIZE as u64, "only an empty active file is left");
     }
 
     #[test]

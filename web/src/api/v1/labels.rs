@@ -20,15 +20,6 @@ struct Selection {
     limit: usize,
 }
 
-/// Label and series lookups read the head, which is incomplete until the WAL is replayed.
-fn ensure_ready(state: &AppState) -> Result<(), ApiError> {
-    if state.ready.load(std::sync::atomic::Ordering::Acquire) {
-        Ok(())
-    } else {
-        Err(ApiError::Unavailable("TSDB not ready".to_owned()))
-    }
-}
-
 fn selection(params: &Params) -> Result<Selection, ApiError> {
     let time = |name: &str, default: i64| match params.get(name) {
         Some(text) => parse_time(text).map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: {err}"))),
@@ -68,7 +59,7 @@ fn merged<F: Fn(&[Matcher]) -> Vec<String>>(sets: &[Vec<Matcher>], query: F) -> 
 }
 
 pub(crate) async fn names(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    ensure_ready(&state)?;
+    super::ensure_ready(&state)?;
     let sel = selection(&params)?;
     let querier = state.db.local_querier(sel.mint, sel.maxt);
     let mut names = merged(&sel.matcher_sets, |set| querier.label_names(set));
@@ -81,7 +72,7 @@ pub(crate) async fn values(
     Path(name): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    ensure_ready(&state)?;
+    super::ensure_ready(&state)?;
     // Prometheus 3 accepts UTF-8 names escaped as `U__` + underscore-escaped code points.
     let name = unescape_label_name(&name).ok_or_else(|| ApiError::BadData(format!("invalid label name: {name:?}")))?;
     let sel = selection(&params)?;
@@ -92,7 +83,7 @@ pub(crate) async fn values(
 }
 
 pub(crate) async fn series(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    ensure_ready(&state)?;
+    super::ensure_ready(&state)?;
     let sel = selection(&params)?;
     if sel.matcher_sets.is_empty() {
         return Err(ApiError::BadData("no match[] parameter provided".to_owned()));

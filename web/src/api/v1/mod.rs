@@ -53,3 +53,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/write", post(remote::write::write).layer(DefaultBodyLimit::max(remote::MAX_BODY_BYTES)))
         .route("/read", post(remote::read::read).layer(DefaultBodyLimit::max(remote::MAX_BODY_BYTES)))
 }
+
+/// Queries and label and series lookups read the head, which is incomplete until the WAL is
+/// replayed: 503 until then, as upstream's API answers while the TSDB is not ready.
+pub(crate) fn ensure_ready(state: &AppState) -> Result<(), envelope::ApiError> {
+    if state.ready.load(std::sync::atomic::Ordering::Acquire) {
+        Ok(())
+    } else {
+        Err(envelope::ApiError::Unavailable("TSDB not ready".to_owned()))
+    }
+}

@@ -105,9 +105,7 @@ where
         + Send
         + 'static,
 {
-    if !state.ready.load(std::sync::atomic::Ordering::Acquire) {
-        return Err(ApiError::Unavailable("TSDB not ready".to_owned()));
-    }
+    super::ensure_ready(state)?;
     let _slot = state.query_slots.acquire().await.map_err(|_| ApiError::Internal("query slots closed".to_owned()))?;
     let db = state.db.clone();
     let started = std::time::Instant::now();
