@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use promlite_web::prompb;
+use promlite_prompb as prompb;
 
 use crate::remote_util::{WRITE_HEADERS, metric, now_ms, series, write};
 use crate::util::{FakeTarget, enc, eventually, get_json, http, points, start, start_with_data};

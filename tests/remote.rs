@@ -8,7 +8,7 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use promlite_web::prompb;
+use promlite_prompb as prompb;
 
 use crate::remote_util::{
     External, PROMETHEUS, Reply, Samples, VICTORIA_METRICS, WRITE_HEADERS, counting_target, free_port, have, metric,

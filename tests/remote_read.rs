@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use promlite_prompb as prompb;
 use promlite_storage::chunkenc::XorIterator;
-use promlite_web::prompb;
 
 use crate::remote_util::{External, PROMETHEUS, READ_HEADERS, Reply, have, now_ms, post, query, series, write};
 use crate::util::start;

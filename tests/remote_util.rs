@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use promlite_web::prompb;
+use promlite_prompb as prompb;
 
 use crate::util::{FakeTarget, eventually, http};
 

@@ -10,8 +10,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use promlite_web::prompb;
-use promlite_web::prompb_v2::{self, Exemplar, Metadata, Request, Sample, SymbolTable, TimeSeries};
+use promlite_prompb as prompb;
+use promlite_prompb::v2::{self as prompb_v2, Exemplar, Metadata, Request, Sample, SymbolTable, TimeSeries};
 
 use crate::remote_util::{self, Reply, Samples, counting_target, metric, now_ms, post, queue_metric, read_request};
 use crate::util::{eventually, start};

@@ -14,7 +14,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use promlite::remote::prompb::{self, ReadRequest, WriteRequest};
-use promlite_web::prompb_v2;
+use promlite::remote::prompb::v2 as prompb_v2;
 
 fuzz_target!(|data: &[u8]| {
     // The fuzz input as an uncompressed body: the receive-side decoder against prost's.

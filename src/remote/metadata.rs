@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use promlite_web::prompb;
+use promlite_prompb as prompb;
 
 use super::write::{SendError, Sender};
 

@@ -1,8 +1,8 @@
 //! Remote storage (upstream `storage/remote/`): the `remote_write` sender in [`write`], the
 //! `remote_read` client in [`read`] (installed as the TSDB's secondaries); the receiving side
 //! (`POST /api/v1/write`, `POST /api/v1/read`) lives in `promlite-web`, and the protobuf
-//! messages both sides use in [`prompb`] (re-exported from `promlite-web`, the lowest crate
-//! that speaks HTTP; storage stays free of wire formats).
+//! messages both sides use in [`prompb`] (the `promlite-prompb` crate, which neither side's
+//! transport owns; storage stays free of wire formats).
 //!
 //! Invariant: [`RemoteStorage::apply_config`] keeps a queue whose config and external labels did
 //! not change running untouched, so a reload does not resend or skip anything for it.
@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use promlite_storage::{Db, SecondaryQueryable};
 
-pub use promlite_web::prompb;
+pub use promlite_prompb as prompb;
 
 use crate::config::Config;
 use metadata::MetadataSource;

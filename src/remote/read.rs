@@ -24,11 +24,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
+use promlite_prompb as prompb;
 use promlite_storage::chunkenc::XorIterator;
 use promlite_storage::{
     Labels, LabelsBuilder, MatchOp, Matcher, Sample, SecondaryError, SecondaryQueryable, SecondarySelect, Series,
 };
-use promlite_web::prompb;
 use prost::Message as _;
 
 use crate::config::RemoteReadConfig;

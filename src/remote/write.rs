@@ -42,8 +42,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use promlite_prompb as prompb;
 use promlite_storage::{Labels, TailRecord, WalPosition, WalTail};
-use promlite_web::prompb;
 use tokio::sync::mpsc;
 
 use crate::config::{ProtobufMessage, RemoteWriteConfig};

@@ -22,9 +22,9 @@ use std::time::{Duration, SystemTime};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use promlite_prompb::{self as prompb, Label, Sample, TimeSeries, WriteRequest};
 use promlite_promql::{Engine, EngineOptions};
 use promlite_storage::{Db, Options};
-use promlite_web::prompb::{self, Label, Sample, TimeSeries, WriteRequest};
 use promlite_web::{ActiveTarget, AppState, DroppedTarget, TargetMetadata, TargetsView, WebOptions};
 use tower::ServiceExt;
 

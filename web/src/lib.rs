@@ -13,8 +13,6 @@ mod federate;
 mod lifecycle;
 mod metrics;
 mod pages;
-pub mod prompb;
-pub mod prompb_v2;
 mod redact;
 mod security;
 mod server;
@@ -25,6 +23,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::SystemTime;
 
 use axum::Router;
+use promlite_prompb as prompb;
+use promlite_prompb::v2 as prompb_v2;
 use promlite_promql::Engine;
 use promlite_storage::Db;
 use tokio::sync::Semaphore;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use promlite_web::{prompb, prompb_v2};
+use promlite_prompb::{self as prompb, v2 as prompb_v2};
 use tokio::sync::mpsc;
 
 use super::{Progress, QueueMetrics, QueuedSample};

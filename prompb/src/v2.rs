@@ -1,5 +1,5 @@
 //! The remote-write 2.0 protobuf messages (upstream `prompb/io/prometheus/write/v2/types.proto`,
-//! package `io.prometheus.write.v2`), hand-written as prost structs like [`crate::prompb`], and
+//! package `io.prometheus.write.v2`), hand-written as prost structs like [`crate`], and
 //! the symbol table that 2.0 strings go through.
 //!
 //! Invariant: field numbers and wire types are upstream's (checked byte by byte in the tests), so
@@ -8,7 +8,7 @@
 //! is only trusted after [`Request::resolve`] checked it: a bad one is a [`SymbolError`] naming
 //! the series and the reference, never a panic. Native histograms are kept as opaque bytes, as
 //! in the 1.0 messages: promlite stores none, but a receiver has to count what it drops. Bodies
-//! go through [`crate::prompb::decode_snappy`], which bounds the decoded size.
+//! go through [`crate::decode_snappy`], which bounds the decoded size.
 
 use std::collections::HashMap;
 
@@ -233,7 +233,7 @@ impl SymbolTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prompb;
+    use crate as prompb;
 
     /// Bytes written field by field from `types.proto` (tag = field << 3 | wire type; proto3
     /// packs repeated scalars), so the derive's field numbers are checked against the spec.

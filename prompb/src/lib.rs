@@ -14,6 +14,7 @@
 use prost::Message;
 
 pub mod recv;
+pub mod v2;
 
 /// `Content-Type` of remote-write 1.0 and remote-read bodies.
 pub const CONTENT_TYPE: &str = "application/x-protobuf";

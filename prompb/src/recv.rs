@@ -336,7 +336,7 @@ fn metadata_message(reader: Reader<'_>, depth: u32) -> Step<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prompb::{Exemplar, MetricMetadata};
+    use crate::{Exemplar, MetricMetadata};
 
     /// What the receiver reads of a request, from either decoder: per series the labels, the
     /// samples (value bits) and the exemplar and histogram counts; then the metadata count.
@@ -450,7 +450,7 @@ mod tests {
         delimited(&mut series, 2, &sample(f64::NAN, -5));
         delimited(&mut series, 1, &label("", ""));
         let exemplar = Exemplar {
-            labels: vec![crate::prompb::Label { name: "trace_id".into(), value: "abc".into() }],
+            labels: vec![crate::Label { name: "trace_id".into(), value: "abc".into() }],
             value: 2.0,
             timestamp: 7,
         };
@@ -482,9 +482,9 @@ mod tests {
         assert_eq!(request.labels(&request.timeseries[2]).len(), 3);
         assert_eq!(request.metadata, 1);
         // What the sender encodes, too.
-        let sent = crate::prompb::WriteRequest {
-            timeseries: vec![crate::prompb::TimeSeries {
-                labels: vec![crate::prompb::Label { name: "__name__".into(), value: "m".into() }],
+        let sent = crate::WriteRequest {
+            timeseries: vec![crate::TimeSeries {
+                labels: vec![crate::Label { name: "__name__".into(), value: "m".into() }],
                 samples: vec![
                     Sample { value: -0.0, timestamp: i64::MIN },
                     Sample { value: 1e300, timestamp: i64::MAX },
