@@ -19,13 +19,13 @@
 //! it: `raw.rs` (the top level as written and its resolve pass), `scrape_config_files.rs`,
 //! `expand.rs` (`$VAR` in external labels), `list.rs` (serde helpers for lists of sections),
 //! `error.rs`, and one module per section (`scrape.rs`, `remote.rs`, `alerting.rs`,
-//! `kubernetes.rs`, `http_client.rs`) holding its model, its raw form and its checks.
+//! `kubernetes.rs`, `http_config.rs`) holding its model, its raw form and its checks.
 
 mod alerting;
 mod duration;
 mod error;
 mod expand;
-mod http_client;
+mod http_config;
 mod kubernetes;
 mod list;
 mod raw;
@@ -48,7 +48,7 @@ pub use self::alerting::{AlertingConfig, AlertmanagerConfig};
 pub use self::duration::{ByteSize, Duration};
 use self::error::position;
 pub use self::error::{ConfigError, Position, Problem};
-pub use self::http_client::{
+pub use self::http_config::{
     Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, ProxyConfig, TlsConfig, TlsVersion,
 };
 pub use self::kubernetes::{AttachMetadata, KubernetesSdConfig, NamespaceDiscovery, Role, Selector};

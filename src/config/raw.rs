@@ -13,7 +13,7 @@ use serde_saphyr::Spanned;
 use super::alerting::{AlertingConfig, RawAlertingConfig};
 use super::error::{Position, Problem, position};
 use super::expand::expand_env;
-use super::http_client::join_dir;
+use super::http_config::join_dir;
 use super::remote::{RawRemoteReadConfig, RawRemoteWriteConfig, RemoteReadConfig, RemoteWriteConfig};
 use super::scrape::{ScrapeConfig, ScrapeConfigEntry, parse_protocols};
 use super::scrape_config_files::load_scrape_config_files;
