@@ -37,6 +37,7 @@ mod matcher;
 mod memory;
 mod mmap;
 mod querier;
+mod sample;
 mod series;
 mod wal;
 
@@ -47,11 +48,12 @@ pub use db::{
     ReplayStats, TsdbMetrics,
 };
 pub use fanout::{SecondaryError, SecondaryQueryable, SecondarySelect};
-pub use head::{AppendError, Appender, CommitError, HeadStats, STALE_NAN, Sample, SeriesRef, TsdbStatus, is_stale_nan};
+pub use head::{AppendError, Appender, CommitError, HeadStats, SeriesRef, TsdbStatus};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{BadRegex, MatchOp, Matcher, anchored_regex_source, compile_anchored};
 pub use memory::release_free_memory;
 pub use querier::{Querier, SelectLimit};
+pub use sample::{STALE_NAN, Sample, is_stale_nan};
 pub use series::{PartIter, Series, SeriesIter};
 pub use wal::tail::{TailRecord, WalPosition, WalTail};
 pub use wal::{Repair, WalError};
