@@ -43,12 +43,9 @@ mod wal;
 
 pub use block::BlockError;
 pub use chunks_head::{ChunkDiskError, ChunkRepair};
-pub use db::{
-    BlockInfo, COMPACTION_DURATION_BUCKETS, CompactionError, Db, DbError, Histogram, Options, ReplayProgress,
-    ReplayStats, TsdbMetrics,
-};
+pub use db::{BlockInfo, COMPACTION_DURATION_BUCKETS, CompactionError, Db, DbError, Histogram, Options, TsdbMetrics};
 pub use fanout::{SecondaryError, SecondaryQueryable, SecondarySelect};
-pub use head::{AppendError, Appender, CommitError, HeadStats, SeriesRef, TsdbStatus};
+pub use head::{AppendError, Appender, CommitError, HeadStats, ReplayProgress, ReplayStats, SeriesRef, TsdbStatus};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{BadRegex, MatchOp, Matcher, anchored_regex_source, compile_anchored};
 pub use memory::release_free_memory;

@@ -11,9 +11,11 @@
 //! A series' tombstones (deleted intervals, from WAL Tombstones records Prometheus's admin API
 //! wrote) hide its samples in them from every read, whenever those samples came (upstream
 //! `Head.tombstones`); head compaction leaves them out of the block.
+//! `replay.rs` rebuilds the head at open from `chunks_head/` and the WAL.
 
 mod appender;
 pub(crate) mod postings;
+mod replay;
 mod status;
 mod symbols;
 #[cfg(test)]
@@ -35,6 +37,8 @@ use postings::MemPostings;
 use symbols::Symbols;
 
 pub use appender::Appender;
+pub(crate) use replay::replay_wal;
+pub use replay::{ReplayProgress, ReplayStats};
 pub use status::TsdbStatus;
 
 /// Identifies a series in the head; persisted in the WAL and `chunks_head/`, so stable across
