@@ -16,9 +16,9 @@ use promql_parser::parser::token::{
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{BinModifier, BinaryExpr, Expr, LabelModifier, VectorMatchCardinality};
 
-use crate::engine::{Evaluator, StepSeries, Steps, Val, check_unique_labels, has_duplicate_labels};
+use crate::engine::{Evaluator, StepSeries, Steps, Val};
 use crate::error::QueryError;
-use crate::value::InstantSample;
+use crate::value::{InstantSample, check_unique_labels, has_duplicate_labels};
 
 /// `-expr`: negates a scalar, or every sample of a vector (dropping `__name__`).
 pub(crate) fn unary(ev: &mut Evaluator, expr: &Expr, ts: i64) -> Result<Val, QueryError> {

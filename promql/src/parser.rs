@@ -350,6 +350,14 @@ pub(crate) fn at_ms(at: Option<&AtModifier>, start: i64, end: i64) -> Option<i64
     }
 }
 
+/// `expr` without the parentheses around it.
+pub(crate) fn unwrap_parens(mut expr: &Expr) -> &Expr {
+    while let Expr::Paren(p) = expr {
+        expr = &p.expr;
+    }
+    expr
+}
+
 fn system_time_ms(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {
         Ok(after) => duration_ms(after),

@@ -1,9 +1,15 @@
 //! Query results (upstream `promql/value.go`): what an instant or range query returns.
 //!
 //! Output timestamps are milliseconds. An [`InstantSample`] is stamped with the evaluation time,
-//! not the time of the stored sample it came from, as in Prometheus.
+//! not the time of the stored sample it came from, as in Prometheus. Also the check that a
+//! vector's label sets are unique (upstream `Vector.ContainsSameLabelset`), which every part of
+//! the evaluator that changes labels needs.
+
+use foldhash::{HashSet, HashSetExt};
 
 use promlite_storage::{Labels, Sample};
+
+use crate::error::QueryError;
 
 /// The result of a query and the annotations raised while evaluating it.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,4 +64,26 @@ pub struct RangeSeries {
     pub labels: Labels,
     /// Samples, oldest first.
     pub samples: Vec<Sample>,
+}
+
+/// Fails like Prometheus when two elements of a vector have the same label set, which happens
+/// when dropping `__name__` or relabeling merges series.
+pub(crate) fn check_unique_labels(vector: &[InstantSample]) -> Result<(), QueryError> {
+    if vector.len() < 2 {
+        return Ok(());
+    }
+    let mut seen = HashSet::with_capacity(vector.len());
+    for sample in vector {
+        if !seen.insert(&sample.labels) {
+            return Err(QueryError::Execution("vector cannot contain metrics with the same labelset".to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// Whether two of the series have the same labels; such inputs are left to the step-by-step
+/// evaluator, which fails only at steps where both have a sample.
+pub(crate) fn has_duplicate_labels<'a>(labels: impl Iterator<Item = &'a Labels>) -> bool {
+    let mut seen = HashSet::new();
+    labels.into_iter().any(|l| !seen.insert(l))
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use super::error::Problem;
-use super::http_client::{HttpClientConfig, raw_with_http_client};
+use super::http_config::{HttpClientConfig, raw_with_http_client};
 use super::kubernetes::RawKubernetesSdConfig;
 use super::scrape::{FileSdConfig, StaticConfig};
 use super::{Duration, KubernetesSdConfig, list, position, validate_relabel_configs};

@@ -3,6 +3,8 @@
 //! Parsing stops at the first YAML or type error (serde cannot go on), but validation after it
 //! reports every problem it finds. Null entries in lists (`- ` with nothing after it) are found
 //! while parsing and kept aside in a per-thread list, so they too carry their own position.
+//! An unknown field that Prometheus knows (another service discovery, `tracing`, ...) is
+//! reported as not supported by promlite yet, not as unknown.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -109,7 +111,7 @@ pub(crate) fn from_yaml_error(err: &serde_saphyr::Error) -> Problem {
     let raw = serde_saphyr::DefaultMessageFormatter.format_message(inner);
     let message = if let Some(rest) = raw.strip_prefix("unknown field `") {
         let name = rest.split('`').next().unwrap_or_default();
-        match super::unsupported_hint(name) {
+        match unsupported_hint(name) {
             Some(hint) => hint,
             None => format!("unknown field {name:?}"),
         }
@@ -142,4 +144,52 @@ pub(crate) fn defer(problem: Problem) {
 /// Takes every problem deferred on this thread so far.
 pub(crate) fn take_deferred() -> Vec<Problem> {
     DEFERRED.with(|deferred| std::mem::take(&mut *deferred.borrow_mut()))
+}
+
+/// The position of a spanned value, if the parser knew it.
+pub(crate) fn position<T>(spanned: &serde_saphyr::Spanned<T>) -> Option<Position> {
+    Position::from_location(spanned.referenced)
+}
+
+/// Prometheus section and service-discovery names that promlite recognises but does not model.
+const UNSUPPORTED: [&str; 33] = [
+    "tracing",
+    "otlp",
+    "sigv4",
+    "azuread",
+    "google_iam",
+    "azure_sd_configs",
+    "consul_sd_configs",
+    "digitalocean_sd_configs",
+    "docker_sd_configs",
+    "dockerswarm_sd_configs",
+    "dns_sd_configs",
+    "ec2_sd_configs",
+    "eureka_sd_configs",
+    "gce_sd_configs",
+    "hetzner_sd_configs",
+    "http_sd_configs",
+    "ionos_sd_configs",
+    "kuma_sd_configs",
+    "lightsail_sd_configs",
+    "linode_sd_configs",
+    "marathon_sd_configs",
+    "nerve_sd_configs",
+    "nomad_sd_configs",
+    "oci_sd_configs",
+    "openstack_sd_configs",
+    "outscale_sd_configs",
+    "ovhcloud_sd_configs",
+    "puppetdb_sd_configs",
+    "scaleway_sd_configs",
+    "serverset_sd_configs",
+    "stackit_sd_configs",
+    "triton_sd_configs",
+    "uyuni_sd_configs",
+];
+
+/// The message for a field Prometheus knows but promlite does not model yet, if `name` is one.
+pub(crate) fn unsupported_hint(name: &str) -> Option<String> {
+    let known = UNSUPPORTED.contains(&name) || name == "vultr_sd_configs";
+    known.then(|| format!("{name} is not supported by promlite yet"))
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::http_client::{HttpClientConfig, join_dir, raw_with_http_client};
+use super::http_config::{HttpClientConfig, join_dir, raw_with_http_client};
 use super::secret::Url;
 
 /// The kind of Kubernetes object a discovery watches.

@@ -14,14 +14,24 @@
 //! Secrets are [`Secret`]s, which [`Config::to_yaml`] shows as `<secret>`; every URL-typed field
 //! is a [`Url`], shown with its password as `xxxxx`.
 //! Invariant: loading never touches the running config; a failed load is only an error value.
+//!
+//! Here: the model's top level ([`Config`], [`GlobalConfig`], `storage`) and the loaders. Beside
+//! it: `raw.rs` (the top level as written and its resolve pass), `scrape_config_files.rs`,
+//! `expand.rs` (`$VAR` in external labels), `list.rs` (serde helpers for lists of sections),
+//! `error.rs`, and one module per section (`scrape.rs`, `remote.rs`, `alerting.rs`,
+//! `kubernetes.rs`, `http_config.rs`) holding its model, its raw form and its checks.
 
 mod alerting;
 mod duration;
 mod error;
-mod http_client;
+mod expand;
+mod http_config;
 mod kubernetes;
+mod list;
+mod raw;
 mod remote;
 mod scrape;
+mod scrape_config_files;
 mod secret;
 mod web_config;
 
@@ -36,19 +46,18 @@ use serde_saphyr::Spanned;
 
 pub use self::alerting::{AlertingConfig, AlertmanagerConfig};
 pub use self::duration::{ByteSize, Duration};
+use self::error::position;
 pub use self::error::{ConfigError, Position, Problem};
-use self::http_client::join_dir;
-pub use self::http_client::{
+pub use self::http_config::{
     Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, ProxyConfig, TlsConfig, TlsVersion,
 };
 pub use self::kubernetes::{AttachMetadata, KubernetesSdConfig, NamespaceDiscovery, Role, Selector};
+use self::raw::{RawConfig, resolve};
 pub use self::remote::{MetadataConfig, ProtobufMessage, QueueConfig, RemoteReadConfig, RemoteWriteConfig};
-use self::remote::{RawRemoteReadConfig, RawRemoteWriteConfig};
 pub use self::scrape::{
     DEFAULT_PROTO_FIRST_SCRAPE_PROTOCOLS, DEFAULT_SCRAPE_PROTOCOLS, FileSdConfig, ScrapeConfig, ScrapeProtocol,
     StaticConfig,
 };
-use self::scrape::{ScrapeConfigEntry, parse_protocols};
 pub use self::secret::{Secret, Url};
 pub use self::web_config::{ClientAuth, TlsServerConfig, WebConfig, load_web_config};
 use crate::relabel::{NameValidation, RelabelConfig};
@@ -294,126 +303,6 @@ pub fn self_scrape(listen_address: &str) -> Config {
         .expect("the built-in self-scrape config is valid for any host:port")
 }
 
-/// Prometheus section and service-discovery names that promlite recognises but does not model.
-const UNSUPPORTED: [&str; 33] = [
-    "tracing",
-    "otlp",
-    "sigv4",
-    "azuread",
-    "google_iam",
-    "azure_sd_configs",
-    "consul_sd_configs",
-    "digitalocean_sd_configs",
-    "docker_sd_configs",
-    "dockerswarm_sd_configs",
-    "dns_sd_configs",
-    "ec2_sd_configs",
-    "eureka_sd_configs",
-    "gce_sd_configs",
-    "hetzner_sd_configs",
-    "http_sd_configs",
-    "ionos_sd_configs",
-    "kuma_sd_configs",
-    "lightsail_sd_configs",
-    "linode_sd_configs",
-    "marathon_sd_configs",
-    "nerve_sd_configs",
-    "nomad_sd_configs",
-    "oci_sd_configs",
-    "openstack_sd_configs",
-    "outscale_sd_configs",
-    "ovhcloud_sd_configs",
-    "puppetdb_sd_configs",
-    "scaleway_sd_configs",
-    "serverset_sd_configs",
-    "stackit_sd_configs",
-    "triton_sd_configs",
-    "uyuni_sd_configs",
-];
-
-/// The message for a field Prometheus knows but promlite does not model yet, if `name` is one.
-pub(crate) fn unsupported_hint(name: &str) -> Option<String> {
-    let known = UNSUPPORTED.contains(&name) || name == "vultr_sd_configs";
-    known.then(|| format!("{name} is not supported by promlite yet"))
-}
-
-/// The top level of `prometheus.yml` as written.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(default)]
-    global: Option<Spanned<RawGlobalConfig>>,
-    #[serde(default)]
-    runtime: Option<RuntimeConfig>,
-    #[serde(default)]
-    rule_files: Option<Vec<Spanned<String>>>,
-    #[serde(default)]
-    scrape_config_files: Option<Vec<Spanned<String>>>,
-    #[serde(default, deserialize_with = "list::scrape_configs")]
-    scrape_configs: Vec<Spanned<ScrapeConfigEntry>>,
-    #[serde(default)]
-    storage: Option<Spanned<StorageConfig>>,
-    #[serde(default, deserialize_with = "list::remote_write")]
-    remote_write: Vec<Spanned<RawRemoteWriteConfig>>,
-    #[serde(default, deserialize_with = "list::remote_read")]
-    remote_read: Vec<Spanned<RawRemoteReadConfig>>,
-    #[serde(default)]
-    alerting: Option<alerting::RawAlertingConfig>,
-}
-
-/// `global` as written.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawGlobalConfig {
-    #[serde(default)]
-    scrape_interval: Option<Duration>,
-    #[serde(default)]
-    scrape_timeout: Option<Duration>,
-    #[serde(default)]
-    scrape_protocols: Option<Vec<String>>,
-    #[serde(default)]
-    evaluation_interval: Option<Duration>,
-    #[serde(default)]
-    rule_query_offset: Option<Duration>,
-    #[serde(default)]
-    query_log_file: Option<String>,
-    #[serde(default)]
-    scrape_failure_log_file: Option<String>,
-    #[serde(default)]
-    external_labels: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    body_size_limit: Option<ByteSize>,
-    #[serde(default)]
-    sample_limit: Option<u64>,
-    #[serde(default)]
-    target_limit: Option<u64>,
-    #[serde(default)]
-    label_limit: Option<u64>,
-    #[serde(default)]
-    label_name_length_limit: Option<u64>,
-    #[serde(default)]
-    label_value_length_limit: Option<u64>,
-    #[serde(default)]
-    keep_dropped_targets: Option<u64>,
-    #[serde(default)]
-    metric_name_validation_scheme: Option<String>,
-    #[serde(default)]
-    metric_name_escaping_scheme: Option<String>,
-    #[serde(default)]
-    scrape_native_histograms: Option<bool>,
-    #[serde(default)]
-    convert_classic_histograms_to_nhcb: Option<bool>,
-    #[serde(default)]
-    always_scrape_classic_histograms: Option<bool>,
-    #[serde(default)]
-    extra_scrape_metrics: Option<bool>,
-}
-
-/// The position of a spanned value, if the parser knew it.
-pub(crate) fn position<T>(spanned: &Spanned<T>) -> Option<Position> {
-    Position::from_location(spanned.referenced)
-}
-
 fn load(yaml: &str, file: &str, dir: Option<&Path>) -> Result<Config, ConfigError> {
     let invalid = |problems| ConfigError::Invalid { file: file.to_owned(), problems };
     // An empty document (or only comments) is the default config, as in Prometheus.
@@ -447,390 +336,6 @@ fn load(yaml: &str, file: &str, dir: Option<&Path>) -> Result<Config, ConfigErro
     }
 }
 
-/// Upstream's `patRulePath`: `^[^*]*(\*[^/]*)?$`.
-fn is_valid_rule_path(path: &str) -> bool {
-    match path.find('*') {
-        None => true,
-        Some(star) => !path[star + 1..].contains(['*', '/']),
-    }
-}
-
-fn resolve(raw: Option<RawConfig>, dir: Option<&Path>, problems: &mut Vec<Problem>) -> Config {
-    let Some(raw) = raw else {
-        return Config {
-            global: GlobalConfig::default(),
-            runtime: RuntimeConfig::default(),
-            rule_files: Vec::new(),
-            scrape_config_files: Vec::new(),
-            scrape_configs: Vec::new(),
-            storage: StorageConfig::default(),
-            remote_write: Vec::new(),
-            remote_read: Vec::new(),
-            alerting: AlertingConfig::default(),
-        };
-    };
-    let global = match raw.global {
-        Some(spanned) => {
-            let at = position(&spanned);
-            resolve_global(spanned.value, at, dir, problems)
-        }
-        None => GlobalConfig::default(),
-    };
-    let mut paths = |list: Option<Vec<Spanned<String>>>, what: &str| -> Vec<String> {
-        let mut out = Vec::new();
-        for path in list.unwrap_or_default() {
-            if !is_valid_rule_path(&path.value) {
-                problems.push(Problem::new(position(&path), format!("invalid {what} path {:?}", path.value)));
-            }
-            let mut value = path.value;
-            if let Some(dir) = dir {
-                join_dir(dir, &mut value);
-            }
-            out.push(value);
-        }
-        out
-    };
-    let rule_files = paths(raw.rule_files, "rule file");
-    let scrape_config_files = paths(raw.scrape_config_files, "scrape config file");
-
-    let mut scrape_configs: Vec<ScrapeConfig> = Vec::with_capacity(raw.scrape_configs.len());
-    for entry in raw.scrape_configs {
-        let at = position(&entry);
-        let Some(scrape_config) = entry.value.resolve(at, &global, dir, problems) else {
-            continue;
-        };
-        if scrape_configs.iter().any(|s| s.job_name == scrape_config.job_name) {
-            problems.push(Problem::new(
-                at,
-                format!("found multiple scrape configs with job name {:?}", scrape_config.job_name),
-            ));
-            continue;
-        }
-        scrape_configs.push(scrape_config);
-    }
-
-    load_scrape_config_files(&scrape_config_files, &global, &mut scrape_configs, problems);
-
-    let mut remote_write: Vec<RemoteWriteConfig> = Vec::new();
-    for entry in raw.remote_write {
-        let at = position(&entry);
-        match entry.value.resolve() {
-            Ok((mut config, rules)) => {
-                if !config.name.is_empty() && remote_write.iter().any(|r| r.name == config.name) {
-                    problems.push(Problem::new(
-                        at,
-                        format!("found multiple remote write configs with job name {:?}", config.name),
-                    ));
-                }
-                config.write_relabel_configs =
-                    validate_relabel_configs(rules, global.metric_name_validation_scheme, problems);
-                if let Some(dir) = dir {
-                    config.http_client_config.set_directory(dir);
-                }
-                remote_write.push(config);
-            }
-            Err(message) => problems.push(Problem::new(at, message)),
-        }
-    }
-    let mut remote_read: Vec<RemoteReadConfig> = Vec::new();
-    for entry in raw.remote_read {
-        let at = position(&entry);
-        match entry.value.resolve() {
-            Ok(mut config) => {
-                if !config.name.is_empty() && remote_read.iter().any(|r| r.name == config.name) {
-                    problems.push(Problem::new(
-                        at,
-                        format!("found multiple remote read configs with job name {:?}", config.name),
-                    ));
-                }
-                if let Some(dir) = dir {
-                    config.http_client_config.set_directory(dir);
-                }
-                remote_read.push(config);
-            }
-            Err(message) => problems.push(Problem::new(at, message)),
-        }
-    }
-    let storage = match raw.storage {
-        Some(spanned) => {
-            let at = position(&spanned);
-            if let Err(message) = validate_storage(&spanned.value) {
-                problems.push(Problem::new(at, message));
-            }
-            spanned.value
-        }
-        None => StorageConfig::default(),
-    };
-    Config {
-        global,
-        runtime: raw.runtime.unwrap_or_default(),
-        rule_files,
-        scrape_config_files,
-        scrape_configs,
-        storage,
-        remote_write,
-        remote_read,
-        alerting: raw.alerting.map(|a| a.resolve(dir, problems)).unwrap_or_default(),
-    }
-}
-
-/// A file named in `scrape_config_files`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawScrapeConfigFile {
-    #[serde(default, deserialize_with = "list::scrape_configs")]
-    scrape_configs: Vec<Spanned<ScrapeConfigEntry>>,
-}
-
-/// Files matching `pattern`, where only the last path element may hold `*` (as `patRulePath`
-/// allows); a pattern without `*` names the file itself if it exists, as Go's `filepath.Glob`.
-fn glob(pattern: &str) -> Vec<std::path::PathBuf> {
-    let path = Path::new(pattern);
-    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return Vec::new();
-    };
-    if !name.contains('*') {
-        return if path.is_file() { vec![path.to_owned()] } else { Vec::new() };
-    }
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return Vec::new();
-    };
-    let (prefix, rest) = name.split_once('*').unwrap_or((name.as_str(), ""));
-    let mut out: Vec<_> = entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|p| {
-            let file = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            p.is_file() && file.len() >= prefix.len() + rest.len() && file.starts_with(prefix) && file.ends_with(rest)
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// Loads the scrape configs of `scrape_config_files` (upstream `Config.GetScrapeConfigs`):
-/// each is validated against `global`, its relative paths resolved against its own directory,
-/// and a job name may appear only once across all files.
-fn load_scrape_config_files(
-    patterns: &[String],
-    global: &GlobalConfig,
-    scrape_configs: &mut Vec<ScrapeConfig>,
-    problems: &mut Vec<Problem>,
-) {
-    let mut origin: BTreeMap<String, String> =
-        scrape_configs.iter().map(|s| (s.job_name.clone(), "main config file".to_owned())).collect();
-    for pattern in patterns {
-        for path in glob(pattern) {
-            let file = path.display().to_string();
-            let in_file = |mut problem: Problem| {
-                problem.file = Some(file.clone());
-                problem
-            };
-            let yaml = match std::fs::read_to_string(&path) {
-                Ok(yaml) => yaml,
-                Err(err) => {
-                    problems.push(in_file(Problem::new(None, err.to_string())));
-                    continue;
-                }
-            };
-            error::take_deferred();
-            let parsed = serde_saphyr::from_str::<Option<RawScrapeConfigFile>>(&yaml);
-            let deferred = error::take_deferred();
-            problems.extend(deferred.into_iter().map(in_file));
-            let raw = match parsed {
-                Ok(raw) => raw,
-                Err(err) => {
-                    problems.push(in_file(error::from_yaml_error(&err)));
-                    continue;
-                }
-            };
-            let dir = path.parent();
-            for entry in raw.map(|r| r.scrape_configs).unwrap_or_default() {
-                let at = position(&entry);
-                let mut found = Vec::new();
-                let resolved = entry.value.resolve(at, global, dir, &mut found);
-                problems.extend(found.into_iter().map(in_file));
-                let Some(scrape_config) = resolved else {
-                    continue;
-                };
-                if let Some(first) = origin.get(&scrape_config.job_name) {
-                    problems.push(in_file(Problem::new(
-                        at,
-                        format!(
-                            "found multiple scrape configs with job name {:?}, first found in {first}",
-                            scrape_config.job_name
-                        ),
-                    )));
-                    continue;
-                }
-                origin.insert(scrape_config.job_name.clone(), format!("{file:?}"));
-                scrape_configs.push(scrape_config);
-            }
-        }
-    }
-}
-
-fn validate_storage(storage: &StorageConfig) -> Result<(), String> {
-    let Some(tsdb) = &storage.tsdb else {
-        return Ok(());
-    };
-    if let Some(retention) = &tsdb.retention
-        && !(0.0..=100.0).contains(&retention.percentage)
-    {
-        return Err(format!("invalid retention percentage {}: must be between 0 and 100", retention.percentage));
-    }
-    if let Some(encoding) = &tsdb.chunk_encoding
-        && !matches!(encoding.floats.as_str(), "" | "xor" | "xor2")
-    {
-        return Err(format!("invalid chunk_encoding floats {:?}: must be one of \"xor\" or \"xor2\"", encoding.floats));
-    }
-    Ok(())
-}
-
-fn resolve_global(
-    raw: RawGlobalConfig,
-    at: Option<Position>,
-    dir: Option<&Path>,
-    problems: &mut Vec<Problem>,
-) -> GlobalConfig {
-    let defaults = GlobalConfig::default();
-    let mut report = |message: String| problems.push(Problem::new(at, message));
-    let metric_name_validation_scheme = match raw.metric_name_validation_scheme.as_deref() {
-        None | Some("") | Some("utf8") => NameValidation::Utf8,
-        Some("legacy") => NameValidation::Legacy,
-        Some(other) => {
-            report(format!(
-                "unknown global name validation method specified, must be either '', 'legacy' or 'utf8', got {other}"
-            ));
-            NameValidation::Utf8
-        }
-    };
-    let mut external_labels = BTreeMap::new();
-    for (name, value) in raw.external_labels.unwrap_or_default() {
-        if !metric_name_validation_scheme.is_valid_label_name(&name) {
-            report(format!("{name:?} is not a valid label name"));
-        }
-        let value = expand_env(&value);
-        external_labels.insert(name, value);
-    }
-    let scrape_interval = raw.scrape_interval.filter(|d| !d.is_zero()).unwrap_or(defaults.scrape_interval);
-    let mut scrape_timeout = raw.scrape_timeout.unwrap_or_default();
-    if scrape_timeout > scrape_interval {
-        report("global scrape timeout greater than scrape interval".to_owned());
-    }
-    if scrape_timeout.is_zero() {
-        scrape_timeout = defaults.scrape_timeout.min(scrape_interval);
-    }
-    let scrape_protocols = match raw.scrape_protocols {
-        None => None,
-        Some(names) => match parse_protocols(&names) {
-            Ok(protocols) => Some(protocols),
-            Err(message) => {
-                report(format!("{message} for global config"));
-                None
-            }
-        },
-    };
-    let metric_name_escaping_scheme = match raw.metric_name_escaping_scheme.filter(|s| !s.is_empty()) {
-        Some(scheme) => {
-            if !["allow-utf-8", "underscores", "dots", "values"].contains(&scheme.as_str()) {
-                report(format!(
-                    "unknown global name escaping method specified, must be one of 'allow-utf-8', 'underscores', 'dots', or 'values', got {scheme:?}"
-                ));
-            }
-            scheme
-        }
-        None if metric_name_validation_scheme == NameValidation::Legacy => "underscores".to_owned(),
-        None => "allow-utf-8".to_owned(),
-    };
-    let mut query_log_file = raw.query_log_file.unwrap_or_default();
-    let mut scrape_failure_log_file = raw.scrape_failure_log_file.unwrap_or_default();
-    if let Some(dir) = dir {
-        join_dir(dir, &mut query_log_file);
-        join_dir(dir, &mut scrape_failure_log_file);
-    }
-    GlobalConfig {
-        scrape_interval,
-        scrape_timeout,
-        scrape_protocols,
-        evaluation_interval: raw.evaluation_interval.filter(|d| !d.is_zero()).unwrap_or(defaults.evaluation_interval),
-        rule_query_offset: raw.rule_query_offset.unwrap_or_default(),
-        query_log_file,
-        scrape_failure_log_file,
-        external_labels,
-        body_size_limit: raw.body_size_limit.unwrap_or_default(),
-        sample_limit: raw.sample_limit.unwrap_or(0),
-        target_limit: raw.target_limit.unwrap_or(0),
-        label_limit: raw.label_limit.unwrap_or(0),
-        label_name_length_limit: raw.label_name_length_limit.unwrap_or(0),
-        label_value_length_limit: raw.label_value_length_limit.unwrap_or(0),
-        keep_dropped_targets: raw.keep_dropped_targets.unwrap_or(0),
-        metric_name_validation_scheme,
-        metric_name_escaping_scheme,
-        scrape_native_histograms: raw.scrape_native_histograms.unwrap_or(false),
-        convert_classic_histograms_to_nhcb: raw.convert_classic_histograms_to_nhcb.unwrap_or(false),
-        always_scrape_classic_histograms: raw.always_scrape_classic_histograms.unwrap_or(false),
-        extra_scrape_metrics: raw.extra_scrape_metrics.unwrap_or(false),
-    }
-}
-
-/// Expands `$VAR` and `${VAR}` from the environment the way Go's `os.Expand` does for
-/// Prometheus's external labels; `$$` is a literal `$`, an unset variable is empty.
-fn expand_env(value: &str) -> String {
-    expand_with(value, |name| std::env::var(name).unwrap_or_default())
-}
-
-/// [`expand_env`] over any variable lookup (tests pass their own instead of the environment).
-pub(crate) fn expand_with(value: &str, env: impl Fn(&str) -> String) -> String {
-    let lookup = |name: &str| -> String {
-        if name == "$" {
-            return "$".to_owned();
-        }
-        env(name)
-    };
-    let is_special = |c: u8| b"*#$@!?-0123456789".contains(&c);
-    let bytes = value.as_bytes();
-    let mut out = String::with_capacity(value.len());
-    let mut copied_to = 0;
-    let mut j = 0;
-    while j < bytes.len() {
-        if bytes[j] == b'$' && j + 1 < bytes.len() {
-            out.push_str(&value[copied_to..j]);
-            let rest = &value[j + 1..];
-            let rb = rest.as_bytes();
-            // (name, characters consumed after the '$'); an empty name with width 0 keeps the '$'.
-            let (name, width): (&str, usize) = if rb[0] == b'{' {
-                if rb.len() > 2 && is_special(rb[1]) && rb[2] == b'}' {
-                    (&rest[1..2], 3)
-                } else {
-                    match rest[1..].find('}') {
-                        Some(0) => ("", 2),
-                        Some(end) => (&rest[1..1 + end], end + 2),
-                        None => ("", 1),
-                    }
-                }
-            } else if is_special(rb[0]) {
-                (&rest[..1], 1)
-            } else {
-                let len = rb.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
-                (&rest[..len], len)
-            };
-            if name.is_empty() && width == 0 {
-                out.push('$');
-            } else if !name.is_empty() {
-                out.push_str(&lookup(name));
-            }
-            j += width + 1;
-            copied_to = j;
-        } else {
-            j += 1;
-        }
-    }
-    out.push_str(&value[copied_to..]);
-    out
-}
-
 /// Validates relabel rules against the name scheme, reporting each bad rule at its position.
 pub(crate) fn validate_relabel_configs(
     rules: Vec<Spanned<RelabelConfig>>,
@@ -845,56 +350,4 @@ pub(crate) fn validate_relabel_configs(
         out.push(rule.value);
     }
     out
-}
-
-/// `deserialize_with` helpers for lists whose entries need a position and whose null entries
-/// must be reported with Prometheus's message instead of failing the parse.
-pub(crate) mod list {
-    use serde::{Deserialize, Deserializer};
-    use serde_saphyr::Spanned;
-
-    use super::error::{Position, Problem, defer};
-
-    fn entries<'de, D, T>(deserializer: D, null_message: &str) -> Result<Vec<Spanned<T>>, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: Deserialize<'de>,
-    {
-        let items = Option::<Vec<Spanned<Option<T>>>>::deserialize(deserializer)?.unwrap_or_default();
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            match item.value {
-                Some(value) => out.push(Spanned::new(value, item.referenced, item.defined)),
-                None => defer(Problem::new(Position::from_location(item.referenced), null_message)),
-            }
-        }
-        Ok(out)
-    }
-
-    macro_rules! entry_lists {
-        ($($name:ident: $ty:ty => $message:literal;)*) => {
-            $(
-                pub(crate) fn $name<'de, D: Deserializer<'de>>(
-                    deserializer: D,
-                ) -> Result<Vec<Spanned<$ty>>, D::Error> {
-                    entries(deserializer, $message)
-                }
-            )*
-        };
-    }
-
-    entry_lists! {
-        scrape_configs: super::ScrapeConfigEntry => "empty or null scrape config section";
-        remote_write: super::RawRemoteWriteConfig => "empty or null remote write config section";
-        remote_read: super::RawRemoteReadConfig => "empty or null remote read config section";
-        static_configs: super::StaticConfig => "empty or null section in static_configs";
-        file_sd_configs: super::FileSdConfig => "empty or null section in file_sd_configs";
-        kubernetes_sd_configs: super::kubernetes::RawKubernetesSdConfig => "empty or null section in kubernetes_sd_configs";
-        target_relabel_configs: crate::relabel::RelabelConfig => "empty or null target relabeling rule in scrape config";
-        metric_relabel_configs: crate::relabel::RelabelConfig => "empty or null metric relabeling rule in scrape config";
-        write_relabel_configs: crate::relabel::RelabelConfig => "empty or null relabeling rule in remote write config";
-        alertmanagers: super::alerting::AlertmanagerEntry => "empty or null section in alertmanagers";
-        alert_relabel_configs: crate::relabel::RelabelConfig => "empty or null alert relabeling rule";
-        alertmanager_relabel_configs: crate::relabel::RelabelConfig => "empty or null Alertmanager target relabeling rule";
-    }
 }

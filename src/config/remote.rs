@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use super::duration::Duration;
-use super::http_client::{HttpClientConfig, raw_with_http_client};
+use super::http_config::{HttpClientConfig, raw_with_http_client};
 use super::list;
 use super::secret::Url;
 use crate::relabel::RelabelConfig;

@@ -15,7 +15,7 @@ use serde_saphyr::Spanned;
 
 use super::duration::{ByteSize, Duration};
 use super::error::{Position, Problem};
-use super::http_client::{HttpClientConfig, join_dir, raw_with_http_client};
+use super::http_config::{HttpClientConfig, join_dir, raw_with_http_client};
 use super::kubernetes::{KubernetesSdConfig, RawKubernetesSdConfig};
 use super::{GlobalConfig, list, position, validate_relabel_configs};
 use crate::relabel::{NameValidation, RelabelConfig};

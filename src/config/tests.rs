@@ -127,7 +127,7 @@ fn external_labels_expand_environment() {
     let env = |name: &str| if name == "VAR" { "v".to_owned() } else { String::new() };
     let cases = [("${VAR}", "v"), ("x$VAR", "xv"), ("x$${VAR}", "x${VAR}"), ("foo$$bar", "foo$bar"), ("$UNSET", "")];
     for (input, want) in cases {
-        assert_eq!(super::expand_with(input, env), want, "{input}");
+        assert_eq!(super::expand::expand_with(input, env), want, "{input}");
     }
     // Through a real load, with a variable every environment has.
     let config = load("global:\n  external_labels:\n    path: ${PATH}\n");

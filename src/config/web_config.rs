@@ -12,7 +12,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::error::{ConfigError, Problem, from_yaml_error};
-use super::http_client::join_dir;
+use super::http_config::join_dir;
 use super::{Secret, TlsVersion};
 
 /// The whole web configuration.

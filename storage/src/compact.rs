@@ -11,9 +11,10 @@ use std::sync::{Arc, PoisonError};
 
 use crate::block::{Block, BlockCompaction, BlockDesc, BlockError, BlockMeta, BlockWriter, ChunkMeta, new_ulid};
 use crate::chunkenc::{XorChunk, XorIterator};
-use crate::head::{ChunkData, Head, Sample};
+use crate::head::{ChunkData, Head};
 use crate::labels::{Label, Labels};
 use crate::matcher::{MatchOp, Matcher};
+use crate::sample::Sample;
 
 /// Samples per chunk when compaction re-encodes one (upstream's target, 120).
 const SAMPLES_PER_CHUNK: usize = 120;

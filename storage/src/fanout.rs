@@ -7,8 +7,8 @@
 //! samples are the union by timestamp; where two sources hold the same timestamp the earlier
 //! source (local first) wins.
 
-use crate::head::Sample;
 use crate::matcher::Matcher;
+use crate::sample::Sample;
 use crate::series::Series;
 
 /// What a secondary is asked for: one selector over one time range.

@@ -38,22 +38,21 @@ mod matcher;
 mod memory;
 mod mmap;
 mod querier;
+mod sample;
 mod series;
 mod wal;
 
 pub use block::BlockError;
 pub use chunks_head::{ChunkDiskError, ChunkRepair};
-pub use db::{
-    BlockInfo, COMPACTION_DURATION_BUCKETS, CompactionError, Db, DbError, Histogram, Options, ReplayProgress,
-    ReplayStats, TsdbMetrics,
-};
+pub use db::{BlockInfo, COMPACTION_DURATION_BUCKETS, CompactionError, Db, DbError, Histogram, Options, TsdbMetrics};
 pub use fanout::{SecondaryError, SecondaryQueryable, SecondarySelect};
 pub use float::format_go_g;
-pub use head::{AppendError, Appender, CommitError, HeadStats, STALE_NAN, Sample, SeriesRef, TsdbStatus, is_stale_nan};
+pub use head::{AppendError, Appender, CommitError, HeadStats, ReplayProgress, ReplayStats, SeriesRef, TsdbStatus};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME, escape_label_value};
 pub use matcher::{BadRegex, MatchOp, Matcher, anchored_regex_source, compile_anchored};
 pub use memory::release_free_memory;
 pub use querier::{Querier, SelectLimit};
+pub use sample::{STALE_NAN, Sample, is_stale_nan};
 pub use series::{PartIter, Series, SeriesIter};
 pub use wal::tail::{TailRecord, WalPosition, WalTail};
 pub use wal::{Repair, WalError};

@@ -25,9 +25,10 @@ use std::sync::RwLock;
 use crate::block::Block;
 use crate::chunkenc::XorIterator;
 use crate::fanout::{self, Secondaries, SecondaryError, SecondarySelect};
-use crate::head::{Head, Sample, SeriesState};
+use crate::head::{Head, SeriesState};
 use crate::labels::Labels;
 use crate::matcher::Matcher;
+use crate::sample::Sample;
 use crate::series::{ChunkPart, Part, Series};
 
 /// Why a querier stopped decoding; its selects return nothing from then on.

@@ -10,9 +10,9 @@
 //! while one series is walked, one decoded chunk per part, not the decoded input range.
 
 use crate::chunkenc::XorIterator;
-use crate::head::Sample;
 use crate::labels::Labels;
 use crate::mmap::ChunkBytes;
+use crate::sample::Sample;
 
 /// One selected series: its labels and its samples in the querier's range, read through
 /// [`Series::iter`].

@@ -11,9 +11,10 @@ mod range;
 use promlite_storage::{Labels, LabelsBuilder, METRIC_NAME, Sample, compile_anchored};
 use promql_parser::parser::{Call, Expr, VectorSelector};
 
-use crate::engine::{Evaluator, StepSeries, Steps, Val, check_unique_labels, has_duplicate_labels};
+use crate::engine::{Evaluator, StepSeries, Steps, Val};
 use crate::error::QueryError;
-use crate::value::InstantSample;
+use crate::parser::unwrap_parens;
+use crate::value::{InstantSample, check_unique_labels, has_duplicate_labels};
 pub(crate) use histogram::go_float;
 use range::{Window, changes, extrapolated_rate, instant_value, linear_regression, over_range, resets, variance};
 pub(crate) use range::{mean, quantile};
@@ -546,13 +547,6 @@ fn with_label(labels: &Labels, name: &str, value: String) -> Labels {
 // invalid UTF-8 a Go string escape can make (see `parser.rs`).
 pub(crate) fn is_valid_label_name(name: &str) -> bool {
     !name.is_empty() && !name.contains('\u{FFFD}')
-}
-
-fn unwrap_parens(mut expr: &Expr) -> &Expr {
-    while let Expr::Paren(p) = expr {
-        expr = &p.expr;
-    }
-    expr
 }
 
 // Go's math.Max/Min: NaN wins, unlike Rust's f64::max/min.

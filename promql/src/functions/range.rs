@@ -8,9 +8,10 @@
 use promlite_storage::Sample;
 use promql_parser::parser::Expr;
 
-use super::{KahanSum, unwrap_parens};
+use super::KahanSum;
 use crate::engine::Evaluator;
 use crate::error::QueryError;
+use crate::parser::unwrap_parens;
 use crate::value::InstantSample;
 
 /// One series' view of a range-vector argument at one step.

@@ -9,9 +9,9 @@ use std::process::Command;
 
 use super::*;
 use crate::chunkenc::{XorChunk, XorIterator};
-use crate::head::STALE_NAN;
 use crate::labels::Label;
 use crate::matcher::MatchOp;
+use crate::sample::STALE_NAN;
 
 /// Series labels → samples in time order.
 type Model = BTreeMap<Labels, Vec<(i64, f64)>>;

@@ -8,7 +8,7 @@
 use super::bstream::{BitReader, BitWriter, EndOfStream};
 use super::put_uvarint;
 use super::put_varint;
-use crate::head::Sample;
+use crate::sample::Sample;
 
 /// A chunk could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -328,7 +328,7 @@ impl Iterator for XorIterator<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::head::{STALE_NAN, is_stale_nan};
+    use crate::sample::{STALE_NAN, is_stale_nan};
     use proptest::prelude::*;
 
     fn encode(samples: &[(i64, f64)]) -> XorChunk {

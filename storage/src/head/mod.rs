@@ -11,9 +11,11 @@
 //! A series' tombstones (deleted intervals, from WAL Tombstones records Prometheus's admin API
 //! wrote) hide its samples in them from every read, whenever those samples came (upstream
 //! `Head.tombstones`); head compaction leaves them out of the block.
+//! `replay.rs` rebuilds the head at open from `chunks_head/` and the WAL.
 
 mod appender;
 pub(crate) mod postings;
+mod replay;
 mod status;
 mod symbols;
 #[cfg(test)]
@@ -28,38 +30,21 @@ use crate::chunkenc::{XorChunk, XorIterator};
 use crate::chunks_head::{ChunkBytes, ChunkDiskMapper};
 use crate::labels::{Label, Labels};
 use crate::matcher::Matcher;
+use crate::sample::Sample;
 use crate::series::{ChunkPart, Part};
 use crate::wal::{Wal, WalError};
 use postings::MemPostings;
 use symbols::Symbols;
 
 pub use appender::Appender;
+pub(crate) use replay::replay_wal;
+pub use replay::{ReplayProgress, ReplayStats};
 pub use status::TsdbStatus;
 
 /// Identifies a series in the head; persisted in the WAL and `chunks_head/`, so stable across
 /// restarts (upstream `HeadSeriesRef`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SeriesRef(pub u64);
-
-/// One sample: a millisecond timestamp and a float value (stale markers are a special NaN).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sample {
-    /// Milliseconds since the Unix epoch.
-    pub t: i64,
-    /// The value; [`STALE_NAN`] bits mark staleness.
-    pub v: f64,
-}
-
-/// The bit pattern Prometheus writes as a staleness marker.
-pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
-
-/// The staleness marker as a float. Compare with [`is_stale_nan`], never with `==`.
-pub const STALE_NAN: f64 = f64::from_bits(STALE_NAN_BITS);
-
-/// Whether `v` is a staleness marker (bit-exact; any other NaN is an ordinary value).
-pub fn is_stale_nan(v: f64) -> bool {
-    v.to_bits() == STALE_NAN_BITS
-}
 
 /// Why a sample was not appended; the texts are Prometheus's (`storage/interface.go`).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -192,7 +192,7 @@ pub(crate) fn decode(rec: &[u8]) -> Result<Record, RecordError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::head::STALE_NAN;
+    use crate::sample::STALE_NAN;
     use proptest::prelude::*;
 
     #[test]

@@ -424,17 +424,17 @@ macro_rules! raw_with_http_client {
         struct $name {
             $( $(#[$fmeta])* $field: $ty, )*
             #[serde(default)]
-            basic_auth: Option<$crate::config::http_client::BasicAuth>,
+            basic_auth: Option<$crate::config::http_config::BasicAuth>,
             #[serde(default)]
-            authorization: Option<$crate::config::http_client::Authorization>,
+            authorization: Option<$crate::config::http_config::Authorization>,
             #[serde(default)]
-            oauth2: Option<$crate::config::http_client::OAuth2>,
+            oauth2: Option<$crate::config::http_config::OAuth2>,
             #[serde(default)]
             bearer_token: Option<$crate::config::Secret>,
             #[serde(default)]
             bearer_token_file: Option<String>,
             #[serde(default)]
-            tls_config: Option<$crate::config::http_client::TlsConfig>,
+            tls_config: Option<$crate::config::http_config::TlsConfig>,
             #[serde(default)]
             proxy_url: Option<String>,
             #[serde(default)]
@@ -450,12 +450,12 @@ macro_rules! raw_with_http_client {
             enable_http2: Option<bool>,
             #[serde(default)]
             http_headers:
-                Option<std::collections::BTreeMap<String, $crate::config::http_client::HttpHeader>>,
+                Option<std::collections::BTreeMap<String, $crate::config::http_config::HttpHeader>>,
         }
 
         impl $name {
-            fn take_http_client(&mut self) -> $crate::config::http_client::RawHttpClientConfig {
-                $crate::config::http_client::RawHttpClientConfig {
+            fn take_http_client(&mut self) -> $crate::config::http_config::RawHttpClientConfig {
+                $crate::config::http_config::RawHttpClientConfig {
                     basic_auth: self.basic_auth.take(),
                     authorization: self.authorization.take(),
                     oauth2: self.oauth2.take(),

@@ -1,0 +1,50 @@
+//! `deserialize_with` helpers for lists whose entries need a position and whose null entries
+//! must be reported with Prometheus's message instead of failing the parse.
+
+use serde::{Deserialize, Deserializer};
+use serde_saphyr::Spanned;
+
+use super::error::{Position, Problem, defer};
+
+fn entries<'de, D, T>(deserializer: D, null_message: &str) -> Result<Vec<Spanned<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let items = Option::<Vec<Spanned<Option<T>>>>::deserialize(deserializer)?.unwrap_or_default();
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match item.value {
+            Some(value) => out.push(Spanned::new(value, item.referenced, item.defined)),
+            None => defer(Problem::new(Position::from_location(item.referenced), null_message)),
+        }
+    }
+    Ok(out)
+}
+
+macro_rules! entry_lists {
+    ($($name:ident: $ty:ty => $message:literal;)*) => {
+        $(
+            pub(crate) fn $name<'de, D: Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Vec<Spanned<$ty>>, D::Error> {
+                entries(deserializer, $message)
+            }
+        )*
+    };
+}
+
+entry_lists! {
+    scrape_configs: super::scrape::ScrapeConfigEntry => "empty or null scrape config section";
+    remote_write: super::remote::RawRemoteWriteConfig => "empty or null remote write config section";
+    remote_read: super::remote::RawRemoteReadConfig => "empty or null remote read config section";
+    static_configs: super::StaticConfig => "empty or null section in static_configs";
+    file_sd_configs: super::FileSdConfig => "empty or null section in file_sd_configs";
+    kubernetes_sd_configs: super::kubernetes::RawKubernetesSdConfig => "empty or null section in kubernetes_sd_configs";
+    target_relabel_configs: crate::relabel::RelabelConfig => "empty or null target relabeling rule in scrape config";
+    metric_relabel_configs: crate::relabel::RelabelConfig => "empty or null metric relabeling rule in scrape config";
+    write_relabel_configs: crate::relabel::RelabelConfig => "empty or null relabeling rule in remote write config";
+    alertmanagers: super::alerting::AlertmanagerEntry => "empty or null section in alertmanagers";
+    alert_relabel_configs: crate::relabel::RelabelConfig => "empty or null alert relabeling rule";
+    alertmanager_relabel_configs: crate::relabel::RelabelConfig => "empty or null Alertmanager target relabeling rule";
+}
