@@ -323,8 +323,8 @@ fn endpoints_role_exact_labels() {
         ]));
         out
     };
-    let app = container("app", "example/web:1.2", "http", "8080", None);
-    let sidecar = container("sidecar", "example/exporter:0.9", "metrics", "9091", None);
+    let app = container("app", "example/web:1.2", "http", "8080", Some("false"));
+    let sidecar = container("sidecar", "example/exporter:0.9", "metrics", "9091", Some("false"));
     let (web0, web1) = (web_pod_labels("web-0", "10.1.0.10", true), web_pod_labels("web-1", "10.1.0.11", false));
     assert_targets(
         web,

@@ -3,15 +3,15 @@
 //! One group per Endpoints object (`endpoints/<namespace>/<name>`), even one without subsets
 //! (then with no targets). Per subset, per port: the ready `addresses`, then `notReadyAddresses`
 //! with `endpoint_ready="false"`. An address whose `targetRef` is a Pod we hold gets the pod's
-//! labels and, when a container declares the endpoint's port, that container's labels; then every
-//! container port of such a pod that no endpoint port covered becomes one more target carrying
-//! only pod and container labels. The group carries the Service's namespace, name, labels and
+//! labels and, when a container (init containers included) declares the endpoint's port, that
+//! container's labels; then every container port of such a pod that no endpoint port covered
+//! becomes one more target carrying only pod and container labels. The group carries the Service's namespace, name, labels and
 //! annotations (found by the same name) and the Endpoints object's own.
 
 use std::collections::BTreeMap;
 
 use super::objects::{EndpointAddress, EndpointPort, Endpoints, Pod};
-use super::pod::pod_labels;
+use super::pod::{add_container_port_labels, pod_labels, uncovered_port_targets};
 use super::service::service_labels;
 use super::{Labels, META, Stores, add_namespace_labels, add_node_labels, add_object_meta, join_host_port};
 use crate::config::AttachMetadata;
@@ -68,18 +68,7 @@ pub(crate) fn build(endpoints: &Endpoints, stores: &Stores, attach: &AttachMetad
             return;
         };
         target.extend(pod_labels(&pod));
-        'containers: for container in &pod.spec.containers {
-            for container_port in &container.ports {
-                if container_port.container_port == port.port {
-                    target.insert(format!("{META}pod_container_name"), container.name.clone());
-                    target.insert(format!("{META}pod_container_image"), container.image.clone());
-                    target.insert(format!("{META}pod_container_port_name"), container_port.name.clone());
-                    target.insert(format!("{META}pod_container_port_number"), port.port.to_string());
-                    target.insert(format!("{META}pod_container_port_protocol"), port.protocol.clone());
-                    break 'containers;
-                }
-            }
-        }
+        add_container_port_labels(&mut target, &pod, port.port, |_| port.protocol.clone());
         let key = (pod.metadata.namespace.clone(), pod.metadata.name.clone());
         seen_pods.entry(key).or_insert_with(|| (pod.clone(), Vec::new())).1.push(port.port);
         group.targets.push(target);
@@ -96,27 +85,7 @@ pub(crate) fn build(endpoints: &Endpoints, stores: &Stores, attach: &AttachMetad
     }
 
     for (pod, covered) in seen_pods.values() {
-        if pod.status.pod_ip.is_empty() {
-            continue;
-        }
-        for container in &pod.spec.containers {
-            for container_port in &container.ports {
-                if covered.contains(&container_port.container_port) {
-                    continue;
-                }
-                let number = container_port.container_port.to_string();
-                let mut target = Labels::from([
-                    ("__address__".to_owned(), join_host_port(&pod.status.pod_ip, &number)),
-                    (format!("{META}pod_container_name"), container.name.clone()),
-                    (format!("{META}pod_container_image"), container.image.clone()),
-                    (format!("{META}pod_container_port_name"), container_port.name.clone()),
-                    (format!("{META}pod_container_port_number"), number),
-                    (format!("{META}pod_container_port_protocol"), container_port.protocol.clone()),
-                ]);
-                target.extend(pod_labels(pod));
-                group.targets.push(target);
-            }
-        }
+        group.targets.extend(uncovered_port_targets(pod, |port| covered.contains(&port)));
     }
     group
 }

@@ -3,8 +3,8 @@
 //! One group per EndpointSlice (`endpointslice/<namespace>/<name>`), even an empty one
 //! (`endpoints: null`). Per endpoint, per port, per address, one target; no filtering on
 //! conditions (the `conditions_*` labels appear only when the API sets them); a port with no
-//! number gives the bare address. Pod and container labels as in the endpoints role (init
-//! containers included here), plus one target per uncovered container port of each seen pod.
+//! number gives the bare address. Pod and container labels as in the endpoints role, plus one
+//! target per uncovered container port of each seen pod.
 //! The Service comes from the slice's `kubernetes.io/service-name` label. Slices of both address
 //! families yield targets, as upstream (an IPv6 address is bracketed in `__address__`).
 
@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::objects::{EndpointSlice, Pod, SliceEndpoint, SlicePort};
-use super::pod::pod_labels;
+use super::pod::{add_container_port_labels, pod_labels, uncovered_port_targets};
 use super::service::service_labels;
 use super::{Labels, META, Stores, add_namespace_labels, add_node_labels, add_object_meta, join_host_port, sanitize};
 use crate::config::AttachMetadata;
@@ -87,21 +87,7 @@ pub(crate) fn build(slice: &EndpointSlice, stores: &Stores, attach: &AttachMetad
         };
         target.extend(pod_labels(&pod));
         if let Some(number) = port.port {
-            let app = pod.spec.containers.iter().map(|c| (c, false));
-            let init = pod.spec.init_containers.iter().map(|c| (c, true));
-            'containers: for (container, is_init) in app.chain(init) {
-                for container_port in &container.ports {
-                    if container_port.container_port == number {
-                        target.insert(format!("{META}pod_container_name"), container.name.clone());
-                        target.insert(format!("{META}pod_container_image"), container.image.clone());
-                        target.insert(format!("{META}pod_container_port_name"), container_port.name.clone());
-                        target.insert(format!("{META}pod_container_port_number"), number.to_string());
-                        target.insert(format!("{META}pod_container_port_protocol"), container_port.protocol.clone());
-                        target.insert(format!("{META}pod_container_init"), is_init.to_string());
-                        break 'containers;
-                    }
-                }
-            }
+            add_container_port_labels(&mut target, &pod, number, |container_port| container_port.protocol.clone());
         }
         let key = (pod.metadata.namespace.clone(), pod.metadata.name.clone());
         seen_pods.entry(key).or_insert_with(|| (pod.clone(), Vec::new())).1.push(port.port);
@@ -116,30 +102,7 @@ pub(crate) fn build(slice: &EndpointSlice, stores: &Stores, attach: &AttachMetad
     }
 
     for (pod, covered) in seen_pods.values() {
-        if pod.status.pod_ip.is_empty() {
-            continue;
-        }
-        let app = pod.spec.containers.iter().map(|c| (c, false));
-        let init = pod.spec.init_containers.iter().map(|c| (c, true));
-        for (container, is_init) in app.chain(init) {
-            for container_port in &container.ports {
-                if covered.contains(&Some(container_port.container_port)) {
-                    continue;
-                }
-                let number = container_port.container_port.to_string();
-                let mut target = Labels::from([
-                    ("__address__".to_owned(), join_host_port(&pod.status.pod_ip, &number)),
-                    (format!("{META}pod_container_name"), container.name.clone()),
-                    (format!("{META}pod_container_image"), container.image.clone()),
-                    (format!("{META}pod_container_port_name"), container_port.name.clone()),
-                    (format!("{META}pod_container_port_number"), number),
-                    (format!("{META}pod_container_port_protocol"), container_port.protocol.clone()),
-                    (format!("{META}pod_container_init"), is_init.to_string()),
-                ]);
-                target.extend(pod_labels(pod));
-                group.targets.push(target);
-            }
-        }
+        group.targets.extend(uncovered_port_targets(pod, |port| covered.contains(&Some(port))));
     }
     group
 }

@@ -7,10 +7,65 @@
 
 use std::net::IpAddr;
 
-use super::objects::{ContainerStatus, Pod};
+use super::objects::{Container, ContainerPort, ContainerStatus, Pod};
 use super::{Labels, META, Stores, add_namespace_labels, add_node_labels, add_object_meta, join_host_port};
 use crate::config::AttachMetadata;
 use crate::discovery::TargetGroup;
+
+/// The pod's containers, app containers first, each with whether it is an init container.
+fn containers(pod: &Pod) -> impl Iterator<Item = (&Container, bool)> {
+    let app = pod.spec.containers.iter().map(|c| (c, false));
+    app.chain(pod.spec.init_containers.iter().map(|c| (c, true)))
+}
+
+/// Adds the labels of the pod's container that declares `port` to an endpoint's target, with
+/// `protocol` as its port protocol (the endpoints role takes the endpoint port's, the
+/// endpointslice role the container port's). Where several containers declare the port, the
+/// last (init containers after app containers) wins, as upstream's loop overwrites.
+pub(crate) fn add_container_port_labels(
+    target: &mut Labels,
+    pod: &Pod,
+    port: i32,
+    protocol: impl Fn(&ContainerPort) -> String,
+) {
+    for (container, is_init) in containers(pod) {
+        if let Some(container_port) = container.ports.iter().find(|p| p.container_port == port) {
+            target.insert(format!("{META}pod_container_name"), container.name.clone());
+            target.insert(format!("{META}pod_container_image"), container.image.clone());
+            target.insert(format!("{META}pod_container_port_name"), container_port.name.clone());
+            target.insert(format!("{META}pod_container_port_number"), port.to_string());
+            target.insert(format!("{META}pod_container_port_protocol"), protocol(container_port));
+            target.insert(format!("{META}pod_container_init"), is_init.to_string());
+        }
+    }
+}
+
+/// One target per container port of a pod seen behind an endpoint that no endpoint port
+/// covered (`covered` says which were), carrying the pod's and the container's labels.
+pub(crate) fn uncovered_port_targets(pod: &Pod, covered: impl Fn(i32) -> bool) -> Vec<Labels> {
+    if pod.status.pod_ip.is_empty() {
+        // Starting or evicted: nothing to address.
+        return Vec::new();
+    }
+    let mut targets = Vec::new();
+    for (container, is_init) in containers(pod) {
+        for container_port in container.ports.iter().filter(|p| !covered(p.container_port)) {
+            let number = container_port.container_port.to_string();
+            let mut target = Labels::from([
+                ("__address__".to_owned(), join_host_port(&pod.status.pod_ip, &number)),
+                (format!("{META}pod_container_name"), container.name.clone()),
+                (format!("{META}pod_container_image"), container.image.clone()),
+                (format!("{META}pod_container_port_name"), container_port.name.clone()),
+                (format!("{META}pod_container_port_number"), number),
+                (format!("{META}pod_container_port_protocol"), container_port.protocol.clone()),
+                (format!("{META}pod_container_init"), is_init.to_string()),
+            ]);
+            target.extend(pod_labels(pod));
+            targets.push(target);
+        }
+    }
+    targets
+}
 
 /// The labels describing a pod, shared by every target it backs.
 pub(crate) fn pod_labels(pod: &Pod) -> Labels {
@@ -102,4 +157,47 @@ pub(crate) fn build(pod: &Pod, stores: &Stores, attach: &AttachMetadata) -> Targ
         }
     }
     group
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod() -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ns"},
+            "spec": {
+                "containers": [{"name": "app", "image": "app:1", "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]}],
+                "initContainers": [{"name": "proxy", "image": "proxy:1", "ports": [
+                    {"name": "proxied", "containerPort": 8080, "protocol": "TCP"},
+                    {"name": "admin", "containerPort": 15000, "protocol": "TCP"}
+                ]}]
+            },
+            "status": {"podIP": "10.0.0.1"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_last_container_declaring_an_endpoint_port_labels_its_target_as_upstream() {
+        let mut target = Labels::new();
+        add_container_port_labels(&mut target, &pod(), 8080, |_| "UDP".to_owned());
+        let get = |name: &str| target.get(&format!("{META}{name}")).cloned().unwrap_or_default();
+        // Upstream's loop over containers then init containers overwrites on every match.
+        assert_eq!(get("pod_container_name"), "proxy");
+        assert_eq!(get("pod_container_port_name"), "proxied");
+        assert_eq!(get("pod_container_init"), "true");
+        assert_eq!(get("pod_container_port_protocol"), "UDP", "the caller picks whose protocol");
+    }
+
+    #[test]
+    fn ports_no_endpoint_covered_become_targets_of_their_own() {
+        let targets = uncovered_port_targets(&pod(), |port| port == 8080);
+        let addresses: Vec<_> = targets.iter().map(|t| t["__address__"].as_str()).collect();
+        assert_eq!(addresses, ["10.0.0.1:15000"]);
+        assert_eq!(targets[0][&format!("{META}pod_container_init")], "true");
+        let mut starting = pod();
+        starting.status.pod_ip.clear();
+        assert!(uncovered_port_targets(&starting, |_| false).is_empty());
+    }
 }
