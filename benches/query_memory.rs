@@ -4,7 +4,8 @@
 //! the server would (2h blocks on disk, the last hours in the head), then `query_range` over
 //! the whole day at a 60s step. For each query it prints the heap in use before, the peak
 //! while it ran, what the result holds, and the samples the query read, so the peak can be
-//! set against its output and against the input decoded whole (16 bytes per sample).
+//! set against its output and against the input decoded whole (16 bytes per sample); and the
+//! peak of instant queries at the end, per selected series.
 //! Run: `cargo bench --bench query_memory`. Figures go to BENCHMARKS.md.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -103,6 +104,21 @@ fn main() {
     let engine = Engine::new(EngineOptions::default());
     let end = (intervals - 1) * INTERVAL_MS;
     let start = end - (hours - 1) * 3_600_000;
+    // Instant queries at the end: one step reading each series' newest samples only.
+    for query in ["count(http_requests_total)", "sum(rate(http_requests_total[5m]))"] {
+        let before = IN_USE.load(Ordering::Relaxed);
+        PEAK.store(before, Ordering::Relaxed);
+        let started = Instant::now();
+        let result = engine.instant_query(&db, query, end).expect("query");
+        let took = started.elapsed();
+        let peak = PEAK.load(Ordering::Relaxed) - before;
+        drop(result);
+        println!(
+            "instant {query}: peak {:.1} MiB = {:.0} B per series, {took:.1?}",
+            mib(peak),
+            peak as f64 / series_count as f64
+        );
+    }
     for query in ["http_requests_total", "rate(http_requests_total[5m])", "sum(rate(http_requests_total[5m]))"] {
         let before = IN_USE.load(Ordering::Relaxed);
         PEAK.store(before, Ordering::Relaxed);

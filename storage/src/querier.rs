@@ -279,8 +279,13 @@ impl Querier {
                 out.push(Series::from_samples(labels, vec![sample]));
                 continue;
             }
-            let mut part =
-                ChunkPart { chunks: Vec::with_capacity(in_range.len()), mint, maxt, deleted: deleted.into() };
+            let mut part = ChunkPart {
+                chunks: Vec::with_capacity(in_range.len()),
+                mint,
+                maxt,
+                deleted: deleted.into(),
+                tail: Vec::new(),
+            };
             for c in in_range {
                 match block.chunk_bytes(c.chunk_ref) {
                     Ok(bytes) => part.chunks.push(bytes),

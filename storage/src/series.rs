@@ -45,6 +45,9 @@ pub(crate) struct ChunkPart {
     pub(crate) maxt: i64,
     /// Deleted ranges (tombstones), inclusive; usually none.
     pub(crate) deleted: Box<[(i64, i64)]>,
+    /// Samples after the chunks, decoded already, in range and not deleted: the head's open
+    /// chunk when the range starts inside it (a few samples cost less than a copy of it).
+    pub(crate) tail: Vec<Sample>,
 }
 
 impl Series {
@@ -165,14 +168,14 @@ pub struct PartIter<'a> {
 
 enum Source<'a> {
     Samples(std::slice::Iter<'a, Sample>),
-    Chunks { part: &'a ChunkPart, next_chunk: usize, current: Option<XorIterator<'a>> },
+    Chunks { part: &'a ChunkPart, next_chunk: usize, current: Option<XorIterator<'a>>, next_tail: usize },
 }
 
 impl<'a> PartIter<'a> {
     fn new(part: &'a Part) -> PartIter<'a> {
         let source = match part {
             Part::Samples(samples) => Source::Samples(samples.iter()),
-            Part::Chunks(part) => Source::Chunks { part, next_chunk: 0, current: None },
+            Part::Chunks(part) => Source::Chunks { part, next_chunk: 0, current: None, next_tail: 0 },
         };
         PartIter { source }
     }
@@ -182,9 +185,9 @@ impl Iterator for PartIter<'_> {
     type Item = Sample;
 
     fn next(&mut self) -> Option<Sample> {
-        let (part, next_chunk, current) = match &mut self.source {
+        let (part, next_chunk, current, next_tail) = match &mut self.source {
             Source::Samples(samples) => return samples.next().copied(),
-            Source::Chunks { part, next_chunk, current } => (*part, next_chunk, current),
+            Source::Chunks { part, next_chunk, current, next_tail } => (*part, next_chunk, current, next_tail),
         };
         loop {
             if let Some(it) = current {
@@ -192,6 +195,7 @@ impl Iterator for PartIter<'_> {
                     Some(Ok(sample)) if sample.t > part.maxt => {
                         // Chunks are in time order: nothing later is in range.
                         *next_chunk = part.chunks.len();
+                        *next_tail = part.tail.len();
                         *current = None;
                         return None;
                     }
@@ -206,7 +210,11 @@ impl Iterator for PartIter<'_> {
                     Some(Err(_)) | None => *current = None,
                 }
             }
-            let bytes = part.chunks.get(*next_chunk)?;
+            let Some(bytes) = part.chunks.get(*next_chunk) else {
+                let sample = part.tail.get(*next_tail).copied();
+                *next_tail += 1;
+                return sample;
+            };
             *next_chunk += 1;
             *current = XorIterator::new(bytes).ok();
         }
@@ -231,7 +239,7 @@ mod tests {
     }
 
     fn chunks(chunks: Vec<ChunkBytes>, mint: i64, maxt: i64, deleted: &[(i64, i64)]) -> Part {
-        Part::Chunks(ChunkPart { chunks, mint, maxt, deleted: deleted.into() })
+        Part::Chunks(ChunkPart { chunks, mint, maxt, deleted: deleted.into(), tail: Vec::new() })
     }
 
     #[test]
@@ -246,6 +254,21 @@ mod tests {
         assert_eq!(pairs(&series), vec![(2, 2.0), (3, 3.0), (5, 5.0)]);
         assert_eq!(series.samples().len(), 3);
         assert!(series.decoded().is_none());
+    }
+
+    #[test]
+    fn a_decoded_tail_follows_the_chunks() {
+        let mut part = ChunkPart {
+            chunks: vec![chunk(&[(1, 1.0), (2, 2.0)])],
+            mint: 0,
+            maxt: 10,
+            deleted: Box::default(),
+            tail: vec![Sample { t: 3, v: 3.0 }, Sample { t: 4, v: 4.0 }],
+        };
+        let series = Series::from_part(Labels::default(), Part::Chunks(part.clone()));
+        assert_eq!(pairs(&series), vec![(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0)]);
+        part.chunks.clear();
+        assert_eq!(pairs(&Series::from_part(Labels::default(), Part::Chunks(part))), vec![(3, 3.0), (4, 4.0)]);
     }
 
     #[test]

@@ -44,12 +44,9 @@ pub(crate) struct Evaluator {
     pub(super) querier: Option<Querier>,
     // Keyed by the selector node's address: the AST outlives the evaluator and is not moved.
     selected: HashMap<usize, Rc<Vec<Series>>>,
-    // The same series decoded, for the parts evaluated step by step (which read each series at
-    // every step); same keys. The parts evaluated series by series decode one at a time.
-    pub(super) decoded: HashMap<usize, Rc<Vec<Decoded>>>,
     // Instant selectors of an instant query: the time read at, and each series' newest sample
     // then (`select_at_one_time`); same keys as `selected`.
-    latest: HashMap<usize, (i64, Rc<Vec<Decoded>>)>,
+    latest: HashMap<usize, (i64, Rc<Vec<Series>>)>,
     // The same series' labels without `__name__`, keyed the same way.
     without_name: HashMap<usize, Rc<Vec<Labels>>>,
     start: i64,
@@ -93,7 +90,6 @@ impl Evaluator {
         Evaluator {
             querier,
             selected: HashMap::new(),
-            decoded: HashMap::new(),
             latest: HashMap::new(),
             without_name: HashMap::new(),
             start,
@@ -197,8 +193,9 @@ impl Evaluator {
         };
         let mut out = Vec::new();
         for s in series.iter() {
-            let newer = s.samples.partition_point(|p| p.t <= ref_t);
-            let Some(p) = newer.checked_sub(1).map(|i| s.samples[i]) else {
+            let samples = decoded(s);
+            let newer = samples.partition_point(|p| p.t <= ref_t);
+            let Some(p) = newer.checked_sub(1).map(|i| samples[i]) else {
                 continue;
             };
             // Prometheus 3 excludes the window's left bound (upstream promqltest/testdata/selectors.test).
@@ -220,9 +217,10 @@ impl Evaluator {
         let mut out = Vec::new();
         let mut loaded = 0;
         for s in series.iter() {
-            let from = s.samples.partition_point(|p| p.t <= ref_t - range);
-            let to = s.samples.partition_point(|p| p.t <= ref_t);
-            let samples: Vec<Sample> = s.samples[from..to].iter().filter(|p| !is_stale_nan(p.v)).copied().collect();
+            let all = decoded(s);
+            let from = all.partition_point(|p| p.t <= ref_t - range);
+            let to = all.partition_point(|p| p.t <= ref_t);
+            let samples: Vec<Sample> = all[from..to].iter().filter(|p| !is_stale_nan(p.v)).copied().collect();
             if samples.is_empty() {
                 continue;
             }
@@ -240,7 +238,7 @@ impl Evaluator {
         &mut self,
         ms: &MatrixSelector,
         ts: i64,
-        mut f: impl FnMut(usize, &Decoded, &[Sample], i64, i64),
+        mut f: impl FnMut(usize, &Series, &[Sample], i64, i64),
     ) -> Result<(), QueryError> {
         let series = self.select_decoded(&ms.vs)?;
         let end = self.reference_time(&ms.vs, ts);
@@ -248,9 +246,10 @@ impl Evaluator {
         let mut loaded = 0;
         let mut filtered = Vec::new();
         for (i, s) in series.iter().enumerate() {
-            let from = s.samples.partition_point(|p| p.t <= start);
-            let to = s.samples.partition_point(|p| p.t <= end);
-            let mut window = &s.samples[from..to];
+            let all = decoded(s);
+            let from = all.partition_point(|p| p.t <= start);
+            let to = all.partition_point(|p| p.t <= end);
+            let mut window = &all[from..to];
             if window.iter().any(|p| is_stale_nan(p.v)) {
                 filtered.clear();
                 filtered.extend(window.iter().filter(|p| !is_stale_nan(p.v)).copied());
@@ -270,7 +269,7 @@ impl Evaluator {
     /// holds one sample per series, not its whole lookback window. `None` in a range query,
     /// and once the node is read at a second time (inside a subquery) or was selected whole:
     /// then the caller selects the whole window.
-    fn select_at_one_time(&mut self, vs: &VectorSelector, ref_t: i64) -> Result<Option<Rc<Vec<Decoded>>>, QueryError> {
+    fn select_at_one_time(&mut self, vs: &VectorSelector, ref_t: i64) -> Result<Option<Rc<Vec<Series>>>, QueryError> {
         let key = vs as *const VectorSelector as usize;
         if self.range_query || self.selected.contains_key(&key) {
             return Ok(None);
@@ -284,7 +283,7 @@ impl Evaluator {
         let querier = self.querier.as_ref().expect("a query with a selector has a querier");
         let latest = querier.select_latest(&matchers, ref_t);
         limit_error(querier)?;
-        let series = Rc::new(latest.into_iter().map(Decoded::from).collect());
+        let series = Rc::new(latest);
         self.latest.insert(key, (ref_t, Rc::clone(&series)));
         Ok(Some(series))
     }
@@ -377,24 +376,31 @@ impl Evaluator {
         Ok(series)
     }
 
-    /// The series `vs` selects, decoded, once per query: for the parts evaluated step by step.
-    pub(crate) fn select_decoded(&mut self, vs: &VectorSelector) -> Result<Rc<Vec<Decoded>>, QueryError> {
-        let key = vs as *const VectorSelector as usize;
-        if let Some(decoded) = self.decoded.get(&key) {
-            return Ok(Rc::clone(decoded));
-        }
+    /// The series `vs` selects, decoded, once per query: for the parts evaluated step by step,
+    /// which read each series at every step. The decoded series replace the selection's
+    /// chunk-holding ones in the cache (labels moved, chunks dropped), so the query never
+    /// holds both; read their samples with [`decoded`].
+    pub(crate) fn select_decoded(&mut self, vs: &VectorSelector) -> Result<Rc<Vec<Series>>, QueryError> {
         let series = self.select(vs)?;
+        if series.iter().all(|s| s.decoded().is_some()) {
+            return Ok(series);
+        }
+        let key = vs as *const VectorSelector as usize;
+        self.selected.remove(&key);
         let querier = self.querier.as_ref().expect("a query with a selector has a querier");
-        let mut out = Vec::with_capacity(series.len());
-        for s in series.iter() {
-            let mut samples = Vec::new();
-            if !querier.decode_into(s, &mut samples) {
+        let owned = Rc::try_unwrap(series).unwrap_or_else(|shared| (*shared).clone());
+        let mut out = Vec::with_capacity(owned.len());
+        let mut buffer = Vec::new();
+        for s in owned {
+            if !querier.decode_into(&s, &mut buffer) {
                 limit_error(querier)?;
             }
-            out.push(Decoded { labels: s.labels.clone(), samples });
+            let mut samples = std::mem::take(&mut buffer);
+            samples.shrink_to_fit();
+            out.push(Series::from_samples(s.labels, samples));
         }
         let decoded = Rc::new(out);
-        self.decoded.insert(key, Rc::clone(&decoded));
+        self.selected.insert(key, Rc::clone(&decoded));
         Ok(decoded)
     }
 
@@ -416,17 +422,10 @@ impl Evaluator {
     }
 }
 
-/// A selected series decoded whole.
-pub(crate) struct Decoded {
-    pub(crate) labels: Labels,
-    pub(crate) samples: Vec<Sample>,
-}
-
-impl From<Series> for Decoded {
-    fn from(series: Series) -> Decoded {
-        let (labels, samples) = series.into_samples();
-        Decoded { labels, samples }
-    }
+/// The samples of a series from [`Evaluator::select_decoded`] or an instant select, which
+/// hold them decoded.
+pub(crate) fn decoded(series: &Series) -> &[Sample] {
+    series.decoded().expect("step-by-step paths read series that select_decoded decoded")
 }
 
 fn type_mismatch(expected: &str, got: &Val) -> QueryError {

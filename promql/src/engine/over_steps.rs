@@ -12,7 +12,7 @@ use promlite_storage::{Labels, Sample, Series, is_stale_nan};
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{Expr, MatrixSelector, VectorSelector};
 
-use super::evaluator::{Decoded, Evaluator, limit_error};
+use super::evaluator::{Evaluator, limit_error};
 use super::window::Steps;
 use crate::error::QueryError;
 use crate::parser::{duration_ms, unwrap_parens};
@@ -196,13 +196,12 @@ impl Evaluator {
     /// An instant selector at every step: the newest non-stale sample in the lookback window.
     fn select_over_steps(&mut self, vs: &VectorSelector, steps: &Steps) -> Result<Vec<StepSeries>, QueryError> {
         let series = self.select(vs)?;
-        let decoded = self.decoded.get(&(vs as *const VectorSelector as usize)).cloned();
         let ref_times: Vec<i64> = (0..steps.len()).map(|i| self.reference_time(vs, steps.time(i))).collect();
         let mut out = Vec::with_capacity(series.len());
         let mut buffer = Vec::new();
-        for (index, series) in series.iter().enumerate() {
+        for series in series.iter() {
             self.check_deadline()?;
-            let s = self.series_samples(series, decoded.as_deref().map(|d| &d[index]), &mut buffer)?;
+            let s = self.series_samples(series, &mut buffer)?;
             let mut samples = Vec::new();
             let mut newer = 0;
             for (i, &ref_t) in ref_times.iter().enumerate() {
@@ -224,16 +223,11 @@ impl Evaluator {
         Ok(out)
     }
 
-    /// The samples of a selected series: `decoded`'s if the query decoded it already, else
+    /// The samples of a selected series: its own if the query decoded it already, else
     /// decoded into `buffer` (counted against the querier's budget).
-    fn series_samples<'b>(
-        &self,
-        series: &Series,
-        decoded: Option<&'b Decoded>,
-        buffer: &'b mut Vec<Sample>,
-    ) -> Result<&'b [Sample], QueryError> {
-        if let Some(decoded) = decoded {
-            return Ok(&decoded.samples);
+    fn series_samples<'b>(&self, series: &'b Series, buffer: &'b mut Vec<Sample>) -> Result<&'b [Sample], QueryError> {
+        if let Some(samples) = series.decoded() {
+            return Ok(samples);
         }
         let querier = self.querier.as_ref().expect("a query with a selector has a querier");
         if !querier.decode_into(series, buffer) {
@@ -252,14 +246,13 @@ impl Evaluator {
         mut f: impl FnMut(usize, usize, &[Sample], i64, i64),
     ) -> Result<(), QueryError> {
         let series = self.select(&ms.vs)?;
-        let decoded = self.decoded.get(&(&ms.vs as *const VectorSelector as usize)).cloned();
         let mut buffer = Vec::new();
         let range = duration_ms(ms.range);
         let ends: Vec<i64> = (0..steps.len()).map(|i| self.reference_time(&ms.vs, steps.time(i))).collect();
         let mut filtered = Vec::new();
         for (index, series) in series.iter().enumerate() {
             self.check_deadline()?;
-            let s = self.series_samples(series, decoded.as_deref().map(|d| &d[index]), &mut buffer)?;
+            let s = self.series_samples(series, &mut buffer)?;
             let has_stale = s.iter().any(|p| is_stale_nan(p.v));
             let (mut from, mut to) = (0, 0);
             for (i, &end) in ends.iter().enumerate() {

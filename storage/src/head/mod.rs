@@ -274,8 +274,9 @@ impl SeriesState {
     }
 
     /// The chunks holding samples in `[mint, maxt]`, undecoded, clipped to that range; `None`
-    /// if none overlaps it. The open chunk is copied as it is now: samples appended later are
-    /// past `maxt` anyway (a select stops at the newest timestamp it saw committed). A sealed
+    /// if none overlaps it. The open chunk is copied as it is now (samples appended later are
+    /// past `maxt` anyway: a select stops at the newest timestamp it saw committed), or, when
+    /// the range starts inside it, its samples in range are decoded instead. A sealed
     /// chunk that cannot be read (its file vanished under us) is left out with a log line.
     pub(crate) fn chunk_part(&self, mint: i64, maxt: i64, mapper: Option<&ChunkDiskMapper>) -> Option<Part> {
         let mut chunks = Vec::new();
@@ -289,11 +290,25 @@ impl SeriesState {
                 (ChunkData::Disk(_), None) => unreachable!("disk chunks only exist in a head with a mapper"),
             }
         }
+        let mut tail = Vec::new();
         if let Some(c) = self.head_chunk.as_ref().filter(|c| c.max_time >= mint && c.min_time <= maxt) {
-            chunks.push(ChunkBytes::Owned(c.chunk.bytes().to_vec()));
+            if c.min_time < mint {
+                // The range starts inside the open chunk (an instant selector's lookback, a
+                // rate's window): its few samples in range cost less than a copy of it, held
+                // for every selected series at once.
+                if let Ok(it) = XorIterator::new(c.chunk.bytes()) {
+                    tail.extend(
+                        it.map_while(Result::ok)
+                            .take_while(|s| s.t <= maxt)
+                            .filter(|s| s.t >= mint && !self.is_deleted(s.t)),
+                    );
+                }
+            } else {
+                chunks.push(ChunkBytes::Owned(c.chunk.bytes().to_vec()));
+            }
         }
         let deleted = self.deleted.iter().copied().filter(|&(a, b)| b >= mint && a <= maxt).collect();
-        (!chunks.is_empty()).then(|| Part::Chunks(ChunkPart { chunks, mint, maxt, deleted }))
+        (!chunks.is_empty() || !tail.is_empty()).then(|| Part::Chunks(ChunkPart { chunks, mint, maxt, deleted, tail }))
     }
 
     /// The newest sample in `[mint, maxt]`, decoding only the chunks from the newest back to
