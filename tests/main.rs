@@ -2,6 +2,7 @@
 //! tests themselves. One test binary (see `[[test]]` in Cargo.toml); a module per area.
 
 mod api;
+mod api_floats;
 mod cli;
 mod discovery;
 mod fake_kube;

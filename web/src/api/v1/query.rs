@@ -135,10 +135,14 @@ fn encode_value(out: &mut String, value: &Value) {
     };
     let _ = write!(out, r#"{{"resultType":"{result_type}","result":"#);
     match value {
-        Value::Scalar { t, v } => encode_point(out, *t, *v),
+        // Scalars and strings are Go's `json.Marshal([t/1000, v])` (promql/value.go): the time
+        // as a float64 JSON number, a scalar in Go's 'f' form, unlike samples' points.
+        Value::Scalar { t, v } => {
+            let _ = write!(out, "[{},\"{}\"]", *t as f64 / 1000.0, promlite_storage::format_go_f(*v));
+        }
         Value::String { t, s } => {
             out.push('[');
-            write_timestamp(out, *t);
+            let _ = write!(out, "{}", *t as f64 / 1000.0);
             out.push(',');
             out.push_str(&serde_json::to_string(s).expect("strings serialize"));
             out.push(']');

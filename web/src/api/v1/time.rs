@@ -2,7 +2,8 @@
 //! `parseTime`, `parseDuration`; `util/jsonutil` for output).
 //!
 //! Input: float Unix seconds (rounded to the millisecond) or RFC 3339. Output: timestamps as
-//! JSON numbers `secs[.mmm]`, values as Go's `strconv.FormatFloat(v, 'f', -1, 64)` in a string.
+//! JSON numbers `secs[.mmm]`, values as Prometheus's `jsonutil.MarshalFloat` in a string (Go's
+//! `'f'` form, `'e'` below 1e-6 and from 1e21).
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -105,18 +106,10 @@ pub(crate) fn write_timestamp(out: &mut String, t: i64) {
     }
 }
 
-/// A sample value as a JSON string, as Go's `FormatFloat(v, 'f', -1, 64)` spells it.
+/// A sample value as a JSON string, as Prometheus's `jsonutil.MarshalFloat` spells it.
 pub(crate) fn write_value(out: &mut String, v: f64) {
     out.push('"');
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v == f64::INFINITY {
-        out.push_str("+Inf");
-    } else if v == f64::NEG_INFINITY {
-        out.push_str("-Inf");
-    } else {
-        let _ = write!(out, "{v}");
-    }
+    out.push_str(&promlite_storage::format_api_value(v));
     out.push('"');
 }
 
