@@ -1,7 +1,8 @@
-//! What the remote-storage e2e tests (`remote`, `remote_read`, `remote_write2`) share: raw HTTP
-//! POSTs that keep every answer header, remote-write and remote-read bodies, `/metrics` lookups,
-//! external servers (Debian's Prometheus and VictoriaMetrics, killed on drop) and the request
-//! reader of the fake remote-write receivers.
+//! What the remote-storage e2e tests share (`remote` and its modules, and `faults`,
+//! `persistence` and `tsdb_interop`, which write through the receiver): raw HTTP POSTs that keep
+//! every answer header, remote-write and remote-read bodies, `/metrics` lookups, external servers
+//! (Debian's Prometheus and VictoriaMetrics, killed on drop) and the request reader of the fake
+//! remote-write receivers.
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, Read, Write};
