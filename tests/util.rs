@@ -189,8 +189,15 @@ pub fn enc(value: &str) -> String {
         .collect()
 }
 
-/// Polls `check` until it returns `Some`, or fails after `timeout` showing the last state seen.
-pub fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
+/// Polls `check` every 100 ms until it returns `Ok`, or fails after `timeout` showing the last
+/// state seen.
+pub fn eventually<T>(timeout: Duration, check: impl FnMut() -> Result<T, String>) -> T {
+    eventually_every(Duration::from_millis(100), timeout, check)
+}
+
+/// Like [`eventually`], polling every `interval`: for a check that must also see a short-lived
+/// state on the way (a replay's 503s before the 200).
+pub fn eventually_every<T>(interval: Duration, timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         match check() {
@@ -198,7 +205,7 @@ pub fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Result<T, Str
             Err(last) if Instant::now() > deadline => {
                 panic!("condition not met within {timeout:?}; last state: {last}")
             }
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            Err(_) => std::thread::sleep(interval),
         }
     }
 }

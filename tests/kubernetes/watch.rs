@@ -101,9 +101,21 @@ fn bookmarks_chunking_and_pages() {
             .any(|g| g.targets.iter().any(|t| t.get("__meta_kubernetes_pod_name").map(String::as_str) == Some("web-2")))
     });
 
-    // A bookmark moves the resource version: the next watch starts from it.
+    // A bookmark moves the resource version: the next watch starts from it. The informer keeps
+    // the bookmark's version before it records the bookmark as its last event.
+    let last_event = || {
+        let state = sd.state.snapshot();
+        state.informers.iter().find(|i| i.resource == "endpointslices").and_then(|i| i.last_event)
+    };
+    let before = last_event();
     let bookmark = fake.bookmark().to_string();
-    std::thread::sleep(Duration::from_millis(300));
+    eventually(Duration::from_secs(5), || {
+        if last_event() != before {
+            Ok(())
+        } else {
+            Err(format!("bookmark {bookmark} not received: {:#?}", sd.state.snapshot()))
+        }
+    });
     fake.close_watches();
     eventually(Duration::from_secs(5), || {
         let requests = fake.requests();

@@ -136,12 +136,15 @@ fn promlite_resends_what_was_unsent_after_a_restart() {
     let args = [format!("--config.file={}", config_path.display()), format!("--storage.tsdb.path={}", data.display())];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = start(dir.path(), &args);
-    // Some batches are accepted, so a resume position is saved...
+    // Some batches are accepted, so a resume position is saved (within a second)...
     eventually(Duration::from_secs(30), || {
         let sent = queue_metric(server.addr, "prometheus_remote_storage_samples_total");
         if sent >= 50.0 { Ok(()) } else { Err(format!("{sent} sent")) }
     });
-    std::thread::sleep(Duration::from_millis(1500));
+    let position = data.join("remote_write/under-test");
+    eventually(Duration::from_secs(10), || {
+        if position.exists() { Ok(()) } else { Err(format!("no resume position at {}", position.display())) }
+    });
     // ...then the receiver goes away, promlite scrapes on without sending, and is killed.
     drop(prometheus);
     let before = target.requests.load(std::sync::atomic::Ordering::SeqCst);
@@ -164,5 +167,5 @@ fn promlite_resends_what_was_unsent_after_a_restart() {
     let got = assert_same_as_promlite(server.addr, |cut| remote_read(prometheus.addr, &[(0, "job", "fake")], 0, cut));
     let samples: usize = got.values().map(Vec::len).sum();
     assert!(samples >= 25 * 8, "{samples} samples");
-    assert!(data.join("remote_write/under-test").exists());
+    assert!(position.exists());
 }
