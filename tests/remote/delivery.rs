@@ -3,6 +3,7 @@
 //! ends up holding exactly what promlite holds.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use super::{assert_same_as_promlite, promlite_config, wait_for_scrapes};
@@ -10,6 +11,27 @@ use crate::remote_util::{
     External, PROMETHEUS, Samples, VICTORIA_METRICS, counting_target, have, metric, queue_metric, remote_read,
 };
 use crate::util::{eventually, http, start};
+
+const RECEIVER_FLAG: &str = "--web.enable-remote-write-receiver";
+
+/// A Prometheus that only receives remote writes, in `dir/receiver`.
+fn start_receiver(dir: &Path) -> External {
+    let receiver_dir = dir.join("receiver");
+    std::fs::create_dir_all(&receiver_dir).unwrap();
+    External::prometheus(&receiver_dir, "scrape_configs: []\n", &[RECEIVER_FLAG])
+}
+
+/// Starts the receiver of [`start_receiver`] again, on the port it had, with its config and data.
+fn restart_receiver(dir: &Path, port: u16) -> External {
+    let receiver_dir = dir.join("receiver");
+    let args = [
+        format!("--config.file={}", receiver_dir.join("prometheus.yml").display()),
+        format!("--storage.tsdb.path={}", receiver_dir.join("prom-data").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        RECEIVER_FLAG.to_owned(),
+    ];
+    External::start(PROMETHEUS, &args, port, "/-/ready")
+}
 
 /// Every series matching `selector` in `[start, end]` as VictoriaMetrics exports it.
 fn vm_export(addr: SocketAddr, selector: &str, start: i64, end: i64) -> Result<Samples, String> {
@@ -74,10 +96,7 @@ fn promlite_remote_writes_into_prometheus_through_an_outage() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let receiver_dir = dir.path().join("receiver");
-    std::fs::create_dir(&receiver_dir).unwrap();
-    let receiver_args = ["--web.enable-remote-write-receiver"];
-    let prometheus = External::prometheus(&receiver_dir, "scrape_configs: []\n", &receiver_args);
+    let prometheus = start_receiver(dir.path());
     let port = prometheus.addr.port();
     let target = counting_target("rw_gauge", 20);
     let config_path = dir.path().join("promlite.yml");
@@ -95,17 +114,7 @@ fn promlite_remote_writes_into_prometheus_through_an_outage() {
     let retried =
         metric(server.addr, r#"prometheus_remote_storage_retried_samples_total{remote_name="under-test",url=""#);
     assert!(retried > 0.0, "nothing was retried during the outage");
-    let prometheus = External::start(
-        PROMETHEUS,
-        &[
-            format!("--config.file={}", receiver_dir.join("prometheus.yml").display()),
-            format!("--storage.tsdb.path={}", receiver_dir.join("prom-data").display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-            receiver_args[0].to_owned(),
-        ],
-        port,
-        "/-/ready",
-    );
+    let prometheus = restart_receiver(dir.path(), port);
     let after = target.requests.load(std::sync::atomic::Ordering::SeqCst);
     wait_for_scrapes(&target, after + 3);
     let got = assert_same_as_promlite(server.addr, |cut| remote_read(prometheus.addr, &[(0, "job", "fake")], 0, cut));
@@ -124,10 +133,7 @@ fn promlite_resends_what_was_unsent_after_a_restart() {
     }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("promlite-data");
-    let receiver_dir = dir.path().join("receiver");
-    std::fs::create_dir(&receiver_dir).unwrap();
-    let receiver_args = ["--web.enable-remote-write-receiver"];
-    let prometheus = External::prometheus(&receiver_dir, "scrape_configs: []\n", &receiver_args);
+    let prometheus = start_receiver(dir.path());
     let port = prometheus.addr.port();
     let target = counting_target("rw_gauge", 20);
     let config_path = dir.path().join("promlite.yml");
@@ -150,17 +156,7 @@ fn promlite_resends_what_was_unsent_after_a_restart() {
     let before = target.requests.load(std::sync::atomic::Ordering::SeqCst);
     wait_for_scrapes(&target, before + 4);
     drop(server);
-    let prometheus = External::start(
-        PROMETHEUS,
-        &[
-            format!("--config.file={}", receiver_dir.join("prometheus.yml").display()),
-            format!("--storage.tsdb.path={}", receiver_dir.join("prom-data").display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-            receiver_args[0].to_owned(),
-        ],
-        port,
-        "/-/ready",
-    );
+    let prometheus = restart_receiver(dir.path(), port);
     let server = start(dir.path(), &args);
     let before = target.requests.load(std::sync::atomic::Ordering::SeqCst);
     wait_for_scrapes(&target, before + 2);
