@@ -6,13 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::util::{FakeTarget, Server, enc, eventually, get_json, http, start};
-
-fn write_config(dir: &std::path::Path, body: &str) -> String {
-    let path = dir.join("prometheus.yml");
-    std::fs::write(&path, body).unwrap();
-    format!("--config.file={}", path.display())
-}
+use crate::util::{FakeTarget, Server, enc, eventually, get_json, http, start, write_config};
 
 /// GET `path?form` and POST `path` with `form` as body must give the same JSON.
 fn both(server: &Server, path: &str, form: &str) -> (u16, Value) {

@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::util::{binary, eventually, get_json, start};
+use crate::util::{binary, eventually, get_json, start, start_fails};
 
 #[test]
 fn without_a_config_file_it_scrapes_itself() {
@@ -49,21 +49,15 @@ fn bad_config_file_names_file_line_and_column_and_starts_nothing() {
         "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: a\n    scrape_intervall: 5s\n",
     )
     .unwrap();
-    let output = Command::new(binary())
-        .arg(format!("--config.file={}", path.display()))
-        .arg("--web.listen-address=127.0.0.1:0")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr =
+        start_fails(dir.path(), &[&format!("--config.file={}", path.display()), "--web.listen-address=127.0.0.1:0"]);
     assert!(stderr.contains(&format!("{}:5:", path.display())), "{stderr}");
     assert!(stderr.contains("scrape_intervall"), "{stderr}");
     assert!(!stderr.contains("server is ready"), "{stderr}");
 
     let missing = dir.path().join("missing.yml");
-    let output = Command::new(binary()).arg(format!("--config.file={}", missing.display())).output().unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("missing.yml"));
+    let stderr = start_fails(dir.path(), &[&format!("--config.file={}", missing.display())]);
+    assert!(stderr.contains("missing.yml"), "{stderr}");
 }
 
 #[test]
@@ -87,13 +81,12 @@ fn port_in_use_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(binary())
-        .current_dir(dir.path())
-        .arg(format!("--web.listen-address={addr}"))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = start_fails(
+        dir.path(),
+        &[
+            &format!("--web.listen-address={addr}"),
+            &format!("--storage.tsdb.path={}", dir.path().join("data").display()),
+        ],
+    );
     assert!(stderr.contains(&addr.to_string()) && stderr.contains("in use"), "{stderr}");
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use promlite_prompb as prompb;
 
 use crate::remote_util::{WRITE_HEADERS, metric, now_ms, series, write};
-use crate::util::{FakeTarget, enc, eventually, get_json, http, points, start, start_with_data};
+use crate::util::{FakeTarget, enc, eventually, eventually_every, get_json, http, points, start, start_with_data};
 
 /// One remote-write POST that tolerates a server that is down or dies mid-request: the status,
 /// or `None` when no whole answer came back (then the sender does not know, and retries).
@@ -164,23 +164,31 @@ fn restarts_under_a_retrying_sender_keep_every_acknowledged_sample_under_its_own
             }
         })
     };
+    // Waits until the sender has `more` batches acknowledged beyond the first `since`.
+    let acknowledged = |since: usize, more: usize, what: &str| {
+        eventually(Duration::from_secs(60), || {
+            let n = acked.lock().unwrap().len() - since;
+            if n >= more { Ok(()) } else { Err(format!("{what}: {n} of {more} batches acknowledged")) }
+        })
+    };
     let mut replay_refusals = 0;
     for restart in 0..4 {
         let mut child = spawn_on(port, &data);
-        // Let it replay and take writes for a while, then kill it mid-flight.
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // Let it replay (polled often, so that the replay's 503s are seen) and take a few hundred
+        // batches, more each time, then kill it mid-flight.
         let mut saw_not_ready = false;
-        loop {
+        eventually_every(Duration::from_millis(5), Duration::from_secs(60), || {
             match crate::util::try_http(addr, "GET", "/-/ready") {
-                Some(r) if r.status == 200 => break,
-                Some(_) => saw_not_ready = true,
-                None => {}
+                Some(r) if r.status == 200 => Ok(()),
+                other => {
+                    saw_not_ready |= other.is_some();
+                    Err(format!("restart {restart}: never ready: {other:?}"))
+                }
             }
-            assert!(Instant::now() < deadline, "restart {restart}: never ready");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        });
         replay_refusals += usize::from(saw_not_ready);
-        std::thread::sleep(Duration::from_millis(300 + 200 * restart));
+        let since = acked.lock().unwrap().len();
+        acknowledged(since, 300 + 200 * restart, &format!("restart {restart}"));
         child.kill();
     }
     let mut child = spawn_on(port, &data);
@@ -188,7 +196,8 @@ fn restarts_under_a_retrying_sender_keep_every_acknowledged_sample_under_its_own
         Some(r) if r.status == 200 => Ok(()),
         other => Err(format!("not ready: {other:?}")),
     });
-    std::thread::sleep(Duration::from_millis(300));
+    let since = acked.lock().unwrap().len();
+    acknowledged(since, 300, "after the last restart");
     stop.store(true, Ordering::Relaxed);
     sender.join().unwrap();
     let acked = acked.lock().unwrap().clone();

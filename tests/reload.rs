@@ -3,23 +3,15 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
-use crate::util::{FakeTarget, Server, enc, eventually, get_json, http, start};
+use crate::util::{FakeTarget, Server, eventually, get_json, http, query_result, start};
 
 fn job(name: &str, addr: std::net::SocketAddr, extra: &str) -> String {
     format!("  - job_name: {name}\n    scrape_interval: 1s\n{extra}    static_configs: [{{targets: ['{addr}']}}]\n")
 }
 
-fn query(server: &Server, q: &str) -> Vec<Value> {
-    let (status, body) = get_json(server.addr, &format!("/api/v1/query?query={}", enc(q)));
-    assert_eq!(status, 200, "{q}: {body}");
-    body["data"]["result"].as_array().cloned().unwrap_or_default()
-}
-
 /// Raw sample timestamps (ms) of `selector` over the last minute.
 fn sample_times(server: &Server, selector: &str) -> Vec<i64> {
-    let result = query(server, &format!("{selector}[1m]"));
+    let result = query_result(server.addr, &format!("{selector}[1m]"));
     let Some(series) = result.first() else { return Vec::new() };
     series["values"]
         .as_array()
@@ -84,13 +76,13 @@ fn reload_keeps_unchanged_jobs_running_and_refuses_bad_configs() {
     let gaps: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
     assert!(gaps.iter().all(|gap| *gap <= 1_500), "steady missed a scrape around the reload: gaps {gaps:?}");
     // The changed job's target stayed, so its series were handed over, not marked stale.
-    assert_eq!(query(&server, "changing").len(), 1);
+    assert_eq!(query_result(server.addr, "changing").len(), 1);
     // The removed job's series are stale now.
     eventually(Duration::from_secs(5), || {
-        let leaving = query(&server, "leaving");
+        let leaving = query_result(server.addr, "leaving");
         if leaving.is_empty() { Ok(()) } else { Err(format!("{leaving:?}")) }
     });
-    assert!(query(&server, "up{job=\"leaving\"}").is_empty());
+    assert!(query_result(server.addr, "up{job=\"leaving\"}").is_empty());
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! What the remote-storage e2e tests (`remote`, `remote_read`, `remote_write2`) share: raw HTTP
-//! POSTs that keep every answer header, remote-write and remote-read bodies, `/metrics` lookups,
-//! external servers (Debian's Prometheus and VictoriaMetrics, killed on drop) and the request
-//! reader of the fake remote-write receivers.
+//! What the remote-storage e2e tests share (`remote` and its modules, and `faults`,
+//! `persistence` and `tsdb_interop`, which write through the receiver): raw HTTP POSTs that keep
+//! every answer header, remote-write and remote-read bodies, `/metrics` lookups, external servers
+//! (Debian's Prometheus and VictoriaMetrics, killed on drop) and the request reader of the fake
+//! remote-write receivers.
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, Read, Write};
@@ -82,22 +83,9 @@ pub fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8])
     let chunked = headers.iter().any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
     let mut body = raw[split + 4..].to_vec();
     if chunked {
-        body = dechunk(&body);
+        body = crate::util::dechunk(&body);
     }
     Reply { status, headers, body }
-}
-
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(std::str::from_utf8(&raw[..eol]).unwrap().trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&raw[eol + 2..eol + 2 + size]);
-        raw = &raw[eol + 2 + size + 2..];
-    }
-    out
 }
 
 /// A 1.0 series with its samples `(t, v)`.

@@ -5,13 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::util::{FakeTarget, enc, eventually, get_json, http, start};
-
-fn write_config(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
-    let path = dir.join("prometheus.yml");
-    std::fs::write(&path, body).unwrap();
-    path
-}
+use crate::util::{FakeTarget, enc, eventually, get_json, http, start, write_config};
 
 fn query(addr: std::net::SocketAddr, q: &str) -> Value {
     let (status, body) = get_json(addr, &format!("/api/v1/query?query={}", enc(q)));
@@ -40,7 +34,7 @@ fn scrapes_a_static_target_and_answers_queries_exactly() {
             target.addr
         ),
     );
-    let server = start(dir.path(), &[&format!("--config.file={}", config.display())]);
+    let server = start(dir.path(), &[&config]);
     let instance = target.addr.to_string();
 
     eventually(Duration::from_secs(20), || {
@@ -100,7 +94,7 @@ fn range_query_series_labels_and_targets_api() {
             target.addr
         ),
     );
-    let server = start(dir.path(), &[&format!("--config.file={}", config.display())]);
+    let server = start(dir.path(), &[&config]);
     eventually(Duration::from_secs(20), || {
         let data = query(server.addr, "hits_total");
         if data["result"].as_array().is_some_and(|r| !r.is_empty()) { Ok(()) } else { Err(data.to_string()) }
@@ -153,7 +147,7 @@ fn range_query_series_labels_and_targets_api() {
 fn api_errors_use_prometheus_envelope_and_status_codes() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "scrape_configs: []\n");
-    let server = start(dir.path(), &[&format!("--config.file={}", config.display())]);
+    let server = start(dir.path(), &[&config]);
 
     let (status, body) = get_json(server.addr, "/api/v1/query?query=sum(");
     assert_eq!(status, 400);

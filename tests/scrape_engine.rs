@@ -8,19 +8,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::util::{FakeResponse, FakeTarget, Server, enc, eventually, get_json, serve_one, start, test_certificates};
-
-fn write_config(dir: &std::path::Path, body: &str) -> String {
-    let path = dir.join("prometheus.yml");
-    std::fs::write(&path, body).unwrap();
-    format!("--config.file={}", path.display())
-}
-
-fn query(server: &Server, q: &str) -> Vec<Value> {
-    let (status, body) = get_json(server.addr, &format!("/api/v1/query?query={}", enc(q)));
-    assert_eq!(status, 200, "{q}: {body}");
-    body["data"]["result"].as_array().cloned().unwrap_or_default()
-}
+use crate::util::{
+    FakeResponse, FakeTarget, Server, eventually, get_json, query_result, serve_one, start, test_certificates,
+    write_config,
+};
 
 /// Waits until every active target of the server has been scraped at least once.
 fn targets_after_first_scrape(server: &Server, expected: usize) -> Vec<Value> {
@@ -80,12 +71,12 @@ fn relabeling_shapes_targets_and_series_and_dropped_targets_say_why() {
         "dropped by relabel rule #1 (action: drop, source_labels: [team], regex: \"dropme\")"
     );
 
-    assert_eq!(query(&server, "keep_me").len(), 1);
-    assert!(query(&server, "drop_me").is_empty());
-    assert!(query(&server, "go_goroutines").is_empty());
-    assert_eq!(query(&server, "requests_total")[0]["metric"]["code"], "200");
-    let post = query(&server, "scrape_samples_post_metric_relabeling");
-    let scraped = query(&server, "scrape_samples_scraped");
+    assert_eq!(query_result(server.addr, "keep_me").len(), 1);
+    assert!(query_result(server.addr, "drop_me").is_empty());
+    assert!(query_result(server.addr, "go_goroutines").is_empty());
+    assert_eq!(query_result(server.addr, "requests_total")[0]["metric"]["code"], "200");
+    let post = query_result(server.addr, "scrape_samples_post_metric_relabeling");
+    let scraped = query_result(server.addr, "scrape_samples_scraped");
     assert_eq!((scraped[0]["value"][1].as_str(), post[0]["value"][1].as_str()), (Some("4"), Some("2")));
 }
 
@@ -142,11 +133,11 @@ fn failing_targets_are_down_with_a_reason_and_never_hurt_the_others() {
         let (health, error) = error_of(job);
         assert_eq!(health, "down", "{job}: {error}");
         assert!(error.contains(text), "{job}: {error:?} should contain {text:?}");
-        let up = query(&server, &format!("up{{job=\"{job}\"}}"));
+        let up = query_result(server.addr, &format!("up{{job=\"{job}\"}}"));
         assert_eq!(up[0]["value"][1], "0", "{job}");
     }
     // A failed scrape stores nothing from its body: the sample limit rolls back the whole scrape.
-    assert!(query(&server, "m").is_empty());
+    assert!(query_result(server.addr, "m").is_empty());
     // The healthy target kept its pace while the slow one timed out.
     eventually(Duration::from_secs(10), || {
         let n = healthy.requests.load(std::sync::atomic::Ordering::SeqCst);
@@ -186,7 +177,7 @@ fn basic_auth_and_bearer_token_files_are_sent_and_reread() {
     // A rotated token is used at the next scrape, with no reload.
     std::fs::write(dir.path().join("token"), "token-2\n").unwrap();
     eventually(Duration::from_secs(10), || {
-        let up = query(&server, "up{job=\"bearer\"}");
+        let up = query_result(server.addr, "up{job=\"bearer\"}");
         if up.first().is_some_and(|s| s["value"][1] == "1") { Ok(()) } else { Err(format!("{up:?}")) }
     });
 }
@@ -237,7 +228,7 @@ fn tls_targets_are_verified_against_the_configured_ca() {
     let error = untrusted["lastError"].as_str().unwrap();
     assert!(error.starts_with("TLS handshake failed: invalid peer certificate"), "{error}");
     let jobs: Vec<String> =
-        query(&server, "secure").iter().map(|s| s["metric"]["job"].as_str().unwrap().to_owned()).collect();
+        query_result(server.addr, "secure").iter().map(|s| s["metric"]["job"].as_str().unwrap().to_owned()).collect();
     assert_eq!(jobs, ["by_ip", "trusted"]);
 }
 
@@ -258,7 +249,7 @@ fn a_thousand_targets_keep_their_interval() {
     );
     let server = start(dir.path(), &[&config]);
     let series = eventually(Duration::from_secs(30), || {
-        let result = query(&server, "up{job=\"many\"}[9s]");
+        let result = query_result(server.addr, "up{job=\"many\"}[9s]");
         let enough =
             result.len() == 1000 && result.iter().all(|s| s["values"].as_array().is_some_and(|v| v.len() >= 4));
         if enough { Ok(result) } else { Err(format!("{} series, waiting for 4 scrapes each", result.len())) }
@@ -301,12 +292,12 @@ fn content_type_negotiation_and_sniffing() {
     let active = targets_after_first_scrape(&server, 2);
     let accept = openmetrics.last_request.lock().unwrap().to_ascii_lowercase();
     assert!(accept.contains("accept: application/openmetrics-text;version=1.0.0"), "{accept}");
-    assert_eq!(query(&server, "om_requests_total")[0]["value"][1], "5");
+    assert_eq!(query_result(server.addr, "om_requests_total")[0]["value"][1], "5");
     let html_target = active.iter().find(|t| t["scrapePool"] == "html").unwrap();
     assert_eq!(html_target["health"], "up", "{html_target}");
     let warning = html_target["scrapeWarning"].as_str().unwrap_or_default();
     assert!(warning.contains("text/html"), "{html_target}");
-    assert_eq!(query(&server, "mislabelled_metric")[0]["value"][1], "3");
+    assert_eq!(query_result(server.addr, "mislabelled_metric")[0]["value"][1], "3");
     let (_, metadata) = get_json(server.addr, "/api/v1/metadata?metric=om_requests");
     assert_eq!(metadata["data"]["om_requests"][0]["unit"], "requests");
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -35,6 +35,33 @@ fn samples(addr: SocketAddr, at_seconds: i64) -> BTreeMap<u64, Vec<(i64, f64)>> 
     out
 }
 
+/// A target whose n-th scrape has `SERIES` gauges `crash_series{i="…"}` valued `value(n, i)`,
+/// all at the explicit timestamp `base + n * step`.
+fn crash_target(base: i64, step: i64, value: fn(u64, u64) -> u64) -> FakeTarget {
+    FakeTarget::start(move |n| {
+        let t = base + n as i64 * step;
+        let mut body = String::from("# TYPE crash_series gauge\n");
+        for i in 0..SERIES {
+            body.push_str(&format!("crash_series{{i=\"{i}\"}} {} {t}\n", value(n, i)));
+        }
+        body
+    })
+}
+
+/// Writes `dir/prometheus.yml`, scraping `target` as job `crash` every `interval` (timing out
+/// after as long); returns its path.
+fn crash_config(dir: &Path, target: SocketAddr, interval: &str) -> PathBuf {
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: {interval}\n  scrape_timeout: {interval}\nscrape_configs:\n  - job_name: crash\n    static_configs:\n      - targets: ['{target}']\n",
+        ),
+    )
+    .unwrap();
+    config
+}
+
 // A small xorshift, seeded from the clock and printed, so a failing run can be replayed.
 fn next_random(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -46,25 +73,10 @@ fn next_random(state: &mut u64) -> u64 {
 #[test]
 fn sigkill_at_random_moments_loses_no_visible_sample_and_duplicates_none() {
     let base = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
-    let target = FakeTarget::start(move |n| {
-        let t = base + n as i64 * STEP_MS;
-        let mut body = String::from("# TYPE crash_series gauge\n");
-        for i in 0..SERIES {
-            body.push_str(&format!("crash_series{{i=\"{i}\"}} {} {t}\n", n * 1000 + i));
-        }
-        body
-    });
+    let target = crash_target(base, STEP_MS, |n, i| n * 1000 + i);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 50ms\n  scrape_timeout: 50ms\nscrape_configs:\n  - job_name: crash\n    static_configs:\n      - targets: ['{}']\n",
-            target.addr
-        ),
-    )
-    .unwrap();
+    let config = crash_config(dir.path(), target.addr, "50ms");
     let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     println!("crash test seed {seed}");
     // Far enough ahead that `[10d]` covers every sample of the run.
@@ -141,25 +153,10 @@ fn damaged_wal_segments_and_chunks_head_are_reported_and_the_rest_is_served() {
     // (no older than 1h before the newest sample, no more than 10m in the future).
     let base = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64 - 50 * 60_000;
     const STEP: i64 = 1000;
-    let target = FakeTarget::start(move |n| {
-        let t = base + n as i64 * STEP;
-        let mut body = String::from("# TYPE crash_series gauge\n");
-        for i in 0..SERIES {
-            body.push_str(&format!("crash_series{{i=\"{i}\"}} {n} {t}\n"));
-        }
-        body
-    });
+    let target = crash_target(base, STEP, |n, _| n);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 100ms\n  scrape_timeout: 100ms\nscrape_configs:\n  - job_name: crash\n    static_configs:\n      - targets: ['{}']\n",
-            target.addr
-        ),
-    )
-    .unwrap();
+    let config = crash_config(dir.path(), target.addr, "100ms");
     // `[10d]` back from here covers 1440 scrapes, far more than the test makes.
     let query_at = base / 1000 + 10 * 86_400;
     // Three runs, each killed: each run writes its own WAL segment (00000000..00000002).

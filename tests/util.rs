@@ -137,25 +137,51 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &str
     stream.write_all(request.as_bytes()).unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n");
+    let (head, body) = split.map_or((&raw[..], &[][..]), |at| (&raw[..at], &raw[at + 4..]));
+    let head = String::from_utf8_lossy(head).into_owned();
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body =
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
-    Response { status, headers: head.to_owned(), body }
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    let body = if chunked { dechunk(body) } else { body.to_vec() };
+    Response { status, headers: head, body: String::from_utf8_lossy(&body).into_owned() }
 }
 
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+/// The body of a `Transfer-Encoding: chunked` message, without the chunk framing.
+pub fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&raw[..eol]).ok().and_then(|s| usize::from_str_radix(s.trim(), 16).ok());
+        let size = size.unwrap_or(0);
         if size == 0 {
             break;
         }
-        out.push_str(&rest[..size]);
-        body = &rest[size + 2..];
+        out.extend_from_slice(&raw[eol + 2..eol + 2 + size]);
+        raw = &raw[eol + 2 + size + 2..];
     }
     out
+}
+
+/// Writes `body` as `dir/prometheus.yml`; returns the `--config.file` flag naming it.
+pub fn write_config(dir: &Path, body: &str) -> String {
+    let path = dir.join("prometheus.yml");
+    std::fs::write(&path, body).unwrap();
+    format!("--config.file={}", path.display())
+}
+
+/// Runs the binary with `args` in `cwd`, expecting it to exit with status 1 (a start-up
+/// error); returns its stderr.
+pub fn start_fails(cwd: &Path, args: &[&str]) -> String {
+    let output = Command::new(binary()).current_dir(cwd).args(args).output().expect("running promlite");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    stderr
+}
+
+/// The `data.result` of the instant query `q`, asserting a 200.
+pub fn query_result(addr: SocketAddr, q: &str) -> Vec<serde_json::Value> {
+    let (status, body) = get_json(addr, &format!("/api/v1/query?query={}", enc(q)));
+    assert_eq!(status, 200, "{q}: {body}");
+    body["data"]["result"].as_array().cloned().unwrap_or_default()
 }
 
 /// GET `path` and parse the body as JSON.
@@ -189,8 +215,15 @@ pub fn enc(value: &str) -> String {
         .collect()
 }
 
-/// Polls `check` until it returns `Some`, or fails after `timeout` showing the last state seen.
-pub fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
+/// Polls `check` every 100 ms until it returns `Ok`, or fails after `timeout` showing the last
+/// state seen.
+pub fn eventually<T>(timeout: Duration, check: impl FnMut() -> Result<T, String>) -> T {
+    eventually_every(Duration::from_millis(100), timeout, check)
+}
+
+/// Like [`eventually`], polling every `interval`: for a check that must also see a short-lived
+/// state on the way (a replay's 503s before the 200).
+pub fn eventually_every<T>(interval: Duration, timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         match check() {
@@ -198,7 +231,7 @@ pub fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Result<T, Str
             Err(last) if Instant::now() > deadline => {
                 panic!("condition not met within {timeout:?}; last state: {last}")
             }
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            Err(_) => std::thread::sleep(interval),
         }
     }
 }

@@ -1,9 +1,7 @@
 //! `--web.config.file`: HTTPS with a certificate from a test CA, basic auth against a bcrypt
 //! hash, extra response headers, and clear start-up errors for bad files.
 
-use std::process::Command;
-
-use crate::util::{binary, start};
+use crate::util::{start, start_fails};
 
 /// Status, `www-authenticate` and `x-frame-options` of an HTTPS GET through reqwest.
 fn https_get(ca_pem: &str, port: u16, path: &str, auth: Option<(&str, &str)>) -> Result<(u16, String, String), String> {
@@ -60,22 +58,11 @@ fn a_bad_web_config_file_stops_start_up_with_its_position() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("web.yml");
     std::fs::write(&path, "tls_server_config:\n  cert_file: a\n  key_file: b\n  cert_fil: c\n").unwrap();
-    let output = Command::new(binary())
-        .arg(format!("--web.config.file={}", path.display()))
-        .arg("--web.listen-address=127.0.0.1:0")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let flag = format!("--web.config.file={}", path.display());
+    let stderr = start_fails(dir.path(), &[&flag, "--web.listen-address=127.0.0.1:0"]);
     // One log line, its message quoted as Go's logfmt quotes it.
     assert!(stderr.contains(&format!("{}:4:3: unknown field \\\"cert_fil\\\"", path.display())), "{stderr}");
     std::fs::write(&path, "tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n").unwrap();
-    let output = Command::new(binary())
-        .arg(format!("--web.config.file={}", path.display()))
-        .arg("--web.listen-address=127.0.0.1:0")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = start_fails(dir.path(), &[&flag, "--web.listen-address=127.0.0.1:0"]);
     assert!(stderr.contains("cert_file") && stderr.contains("missing.crt"), "{stderr}");
 }

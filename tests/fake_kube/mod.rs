@@ -22,7 +22,7 @@
 pub mod fixtures;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -434,22 +434,14 @@ fn respond(stream: &mut impl Write, code: u16, extra_headers: &str, body: &str) 
 
 fn serve<S: Read + Write>(stream: S, shared: &Shared) {
     let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-        return;
-    }
-    let mut authorization = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("authorization")
-        {
-            authorization = Some(value.trim().to_owned());
-        }
-    }
+    let head = crate::util::read_head(&mut reader);
+    let mut lines = head.lines();
+    let Some(request_line) = lines.next() else { return };
+    // The last `Authorization` header counts, if a client sent several.
+    let authorization = lines.rev().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("authorization").then(|| value.trim().to_owned())
+    });
     let mut stream = reader.into_inner();
     let target = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
     let (path, params) = parse_target(&target);

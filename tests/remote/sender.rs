@@ -1,0 +1,218 @@
+//! The remote-write sender against fake receivers: retries (5xx after `Retry-After`, other 4xx
+//! dropped once), resharding for a slow receiver without losing a sample, `sample_age_limit`,
+//! and metadata.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use promlite_prompb as prompb;
+
+use super::promlite_config;
+use crate::remote_util::{Samples, counting_target, now_ms, queue_metric, read_request, remote_read};
+use crate::util::{FakeTarget, eventually, http, start};
+
+/// A request a fake receiver saw.
+struct Received {
+    at: std::time::Instant,
+    head: String,
+    body: Vec<u8>,
+}
+
+fn serve_connection(
+    stream: TcpStream,
+    log: &std::sync::Mutex<Vec<Received>>,
+    respond: &dyn Fn(usize) -> (u16, &'static str),
+) {
+    let mut reader = std::io::BufReader::new(stream);
+    // Keep-alive: serve every request on the connection.
+    while let Some((head, body)) = read_request(&mut reader) {
+        let n = {
+            let mut log = log.lock().unwrap();
+            log.push(Received { at: std::time::Instant::now(), head, body });
+            log.len()
+        };
+        let (status, headers) = respond(n);
+        let answer = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n{headers}\r\n");
+        if reader.get_mut().write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// A remote-write receiver on loopback answering the n-th request (1-based) with
+/// `respond(n)`: status and extra header lines.
+fn fake_receiver(
+    respond: impl Fn(usize) -> (u16, &'static str) + Send + Sync + 'static,
+) -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<Received>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    let respond = std::sync::Arc::new(respond);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let (log, respond) = (std::sync::Arc::clone(&log), std::sync::Arc::clone(&respond));
+            // One thread per connection: senders keep connections alive, one per shard.
+            std::thread::spawn(move || serve_connection(stream, &log, &*respond));
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn sender_retries_5xx_after_retry_after_and_drops_other_4xx() {
+    // First request: 503 with Retry-After: 2 (the backoff alone would retry within 100 ms).
+    let (addr, seen) = fake_receiver(|n| if n == 1 { (503, "Retry-After: 2\r\n") } else { (204, "") });
+    let target = counting_target("rw_gauge", 3);
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("promlite.yml");
+    let config = promlite_config(target.addr, &format!("http://{addr}/api/v1/write"), "      min_backoff: 10ms\n")
+        .replace("max_backoff: 1s", "max_backoff: 100ms");
+    std::fs::write(&config_path, config).unwrap();
+    let server = start(dir.path(), &[&format!("--config.file={}", config_path.display()), "--web.enable-lifecycle"]);
+    eventually(Duration::from_secs(30), || {
+        let n = seen.lock().unwrap().len();
+        if n >= 3 { Ok(()) } else { Err(format!("{n} requests")) }
+    });
+    {
+        let seen = seen.lock().unwrap();
+        let gap = seen[1].at - seen[0].at;
+        assert!(gap >= Duration::from_millis(1900), "retried after {gap:?}, before Retry-After");
+        assert_eq!(seen[0].body, seen[1].body, "the same batch is resent");
+        let head = seen[0].head.to_ascii_lowercase();
+        for header in [
+            "content-encoding: snappy",
+            "content-type: application/x-protobuf",
+            "x-prometheus-remote-write-version: 0.1.0",
+        ] {
+            assert!(head.contains(header), "{header} missing in {head}");
+        }
+        let request: prompb::WriteRequest = prompb::decode_snappy(&seen[0].body).unwrap();
+        assert!(request.timeseries.iter().all(|ts| ts.samples.len() == 1 && !ts.labels.is_empty()));
+    }
+    assert!(queue_metric(server.addr, "prometheus_remote_storage_retried_samples_total") > 0.0);
+    assert_eq!(queue_metric(server.addr, "prometheus_remote_storage_failed_samples_total"), 0.0);
+
+    // A receiver that refuses everything with 400 (and 429 without retry_on_http_429): each
+    // batch is dropped once and counted, and later batches still go out.
+    let (addr, seen) = fake_receiver(|n| if n % 2 == 0 { (400, "") } else { (429, "Retry-After: 30\r\n") });
+    let config = promlite_config(target.addr, &format!("http://{addr}/api/v1/write"), "");
+    std::fs::write(&config_path, config).unwrap();
+    let reload = http(server.addr, "POST", "/-/reload", None);
+    assert_eq!(reload.status, 200, "{reload:?}");
+    eventually(Duration::from_secs(30), || {
+        let n = seen.lock().unwrap().len();
+        if n >= 4 { Ok(()) } else { Err(format!("{n} requests")) }
+    });
+    let failed = queue_metric(server.addr, "prometheus_remote_storage_failed_samples_total");
+    assert!(failed > 0.0, "failed {failed}");
+    let bodies: Vec<Vec<u8>> = seen.lock().unwrap().iter().map(|r| r.body.clone()).collect();
+    assert!(bodies.windows(2).all(|w| w[0] != w[1]), "a refused batch was resent");
+}
+
+#[test]
+fn sender_adds_shards_for_a_slow_receiver_and_loses_nothing() {
+    // 50 ms per request of at most 50 samples: one shard moves ~1000 samples/s, the target
+    // produces 2003 per second.
+    let (addr, seen) = fake_receiver(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        (204, "")
+    });
+    let target = counting_target("rw_gauge", 2000);
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("promlite.yml");
+    let config = promlite_config(target.addr, &format!("http://{addr}/api/v1/write"), "      max_shards: 8\n");
+    std::fs::write(&config_path, config).unwrap();
+    let server = start(dir.path(), &[&format!("--config.file={}", config_path.display())]);
+    eventually(Duration::from_secs(60), || {
+        let shards = queue_metric(server.addr, "prometheus_remote_storage_shards");
+        if shards > 1.0 { Ok(()) } else { Err(format!("{shards} shards")) }
+    });
+    // Everything promlite stored for the job up to a cut arrives exactly once.
+    let cut = now_ms();
+    let want = eventually(Duration::from_secs(30), || {
+        let want = remote_read(server.addr, &[(0, "job", "fake")], 0, cut)?;
+        let newest = want.values().filter_map(|s| s.last()).map(|s| s.0).min().unwrap_or(0);
+        if newest + 1000 >= cut { Ok(want) } else { Err("scrapes behind the cut".to_owned()) }
+    });
+    eventually(Duration::from_secs(60), || {
+        let mut got = Samples::new();
+        for received in seen.lock().unwrap().iter() {
+            let request: prompb::WriteRequest = prompb::decode_snappy(&received.body).map_err(|e| e.to_string())?;
+            for ts in request.timeseries {
+                let mut labels: Vec<String> = ts.labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect();
+                labels.sort();
+                let entry = got.entry(format!("{{{}}}", labels.join(", "))).or_default();
+                entry
+                    .extend(ts.samples.iter().filter(|s| s.timestamp <= cut).map(|s| (s.timestamp, s.value.to_bits())));
+            }
+        }
+        got.retain(|k, _| k.contains("job=\"fake\""));
+        if got == want { Ok(()) } else { Err(format!("{} series received, {} stored", got.len(), want.len())) }
+    });
+}
+
+#[test]
+fn sender_drops_samples_older_than_sample_age_limit_and_sends_metadata() {
+    // Down for the first 6 s (scraping starts within about 1.5 s); a 2 s sample_age_limit must
+    // drop what grew older meanwhile.
+    let up_at = std::time::Instant::now() + Duration::from_secs(6);
+    let (addr, seen) = fake_receiver(move |_| if std::time::Instant::now() < up_at { (503, "") } else { (204, "") });
+    let target =
+        FakeTarget::start(|n| format!("# HELP aged_gauge A gauge.\n# TYPE aged_gauge gauge\naged_gauge {n}\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("promlite.yml");
+    let extra = "      sample_age_limit: 2s\n      min_backoff: 100ms\n    metadata_config:\n      send_interval: 1s\n";
+    std::fs::write(&config_path, promlite_config(target.addr, &format!("http://{addr}/api/v1/write"), extra)).unwrap();
+    let server = start(dir.path(), &[&format!("--config.file={}", config_path.display())]);
+    let accepted_samples = || {
+        let seen = seen.lock().unwrap();
+        let now = (std::time::Instant::now(), now_ms());
+        let mut out = Vec::new();
+        for r in seen.iter().filter(|r| r.at >= up_at) {
+            let at_ms = now.1 - (now.0 - r.at).as_millis() as i64;
+            let request: prompb::WriteRequest = prompb::decode_snappy(&r.body).unwrap();
+            out.extend(request.timeseries.iter().flat_map(|ts| ts.samples.iter().map(move |s| (at_ms, s.timestamp))));
+        }
+        out
+    };
+    eventually(Duration::from_secs(30), || {
+        let n = accepted_samples().len();
+        if n >= 20 { Ok(()) } else { Err(format!("{n} samples accepted")) }
+    });
+    // Nothing older than the limit (plus the scrape-to-send slack) was delivered...
+    for (at_ms, t) in accepted_samples() {
+        assert!(at_ms - t <= 2_000 + 1_500, "a sample {} ms old was sent", at_ms - t);
+    }
+    // ...and what the outage aged was dropped and counted, not failed.
+    let metrics = http(server.addr, "GET", "/metrics", None).body;
+    let too_old = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("prometheus_remote_storage_samples_dropped_total{") && l.contains(r#"reason="too_old""#)
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .expect("samples_dropped_total{reason=\"too_old\"}");
+    assert!(too_old > 0.0, "{too_old}");
+    assert_eq!(queue_metric(server.addr, "prometheus_remote_storage_failed_samples_total"), 0.0);
+
+    // Metadata: requests of metadata only, every second, with the scraped TYPE and HELP.
+    let metadata = eventually(Duration::from_secs(30), || {
+        let seen = seen.lock().unwrap();
+        seen.iter()
+            .filter(|r| r.at >= up_at)
+            .map(|r| prompb::decode_snappy::<prompb::WriteRequest>(&r.body).unwrap())
+            .find(|req| !req.metadata.is_empty())
+            .ok_or_else(|| format!("no metadata in {} requests", seen.len()))
+    });
+    assert!(metadata.timeseries.is_empty());
+    let entry = metadata.metadata.iter().find(|m| m.metric_family_name == "aged_gauge").expect("aged_gauge metadata");
+    assert_eq!((entry.r#type, entry.help.as_str()), (2, "A gauge."));
+    eventually(Duration::from_secs(10), || {
+        let sent = queue_metric(server.addr, "prometheus_remote_storage_metadata_total");
+        if sent >= 1.0 { Ok(()) } else { Err(format!("metadata_total {sent}")) }
+    });
+    assert!(queue_metric(server.addr, "prometheus_remote_storage_metadata_retried_total") > 0.0);
+}
