@@ -173,13 +173,11 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// True when `binary` exists; otherwise says the test is skipped.
+/// True when `binary` exists; otherwise the test cannot run: a failure under CI, else a skip
+/// said on the terminal ([`promlite_testkit::missing`]).
+#[track_caller]
 pub fn have(binary: &str) -> bool {
-    if Path::new(binary).exists() {
-        return true;
-    }
-    println!("skipped: {binary} is not installed (Debian package; .ci/run installs it)");
-    false
+    promlite_testkit::have(Path::new(binary), "a Debian package .ci/run installs")
 }
 
 /// An external server (Prometheus, VictoriaMetrics) on loopback, killed on drop.

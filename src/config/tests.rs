@@ -397,7 +397,7 @@ const SKIPPED_BAD: [(&str, &str); 0] = [];
 fn upstream_good_files_load() {
     let dir = Path::new(UPSTREAM_TESTDATA);
     if !dir.is_dir() {
-        println!("skipping: upstream testdata not found at {}", dir.display());
+        promlite_testkit::missing(&format!("upstream testdata at {} (../shared/upstream)", dir.display()));
         return;
     }
     let mut checked = 0;
@@ -424,7 +424,7 @@ fn upstream_good_files_load() {
 fn upstream_otlp_files_are_refused_as_unsupported() {
     let dir = Path::new(UPSTREAM_TESTDATA);
     if !dir.is_dir() {
-        println!("skipping: upstream testdata not found at {}", dir.display());
+        promlite_testkit::missing(&format!("upstream testdata at {} (../shared/upstream)", dir.display()));
         return;
     }
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -441,7 +441,7 @@ fn upstream_otlp_files_are_refused_as_unsupported() {
 fn upstream_bad_files_are_rejected() {
     let dir = Path::new(UPSTREAM_TESTDATA);
     if !dir.is_dir() {
-        println!("skipping: upstream testdata not found at {}", dir.display());
+        promlite_testkit::missing(&format!("upstream testdata at {} (../shared/upstream)", dir.display()));
         return;
     }
     let mut checked = 0;

@@ -77,7 +77,7 @@ fn upstream_example_config_yields_expected_targets() {
         "/../shared/upstream/prometheus-v3.14.0/documentation/examples/prometheus-kubernetes.yml"
     );
     let Ok(example) = std::fs::read_to_string(path) else {
-        eprintln!("skipping: {path} is absent");
+        promlite_testkit::missing(&format!("{path} (../shared/upstream)"));
         return;
     };
     let fake = FakeKube::start();

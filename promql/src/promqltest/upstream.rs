@@ -37,7 +37,7 @@ const KNOWN_FAILING: &[(&str, usize, &str)] = &[];
 #[test]
 fn upstream_promqltest_files() {
     let Ok(dir) = std::fs::read_dir(TESTDATA) else {
-        println!("skipping: upstream promqltest data not found at {TESTDATA}");
+        promlite_testkit::missing(&format!("upstream promqltest data at {TESTDATA} (../shared/upstream)"));
         return;
     };
     let only = std::env::var("PROMQLTEST_FILE").ok();
@@ -112,7 +112,7 @@ fn upstream_promqltest_files() {
 #[test]
 fn parser_coverage_of_upstream_queries() {
     let Ok(dir) = std::fs::read_dir(TESTDATA) else {
-        println!("skipping: upstream promqltest data not found at {TESTDATA}");
+        promlite_testkit::missing(&format!("upstream promqltest data at {TESTDATA} (../shared/upstream)"));
         return;
     };
     let mut names: Vec<String> =

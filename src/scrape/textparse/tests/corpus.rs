@@ -12,7 +12,7 @@ fn upstream_testdata() -> Option<std::path::PathBuf> {
     if dir.is_dir() {
         Some(dir.to_owned())
     } else {
-        eprintln!("skipped: upstream test data not found at {}", dir.display());
+        promlite_testkit::missing(&format!("upstream test data at {} (../shared/upstream)", dir.display()));
         None
     }
 }
@@ -86,14 +86,8 @@ fn node_exporter_output_parses() {
     use std::net::{TcpListener, TcpStream};
     use std::time::{Duration, Instant};
 
-    let Some(binary) = ["prometheus-node-exporter", "node_exporter"].iter().find_map(|name| {
-        std::env::var_os("PATH")?
-            .to_str()?
-            .split(':')
-            .map(|dir| std::path::Path::new(dir).join(name))
-            .find(|path| path.is_file())
-    }) else {
-        eprintln!("skipped: no prometheus-node-exporter or node_exporter on PATH");
+    let Some(binary) = promlite_testkit::on_path(&["prometheus-node-exporter", "node_exporter"]) else {
+        promlite_testkit::missing("prometheus-node-exporter on PATH (Debian package)");
         return;
     };
     let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
