@@ -58,7 +58,10 @@ fn write_buffer(a: &mut Active, path: &Path) -> Result<(), ChunkDiskError> {
         return Ok(());
     }
     if let Err(err) = a.file.write_all_at(&a.buffer, a.written) {
-        let _ = a.file.set_len(a.written);
+        if let Err(cut) = a.file.set_len(a.written) {
+            // The write's error is returned; this one only explains a damaged tail at the next start.
+            tracing::warn!(file = %path.display(), error = %cut, "cutting back a failed chunks_head write failed");
+        }
         return Err(io_err(path)(err));
     }
     a.written += a.buffer.len() as u64;

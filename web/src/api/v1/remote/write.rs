@@ -235,7 +235,12 @@ pub(crate) async fn write(State(state): State<AppState>, headers: HeaderMap, bod
         Ok(Ok(V1Outcome::Retry(reason))) => text_error(StatusCode::INTERNAL_SERVER_ERROR, &reason),
         Ok(Ok(V1Outcome::Unavailable(reason))) => text_error(StatusCode::SERVICE_UNAVAILABLE, &reason),
         Ok(Err(err)) => {
-            tracing::debug!(error = %err, "error decoding remote write request");
+            if let prompb::DecodeError::RecvDecoder { at } = err {
+                // A bug in our decoder, not in the sender: for an operator to report.
+                tracing::error!(at, "the receive-side remote write decoder refused a body prost accepts");
+            } else {
+                tracing::debug!(error = %err, "error decoding remote write request");
+            }
             text_error(StatusCode::BAD_REQUEST, &err.to_string())
         }
         Err(err) => text_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("appending remote write: {err}")),
