@@ -13,7 +13,7 @@ use crate::head::postings::{difference, intersect, union};
 
 use super::{FORMAT_V1, FORMAT_V2, HEADER_LEN, MAGIC, SERIES_ALIGN, TOC_LEN, Toc, section};
 use crate::block::decode::{Decbuf, Reason};
-use crate::block::{BlockError, ChunkMeta};
+use crate::block::{BlockError, ChunkMeta, ChunkRef};
 use crate::labels::{Label, Labels};
 use crate::matcher::{MatchOp, Matcher};
 use crate::mmap::MappedFile;
@@ -278,12 +278,13 @@ impl IndexReader {
                 None => {
                     let min_time = d.varint().map_err(err)?;
                     let max_time = min_time.wrapping_add(d.uvarint().map_err(err)? as i64);
-                    ChunkMeta { min_time, max_time, chunk_ref: d.uvarint().map_err(err)? }
+                    ChunkMeta { min_time, max_time, chunk_ref: ChunkRef::from_raw(d.uvarint().map_err(err)?) }
                 }
                 Some(prev) => {
                     let min_time = prev.max_time.wrapping_add(d.uvarint().map_err(err)? as i64);
                     let max_time = min_time.wrapping_add(d.uvarint().map_err(err)? as i64);
-                    let chunk_ref = prev.chunk_ref.wrapping_add(d.varint().map_err(err)? as u64);
+                    let chunk_ref =
+                        ChunkRef::from_raw(prev.chunk_ref.raw().wrapping_add(d.varint().map_err(err)? as u64));
                     ChunkMeta { min_time, max_time, chunk_ref }
                 }
             };
