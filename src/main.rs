@@ -19,7 +19,7 @@ use promlite::config::{self, Config};
 use promlite::scrape::Manager;
 use promlite_promql::{Engine, EngineOptions};
 use promlite_storage::{Db, Options};
-use promlite_web::{AppState, WebOptions};
+use promlite_web::{AppState, ReloadError, WebOptions};
 
 use flags::{Command, Flags};
 
@@ -164,7 +164,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     let config_yaml = Arc::new(RwLock::new(config.to_yaml()));
     let ready = Arc::new(AtomicBool::new(false));
     let external_labels = Arc::new(RwLock::new(config.global.external_label_pairs()));
-    let reload: Arc<dyn Fn() -> Result<(), String> + Send + Sync> = {
+    let reload: Arc<dyn Fn() -> Result<(), ReloadError> + Send + Sync> = {
         let running = Running {
             manager: Arc::clone(&manager),
             remote: Arc::clone(&remote),
@@ -216,12 +216,18 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         .with_context(|| format!("replaying the WAL in {}", flags.storage_path.display()))?;
     close_db.start_compactor();
     // Scraping starts only now: nothing may append before the replay is done.
-    // A job that cannot start is logged by the manager; the others run, as in Prometheus.
+    // A part that cannot start is logged here, once; the others run, as in Prometheus.
     // Remote write tails the WAL and sends what is committed from now on: started before the
     // first scrape, as in Prometheus, so it sends every scraped sample.
-    let _ = remote.apply_config(&config);
-    let _ = remote.apply_read_config(&config);
-    let _ = manager.apply_config(&config);
+    for err in remote.apply_config(&config) {
+        tracing::error!(error = %err, "remote write queue not started");
+    }
+    for err in remote.apply_read_config(&config) {
+        tracing::error!(error = %err, "remote read client not started");
+    }
+    for err in manager.apply_config(&config) {
+        tracing::error!(error = %err, "cannot scrape this job");
+    }
     ready.store(true, Ordering::Release);
     tracing::info!(address = %local_addr, "server is ready to receive web requests");
 
@@ -274,36 +280,30 @@ struct Running {
 }
 
 /// Re-reads the config file and applies it; a file that does not load leaves the running config
-/// untouched. The error text is Prometheus's, for `/-/reload`.
-fn reload_config(path: Option<&Path>, running: &Running) -> Result<(), String> {
+/// untouched. Logs nothing on failure: the caller (`/-/reload` or SIGHUP) logs the error.
+fn reload_config(path: Option<&Path>, running: &Running) -> Result<(), ReloadError> {
     let Some(path) = path else {
         tracing::info!("reload requested, but the built-in config is in use: nothing to reload");
         return Ok(());
     };
-    let config = config::load_file(path).map_err(|err| {
-        tracing::error!(file = %path.display(), error = %err, "error reloading config; the previous config keeps running");
-        format!("couldn't load configuration (--config.file={:?}): {err}", path.display().to_string())
-    })?;
+    let file = path.display().to_string();
+    let config = config::load_file(path).map_err(|err| ReloadError::Load { file: file.clone(), source: err.into() })?;
     warn_unacted(Some(&config));
-    let mut errors: Vec<String> = running.manager.apply_config(&config).iter().map(ToString::to_string).collect();
-    errors.extend(running.remote.apply_config(&config).iter().map(ToString::to_string));
-    errors.extend(running.remote.apply_read_config(&config).iter().map(ToString::to_string));
+    let mut errors: Vec<Box<dyn std::error::Error + Send + Sync>> = Vec::new();
+    errors.extend(running.manager.apply_config(&config).into_iter().map(Into::into));
+    errors.extend(running.remote.apply_config(&config).into_iter().map(Into::into));
+    errors.extend(running.remote.apply_read_config(&config).into_iter().map(Into::into));
     *running.config_yaml.write().expect("config lock") = config.to_yaml();
     *running.external_labels.write().expect("external labels lock") = config.global.external_label_pairs();
     if !errors.is_empty() {
-        let details = errors;
-        return Err(format!(
-            "one or more errors occurred while applying the new configuration (--config.file={:?}): {}",
-            path.display().to_string(),
-            details.join("; ")
-        ));
+        return Err(ReloadError::Apply { file, errors });
     }
     tracing::info!(file = %path.display(), "completed loading of configuration file");
     Ok(())
 }
 
 /// Resolves on SIGTERM, Ctrl-C or `/-/quit`; reloads on SIGHUP meanwhile.
-async fn wait_for_shutdown(reload: impl Fn() -> Result<(), String>, quit: Arc<tokio::sync::Notify>) {
+async fn wait_for_shutdown(reload: impl Fn() -> Result<(), ReloadError>, quit: Arc<tokio::sync::Notify>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
     let mut hup = signal(SignalKind::hangup()).expect("installing the SIGHUP handler");
@@ -313,7 +313,9 @@ async fn wait_for_shutdown(reload: impl Fn() -> Result<(), String>, quit: Arc<to
             _ = tokio::signal::ctrl_c() => break,
             _ = quit.notified() => break,
             _ = hup.recv() => {
-                let _ = reload();
+                if let Err(err) = reload() {
+                    tracing::error!(error = %err, "error reloading config (SIGHUP)");
+                }
             }
         }
     }

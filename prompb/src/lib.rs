@@ -348,7 +348,7 @@ pub enum DecodeError {
     #[error("{0}")]
     Protobuf(#[from] prost::DecodeError),
     /// [`recv::decode`] refused a body that prost's decode of [`WriteRequest`] accepts: a bug
-    /// in the receive-side decoder, logged; the body is refused rather than half-read.
+    /// in the receive-side decoder (the receiver logs it); the body is refused rather than half-read.
     #[error("remote write body refused by the receive-side decoder at byte {at}")]
     RecvDecoder {
         /// Where the decoder stopped.

@@ -74,10 +74,7 @@ pub fn decode(raw: &[u8]) -> Result<WriteRequest<'_>, DecodeError> {
         Ok(()) => Ok(request),
         Err(Refused) => match super::WriteRequest::decode(raw) {
             Err(err) => Err(err.into()),
-            Ok(_) => {
-                tracing::error!(at = reader.pos, "the receive-side remote write decoder refused a body prost accepts");
-                Err(DecodeError::RecvDecoder { at: reader.pos })
-            }
+            Ok(_) => Err(DecodeError::RecvDecoder { at: reader.pos }),
         },
     }
 }

@@ -60,8 +60,8 @@ fn binary_values(op: u16, modifier: &BinModifier, lhs: Val, rhs: Val) -> Result<
             let (v, keep) = apply(op, l, r)?;
             return Ok(Val::Scalar(if is_comparison(op) { bool_value(keep) } else { v }));
         }
-        (Val::Vector(l), Val::Scalar(r)) => vector_scalar(op, l, r, false, return_bool)?,
-        (Val::Scalar(l), Val::Vector(r)) => vector_scalar(op, r, l, true, return_bool)?,
+        (Val::Vector(l), Val::Scalar(r)) => vector_scalar(op, l, r, ScalarSide::Right, return_bool)?,
+        (Val::Scalar(l), Val::Vector(r)) => vector_scalar(op, r, l, ScalarSide::Left, return_bool)?,
         (Val::Vector(l), Val::Vector(r)) => match op {
             T_LAND => vector_and(l, r, modifier, false),
             T_LUNLESS => vector_and(l, r, modifier, true),
@@ -254,13 +254,21 @@ fn static_matching(
     Ok(Some(out))
 }
 
+/// Which operand of a vector-scalar operation is the scalar (`2 - x` is not `x - 2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScalarSide {
+    Left,
+    Right,
+}
+
 fn vector_scalar(
     op: u16,
     vector: Vec<InstantSample>,
     scalar: f64,
-    scalar_on_left: bool,
+    scalar_side: ScalarSide,
     return_bool: bool,
 ) -> Result<Vec<InstantSample>, QueryError> {
+    let scalar_on_left = scalar_side == ScalarSide::Left;
     let mut out = Vec::with_capacity(vector.len());
     for sample in vector {
         let (l, r) = if scalar_on_left { (scalar, sample.v) } else { (sample.v, scalar) };

@@ -2,6 +2,7 @@
 //! expected result as text. Cases marked with an upstream file were worked out by hand from
 //! Prometheus's `promql/promqltest/testdata`.
 
+use crate::engine::RangePath;
 use crate::promqltest::{db, load};
 use crate::value::Value;
 use crate::{Engine, EngineOptions, QueryError};
@@ -387,7 +388,7 @@ fn classic_histograms_and_new_aggregations() {
 
 /// A range query's result with every value's bits, so that the two evaluation paths must agree
 /// exactly (NaN included), and its annotations.
-fn exact(result: Result<(crate::QueryResult, bool), QueryError>) -> (String, Option<bool>) {
+fn exact(result: Result<(crate::QueryResult, RangePath), QueryError>) -> (String, Option<RangePath>) {
     let (result, over_series) = match result {
         Ok(result) => result,
         Err(err) => return (format!("{}: {err}", err.error_type()), None),
@@ -529,12 +530,16 @@ fn series_by_series_range_evaluation_matches_step_by_step() {
     // Left to the step-by-step path.
     let uncovered = ["time()", "scalar(gauge) * 2", "gauge[1m:20s] offset 10s"];
     let engine = Engine::new(EngineOptions::default());
-    for (queries, over_series) in [(&covered[..], true), (&per_step[..], true), (&uncovered[..], false)] {
+    for (queries, over_series) in [
+        (&covered[..], RangePath::SeriesBySeries),
+        (&per_step[..], RangePath::SeriesBySeries),
+        (&uncovered[..], RangePath::StepByStep),
+    ] {
         for query in queries {
             let expr = crate::parser::parse(query).expect("parses");
             for (start, end, step) in [(0, 1_200_000, 10_000), (5_000, 1_100_000, 35_000), (600_000, 600_000, 1_000)] {
-                let fast = exact(engine.range_query_paths(&db, &expr, start, end, step, true));
-                let slow = exact(engine.range_query_paths(&db, &expr, start, end, step, false));
+                let fast = exact(engine.range_query_paths(&db, &expr, start, end, step, RangePath::SeriesBySeries));
+                let slow = exact(engine.range_query_paths(&db, &expr, start, end, step, RangePath::StepByStep));
                 assert_eq!(fast.0, slow.0, "{query} from {start} to {end} by {step}");
                 if slow.1.is_some() {
                     assert_eq!(fast.1, Some(over_series), "path of {query}");
@@ -547,8 +552,8 @@ fn series_by_series_range_evaluation_matches_step_by_step() {
     for query in ["rate(gauge[1m])", "sum(gauge)", "gauge", "clamp_min(gauge, 0)", "sum(rate(gauge[1m:10s]))"] {
         let expr = crate::parser::parse(query).expect("parses");
         for (start, end) in [(0, 100_000), (0, 200_000), (0, 400_000)] {
-            let fast = exact(engine.range_query_paths(&db, &expr, start, end, 10_000, true));
-            let slow = exact(engine.range_query_paths(&db, &expr, start, end, 10_000, false));
+            let fast = exact(engine.range_query_paths(&db, &expr, start, end, 10_000, RangePath::SeriesBySeries));
+            let slow = exact(engine.range_query_paths(&db, &expr, start, end, 10_000, RangePath::StepByStep));
             assert_eq!(fast.0, slow.0, "{query} to {end} with a limit");
         }
     }

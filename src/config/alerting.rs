@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use super::error::Problem;
-use super::http_config::{HttpClientConfig, raw_with_http_client};
+use super::http_config::{Http2Default, HttpClientConfig, raw_with_http_client};
 use super::kubernetes::RawKubernetesSdConfig;
 use super::scrape::{FileSdConfig, StaticConfig};
 use super::{Duration, KubernetesSdConfig, list, position, validate_relabel_configs};
@@ -133,7 +133,7 @@ impl AlertmanagerEntry {
     ) -> Option<AlertmanagerConfig> {
         let mut raw = self.0;
         let before = problems.len();
-        let mut http_client_config = match raw.take_http_client().resolve(true) {
+        let mut http_client_config = match raw.take_http_client().resolve(Http2Default::Enabled) {
             Ok(http) => http,
             Err(message) => {
                 problems.push(Problem::new(at, message));

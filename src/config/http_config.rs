@@ -323,10 +323,18 @@ pub(crate) struct RawHttpClientConfig {
     pub http_headers: Option<BTreeMap<String, HttpHeader>>,
 }
 
+/// What `enable_http2` is when the section leaves it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Http2Default {
+    /// On: every HTTP client but remote write's.
+    Enabled,
+    /// Off: remote write (upstream's `DefaultRemoteWriteHTTPClientConfig`).
+    Disabled,
+}
+
 impl RawHttpClientConfig {
-    /// Applies `HTTPClientConfig.Validate`; `enable_http2` defaults to `http2_default`
-    /// (true, except for remote write).
-    pub(crate) fn resolve(self, http2_default: bool) -> Result<HttpClientConfig, String> {
+    /// Applies `HTTPClientConfig.Validate`; `enable_http2` defaults to `http2_default`.
+    pub(crate) fn resolve(self, http2_default: Http2Default) -> Result<HttpClientConfig, String> {
         let bearer_token = self.bearer_token.filter(|t| !t.is_empty());
         let bearer_token_file = self.bearer_token_file.filter(|f| !f.is_empty());
         if bearer_token.is_some() && bearer_token_file.is_some() {
@@ -405,7 +413,7 @@ impl RawHttpClientConfig {
             tls_config,
             proxy,
             follow_redirects: self.follow_redirects.unwrap_or(true),
-            enable_http2: self.enable_http2.unwrap_or(http2_default),
+            enable_http2: self.enable_http2.unwrap_or(http2_default == Http2Default::Enabled),
             http_headers: self.http_headers.unwrap_or_default(),
         })
     }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::http_config::{HttpClientConfig, join_dir, raw_with_http_client};
+use super::http_config::{Http2Default, HttpClientConfig, join_dir, raw_with_http_client};
 use super::secret::Url;
 
 /// The kind of Kubernetes object a discovery watches.
@@ -178,7 +178,7 @@ impl RawKubernetesSdConfig {
     pub(crate) fn resolve(self) -> Result<KubernetesSdConfig, String> {
         let mut raw = self.0;
         let role = raw.role.ok_or("role missing (one of: pod, service, endpoints, endpointslice, node, ingress)")?;
-        let http_client_config = raw.take_http_client().resolve(true)?;
+        let http_client_config = raw.take_http_client().resolve(Http2Default::Enabled)?;
         let api_server = raw.api_server.filter(|s| !s.is_empty()).map(Url::new);
         if let Some(api_server) = &api_server {
             let url = url::Url::parse(api_server.expose())

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use super::duration::Duration;
-use super::http_config::{HttpClientConfig, raw_with_http_client};
+use super::http_config::{Http2Default, HttpClientConfig, raw_with_http_client};
 use super::list;
 use super::secret::Url;
 use crate::relabel::RelabelConfig;
@@ -236,7 +236,7 @@ impl RawRemoteWriteConfig {
                 ));
             }
         };
-        let http_client_config = raw.take_http_client().resolve(false)?;
+        let http_client_config = raw.take_http_client().resolve(Http2Default::Disabled)?;
         let queue_config = raw.queue_config.unwrap_or_default();
         queue_config.validate()?;
         let config = RemoteWriteConfig {
@@ -320,7 +320,7 @@ impl RawRemoteReadConfig {
         let url = parse_url(raw.url.take(), "remote_read")?;
         let headers = raw.headers.take().unwrap_or_default();
         validate_headers(&headers)?;
-        let http_client_config = raw.take_http_client().resolve(true)?;
+        let http_client_config = raw.take_http_client().resolve(Http2Default::Enabled)?;
         Ok(RemoteReadConfig {
             url,
             remote_timeout: raw.remote_timeout.unwrap_or(Duration::from_secs(60)),

@@ -15,7 +15,7 @@ use serde_saphyr::Spanned;
 
 use super::duration::{ByteSize, Duration};
 use super::error::{Position, Problem};
-use super::http_config::{HttpClientConfig, join_dir, raw_with_http_client};
+use super::http_config::{Http2Default, HttpClientConfig, join_dir, raw_with_http_client};
 use super::kubernetes::{KubernetesSdConfig, RawKubernetesSdConfig};
 use super::{GlobalConfig, list, position, validate_relabel_configs};
 use crate::relabel::{NameValidation, RelabelConfig};
@@ -430,7 +430,7 @@ impl ScrapeConfigEntry {
         if job_name.is_empty() {
             report("job_name is empty".to_owned());
         }
-        let http_client_config = match raw.take_http_client().resolve(true) {
+        let http_client_config = match raw.take_http_client().resolve(Http2Default::Enabled) {
             Ok(http) => http,
             Err(message) => {
                 report(message);

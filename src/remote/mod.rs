@@ -47,7 +47,8 @@ impl RemoteStorage {
     }
 
     /// Replaces the remote-read clients with `config.remote_read`'s and installs them as the
-    /// TSDB's secondaries. An entry whose client cannot be built is left out and returned; the
+    /// TSDB's secondaries. An entry whose client cannot be built is left out and returned, unlogged
+    /// (the caller logs it); the
     /// others are read.
     pub fn apply_read_config(&self, config: &Config) -> Vec<ReadClientError> {
         let external = config.global.external_label_pairs();
@@ -56,10 +57,7 @@ impl RemoteStorage {
         for rr in &config.remote_read {
             match RemoteReadClient::new(rr, &external, config.global.evaluation_interval.as_std()) {
                 Ok(client) => readers.push(Arc::new(client)),
-                Err(err) => {
-                    tracing::error!(error = %err, "remote read client not started");
-                    errors.push(err);
-                }
+                Err(err) => errors.push(err),
             }
         }
         let secondaries: Vec<Arc<dyn SecondaryQueryable>> =
@@ -70,7 +68,7 @@ impl RemoteStorage {
     }
 
     /// Starts, keeps or stops queues to match `config.remote_write`. A new queue sends samples
-    /// from now on. Returns the queues that could not start (the others run).
+    /// from now on. Returns the queues that could not start, unlogged (the others run).
     pub fn apply_config(&self, config: &Config) -> Vec<QueueError> {
         let external = config.global.external_label_pairs();
         let mut running = self.queues.lock().expect("remote storage lock");
@@ -86,10 +84,7 @@ impl RemoteStorage {
             let position_dir = self.wal_dir.parent().unwrap_or(&self.wal_dir).join("remote_write");
             match QueueManager::start(rw, &external, &self.wal_dir, now, &position_dir, self.metadata.clone()) {
                 Ok(queue) => running.queues.push(queue),
-                Err(err) => {
-                    tracing::error!(error = %err, "remote write queue not started");
-                    errors.push(err);
-                }
+                Err(err) => errors.push(err),
             }
         }
         running.external_labels = external;

@@ -89,10 +89,10 @@ pub enum ReadError {
     ContentType(String),
     /// A SAMPLES answer that does not decode, is too large, or holds other than one result.
     #[error("error decoding response: {0}")]
-    Samples(String),
+    Samples(SamplesError),
     /// A streamed answer whose frames or chunks do not decode.
     #[error("error reading chunked response: {0}")]
-    Chunked(String),
+    Chunked(ChunkedError),
     /// No answer within `remote_timeout` or the query's deadline.
     #[error("no answer within {wait:?} (remote_timeout {remote_timeout}, or the query's timeout)")]
     Timeout {
@@ -104,6 +104,55 @@ pub enum ReadError {
     /// The request task went away (the server is shutting down).
     #[error("the request was abandoned (the server is shutting down)")]
     Abandoned,
+}
+
+/// Why a SAMPLES answer is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum SamplesError {
+    /// Not a snappy block.
+    #[error("snappy: {0}")]
+    Snappy(#[from] snap::Error),
+    /// Larger decoded than [`MAX_SAMPLES_RESPONSE_BYTES`].
+    #[error("response of {size} bytes decoded is larger than the limit of {MAX_SAMPLES_RESPONSE_BYTES} bytes")]
+    TooLarge {
+        /// The decoded size the block announces.
+        size: usize,
+    },
+    /// Not a `prometheus.ReadResponse`.
+    #[error("{0}")]
+    Protobuf(#[from] prost::DecodeError),
+    /// One query was sent, so one result must come back.
+    #[error("responses: want 1, got {got}")]
+    Results {
+        /// How many came.
+        got: usize,
+    },
+}
+
+/// Why a STREAMED_XOR_CHUNKS answer is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkedError {
+    /// The framing (length, CRC, message) is broken or a frame is over the limit.
+    #[error("{0}")]
+    Frames(#[from] prompb::FrameError),
+    /// A chunk of an encoding other than XOR.
+    #[error("unsupported chunk encoding {encoding} (promlite reads XOR chunks only)")]
+    Encoding {
+        /// The chunk's encoding number.
+        encoding: i32,
+    },
+    /// An XOR chunk that does not decode.
+    #[error("series {series}: chunk {min_time_ms}..{max_time_ms}: {source}")]
+    Chunk {
+        /// The series it belongs to.
+        series: Labels,
+        /// The chunk's claimed first sample time.
+        min_time_ms: i64,
+        /// The chunk's claimed last sample time.
+        max_time_ms: i64,
+        /// What is wrong with it.
+        source: promlite_storage::chunkenc::ChunkError,
+    },
 }
 
 /// Reads series from one `remote_read` endpoint.
@@ -440,17 +489,15 @@ fn labels_of(wire: &[prompb::Label]) -> Labels {
 }
 
 /// The series of a `SAMPLES` response, which must hold one result (one query was sent).
-fn series_from_samples(body: &[u8]) -> Result<Vec<Series>, String> {
-    let size = snap::raw::decompress_len(body).map_err(|err| format!("snappy: {err}"))?;
+fn series_from_samples(body: &[u8]) -> Result<Vec<Series>, SamplesError> {
+    let size = snap::raw::decompress_len(body)?;
     if size > MAX_SAMPLES_RESPONSE_BYTES {
-        return Err(format!(
-            "response of {size} bytes decoded is larger than the limit of {MAX_SAMPLES_RESPONSE_BYTES} bytes"
-        ));
+        return Err(SamplesError::TooLarge { size });
     }
-    let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|err| format!("snappy: {err}"))?;
-    let response = prompb::ReadResponse::decode(raw.as_slice()).map_err(|err| err.to_string())?;
+    let raw = snap::raw::Decoder::new().decompress_vec(body)?;
+    let response = prompb::ReadResponse::decode(raw.as_slice())?;
     if response.results.len() != 1 {
-        return Err(format!("responses: want 1, got {}", response.results.len()));
+        return Err(SamplesError::Results { got: response.results.len() });
     }
     Ok(response
         .results
@@ -465,26 +512,21 @@ fn series_from_samples(body: &[u8]) -> Result<Vec<Series>, String> {
 
 /// The series of a `STREAMED_XOR_CHUNKS` response; samples outside the query's range (whole
 /// chunks are sent) are left out.
-fn series_from_frames(body: &[u8], limit: u64, query: &prompb::Query) -> Result<Vec<Series>, String> {
-    let frames = prompb::read_frames(body, limit).map_err(|err| err.to_string())?;
+fn series_from_frames(body: &[u8], limit: u64, query: &prompb::Query) -> Result<Vec<Series>, ChunkedError> {
+    let frames = prompb::read_frames(body, limit)?;
     let mut out = Vec::new();
     for frame in frames {
         for chunked in frame.chunked_series {
             let mut samples = Vec::new();
             for chunk in &chunked.chunks {
                 if chunk.r#type != prompb::CHUNK_ENCODING_XOR {
-                    return Err(format!(
-                        "unsupported chunk encoding {} (promlite reads XOR chunks only)",
-                        chunk.r#type
-                    ));
+                    return Err(ChunkedError::Encoding { encoding: chunk.r#type });
                 }
-                let bad_chunk = |err: promlite_storage::chunkenc::ChunkError| {
-                    format!(
-                        "series {}: chunk {}..{}: {err}",
-                        labels_of(&chunked.labels),
-                        chunk.min_time_ms,
-                        chunk.max_time_ms
-                    )
+                let bad_chunk = |source| ChunkedError::Chunk {
+                    series: labels_of(&chunked.labels),
+                    min_time_ms: chunk.min_time_ms,
+                    max_time_ms: chunk.max_time_ms,
+                    source,
                 };
                 let mut iter = XorIterator::new(&chunk.data).map_err(bad_chunk)?;
                 while let Some(sample) = iter.next_sample().map_err(bad_chunk)? {

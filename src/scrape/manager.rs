@@ -57,7 +57,7 @@ impl Manager {
     }
 
     /// Reconciles the pools with `config` (already validated). Must run inside a tokio runtime.
-    /// Returns the jobs that could not start; every other job runs.
+    /// Returns the jobs that could not start, unlogged (the caller logs them); every other job runs.
     pub fn apply_config(&self, config: &Config) -> Vec<ClientError> {
         let mut errors = Vec::new();
         let mut jobs = self.jobs.lock().expect("manager lock");
@@ -80,7 +80,6 @@ impl Manager {
             ) {
                 Ok(pool) => Arc::new(pool),
                 Err(err) => {
-                    tracing::error!(scrape_pool = %name, error = %err, "cannot scrape this job");
                     errors.push(err);
                     continue;
                 }

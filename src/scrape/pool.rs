@@ -53,6 +53,15 @@ struct PoolState {
     groups: Vec<TargetGroup>,
 }
 
+/// Whose loops [`ScrapePool::sync_locked`] reconciles the targets with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PreviousLoops {
+    /// This pool's own (discovery update): a surviving target's loop keeps running.
+    Own,
+    /// The pool this one replaces (reload): a surviving target's loop hands over to a new one.
+    OldPool,
+}
+
 /// The HTTP client for a job could not be built.
 #[derive(Debug, thiserror::Error)]
 #[error("job {job:?}: {source}")]
@@ -84,7 +93,7 @@ impl ScrapePool {
     pub fn sync(&self, groups: Vec<TargetGroup>) {
         let mut state = self.state.lock().expect("pool lock");
         let own = std::mem::take(&mut state.active);
-        self.sync_locked(&mut state, groups, own, false);
+        self.sync_locked(&mut state, groups, own, PreviousLoops::Own);
     }
 
     /// Takes over the targets of `old` (the same job under its previous config): targets that
@@ -96,7 +105,7 @@ impl ScrapePool {
             (std::mem::take(&mut old_state.active), old_state.groups.clone())
         };
         let mut state = self.state.lock().expect("pool lock");
-        self.sync_locked(&mut state, groups, old_running, true);
+        self.sync_locked(&mut state, groups, old_running, PreviousLoops::OldPool);
     }
 
     /// Rebuilds targets from `groups` and reconciles them with the `previous` loops: kept as they
@@ -106,7 +115,7 @@ impl ScrapePool {
         state: &mut PoolState,
         groups: Vec<TargetGroup>,
         mut previous: BTreeMap<u64, Running>,
-        handover: bool,
+        whose: PreviousLoops,
     ) {
         let mut wanted: BTreeMap<u64, Target> = BTreeMap::new();
         let mut dropped = Vec::new();
@@ -140,7 +149,7 @@ impl ScrapePool {
 
         for (hash, target) in wanted {
             let running = match previous.remove(&hash) {
-                Some(running) if !handover => running,
+                Some(running) if whose == PreviousLoops::Own => running,
                 Some(running) => {
                     let _ = running.control.send(Control::Handover);
                     self.start(Arc::new(target), Some(running.handle))

@@ -24,6 +24,28 @@ pub(crate) const MAX_FILE_SIZE: u64 = 128 * 1024 * 1024;
 // Bytes kept in memory before they go to the file; bounds the write side's memory.
 const WRITE_BUFFER: usize = 256 * 1024;
 
+/// Where a sealed head chunk lives: `file sequence << 32 | offset` in `chunks_head/` (upstream
+/// `ChunkDiskMapperRef`). Made only by [`ChunkDiskMapper::write_chunk`] and the scan at open, so
+/// a ref names a chunk that was written; a block's chunks have their own [`crate::block::ChunkRef`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct ChunkDiskMapperRef(u64);
+
+impl ChunkDiskMapperRef {
+    fn new(seq: u32, offset: u32) -> ChunkDiskMapperRef {
+        ChunkDiskMapperRef(u64::from(seq) << 32 | u64::from(offset))
+    }
+
+    /// The sequence number of the file (`chunks_head/000001` is 1).
+    pub(crate) fn file(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    /// The chunk's offset in its file.
+    pub(crate) fn offset(self) -> u32 {
+        self.0 as u32
+    }
+}
+
 /// A `chunks_head/` operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ChunkDiskError {
@@ -58,7 +80,10 @@ fn write_buffer(a: &mut Active, path: &Path) -> Result<(), ChunkDiskError> {
         return Ok(());
     }
     if let Err(err) = a.file.write_all_at(&a.buffer, a.written) {
-        let _ = a.file.set_len(a.written);
+        if let Err(cut) = a.file.set_len(a.written) {
+            // The write's error is returned; this one only explains a damaged tail at the next start.
+            tracing::warn!(file = %path.display(), error = %cut, "cutting back a failed chunks_head write failed");
+        }
         return Err(io_err(path)(err));
     }
     a.written += a.buffer.len() as u64;
@@ -74,7 +99,7 @@ fn file_name(dir: &Path, seq: u32) -> PathBuf {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ReplayedChunk {
     pub(crate) series_ref: u64,
-    pub(crate) chunk_ref: u64,
+    pub(crate) chunk_ref: ChunkDiskMapperRef,
     pub(crate) min_time: i64,
     pub(crate) max_time: i64,
     pub(crate) num_samples: u16,
@@ -171,7 +196,7 @@ impl ChunkDiskMapper {
         }
         let mut file_max_time = std::collections::BTreeMap::new();
         for c in &chunks {
-            let max = file_max_time.entry((c.chunk_ref >> 32) as u32).or_insert(i64::MIN);
+            let max = file_max_time.entry(c.chunk_ref.file()).or_insert(i64::MIN);
             *max = c.max_time.max(*max);
         }
         for &seq in mapped.keys() {
@@ -282,7 +307,7 @@ impl ChunkDiskMapper {
         min_time: i64,
         max_time: i64,
         data: &[u8],
-    ) -> Result<u64, ChunkDiskError> {
+    ) -> Result<ChunkDiskMapperRef, ChunkDiskError> {
         let mut record = Vec::with_capacity(25 + 10 + data.len() + 4);
         record.extend_from_slice(&series_ref.to_be_bytes());
         record.extend_from_slice(&min_time.to_be_bytes());
@@ -318,12 +343,13 @@ impl ChunkDiskMapper {
                 return Err(err);
             }
         }
-        Ok(u64::from(a.seq) << 32 | offset)
+        // Files are cut before `max_file_size` (at most 128 MiB), so the offset fits its 32 bits.
+        Ok(ChunkDiskMapperRef::new(a.seq, offset as u32))
     }
 
     /// The encoded chunk data (XOR bytes) at `chunk_ref`.
-    pub(crate) fn chunk(&self, chunk_ref: u64) -> Result<ChunkBytes, ChunkDiskError> {
-        let (seq, offset) = ((chunk_ref >> 32) as u32, chunk_ref as u32);
+    pub(crate) fn chunk(&self, chunk_ref: ChunkDiskMapperRef) -> Result<ChunkBytes, ChunkDiskError> {
+        let (seq, offset) = (chunk_ref.file(), chunk_ref.offset());
         let bad = ChunkDiskError::BadRef { file: seq, offset };
         if let Some(map) = self.mapped.read().unwrap_or_else(PoisonError::into_inner).get(&seq) {
             let (start, len) = data_range(map, offset as usize).ok_or(bad)?;
@@ -414,7 +440,7 @@ fn scan(map: &[u8], seq: u32, out: &mut Vec<ReplayedChunk>) -> (u64, Option<(u64
         let be = |at: usize| u64::from_be_bytes(map[at..at + 8].try_into().expect("8 bytes"));
         out.push(ReplayedChunk {
             series_ref: be(offset),
-            chunk_ref: u64::from(seq) << 32 | offset as u64,
+            chunk_ref: ChunkDiskMapperRef::new(seq, offset as u32),
             min_time: be(offset + 8) as i64,
             max_time: be(offset + 16) as i64,
             num_samples: u16::from_be_bytes([map[start], map[start + 1]]),
@@ -468,7 +494,7 @@ mod tests {
         }
         // New chunks go to a new file after the existing ones.
         let r = mapper.write_chunk(7, 0, 0, &chunk(3)).unwrap();
-        assert!((r >> 32) as usize > files);
+        assert!(r.file() as usize > files);
     }
 
     #[test]
@@ -482,9 +508,9 @@ mod tests {
         assert!(mapper.chunk(old).is_ok() && mapper.chunk(kept).is_ok());
         // Everything before 150 is in blocks: the first file goes although it was the active one.
         let deleted = mapper.truncate(150).unwrap();
-        assert_eq!(deleted, vec![(old >> 32) as u32]);
+        assert_eq!(deleted, vec![old.file()]);
         assert!(mapper.chunk(kept).is_ok());
-        assert!(mapper.truncate(400).unwrap().contains(&((kept >> 32) as u32)));
+        assert!(mapper.truncate(400).unwrap().contains(&kept.file()));
         assert!(mapper.size_bytes() <= HEADER_SIZE as u64, "only an empty active file is left");
     }
 
@@ -511,7 +537,7 @@ mod tests {
         let repair = repair.unwrap();
         assert_eq!(repair.file, 2);
         assert_eq!(repair.files_deleted, seqs[2..].to_vec());
-        assert!(found.iter().all(|c| (c.chunk_ref >> 32) <= 2));
+        assert!(found.iter().all(|c| c.chunk_ref.file() <= 2));
         assert!(fs::metadata(&path).unwrap().len() <= flip as u64);
         // Truncated at every offset of a file: never a panic, only whole chunks kept.
         let original = fs::read(file_name(&dir, 1)).unwrap();

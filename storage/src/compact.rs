@@ -157,7 +157,7 @@ fn head_chunks(
     mapper: Option<&crate::chunks_head::ChunkDiskMapper>,
 ) -> Result<Vec<(i64, i64, Vec<u8>)>, BlockError> {
     enum Source {
-        Disk(u64),
+        Disk(crate::chunks_head::ChunkDiskMapperRef),
         Bytes(Vec<u8>),
     }
     let mut deleted: Vec<(i64, i64)> = Vec::new();

@@ -270,8 +270,10 @@ impl Db {
                 let mut last_round = Instant::now() - std::time::Duration::from_secs(3600);
                 while !stopping.load(Ordering::Relaxed) {
                     if db.head_compactable() || last_round.elapsed() >= std::time::Duration::from_secs(60) {
-                        // Errors are logged and counted by compact.
-                        let _ = db.compact();
+                        // Counted by compact, logged here.
+                        if let Err(err) = db.compact() {
+                            tracing::error!(error = %err, "compaction failed; retrying at the next round");
+                        }
                         last_round = Instant::now();
                     }
                     for _ in 0..50 {

@@ -36,7 +36,7 @@ impl MatchOp {
 }
 
 /// A regex matcher's pattern did not compile.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid regular expression {pattern:?}: {reason}")]
 pub struct BadRegex {
     /// The pattern as the user wrote it.

@@ -30,6 +30,7 @@ use promlite_storage::Db;
 use tokio::sync::Semaphore;
 
 pub use api::v1::RemoteWriteReceiver;
+pub use lifecycle::ReloadError;
 pub use redact::{redact_password_in, redact_url};
 pub use security::ServerSecurity;
 pub use server::{ConnectionLimits, bind};
@@ -88,8 +89,9 @@ pub struct AppState {
     pub remote_read_slots: Option<Arc<Semaphore>>,
     /// When the server started.
     pub start_time: SystemTime,
-    /// Re-reads and applies the config file (`/-/reload`, SIGHUP); the error is shown to the caller.
-    pub reload: Arc<dyn Fn() -> Result<(), String> + Send + Sync>,
+    /// Re-reads and applies the config file (`/-/reload`, SIGHUP). It logs nothing on failure:
+    /// the caller shows and logs the error.
+    pub reload: Arc<dyn Fn() -> Result<(), ReloadError> + Send + Sync>,
     /// Notified by `/-/quit` to shut the server down gracefully.
     pub quit: Arc<tokio::sync::Notify>,
     /// `global.external_labels` of the running config, for `/federate`.

@@ -10,6 +10,35 @@ use axum::routing::{get, post};
 
 use crate::AppState;
 
+/// Why a reload (`/-/reload`, SIGHUP) failed. The texts are Prometheus's. Defined here, where
+/// the reload is asked for; the binary fills it with its own config and start-up errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The file did not load; the running config is untouched.
+    #[error("couldn't load configuration (--config.file={file:?}): {source}")]
+    Load {
+        /// `--config.file`.
+        file: String,
+        /// Why it did not load.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The file loaded and is running, but these parts of it could not start.
+    #[error(
+        "one or more errors occurred while applying the new configuration (--config.file={file:?}): {}",
+        join(errors)
+    )]
+    Apply {
+        /// `--config.file`.
+        file: String,
+        /// One per job, remote-write queue or remote-read client that did not start.
+        errors: Vec<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+fn join(errors: &[Box<dyn std::error::Error + Send + Sync>]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/-/healthy", get(healthy).head(healthy))
@@ -39,10 +68,17 @@ async fn reload(State(state): State<AppState>) -> (StatusCode, String) {
     // Loading reads files and starting pools spawns tasks: run it on the blocking pool, which
     // is inside the runtime.
     let reload = std::sync::Arc::clone(&state.reload);
+    // The client gets the text; the log gets it once, here, as for a SIGHUP reload.
     match tokio::task::spawn_blocking(move || reload()).await {
         Ok(Ok(())) => (StatusCode::OK, String::new()),
-        Ok(Err(err)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {err}\n")),
-        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {err}\n")),
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, "error reloading config (/-/reload)");
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {err}\n"))
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "reload task failed (/-/reload)");
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {err}\n"))
+        }
     }
 }
 

@@ -153,12 +153,12 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<QueryResult, QueryError> {
-        self.range_query_paths(db, expr, start_ms, end_ms, step_ms, true).map(|(result, _)| result)
+        self.range_query_paths(db, expr, start_ms, end_ms, step_ms, RangePath::SeriesBySeries).map(|(result, _)| result)
     }
 
     /// [`Engine::range_query_expr`], series by series where the expression allows it when
-    /// `over_series` is set, else step by step; also says which path answered (`true`: series
-    /// by series). Tests compare the two paths.
+    /// `path` is [`RangePath::SeriesBySeries`], else step by step; also says which path
+    /// answered. Tests compare the two paths.
     pub(crate) fn range_query_paths(
         &self,
         db: &Db,
@@ -166,8 +166,8 @@ impl Engine {
         start_ms: i64,
         end_ms: i64,
         step_ms: i64,
-        over_series: bool,
-    ) -> Result<(QueryResult, bool), QueryError> {
+        path: RangePath,
+    ) -> Result<(QueryResult, RangePath), QueryError> {
         if step_ms <= 0 {
             return Err(QueryError::BadData(
                 "zero or negative query resolution step widths are not accepted. Try a positive integer".to_owned(),
@@ -185,14 +185,14 @@ impl Engine {
         let steps = ((end_ms as i128 - start_ms as i128) / step_ms as i128 + 1).min(usize::MAX as i128) as usize;
         let mut ev = Evaluator::new(db, expr, start_ms, end_ms, steps, &self.options);
         ev.range_query = true;
-        if let Some(steps) = Steps::new(start_ms, end_ms, step_ms).filter(|_| over_series) {
+        if let Some(steps) = Steps::new(start_ms, end_ms, step_ms).filter(|_| path == RangePath::SeriesBySeries) {
             let annotations = (ev.warnings.len(), ev.infos.len());
             ev.step_loaded = vec![0; steps.len()];
             if let Some(series) = ev.eval_over_steps(expr, &steps)? {
                 let matrix = ev.finish_over_steps(series, &steps)?;
                 let (warnings, infos) = ev.annotations();
                 let result = QueryResult { value: Value::Matrix(matrix), warnings, infos };
-                return Ok((result, true));
+                return Ok((result, RangePath::SeriesBySeries));
             }
             // Not evaluable series by series: step by step below, with the annotations raised
             // only once.
@@ -228,6 +228,16 @@ impl Engine {
         }
         matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
         let (warnings, infos) = ev.annotations();
-        Ok((QueryResult { value: Value::Matrix(matrix), warnings, infos }, false))
+        Ok((QueryResult { value: Value::Matrix(matrix), warnings, infos }, RangePath::StepByStep))
     }
+}
+
+/// How a range query is evaluated (upstream has only the series-by-series `rangeEval`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RangePath {
+    /// Each selector's series decoded once and walked across all steps, where the expression
+    /// allows it (`Evaluator::eval_over_steps`); step by step otherwise.
+    SeriesBySeries,
+    /// The whole expression evaluated at each step: the referee tests compare against.
+    StepByStep,
 }

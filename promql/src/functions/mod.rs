@@ -16,7 +16,10 @@ use crate::error::QueryError;
 use crate::parser::unwrap_parens;
 use crate::value::{InstantSample, check_unique_labels, has_duplicate_labels};
 pub(crate) use histogram::go_float;
-use range::{Window, changes, extrapolated_rate, instant_value, linear_regression, over_range, resets, variance};
+use range::{
+    Extrapolated, InstantValue, Window, changes, extrapolated_rate, instant_value, linear_regression, over_range,
+    resets, variance,
+};
 pub(crate) use range::{mean, quantile};
 
 /// Evaluates a function call at `ts`.
@@ -206,11 +209,11 @@ struct RangeKernel {
 fn range_kernel(name: &str) -> Option<RangeKernel> {
     let kernel = |f: fn(&Window, f64) -> Option<f64>| RangeKernel { arg: 0, param: None, keep_name: false, f };
     Some(match name {
-        "rate" => kernel(|w, _| extrapolated_rate(w, true, true)),
-        "increase" => kernel(|w, _| extrapolated_rate(w, true, false)),
-        "delta" => kernel(|w, _| extrapolated_rate(w, false, false)),
-        "irate" => kernel(|w, _| instant_value(w.samples, true)),
-        "idelta" => kernel(|w, _| instant_value(w.samples, false)),
+        "rate" => kernel(|w, _| extrapolated_rate(w, Extrapolated::Rate)),
+        "increase" => kernel(|w, _| extrapolated_rate(w, Extrapolated::Increase)),
+        "delta" => kernel(|w, _| extrapolated_rate(w, Extrapolated::Delta)),
+        "irate" => kernel(|w, _| instant_value(w.samples, InstantValue::Irate)),
+        "idelta" => kernel(|w, _| instant_value(w.samples, InstantValue::Idelta)),
         "deriv" => kernel(|w, _| (w.samples.len() >= 2).then(|| linear_regression(w.samples, w.samples[0].t).0)),
         "predict_linear" => RangeKernel {
             param: Some(1),

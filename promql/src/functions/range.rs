@@ -61,9 +61,22 @@ pub(super) fn over_range(
     Ok(out)
 }
 
+/// Which of the functions [`extrapolated_rate`] computes (upstream's `isCounter`, `isRate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Extrapolated {
+    /// Per second, counter resets added back.
+    Rate,
+    /// Over the window, counter resets added back.
+    Increase,
+    /// Over the window, for gauges.
+    Delta,
+}
+
 /// rate, increase and delta: the change over the window, extrapolated towards its edges
 /// (upstream `extrapolatedRate`). Counter resets add the value before the reset back.
-pub(super) fn extrapolated_rate(w: &Window, is_counter: bool, is_rate: bool) -> Option<f64> {
+pub(super) fn extrapolated_rate(w: &Window, function: Extrapolated) -> Option<f64> {
+    let is_counter = matches!(function, Extrapolated::Rate | Extrapolated::Increase);
+    let is_rate = function == Extrapolated::Rate;
     let samples = w.samples;
     if samples.len() < 2 {
         return None;
@@ -106,8 +119,18 @@ pub(super) fn extrapolated_rate(w: &Window, is_counter: bool, is_rate: bool) -> 
     Some(result * factor)
 }
 
+/// Which of the functions [`instant_value`] computes (upstream's `isRate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum InstantValue {
+    /// Per second between the last two samples, a counter reset counted from zero.
+    Irate,
+    /// The difference of the last two samples.
+    Idelta,
+}
+
 /// irate and idelta: from the last two samples of the window (upstream `instantValue`).
-pub(super) fn instant_value(samples: &[Sample], is_rate: bool) -> Option<f64> {
+pub(super) fn instant_value(samples: &[Sample], function: InstantValue) -> Option<f64> {
+    let is_rate = function == InstantValue::Irate;
     let [.., previous, last] = samples else {
         return None;
     };

@@ -23,6 +23,14 @@ const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount
 /// The API server cannot be configured: says which source and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
+    /// `namespaces.own_namespace` is set but the pod's namespace file cannot be read.
+    #[error("cannot read own namespace from {path}: {reason}")]
+    OwnNamespace {
+        /// The service account's `namespace` file.
+        path: String,
+        /// Why it cannot be read.
+        reason: String,
+    },
     /// Neither `api_server` nor `kubeconfig_file` is set and we are not in a pod.
     #[error(
         "unable to load in-cluster configuration: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined (or set api_server or kubeconfig_file)"
@@ -100,11 +108,12 @@ impl ApiClient {
 }
 
 /// The namespace this pod runs in, for `namespaces.own_namespace`.
-pub(crate) fn own_namespace() -> Result<String, String> {
+pub(crate) fn own_namespace() -> Result<String, ClientError> {
     let path = format!("{SERVICE_ACCOUNT_DIR}/namespace");
-    std::fs::read_to_string(&path)
-        .map(|ns| ns.trim().to_owned())
-        .map_err(|err| format!("cannot read own namespace from {path}: {err}"))
+    match std::fs::read_to_string(&path) {
+        Ok(ns) => Ok(ns.trim().to_owned()),
+        Err(err) => Err(ClientError::OwnNamespace { path, reason: err.to_string() }),
+    }
 }
 
 #[derive(Deserialize, Default)]

@@ -267,7 +267,7 @@ pub async fn run(
             Ok(own) => {
                 namespaces.insert(own);
             }
-            Err(error) => return fail(error),
+            Err(error) => return fail(error.to_string()),
         }
     }
     if namespaces.is_empty() {

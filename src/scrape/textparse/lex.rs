@@ -142,6 +142,16 @@ pub(super) struct LineCtx<'a> {
     pub dialect: Dialect,
 }
 
+/// Whose label set [`LineCtx::parse_label_set`] reads: a sample's may hold the metric name
+/// (`{"name", ...}`), an exemplar's may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LabelSetOf {
+    /// A sample's series.
+    Series,
+    /// An exemplar (OpenMetrics `# {...}`).
+    Exemplar,
+}
+
 impl<'a> LineCtx<'a> {
     pub fn err(&self, col0: usize, kind: ParseErrorKind) -> ParseError {
         ParseError::at(self.line_no, self.line, col0, kind)
@@ -163,7 +173,7 @@ impl<'a> LineCtx<'a> {
 
     /// Parses the label set whose `{` is at `open`. An exemplar's label set may not hold a
     /// metric name.
-    pub fn parse_label_set(&self, open: usize, exemplar: bool) -> Result<LabelSet<'a>, ParseError> {
+    pub fn parse_label_set(&self, open: usize, of: LabelSetOf) -> Result<LabelSet<'a>, ParseError> {
         let line = self.line;
         let bytes = line.as_bytes();
         let mut set = LabelSet { name: None, labels: Vec::new(), end: 0 };
@@ -192,7 +202,7 @@ impl<'a> LineCtx<'a> {
             };
             pos = self.skip_ws(pos);
             if quoted && matches!(bytes.get(pos), Some(b',' | b'}')) {
-                if exemplar {
+                if of == LabelSetOf::Exemplar {
                     return Err(self.err(name_start, ParseErrorKind::ExpectedEquals { name: name.into_owned() }));
                 }
                 if set.name.is_some() {

@@ -43,7 +43,7 @@ pub use error::{CONTEXT_BYTES, ParseError, ParseErrorKind};
 pub use lex::{NORMAL_NAN, format_openmetrics_float};
 pub use negotiate::{ContentTypeError, ContentTypeProblem, Warning, accept_header, parser_for, sniff};
 
-use lex::{Dialect, LineCtx};
+use lex::{Dialect, LabelSetOf, LineCtx};
 
 /// An exposition format this module parses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -183,7 +183,7 @@ impl<'a> SampleLine<'a> {
         let bytes = self.line.as_bytes();
         let start = self.series_start;
         let (name, mut labels) = if bytes[start] == b'{' {
-            let set = ctx.parse_label_set(start, false)?;
+            let set = ctx.parse_label_set(start, LabelSetOf::Series)?;
             let name = set.name.ok_or_else(|| ctx.err(start, ParseErrorKind::MetricNameMissing))?;
             (name, set.labels)
         } else {
@@ -195,7 +195,7 @@ impl<'a> SampleLine<'a> {
                 None => (name, Vec::new()),
                 Some(offset) => {
                     let open = name_end + offset;
-                    let set = ctx.parse_label_set(open, false)?;
+                    let set = ctx.parse_label_set(open, LabelSetOf::Series)?;
                     if set.name.is_some() {
                         return Err(ctx.err(open, ParseErrorKind::MetricNameTwice));
                     }

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use super::error::{ParseError, ParseErrorKind, got};
-use super::lex::{self, Dialect, LineCtx, METRIC_START};
+use super::lex::{self, Dialect, LabelSetOf, LineCtx, METRIC_START};
 use super::{Entry, Exemplar, MetricType, Parser, SampleLine};
 
 /// Parses one line (without its `\n`); `has_newline` is false only for the body's last line.
@@ -180,7 +180,7 @@ fn parse_exemplar(line: &str, line_no: u32, open: usize) -> Result<Exemplar<'_>,
         return Err(err(open, ParseErrorKind::InvalidExemplar { why: "expected '{' after \" # \"" }));
     }
     let ctx = LineCtx { line, line_no, dialect: Dialect::OpenMetrics };
-    let set = ctx.parse_label_set(open, true)?;
+    let set = ctx.parse_label_set(open, LabelSetOf::Exemplar)?;
     let (value, pos) = space_then_value(line, set.end, "exemplar value", line_no)?;
     let mut timestamp = None;
     if pos < bytes.len() {

@@ -16,6 +16,39 @@ use super::decode::Decbuf;
 use crate::chunkenc::{ENCODING_XOR, put_uvarint};
 use crate::mmap::{ChunkBytes, MappedFile};
 
+/// Where a chunk lives in a block: `segment index << 32 | offset` in `chunks/`, as the index
+/// stores it (upstream `chunks.ChunkRef`, built as `BlockChunkRef`). One read from an index is
+/// only a claim: [`ChunkSegments`] checks it against the files before reading. The head's
+/// `chunks_head/` refs are a different type, [`crate::chunks_head::ChunkDiskMapperRef`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct ChunkRef(u64);
+
+impl ChunkRef {
+    pub(crate) fn new(segment_index: u32, offset: u32) -> ChunkRef {
+        ChunkRef(u64::from(segment_index) << 32 | u64::from(offset))
+    }
+
+    /// A ref as the index encodes it (checked only when the chunk is read).
+    pub(crate) fn from_raw(raw: u64) -> ChunkRef {
+        ChunkRef(raw)
+    }
+
+    /// The ref as the index encodes it.
+    pub(crate) fn raw(self) -> u64 {
+        self.0
+    }
+
+    /// Which segment file, counting from 0 in name order (`000001` is 0).
+    pub(crate) fn segment_index(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    /// The chunk's offset in its segment.
+    pub(crate) fn offset(self) -> u32 {
+        self.0 as u32
+    }
+}
+
 /// Directory of the segments inside a block.
 pub(crate) const CHUNKS_DIR: &str = "chunks";
 
@@ -53,7 +86,7 @@ impl ChunkWriter {
     }
 
     /// Writes one XOR chunk and returns its ref.
-    pub(crate) fn write(&mut self, data: &[u8]) -> Result<u64, BlockError> {
+    pub(crate) fn write(&mut self, data: &[u8]) -> Result<ChunkRef, BlockError> {
         let size = CHUNK_OVERHEAD + data.len() as u64;
         // A segment holds at least one chunk, however big, so a huge chunk cannot loop cuts.
         let cut = match &self.current {
@@ -63,7 +96,7 @@ impl ChunkWriter {
         if cut {
             self.cut()?;
         }
-        let segment_index = self.segments as u64 - 1;
+        let segment_index = self.segments - 1;
         let Some((file, path, len)) = &mut self.current else {
             unreachable!("cut() leaves a segment open");
         };
@@ -77,7 +110,8 @@ impl ChunkWriter {
         file.write_all(data).map_err(io)?;
         file.write_all(&crc.to_be_bytes()).map_err(io)?;
         *len += (head.len() + data.len() + 4) as u64;
-        Ok(segment_index << 32 | offset)
+        // Segments are cut at `segment_size` (512 MiB), so the offset fits its 32 bits.
+        Ok(ChunkRef::new(segment_index as u32, offset as u32))
     }
 
     /// Closes the open segment (flushed and fsynced) and starts the next one.
@@ -157,25 +191,25 @@ impl ChunkSegments {
     }
 
     /// The data of the XOR chunk at `chunk_ref`, after checking bounds, encoding and CRC.
-    pub(crate) fn chunk(&self, chunk_ref: u64) -> Result<&[u8], BlockError> {
+    pub(crate) fn chunk(&self, chunk_ref: ChunkRef) -> Result<&[u8], BlockError> {
         let (map, range) = self.locate(chunk_ref)?;
         Ok(&map[range])
     }
 
     /// Like [`ChunkSegments::chunk`], as bytes that keep the segment mapped while held.
-    pub(crate) fn chunk_bytes(&self, chunk_ref: u64) -> Result<ChunkBytes, BlockError> {
+    pub(crate) fn chunk_bytes(&self, chunk_ref: ChunkRef) -> Result<ChunkBytes, BlockError> {
         let (map, range) = self.locate(chunk_ref)?;
         Ok(ChunkBytes::Mapped(Arc::clone(map), range))
     }
 
     /// The segment holding `chunk_ref` and the range of its data there, checked as `chunk` says.
-    fn locate(&self, chunk_ref: u64) -> Result<(&Arc<MappedFile>, std::ops::Range<usize>), BlockError> {
-        let index = (chunk_ref >> 32) as usize;
-        let offset = (chunk_ref & 0xffff_ffff) as usize;
+    fn locate(&self, chunk_ref: ChunkRef) -> Result<(&Arc<MappedFile>, std::ops::Range<usize>), BlockError> {
+        let index = chunk_ref.segment_index() as usize;
+        let offset = chunk_ref.offset() as usize;
         let Some((path, map)) = self.segments.get(index) else {
             return Err(BlockError::Corrupt {
                 path: self.dir.clone(),
-                reason: format!("chunk ref {chunk_ref:#x}: segment index {index} of {}", self.segments.len()),
+                reason: format!("chunk ref {:#x}: segment index {index} of {}", chunk_ref.raw(), self.segments.len()),
             });
         };
         let corrupt = |reason: String| BlockError::Corrupt {

@@ -36,6 +36,7 @@ pub(crate) use writer::{BlockWriter, TMP_FOR_CREATION_SUFFIX};
 
 use crate::labels::Labels;
 use crate::matcher::Matcher;
+pub(crate) use chunks::ChunkRef;
 use chunks::{CHUNKS_DIR, ChunkSegments};
 use index::{INDEX_FILENAME, IndexReader};
 
@@ -93,7 +94,7 @@ pub(crate) struct ChunkMeta {
     /// Time of the last sample.
     pub(crate) max_time: i64,
     /// `segment index << 32 | offset` in `chunks/`.
-    pub(crate) chunk_ref: u64,
+    pub(crate) chunk_ref: ChunkRef,
 }
 
 /// An opened, verified block, read through memory maps.
@@ -158,12 +159,12 @@ impl Block {
     }
 
     /// The XOR chunk (header and bit stream, as `XorChunk::bytes`) at `chunk_ref`, its CRC checked.
-    pub(crate) fn chunk(&self, chunk_ref: u64) -> Result<&[u8], BlockError> {
+    pub(crate) fn chunk(&self, chunk_ref: ChunkRef) -> Result<&[u8], BlockError> {
         self.chunks.chunk(chunk_ref)
     }
 
     /// Like [`Block::chunk`], as bytes that keep the block's segment mapped while held.
-    pub(crate) fn chunk_bytes(&self, chunk_ref: u64) -> Result<crate::mmap::ChunkBytes, BlockError> {
+    pub(crate) fn chunk_bytes(&self, chunk_ref: ChunkRef) -> Result<crate::mmap::ChunkBytes, BlockError> {
         self.chunks.chunk_bytes(chunk_ref)
     }
 

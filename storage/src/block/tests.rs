@@ -224,8 +224,8 @@ fn round_trip_selects_and_reads_back_every_sample() {
     assert!(block.label_values("").is_empty());
     assert!(block.series(u64::MAX).is_err());
     assert!(block.series(1).is_err());
-    assert!(block.chunk(u64::MAX).is_err());
-    assert!(block.chunk(3).is_err());
+    assert!(block.chunk(ChunkRef::from_raw(u64::MAX)).is_err());
+    assert!(block.chunk(ChunkRef::from_raw(3)).is_err());
 
     // Tombstones written later (as a delete would) come back merged per series.
     drop(block);
@@ -563,7 +563,7 @@ fn corruption_is_an_error_naming_the_file() {
     let first = Block::open(&dir).unwrap().select_refs(&all_series()).unwrap()[0];
     assert_eq!(first, series.div_ceil(16) as u64, "the first series follows the symbols, 16-byte aligned");
     let chunk_ref = Block::open(&dir).unwrap().series(first).unwrap().1[0].chunk_ref;
-    flip(&dir.join("chunks/000001"), (chunk_ref & 0xffff_ffff) as usize + 4);
+    flip(&dir.join("chunks/000001"), chunk_ref.offset() as usize + 4);
     let block = Block::open(&dir).unwrap();
     let err = block.chunk(chunk_ref).unwrap_err().to_string();
     assert!(err.contains("000001") && err.contains("CRC"), "{err}");

@@ -118,7 +118,8 @@ impl Db {
     /// One round of what the background loop does: compacts the head while it is compactable
     /// (each time truncating the head, `chunks_head/` and the WAL), then blocks by the leveled
     /// plan, then applies retention. Retention runs even when a compaction failed, so a full
-    /// disk still gets room back. The first error is returned after everything ran.
+    /// disk still gets room back. The first error is returned after everything ran, unlogged:
+    /// the caller logs it.
     pub fn compact(&self) -> Result<(), CompactionError> {
         let _one_at_a_time = self.compaction.lock().unwrap_or_else(PoisonError::into_inner);
         if !self.ready() {
@@ -129,9 +130,6 @@ impl Db {
             result = self.compact_blocks();
         }
         self.apply_retention();
-        if let Err(err) = &result {
-            tracing::error!(error = %err, "compaction failed; retrying at the next round");
-        }
         result
     }
 

@@ -140,11 +140,11 @@ impl Appender {
             }
         }
         let (accepted, rejected) = if new.is_empty() {
-            head.validate(&pending, true, |r| head.series(r))
+            head.validate(&pending, |r| head.series(r))
         } else {
             let staged_series: HashMap<u64, &Arc<MemSeries>, foldhash::fast::RandomState> =
                 new.iter().map(|(staged, series)| (staged.series_ref, series)).collect();
-            head.validate(&pending, true, |r| staged_series.get(&r).map(|s| Arc::clone(s)).or_else(|| head.series(r)))
+            head.validate(&pending, |r| staged_series.get(&r).map(|s| Arc::clone(s)).or_else(|| head.series(r)))
         };
         let mut series_rec = Vec::new();
         if !new.is_empty() {
@@ -190,7 +190,6 @@ impl Head {
     pub(crate) fn validate(
         &self,
         samples: &[RefSample],
-        check_bounds: bool,
         series_of: impl Fn(u64) -> Option<Arc<MemSeries>>,
     ) -> (Vec<Validated>, Vec<(SeriesRef, AppendError)>) {
         let mut accepted: Vec<Validated> = Vec::with_capacity(samples.len());
@@ -198,12 +197,9 @@ impl Head {
         // Upstream `appendableMinValidTime`: no older than half a chunk range before the newest
         // sample in the head.
         let head_max = self.max_time.load(Ordering::Relaxed);
-        let min_valid = if check_bounds && head_max != i64::MIN {
-            head_max.saturating_sub(self.opts.chunk_range / 2)
-        } else {
-            i64::MIN
-        }
-        .max(self.min_valid_time.load(Ordering::Relaxed));
+        let min_valid =
+            if head_max != i64::MIN { head_max.saturating_sub(self.opts.chunk_range / 2) } else { i64::MIN }
+                .max(self.min_valid_time.load(Ordering::Relaxed));
         // Newest (t, value bits) per series among this batch's accepted samples.
         // Sized for the batch up front: a scrape's samples are mostly one per series, and
         // growing the map was ~2% of a scrape's ingest CPU in a profile.

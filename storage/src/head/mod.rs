@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::chunkenc::{XorChunk, XorIterator};
-use crate::chunks_head::{ChunkBytes, ChunkDiskMapper};
+use crate::chunks_head::{ChunkBytes, ChunkDiskMapper, ChunkDiskMapperRef};
 use crate::labels::{Label, Labels};
 use crate::matcher::Matcher;
 use crate::sample::Sample;
@@ -135,7 +135,7 @@ pub(crate) struct SealedChunk {
 /// Where a sealed chunk's bytes are.
 pub(crate) enum ChunkData {
     /// In `chunks_head/`, by ref.
-    Disk(u64),
+    Disk(ChunkDiskMapperRef),
     /// In memory: the head has no `chunks_head/` (tests) or writing it failed.
     Memory(std::sync::Arc<[u8]>),
 }

@@ -225,11 +225,10 @@ fn status_counts_cardinality_from_the_postings() {
         for i in 0..n {
             let labels = Labels::from_pairs([("__name__", name), ("job", job), ("i", &i.to_string())]);
             let (series, _) = head.get_or_create(&labels, head.reserve_ref());
-            let (ok, _) = head.validate(
-                &[crate::wal::record::RefSample { series_ref: series.series_ref, t: 1, v: 1.0 }],
-                true,
-                |r| head.series(r),
-            );
+            let (ok, _) = head
+                .validate(&[crate::wal::record::RefSample { series_ref: series.series_ref, t: 1, v: 1.0 }], |r| {
+                    head.series(r)
+                });
             head.apply_validated(&ok);
         }
     }

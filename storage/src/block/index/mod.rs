@@ -75,14 +75,23 @@ impl Toc {
     }
 }
 
+/// Whether a read checks a section's CRC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Crc {
+    /// Check it: the first read of the section (at open).
+    Check,
+    /// Checked at open already.
+    Checked,
+}
+
 /// The body of the `len <4b> | body | CRC <4b>` section at `off` of `file`, its CRC checked
-/// when `check_crc` (sections are checked once, at open).
-fn section(file: &[u8], off: usize, check_crc: bool) -> Result<&[u8], Reason> {
+/// when `crc` is [`Crc::Check`] (sections are checked once, at open).
+fn section(file: &[u8], off: usize, crc: Crc) -> Result<&[u8], Reason> {
     let mut d = Decbuf::new(file.get(off..).ok_or("section offset past end of file")?);
     let len = d.be32()? as usize;
     let body = d.bytes(len).map_err(|_| "section runs past end of file")?;
-    let crc = d.be32().map_err(|_| "section CRC past end of file")?;
-    if check_crc && crc32c::crc32c(body) != crc {
+    let stored = d.be32().map_err(|_| "section CRC past end of file")?;
+    if crc == Crc::Check && crc32c::crc32c(body) != stored {
         return Err("section CRC mismatch");
     }
     Ok(body)

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use crate::head::postings::{difference, intersect, union};
 
-use super::{FORMAT_V1, FORMAT_V2, HEADER_LEN, MAGIC, SERIES_ALIGN, TOC_LEN, Toc, section};
+use super::{Crc, FORMAT_V1, FORMAT_V2, HEADER_LEN, MAGIC, SERIES_ALIGN, TOC_LEN, Toc, section};
 use crate::block::decode::{Decbuf, Reason};
-use crate::block::{BlockError, ChunkMeta};
+use crate::block::{BlockError, ChunkMeta, ChunkRef};
 use crate::labels::{Label, Labels};
 use crate::matcher::{MatchOp, Matcher};
 use crate::mmap::MappedFile;
@@ -111,7 +111,7 @@ impl IndexReader {
         }
         let off = off as usize;
         let err = |reason: Reason| self.corrupt(off, "symbol table", reason);
-        let body = section(&self.map, off, true).map_err(err)?;
+        let body = section(&self.map, off, Crc::Check).map_err(err)?;
         let mut d = Decbuf::new(body);
         let count = d.be32().map_err(err)?;
         // Each symbol takes at least its length byte, so a count beyond the body is corrupt
@@ -148,7 +148,7 @@ impl IndexReader {
         }
         let off = off as usize;
         let err = |reason: Reason| self.corrupt(off, "postings offset table", reason);
-        let body = section(&self.map, off, true).map_err(err)?;
+        let body = section(&self.map, off, Crc::Check).map_err(err)?;
         let body_start = off + 4;
         let mut d = Decbuf::new(body);
         let count = d.be32().map_err(err)?;
@@ -164,7 +164,7 @@ impl IndexReader {
             let value = d.uvarint_str().map_err(entry_err)?;
             let value_end = body_start + d.pos();
             let list = d.uvarint().and_then(usize_of).map_err(entry_err)?;
-            let list_body = section(&self.map, list, true).map_err(|r| self.corrupt(list, "postings list", r))?;
+            let list_body = section(&self.map, list, Crc::Check).map_err(|r| self.corrupt(list, "postings list", r))?;
             check_postings(list_body).map_err(|r| self.corrupt(list, "postings list", r))?;
             entries.push((name, value, value_end - value.len()..value_end, list));
         }
@@ -197,7 +197,7 @@ impl IndexReader {
     fn check_label_indices(&self, off: u64) -> Result<(), BlockError> {
         let off = off as usize;
         let err = |reason: Reason| self.corrupt(off, "label offset table", reason);
-        let body = section(&self.map, off, true).map_err(err)?;
+        let body = section(&self.map, off, Crc::Check).map_err(err)?;
         let mut d = Decbuf::new(body);
         let count = d.be32().map_err(err)?;
         for _ in 0..count {
@@ -206,7 +206,7 @@ impl IndexReader {
                 d.uvarint_bytes().map_err(err)?;
             }
             let index = d.uvarint().and_then(usize_of).map_err(err)?;
-            let body = section(&self.map, index, true).map_err(|r| self.corrupt(index, "label index", r))?;
+            let body = section(&self.map, index, Crc::Check).map_err(|r| self.corrupt(index, "label index", r))?;
             let mut li = Decbuf::new(body);
             let names = li.be32().map_err(|r| self.corrupt(index, "label index", r))?;
             let entries = li.be32().map_err(|r| self.corrupt(index, "label index", r))?;
@@ -236,7 +236,7 @@ impl IndexReader {
             if self.version == FORMAT_V2 && !(at as u64).is_multiple_of(SERIES_ALIGN) {
                 return Err(self.corrupt(at, "series", "entry not 16-byte aligned"));
             }
-            let entry = series_entry(&region[pos..], true).map_err(|r| self.corrupt(at, "series", r))?;
+            let entry = series_entry(&region[pos..]).map_err(|r| self.corrupt(at, "series", r))?;
             pos += entry.total_len;
         }
         Ok(())
@@ -248,7 +248,7 @@ impl IndexReader {
         let off = off.and_then(|o| usize::try_from(o).ok()).unwrap_or(usize::MAX);
         let err = |reason: Reason| self.corrupt(off, &format!("series {series_ref}"), reason);
         let bytes = self.map.get(off..).filter(|_| off >= HEADER_LEN).ok_or_else(|| err("ref outside the file"))?;
-        let entry = series_entry(bytes, true).map_err(err)?;
+        let entry = series_entry(bytes).map_err(err)?;
         let mut d = Decbuf::new(entry.body);
         let count = d.uvarint_usize().map_err(err)?;
         if count > d.remaining() / 2 {
@@ -278,12 +278,13 @@ impl IndexReader {
                 None => {
                     let min_time = d.varint().map_err(err)?;
                     let max_time = min_time.wrapping_add(d.uvarint().map_err(err)? as i64);
-                    ChunkMeta { min_time, max_time, chunk_ref: d.uvarint().map_err(err)? }
+                    ChunkMeta { min_time, max_time, chunk_ref: ChunkRef::from_raw(d.uvarint().map_err(err)?) }
                 }
                 Some(prev) => {
                     let min_time = prev.max_time.wrapping_add(d.uvarint().map_err(err)? as i64);
                     let max_time = min_time.wrapping_add(d.uvarint().map_err(err)? as i64);
-                    let chunk_ref = prev.chunk_ref.wrapping_add(d.varint().map_err(err)? as u64);
+                    let chunk_ref =
+                        ChunkRef::from_raw(prev.chunk_ref.raw().wrapping_add(d.varint().map_err(err)? as u64));
                     ChunkMeta { min_time, max_time, chunk_ref }
                 }
             };
@@ -295,7 +296,7 @@ impl IndexReader {
     /// The refs in the postings list at `off` (its CRC was checked at open).
     fn postings(&self, off: usize) -> Result<Vec<u64>, BlockError> {
         let err = |reason: Reason| self.corrupt(off, "postings list", reason);
-        let body = section(&self.map, off, false).map_err(err)?;
+        let body = section(&self.map, off, Crc::Checked).map_err(err)?;
         check_postings(body).map_err(err)?;
         Ok(body[4..].chunks_exact(4).map(|b| u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))).collect())
     }
@@ -410,12 +411,12 @@ struct SeriesEntry<'a> {
     total_len: usize,
 }
 
-fn series_entry(bytes: &[u8], check_crc: bool) -> Result<SeriesEntry<'_>, Reason> {
+fn series_entry(bytes: &[u8]) -> Result<SeriesEntry<'_>, Reason> {
     let mut d = Decbuf::new(bytes);
     let len = d.uvarint_usize()?;
     let body = d.bytes(len).map_err(|_| "entry runs past its section")?;
     let crc = d.be32().map_err(|_| "entry CRC past its section")?;
-    if check_crc && crc32c::crc32c(body) != crc {
+    if crc32c::crc32c(body) != crc {
         return Err("CRC mismatch");
     }
     Ok(SeriesEntry { body, total_len: d.pos() })

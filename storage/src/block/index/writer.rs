@@ -141,12 +141,12 @@ impl IndexWriter {
                 None => {
                     put_varint(&mut body, chunk.min_time);
                     put_uvarint(&mut body, chunk.max_time.wrapping_sub(chunk.min_time) as u64);
-                    put_uvarint(&mut body, chunk.chunk_ref);
+                    put_uvarint(&mut body, chunk.chunk_ref.raw());
                 }
                 Some(prev) => {
                     put_uvarint(&mut body, chunk.min_time.wrapping_sub(prev.max_time) as u64);
                     put_uvarint(&mut body, chunk.max_time.wrapping_sub(chunk.min_time) as u64);
-                    put_varint(&mut body, chunk.chunk_ref.wrapping_sub(prev.chunk_ref) as i64);
+                    put_varint(&mut body, chunk.chunk_ref.raw().wrapping_sub(prev.chunk_ref.raw()) as i64);
                 }
             }
             prev = Some(chunk);

@@ -8,8 +8,31 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// A time or duration parameter that does not parse; the texts are upstream's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum TimeParseError {
+    /// Neither float seconds nor RFC 3339.
+    #[error("cannot parse {text:?} to a valid timestamp")]
+    Timestamp {
+        /// The parameter as given.
+        text: String,
+    },
+    /// Neither float seconds nor a PromQL duration.
+    #[error("cannot parse {text:?} to a valid duration")]
+    Duration {
+        /// The parameter as given.
+        text: String,
+    },
+    /// Float seconds beyond what int64 nanoseconds hold.
+    #[error("cannot parse {text:?} to a valid duration. It overflows int64")]
+    DurationOverflow {
+        /// The parameter as given.
+        text: String,
+    },
+}
+
 /// Parses an API time into Unix milliseconds.
-pub(crate) fn parse_time(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_time(text: &str) -> Result<i64, TimeParseError> {
     if let Ok(secs) = text.parse::<f64>()
         && secs.is_finite()
     {
@@ -17,21 +40,21 @@ pub(crate) fn parse_time(text: &str) -> Result<i64, String> {
         let frac = ((secs - whole) * 1000.0).round();
         return Ok(whole as i64 * 1000 + frac as i64);
     }
-    parse_rfc3339(text).ok_or_else(|| format!("cannot parse {text:?} to a valid timestamp"))
+    parse_rfc3339(text).ok_or_else(|| TimeParseError::Timestamp { text: text.to_owned() })
 }
 
 /// Parses an API duration (float seconds or `5m`) into milliseconds.
-pub(crate) fn parse_duration(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<i64, TimeParseError> {
     if let Ok(secs) = text.parse::<f64>() {
         let ms = secs * 1000.0;
         if !ms.is_finite() || ms.abs() > (i64::MAX / 1_000_000) as f64 {
-            return Err(format!("cannot parse {text:?} to a valid duration. It overflows int64"));
+            return Err(TimeParseError::DurationOverflow { text: text.to_owned() });
         }
         return Ok(ms as i64);
     }
     promql_parser::util::parse_duration(text)
         .map(|d| d.as_millis() as i64)
-        .map_err(|_| format!("cannot parse {text:?} to a valid duration"))
+        .map_err(|_| TimeParseError::Duration { text: text.to_owned() })
 }
 
 /// `2006-01-02T15:04:05.999999999Z07:00` into Unix milliseconds.
@@ -127,7 +150,10 @@ mod tests {
         assert_eq!(parse_time("2015-07-01T20:10:51.781Z"), Ok(1_435_781_451_781));
         assert_eq!(parse_time("2015-07-01T22:10:51+02:00"), Ok(1_435_781_451_000));
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Ok(0));
-        assert_eq!(parse_time("yesterday"), Err("cannot parse \"yesterday\" to a valid timestamp".to_owned()));
+        assert_eq!(
+            parse_time("yesterday").map_err(|e| e.to_string()),
+            Err("cannot parse \"yesterday\" to a valid timestamp".to_owned())
+        );
     }
 
     #[test]
@@ -135,7 +161,10 @@ mod tests {
         assert_eq!(parse_duration("15"), Ok(15_000));
         assert_eq!(parse_duration("0.5"), Ok(500));
         assert_eq!(parse_duration("1m30s"), Ok(90_000));
-        assert_eq!(parse_duration("x"), Err("cannot parse \"x\" to a valid duration".to_owned()));
+        assert_eq!(
+            parse_duration("x").map_err(|e| e.to_string()),
+            Err("cannot parse \"x\" to a valid duration".to_owned())
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use promlite_storage::chunkenc::XorChunk;
-use promlite_storage::{MatchOp, Matcher, Sample, Series};
+use promlite_storage::{BadRegex, MatchOp, Matcher, Sample, Series};
 use prost::Message;
 
 use super::text_error;
@@ -60,18 +60,17 @@ pub(crate) async fn read(State(state): State<AppState>, body: Bytes) -> Response
     };
     let response_type = match negotiate_response_type(&request.accepted_response_types) {
         Ok(response_type) => response_type,
-        Err(msg) => return text_error(StatusCode::BAD_REQUEST, &msg),
+        Err(err) => return text_error(err.status(), &err.to_string()),
     };
     let external: Vec<(String, String)> = state.external_labels.read().expect("external labels lock").clone();
     let selections = match request
         .queries
         .iter()
         .map(|query| matchers_of(query, &external).map(|matchers| (query.clone(), matchers)))
-        .collect::<Result<Vec<_>, String>>()
+        .collect::<Result<Vec<_>, ReadRequestError>>()
     {
         Ok(selections) => selections,
-        // Upstream answers a matcher it cannot build with 500, before anything is sent.
-        Err(msg) => return text_error(StatusCode::INTERNAL_SERVER_ERROR, &msg),
+        Err(err) => return text_error(err.status(), &err.to_string()),
     };
     // Held until the answer is made (SAMPLES) or sent (streamed).
     let permit = match &state.remote_read_slots {
@@ -98,7 +97,7 @@ pub(crate) async fn read(State(state): State<AppState>, body: Bytes) -> Response
                     headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
                     out
                 }
-                Ok(Err(msg)) => text_error(StatusCode::BAD_REQUEST, &msg),
+                Ok(Err(err)) => text_error(err.status(), &err.to_string()),
                 Err(err) => text_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("remote read: {err}")),
             }
         }
@@ -120,10 +119,50 @@ pub(crate) async fn read(State(state): State<AppState>, body: Bytes) -> Response
     }
 }
 
+/// Why a read request gets no answer; the texts are upstream's, since a client shows them to
+/// its user.
+#[derive(Debug, PartialEq, thiserror::Error)]
+enum ReadRequestError {
+    /// None of the client's accepted response types is one this server sends.
+    #[error(
+        "server does not support any of the requested response types: [{}]; supported: map[SAMPLES:{{}} STREAMED_XOR_CHUNKS:{{}}]",
+        // Only unknown values are left, which Go's enum String() prints as numbers.
+        accepted.iter().map(i32::to_string).collect::<Vec<_>>().join(" ")
+    )]
+    UnsupportedResponseTypes {
+        /// The client's list.
+        accepted: Vec<i32>,
+    },
+    /// A matcher's type is none of the four.
+    #[error("invalid matcher type")]
+    InvalidMatcherType,
+    /// A regex matcher does not compile.
+    #[error("{0}")]
+    Matcher(#[from] BadRegex),
+    /// A SAMPLES answer would hold more than `--storage.remote.read-sample-limit`.
+    #[error("exceeded sample limit ({limit})")]
+    SampleLimit {
+        /// The flag's value.
+        limit: usize,
+    },
+}
+
+impl ReadRequestError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ReadRequestError::UnsupportedResponseTypes { .. } | ReadRequestError::SampleLimit { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            // Upstream answers a matcher it cannot build with 500, before anything is sent.
+            ReadRequestError::InvalidMatcherType | ReadRequestError::Matcher(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
 /// The first accepted type this server supports; SAMPLES when the client lists none (clients
 /// older than the streamed response send an empty list). The error is upstream's text, Go's
 /// formatting included, since it is what a client shows its user.
-fn negotiate_response_type(accepted: &[i32]) -> Result<ResponseType, String> {
+fn negotiate_response_type(accepted: &[i32]) -> Result<ResponseType, ReadRequestError> {
     if accepted.is_empty() {
         return Ok(ResponseType::Samples);
     }
@@ -134,18 +173,13 @@ fn negotiate_response_type(accepted: &[i32]) -> Result<ResponseType, String> {
             _ => {}
         }
     }
-    // Only unknown values are left, which Go's enum String() prints as numbers.
-    let accepted: Vec<String> = accepted.iter().map(i32::to_string).collect();
-    Err(format!(
-        "server does not support any of the requested response types: [{}]; supported: map[SAMPLES:{{}} STREAMED_XOR_CHUNKS:{{}}]",
-        accepted.join(" ")
-    ))
+    Err(ReadRequestError::UnsupportedResponseTypes { accepted: accepted.to_vec() })
 }
 
 /// The matchers selecting `query`'s local series, as upstream's `filterExtLabelsFromMatchers`:
 /// an equality matcher asking for an external label's value asks for series without that label
 /// (local series do not carry it; the answer adds it). Every other matcher is kept as sent.
-fn matchers_of(query: &prompb::Query, external: &[(String, String)]) -> Result<Vec<Matcher>, String> {
+fn matchers_of(query: &prompb::Query, external: &[(String, String)]) -> Result<Vec<Matcher>, ReadRequestError> {
     let mut matchers = Vec::with_capacity(query.matchers.len());
     for m in &query.matchers {
         let op = match m.r#type {
@@ -153,11 +187,11 @@ fn matchers_of(query: &prompb::Query, external: &[(String, String)]) -> Result<V
             1 => MatchOp::NotEqual,
             2 => MatchOp::Regex,
             3 => MatchOp::NotRegex,
-            _ => return Err("invalid matcher type".to_owned()),
+            _ => return Err(ReadRequestError::InvalidMatcherType),
         };
         let external_value = external.iter().find(|(name, _)| *name == m.name).map_or("", |(_, v)| v.as_str());
         let value = if op == MatchOp::Equal && m.value == external_value { "" } else { m.value.as_str() };
-        matchers.push(Matcher::new(op, m.name.clone(), value).map_err(|err| err.to_string())?);
+        matchers.push(Matcher::new(op, m.name.clone(), value)?);
     }
     Ok(matchers)
 }
@@ -187,7 +221,7 @@ fn answer_samples(
     selections: &[(prompb::Query, Vec<Matcher>)],
     external: &[(String, String)],
     sample_limit: usize,
-) -> Result<ReadResponse, String> {
+) -> Result<ReadResponse, ReadRequestError> {
     let mut results = Vec::with_capacity(selections.len());
     let mut samples_total = 0usize;
     for (query, matchers) in selections {
@@ -200,7 +234,7 @@ fn answer_samples(
             }
             samples_total += samples.len();
             if sample_limit > 0 && samples_total > sample_limit {
-                return Err(format!("exceeded sample limit ({sample_limit})"));
+                return Err(ReadRequestError::SampleLimit { limit: sample_limit });
             }
             let labels = remote_labels(&series, external);
             timeseries.push(prompb::TimeSeries { labels, samples, exemplars: vec![], histograms: vec![] });
@@ -305,7 +339,7 @@ mod tests {
             assert_eq!(negotiate_response_type(accepted), Ok(want), "{accepted:?}");
         }
         assert_eq!(
-            negotiate_response_type(&[7, -2]).unwrap_err(),
+            negotiate_response_type(&[7, -2]).unwrap_err().to_string(),
             "server does not support any of the requested response types: [7 -2]; supported: \
              map[SAMPLES:{} STREAMED_XOR_CHUNKS:{}]"
         );
@@ -451,7 +485,7 @@ mod tests {
             .map(|(op, n, v)| (op, n.to_owned(), v.to_owned()));
         assert_eq!(got, want);
         let bad = prompb::Query { matchers: vec![wire(9, "job", "x")], ..query };
-        assert_eq!(matchers_of(&bad, &external).unwrap_err(), "invalid matcher type");
+        assert_eq!(matchers_of(&bad, &external).unwrap_err().to_string(), "invalid matcher type");
     }
 
     #[test]

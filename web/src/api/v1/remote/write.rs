@@ -140,40 +140,54 @@ enum ProtoMsg {
     V2,
 }
 
+/// Headers a write request is refused for (415); the texts are upstream's.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+enum WriteHeaderError {
+    /// The media type is not `application/x-protobuf`.
+    #[error("expected {} as the first (media) part, got {content_type} content-type", prompb::CONTENT_TYPE)]
+    MediaType {
+        /// The `Content-Type` as sent.
+        content_type: String,
+    },
+    /// `proto=` names neither message.
+    #[error(
+        "{proto} protobuf message is not accepted by this server; accepted [{PROTO_MESSAGE_V1}, {}]",
+        prompb_v2::PROTO_MESSAGE
+    )]
+    ProtoMessage {
+        /// The `proto=` value.
+        proto: String,
+    },
+    /// A `Content-Encoding` other than snappy.
+    #[error("{encoding} encoding (compression) is not accepted by this server; only snappy is acceptable")]
+    Encoding {
+        /// The `Content-Encoding` as sent.
+        encoding: String,
+    },
+}
+
 /// Negotiates as upstream's `parseProtoMsg` does: no `Content-Type` or no `proto=` means 1.0;
 /// `proto=` must name one of the two messages; the encoding must be snappy (or absent).
-/// The error is the text of a 415 answer.
-fn check_write_headers(headers: &HeaderMap) -> Result<ProtoMsg, String> {
+fn check_write_headers(headers: &HeaderMap) -> Result<ProtoMsg, WriteHeaderError> {
     let mut proto_msg = ProtoMsg::V1;
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let content_type = content_type.to_str().unwrap_or("");
         let mut parts = content_type.split(';').map(str::trim);
         if parts.next() != Some(prompb::CONTENT_TYPE) {
-            let msg =
-                format!("expected {} as the first (media) part, got {content_type} content-type", prompb::CONTENT_TYPE);
-            return Err(msg);
+            return Err(WriteHeaderError::MediaType { content_type: content_type.to_owned() });
         }
         for part in parts {
             let Some(proto) = part.strip_prefix("proto=") else { continue };
             proto_msg = match proto {
                 PROTO_MESSAGE_V1 => ProtoMsg::V1,
                 prompb_v2::PROTO_MESSAGE => ProtoMsg::V2,
-                other => {
-                    let accepted = [PROTO_MESSAGE_V1, prompb_v2::PROTO_MESSAGE].join(", ");
-                    return Err(format!(
-                        "{other} protobuf message is not accepted by this server; accepted [{accepted}]"
-                    ));
-                }
+                other => return Err(WriteHeaderError::ProtoMessage { proto: other.to_owned() }),
             };
         }
     }
     match headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?")) {
         None | Some("") | Some("snappy") => Ok(proto_msg),
-        Some(other) => {
-            let msg =
-                format!("{other} encoding (compression) is not accepted by this server; only snappy is acceptable");
-            Err(msg)
-        }
+        Some(other) => Err(WriteHeaderError::Encoding { encoding: other.to_owned() }),
     }
 }
 
@@ -204,7 +218,7 @@ pub(crate) async fn write(State(state): State<AppState>, headers: HeaderMap, bod
     }
     let proto_msg = match check_write_headers(&headers) {
         Ok(proto_msg) => proto_msg,
-        Err(msg) => return text_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &msg),
+        Err(err) => return text_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &err.to_string()),
     };
     // Upstream refuses every API call with 503 until the TSDB is ready; appending mid-replay
     // would lose the replay's older samples as out of order.
@@ -235,7 +249,12 @@ pub(crate) async fn write(State(state): State<AppState>, headers: HeaderMap, bod
         Ok(Ok(V1Outcome::Retry(reason))) => text_error(StatusCode::INTERNAL_SERVER_ERROR, &reason),
         Ok(Ok(V1Outcome::Unavailable(reason))) => text_error(StatusCode::SERVICE_UNAVAILABLE, &reason),
         Ok(Err(err)) => {
-            tracing::debug!(error = %err, "error decoding remote write request");
+            if let prompb::DecodeError::RecvDecoder { at } = err {
+                // A bug in our decoder, not in the sender: for an operator to report.
+                tracing::error!(at, "the receive-side remote write decoder refused a body prost accepts");
+            } else {
+                tracing::debug!(error = %err, "error decoding remote write request");
+            }
             text_error(StatusCode::BAD_REQUEST, &err.to_string())
         }
         Err(err) => text_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("appending remote write: {err}")),
@@ -588,7 +607,7 @@ mod tests {
             if let Some(encoding) = encoding {
                 headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
             }
-            check_write_headers(&headers)
+            check_write_headers(&headers).map_err(|err| err.to_string())
         };
         assert_eq!(check(None, None), Ok(ProtoMsg::V1));
         assert_eq!(check(Some("application/x-protobuf"), Some("snappy")), Ok(ProtoMsg::V1));
