@@ -272,6 +272,13 @@ fn ready_answers_503_while_the_wal_replays_then_200() {
         }
         if status == 503 && replay_seen.is_none() {
             replay_seen = Some(get_json(addr, "/api/v1/status/walreplay").1["data"].clone());
+            // What reads storage refuses a partial head, as upstream's readyf does.
+            let federate = crate::util::http(addr, "GET", "/federate?match[]=replayed", None);
+            let read = crate::util::http(addr, "POST", "/api/v1/read", Some(("application/x-protobuf", "")));
+            if crate::util::http(addr, "GET", "/-/ready", None).status == 503 {
+                assert_eq!((federate.status, federate.body.as_str()), (503, "Service Unavailable"));
+                assert_eq!((read.status, read.body.as_str()), (503, "Service Unavailable"));
+            }
         }
         if status == 200 {
             break;

@@ -16,8 +16,8 @@
 //! query's warning `remote_read: ...`; the query goes on with local data.
 //!
 //! Deviation: upstream's local start is the oldest block's start, or the current time while
-//! there is no block; promlite keeps no blocks yet and uses the oldest sample of the head, which
-//! holds everything this server stored. No read hints are sent (upstream sends step, function
+//! there is no block, plus a margin of twice the block range; promlite's is the oldest sample
+//! it holds (the oldest block's start, else the head's oldest sample), without the margin. No read hints are sent (upstream sends step, function
 //! and grouping; servers use them for optimisation only).
 
 use std::sync::Arc;

@@ -1,5 +1,6 @@
-//! The crate's only `unsafe`: read-only memory maps of immutable files: sealed `chunks_head/`
-//! files, finished WAL segments (read by checkpoints) and block files.
+//! Read-only memory maps of immutable files (sealed `chunks_head/` files, finished WAL segments
+//! read by checkpoints, block files): the crate's `unsafe` but for `fallocate` (wal/) and
+//! `malloc_trim` (memory.rs).
 //! Invariant: a file is mapped only after it was completely written, fsynced and CRC-checked,
 //! and promlite never writes to or truncates a mapped file afterwards (a file is only deleted
 //! whole, and the mapping is dropped first).

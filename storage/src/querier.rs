@@ -137,11 +137,15 @@ impl Querier {
     /// warning (once per querier: a remote that fails fails for every selector).
     fn select_secondaries(&self, matchers: &[Matcher]) -> Vec<Series> {
         let stats = self.head.stats();
+        let head_min = (stats.min_time <= stats.max_time).then_some(stats.min_time);
+        let oldest_block =
+            self.blocks.read().unwrap_or_else(PoisonError::into_inner).first().map(|b| b.meta().min_time);
         let request = SecondarySelect {
             mint: self.mint,
             maxt: self.maxt,
             matchers,
-            local_min_time: (stats.min_time <= stats.max_time).then_some(stats.min_time),
+            // The oldest sample stored here: the oldest block's start, else the head's.
+            local_min_time: oldest_block.into_iter().chain(head_min).min(),
             deadline: self.deadline,
         };
         // Every secondary at once: the slowest, not the sum, bounds the wait (upstream's merge

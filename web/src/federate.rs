@@ -20,6 +20,9 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 async fn federate(State(state): State<AppState>, params: Params) -> Response {
+    if let Some(unavailable) = crate::lifecycle::not_ready(&state) {
+        return unavailable.into_response();
+    }
     let selectors = params.all("match[]");
     if selectors.is_empty() {
         return (StatusCode::BAD_REQUEST, "no match[] parameter provided\n").into_response();

@@ -52,11 +52,13 @@ async fn healthy() -> &'static str {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "Prometheus Server is Ready.\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
-    }
+    not_ready(&state).unwrap_or((StatusCode::OK, "Prometheus Server is Ready.\n"))
+}
+
+/// Upstream's `readyf` (and the API's `ready`): the 503 an endpoint that reads storage answers
+/// until it is open and its WAL replayed, `None` once ready. A partial head would answer wrong.
+pub(crate) fn not_ready(state: &AppState) -> Option<(StatusCode, &'static str)> {
+    (!state.ready.load(Ordering::Acquire)).then_some((StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"))
 }
 
 const LIFECYCLE_DISABLED: (StatusCode, &str) = (StatusCode::FORBIDDEN, "Lifecycle API is not enabled.\n");

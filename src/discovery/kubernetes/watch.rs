@@ -16,7 +16,7 @@
 //! - 429 and 5xx back off exponentially (0.8 s doubling to 30 s, ±20% jitter), at least as long
 //!   as `Retry-After` asks; 401/403 keep the API server's `Status` message in the SD state and
 //!   retry with the same backoff. `Warning` headers (Endpoints are deprecated since 1.33) are
-//!   logged once per process and kept in the SD state.
+//!   logged once per scrape manager (its `SdRegistry`) and kept in the SD state.
 //!
 //! Invariant: the store only ever holds objects from a complete list plus the events after it.
 

@@ -6,7 +6,7 @@
 //! record the writer has not finished (a torn tail is simply not read yet). It only reads; it
 //! never repairs, truncates or locks anything. Records of types other than Series and Samples
 //! are skipped. It starts at the newest checkpoint (its Series records) and the segments after
-//! it, and when the segment it reads is deleted by a checkpoint it goes on the same way. Added for issue #9 by the remote-write side, kept apart from the writer.
+//! it, and when the segment it reads is deleted by a checkpoint it goes on the same way.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};

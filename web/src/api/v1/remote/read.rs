@@ -54,6 +54,9 @@ enum ResponseType {
 
 /// `POST /api/v1/read`: every query answered from the head in the negotiated response type.
 pub(crate) async fn read(State(state): State<AppState>, body: Bytes) -> Response {
+    if let Some(unavailable) = crate::lifecycle::not_ready(&state) {
+        return unavailable.into_response();
+    }
     let request: ReadRequest = match prompb::decode_snappy(&body) {
         Ok(request) => request,
         Err(err) => return text_error(StatusCode::BAD_REQUEST, &err.to_string()),

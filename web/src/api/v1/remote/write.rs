@@ -23,8 +23,8 @@
 //! megabytes), and the head's refusals come one line per series and reason, after the others; a
 //! body that does not decode also gets the headers (all 0; upstream sends none there).
 //!
-//! 1.0 decodes into [`prompb::recv`] (label strings borrowed from the body) and remembers, per
-//! `Db`, the head ref of every series it stored by a 128-bit hash of its labels as they came
+//! 1.0 decodes into [`prompb::recv`] (label strings borrowed from the body) and remembers, in
+//! the server's [`RemoteWriteReceiver`], the head ref of every series it stored by a 128-bit hash of its labels as they came
 //! on the wire ([`SeriesRefCache`]): senders put each sample in its own `TimeSeries`, so every
 //! sample repeats its full label set, and a known series then costs a hash and a map lookup
 //! instead of a `Labels` build and the head's label-set lookup (`web/benches/remote_write.rs`).
