@@ -289,7 +289,6 @@ impl RemoteReadClient {
 
 /// The metric families of the remote-read clients, in the text format.
 pub fn write_metric_families(clients: &[Arc<RemoteReadClient>], out: &mut String) {
-    use std::fmt::Write as _;
     if clients.is_empty() {
         return;
     }
@@ -308,7 +307,7 @@ pub fn write_metric_families(clients: &[Arc<RemoteReadClient>], out: &mut String
         ),
     ];
     for (family, kind, help) in families {
-        let _ = writeln!(out, "# HELP {family} {help}\n# TYPE {family} {kind}");
+        promlite_web::exposition::family(out, family, kind, help);
         for client in clients {
             client.write_samples(family, out);
         }

@@ -386,18 +386,19 @@ const FAMILIES: [(&str, &str, &str); 15] = [
 /// Writes every queue's metrics, one family at a time, plus the queue-independent
 /// `prometheus_remote_storage_highest_timestamp_in_seconds`.
 pub fn write_metric_families(queues: &[QueueManager], out: &mut String) {
-    use std::fmt::Write as _;
     if queues.is_empty() {
         return;
     }
     let highest = queues.iter().map(QueueManager::highest_read_ms).max().unwrap_or(0);
-    let _ = writeln!(
+    promlite_web::exposition::single(
         out,
-        "# HELP prometheus_remote_storage_highest_timestamp_in_seconds Highest timestamp that has come into the remote storage via the Appender interface, in seconds since epoch.\n# TYPE prometheus_remote_storage_highest_timestamp_in_seconds gauge\nprometheus_remote_storage_highest_timestamp_in_seconds {}",
-        highest as f64 / 1000.0
+        "prometheus_remote_storage_highest_timestamp_in_seconds",
+        "gauge",
+        "Highest timestamp that has come into the remote storage via the Appender interface, in seconds since epoch.",
+        highest as f64 / 1000.0,
     );
     for (family, kind, help) in FAMILIES {
-        let _ = writeln!(out, "# HELP {family} {help}\n# TYPE {family} {kind}");
+        promlite_web::exposition::family(out, family, kind, help);
         for queue in queues {
             queue.write_samples(family, out);
         }

@@ -197,8 +197,8 @@ impl TargetsView for Manager {
     }
 
     fn write_metrics(&self, out: &mut String) {
-        out.push_str("# HELP prometheus_target_scrape_pool_targets Current number of targets in this scrape pool.\n");
-        out.push_str("# TYPE prometheus_target_scrape_pool_targets gauge\n");
+        let family = promlite_web::exposition::family;
+        family(out, "prometheus_target_scrape_pool_targets", "gauge", "Current number of targets in this scrape pool.");
         let pools = self.pools();
         for pool in &pools {
             let job = &pool.config().job_name;
@@ -208,8 +208,7 @@ impl TargetsView for Manager {
                 pool.active_targets().len()
             );
         }
-        out.push_str("# HELP prometheus_sd_discovered_targets Current number of discovered targets.\n");
-        out.push_str("# TYPE prometheus_sd_discovered_targets gauge\n");
+        family(out, "prometheus_sd_discovered_targets", "gauge", "Current number of discovered targets.");
         for pool in &pools {
             let (dropped, uncounted) = pool.dropped_targets();
             let discovered = pool.active_targets().len() + dropped.len() + uncounted;

@@ -89,7 +89,6 @@ impl ScrapeCounters {
 
     /// Appends the counters in the text format.
     pub fn write_metrics(&self, out: &mut String) {
-        use std::fmt::Write as _;
         for (name, help, counter) in [
             (
                 "prometheus_target_scrapes_exceeded_sample_limit_total",
@@ -112,11 +111,7 @@ impl ScrapeCounters {
                 &self.storage_failed,
             ),
         ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                counter.load(Ordering::Relaxed)
-            );
+            promlite_web::exposition::single(out, name, "counter", help, counter.load(Ordering::Relaxed));
         }
     }
 }

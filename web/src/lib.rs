@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 mod api;
+pub mod exposition;
 mod federate;
 mod lifecycle;
 mod metrics;

@@ -271,9 +271,7 @@ fn write_compaction(out: &mut String, db: &promlite_storage::Db) {
     let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}", h.count, h.sum, h.count);
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
+use crate::exposition::family;
 
 // USER_HZ is 100 on every Linux architecture we build for; the kernel fixes it for userspace.
 const CLOCK_TICKS_PER_SEC: f64 = 100.0;

@@ -147,15 +147,13 @@ impl SdRegistry {
     /// Appends the Kubernetes discovery self-metrics in the text format.
     pub fn write_metrics(&self, out: &mut String) {
         let counters = self.counters.lock().expect("sd counters lock");
-        out.push_str("# HELP prometheus_sd_kubernetes_events_total The number of Kubernetes events handled.\n");
-        out.push_str("# TYPE prometheus_sd_kubernetes_events_total counter\n");
+        let family = promlite_web::exposition::family;
+        family(out, "prometheus_sd_kubernetes_events_total", "counter", "The number of Kubernetes events handled.");
         for ((role, event), value) in &counters.events {
             let _ = writeln!(out, "prometheus_sd_kubernetes_events_total{{event={event:?},role={role:?}}} {value}");
         }
-        out.push_str(
-            "# HELP promlite_sd_kubernetes_watch_errors_total Failed Kubernetes list and watch requests, by reason.\n",
-        );
-        out.push_str("# TYPE promlite_sd_kubernetes_watch_errors_total counter\n");
+        let help = "Failed Kubernetes list and watch requests, by reason.";
+        family(out, "promlite_sd_kubernetes_watch_errors_total", "counter", help);
         for ((role, reason), value) in &counters.watch_errors {
             let _ =
                 writeln!(out, "promlite_sd_kubernetes_watch_errors_total{{reason={reason:?},role={role:?}}} {value}");

@@ -392,7 +392,6 @@ impl RemoteWriteReceiver {
 
     /// The receiver's counters, for `/metrics`.
     pub(crate) fn write_metrics(&self, out: &mut String) {
-        use std::fmt::Write as _;
         let counters = [
             (
                 "prometheus_api_remote_write_invalid_labels_samples_total",
@@ -416,8 +415,7 @@ impl RemoteWriteReceiver {
             ),
         ];
         for (name, help, counter) in counters {
-            let value = counter.load(Ordering::Relaxed);
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            crate::exposition::single(out, name, "counter", help, counter.load(Ordering::Relaxed));
         }
     }
 }
