@@ -1,7 +1,8 @@
 //! Command-line flags with Prometheus's names, defaults and meanings (upstream
-//! `cmd/prometheus/main.go`). Both `--flag=value` and `--flag value` work; an unknown flag is a
-//! usage error (exit 2). Flags whose feature is not built yet are accepted and shown in
-//! `/api/v1/status/flags`; their help says so.
+//! `cmd/prometheus/main.go`). Both `--flag=value` and `--flag value` work, booleans also as
+//! `--flag=false` (kingpin's); an unknown flag is a usage error (exit 2). Every other flag of
+//! Prometheus 3.14's table is accepted: those promlite does not act on are in
+//! [`crate::flags_inert`] and logged once at start.
 
 use std::path::PathBuf;
 
@@ -46,15 +47,15 @@ pub struct Flags {
     pub web_config_file: Option<PathBuf>,
 
     /// Enable shutdown and reload via HTTP request (`/-/quit`, `/-/reload`).
-    #[arg(long = "web.enable-lifecycle")]
+    #[arg(long = "web.enable-lifecycle", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = false, hide_possible_values = true)]
     pub enable_lifecycle: bool,
 
     /// Enable API endpoints for admin control actions (not built yet).
-    #[arg(long = "web.enable-admin-api")]
+    #[arg(long = "web.enable-admin-api", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = false, hide_possible_values = true)]
     pub enable_admin_api: bool,
 
     /// Enable the API endpoint accepting remote write requests.
-    #[arg(long = "web.enable-remote-write-receiver")]
+    #[arg(long = "web.enable-remote-write-receiver", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = false, hide_possible_values = true)]
     pub enable_remote_write_receiver: bool,
 
     /// Base path for metrics storage.
@@ -62,7 +63,12 @@ pub struct Flags {
     pub storage_path: PathBuf,
 
     /// How long to retain samples in storage [default: 15d when no size limit is set].
-    #[arg(long = "storage.tsdb.retention.time", value_name = "DURATION", default_value = "0s")]
+    #[arg(
+        long = "storage.tsdb.retention.time",
+        value_name = "DURATION",
+        default_value = "0s",
+        hide_default_value = true
+    )]
     pub retention_time: Duration,
 
     /// Minimum duration of a data block before being persisted (and the head's chunk range).
@@ -74,7 +80,7 @@ pub struct Flags {
     pub max_block_duration: Option<Duration>,
 
     /// Do not create a lockfile in the data directory.
-    #[arg(long = "storage.tsdb.no-lockfile")]
+    #[arg(long = "storage.tsdb.no-lockfile", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = false, hide_possible_values = true)]
     pub no_lockfile: bool,
 
     /// Compress the tsdb WAL (snappy).
@@ -95,7 +101,7 @@ pub struct Flags {
     pub query_timeout: Duration,
 
     /// Maximum number of samples a single query can load into memory.
-    #[arg(long = "query.max-samples", value_name = "N", default_value_t = 50_000_000)]
+    #[arg(long = "query.max-samples", value_name = "N", default_value_t = 50_000_000, value_parser = count)]
     pub max_samples: usize,
 
     /// Maximum number of queries executed concurrently.
@@ -104,7 +110,7 @@ pub struct Flags {
 
     /// Maximum overall number of samples to return via the remote read interface, in a single
     /// query. 0 means no limit. Ignored for the streamed response types, as in Prometheus.
-    #[arg(long = "storage.remote.read-sample-limit", value_name = "N", default_value_t = 50_000_000)]
+    #[arg(long = "storage.remote.read-sample-limit", value_name = "N", default_value_t = 50_000_000, value_parser = count)]
     pub remote_read_sample_limit: usize,
 
     /// Maximum number of concurrent remote read calls. 0 means no limit.
@@ -123,6 +129,14 @@ pub struct Flags {
     /// Output format of log messages: logfmt or json.
     #[arg(long = "log.format", value_name = "FORMAT", default_value = "logfmt", value_parser = ["logfmt", "json"])]
     pub log_format: String,
+
+    /// Deprecated alias of `--storage.tsdb.retention.time` (Prometheus still takes it, hidden);
+    /// used when that flag is not given.
+    #[arg(long = "storage.tsdb.retention", value_name = "DURATION", hide = true)]
+    pub retention_deprecated: Option<Duration>,
+
+    #[command(flatten)]
+    pub inert: crate::flags_inert::InertFlags,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -147,6 +161,18 @@ pub enum CheckWhat {
         #[arg(required = true, value_name = "CONFIG-FILES")]
         files: Vec<PathBuf>,
     },
+}
+
+/// A count as Prometheus's flags take one: an integer, or a float's notation of one (the
+/// documented default of `--storage.remote.read-sample-limit` is `5e7`).
+fn count(text: &str) -> Result<usize, String> {
+    if let Ok(n) = text.parse::<usize>() {
+        return Ok(n);
+    }
+    match text.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.fract() == 0.0 && v <= usize::MAX as f64 => Ok(v as usize),
+        _ => Err(format!("{text:?} is not a count")),
+    }
 }
 
 impl Flags {
@@ -176,6 +202,14 @@ impl Flags {
         }
     }
 
+    /// `--storage.tsdb.retention.time`, or its deprecated alias when only that is given.
+    pub fn retention(&self) -> Duration {
+        match self.retention_deprecated {
+            Some(alias) if self.retention_time.as_millis() == 0 => alias,
+            _ => self.retention_time,
+        }
+    }
+
     /// Every flag with its effective value, for `/api/v1/status/flags`.
     pub fn as_pairs(&self) -> Vec<(String, String)> {
         let config_file = self.config_file.clone().unwrap_or_else(|| PathBuf::from("prometheus.yml"));
@@ -191,7 +225,7 @@ impl Flags {
             ("web.enable-admin-api", self.enable_admin_api.to_string()),
             ("web.enable-remote-write-receiver", self.enable_remote_write_receiver.to_string()),
             ("storage.tsdb.path", self.storage_path.display().to_string()),
-            ("storage.tsdb.retention.time", self.retention_time.to_string()),
+            ("storage.tsdb.retention.time", self.retention().to_string()),
             ("storage.tsdb.retention.size", format!("{}B", self.retention_size.bytes())),
             ("query.lookback-delta", self.lookback_delta.to_string()),
             ("query.timeout", self.query_timeout.to_string()),

@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 
 mod flags;
+mod flags_inert;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,12 +24,28 @@ use promlite_web::{AppState, ReloadError, WebOptions};
 
 use flags::{Command, Flags};
 
+/// Says once, at start, which given flags promlite accepts without acting on them.
+fn log_inert_flags(flags: &Flags) {
+    let inert = flags.inert.given();
+    if !inert.is_empty() {
+        tracing::info!(flags = %inert.join(" "), "accepted, has no effect in promlite");
+    }
+    if !flags.inert.enable_feature.is_empty() {
+        let features = flags.inert.enable_feature.join(",");
+        tracing::info!(features = %features, "--enable-feature accepted; no feature flag changes promlite's behaviour yet");
+    }
+    if flags.retention_deprecated.is_some() {
+        tracing::warn!("--storage.tsdb.retention is deprecated, use --storage.tsdb.retention.time");
+    }
+}
+
 fn main() -> ExitCode {
     let flags = Flags::parse();
     if let Some(Command::Check { what: flags::CheckWhat::Config { files } }) = &flags.command {
         return check_config(files);
     }
     flags::init_logging(&flags);
+    log_inert_flags(&flags);
     rustls::crypto::ring::default_provider()
         .install_default()
         .expect("no other rustls provider is installed before main");
@@ -123,7 +140,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     let db = Db::open_deferred(
         &flags.storage_path,
         Options {
-            retention_ms: flags.retention_time.as_millis() as i64,
+            retention_ms: flags.retention().as_millis() as i64,
             retention_bytes: flags.retention_size.bytes(),
             wal_compression: flags.wal_compression,
             min_block_duration_ms: flags.min_block_duration.as_millis() as i64,

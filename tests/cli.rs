@@ -90,3 +90,57 @@ fn port_in_use_is_a_clear_error() {
     );
     assert!(stderr.contains(&addr.to_string()) && stderr.contains("in use"), "{stderr}");
 }
+
+/// Every flag in Prometheus 3.14's flag table (`docs/command-line/prometheus.md`), given at
+/// once with its documented default (or a value that fits here): promlite starts, the flags it
+/// does not act on are logged once, and none is refused.
+#[test]
+fn every_flag_of_prometheus_3_14_is_accepted() {
+    let doc =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/upstream/prometheus-v3.14.0/docs/command-line/prometheus.md");
+    let Ok(doc) = std::fs::read_to_string(doc) else {
+        promlite_testkit::missing(&format!("{doc} (../shared/upstream)"));
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("prometheus.yml"), "global: {}\n").unwrap();
+    std::fs::write(dir.path().join("web.yml"), "{}\n").unwrap();
+    let here = |name: &str| dir.path().join(name).display().to_string();
+    let mut args = Vec::new();
+    let mut names = Vec::new();
+    for row in doc.lines().filter(|l| l.starts_with("| <code class=\"text-nowrap\">--")) {
+        let name =
+            row.split("<code class=\"text-nowrap\">").nth(1).unwrap().split(['<', ' ']).next().unwrap().to_owned();
+        // The default is the last cell (the description may hold `|` inside code).
+        let default = row.trim_end().trim_end_matches('|').rsplit('|').next().unwrap().trim().trim_matches('`');
+        let value = match name.as_str() {
+            // Set by the test harness, or actions rather than settings.
+            "--web.listen-address" | "--storage.tsdb.path" | "--version" | "--help" => continue,
+            "--config.file" => here("prometheus.yml"),
+            "--web.config.file" => here("web.yml"),
+            "--web.external-url" => "http://localhost:9090/".to_owned(),
+            "--web.route-prefix" => "/".to_owned(),
+            "--web.user-assets" | "--storage.agent.path" => here("assets"),
+            "--storage.tsdb.delay-compact-file.path" => here("delay"),
+            "--storage.tsdb.retention.time" => "15d".to_owned(),
+            "--storage.tsdb.retention.size" => "0".to_owned(),
+            "--web.cors.origin" => ".*".to_owned(),
+            "--enable-feature" => "exemplar-storage,memory-snapshot-on-shutdown".to_owned(),
+            "--agent" => "false".to_owned(),
+            _ if default.is_empty() => panic!("no value for {name}: the table gives no default; add one here"),
+            _ => default.to_owned(),
+        };
+        names.push(name.clone());
+        args.push(format!("{name}={value}"));
+    }
+    assert!(names.len() >= 50, "the flag table has {} flags: was the doc's format misread?", names.len());
+    let data = dir.path().join("data");
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = crate::util::start_with_data(dir.path(), &data, &refs);
+    let log = server.log.lock().unwrap().join("\n");
+    assert!(log.contains("accepted, has no effect in promlite"), "{log}");
+    assert!(log.contains("--rules.alert.resend-delay=1m"), "inert flags are named: {log}");
+    let (status, flags) = get_json(server.addr, "/api/v1/status/flags");
+    assert_eq!(status, 200);
+    assert_eq!(flags["data"]["storage.remote.read-sample-limit"], "50000000", "5e7 is a count");
+}
