@@ -181,6 +181,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     let config_yaml = Arc::new(RwLock::new(config.to_yaml()));
     let ready = Arc::new(AtomicBool::new(false));
     let external_labels = Arc::new(RwLock::new(config.global.external_label_pairs()));
+    let config_reloads = Arc::new(promlite_web::ConfigReloads::new(start_time));
     let reload: Arc<dyn Fn() -> Result<(), ReloadError> + Send + Sync> = {
         let running = Running {
             manager: Arc::clone(&manager),
@@ -188,11 +189,17 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
             config_yaml: Arc::clone(&config_yaml),
             external_labels: Arc::clone(&external_labels),
         };
-        Arc::new(move || reload_config(config_path.as_deref(), &running))
+        let reloads = Arc::clone(&config_reloads);
+        Arc::new(move || {
+            let result = reload_config(config_path.as_deref(), &running);
+            reloads.record(result.is_ok());
+            result
+        })
     };
     let quit = Arc::new(tokio::sync::Notify::new());
     let state = AppState {
         remote_write: Arc::default(),
+        config_reloads,
         db,
         engine,
         targets: manager.clone(),

@@ -49,6 +49,12 @@ fn reload_keeps_unchanged_jobs_running_and_refuses_bad_configs() {
     assert!(response.body.contains(":3:5: unknown field \"scrape_intervall\""), "{}", response.body);
     let (_, config) = get_json(server.addr, "/api/v1/status/config");
     assert!(config["data"]["yaml"].as_str().unwrap().contains("job_name: leaving"));
+    // The failure shows where Prometheus shows it; the last good load's time stays.
+    let (_, info) = get_json(server.addr, "/api/v1/status/runtimeinfo");
+    assert_eq!(info["data"]["reloadConfigSuccess"], false, "{info}");
+    let loaded_at = info["data"]["lastConfigTime"].as_str().unwrap().to_owned();
+    assert_eq!(loaded_at, info["data"]["startTime"].as_str().unwrap(), "{info}");
+    assert_eq!(crate::remote_util::metric(server.addr, "prometheus_config_last_reload_successful"), 0.0);
 
     // A good file: steady unchanged, changing gets a new parameter, leaving removed.
     let second = format!(
@@ -60,6 +66,12 @@ fn reload_keeps_unchanged_jobs_running_and_refuses_bad_configs() {
     let reload_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let response = http(server.addr, "POST", "/-/reload", None);
     assert_eq!(response.status, 200, "{}", response.body);
+    let (_, info) = get_json(server.addr, "/api/v1/status/runtimeinfo");
+    assert_eq!(info["data"]["reloadConfigSuccess"], true, "{info}");
+    assert_ne!(info["data"]["lastConfigTime"], loaded_at.as_str(), "a successful reload moves lastConfigTime");
+    assert_eq!(crate::remote_util::metric(server.addr, "prometheus_config_last_reload_successful"), 1.0);
+    let reloaded = crate::remote_util::metric(server.addr, "prometheus_config_last_reload_success_timestamp_seconds");
+    assert!(reloaded * 1000.0 >= (reload_at / 1000 * 1000) as f64, "{reloaded} {reload_at}");
 
     eventually(Duration::from_secs(20), || {
         let (_, targets) = get_json(server.addr, "/api/v1/targets?scrapePool=changing");

@@ -100,6 +100,7 @@ impl TargetsView for NoTargets {
 fn state(db: Db) -> AppState {
     AppState {
         remote_write: Arc::default(),
+        config_reloads: Arc::new(promlite_web::ConfigReloads::new(std::time::SystemTime::now())),
         db,
         engine: Arc::new(Engine::new(EngineOptions::default())),
         targets: Arc::new(NoTargets),

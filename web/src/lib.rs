@@ -31,7 +31,7 @@ use promlite_storage::Db;
 use tokio::sync::Semaphore;
 
 pub use api::v1::RemoteWriteReceiver;
-pub use lifecycle::ReloadError;
+pub use lifecycle::{ConfigReloads, ReloadError};
 pub use redact::{redact_password_in, redact_url};
 pub use security::ServerSecurity;
 pub use server::{ConnectionLimits, bind};
@@ -101,6 +101,8 @@ pub struct AppState {
     pub extra_metrics: Arc<dyn Fn(&mut String) + Send + Sync>,
     /// The remote-write receiver's series-ref cache and counters.
     pub remote_write: Arc<RemoteWriteReceiver>,
+    /// How the config's reloads went; main's reload closure records each.
+    pub config_reloads: Arc<lifecycle::ConfigReloads>,
 }
 
 /// The whole HTTP surface, served under `--web.route-prefix`.

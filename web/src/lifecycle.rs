@@ -91,3 +91,44 @@ async fn quit(State(state): State<AppState>) -> (StatusCode, &'static str) {
     state.quit.notify_one();
     (StatusCode::OK, "Requesting termination... Goodbye!\n")
 }
+
+/// How the config's reloads went, for `/api/v1/status/runtimeinfo` (`reloadConfigSuccess`,
+/// `lastConfigTime`) and `/metrics` (`prometheus_config_last_reload_*`). The load at start
+/// counts as the first reload, as upstream's does.
+#[derive(Debug)]
+pub struct ConfigReloads {
+    successful: std::sync::atomic::AtomicBool,
+    last_success_nanos: std::sync::atomic::AtomicU64,
+}
+
+impl ConfigReloads {
+    /// The state after the config loaded at `loaded`.
+    pub fn new(loaded: std::time::SystemTime) -> ConfigReloads {
+        ConfigReloads {
+            successful: std::sync::atomic::AtomicBool::new(true),
+            last_success_nanos: std::sync::atomic::AtomicU64::new(unix_nanos(loaded)),
+        }
+    }
+
+    /// Records a reload's outcome (SIGHUP or `/-/reload`).
+    pub fn record(&self, succeeded: bool) {
+        self.successful.store(succeeded, Ordering::Release);
+        if succeeded {
+            self.last_success_nanos.store(unix_nanos(std::time::SystemTime::now()), Ordering::Release);
+        }
+    }
+
+    /// Whether the last reload succeeded.
+    pub fn successful(&self) -> bool {
+        self.successful.load(Ordering::Acquire)
+    }
+
+    /// When the config last loaded successfully.
+    pub fn last_success(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_nanos(self.last_success_nanos.load(Ordering::Acquire))
+    }
+}
+
+fn unix_nanos(time: std::time::SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}

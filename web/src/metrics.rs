@@ -71,6 +71,22 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     }
     state.targets.write_metrics(&mut out);
     state.remote_write.write_metrics(&mut out);
+    let reloads = &state.config_reloads;
+    crate::exposition::single(
+        &mut out,
+        "prometheus_config_last_reload_successful",
+        "gauge",
+        "Whether the last configuration reload attempt was successful.",
+        u8::from(reloads.successful()),
+    );
+    let last = reloads.last_success().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    crate::exposition::single(
+        &mut out,
+        "prometheus_config_last_reload_success_timestamp_seconds",
+        "gauge",
+        "Timestamp of the last successful configuration reload.",
+        last.floor(),
+    );
     (state.extra_metrics)(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
 }

@@ -98,8 +98,8 @@ pub(crate) async fn runtimeinfo(State(state): State<AppState>) -> Response {
         &json!({
             "startTime": format_rfc3339(Some(state.start_time)),
             "CWD": cwd,
-            "reloadConfigSuccess": true,
-            "lastConfigTime": format_rfc3339(Some(state.start_time)),
+            "reloadConfigSuccess": state.config_reloads.successful(),
+            "lastConfigTime": format_rfc3339(Some(state.config_reloads.last_success())),
             "corruptionCount": 0,
             "goroutineCount": 0,
             "GOMAXPROCS": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
