@@ -70,6 +70,7 @@ fn reload_keeps_unchanged_jobs_running_and_refuses_bad_configs() {
     assert_eq!(info["data"]["reloadConfigSuccess"], true, "{info}");
     assert_ne!(info["data"]["lastConfigTime"], loaded_at.as_str(), "a successful reload moves lastConfigTime");
     assert_eq!(crate::remote_util::metric(server.addr, "prometheus_config_last_reload_successful"), 1.0);
+    assert_eq!(crate::remote_util::metric(server.addr, "prometheus_ready"), 1.0);
     let reloaded = crate::remote_util::metric(server.addr, "prometheus_config_last_reload_success_timestamp_seconds");
     assert!(reloaded * 1000.0 >= (reload_at / 1000 * 1000) as f64, "{reloaded} {reload_at}");
 

@@ -71,6 +71,13 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     }
     state.targets.write_metrics(&mut out);
     state.remote_write.write_metrics(&mut out);
+    crate::exposition::single(
+        &mut out,
+        "prometheus_ready",
+        "gauge",
+        "Whether Prometheus startup was fully completed and the server is ready for normal operation.",
+        u8::from(state.ready.load(std::sync::atomic::Ordering::Acquire)),
+    );
     let reloads = &state.config_reloads;
     crate::exposition::single(
         &mut out,
