@@ -12,6 +12,6 @@ t0=$(date +%s.%N)
 for i in $(seq 1 600); do curl -sf http://127.0.0.1:$port/-/ready >/dev/null && break; sleep 0.5; done
 echo "ready after $(echo "$(date +%s.%N) - $t0" | bc) s, pid $pid, rss $(grep VmRSS /proc/$pid/status)"
 sleep 5
-python3 "$(dirname "$0")/${QMEM:-qmem.py}" http://127.0.0.1:$port $pid $start $end 60 $out "$@"
+python3 "$(dirname "$0")/qmem.py" http://127.0.0.1:$port $pid $start $end 60 $out "$@"
 grep -E 'VmRSS|RssAnon|VmHWM' /proc/$pid/status
 kill -TERM $pid; wait $pid; echo "stopped rc=$?"
