@@ -142,7 +142,6 @@ fn web_pod_labels(name: &str, ip: &str, ready: bool) -> Labels {
     meta(&[
         ("pod_name", name),
         ("pod_ip", ip),
-        ("pod_ipv4", ip),
         ("pod_ready", if ready { "true" } else { "false" }),
         ("pod_phase", "Running"),
         ("pod_node_name", "node-1"),

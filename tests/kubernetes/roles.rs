@@ -98,7 +98,6 @@ fn endpointslice_role_exact_labels() {
         ("endpointslice_endpoint_node_name", "node-1"),
         ("pod_name", "pg-0"),
         ("pod_ip", "10.1.1.5"),
-        ("pod_ipv4", "10.1.1.5"),
         ("pod_ready", "true"),
         ("pod_phase", "Running"),
         ("pod_node_name", "node-1"),

@@ -87,16 +87,6 @@ pub(crate) fn pod_labels(pod: &Pod) -> Labels {
     ] {
         labels.insert(format!("{META}{name}"), value);
     }
-    // The first address of each family, like the primary pod IP; an IPv4-mapped IPv6 counts as IPv4.
-    for pod_ip in &pod.status.pod_ips {
-        let family = match pod_ip.ip.parse::<IpAddr>() {
-            Ok(IpAddr::V4(_)) => "pod_ipv4",
-            Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_some() => "pod_ipv4",
-            Ok(IpAddr::V6(_)) => "pod_ipv6",
-            Err(_) => continue,
-        };
-        labels.entry(format!("{META}{family}")).or_insert_with(|| pod_ip.ip.clone());
-    }
     add_object_meta(&mut labels, &pod.metadata, "pod");
     if let Some(owner) = pod.metadata.owner_references.iter().find(|o| o.controller == Some(true)) {
         if !owner.kind.is_empty() {
