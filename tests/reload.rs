@@ -87,7 +87,8 @@ fn reload_keeps_unchanged_jobs_running_and_refuses_bad_configs() {
     });
     let times = sample_times(&server, "up{job=\"steady\"}");
     let gaps: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
-    assert!(gaps.iter().all(|gap| *gap <= 1_500), "steady missed a scrape around the reload: gaps {gaps:?}");
+    // A 1s interval: a missed scrape is a gap of two intervals; jitter alone stays below it.
+    assert!(gaps.iter().all(|gap| *gap < 2_000), "steady missed a scrape around the reload: gaps {gaps:?}");
     // The changed job's target stayed, so its series were handed over, not marked stale.
     assert_eq!(query_result(server.addr, "changing").len(), 1);
     // The removed job's series are stale now.
