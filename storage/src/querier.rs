@@ -44,9 +44,10 @@ pub enum SelectLimit {
 
 /// Reads series from the head over a fixed time range.
 ///
-/// A querier may have a sample budget and a deadline: every sample it decodes counts, and
-/// decoding stops (between series) once either is exceeded, so a query that will be refused
-/// never holds more than its budget (plus one series) in memory. The caller learns why from
+/// A querier may have a sample budget and a deadline. Selects hold chunks undecoded (checking
+/// the deadline between series); every sample [`Querier::decode_into`] (or `select_latest`)
+/// decodes counts, and decoding stops once either is exceeded, so a query that will be refused
+/// never holds more than its budget (plus one series) decoded. The caller learns why from
 /// [`Querier::limit_hit`].
 pub struct Querier {
     head: Arc<Head>,
