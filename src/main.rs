@@ -155,7 +155,11 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         max_samples: flags.max_samples,
         timeout: flags.query_timeout.as_std(),
     }));
-    let manager = Arc::new(Manager::new(db.clone(), offset_seed(&config)));
+    // The process's one metrics registry: each part registers its families as it is built.
+    let registry = Arc::new(promlite_metrics::Registry::new());
+    registry.register(Arc::new(promlite_metrics::ProcessCollector));
+    let server_metrics = Arc::new(promlite_web::metrics::ServerMetrics::new(&registry, flags.max_concurrency.max(1)));
+    let manager = Arc::new(Manager::new(db.clone(), offset_seed(&config), &registry));
     let metadata_source: promlite::remote::metadata::MetadataSource = {
         let manager = Arc::clone(&manager);
         Arc::new(move || {
@@ -222,11 +226,12 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         reload: Arc::clone(&reload),
         quit: Arc::clone(&quit),
         external_labels,
-        extra_metrics: {
-            let remote = Arc::clone(&remote);
-            Arc::new(move |out: &mut String| remote.write_metrics(out))
-        },
+        registry: Arc::clone(&registry),
+        metrics: server_metrics,
     };
+    registry.register(Arc::new(promlite_web::metrics::StateCollector::new(&state)));
+    registry.register(Arc::clone(&manager) as Arc<dyn promlite_metrics::Collector>);
+    registry.register(Arc::clone(&remote) as Arc<dyn promlite_metrics::Collector>);
     let limits = promlite_web::ConnectionLimits {
         max_connections: flags.max_connections,
         read_timeout: flags.read_timeout.as_std(),

@@ -24,6 +24,12 @@ pub struct Family<M: Metric> {
     inner: Arc<Inner<M>>,
 }
 
+impl<M: Metric> std::fmt::Debug for Family<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Family").field("name", &self.inner.name).finish_non_exhaustive()
+    }
+}
+
 impl<M: Metric> Clone for Family<M> {
     fn clone(&self) -> Self {
         Self { inner: Arc::clone(&self.inner) }

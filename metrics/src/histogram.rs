@@ -44,9 +44,9 @@ impl Histogram {
         if let Some(bucket) = self.counts.get(i) {
             bucket.fetch_add(1, Ordering::Relaxed);
         }
-        let _ = self.sum_bits.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
-            Some((f64::from_bits(bits) + v).to_bits())
-        });
+        let _ = self
+            .sum_bits
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| Some((f64::from_bits(bits) + v).to_bits()));
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 

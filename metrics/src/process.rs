@@ -77,7 +77,8 @@ mod tests {
         ProcessCollector.collect(&mut enc);
         let out = enc.finish();
         let value = |name: &str| -> f64 {
-            let line = out.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name} in {out}"));
+            let line =
+                out.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name} in {out}"));
             line[name.len() + 1..].parse().unwrap()
         };
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();

@@ -46,4 +46,4 @@ pub use engine::{Engine, EngineOptions, QueryOptions};
 pub use error::QueryError;
 pub use parse_error::{ParseError, Position};
 pub use parser::{MAX_DEPTH, QUERY_STACK_SIZE, parse, parse_matchers};
-pub use value::{InstantSample, QueryResult, RangeSeries, Value};
+pub use value::{InstantSample, QueryResult, QueryTimings, RangeSeries, Value};

@@ -12,7 +12,7 @@ use promlite_storage::{Labels, Sample};
 use crate::error::QueryError;
 
 /// The result of a query and the annotations raised while evaluating it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct QueryResult {
     /// The value of the expression.
     pub value: Value,
@@ -20,6 +20,20 @@ pub struct QueryResult {
     pub warnings: Vec<String>,
     /// Annotations of kind info (the API's `infos`).
     pub infos: Vec<String>,
+    /// How long the parts of the evaluation took.
+    pub timings: QueryTimings,
+}
+
+/// How long a query's parts took, in the slices of Prometheus's
+/// `prometheus_engine_query_duration_seconds` (its queue time is the caller's to measure).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct QueryTimings {
+    /// Opening the querier over the blocks and the head the query reads (`prepare_time`).
+    pub prepare: std::time::Duration,
+    /// Evaluating the expression (`inner_eval`).
+    pub inner_eval: std::time::Duration,
+    /// Sorting a range query's series by labels (`result_sort`).
+    pub result_sort: std::time::Duration,
 }
 
 /// A PromQL value, as the API's `resultType` names them.

@@ -92,12 +92,14 @@ impl RemoteStorage {
         drop(old);
         errors
     }
+}
 
-    /// The queues' `prometheus_remote_storage_*` metrics in the text format.
-    pub fn write_metrics(&self, out: &mut String) {
+impl promlite_metrics::Collector for RemoteStorage {
+    /// The queues' `prometheus_remote_storage_*` and the readers' `prometheus_remote_read_*`.
+    fn collect(&self, enc: &mut promlite_metrics::Encoder) {
         let running = self.queues.lock().expect("remote storage lock");
-        write::write_metric_families(&running.queues, out);
-        read::write_metric_families(&self.readers.lock().expect("remote readers lock"), out);
+        write::write_metric_families(&running.queues, enc);
+        read::write_metric_families(&self.readers.lock().expect("remote readers lock"), enc);
     }
 }
 

@@ -21,6 +21,8 @@
 //! and grouping; servers use them for optimisation only).
 
 use std::sync::Arc;
+
+use promlite_metrics::{Encoder, FamilyEncoder, MetricType};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -183,45 +185,13 @@ struct ReadMetrics {
     totals: std::sync::Mutex<std::collections::BTreeMap<(&'static str, String), u64>>,
     /// `response_type` → time to the answer's head (upstream's `request_duration_seconds`:
     /// a streamed answer's reading is not in it).
-    durations: std::sync::Mutex<std::collections::BTreeMap<&'static str, Histogram>>,
+    durations: std::sync::Mutex<std::collections::BTreeMap<&'static str, promlite_metrics::Histogram>>,
     failed: AtomicU64,
 }
 
 /// Upper bounds of `prometheus_remote_read_client_request_duration_seconds`: client_golang's
 /// default buckets plus 25 and 60, as upstream.
 const DURATION_BUCKETS: [f64; 13] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 60.0];
-
-/// A classic histogram of seconds.
-#[derive(Default)]
-struct Histogram {
-    /// Observations at or below each bound of [`DURATION_BUCKETS`] (not cumulative).
-    buckets: [u64; DURATION_BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
-
-impl Histogram {
-    fn observe(&mut self, seconds: f64) {
-        if let Some(i) = DURATION_BUCKETS.iter().position(|&bound| seconds <= bound) {
-            self.buckets[i] += 1;
-        }
-        self.count += 1;
-        self.sum += seconds;
-    }
-
-    /// The `_bucket`, `_sum` and `_count` lines of `family` with `labels`.
-    fn write(&self, family: &str, labels: &str, out: &mut String) {
-        use std::fmt::Write as _;
-        let mut cumulative = 0;
-        for (bound, n) in DURATION_BUCKETS.iter().zip(self.buckets) {
-            cumulative += n;
-            let _ = writeln!(out, "{family}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
-        }
-        let _ = writeln!(out, "{family}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
-        let _ = writeln!(out, "{family}_sum{{{labels}}} {}", self.sum);
-        let _ = writeln!(out, "{family}_count{{{labels}}} {}", self.count);
-    }
-}
 
 impl RemoteReadClient {
     /// A client for `config`, adding `external_labels` as matchers unless the config turns
@@ -257,59 +227,58 @@ impl RemoteReadClient {
 
     /// Appends this endpoint's samples of the `prometheus_remote_read_client_*` families (their
     /// HELP/TYPE lines come from [`write_metric_families`]).
-    fn write_samples(&self, family: &str, out: &mut String) {
-        use std::fmt::Write as _;
+    fn write_samples(&self, name: &str, family: &mut FamilyEncoder<'_>) {
         let m = &self.inner.metrics;
-        let base = format!(
-            "remote_name=\"{}\",endpoint=\"{}\"",
-            promlite_storage::escape_label_value(&self.inner.name),
-            promlite_storage::escape_label_value(&self.inner.shown_url)
-        );
-        match family {
+        let base = [("remote_name", self.inner.name.as_str()), ("endpoint", self.inner.shown_url.as_str())];
+        match name {
             "prometheus_remote_read_client_queries" => {
-                let _ = writeln!(out, "{family}{{{base}}} {}", m.in_flight.load(Ordering::Relaxed));
+                family.sample(&base, m.in_flight.load(Ordering::Relaxed));
             }
             "prometheus_remote_read_client_queries_total" => {
                 for ((kind, code), n) in m.totals.lock().expect("read metrics lock").iter() {
-                    let _ = writeln!(out, "{family}{{{base},response_type=\"{kind}\",code=\"{code}\"}} {n}");
+                    family.sample(&[base[0], base[1], ("response_type", kind), ("code", code)], *n);
                 }
             }
             "prometheus_remote_read_client_request_duration_seconds" => {
                 for (kind, histogram) in m.durations.lock().expect("read metrics lock").iter() {
-                    histogram.write(family, &format!("{base},response_type=\"{kind}\""), out);
+                    family.histogram(&[base[0], base[1], ("response_type", kind)], &histogram.snapshot());
                 }
             }
             "promlite_remote_read_client_failed_queries_total" => {
-                let _ = writeln!(out, "{family}{{{base}}} {}", m.failed.load(Ordering::Relaxed));
+                family.sample(&base, m.failed.load(Ordering::Relaxed));
             }
             _ => {}
         }
     }
 }
 
-/// The metric families of the remote-read clients, in the text format.
-pub fn write_metric_families(clients: &[Arc<RemoteReadClient>], out: &mut String) {
+/// The metric families of the remote-read clients.
+pub fn write_metric_families(clients: &[Arc<RemoteReadClient>], enc: &mut Encoder) {
     if clients.is_empty() {
         return;
     }
     let families = [
-        ("prometheus_remote_read_client_queries", "gauge", "The number of in-flight remote read queries."),
-        ("prometheus_remote_read_client_queries_total", "counter", "The total number of remote read queries."),
+        ("prometheus_remote_read_client_queries", MetricType::Gauge, "The number of in-flight remote read queries."),
+        (
+            "prometheus_remote_read_client_queries_total",
+            MetricType::Counter,
+            "The total number of remote read queries.",
+        ),
         (
             "prometheus_remote_read_client_request_duration_seconds",
-            "histogram",
+            MetricType::Histogram,
             "Histogram of the latency for remote read requests. Note that for streamed responses this is only the duration of the initial call and does not include the processing of the stream.",
         ),
         (
             "promlite_remote_read_client_failed_queries_total",
-            "counter",
+            MetricType::Counter,
             "Remote read queries that failed and became a query warning.",
         ),
     ];
-    for (family, kind, help) in families {
-        promlite_web::exposition::family(out, family, kind, help);
+    for (name, kind, help) in families {
+        let mut family = enc.family(name, help, kind);
         for client in clients {
-            client.write_samples(family, out);
+            client.write_samples(name, &mut family);
         }
     }
 }
@@ -421,7 +390,7 @@ impl Inner {
             .lock()
             .expect("read metrics lock")
             .entry(kind)
-            .or_default()
+            .or_insert_with(|| promlite_metrics::Histogram::new(Arc::from(DURATION_BUCKETS)))
             .observe(started.elapsed().as_secs_f64());
         let body = response.bytes().await.map_err(|err| ReadError::Receive(redact(error_chain(&err))))?;
         let code = status.as_u16().to_string();
@@ -558,22 +527,6 @@ mod tests {
         assert_eq!(wire[2], prompb::LabelMatcher { r#type: 0, name: "replica".into(), value: "a".into() });
         let series = Series::from_samples(Labels::from_pairs([("__name__", "up"), ("replica", "a")]), vec![]);
         assert_eq!(without(series, &added).labels, Labels::from_pairs([("__name__", "up")]));
-    }
-
-    #[test]
-    fn request_durations_are_a_cumulative_histogram() {
-        let mut histogram = Histogram::default();
-        for seconds in [0.003, 0.2, 0.2, 90.0] {
-            histogram.observe(seconds);
-        }
-        let mut out = String::new();
-        histogram.write("d", "a=\"b\"", &mut out);
-        let line = |le: &str| out.lines().find(|l| l.starts_with(&format!("d_bucket{{a=\"b\",le=\"{le}\"}}"))).unwrap();
-        assert_eq!(line("0.005"), "d_bucket{a=\"b\",le=\"0.005\"} 1");
-        assert_eq!(line("0.25"), "d_bucket{a=\"b\",le=\"0.25\"} 3");
-        assert_eq!(line("60"), "d_bucket{a=\"b\",le=\"60\"} 3");
-        assert_eq!(line("+Inf"), "d_bucket{a=\"b\",le=\"+Inf\"} 4");
-        assert!(out.contains("d_count{a=\"b\"} 4") && out.contains("d_sum{a=\"b\"} 90.403"), "{out}");
     }
 
     #[test]

@@ -42,6 +42,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use promlite_metrics::{Encoder, FamilyEncoder, MetricType};
 use promlite_prompb as prompb;
 use promlite_storage::{Labels, TailRecord, WalPosition, WalTail};
 use tokio::sync::mpsc;
@@ -268,45 +269,48 @@ impl QueueManager {
 
     /// This queue's metrics in the text format, without `# HELP`/`# TYPE` lines (see
     /// [`write_metric_families`]).
-    fn write_samples(&self, family: &str, out: &mut String) {
-        use std::fmt::Write as _;
+    fn write_samples(&self, name: &str, family: &mut FamilyEncoder<'_>) {
         let m = &self.metrics;
-        let labels = format!(
-            "remote_name=\"{}\",url=\"{}\"",
-            promlite_storage::escape_label_value(&self.name),
-            promlite_storage::escape_label_value(&self.url)
-        );
-        let value = match family {
-            "prometheus_remote_storage_samples_total" => m.samples.load(Ordering::Relaxed) as f64,
-            "prometheus_remote_storage_failed_samples_total" => m.failed_samples.load(Ordering::Relaxed) as f64,
-            "prometheus_remote_storage_retried_samples_total" => m.retried_samples.load(Ordering::Relaxed) as f64,
+        let labels = [("remote_name", self.name.as_str()), ("url", self.url.as_str())];
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        let value = match name {
+            "prometheus_remote_storage_samples_total" => load(&m.samples),
+            "prometheus_remote_storage_failed_samples_total" => load(&m.failed_samples),
+            "prometheus_remote_storage_retried_samples_total" => load(&m.retried_samples),
             "prometheus_remote_storage_samples_dropped_total" => {
                 for (reason, counter) in [
                     ("dropped_series", &m.dropped_series),
                     ("too_old", &m.dropped_too_old),
                     ("unintentionally_dropped_series", &m.dropped_unknown_series),
                 ] {
-                    let _ =
-                        writeln!(out, "{family}{{{labels},reason=\"{reason}\"}} {}", counter.load(Ordering::Relaxed));
+                    family.sample(&[labels[0], labels[1], ("reason", reason)], load(counter));
                 }
                 return;
             }
-            "prometheus_remote_storage_samples_pending" => m.pending_samples.load(Ordering::Relaxed) as f64,
-            "prometheus_remote_storage_bytes_total" => m.bytes.load(Ordering::Relaxed) as f64,
-            "prometheus_remote_storage_queue_highest_sent_timestamp_seconds" => {
-                m.highest_sent_ms.load(Ordering::Relaxed) as f64 / 1000.0
+            "prometheus_remote_storage_samples_pending" => {
+                family.sample(&labels, m.pending_samples.load(Ordering::Relaxed) as f64);
+                return;
             }
-            "prometheus_remote_storage_shards" => m.shards.load(Ordering::Relaxed) as f64,
-            "prometheus_remote_storage_shards_desired" => m.shards_desired.load(Ordering::Relaxed) as f64,
-            "prometheus_remote_storage_shards_min" => self.config.queue_config.min_shards as f64,
-            "prometheus_remote_storage_shards_max" => self.config.queue_config.max_shards as f64,
-            "prometheus_remote_storage_metadata_total" => m.metadata.load(Ordering::Relaxed) as f64,
-            "prometheus_remote_storage_metadata_failed_total" => m.metadata_failed.load(Ordering::Relaxed) as f64,
-            "prometheus_remote_storage_metadata_retried_total" => m.metadata_retried.load(Ordering::Relaxed) as f64,
-            "prometheus_remote_storage_metadata_bytes_total" => m.metadata_bytes.load(Ordering::Relaxed) as f64,
+            "prometheus_remote_storage_bytes_total" => load(&m.bytes),
+            "prometheus_remote_storage_queue_highest_timestamp_seconds" => {
+                family.sample(&labels, self.highest_read_ms() as f64 / 1000.0);
+                return;
+            }
+            "prometheus_remote_storage_queue_highest_sent_timestamp_seconds" => {
+                family.sample(&labels, m.highest_sent_ms.load(Ordering::Relaxed) as f64 / 1000.0);
+                return;
+            }
+            "prometheus_remote_storage_shards" => load(&m.shards),
+            "prometheus_remote_storage_shards_desired" => load(&m.shards_desired),
+            "prometheus_remote_storage_shards_min" => self.config.queue_config.min_shards as u64,
+            "prometheus_remote_storage_shards_max" => self.config.queue_config.max_shards as u64,
+            "prometheus_remote_storage_metadata_total" => load(&m.metadata),
+            "prometheus_remote_storage_metadata_failed_total" => load(&m.metadata_failed),
+            "prometheus_remote_storage_metadata_retried_total" => load(&m.metadata_retried),
+            "prometheus_remote_storage_metadata_bytes_total" => load(&m.metadata_bytes),
             _ => return,
         };
-        let _ = writeln!(out, "{family}{{{labels}}} {value}");
+        family.sample(&labels, value);
     }
 
     /// The newest sample timestamp read from the WAL, milliseconds (0 before any).
@@ -321,86 +325,102 @@ impl Drop for QueueManager {
     }
 }
 
-const FAMILIES: [(&str, &str, &str); 15] = [
-    ("prometheus_remote_storage_samples_total", "counter", "Total number of samples sent to remote storage."),
+const FAMILIES: [(&str, MetricType, &str); 16] = [
+    (
+        "prometheus_remote_storage_queue_highest_timestamp_seconds",
+        MetricType::Gauge,
+        "Highest timestamp that was enqueued, in seconds since epoch. Initialized to 0 when no data has been received yet.",
+    ),
+    ("prometheus_remote_storage_samples_total", MetricType::Counter, "Total number of samples sent to remote storage."),
     (
         "prometheus_remote_storage_failed_samples_total",
-        "counter",
+        MetricType::Counter,
         "Total number of samples which failed on send to remote storage, non-recoverable errors.",
     ),
     (
         "prometheus_remote_storage_retried_samples_total",
-        "counter",
+        MetricType::Counter,
         "Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.",
     ),
     (
         "prometheus_remote_storage_samples_dropped_total",
-        "counter",
+        MetricType::Counter,
         "Total number of samples which were dropped after being read from the WAL before being sent via remote write, either via relabelling, due to being too old or unintentionally because of an unknown reference ID.",
     ),
     (
         "prometheus_remote_storage_samples_pending",
-        "gauge",
+        MetricType::Gauge,
         "The number of samples pending in the queues shards to be sent to the remote storage.",
     ),
     (
         "prometheus_remote_storage_bytes_total",
-        "counter",
+        MetricType::Counter,
         "The total number of bytes of data (not metadata) sent by the queue after compression.",
     ),
     (
         "prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
-        "gauge",
+        MetricType::Gauge,
         "Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds since epoch.",
     ),
     (
         "prometheus_remote_storage_shards",
-        "gauge",
+        MetricType::Gauge,
         "The number of shards used for parallel sending to the remote storage.",
     ),
     (
         "prometheus_remote_storage_shards_desired",
-        "gauge",
+        MetricType::Gauge,
         "The number of shards that the queues shard calculation wants to run based on the rate of samples in vs. samples out.",
     ),
-    ("prometheus_remote_storage_shards_min", "gauge", "The minimum number of shards that the queue is allowed to run."),
-    ("prometheus_remote_storage_shards_max", "gauge", "The maximum number of shards that the queue is allowed to run."),
-    ("prometheus_remote_storage_metadata_total", "counter", "Total number of metadata entries sent to remote storage."),
+    (
+        "prometheus_remote_storage_shards_min",
+        MetricType::Gauge,
+        "The minimum number of shards that the queue is allowed to run.",
+    ),
+    (
+        "prometheus_remote_storage_shards_max",
+        MetricType::Gauge,
+        "The maximum number of shards that the queue is allowed to run.",
+    ),
+    (
+        "prometheus_remote_storage_metadata_total",
+        MetricType::Counter,
+        "Total number of metadata entries sent to remote storage.",
+    ),
     (
         "prometheus_remote_storage_metadata_failed_total",
-        "counter",
+        MetricType::Counter,
         "Total number of metadata entries which failed on send to remote storage, non-recoverable errors.",
     ),
     (
         "prometheus_remote_storage_metadata_retried_total",
-        "counter",
+        MetricType::Counter,
         "Total number of metadata entries which failed on send to remote storage but were retried because the send error was recoverable.",
     ),
     (
         "prometheus_remote_storage_metadata_bytes_total",
-        "counter",
+        MetricType::Counter,
         "The total number of bytes of metadata sent by the queue after compression.",
     ),
 ];
 
 /// Writes every queue's metrics, one family at a time, plus the queue-independent
 /// `prometheus_remote_storage_highest_timestamp_in_seconds`.
-pub fn write_metric_families(queues: &[QueueManager], out: &mut String) {
+pub fn write_metric_families(queues: &[QueueManager], enc: &mut Encoder) {
     if queues.is_empty() {
         return;
     }
     let highest = queues.iter().map(QueueManager::highest_read_ms).max().unwrap_or(0);
-    promlite_web::exposition::single(
-        out,
+    enc.single(
         "prometheus_remote_storage_highest_timestamp_in_seconds",
-        "gauge",
         "Highest timestamp that has come into the remote storage via the Appender interface, in seconds since epoch.",
+        MetricType::Gauge,
         highest as f64 / 1000.0,
     );
-    for (family, kind, help) in FAMILIES {
-        promlite_web::exposition::family(out, family, kind, help);
+    for (name, kind, help) in FAMILIES {
+        let mut family = enc.family(name, help, kind);
         for queue in queues {
-            queue.write_samples(family, out);
+            queue.write_samples(name, &mut family);
         }
     }
 }

@@ -9,14 +9,13 @@
 //! snapshots from here.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use promlite_storage::Db;
 use promlite_web::{ActiveTarget, DroppedTarget, TargetMetadata, TargetsView};
 
+use super::metrics::ScrapeMetrics;
 use super::pool::{ClientError, ScrapePool};
-use super::scrape_loop::ScrapeCounters;
 use crate::config::Config;
 use crate::discovery;
 
@@ -39,19 +38,21 @@ pub struct Manager {
     db: Db,
     offset_seed: u64,
     jobs: Mutex<BTreeMap<String, Job>>,
-    counters: Arc<ScrapeCounters>,
+    metrics: Arc<ScrapeMetrics>,
     /// The Kubernetes discoveries of every job.
     sd_registry: Arc<discovery::kubernetes::SdRegistry>,
 }
 
 impl Manager {
-    /// A manager appending to `db`; `offset_seed` spreads this server's targets over the interval.
-    pub fn new(db: Db, offset_seed: u64) -> Manager {
+    /// A manager appending to `db`; `offset_seed` spreads this server's targets over the
+    /// interval. Its scrape families join `registry`; register the manager itself there too,
+    /// for the families it reads at scrape time (targets per pool, discovery).
+    pub fn new(db: Db, offset_seed: u64, registry: &promlite_metrics::Registry) -> Manager {
         Manager {
             db,
             offset_seed,
             jobs: Mutex::new(BTreeMap::new()),
-            counters: Arc::default(),
+            metrics: Arc::new(ScrapeMetrics::new(registry)),
             sd_registry: Arc::default(),
         }
     }
@@ -72,14 +73,20 @@ impl Manager {
                 old => old,
             };
             let scrape_config = Arc::new(scrape_config.clone());
+            let (attempts, failures) = match old {
+                Some(_) => (&self.metrics.pool_reloads, &self.metrics.pool_reloads_failed),
+                None => (&self.metrics.pools, &self.metrics.pools_failed),
+            };
+            attempts.inc();
             let pool = match ScrapePool::new(
                 Arc::clone(&scrape_config),
                 self.db.clone(),
                 self.offset_seed,
-                Arc::clone(&self.counters),
+                Arc::clone(&self.metrics),
             ) {
                 Ok(pool) => Arc::new(pool),
                 Err(err) => {
+                    failures.inc();
                     errors.push(err);
                     continue;
                 }
@@ -195,31 +202,50 @@ impl TargetsView for Manager {
         }
         out
     }
+}
 
-    fn write_metrics(&self, out: &mut String) {
-        let family = promlite_web::exposition::family;
-        family(out, "prometheus_target_scrape_pool_targets", "gauge", "Current number of targets in this scrape pool.");
+impl promlite_metrics::Collector for Manager {
+    /// The families read from the pools at scrape time: targets, discovered targets, metadata
+    /// cache sizes, and the Kubernetes discoveries'.
+    fn collect(&self, enc: &mut promlite_metrics::Encoder) {
+        use promlite_metrics::MetricType::Gauge;
         let pools = self.pools();
-        for pool in &pools {
-            let job = &pool.config().job_name;
-            let _ = writeln!(
-                out,
-                "prometheus_target_scrape_pool_targets{{scrape_job={job:?}}} {}",
-                pool.active_targets().len()
-            );
+        let jobs: Vec<(&str, &ScrapePool)> = pools.iter().map(|p| (p.config().job_name.as_str(), &**p)).collect();
+        let help = "Current number of targets in this scrape pool.";
+        let mut family = enc.family("prometheus_target_scrape_pool_targets", help, Gauge);
+        for (job, pool) in &jobs {
+            family.sample(&[("scrape_job", job)], pool.active_targets().len());
         }
-        family(out, "prometheus_sd_discovered_targets", "gauge", "Current number of discovered targets.");
-        for pool in &pools {
+        let mut family = enc.family("prometheus_sd_discovered_targets", "Current number of discovered targets.", Gauge);
+        for (job, pool) in &jobs {
             let (dropped, uncounted) = pool.dropped_targets();
             let discovered = pool.active_targets().len() + dropped.len() + uncounted;
-            let _ = writeln!(
-                out,
-                "prometheus_sd_discovered_targets{{config={:?},name=\"scrape\"}} {discovered}",
-                pool.config().job_name
-            );
+            family.sample(&[("config", job), ("name", "scrape")], discovered);
         }
-        self.counters.write_metrics(out);
-        self.sd_registry.write_metrics(out);
+        let sizes: Vec<(usize, usize)> = jobs
+            .iter()
+            .map(|(_, pool)| {
+                pool.active_targets().iter().fold((0, 0), |(entries, bytes), target| {
+                    let metadata = target.metadata();
+                    let size: usize = metadata
+                        .iter()
+                        .map(|(metric, m)| metric.len() + m.help.len() + m.unit.len() + m.kind.len())
+                        .sum();
+                    (entries + metadata.len(), bytes + size)
+                })
+            })
+            .collect();
+        let help = "Total number of metric metadata entries in the cache";
+        let mut family = enc.family("prometheus_target_metadata_cache_entries", help, Gauge);
+        for ((job, _), (entries, _)) in jobs.iter().zip(&sizes) {
+            family.sample(&[("scrape_job", job)], *entries);
+        }
+        let help = "The number of bytes that are currently used for storing metric metadata in the cache";
+        let mut family = enc.family("prometheus_target_metadata_cache_bytes", help, Gauge);
+        for ((job, _), (_, bytes)) in jobs.iter().zip(&sizes) {
+            family.sample(&[("scrape_job", job)], *bytes);
+        }
+        self.sd_registry.collect(enc);
     }
 }
 

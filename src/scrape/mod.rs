@@ -6,6 +6,7 @@
 
 mod error;
 mod manager;
+mod metrics;
 mod pool;
 mod scrape_loop;
 mod target;

@@ -11,7 +11,8 @@ use promlite_storage::{Db, Labels};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::scrape_loop::{self, Control, LoopOptions, ScrapeCounters, SeriesCache};
+use super::metrics::ScrapeMetrics;
+use super::scrape_loop::{self, Control, LoopOptions, SeriesCache};
 use super::target::{Target, populate_labels};
 use super::textparse;
 use crate::config::ScrapeConfig;
@@ -39,7 +40,7 @@ pub struct ScrapePool {
     client: HttpClient,
     db: Db,
     offset_seed: u64,
-    counters: Arc<ScrapeCounters>,
+    metrics: Arc<ScrapeMetrics>,
     state: Mutex<PoolState>,
 }
 
@@ -76,11 +77,11 @@ impl ScrapePool {
         config: Arc<ScrapeConfig>,
         db: Db,
         offset_seed: u64,
-        counters: Arc<ScrapeCounters>,
+        metrics: Arc<ScrapeMetrics>,
     ) -> Result<ScrapePool, ClientError> {
         let client = HttpClient::new(&config.http_client_config)
             .map_err(|source| ClientError { job: config.job_name.clone(), source })?;
-        Ok(ScrapePool { config, client, db, offset_seed, counters, state: Mutex::new(PoolState::default()) })
+        Ok(ScrapePool { config, client, db, offset_seed, metrics, state: Mutex::new(PoolState::default()) })
     }
 
     /// The job's configuration.
@@ -117,6 +118,7 @@ impl ScrapePool {
         mut previous: BTreeMap<u64, Running>,
         whose: PreviousLoops,
     ) {
+        let started = std::time::Instant::now();
         let mut wanted: BTreeMap<u64, Target> = BTreeMap::new();
         let mut dropped = Vec::new();
         for group in &groups {
@@ -134,6 +136,7 @@ impl ScrapePool {
         let limit = self.config.target_limit;
         if limit > 0 && wanted.len() as u64 > limit {
             // Prometheus scrapes none of the job's targets then; say so on each of them.
+            self.metrics.exceeded_target_limit.inc();
             let reason = format!("target_limit exceeded (number of targets: {}, limit: {limit})", wanted.len());
             for target in std::mem::take(&mut wanted).into_values() {
                 dropped.push(Dropped { discovered_labels: target.discovered_labels, reason: reason.clone() });
@@ -161,6 +164,9 @@ impl ScrapePool {
         for running in previous.into_values() {
             let _ = running.control.send(Control::Stop);
         }
+        let job = [self.config.job_name.as_str()];
+        self.metrics.syncs.with(&job).inc();
+        self.metrics.sync_length.with(&job).observe(started.elapsed().as_secs_f64());
     }
 
     fn start(&self, target: Arc<Target>, cache_from: Option<JoinHandle<Option<SeriesCache>>>) -> Running {
@@ -194,7 +200,7 @@ impl ScrapePool {
             accept: textparse::accept_header(&self.config.scrape_protocols, &self.config.metric_name_escaping_scheme)
                 .into(),
             fallback_scrape_protocol: self.config.fallback_scrape_protocol,
-            counters: Arc::clone(&self.counters),
+            metrics: Arc::clone(&self.metrics),
         }
     }
 

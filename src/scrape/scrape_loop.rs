@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use promlite_storage::{AppendError, Db, Labels, LabelsBuilder, METRIC_NAME, STALE_NAN, SeriesRef};
@@ -20,6 +19,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::error::ScrapeError;
+use super::metrics::ScrapeMetrics;
 use super::target::{MetadataMap, MetricMetadata, Target};
 use super::textparse::{self, Entry, Parser};
 use crate::config::ScrapeProtocol;
@@ -60,60 +60,8 @@ pub struct LoopOptions {
     pub accept: Arc<str>,
     /// The parser for a missing or unusable `Content-Type`.
     pub fallback_scrape_protocol: Option<ScrapeProtocol>,
-    /// The manager's counters of refused scrapes.
-    pub counters: Arc<ScrapeCounters>,
-}
-
-/// Scrapes refused by a limit or by storage, over all pools: Prometheus's
-/// `prometheus_target_scrapes_exceeded_*` and `prometheus_target_scrape_pool_exceeded_label_limits_total`,
-/// and promlite's `promlite_target_scrapes_storage_failed_total`. Owned by the scrape manager.
-#[derive(Debug, Default)]
-pub struct ScrapeCounters {
-    sample_limit: AtomicU64,
-    body_size_limit: AtomicU64,
-    label_limits: AtomicU64,
-    storage_failed: AtomicU64,
-}
-
-impl ScrapeCounters {
-    fn count(&self, err: &ScrapeError) {
-        let counter = match err {
-            ScrapeError::SampleLimit(_) => &self.sample_limit,
-            ScrapeError::BodySizeLimit(_) => &self.body_size_limit,
-            ScrapeError::LabelLimit(_) => &self.label_limits,
-            ScrapeError::Storage(_) => &self.storage_failed,
-            _ => return,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Appends the counters in the text format.
-    pub fn write_metrics(&self, out: &mut String) {
-        for (name, help, counter) in [
-            (
-                "prometheus_target_scrapes_exceeded_sample_limit_total",
-                "Total number of scrapes that hit the sample limit and were rejected.",
-                &self.sample_limit,
-            ),
-            (
-                "prometheus_target_scrapes_exceeded_body_size_limit_total",
-                "Total number of scrapes that hit the body size limit",
-                &self.body_size_limit,
-            ),
-            (
-                "prometheus_target_scrape_pool_exceeded_label_limits_total",
-                "Total number of times scrape pools hit the label limits, during sync or config reload.",
-                &self.label_limits,
-            ),
-            (
-                "promlite_target_scrapes_storage_failed_total",
-                "Scrapes whose samples the TSDB could not store (a full disk); nothing of them was stored.",
-                &self.storage_failed,
-            ),
-        ] {
-            promlite_web::exposition::single(out, name, "counter", help, counter.load(Ordering::Relaxed));
-        }
-    }
+    /// The manager's scrape metrics.
+    pub metrics: Arc<ScrapeMetrics>,
 }
 
 /// What the pool tells a running loop.
@@ -142,9 +90,16 @@ pub async fn run(
         let mut ticker = tokio::time::interval_at(start, options.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut cache = cache.unwrap_or_default();
+        let interval_length = options.metrics.interval_length(options.interval);
+        let mut last_tick: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
-                _ = ticker.tick() => {}
+                _ = ticker.tick() => {
+                    let now = tokio::time::Instant::now();
+                    if let Some(last) = last_tick.replace(now) {
+                        interval_length.observe(now.duration_since(last).as_secs_f64());
+                    }
+                }
                 changed = control.changed() => {
                     let command = if changed.is_ok() { *control.borrow() } else { Control::Stop };
                     match command {
@@ -195,7 +150,7 @@ async fn scrape_once(
         let duration = started.elapsed();
         let error = result.as_ref().err().map(ToString::to_string);
         if let Err(err) = &result {
-            options.counters.count(err);
+            options.metrics.count_refused(err);
         }
         if let Some(err) = &error {
             tracing::debug!(error = %err, duration_ms = duration.as_millis() as u64, "scrape failed");
@@ -377,7 +332,10 @@ impl SeriesCache {
                                 return fail(appender, err);
                             }
                         }
-                        Err(err) => tracing::debug!(error = %err, "sample not appended"),
+                        Err(err) => {
+                            options.metrics.count_rejected(&err);
+                            tracing::debug!(error = %err, "sample not appended");
+                        }
                     }
                     // `append` queued this sample already.
                     continue;
@@ -390,6 +348,7 @@ impl SeriesCache {
             appender.append_ref(series_ref, t, sample.value);
         }
         if out_of_bounds > 0 {
+            options.metrics.count_out_of_bounds(out_of_bounds);
             tracing::debug!(samples = out_of_bounds, "samples more than 10m in the future rejected as out of bounds");
         }
         // A failed commit stored nothing, and the refs of series it would have created mean
@@ -397,6 +356,7 @@ impl SeriesCache {
         let rejected = appender.commit().map_err(|err| ScrapeError::Storage(err.to_string()))?;
         let mut unknown = Vec::new();
         for (series_ref, err) in rejected {
+            options.metrics.count_rejected(&err);
             tracing::debug!(?series_ref, error = %err, "sample rejected by the head");
             if matches!(err, AppendError::UnknownSeriesRef(_)) {
                 unknown.push(series_ref);

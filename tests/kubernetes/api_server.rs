@@ -26,12 +26,16 @@ fn forbidden_shows_in_state_then_recovers() {
     // Nothing is published while one of the role's resources cannot sync.
     assert!(sd.groups.lock().unwrap().is_none());
     assert!(!sd.state.snapshot().synced);
-    let mut metrics = String::new();
-    sd.state.registry().write_metrics(&mut metrics);
+    let mut enc = promlite_metrics::Encoder::new();
+    sd.state.registry().collect(&mut enc);
+    let metrics = enc.finish();
     assert!(
         metrics.contains("promlite_sd_kubernetes_watch_errors_total{reason=\"forbidden\",role=\"pod\"}"),
         "{metrics}"
     );
+    // Upstream's total over every role and reason, which its PrometheusKubernetesListWatchFailures alert reads.
+    let failures = metrics.lines().find_map(|l| l.strip_prefix("prometheus_sd_kubernetes_failures_total "));
+    assert!(failures.is_some_and(|n| n.parse::<f64>().unwrap() >= 1.0), "{metrics}");
 
     fake.set_forbidden("pods", false);
     let groups = sd.wait("synced after RBAC fix", |g| g.len() == 2);

@@ -94,10 +94,10 @@ impl TargetsView for NoTargets {
     fn metadata(&self) -> Vec<TargetMetadata> {
         Vec::new()
     }
-    fn write_metrics(&self, _: &mut String) {}
 }
 
 fn state(db: Db) -> AppState {
+    let registry = Arc::new(promlite_metrics::Registry::new());
     AppState {
         remote_write: Arc::default(),
         config_reloads: Arc::new(promlite_web::ConfigReloads::new(std::time::SystemTime::now())),
@@ -122,7 +122,8 @@ fn state(db: Db) -> AppState {
         reload: Arc::new(|| Ok(())),
         quit: Arc::new(tokio::sync::Notify::new()),
         external_labels: Arc::default(),
-        extra_metrics: Arc::new(|_: &mut String| {}),
+        metrics: Arc::new(promlite_web::metrics::ServerMetrics::new(&registry, 1)),
+        registry,
     }
 }
 

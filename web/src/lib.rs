@@ -9,10 +9,9 @@
 #![deny(unsafe_code)]
 
 mod api;
-pub mod exposition;
 mod federate;
 mod lifecycle;
-mod metrics;
+pub mod metrics;
 mod pages;
 mod redact;
 mod security;
@@ -97,8 +96,10 @@ pub struct AppState {
     pub quit: Arc<tokio::sync::Notify>,
     /// `global.external_labels` of the running config, for `/federate`.
     pub external_labels: Arc<std::sync::RwLock<Vec<(String, String)>>>,
-    /// Appends metrics of parts outside this crate (remote-write queues) to `/metrics`.
-    pub extra_metrics: Arc<dyn Fn(&mut String) + Send + Sync>,
+    /// The process's metrics registry, which `/metrics` writes.
+    pub registry: Arc<promlite_metrics::Registry>,
+    /// The HTTP server's and the PromQL engine's families in it.
+    pub metrics: Arc<metrics::ServerMetrics>,
     /// The remote-write receiver's series-ref cache and counters.
     pub remote_write: Arc<RemoteWriteReceiver>,
     /// How the config's reloads went; main's reload closure records each.
@@ -114,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::routes())
         .merge(pages::routes())
         .merge(federate::routes())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::instrument))
         .with_state(state)
         .layer(tower_http::compression::CompressionLayer::new().gzip(true));
     if prefix.is_empty() {

@@ -1,169 +1,297 @@
 //! `/metrics`: promlite's own metrics in the text format, under Prometheus's names where the
-//! concept is the same (so existing dashboards and alerts keep working).
-//!
-//! Process metrics are read from `/proc/self` at scrape time, as client_golang's process
-//! collector does; off Linux they are simply absent.
+//! concept is the same (so existing dashboards and alerts keep working). Every family is in the
+//! process's one [`Registry`]; this module adds the server's own (HTTP, the PromQL engine, the
+//! TSDB, config reloads) and serves them all.
 
-use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::State;
+use axum::body::HttpBody as _;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use promlite_metrics::{
+    Collector, Counter, Encoder, Family, Gauge, Histogram, MetricType, Registry, Summary, SummaryOptions,
+    exponential_buckets,
+};
+use promlite_storage::Db;
 
 use crate::AppState;
+use crate::api::v1::RemoteWriteReceiver;
+use crate::lifecycle::ConfigReloads;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let mut out = String::with_capacity(4096);
-    write_process(&mut out);
-    let head = state.db.head_stats();
-    family(
-        &mut out,
-        "prometheus_build_info",
-        "gauge",
-        "A metric with a constant '1' value labeled by the Prometheus version promlite answers as.",
-    );
-    let _ = writeln!(out, "prometheus_build_info{{version=\"{}\"}} 1", crate::PROMETHEUS_COMPATIBLE_VERSION);
-    family(
-        &mut out,
-        "promlite_build_info",
-        "gauge",
-        "A metric with a constant '1' value labeled by version from which promlite was built.",
-    );
-    let _ = writeln!(out, "promlite_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
-    family(
-        &mut out,
-        "prometheus_ready",
-        "gauge",
-        "Whether Prometheus startup was fully completed and the server is ready for normal operation.",
-    );
-    let _ = writeln!(out, "prometheus_ready {}", u8::from(state.ready.load(Ordering::Acquire)));
-    family(&mut out, "prometheus_tsdb_head_series", "gauge", "Total number of series in the head block.");
-    let _ = writeln!(out, "prometheus_tsdb_head_series {}", head.series);
-    family(
-        &mut out,
-        "prometheus_tsdb_head_series_created_total",
-        "counter",
-        "Total number of series created in the head",
-    );
-    let _ = writeln!(out, "prometheus_tsdb_head_series_created_total {}", head.series_created);
-    family(&mut out, "prometheus_tsdb_head_samples_appended_total", "counter", "Total number of appended samples.");
-    let _ = writeln!(out, "prometheus_tsdb_head_samples_appended_total{{type=\"float\"}} {}", head.samples_appended);
-    family(
-        &mut out,
-        "prometheus_tsdb_out_of_order_samples_total",
-        "counter",
-        "Total number of out of order samples ingestion failed attempts due to out of order being disabled.",
-    );
-    let _ = writeln!(out, "prometheus_tsdb_out_of_order_samples_total{{type=\"float\"}} {}", head.out_of_order_samples);
-    write_tsdb(&mut out, &state.db, &head);
-    if head.series > 0 {
-        family(&mut out, "prometheus_tsdb_head_min_time", "gauge", "Minimum time bound of the head block.");
-        let _ = writeln!(out, "prometheus_tsdb_head_min_time {}", head.min_time);
-        family(&mut out, "prometheus_tsdb_head_max_time", "gauge", "Maximum timestamp of the head block.");
-        let _ = writeln!(out, "prometheus_tsdb_head_max_time {}", head.max_time);
-    }
-    state.targets.write_metrics(&mut out);
-    state.remote_write.write_metrics(&mut out);
-    crate::exposition::single(
-        &mut out,
-        "prometheus_ready",
-        "gauge",
-        "Whether Prometheus startup was fully completed and the server is ready for normal operation.",
-        u8::from(state.ready.load(std::sync::atomic::Ordering::Acquire)),
-    );
-    let reloads = &state.config_reloads;
-    crate::exposition::single(
-        &mut out,
-        "prometheus_config_last_reload_successful",
-        "gauge",
-        "Whether the last configuration reload attempt was successful.",
-        u8::from(reloads.successful()),
-    );
-    let last = reloads.last_success().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
-    crate::exposition::single(
-        &mut out,
-        "prometheus_config_last_reload_success_timestamp_seconds",
-        "gauge",
-        "Timestamp of the last successful configuration reload.",
-        last.floor(),
-    );
-    (state.extra_metrics)(&mut out);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
+    ([(header::CONTENT_TYPE, promlite_metrics::CONTENT_TYPE)], state.registry.encode())
 }
 
-/// The rest of the `prometheus_tsdb_*` families (and promlite's own memory estimate).
-fn write_tsdb(out: &mut String, db: &promlite_storage::Db, head: &promlite_storage::HeadStats) {
+/// The families of the HTTP server and the PromQL engine, updated by the handlers.
+pub struct ServerMetrics {
+    http_requests: Family<Counter>,
+    http_duration: Family<Histogram>,
+    http_response_size: Family<Histogram>,
+    queries: Arc<Gauge>,
+    queue_time: Arc<Summary>,
+    prepare_time: Arc<Summary>,
+    inner_eval: Arc<Summary>,
+    result_sort: Arc<Summary>,
+}
+
+impl ServerMetrics {
+    /// Registers the server's families in `registry`; `max_concurrency` is
+    /// `--query.max-concurrency`, which `prometheus_engine_queries_concurrent_max` reports.
+    pub fn new(registry: &Registry, max_concurrency: usize) -> Self {
+        let http_requests =
+            registry.family("prometheus_http_requests_total", "Counter of HTTP requests.", &["handler", "code"], ());
+        let http_duration = registry.family(
+            "prometheus_http_request_duration_seconds",
+            "Histogram of latencies for HTTP requests.",
+            &["handler"],
+            Arc::from([0.1, 0.2, 0.4, 1.0, 3.0, 8.0, 20.0, 60.0, 120.0]),
+        );
+        let http_response_size = registry.family(
+            "prometheus_http_response_size_bytes",
+            "Histogram of response size for HTTP requests.",
+            &["handler"],
+            exponential_buckets(100.0, 10.0, 8),
+        );
+        let queries =
+            registry.gauge("prometheus_engine_queries", "The current number of queries being executed or waiting.");
+        registry
+            .gauge("prometheus_engine_queries_concurrent_max", "The max number of concurrent queries.")
+            .set(max_concurrency as f64);
+        // promlite has no query log (`--query.active-query-tracker` state is not kept either).
+        registry.gauge("prometheus_engine_query_log_enabled", "State of the query log.");
+        registry.counter("prometheus_engine_query_log_failures_total", "The number of query log failures.");
+        let timings: Family<Summary> = registry.family(
+            "prometheus_engine_query_duration_seconds",
+            "Query timings",
+            &["slice"],
+            SummaryOptions::quantiles(&[0.5, 0.9, 0.99]),
+        );
+        Self {
+            http_requests,
+            http_duration,
+            http_response_size,
+            queries,
+            queue_time: timings.with(&["queue_time"]),
+            prepare_time: timings.with(&["prepare_time"]),
+            inner_eval: timings.with(&["inner_eval"]),
+            result_sort: timings.with(&["result_sort"]),
+        }
+    }
+
+    /// Counts a query from its arrival (waiting for a slot included) until the returned guard
+    /// is dropped, for `prometheus_engine_queries`.
+    pub(crate) fn query_started(&self) -> QueryInFlight {
+        self.queries.inc();
+        QueryInFlight(Arc::clone(&self.queries))
+    }
+
+    /// Records a finished query's time waiting for a slot and the engine's timings.
+    pub(crate) fn observe_query(&self, queued: Duration, timings: &promlite_promql::QueryTimings) {
+        self.queue_time.observe(queued.as_secs_f64());
+        self.prepare_time.observe(timings.prepare.as_secs_f64());
+        self.inner_eval.observe(timings.inner_eval.as_secs_f64());
+        self.result_sort.observe(timings.result_sort.as_secs_f64());
+    }
+}
+
+/// One query in flight; dropping it counts the query as done.
+pub(crate) struct QueryInFlight(Arc<Gauge>);
+
+impl Drop for QueryInFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Middleware counting each request by route, as Prometheus instruments each of its handlers:
+/// the `handler` label is the route pattern without `--web.route-prefix` (`/api/v1/query`,
+/// `/api/v1/label/:name/values`). Requests no route matched are not counted, as in Prometheus.
+pub(crate) async fn instrument(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(path) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
+        return next.run(request).await;
+    };
+    let handler = handler_name(&path, &state.options.route_prefix);
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let metrics = &state.metrics;
+    let code = response.status().as_u16().to_string();
+    metrics.http_requests.with(&[&handler, &code]).inc();
+    metrics.http_duration.with(&[&handler]).observe(started.elapsed().as_secs_f64());
+    // The body's size as far as it is known before it is sent (streamed bodies: what is known).
+    let hint = response.body().size_hint();
+    metrics.http_response_size.with(&[&handler]).observe(hint.exact().unwrap_or(hint.lower()) as f64);
+    response
+}
+
+/// axum's `/api/v1/label/{name}/values` in Prometheus's spelling, `/api/v1/label/:name/values`.
+fn handler_name(path: &str, route_prefix: &str) -> String {
+    let path = path.strip_prefix(route_prefix).filter(|p| p.starts_with('/')).unwrap_or(path);
+    let mut out = String::with_capacity(path.len());
+    for part in path.split_inclusive('/') {
+        match part.strip_prefix('{') {
+            Some(rest) => {
+                out.push(':');
+                out.push_str(&rest.replace('}', ""));
+            }
+            None => out.push_str(part),
+        }
+    }
+    out
+}
+
+/// The TSDB's, the config reloads' and the remote-write receiver's families, read at scrape
+/// time from the state that owns them.
+pub struct StateCollector {
+    db: Db,
+    ready: Arc<AtomicBool>,
+    config_reloads: Arc<ConfigReloads>,
+    remote_write: Arc<RemoteWriteReceiver>,
+}
+
+impl StateCollector {
+    /// The collector of `state`'s TSDB, readiness, reloads and remote-write receiver.
+    pub fn new(state: &AppState) -> Self {
+        Self {
+            db: state.db.clone(),
+            ready: Arc::clone(&state.ready),
+            config_reloads: Arc::clone(&state.config_reloads),
+            remote_write: Arc::clone(&state.remote_write),
+        }
+    }
+}
+
+impl Collector for StateCollector {
+    fn collect(&self, enc: &mut Encoder) {
+        enc.family(
+            "prometheus_build_info",
+            "A metric with a constant '1' value labeled by the Prometheus version promlite answers as.",
+            MetricType::Gauge,
+        )
+        .sample(&[("version", crate::PROMETHEUS_COMPATIBLE_VERSION)], 1u64);
+        enc.family(
+            "promlite_build_info",
+            "A metric with a constant '1' value labeled by version from which promlite was built.",
+            MetricType::Gauge,
+        )
+        .sample(&[("version", env!("CARGO_PKG_VERSION"))], 1u64);
+        enc.single(
+            "prometheus_ready",
+            "Whether Prometheus startup was fully completed and the server is ready for normal operation.",
+            MetricType::Gauge,
+            self.ready.load(Ordering::Acquire),
+        );
+        let reloads = &self.config_reloads;
+        enc.single(
+            "prometheus_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful.",
+            MetricType::Gauge,
+            reloads.successful(),
+        );
+        let last = reloads.last_success().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        enc.single(
+            "prometheus_config_last_reload_success_timestamp_seconds",
+            "Timestamp of the last successful configuration reload.",
+            MetricType::Gauge,
+            last.floor(),
+        );
+        write_head(enc, &self.db);
+        write_tsdb(enc, &self.db);
+        self.remote_write.collect(enc);
+    }
+}
+
+fn write_head(enc: &mut Encoder, db: &Db) {
+    let head = db.head_stats();
+    enc.single(
+        "prometheus_tsdb_head_series",
+        "Total number of series in the head block.",
+        MetricType::Gauge,
+        head.series,
+    );
+    enc.single(
+        "prometheus_tsdb_head_series_created_total",
+        "Total number of series created in the head",
+        MetricType::Counter,
+        head.series_created,
+    );
+    enc.family("prometheus_tsdb_head_samples_appended_total", "Total number of appended samples.", MetricType::Counter)
+        .sample(&[("type", "float")], head.samples_appended);
+    enc.family(
+        "prometheus_tsdb_out_of_order_samples_total",
+        "Total number of out of order samples ingestion failed attempts due to out of order being disabled.",
+        MetricType::Counter,
+    )
+    .sample(&[("type", "float")], head.out_of_order_samples);
+    enc.single(
+        "prometheus_tsdb_head_chunks",
+        "Total number of chunks in the head block.",
+        MetricType::Gauge,
+        head.chunks,
+    );
+    enc.single(
+        "prometheus_tsdb_head_chunks_created_total",
+        "Total number of chunks created in the head",
+        MetricType::Counter,
+        head.chunks_created,
+    );
+    enc.single(
+        "prometheus_tsdb_out_of_bound_samples_total",
+        "Total number of out of bound samples ingestion failed attempts with out of order support disabled.",
+        MetricType::Counter,
+        head.out_of_bound_samples,
+    );
+    if head.series > 0 {
+        enc.single(
+            "prometheus_tsdb_head_min_time",
+            "Minimum time bound of the head block.",
+            MetricType::Gauge,
+            head.min_time,
+        );
+        enc.single(
+            "prometheus_tsdb_head_max_time",
+            "Maximum timestamp of the head block.",
+            MetricType::Gauge,
+            head.max_time,
+        );
+        let help = "Minimum time bound of the head block.";
+        enc.single("prometheus_tsdb_head_min_time_seconds", help, MetricType::Gauge, head.min_time as f64 / 1000.0);
+        let help = "Maximum timestamp of the head block.";
+        enc.single("prometheus_tsdb_head_max_time_seconds", help, MetricType::Gauge, head.max_time as f64 / 1000.0);
+    }
+}
+
+/// The rest of the `prometheus_tsdb_*` families (upstream `dbMetrics`, `headMetrics`, WAL
+/// metrics), and promlite's own memory estimate.
+fn write_tsdb(enc: &mut Encoder, db: &Db) {
     let replay = db.replay_stats();
-    let counters: [(&str, &str, &str, u64); 6] = [
-        ("prometheus_tsdb_head_chunks", "gauge", "Total number of chunks in the head block.", head.chunks),
-        (
-            "prometheus_tsdb_head_chunks_created_total",
-            "counter",
-            "Total number of chunks created in the head",
-            head.chunks_created,
-        ),
-        (
-            "prometheus_tsdb_out_of_bound_samples_total",
-            "counter",
-            "Total number of out of bound samples ingestion failed attempts with out of order support disabled.",
-            head.out_of_bound_samples,
-        ),
+    let m = db.tsdb_metrics();
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let counters: [(&str, &str, u64); 19] = [
         (
             "prometheus_tsdb_wal_corruptions_total",
-            "counter",
             "Total number of WAL corruptions.",
             replay.repairs.len() as u64 + replay.bad_records,
         ),
         (
             "prometheus_tsdb_wal_writes_failed_total",
-            "counter",
             "Total number of write log writes that failed.",
             db.wal_write_failures(),
         ),
         (
             "prometheus_tsdb_mmap_chunk_corruptions_total",
-            "counter",
             "Total number of memory-mapped chunk corruptions.",
             u64::from(replay.chunk_repair.is_some()),
         ),
-    ];
-    for (name, kind, help, value) in counters {
-        family(out, name, kind, help);
-        let _ = writeln!(out, "{name} {value}");
-    }
-    if let Some(segment) = db.wal_segment_current() {
-        family(
-            out,
-            "prometheus_tsdb_wal_segment_current",
-            "gauge",
-            "Write log segment index that TSDB is currently writing to.",
-        );
-        let _ = writeln!(out, "prometheus_tsdb_wal_segment_current {segment}");
-    }
-    write_compaction(out, db);
-    family(out, "prometheus_tsdb_data_replay_duration_seconds", "gauge", "Time taken to replay the data on disk.");
-    let _ = writeln!(out, "prometheus_tsdb_data_replay_duration_seconds {}", replay.duration_seconds);
-    family(
-        out,
-        "promlite_tsdb_head_bytes_per_series",
-        "gauge",
-        "Estimated heap bytes the head holds per series (symbols, postings, series, open chunks).",
-    );
-    let _ = writeln!(out, "promlite_tsdb_head_bytes_per_series {}", db.head_bytes_per_series());
-}
-
-/// Blocks, compaction, truncation and retention (upstream `dbMetrics`, `headMetrics`).
-fn write_compaction(out: &mut String, db: &promlite_storage::Db) {
-    let m = db.tsdb_metrics();
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    let counters: [(&str, &str, u64); 16] = [
         (
             "prometheus_tsdb_compactions_total",
             "Total number of compactions that were executed for the partition.",
@@ -246,11 +374,14 @@ fn write_compaction(out: &mut String, db: &promlite_storage::Db) {
         ),
     ];
     for (name, help, value) in counters {
-        family(out, name, "counter", help);
-        let _ = writeln!(out, "{name} {value}");
+        enc.single(name, help, MetricType::Counter, value);
+    }
+    if let Some(segment) = db.wal_segment_current() {
+        let help = "Write log segment index that TSDB is currently writing to.";
+        enc.single("prometheus_tsdb_wal_segment_current", help, MetricType::Gauge, segment);
     }
     let blocks = db.block_list();
-    let gauges: [(&str, &str, f64); 3] = [
+    let gauges: [(&str, &str, f64); 5] = [
         ("prometheus_tsdb_blocks_loaded", "Number of currently loaded data blocks", blocks.len() as f64),
         (
             "prometheus_tsdb_storage_blocks_bytes",
@@ -262,78 +393,49 @@ fn write_compaction(out: &mut String, db: &promlite_storage::Db) {
             "Max number of bytes to be retained in the tsdb blocks, configured 0 means disabled",
             db.options().retention_bytes as f64,
         ),
+        (
+            "prometheus_tsdb_retention_limit_seconds",
+            "How long to retain samples in storage.",
+            db.retention_ms() as f64 / 1000.0,
+        ),
+        (
+            "prometheus_tsdb_data_replay_duration_seconds",
+            "Time taken to replay the data on disk.",
+            replay.duration_seconds,
+        ),
     ];
     for (name, help, value) in gauges {
-        family(out, name, "gauge", help);
-        let _ = writeln!(out, "{name} {value}");
+        enc.single(name, help, MetricType::Gauge, value);
     }
-    family(out, "prometheus_tsdb_retention_limit_seconds", "gauge", "How long to retain samples in storage.");
-    let _ = writeln!(out, "prometheus_tsdb_retention_limit_seconds {}", db.retention_ms() as f64 / 1000.0);
     if let Some(lowest) = db.lowest_timestamp() {
-        family(
-            out,
-            "prometheus_tsdb_lowest_timestamp",
-            "gauge",
-            "Lowest timestamp value stored in the database. The unit is decided by the library consumer.",
-        );
-        let _ = writeln!(out, "prometheus_tsdb_lowest_timestamp {lowest}");
-        family(
-            out,
-            "prometheus_tsdb_lowest_timestamp_seconds",
-            "gauge",
-            "Lowest timestamp value stored in the database.",
-        );
-        let _ = writeln!(out, "prometheus_tsdb_lowest_timestamp_seconds {}", lowest / 1000);
+        let help = "Lowest timestamp value stored in the database. The unit is decided by the library consumer.";
+        enc.single("prometheus_tsdb_lowest_timestamp", help, MetricType::Gauge, lowest);
+        let help = "Lowest timestamp value stored in the database.";
+        enc.single("prometheus_tsdb_lowest_timestamp_seconds", help, MetricType::Gauge, lowest / 1000);
     }
     let h = m.compaction_duration.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-    let name = "prometheus_tsdb_compaction_duration_seconds";
-    family(out, name, "histogram", "Duration of compaction runs");
-    for (bound, count) in promlite_storage::COMPACTION_DURATION_BUCKETS.iter().zip(h.buckets) {
-        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
-    }
-    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}", h.count, h.sum, h.count);
+    let snapshot = promlite_metrics::HistogramSnapshot {
+        bounds: promlite_storage::COMPACTION_DURATION_BUCKETS.to_vec(),
+        // The storage histogram counts cumulatively already.
+        counts: h.buckets.iter().scan(0, |before, c| Some(c - std::mem::replace(before, *c))).collect(),
+        count: h.count,
+        sum: h.sum,
+    };
+    enc.family("prometheus_tsdb_compaction_duration_seconds", "Duration of compaction runs", MetricType::Histogram)
+        .histogram(&[], &snapshot);
+    let help = "Estimated heap bytes the head holds per series (symbols, postings, series, open chunks).";
+    enc.single("promlite_tsdb_head_bytes_per_series", help, MetricType::Gauge, db.head_bytes_per_series());
 }
 
-use crate::exposition::family;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-// USER_HZ is 100 on every Linux architecture we build for; the kernel fixes it for userspace.
-const CLOCK_TICKS_PER_SEC: f64 = 100.0;
-
-fn write_process(out: &mut String) {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return };
-    // Fields after the parenthesised command name, which may itself contain spaces.
-    let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else { return };
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    // Indices are the proc(5) field numbers minus 3 (pid and comm precede `after`).
-    let cpu = (field(11) + field(12)) / CLOCK_TICKS_PER_SEC;
-    let start_ticks = field(19);
-    let virtual_bytes = field(20);
-    family(out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
-    let _ = writeln!(out, "process_cpu_seconds_total {cpu}");
-    if let Some(rss_kb) = status_kb("VmRSS:") {
-        family(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-        let _ = writeln!(out, "process_resident_memory_bytes {}", rss_kb * 1024);
+    #[test]
+    fn handlers_are_named_as_prometheus_names_its_routes() {
+        assert_eq!(handler_name("/api/v1/query", ""), "/api/v1/query");
+        assert_eq!(handler_name("/api/v1/label/{name}/values", ""), "/api/v1/label/:name/values");
+        assert_eq!(handler_name("/prom/api/v1/query", "/prom"), "/api/v1/query");
+        assert_eq!(handler_name("/prometheus", "/prom"), "/prometheus");
     }
-    family(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
-    let _ = writeln!(out, "process_virtual_memory_bytes {virtual_bytes}");
-    if let Some(boot) = boot_time() {
-        family(out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
-        let _ = writeln!(out, "process_start_time_seconds {}", boot + start_ticks / CLOCK_TICKS_PER_SEC);
-    }
-    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
-        family(out, "process_open_fds", "gauge", "Number of open file descriptors.");
-        let _ = writeln!(out, "process_open_fds {}", fds.count());
-    }
-}
-
-fn status_kb(key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    line[key.len()..].split_whitespace().next()?.parse().ok()
-}
-
-fn boot_time() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    stat.lines().find_map(|l| l.strip_prefix("btime "))?.trim().parse().ok()
 }

@@ -97,6 +97,4 @@ pub trait TargetsView: Send + Sync {
     fn discovery_notes(&self, scrape_pool: &str) -> Vec<String>;
     /// Metric metadata of every active target, from its last successful scrape.
     fn metadata(&self) -> Vec<TargetMetadata>;
-    /// Appends scrape self-metrics in the text format (`prometheus_target_*`, ...).
-    fn write_metrics(&self, out: &mut String);
 }

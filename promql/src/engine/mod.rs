@@ -25,7 +25,7 @@ mod over_steps;
 mod window;
 
 use foldhash::{HashMap, HashMapExt};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use promlite_storage::{Db, Labels, Sample};
 use promql_parser::parser::Expr;
@@ -33,7 +33,7 @@ use promql_parser::parser::value::ValueType;
 
 use crate::error::QueryError;
 use crate::parser::{parse, type_name};
-use crate::value::{InstantSample, QueryResult, RangeSeries, Value};
+use crate::value::{InstantSample, QueryResult, QueryTimings, RangeSeries, Value};
 pub(crate) use evaluator::{Evaluator, Val};
 pub(crate) use over_steps::{StepSeries, present_at};
 pub(crate) use window::Steps;
@@ -120,7 +120,9 @@ impl Engine {
     /// Evaluates a parsed expression at `time_ms`; the promqltest runner uses it to evaluate
     /// expressions it rewrote (the injected `@`).
     pub(crate) fn instant_query_expr(&self, db: &Db, expr: &Expr, time_ms: i64) -> Result<QueryResult, QueryError> {
+        let started = Instant::now();
         let mut ev = Evaluator::new(db, expr, time_ms, time_ms, 1, &self.options);
+        let prepared = Instant::now();
         let value = match ev.eval(expr, time_ms)? {
             Val::Scalar(v) => Value::Scalar { t: time_ms, v },
             Val::String(s) => Value::String { t: time_ms, s },
@@ -128,7 +130,9 @@ impl Engine {
             Val::Matrix(matrix) => Value::Matrix(matrix),
         };
         let (warnings, infos) = ev.annotations();
-        Ok(QueryResult { value, warnings, infos })
+        let timings =
+            QueryTimings { prepare: prepared - started, inner_eval: prepared.elapsed(), ..QueryTimings::default() };
+        Ok(QueryResult { value, warnings, infos, timings })
     }
 
     /// Evaluates `query` at every step from `start_ms` to `end_ms` (both included) and returns a
@@ -183,15 +187,23 @@ impl Engine {
             )));
         }
         let steps = ((end_ms as i128 - start_ms as i128) / step_ms as i128 + 1).min(usize::MAX as i128) as usize;
+        let started = Instant::now();
         let mut ev = Evaluator::new(db, expr, start_ms, end_ms, steps, &self.options);
+        let prepared = Instant::now();
+        let timings = |sorted: Instant, sort: std::time::Duration| QueryTimings {
+            prepare: prepared - started,
+            inner_eval: sorted - prepared - sort,
+            result_sort: sort,
+        };
         ev.range_query = true;
         if let Some(steps) = Steps::new(start_ms, end_ms, step_ms).filter(|_| path == RangePath::SeriesBySeries) {
             let annotations = (ev.warnings.len(), ev.infos.len());
             ev.step_loaded = vec![0; steps.len()];
             if let Some(series) = ev.eval_over_steps(expr, &steps)? {
-                let matrix = ev.finish_over_steps(series, &steps)?;
+                let (matrix, sort) = ev.finish_over_steps(series, &steps)?;
                 let (warnings, infos) = ev.annotations();
-                let result = QueryResult { value: Value::Matrix(matrix), warnings, infos };
+                let timings = timings(Instant::now(), sort);
+                let result = QueryResult { value: Value::Matrix(matrix), warnings, infos, timings };
                 return Ok((result, RangePath::SeriesBySeries));
             }
             // Not evaluable series by series: step by step below, with the annotations raised
@@ -226,9 +238,13 @@ impl Engine {
                 None => break,
             };
         }
+        let sorting = Instant::now();
         matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let sorted = Instant::now();
         let (warnings, infos) = ev.annotations();
-        Ok((QueryResult { value: Value::Matrix(matrix), warnings, infos }, RangePath::StepByStep))
+        let result =
+            QueryResult { value: Value::Matrix(matrix), warnings, infos, timings: timings(sorted, sorted - sorting) };
+        Ok((result, RangePath::StepByStep))
     }
 }
 

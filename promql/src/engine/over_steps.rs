@@ -282,12 +282,12 @@ impl Evaluator {
 
     /// Applies the step-by-step evaluator's sample limit to a result computed series by
     /// series (at each step: the samples loaded for it plus the output of earlier steps) and
-    /// turns it into the query's matrix.
+    /// turns it into the query's matrix; also says how long sorting it took.
     pub(super) fn finish_over_steps(
         &mut self,
         series: Vec<StepSeries>,
         steps: &Steps,
-    ) -> Result<Vec<RangeSeries>, QueryError> {
+    ) -> Result<(Vec<RangeSeries>, std::time::Duration), QueryError> {
         let mut output = vec![0usize; steps.len()];
         for s in &series {
             for p in &s.samples {
@@ -306,7 +306,8 @@ impl Evaluator {
             .filter(|s| !s.samples.is_empty())
             .map(|s| RangeSeries { labels: s.labels, samples: s.samples })
             .collect();
+        let sorting = std::time::Instant::now();
         matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(matrix)
+        Ok((matrix, sorting.elapsed()))
     }
 }

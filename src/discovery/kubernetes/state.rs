@@ -7,13 +7,12 @@
 //! an event, and the last error with the API server's `Status` message (a 403 names the verb,
 //! resource and namespace refused). Self-metrics (`prometheus_sd_kubernetes_events_total`,
 //! `promlite_sd_kubernetes_watch_errors_total`) are the registry's counters, written by
-//! [`SdRegistry::write_metrics`]; `prometheus_sd_discovered_targets` is written per job by the
+//! [`SdRegistry::collect`]; `prometheus_sd_discovered_targets` is written per job by the
 //! scrape manager, over every discovery mechanism.
 //! Invariant: an entry disappears from [`SdRegistry::status`] once its discovery ends (the
 //! registry holds weak references), so a reloaded-away job never shows stale state.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::SystemTime;
 
@@ -144,19 +143,22 @@ impl SdRegistry {
         self.logged_warnings.lock().expect("warnings lock").insert(text.to_owned())
     }
 
-    /// Appends the Kubernetes discovery self-metrics in the text format.
-    pub fn write_metrics(&self, out: &mut String) {
+    /// Writes the Kubernetes discovery self-metrics.
+    pub fn collect(&self, enc: &mut promlite_metrics::Encoder) {
+        use promlite_metrics::MetricType::Counter;
         let counters = self.counters.lock().expect("sd counters lock");
-        let family = promlite_web::exposition::family;
-        family(out, "prometheus_sd_kubernetes_events_total", "counter", "The number of Kubernetes events handled.");
+        let help = "The number of Kubernetes events handled.";
+        let mut family = enc.family("prometheus_sd_kubernetes_events_total", help, Counter);
         for ((role, event), value) in &counters.events {
-            let _ = writeln!(out, "prometheus_sd_kubernetes_events_total{{event={event:?},role={role:?}}} {value}");
+            family.sample(&[("event", event), ("role", role)], *value);
         }
+        let help = "The number of failed WATCH/LIST requests.";
+        let failures: u64 = counters.watch_errors.values().sum();
+        enc.single("prometheus_sd_kubernetes_failures_total", help, Counter, failures);
         let help = "Failed Kubernetes list and watch requests, by reason.";
-        family(out, "promlite_sd_kubernetes_watch_errors_total", "counter", help);
+        let mut family = enc.family("promlite_sd_kubernetes_watch_errors_total", help, Counter);
         for ((role, reason), value) in &counters.watch_errors {
-            let _ =
-                writeln!(out, "promlite_sd_kubernetes_watch_errors_total{{reason={reason:?},role={role:?}}} {value}");
+            family.sample(&[("reason", reason), ("role", role)], *value);
         }
     }
 }

@@ -106,12 +106,17 @@ where
         + 'static,
 {
     super::ensure_ready(state)?;
+    let _in_flight = state.metrics.query_started();
+    let arrived = std::time::Instant::now();
     let _slot = state.query_slots.acquire().await.map_err(|_| ApiError::Internal("query slots closed".to_owned()))?;
     let db = state.db.clone();
     let started = std::time::Instant::now();
     let result = tokio::task::spawn_blocking(move || query(&engine, &db))
         .await
         .map_err(|err| ApiError::Internal(format!("query task failed: {err}")))?;
+    if let Ok(result) = &result {
+        state.metrics.observe_query(started - arrived, &result.timings);
+    }
     // A query that ran this long decoded a lot; what it freed goes back to the OS instead of
     // staying in the thread's malloc arena (the answer itself is still held, and small).
     if started.elapsed() >= TRIM_AFTER {

@@ -391,7 +391,7 @@ impl RemoteWriteReceiver {
     }
 
     /// The receiver's counters, for `/metrics`.
-    pub(crate) fn write_metrics(&self, out: &mut String) {
+    pub(crate) fn collect(&self, enc: &mut promlite_metrics::Encoder) {
         let counters = [
             (
                 "prometheus_api_remote_write_invalid_labels_samples_total",
@@ -415,7 +415,7 @@ impl RemoteWriteReceiver {
             ),
         ];
         for (name, help, counter) in counters {
-            crate::exposition::single(out, name, "counter", help, counter.load(Ordering::Relaxed));
+            enc.single(name, help, promlite_metrics::MetricType::Counter, counter.load(Ordering::Relaxed));
         }
     }
 }
