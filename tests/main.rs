@@ -15,6 +15,7 @@ mod remote;
 mod remote_util;
 mod scrape;
 mod scrape_engine;
+mod self_metrics;
 mod tsdb;
 mod tsdb_interop;
 mod util;

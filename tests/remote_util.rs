@@ -16,6 +16,8 @@ use promlite_prompb as prompb;
 use crate::util::{FakeTarget, eventually, http};
 
 pub const PROMETHEUS: &str = "/usr/bin/prometheus";
+/// Debian's promtool, of the same version.
+pub const PROMTOOL: &str = "/usr/bin/promtool";
 pub const VICTORIA_METRICS: &str = "/usr/bin/victoria-metrics";
 
 /// Samples per series, keyed by the series' labels as `{a="b", ...}`: `(t, value bits)`.

@@ -142,6 +142,9 @@ pub struct QueueMetrics {
     highest_read_ms: AtomicI64,
     shards: AtomicU64,
     shards_desired: AtomicU64,
+    /// The WAL segment the watcher reads (`prometheus_wal_watcher_current_segment`); -1 while
+    /// it has none open.
+    watcher_segment: AtomicI64,
     /// Samples handed to shards (the "samples in" of the shard calculation).
     read_samples: AtomicU64,
     /// Time spent in successful sends, nanoseconds.
@@ -275,8 +278,8 @@ impl QueueManager {
         let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
         let value = match name {
             "prometheus_remote_storage_samples_total" => load(&m.samples),
-            "prometheus_remote_storage_failed_samples_total" => load(&m.failed_samples),
-            "prometheus_remote_storage_retried_samples_total" => load(&m.retried_samples),
+            "prometheus_remote_storage_samples_failed_total" => load(&m.failed_samples),
+            "prometheus_remote_storage_samples_retried_total" => load(&m.retried_samples),
             "prometheus_remote_storage_samples_dropped_total" => {
                 for (reason, counter) in [
                     ("dropped_series", &m.dropped_series),
@@ -302,8 +305,14 @@ impl QueueManager {
             }
             "prometheus_remote_storage_shards" => load(&m.shards),
             "prometheus_remote_storage_shards_desired" => load(&m.shards_desired),
-            "prometheus_remote_storage_shards_min" => self.config.queue_config.min_shards as u64,
-            "prometheus_remote_storage_shards_max" => self.config.queue_config.max_shards as u64,
+            "prometheus_remote_storage_shards_min" => self.config.queue_config.min_shards,
+            "prometheus_remote_storage_shard_capacity" => self.config.queue_config.capacity,
+            "prometheus_remote_storage_max_samples_per_send" => self.config.queue_config.max_samples_per_send,
+            "prometheus_wal_watcher_current_segment" => {
+                family.sample(&[("consumer", self.name.as_str())], m.watcher_segment.load(Ordering::Relaxed) as f64);
+                return;
+            }
+            "prometheus_remote_storage_shards_max" => self.config.queue_config.max_shards,
             "prometheus_remote_storage_metadata_total" => load(&m.metadata),
             "prometheus_remote_storage_metadata_failed_total" => load(&m.metadata_failed),
             "prometheus_remote_storage_metadata_retried_total" => load(&m.metadata_retried),
@@ -325,7 +334,22 @@ impl Drop for QueueManager {
     }
 }
 
-const FAMILIES: [(&str, MetricType, &str); 16] = [
+const FAMILIES: [(&str, MetricType, &str); 19] = [
+    (
+        "prometheus_remote_storage_shard_capacity",
+        MetricType::Gauge,
+        "The capacity of each shard of the queue used for parallel sending to the remote storage.",
+    ),
+    (
+        "prometheus_remote_storage_max_samples_per_send",
+        MetricType::Gauge,
+        "The maximum number of samples to be sent, in a single request, to the remote storage. Note that, when sending of exemplars over remote write is enabled, exemplars count towards this limt.",
+    ),
+    (
+        "prometheus_wal_watcher_current_segment",
+        MetricType::Gauge,
+        "Current segment the WAL watcher is reading records from.",
+    ),
     (
         "prometheus_remote_storage_queue_highest_timestamp_seconds",
         MetricType::Gauge,
@@ -333,12 +357,12 @@ const FAMILIES: [(&str, MetricType, &str); 16] = [
     ),
     ("prometheus_remote_storage_samples_total", MetricType::Counter, "Total number of samples sent to remote storage."),
     (
-        "prometheus_remote_storage_failed_samples_total",
+        "prometheus_remote_storage_samples_failed_total",
         MetricType::Counter,
         "Total number of samples which failed on send to remote storage, non-recoverable errors.",
     ),
     (
-        "prometheus_remote_storage_retried_samples_total",
+        "prometheus_remote_storage_samples_retried_total",
         MetricType::Counter,
         "Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.",
     ),
@@ -580,7 +604,10 @@ impl Watcher {
             if self.last_save.elapsed() >= Duration::from_secs(1) {
                 self.save_position();
             }
-            let records = match self.tail.poll() {
+            let polled = self.tail.poll();
+            let segment = self.tail.position().0.map_or(-1, i64::from);
+            self.metrics.watcher_segment.store(segment, Ordering::Relaxed);
+            let records = match polled {
                 Ok(records) => records,
                 Err(err) => {
                     if !logged_error {

@@ -28,6 +28,7 @@ pub struct ScrapeMetrics {
     interval_length: Family<Summary>,
     pub(crate) sync_length: Family<Summary>,
     pub(crate) syncs: Family<Counter>,
+    pub(crate) sync_failed: Family<Counter>,
     pub(crate) pools: Arc<Counter>,
     pub(crate) pools_failed: Arc<Counter>,
     pub(crate) pool_reloads: Arc<Counter>,
@@ -87,6 +88,12 @@ impl ScrapeMetrics {
             syncs: registry.family(
                 "prometheus_target_scrape_pool_sync_total",
                 "Total number of syncs that were executed on a scrape pool.",
+                &["scrape_job"],
+                (),
+            ),
+            sync_failed: registry.family(
+                "prometheus_target_sync_failed_total",
+                "Total number of target sync failures.",
                 &["scrape_job"],
                 (),
             ),

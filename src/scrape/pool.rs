@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::metrics::ScrapeMetrics;
 use super::scrape_loop::{self, Control, LoopOptions, SeriesCache};
-use super::target::{Target, populate_labels};
+use super::target::{DropReason, Target, populate_labels};
 use super::textparse;
 use crate::config::ScrapeConfig;
 use crate::discovery::TargetGroup;
@@ -119,6 +119,7 @@ impl ScrapePool {
         whose: PreviousLoops,
     ) {
         let started = std::time::Instant::now();
+        let mut failed = 0u64;
         let mut wanted: BTreeMap<u64, Target> = BTreeMap::new();
         let mut dropped = Vec::new();
         for group in &groups {
@@ -128,6 +129,8 @@ impl ScrapePool {
                         wanted.insert(target.hash, target);
                     }
                     Err((discovered_labels, reason)) => {
+                        // Upstream's sync failures: a target relabeling did not drop, yet unusable.
+                        failed += u64::from(!matches!(reason, DropReason::Relabeled(_)));
                         dropped.push(Dropped { discovered_labels, reason: reason.to_string() })
                     }
                 }
@@ -166,6 +169,7 @@ impl ScrapePool {
         }
         let job = [self.config.job_name.as_str()];
         self.metrics.syncs.with(&job).inc();
+        self.metrics.sync_failed.with(&job).inc_by(failed as f64);
         self.metrics.sync_length.with(&job).observe(started.elapsed().as_secs_f64());
     }
 

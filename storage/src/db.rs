@@ -135,7 +135,10 @@ pub struct Db {
     /// The background compaction loop, once started.
     background: Arc<Mutex<Option<Background>>>,
     // Held for the life of the Db so the lock (flock) stays ours.
-    _lock: Option<Arc<File>>,
+    lock: Option<Arc<File>>,
+    /// `prometheus_tsdb_clean_start`: -1 without a lock file, 0 when one was left by a run
+    /// that did not close cleanly, 1 otherwise. A clean close removes the file, as upstream's.
+    clean_start: i8,
 }
 
 struct Background {
@@ -161,10 +164,15 @@ impl Db {
             move |error| DbError::Io { path, error }
         };
         fs::create_dir_all(dir).map_err(io(dir))?;
+        let lock_path = dir.join("lock");
+        let clean_start = match (options.no_lockfile, lock_path.exists()) {
+            (true, _) => -1,
+            (false, true) => 0,
+            (false, false) => 1,
+        };
         let lock = if options.no_lockfile {
             None
         } else {
-            let lock_path = dir.join("lock");
             let lock =
                 OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
             match lock.try_lock() {
@@ -227,8 +235,15 @@ impl Db {
             metrics,
             compaction: Arc::new(Mutex::new(())),
             background: Arc::new(Mutex::new(None)),
-            _lock: lock,
+            lock,
+            clean_start,
         })
+    }
+
+    /// `prometheus_tsdb_clean_start`: -1 when running without a lock file, 0 when the last run
+    /// left its lock file behind (it did not close cleanly), 1 otherwise.
+    pub fn clean_start(&self) -> i8 {
+        self.clean_start
     }
 
     /// Replays `chunks_head/` and the WAL into the head and opens the WAL for writing; a no-op
@@ -408,6 +423,15 @@ impl Db {
         }
         if let Some(wal) = self.head.wal.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
             wal.sync()?;
+        }
+        if self.lock.is_some() {
+            // Still flock'ed until the Db drops; the next start sees a clean stop.
+            let lock_path = self.dir.join("lock");
+            if let Err(error) = fs::remove_file(&lock_path)
+                && error.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(DbError::Io { path: lock_path, error });
+            }
         }
         Ok(())
     }

@@ -112,7 +112,7 @@ fn promlite_remote_writes_into_prometheus_through_an_outage() {
     wait_for_scrapes(&target, before + 8);
     std::thread::sleep(Duration::from_secs(30).saturating_sub(down_at.elapsed()));
     let retried =
-        metric(server.addr, r#"prometheus_remote_storage_retried_samples_total{remote_name="under-test",url=""#);
+        metric(server.addr, r#"prometheus_remote_storage_samples_retried_total{remote_name="under-test",url=""#);
     assert!(retried > 0.0, "nothing was retried during the outage");
     let prometheus = restart_receiver(dir.path(), port);
     let after = target.requests.load(std::sync::atomic::Ordering::SeqCst);
@@ -122,7 +122,7 @@ fn promlite_remote_writes_into_prometheus_through_an_outage() {
     // 25 series (20 gauges and the scrape's own) over about 3 + 30 + 3 scrapes.
     assert!(samples >= 25 * 34, "{samples} samples");
     let failed =
-        metric(server.addr, r#"prometheus_remote_storage_failed_samples_total{remote_name="under-test",url=""#);
+        metric(server.addr, r#"prometheus_remote_storage_samples_failed_total{remote_name="under-test",url=""#);
     assert_eq!(failed, 0.0);
 }
 

@@ -92,8 +92,8 @@ fn sender_retries_5xx_after_retry_after_and_drops_other_4xx() {
         let request: prompb::WriteRequest = prompb::decode_snappy(&seen[0].body).unwrap();
         assert!(request.timeseries.iter().all(|ts| ts.samples.len() == 1 && !ts.labels.is_empty()));
     }
-    assert!(queue_metric(server.addr, "prometheus_remote_storage_retried_samples_total") > 0.0);
-    assert_eq!(queue_metric(server.addr, "prometheus_remote_storage_failed_samples_total"), 0.0);
+    assert!(queue_metric(server.addr, "prometheus_remote_storage_samples_retried_total") > 0.0);
+    assert_eq!(queue_metric(server.addr, "prometheus_remote_storage_samples_failed_total"), 0.0);
 
     // A receiver that refuses everything with 400 (and 429 without retry_on_http_429): each
     // batch is dropped once and counted, and later batches still go out.
@@ -106,7 +106,7 @@ fn sender_retries_5xx_after_retry_after_and_drops_other_4xx() {
         let n = seen.lock().unwrap().len();
         if n >= 4 { Ok(()) } else { Err(format!("{n} requests")) }
     });
-    let failed = queue_metric(server.addr, "prometheus_remote_storage_failed_samples_total");
+    let failed = queue_metric(server.addr, "prometheus_remote_storage_samples_failed_total");
     assert!(failed > 0.0, "failed {failed}");
     let bodies: Vec<Vec<u8>> = seen.lock().unwrap().iter().map(|r| r.body.clone()).collect();
     assert!(bodies.windows(2).all(|w| w[0] != w[1]), "a refused batch was resent");
@@ -197,7 +197,7 @@ fn sender_drops_samples_older_than_sample_age_limit_and_sends_metadata() {
         .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .expect("samples_dropped_total{reason=\"too_old\"}");
     assert!(too_old > 0.0, "{too_old}");
-    assert_eq!(queue_metric(server.addr, "prometheus_remote_storage_failed_samples_total"), 0.0);
+    assert_eq!(queue_metric(server.addr, "prometheus_remote_storage_samples_failed_total"), 0.0);
 
     // Metadata: requests of metadata only, every second, with the scraped TYPE and HELP.
     let metadata = eventually(Duration::from_secs(30), || {

@@ -222,7 +222,7 @@ fn promlite_sends_2_0_to_promlite_exactly() {
     });
     let sent = queue_metric(sender.addr, "prometheus_remote_storage_samples_total");
     assert!(sent >= samples as f64, "sent {sent}, want at least {samples}");
-    assert_eq!(queue_metric(sender.addr, "prometheus_remote_storage_failed_samples_total"), 0.0);
+    assert_eq!(queue_metric(sender.addr, "prometheus_remote_storage_samples_failed_total"), 0.0);
 }
 
 /// What the fake receiver saw and said: samples received, and how many it claimed written.
@@ -294,7 +294,7 @@ fn sender_counts_what_a_2_0_receiver_says_it_wrote() {
     eventually(Duration::from_secs(60), || {
         let before = *tally.lock().unwrap();
         let sent = queue_metric(sender.addr, "prometheus_remote_storage_samples_total");
-        let failed = queue_metric(sender.addr, "prometheus_remote_storage_failed_samples_total");
+        let failed = queue_metric(sender.addr, "prometheus_remote_storage_samples_failed_total");
         let after = *tally.lock().unwrap();
         let want = (after.written as f64, (after.received - after.written) as f64);
         if before == after && after.requests >= 6 && (sent, failed) == want {
@@ -305,7 +305,7 @@ fn sender_counts_what_a_2_0_receiver_says_it_wrote() {
     });
     // Refused for good (400), not understood (2xx confirming nothing) or partly written (2xx
     // confirming less): never retried.
-    assert_eq!(queue_metric(sender.addr, "prometheus_remote_storage_retried_samples_total"), 0.0);
+    assert_eq!(queue_metric(sender.addr, "prometheus_remote_storage_samples_retried_total"), 0.0);
     let heads = heads.lock().unwrap();
     for head in heads.iter() {
         let head = head.to_ascii_lowercase();

@@ -177,7 +177,19 @@ impl Collector for StateCollector {
             "A metric with a constant '1' value labeled by the Prometheus version promlite answers as.",
             MetricType::Gauge,
         )
-        .sample(&[("version", crate::PROMETHEUS_COMPATIBLE_VERSION)], 1u64);
+        .sample(
+            &[
+                ("branch", ""),
+                ("goarch", go_arch()),
+                ("goos", std::env::consts::OS),
+                // Not built with Go; empty, as `/api/v1/status/buildinfo`'s goVersion.
+                ("goversion", ""),
+                ("revision", ""),
+                ("tags", ""),
+                ("version", crate::PROMETHEUS_COMPATIBLE_VERSION),
+            ],
+            1u64,
+        );
         enc.family(
             "promlite_build_info",
             "A metric with a constant '1' value labeled by version from which promlite was built.",
@@ -207,6 +219,17 @@ impl Collector for StateCollector {
         write_head(enc, &self.db);
         write_tsdb(enc, &self.db);
         self.remote_write.collect(enc);
+    }
+}
+
+/// This machine's architecture as Go's GOARCH names it.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
     }
 }
 
@@ -376,6 +399,8 @@ fn write_tsdb(enc: &mut Encoder, db: &Db) {
     for (name, help, value) in counters {
         enc.single(name, help, MetricType::Counter, value);
     }
+    let help = "-1: lockfile is disabled. 0: a lockfile from a previous execution was replaced. 1: lockfile creation was clean";
+    enc.single("prometheus_tsdb_clean_start", help, MetricType::Gauge, f64::from(db.clean_start()));
     if let Some(segment) = db.wal_segment_current() {
         let help = "Write log segment index that TSDB is currently writing to.";
         enc.single("prometheus_tsdb_wal_segment_current", help, MetricType::Gauge, segment);
