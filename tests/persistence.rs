@@ -247,11 +247,7 @@ fn head_compacted(addr: SocketAddr) {
     eventually(Duration::from_secs(60), || {
         let min = metric(addr, "prometheus_tsdb_head_min_time ") as i64;
         let max = metric(addr, "prometheus_tsdb_head_max_time ") as i64;
-        if max - min <= 3 * H {
-            Ok(())
-        } else {
-            Err(format!("the head spans {} h", (max - min) as f64 / H as f64))
-        }
+        if max - min <= 3 * H { Ok(()) } else { Err(format!("the head spans {} h", (max - min) as f64 / H as f64)) }
     });
 }
 
@@ -338,8 +334,9 @@ fn a_full_disk_fails_compaction_cleanly_retention_still_runs_and_the_next_round_
     keep_full.join().unwrap();
     std::fs::remove_file(&filler).unwrap();
     let failed = metric(server.addr, "prometheus_tsdb_compactions_failed_total");
-    let failures_logged =
-        |server: &crate::util::Server| server.log.lock().unwrap().iter().filter(|l| l.contains("compaction failed")).count();
+    let failures_logged = |server: &crate::util::Server| {
+        server.log.lock().unwrap().iter().filter(|l| l.contains("compaction failed")).count()
+    };
     let failed_logged = failures_logged(&server);
     eventually(Duration::from_secs(60), || {
         let head_min = metric(server.addr, "prometheus_tsdb_head_min_time") as i64;

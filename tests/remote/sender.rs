@@ -177,8 +177,7 @@ fn sender_drops_samples_older_than_sample_age_limit_and_sends_metadata() {
     // first samples are far older than the 2 s sample_age_limit.
     let up = Arc::new(AtomicBool::new(false));
     let receiver_up = Arc::clone(&up);
-    let (addr, seen) =
-        fake_receiver(move |_| if receiver_up.load(Ordering::SeqCst) { (204, "") } else { (503, "") });
+    let (addr, seen) = fake_receiver(move |_| if receiver_up.load(Ordering::SeqCst) { (204, "") } else { (503, "") });
     // The n-th scrape's aged_gauge is n: a sample names its scrape.
     let target =
         FakeTarget::start(|n| format!("# HELP aged_gauge A gauge.\n# TYPE aged_gauge gauge\naged_gauge {n}\n"));
