@@ -146,6 +146,7 @@ fn sigkill_around_compaction_truncation_and_checkpoints_loses_and_duplicates_not
         seed ^= seed >> 7;
         seed ^= seed << 17;
         // The compactor runs at start and every 5 s: kill before, during or after a round.
+        // The sleep only picks the kill moment; whichever it is, nothing may be lost.
         std::thread::sleep(Duration::from_millis(seed % 1500));
         server.kill();
     }
@@ -239,17 +240,23 @@ fn push_hours(addr: SocketAddr, from: i64, hours: std::ops::Range<i64>, want: &m
     }
 }
 
-/// Waits until `prometheus_tsdb_blocks_loaded` has not changed for longer than a compactor
-/// check (5 s), and returns it.
-fn settled_blocks(addr: SocketAddr) -> f64 {
-    let mut last = (metric(addr, "prometheus_tsdb_blocks_loaded"), std::time::Instant::now());
+/// Waits until the head spans at most 1.5 block ranges of 2h (upstream's `Head.compactable`
+/// no longer holds): the compactor has cut every block it can from it. Block compaction and
+/// retention may still be running in the same round.
+fn head_compacted(addr: SocketAddr) {
     eventually(Duration::from_secs(60), || {
-        let now = metric(addr, "prometheus_tsdb_blocks_loaded");
-        if now != last.0 {
-            last = (now, std::time::Instant::now());
-        }
-        if last.1.elapsed() > Duration::from_secs(6) { Ok(now) } else { Err(format!("{now} blocks, still changing")) }
-    })
+        let min = metric(addr, "prometheus_tsdb_head_min_time ") as i64;
+        let max = metric(addr, "prometheus_tsdb_head_max_time ") as i64;
+        if max - min <= 3 * H { Ok(()) } else { Err(format!("the head spans {} h", (max - min) as f64 / H as f64)) }
+    });
+}
+
+/// Stops `server` with SIGTERM and waits until it exits: a clean stop finishes the compaction
+/// round in progress (`Db::close` joins the compactor), so the data dir is at rest after it.
+fn stop_cleanly(mut server: crate::util::Server) {
+    server.terminate();
+    let status = eventually(Duration::from_secs(60), || server.try_wait().ok_or_else(|| "still running".to_owned()));
+    assert!(status.success(), "{status}\n{}", server.log.lock().unwrap().join("\n"));
 }
 
 #[test]
@@ -264,13 +271,14 @@ fn a_full_disk_fails_compaction_cleanly_retention_still_runs_and_the_next_round_
     // Ten hours become blocks; six more stay in the head and WAL (compaction off for them).
     let server = start_with_data(dir.path(), &staging, &["--web.enable-remote-write-receiver"]);
     push_hours(server.addr, from, 0..10, &mut want);
-    let blocks = settled_blocks(server.addr);
-    assert!(blocks >= 3.0, "{blocks} blocks");
-    server.terminate();
-    drop(server);
+    head_compacted(server.addr);
+    stop_cleanly(server);
     let no_compaction = ["--storage.tsdb.min-block-duration=30d", "--storage.tsdb.max-block-duration=30d"];
     let server =
         start_with_data(dir.path(), &staging, &[&["--web.enable-remote-write-receiver"][..], &no_compaction].concat());
+    // Counted where nothing compacts, so the figure stays put.
+    let blocks = metric(server.addr, "prometheus_tsdb_blocks_loaded ");
+    assert!(blocks >= 3.0, "{blocks} blocks");
     push_hours(server.addr, from, 10..16, &mut want);
     server.terminate();
     drop(server);
@@ -326,11 +334,16 @@ fn a_full_disk_fails_compaction_cleanly_retention_still_runs_and_the_next_round_
     keep_full.join().unwrap();
     std::fs::remove_file(&filler).unwrap();
     let failed = metric(server.addr, "prometheus_tsdb_compactions_failed_total");
+    let failures_logged = |server: &crate::util::Server| {
+        server.log.lock().unwrap().iter().filter(|l| l.contains("compaction failed")).count()
+    };
+    let failed_logged = failures_logged(&server);
     eventually(Duration::from_secs(60), || {
         let head_min = metric(server.addr, "prometheus_tsdb_head_min_time") as i64;
         if head_min > from + 12 * H { Ok(()) } else { Err(format!("head still starts at {head_min}")) }
     });
-    let blocks_now = settled_blocks(server.addr);
+    head_compacted(server.addr);
+    let blocks_now = metric(server.addr, "prometheus_tsdb_blocks_loaded ");
     assert_eq!(
         metric(server.addr, "prometheus_tsdb_compactions_failed_total"),
         failed,
@@ -344,7 +357,9 @@ fn a_full_disk_fails_compaction_cleanly_retention_still_runs_and_the_next_round_
     }
     let mut server = server;
     server.terminate();
-    let _ = eventually(Duration::from_secs(30), || server.try_wait().ok_or_else(|| "still running".to_owned()));
+    let _ = eventually(Duration::from_secs(60), || server.try_wait().ok_or_else(|| "still running".to_owned()));
+    // Nor later, up to the clean exit, which lets the round in progress finish.
+    assert_eq!(failures_logged(&server), failed_logged, "{}", server.log.lock().unwrap().join("\n"));
     assert!(tmp_leftovers(&data).is_empty(), "tmp dirs left: {:?}", tmp_leftovers(&data));
     assert!(blocks_now >= 1.0);
 }

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::util::{FakeTarget, Server, binary, enc, eventually, get_json, start_with_data};
+use crate::util::{FakeTarget, Server, binary, enc, eventually, eventually_every, get_json, start_with_data};
 
 const SERIES: u64 = 20;
 
@@ -98,7 +98,8 @@ fn sigkill_at_random_moments_loses_no_visible_sample_and_duplicates_none() {
             );
         }
         // Let it ingest for a random while (some rounds kill right after start, during or
-        // just after replay), then note what is visible and kill it without warning.
+        // just after replay), then note what is visible and kill it without warning. The
+        // clock only picks the kill moment: what is asserted holds for any.
         let wait_ms = next_random(&mut seed) % 700;
         let until = Instant::now() + Duration::from_millis(wait_ms);
         let mut visible = samples(server.addr, query_at);
@@ -125,7 +126,7 @@ fn sigkill_at_random_moments_loses_no_visible_sample_and_duplicates_none() {
     assert!(total as u64 > SERIES * 10, "too little was ingested to prove anything: {total} samples");
     // A last clean start still has everything, and says it replayed the WAL.
     let server = spawn(dir.path(), &data, &config);
-    eventually(Duration::from_secs(10), || {
+    eventually(Duration::from_secs(60), || {
         let now = samples(server.addr, query_at);
         let ok = seen_before_kill.iter().all(|(i, b)| now.get(i).is_some_and(|a| a.len() >= b.len()));
         if ok { Ok(()) } else { Err(format!("{} series", now.len())) }
@@ -216,7 +217,7 @@ fn ready_answers_503_while_the_wal_replays_then_200() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     {
-        // Enough WAL (no chunks_head) that a debug build replays it for a noticeable while.
+        // Two WAL segments and more (no chunks_head), so the replay has a first and a last.
         let options = promlite_storage::Options { wal_segment_size: 1 << 20, ..Default::default() };
         let db = promlite_storage::Db::open(&data, options).unwrap();
         let base = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64 - 3_000_000;
@@ -238,6 +239,20 @@ fn ready_answers_503_while_the_wal_replays_then_200() {
     std::fs::remove_dir_all(data.join("chunks_head")).unwrap();
     let segments = std::fs::read_dir(data.join("wal")).unwrap().count() as u64;
     assert!(segments >= 2, "{segments} WAL segments");
+    // The replay is held on the last segment, however fast the machine: the segment becomes a
+    // FIFO, whose read blocks until this test writes the bytes back. So the 503s are seen for
+    // sure, and the 200 can only follow the test's release.
+    let last = segments - 1;
+    let held = data.join("wal").join(format!("{last:08}"));
+    let held_bytes = std::fs::read(&held).unwrap();
+    std::fs::remove_file(&held).unwrap();
+    match Command::new("mkfifo").arg(&held).status() {
+        Ok(status) if status.success() => {}
+        other => {
+            promlite_testkit::missing(&format!("mkfifo (coreutils) to hold the replay: {other:?}"));
+            return;
+        }
+    }
     // Port 0, and the address from the line logged before the replay: a port picked here and
     // released could be taken by another test's server before promlite binds it.
     let mut child = Command::new(binary())
@@ -262,33 +277,37 @@ fn ready_answers_503_while_the_wal_replays_then_200() {
     });
     let addr: SocketAddr = rx.recv_timeout(Duration::from_secs(60)).expect("the serving line").parse().unwrap();
     let _server = KillOnDrop(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut statuses = Vec::new();
-    let mut replay_seen = None;
-    while Instant::now() < deadline {
-        let status = crate::util::http(addr, "GET", "/-/ready", None).status;
+    let ready = || crate::util::http(addr, "GET", "/-/ready", None).status;
+    // Held: not ready, until the replay reaches the held segment (and after).
+    let replay = eventually_every(Duration::from_millis(20), Duration::from_secs(60), || {
+        assert_eq!(ready(), 503, "/-/ready before the held segment could be read");
+        let replay = get_json(addr, "/api/v1/status/walreplay").1["data"].clone();
+        if replay["current"] == last { Ok(replay) } else { Err(format!("replay at {replay}")) }
+    });
+    assert_eq!(replay, serde_json::json!({"min": 0, "max": last, "current": last}));
+    // What reads storage refuses a partial head, as upstream's readyf does.
+    let federate = crate::util::http(addr, "GET", "/federate?match[]=replayed", None);
+    assert_eq!((federate.status, federate.body.as_str()), (503, "Service Unavailable"));
+    let read = crate::util::http(addr, "POST", "/api/v1/read", Some(("application/x-protobuf", "")));
+    assert_eq!((read.status, read.body.as_str()), (503, "Service Unavailable"));
+    assert_eq!(ready(), 503, "/-/ready while the replay is held");
+    // Released: the replay reads the segment to its end and finishes. Opening the FIFO waits
+    // for the replay to open it, so it runs on a thread; the deadline below bounds it.
+    std::thread::spawn(move || {
+        use std::io::Write as _;
+        let mut fifo = std::fs::OpenOptions::new().write(true).open(&held).expect("opening the held segment");
+        fifo.write_all(&held_bytes).expect("writing the held segment");
+    });
+    let mut statuses = vec![503];
+    eventually_every(Duration::from_millis(20), Duration::from_secs(60), || {
+        let status = ready();
         if statuses.last() != Some(&status) {
             statuses.push(status);
         }
-        if status == 503 && replay_seen.is_none() {
-            replay_seen = Some(get_json(addr, "/api/v1/status/walreplay").1["data"].clone());
-            // What reads storage refuses a partial head, as upstream's readyf does.
-            let federate = crate::util::http(addr, "GET", "/federate?match[]=replayed", None);
-            let read = crate::util::http(addr, "POST", "/api/v1/read", Some(("application/x-protobuf", "")));
-            if crate::util::http(addr, "GET", "/-/ready", None).status == 503 {
-                assert_eq!((federate.status, federate.body.as_str()), (503, "Service Unavailable"));
-                assert_eq!((read.status, read.body.as_str()), (503, "Service Unavailable"));
-            }
-        }
-        if status == 200 {
-            break;
-        }
-    }
+        if status == 200 { Ok(()) } else { Err(format!("/-/ready answered {statuses:?}")) }
+    });
     assert_eq!(statuses, [503, 200], "/-/ready answers in order");
-    let replay = replay_seen.unwrap();
-    assert_eq!(replay["min"], 0, "{replay}");
-    assert_eq!(replay["max"], segments - 1, "{replay}");
-    // Once ready, every replayed sample is there.
+    // Once ready, every replayed sample is there, the held segment's too.
     let query = format!("/api/v1/query?query={}", enc("count(count_over_time(replayed[1h]) == 300)"));
     let (status, body) = get_json(addr, &query);
     assert_eq!(status, 200);

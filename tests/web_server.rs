@@ -1,7 +1,8 @@
 //! The HTTP server under connection floods: clients that never finish (or dribble) a request
 //! are closed after `--web.read-timeout`, connections beyond `--web.max-connections` make room
 //! by closing idle ones, and `/-/healthy` answers throughout. Loopback only; every loop is
-//! bounded in count and time. Figures are printed (run with `--nocapture` to see them).
+//! bounded in count and time. Figures are printed (run with `--nocapture` to see them); no
+//! assertion depends on how fast the machine is, only on the order of events.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -44,9 +45,11 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
 
 #[test]
 fn slow_clients_are_closed_after_the_read_timeout_and_healthy_still_answers() {
-    let read_timeout = Duration::from_secs(2);
+    // Long enough that a loaded machine answers /-/healthy well before the slow clients' time
+    // is up: the test shows it answered while they were held by finding them still open.
+    let read_timeout = Duration::from_secs(10);
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), &["--web.read-timeout=2s"]);
+    let server = start(dir.path(), &["--web.read-timeout=10s"]);
     let opened = Instant::now();
     // 600 slowloris clients, past the default 512 connections: the even ones send part of a
     // header and stall, the odd ones then go on one byte at a time and never end it.
@@ -63,9 +66,20 @@ fn slow_clients_are_closed_after_the_read_timeout_and_healthy_still_answers() {
     let (status, took) = healthy(server.addr);
     eprintln!("/-/healthy with 610 slow clients connected: {status:?} in {took:?}");
     assert_eq!(status, Some(200), "/-/healthy must answer while slow clients hold connections");
-    assert!(took < Duration::from_secs(2), "/-/healthy took {took:?}");
+    // It answered while they were held, not once the read timeout had freed their slots: most
+    // are still open now (those past the 512 connections may have been closed to make room).
+    let mut open_after_healthy = 0;
+    for (stream, closed_after) in &mut slow {
+        if closed(stream) {
+            *closed_after = Some(opened.elapsed());
+        } else {
+            open_after_healthy += 1;
+        }
+    }
+    assert!(open_after_healthy >= 400, "only {open_after_healthy} of 600 slow clients still open after /-/healthy");
 
-    let deadline = opened + read_timeout + Duration::from_secs(5);
+    // Generous: the timeout must close them all, however slowly the machine gets round to it.
+    let deadline = opened + read_timeout + Duration::from_secs(60);
     let mut round = 0u64;
     while Instant::now() < deadline {
         round += 1;
@@ -85,9 +99,8 @@ fn slow_clients_are_closed_after_the_read_timeout_and_healthy_still_answers() {
             break;
         }
         if round % 10 == 5 {
-            let (status, took) = healthy(server.addr);
+            let (status, _) = healthy(server.addr);
             assert_eq!(status, Some(200), "/-/healthy must answer while slow clients hold connections");
-            assert!(took < Duration::from_secs(2), "/-/healthy took {took:?}");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -105,7 +118,8 @@ fn slow_clients_are_closed_after_the_read_timeout_and_healthy_still_answers() {
         lifetimes[lifetimes.len() - 1],
         body_lifetimes.iter().max()
     );
-    // The timeout closed them, not a refusal: most were held until it passed.
+    // The timeout closed them, not a refusal: most were held until it passed (a lower bound,
+    // which a slow machine cannot break).
     let held = lifetimes.iter().filter(|&&lived| lived >= read_timeout - Duration::from_millis(500)).count();
     assert!(held >= 400, "only {held} of 600 slow clients were held until the read timeout");
 }
@@ -117,15 +131,16 @@ fn an_idle_flood_beyond_max_connections_leaves_room_for_healthy() {
     let mut flood: Vec<TcpStream> = (0..1000).map(|_| connect(server.addr, b"")).collect();
 
     let mut latencies = Vec::new();
+    // The read timeout is a minute: an answer before it (`healthy` waits 5 s) means idle
+    // connections were closed to make room.
     for _ in 0..5 {
         let (status, took) = healthy(server.addr);
         assert_eq!(status, Some(200), "/-/healthy must answer under an idle flood");
-        assert!(took < Duration::from_secs(2), "/-/healthy took {took:?}");
         latencies.push(took);
     }
     eprintln!("/-/healthy under 1000 idle connections (--web.max-connections=20): {latencies:?}");
     // The server keeps at most 20: the flood's others were closed to make room.
-    let open = eventually(Duration::from_secs(10), || {
+    let open = eventually(Duration::from_secs(60), || {
         let open = flood.iter_mut().map(|stream| !closed(stream)).filter(|&open| open).count();
         if open <= 20 { Ok(open) } else { Err(format!("{open} of the 1000 idle connections still open")) }
     });
@@ -141,8 +156,9 @@ fn shutdown_closes_idle_and_slow_connections_at_once() {
     assert_eq!(healthy(server.addr).0, Some(200));
     let asked = Instant::now();
     assert_eq!(try_http(server.addr, "POST", "/-/quit").map(|r| r.status), Some(200));
-    // The default read timeout is 5m: only closing them at shutdown lets the process end now.
-    let status = eventually(Duration::from_secs(10), || server.try_wait().ok_or("still running".to_owned()));
+    // The default read timeout is 5m: only closing them at shutdown lets the process end
+    // within the minute allowed here.
+    let status = eventually(Duration::from_secs(60), || server.try_wait().ok_or("still running".to_owned()));
     eprintln!("exited {status} {:?} after /-/quit with 100 idle or slow connections open", asked.elapsed());
     assert!(status.success(), "{status}");
 }

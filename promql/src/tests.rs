@@ -405,6 +405,9 @@ fn exact(result: Result<(crate::QueryResult, RangePath), QueryError>) -> (String
     (text.join("\n"), Some(over_series))
 }
 
+/// Self-comparison: both sides are promlite's evaluators. Upstream's promqltest files check range
+/// queries through the default (series-by-series where it applies) path; this makes the
+/// step-by-step path agree with it bit for bit, so neither can drift unnoticed.
 #[test]
 fn series_by_series_range_evaluation_matches_step_by_step() {
     let (_dir, db) = db();

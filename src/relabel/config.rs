@@ -431,6 +431,8 @@ mod tests {
         assert_eq!(rule.action, Action::LabelDrop);
     }
 
+    // Self-comparison: these snapshots pin promlite's own texts (written to Prometheus's
+    // wording) against accidental change; they cannot show that Prometheus says the same.
     #[test]
     fn validation_messages() {
         insta::assert_snapshot!(check("action: replace"), @"relabel configuration for replace action requires 'target_label' value");
@@ -452,11 +454,19 @@ mod tests {
     fn legacy_names() {
         let rule = RelabelConfig { target_label: "${1}_x".into(), ..RelabelConfig::default() };
         assert_eq!(rule.validate(NameValidation::Legacy), Ok(()));
+        // The error names the bad label and the field and action it was given for.
         let rule = RelabelConfig { target_label: "1abc".into(), ..RelabelConfig::default() };
-        assert!(rule.validate(NameValidation::Legacy).is_err());
+        assert_eq!(
+            rule.validate(NameValidation::Legacy),
+            Err(r#""1abc" is invalid 'target_label' for replace action"#.to_owned())
+        );
         assert_eq!(rule.validate(NameValidation::Utf8), Ok(()));
         let rule = RelabelConfig { target_label: "a.b".into(), ..RelabelConfig::default() };
-        assert!(rule.validate(NameValidation::Legacy).is_err());
+        assert_eq!(
+            rule.validate(NameValidation::Legacy),
+            Err(r#""a.b" is invalid 'target_label' for replace action"#.to_owned())
+        );
+        assert_eq!(rule.validate(NameValidation::Utf8), Ok(()));
     }
 
     #[test]

@@ -34,8 +34,10 @@ fn promlite_config(target: SocketAddr, remote_url: &str, extra: &str) -> String 
     )
 }
 
+/// Waits until `target` has answered `n` scrapes; generous, as an outage of 30 scrapes waits
+/// here too.
 fn wait_for_scrapes(target: &FakeTarget, n: u64) {
-    eventually(Duration::from_secs(60), || {
+    eventually(Duration::from_secs(120), || {
         let seen = target.requests.load(std::sync::atomic::Ordering::SeqCst);
         if seen >= n { Ok(()) } else { Err(format!("{seen} scrapes")) }
     });
@@ -45,7 +47,7 @@ fn wait_for_scrapes(target: &FakeTarget, n: u64) {
 fn assert_same_as_promlite(server: SocketAddr, remote: impl Fn(i64) -> Result<Samples, String>) -> Samples {
     let cut = now_ms();
     let matchers = [(0, "job", "fake")];
-    let want = eventually(Duration::from_secs(30), || {
+    let want = eventually(Duration::from_secs(60), || {
         let want = remote_read(server, &matchers, 0, cut)?;
         let newest = want.values().filter_map(|s| s.last()).map(|s| s.0).min().unwrap_or(0);
         if want.len() >= 5 && newest + 1000 >= cut {

@@ -4,19 +4,22 @@
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use promlite_prompb as prompb;
 
-use super::promlite_config;
+use super::{promlite_config, wait_for_scrapes};
 use crate::remote_util::{Samples, counting_target, now_ms, queue_metric, read_request, remote_read};
 use crate::util::{FakeTarget, eventually, http, start};
 
-/// A request a fake receiver saw.
+/// A request a fake receiver saw, and the status it answered.
 struct Received {
     at: std::time::Instant,
     head: String,
     body: Vec<u8>,
+    status: u16,
 }
 
 fn serve_connection(
@@ -29,10 +32,11 @@ fn serve_connection(
     while let Some((head, body)) = read_request(&mut reader) {
         let n = {
             let mut log = log.lock().unwrap();
-            log.push(Received { at: std::time::Instant::now(), head, body });
+            log.push(Received { at: std::time::Instant::now(), head, body, status: 0 });
             log.len()
         };
         let (status, headers) = respond(n);
+        log.lock().unwrap()[n - 1].status = status;
         let answer = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n{headers}\r\n");
         if reader.get_mut().write_all(answer.as_bytes()).is_err() {
             return;
@@ -72,13 +76,14 @@ fn sender_retries_5xx_after_retry_after_and_drops_other_4xx() {
         .replace("max_backoff: 1s", "max_backoff: 100ms");
     std::fs::write(&config_path, config).unwrap();
     let server = start(dir.path(), &[&format!("--config.file={}", config_path.display()), "--web.enable-lifecycle"]);
-    eventually(Duration::from_secs(30), || {
+    eventually(Duration::from_secs(60), || {
         let n = seen.lock().unwrap().len();
         if n >= 3 { Ok(()) } else { Err(format!("{n} requests")) }
     });
     {
         let seen = seen.lock().unwrap();
         let gap = seen[1].at - seen[0].at;
+        // A lower bound only: a loaded machine retries later, never earlier.
         assert!(gap >= Duration::from_millis(1900), "retried after {gap:?}, before Retry-After");
         assert_eq!(seen[0].body, seen[1].body, "the same batch is resent");
         let head = seen[0].head.to_ascii_lowercase();
@@ -102,7 +107,7 @@ fn sender_retries_5xx_after_retry_after_and_drops_other_4xx() {
     std::fs::write(&config_path, config).unwrap();
     let reload = http(server.addr, "POST", "/-/reload", None);
     assert_eq!(reload.status, 200, "{reload:?}");
-    eventually(Duration::from_secs(30), || {
+    eventually(Duration::from_secs(60), || {
         let n = seen.lock().unwrap().len();
         if n >= 4 { Ok(()) } else { Err(format!("{n} requests")) }
     });
@@ -116,6 +121,7 @@ fn sender_retries_5xx_after_retry_after_and_drops_other_4xx() {
 fn sender_adds_shards_for_a_slow_receiver_and_loses_nothing() {
     // 50 ms per request of at most 50 samples: one shard moves ~1000 samples/s, the target
     // produces 2003 per second.
+    // The sleep is the slowness under test; it synchronises nothing.
     let (addr, seen) = fake_receiver(|_| {
         std::thread::sleep(Duration::from_millis(50));
         (204, "")
@@ -155,12 +161,24 @@ fn sender_adds_shards_for_a_slow_receiver_and_loses_nothing() {
     });
 }
 
+/// The values of `aged_gauge` in the requests `seen` answered with `status`.
+fn aged_gauge_values(seen: &[Received], status: u16) -> Vec<f64> {
+    seen.iter()
+        .filter(|r| r.status == status)
+        .flat_map(|r| prompb::decode_snappy::<prompb::WriteRequest>(&r.body).unwrap().timeseries)
+        .filter(|ts| ts.labels.iter().any(|l| l.name == "__name__" && l.value == "aged_gauge"))
+        .flat_map(|ts| ts.samples.into_iter().map(|s| s.value))
+        .collect()
+}
+
 #[test]
 fn sender_drops_samples_older_than_sample_age_limit_and_sends_metadata() {
-    // Down for the first 6 s (scraping starts within about 1.5 s); a 2 s sample_age_limit must
-    // drop what grew older meanwhile.
-    let up_at = std::time::Instant::now() + Duration::from_secs(6);
-    let (addr, seen) = fake_receiver(move |_| if std::time::Instant::now() < up_at { (503, "") } else { (204, "") });
+    // The receiver refuses everything (503) until the test brings it up, once the outage's
+    // first samples are far older than the 2 s sample_age_limit.
+    let up = Arc::new(AtomicBool::new(false));
+    let receiver_up = Arc::clone(&up);
+    let (addr, seen) = fake_receiver(move |_| if receiver_up.load(Ordering::SeqCst) { (204, "") } else { (503, "") });
+    // The n-th scrape's aged_gauge is n: a sample names its scrape.
     let target =
         FakeTarget::start(|n| format!("# HELP aged_gauge A gauge.\n# TYPE aged_gauge gauge\naged_gauge {n}\n"));
     let dir = tempfile::tempdir().unwrap();
@@ -168,25 +186,35 @@ fn sender_drops_samples_older_than_sample_age_limit_and_sends_metadata() {
     let extra = "      sample_age_limit: 2s\n      min_backoff: 100ms\n    metadata_config:\n      send_interval: 1s\n";
     std::fs::write(&config_path, promlite_config(target.addr, &format!("http://{addr}/api/v1/write"), extra)).unwrap();
     let server = start(dir.path(), &[&format!("--config.file={}", config_path.display())]);
-    let accepted_samples = || {
-        let seen = seen.lock().unwrap();
-        let now = (std::time::Instant::now(), now_ms());
-        let mut out = Vec::new();
-        for r in seen.iter().filter(|r| r.at >= up_at) {
-            let at_ms = now.1 - (now.0 - r.at).as_millis() as i64;
-            let request: prompb::WriteRequest = prompb::decode_snappy(&r.body).unwrap();
-            out.extend(request.timeseries.iter().flat_map(|ts| ts.samples.iter().map(move |s| (at_ms, s.timestamp))));
-        }
-        out
-    };
-    eventually(Duration::from_secs(30), || {
-        let n = accepted_samples().len();
-        if n >= 20 { Ok(()) } else { Err(format!("{n} samples accepted")) }
+    // The outage's samples are tried (and refused): scrapes up to `aged` are in flight.
+    eventually(Duration::from_secs(60), || {
+        let refused = aged_gauge_values(&seen.lock().unwrap(), 503);
+        if refused.is_empty() { Err("no aged_gauge sample tried yet".to_owned()) } else { Ok(()) }
     });
-    // Nothing older than the limit (plus the scrape-to-send slack) was delivered...
-    for (at_ms, t) in accepted_samples() {
-        assert!(at_ms - t <= 2_000 + 1_500, "a sample {} ms old was sent", at_ms - t);
-    }
+    let aged = target.requests.load(Ordering::SeqCst);
+    // Eight more scrapes at the 1 s interval (counted, not timed): when the receiver comes up,
+    // scrapes up to `aged` are some 8 s old, 6 s past the limit. Only a request built that
+    // long before it arrived could still carry one.
+    wait_for_scrapes(&target, aged + 8);
+    up.store(true, Ordering::SeqCst);
+    let fresh_from = target.requests.load(Ordering::SeqCst);
+    // Fresh samples are delivered...
+    eventually(Duration::from_secs(60), || {
+        let accepted = aged_gauge_values(&seen.lock().unwrap(), 204);
+        if accepted.iter().any(|&v| v > fresh_from as f64) {
+            Ok(())
+        } else {
+            Err(format!("aged_gauge values accepted: {accepted:?}"))
+        }
+    });
+    // ...the aged ones never are, though they were tried...
+    let seen_now = seen.lock().unwrap();
+    let refused = aged_gauge_values(&seen_now, 503);
+    assert!(refused.iter().any(|&v| v <= aged as f64), "tried during the outage: {refused:?}");
+    let accepted = aged_gauge_values(&seen_now, 204);
+    let delivered_aged: Vec<&f64> = accepted.iter().filter(|&&v| v <= aged as f64).collect();
+    assert!(delivered_aged.is_empty(), "scrapes up to {aged} were past the limit, yet delivered: {delivered_aged:?}");
+    drop(seen_now);
     // ...and what the outage aged was dropped and counted, not failed.
     let metrics = http(server.addr, "GET", "/metrics", None).body;
     let too_old = metrics
@@ -196,14 +224,14 @@ fn sender_drops_samples_older_than_sample_age_limit_and_sends_metadata() {
         })
         .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .expect("samples_dropped_total{reason=\"too_old\"}");
-    assert!(too_old > 0.0, "{too_old}");
+    assert!(too_old >= 1.0, "{too_old}");
     assert_eq!(queue_metric(server.addr, "prometheus_remote_storage_samples_failed_total"), 0.0);
 
     // Metadata: requests of metadata only, every second, with the scraped TYPE and HELP.
-    let metadata = eventually(Duration::from_secs(30), || {
+    let metadata = eventually(Duration::from_secs(60), || {
         let seen = seen.lock().unwrap();
         seen.iter()
-            .filter(|r| r.at >= up_at)
+            .filter(|r| r.status == 204)
             .map(|r| prompb::decode_snappy::<prompb::WriteRequest>(&r.body).unwrap())
             .find(|req| !req.metadata.is_empty())
             .ok_or_else(|| format!("no metadata in {} requests", seen.len()))
@@ -211,7 +239,7 @@ fn sender_drops_samples_older_than_sample_age_limit_and_sends_metadata() {
     assert!(metadata.timeseries.is_empty());
     let entry = metadata.metadata.iter().find(|m| m.metric_family_name == "aged_gauge").expect("aged_gauge metadata");
     assert_eq!((entry.r#type, entry.help.as_str()), (2, "A gauge."));
-    eventually(Duration::from_secs(10), || {
+    eventually(Duration::from_secs(60), || {
         let sent = queue_metric(server.addr, "prometheus_remote_storage_metadata_total");
         if sent >= 1.0 { Ok(()) } else { Err(format!("metadata_total {sent}")) }
     });

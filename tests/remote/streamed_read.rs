@@ -184,6 +184,8 @@ impl Fixture {
     }
 }
 
+/// Self-comparison: promlite's streamed answer against promlite's SAMPLES answer, anchored on
+/// what was written; `streamed_answer_is_prometheus_streamed_answer` compares with Prometheus.
 #[test]
 fn streamed_chunks_carry_exactly_the_samples_answer() {
     let dir = tempfile::tempdir().unwrap();

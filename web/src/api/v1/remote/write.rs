@@ -618,9 +618,14 @@ mod tests {
                  accepted [prometheus.WriteRequest, io.prometheus.write.v2.Request]"
                 .into())
         );
-        assert!(check(Some("application/json"), None).is_err());
-        assert!(check(Some(prompb_v2::CONTENT_TYPE), Some("gzip")).is_err());
-        assert!(check(Some("application/x-protobuf"), Some("gzip")).is_err());
+        // Each refusal names what was sent and what is accepted instead.
+        assert_eq!(
+            check(Some("application/json"), None),
+            Err("expected application/x-protobuf as the first (media) part, got application/json content-type".into())
+        );
+        let only_snappy = "gzip encoding (compression) is not accepted by this server; only snappy is acceptable";
+        assert_eq!(check(Some(prompb_v2::CONTENT_TYPE), Some("gzip")), Err(only_snappy.into()));
+        assert_eq!(check(Some("application/x-protobuf"), Some("gzip")), Err(only_snappy.into()));
     }
 
     #[test]
