@@ -380,6 +380,9 @@ pub struct NodeStatus {
     /// Addresses by type.
     #[serde(deserialize_with = "nullable")]
     pub addresses: Vec<NodeAddress>,
+    /// Conditions (`Ready`, `MemoryPressure`, ...).
+    #[serde(deserialize_with = "nullable")]
+    pub conditions: Vec<Condition>,
     /// Where the kubelet listens.
     pub daemon_endpoints: DaemonEndpoints,
 }
