@@ -4,7 +4,8 @@
 //!   `app` container serving port 8080 (`http`) and a `sidecar` container with port 9091 that no
 //!   Service port covers; Endpoints and one EndpointSlice for it.
 //! - `db/pg`: a headless StatefulSet Service with an unnamed port 5432 and hostname `pg-0`.
-//! - `default/dual`: a dual-stack Service with an IPv4 and an IPv6 EndpointSlice, no pods behind.
+//! - `default/dual`: a dual-stack Service (IPv4 first) with an IPv4 and an IPv6 EndpointSlice,
+//!   no pods behind.
 //! - `default/kubernetes`: the API server's own Service, Endpoints and EndpointSlice.
 //! - `kube-system`: kube-scheduler and kube-controller-manager leader-election Endpoints with no
 //!   subsets and no labels, and the kubelet Endpoints (managed by prometheus-operator) whose

@@ -215,6 +215,11 @@ pub struct ServiceSpec {
     /// The requested load balancer IP (deprecated field, still read by Prometheus).
     #[serde(rename = "loadBalancerIP", deserialize_with = "nullable")]
     pub load_balancer_ip: String,
+    /// `SingleStack`, `PreferDualStack` or `RequireDualStack`; absent on old servers.
+    pub ip_family_policy: Option<String>,
+    /// `IPv4` and/or `IPv6`, the primary family first (the API never changes the first).
+    #[serde(deserialize_with = "nullable")]
+    pub ip_families: Vec<String>,
 }
 
 /// A service port.
