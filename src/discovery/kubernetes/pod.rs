@@ -1,11 +1,11 @@
 //! The `pod` role (upstream `discovery/kubernetes/pod.go`), and the pod labels the endpoints and
 //! endpointslice roles attach to targets backed by a pod.
 //!
-//! One group per pod (`pod/<namespace>/<name>`), empty while the pod has no IP; one target per
-//! declared container port, or one bare-IP target per container without ports (init containers
-//! included, flagged by `__meta_kubernetes_pod_container_init`).
-
-use std::net::IpAddr;
+//! One group per pod (`pod/<namespace>/<name>`), empty while the pod has no IP, and empty with
+//! `attach_metadata.node` while its node is not among the watched nodes (a node selector filtered
+//! it out); one target per declared container port, or one target per container without ports
+//! addressed by the bare pod IP, as upstream writes it (init containers included, flagged by
+//! `__meta_kubernetes_pod_container_init`).
 
 use super::objects::{Container, ContainerPort, ContainerStatus, Pod};
 use super::{Labels, META, Stores, add_namespace_labels, add_node_labels, add_object_meta, join_host_port};
@@ -110,6 +110,10 @@ pub(crate) fn build(pod: &Pod, stores: &Stores, attach: &AttachMetadata) -> Targ
     if pod.status.pod_ip.is_empty() {
         return group;
     }
+    // Upstream: a node selector keeps the pod's node out of the store, and so the pod's targets.
+    if attach.node && stores.nodes.get("", &pod.spec.node_name).is_none() {
+        return group;
+    }
     group.labels = pod_labels(pod);
     group.labels.insert(format!("{META}namespace"), pod.metadata.namespace.clone());
     if attach.node {
@@ -127,12 +131,9 @@ pub(crate) fn build(pod: &Pod, stores: &Stores, attach: &AttachMetadata) -> Targ
             (format!("{META}pod_container_init"), is_init.to_string()),
         ]);
         if container.ports.is_empty() {
-            // No port: the bare IP, bracketed for IPv6 (RFC 3986 allows no trailing ':').
-            let address = match pod.status.pod_ip.parse::<IpAddr>() {
-                Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => format!("[{v6}]"),
-                _ => pod.status.pod_ip.clone(),
-            };
-            common.insert("__address__".to_owned(), address);
+            // No port: the pod IP as is, an IPv6 one unbracketed too (upstream's pod.go); a
+            // relabeling adds the port.
+            common.insert("__address__".to_owned(), pod.status.pod_ip.clone());
             group.targets.push(common);
             continue;
         }
