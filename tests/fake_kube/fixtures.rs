@@ -12,6 +12,7 @@
 //!   addresses point at a Node.
 //! - `default/web` Ingress: TLS by exact and wildcard host, a rule without paths.
 //! - `node-1`: the node; the `default` namespace with a label and an annotation.
+//! - `default/web-5d4f8`: the ReplicaSet of the `web` pods, controlled by the Deployment `web`.
 
 use serde_json::{Value, json};
 
@@ -228,6 +229,17 @@ pub fn default_namespace() -> Value {
            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
 }
 
+/// The ReplicaSet `web-5d4f8` the `web` pods belong to, controlled by the Deployment `web`.
+pub fn web_replica_set() -> Value {
+    json!({"kind": "ReplicaSet", "apiVersion": "apps/v1",
+           "metadata": {"name": "web-5d4f8", "namespace": "default", "uid": "rs-uid",
+                        "labels": {"app": "web", "pod-template-hash": "5d4f8"},
+                        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                                             "uid": "deploy-uid", "controller": true, "blockOwnerDeletion": true}]},
+           "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}},
+           "status": {"replicas": 2, "readyReplicas": 1}})
+}
+
 /// Every fixture.
 pub fn all() -> Vec<Value> {
     let mut out = vec![
@@ -239,6 +251,7 @@ pub fn all() -> Vec<Value> {
         node(),
         ingress(),
         default_namespace(),
+        web_replica_set(),
     ];
     out.extend(headless());
     out.extend(dual_stack());

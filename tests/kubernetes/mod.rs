@@ -1,7 +1,7 @@
 //! Kubernetes discovery against the fake API server (`fake_kube`), a module per behaviour:
 //! - `roles`: the exact target label sets of every role for the fixtures, and the offline
 //!   `Snapshot` building the same;
-//! - `metadata`: `attach_metadata` (node, namespace) and selectors;
+//! - `metadata`: `attach_metadata` (node, namespace, deployment, job, cronjob) and selectors;
 //! - `watch`: watch robustness (add/modify/delete, 410 in-stream and as HTTP, bookmarks,
 //!   chunking, pagination);
 //! - `api_server`: reaching the API server (TLS, kubeconfig, token rotation, 401, 403, 429/5xx,

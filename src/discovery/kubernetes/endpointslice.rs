@@ -101,7 +101,7 @@ pub(crate) fn build(slice: &EndpointSlice, stores: &Stores, attach: &AttachMetad
             group.targets.push(target);
             return;
         };
-        target.extend(pod_labels(&pod));
+        target.extend(pod_labels(&pod, stores, attach));
         if let Some(number) = port.port {
             add_container_port_labels(&mut target, &pod, number, |container_port| container_port.protocol.clone());
         }
@@ -118,7 +118,7 @@ pub(crate) fn build(slice: &EndpointSlice, stores: &Stores, attach: &AttachMetad
     }
 
     for (pod, covered) in seen_pods.values() {
-        group.targets.extend(uncovered_port_targets(pod, |port| covered.contains(&Some(port))));
+        group.targets.extend(uncovered_port_targets(pod, stores, attach, |port| covered.contains(&Some(port))));
     }
     group
 }

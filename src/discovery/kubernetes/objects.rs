@@ -41,6 +41,13 @@ pub struct ObjectMeta {
     pub owner_references: Vec<OwnerReference>,
 }
 
+impl ObjectMeta {
+    /// The owner with `controller: true`, as apimachinery's `GetControllerOf` finds it.
+    pub fn controller(&self) -> Option<&OwnerReference> {
+        self.owner_references.iter().find(|o| o.controller == Some(true))
+    }
+}
+
 /// One entry of `metadata.ownerReferences`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
@@ -491,6 +498,24 @@ pub struct Namespace {
     pub metadata: ObjectMeta,
 }
 
+/// An apps/v1 ReplicaSet: only its metadata, whose controller names the Deployment
+/// (`attach_metadata.deployment`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ReplicaSet {
+    /// Metadata.
+    pub metadata: ObjectMeta,
+}
+
+/// A batch/v1 Job: only its metadata, whose controller names the CronJob
+/// (`attach_metadata.cronjob`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Job {
+    /// Metadata.
+    pub metadata: ObjectMeta,
+}
+
 /// A `Status` object: the body of API errors and of in-stream `ERROR` events.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
@@ -557,7 +582,7 @@ macro_rules! kube_object {
         }
     )*};
 }
-kube_object!(Pod, Service, Endpoints, EndpointSlice, Node, Ingress, Namespace);
+kube_object!(Pod, Service, Endpoints, EndpointSlice, Node, Ingress, Namespace, ReplicaSet, Job);
 
 #[cfg(test)]
 mod tests {
