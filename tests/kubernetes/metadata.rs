@@ -102,7 +102,9 @@ fn attach_deployment_job_and_cronjob_metadata() {
         group(groups, source)
             .labels
             .iter()
-            .filter(|(k, _)| k.ends_with("_deployment_name") || k.ends_with("_job_name") || k.ends_with("_cronjob_name"))
+            .filter(|(k, _)| {
+                k.ends_with("_deployment_name") || k.ends_with("_job_name") || k.ends_with("_cronjob_name")
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     };
@@ -115,7 +117,8 @@ fn attach_deployment_job_and_cronjob_metadata() {
     };
     assert!(listed(&fake).iter().all(|p| !p.contains("replicasets") && !p.contains("jobs")), "{:#?}", listed(&fake));
 
-    let config = "role: pod\nnamespaces: {names: [default]}\nattach_metadata: {deployment: true, job: true, cronjob: true}";
+    let config =
+        "role: pod\nnamespaces: {names: [default]}\nattach_metadata: {deployment: true, job: true, cronjob: true}";
     let sd = start_sd(&fake, config, test_options());
     let groups = sd.synced();
     assert_eq!(owner_labels(&groups, "pod/default/web-0"), meta(&[("pod_deployment_name", "web")]));
@@ -144,5 +147,9 @@ fn attach_deployment_job_and_cronjob_metadata() {
     // The endpointslice role attaches the same pod labels (upstream's code; its docs say pod only).
     let slices = start_sd(&fake, "role: endpointslice\nattach_metadata: {deployment: true}", test_options()).synced();
     let web = group(&slices, "endpointslice/default/web-abc12");
-    assert!(web.targets.iter().all(|t| t.get("__meta_kubernetes_pod_deployment_name").map(String::as_str) == Some("web-v2")));
+    assert!(
+        web.targets
+            .iter()
+            .all(|t| t.get("__meta_kubernetes_pod_deployment_name").map(String::as_str) == Some("web-v2"))
+    );
 }

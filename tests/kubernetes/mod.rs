@@ -6,6 +6,7 @@
 //!   chunking, pagination);
 //! - `api_server`: reaching the API server (TLS, kubeconfig, token rotation, 401, 403, 429/5xx,
 //!   Warning headers);
+//! - `upstream_cases`: every case of Prometheus 3.14's role tests, as data in `upstream/*.yaml`;
 //! - `e2e`: through the real binary (a Service + EndpointSlice in the fake API → a real HTTP
 //!   target scraped → `up` queryable; Prometheus's example Kubernetes config yielding the
 //!   expected targets; an empty pool explaining its selector).
@@ -17,6 +18,7 @@ mod api_server;
 mod e2e;
 mod metadata;
 mod roles;
+mod upstream_cases;
 mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -308,13 +308,8 @@ fn snapshot_matches_live_discovery() {
     let fake = FakeKube::start();
     apply_all(&fake);
     let snapshot = kubernetes::Snapshot::from_objects(&fixtures::all()).unwrap();
-    let attach = promlite::config::AttachMetadata {
-        node: true,
-        namespace: true,
-        deployment: true,
-        job: true,
-        cronjob: true,
-    };
+    let attach =
+        promlite::config::AttachMetadata { node: true, namespace: true, deployment: true, job: true, cronjob: true };
     for role in ["endpointslice", "endpoints", "pod", "service", "node", "ingress"] {
         let yaml = format!(
             "role: {role}\nattach_metadata: {{node: {0}, namespace: {0}, deployment: {0}, job: {0}, cronjob: {0}}}",

@@ -107,10 +107,10 @@ pub(crate) fn pod_labels(pod: &Pod, stores: &Stores, attach: &AttachMetadata) ->
     match owner.kind.as_str() {
         "ReplicaSet" if attach.deployment => {
             let replica_set = stores.replica_sets.get(namespace, &owner.name);
-            if let Some(deployment) = replica_set.as_ref().and_then(|rs| rs.metadata.controller()) {
-                if deployment.kind == "Deployment" {
-                    labels.insert(format!("{META}pod_deployment_name"), deployment.name.clone());
-                }
+            if let Some(deployment) = replica_set.as_ref().and_then(|rs| rs.metadata.controller())
+                && deployment.kind == "Deployment"
+            {
+                labels.insert(format!("{META}pod_deployment_name"), deployment.name.clone());
             }
         }
         "Job" => {
@@ -120,10 +120,10 @@ pub(crate) fn pod_labels(pod: &Pod, stores: &Stores, attach: &AttachMetadata) ->
             }
             if attach.cronjob {
                 let job = stores.jobs.get(namespace, &owner.name);
-                if let Some(cronjob) = job.as_ref().and_then(|job| job.metadata.controller()) {
-                    if cronjob.kind == "CronJob" {
-                        labels.insert(format!("{META}pod_cronjob_name"), cronjob.name.clone());
-                    }
+                if let Some(cronjob) = job.as_ref().and_then(|job| job.metadata.controller())
+                    && cronjob.kind == "CronJob"
+                {
+                    labels.insert(format!("{META}pod_cronjob_name"), cronjob.name.clone());
                 }
             }
         }
