@@ -58,7 +58,7 @@ struct Sd {
 impl Sd {
     /// Waits for published groups satisfying `check`.
     fn wait(&self, what: &str, check: impl Fn(&[TargetGroup]) -> bool) -> Vec<TargetGroup> {
-        eventually(Duration::from_secs(5), || match &*self.groups.lock().unwrap() {
+        eventually(Duration::from_secs(60), || match &*self.groups.lock().unwrap() {
             Some(groups) if check(groups) => Ok(groups.clone()),
             other => Err(format!("{what}: {other:#?}\nstate: {:#?}", self.state.snapshot())),
         })
