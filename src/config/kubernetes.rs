@@ -116,6 +116,16 @@ pub struct AttachMetadata {
     /// Attach the namespace's labels.
     #[serde(default)]
     pub namespace: bool,
+    /// `__meta_kubernetes_pod_deployment_name` from the pod's ReplicaSet's controller (watches
+    /// ReplicaSets; pod, endpoints and endpointslice roles, as upstream's code does).
+    #[serde(default)]
+    pub deployment: bool,
+    /// `__meta_kubernetes_pod_job_name`, the pod's controlling Job (watches Jobs, as upstream).
+    #[serde(default)]
+    pub job: bool,
+    /// `__meta_kubernetes_pod_cronjob_name` from the pod's Job's controller (watches Jobs).
+    #[serde(default)]
+    pub cronjob: bool,
 }
 
 /// One Kubernetes discovery.

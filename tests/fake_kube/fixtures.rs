@@ -4,13 +4,15 @@
 //!   `app` container serving port 8080 (`http`) and a `sidecar` container with port 9091 that no
 //!   Service port covers; Endpoints and one EndpointSlice for it.
 //! - `db/pg`: a headless StatefulSet Service with an unnamed port 5432 and hostname `pg-0`.
-//! - `default/dual`: a dual-stack Service with an IPv4 and an IPv6 EndpointSlice, no pods behind.
+//! - `default/dual`: a dual-stack Service (IPv4 first) with an IPv4 and an IPv6 EndpointSlice,
+//!   no pods behind.
 //! - `default/kubernetes`: the API server's own Service, Endpoints and EndpointSlice.
 //! - `kube-system`: kube-scheduler and kube-controller-manager leader-election Endpoints with no
 //!   subsets and no labels, and the kubelet Endpoints (managed by prometheus-operator) whose
 //!   addresses point at a Node.
 //! - `default/web` Ingress: TLS by exact and wildcard host, a rule without paths.
 //! - `node-1`: the node; the `default` namespace with a label and an annotation.
+//! - `default/web-5d4f8`: the ReplicaSet of the `web` pods, controlled by the Deployment `web`.
 
 use serde_json::{Value, json};
 
@@ -227,6 +229,17 @@ pub fn default_namespace() -> Value {
            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
 }
 
+/// The ReplicaSet `web-5d4f8` the `web` pods belong to, controlled by the Deployment `web`.
+pub fn web_replica_set() -> Value {
+    json!({"kind": "ReplicaSet", "apiVersion": "apps/v1",
+           "metadata": {"name": "web-5d4f8", "namespace": "default", "uid": "rs-uid",
+                        "labels": {"app": "web", "pod-template-hash": "5d4f8"},
+                        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                                             "uid": "deploy-uid", "controller": true, "blockOwnerDeletion": true}]},
+           "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}},
+           "status": {"replicas": 2, "readyReplicas": 1}})
+}
+
 /// Every fixture.
 pub fn all() -> Vec<Value> {
     let mut out = vec![
@@ -238,6 +251,7 @@ pub fn all() -> Vec<Value> {
         node(),
         ingress(),
         default_namespace(),
+        web_replica_set(),
     ];
     out.extend(headless());
     out.extend(dual_stack());

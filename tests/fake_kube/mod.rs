@@ -1,7 +1,9 @@
 //! A fake Kubernetes API server on loopback, faithful to the wire behaviour discovery relies on.
 //!
-//! It serves core/v1 pods, services, endpoints, nodes, namespaces, discovery.k8s.io/v1 endpointslices and
-//! networking.k8s.io/v1 ingresses:
+//! It serves core/v1 pods, services, endpoints, nodes, namespaces, discovery.k8s.io/v1
+//! endpointslices, networking.k8s.io/v1 ingresses, apps/v1 replicasets and deployments, and
+//! batch/v1 jobs and cronjobs (discovery watches ReplicaSets and Jobs for `attach_metadata`;
+//! Deployments and CronJobs are served so that a test can change them and see nothing move):
 //! - LIST with `limit`/`continue` pages, items without `kind`, the collection `resourceVersion`;
 //! - WATCH (`watch=1`) as chunked newline-delimited JSON from a `resourceVersion`: ADDED,
 //!   MODIFIED, DELETED, BOOKMARK (only with `allowWatchBookmarks=true`; an empty object of the
@@ -102,7 +104,7 @@ pub struct FakeKube {
 }
 
 /// (resource, API group, list kind, kind, apiVersion) for every kind the fake serves.
-const KINDS: [(&str, &str, &str, &str, &str); 7] = [
+const KINDS: [(&str, &str, &str, &str, &str); 11] = [
     ("pods", "", "PodList", "Pod", "v1"),
     ("services", "", "ServiceList", "Service", "v1"),
     ("endpoints", "", "EndpointsList", "Endpoints", "v1"),
@@ -110,6 +112,10 @@ const KINDS: [(&str, &str, &str, &str, &str); 7] = [
     ("namespaces", "", "NamespaceList", "Namespace", "v1"),
     ("endpointslices", "discovery.k8s.io", "EndpointSliceList", "EndpointSlice", "discovery.k8s.io/v1"),
     ("ingresses", "networking.k8s.io", "IngressList", "Ingress", "networking.k8s.io/v1"),
+    ("replicasets", "apps", "ReplicaSetList", "ReplicaSet", "apps/v1"),
+    ("deployments", "apps", "DeploymentList", "Deployment", "apps/v1"),
+    ("jobs", "batch", "JobList", "Job", "batch/v1"),
+    ("cronjobs", "batch", "CronJobList", "CronJob", "batch/v1"),
 ];
 
 fn resource_of_kind(kind: &str) -> &'static str {

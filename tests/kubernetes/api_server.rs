@@ -13,7 +13,7 @@ fn forbidden_shows_in_state_then_recovers() {
     apply_all(&fake);
     fake.set_forbidden("pods", true);
     let sd = start_sd(&fake, "role: endpoints\nnamespaces: {names: [default]}", test_options());
-    let message = eventually(Duration::from_secs(5), || {
+    let message = eventually(Duration::from_secs(60), || {
         let state = sd.state.snapshot();
         let pods = state.informers.iter().find(|i| i.resource == "pods");
         pods.and_then(|p| p.last_error.clone()).ok_or_else(|| format!("{state:#?}"))
@@ -63,7 +63,7 @@ fn rotated_token_is_used_for_the_next_watch() {
     std::fs::write(&token, "second\n").unwrap();
     fake.set_tokens(Some(vec!["second"]));
     fake.close_watches();
-    eventually(Duration::from_secs(5), || {
+    eventually(Duration::from_secs(60), || {
         let requests = fake.requests();
         let rotated = requests.iter().any(|r| r.is_watch() && r.authorization.as_deref() == Some("Bearer second"));
         if rotated { Ok(()) } else { Err(format!("{requests:#?}")) }
@@ -74,7 +74,7 @@ fn rotated_token_is_used_for_the_next_watch() {
     // A wrong token is a 401 whose Status shows up in the state.
     fake.set_tokens(Some(vec!["third"]));
     fake.close_watches();
-    let error = eventually(Duration::from_secs(5), || {
+    let error = eventually(Duration::from_secs(60), || {
         let state = sd.state.snapshot();
         state.informers.first().and_then(|i| i.last_error.clone()).ok_or_else(|| format!("{state:#?}"))
     });
@@ -117,7 +117,7 @@ fn tls_api_server_with_ca_file_or_kubeconfig() {
 
     // Without the CA the server is not trusted, and the state says so.
     let sd = start_sd(&fake, "role: node", test_options());
-    let error = eventually(Duration::from_secs(5), || {
+    let error = eventually(Duration::from_secs(60), || {
         let state = sd.state.snapshot();
         state.informers.first().and_then(|i| i.last_error.clone()).ok_or_else(|| format!("{state:#?}"))
     });

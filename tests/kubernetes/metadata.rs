@@ -1,5 +1,5 @@
-//! `attach_metadata` (node and namespace labels on targets) and `namespaces`/`selectors`, which
-//! narrow what is listed and watched.
+//! `attach_metadata` (node and namespace labels, the pod owner chain) and `namespaces` and
+//! `selectors`, which narrow what is listed and watched.
 
 use serde_json::json;
 
@@ -70,4 +70,86 @@ fn attach_namespace_metadata() {
     sd.wait("namespace label updated", |groups| {
         groups.iter().any(|g| g.labels.get("__meta_kubernetes_namespace_label_team").map(String::as_str) == Some("web"))
     });
+}
+
+/// A Job `report-1` made by the CronJob `report`, and its pod.
+fn cronjob_objects() -> Vec<serde_json::Value> {
+    let job = json!({"kind": "Job", "apiVersion": "batch/v1",
+        "metadata": {"name": "report-1", "namespace": "default", "uid": "job-uid",
+                     "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "report",
+                                          "uid": "cronjob-uid", "controller": true}]},
+        "spec": {"completions": 1}});
+    let pod = json!({"kind": "Pod", "apiVersion": "v1",
+        "metadata": {"name": "report-1-x9z", "namespace": "default", "uid": "uid-report",
+                     "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "report-1",
+                                          "uid": "job-uid", "controller": true}]},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "report", "image": "example/report:1",
+                 "ports": [{"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]}]},
+        "status": {"phase": "Running", "podIP": "10.1.0.30", "hostIP": "192.168.1.20"}});
+    vec![job, pod]
+}
+
+/// The owner-chain labels of `attach_metadata` (deployment, job, cronjob) on pod targets, and
+/// ReplicaSets and Jobs listed and watched only when asked for.
+#[test]
+fn attach_deployment_job_and_cronjob_metadata() {
+    let fake = FakeKube::start();
+    apply_all(&fake);
+    for object in cronjob_objects() {
+        fake.apply(object);
+    }
+    let owner_labels = |groups: &[promlite::discovery::TargetGroup], source: &str| -> Labels {
+        group(groups, source)
+            .labels
+            .iter()
+            .filter(|(k, _)| {
+                k.ends_with("_deployment_name") || k.ends_with("_job_name") || k.ends_with("_cronjob_name")
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+
+    let plain = start_sd(&fake, "role: pod\nnamespaces: {names: [default]}", test_options()).synced();
+    assert_eq!(owner_labels(&plain, "pod/default/web-0"), Labels::new());
+    assert_eq!(owner_labels(&plain, "pod/default/report-1-x9z"), Labels::new());
+    let listed = |fake: &FakeKube| -> Vec<String> {
+        fake.requests().into_iter().filter(|r| !r.is_watch()).map(|r| r.path).collect()
+    };
+    assert!(listed(&fake).iter().all(|p| !p.contains("replicasets") && !p.contains("jobs")), "{:#?}", listed(&fake));
+
+    let config =
+        "role: pod\nnamespaces: {names: [default]}\nattach_metadata: {deployment: true, job: true, cronjob: true}";
+    let sd = start_sd(&fake, config, test_options());
+    let groups = sd.synced();
+    assert_eq!(owner_labels(&groups, "pod/default/web-0"), meta(&[("pod_deployment_name", "web")]));
+    assert_eq!(
+        owner_labels(&groups, "pod/default/report-1-x9z"),
+        meta(&[("pod_job_name", "report-1"), ("pod_cronjob_name", "report")])
+    );
+    let paths = listed(&fake);
+    for path in ["/apis/apps/v1/namespaces/default/replicasets", "/apis/batch/v1/namespaces/default/jobs"] {
+        assert!(paths.iter().any(|p| p == path), "{path} not listed: {paths:#?}");
+    }
+    // A ReplicaSet handed to another Deployment: the pods' label follows.
+    let mut replica_set = fixtures::web_replica_set();
+    replica_set["metadata"]["ownerReferences"][0]["name"] = json!("web-v2");
+    fake.apply(replica_set);
+    sd.wait("deployment renamed", |groups| {
+        owner_labels(groups, "pod/default/web-0") == meta(&[("pod_deployment_name", "web-v2")])
+    });
+
+    // `job` alone needs no Job object; `cronjob` alone gives only the CronJob.
+    let job_only = start_sd(&fake, "role: pod\nattach_metadata: {job: true}", test_options()).synced();
+    assert_eq!(owner_labels(&job_only, "pod/default/report-1-x9z"), meta(&[("pod_job_name", "report-1")]));
+    let cron_only = start_sd(&fake, "role: pod\nattach_metadata: {cronjob: true}", test_options()).synced();
+    assert_eq!(owner_labels(&cron_only, "pod/default/report-1-x9z"), meta(&[("pod_cronjob_name", "report")]));
+
+    // The endpointslice role attaches the same pod labels (upstream's code; its docs say pod only).
+    let slices = start_sd(&fake, "role: endpointslice\nattach_metadata: {deployment: true}", test_options()).synced();
+    let web = group(&slices, "endpointslice/default/web-abc12");
+    assert!(
+        web.targets
+            .iter()
+            .all(|t| t.get("__meta_kubernetes_pod_deployment_name").map(String::as_str) == Some("web-v2"))
+    );
 }

@@ -1,11 +1,12 @@
 //! Kubernetes discovery against the fake API server (`fake_kube`), a module per behaviour:
 //! - `roles`: the exact target label sets of every role for the fixtures, and the offline
 //!   `Snapshot` building the same;
-//! - `metadata`: `attach_metadata` (node, namespace) and selectors;
+//! - `metadata`: `attach_metadata` (node, namespace, deployment, job, cronjob) and selectors;
 //! - `watch`: watch robustness (add/modify/delete, 410 in-stream and as HTTP, bookmarks,
 //!   chunking, pagination);
 //! - `api_server`: reaching the API server (TLS, kubeconfig, token rotation, 401, 403, 429/5xx,
 //!   Warning headers);
+//! - `upstream_cases`: every case of Prometheus 3.14's role tests, as data in `upstream/*.yaml`;
 //! - `e2e`: through the real binary (a Service + EndpointSlice in the fake API → a real HTTP
 //!   target scraped → `up` queryable; Prometheus's example Kubernetes config yielding the
 //!   expected targets; an empty pool explaining its selector).
@@ -17,6 +18,7 @@ mod api_server;
 mod e2e;
 mod metadata;
 mod roles;
+mod upstream_cases;
 mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,7 +58,7 @@ struct Sd {
 impl Sd {
     /// Waits for published groups satisfying `check`.
     fn wait(&self, what: &str, check: impl Fn(&[TargetGroup]) -> bool) -> Vec<TargetGroup> {
-        eventually(Duration::from_secs(5), || match &*self.groups.lock().unwrap() {
+        eventually(Duration::from_secs(60), || match &*self.groups.lock().unwrap() {
             Some(groups) if check(groups) => Ok(groups.clone()),
             other => Err(format!("{what}: {other:#?}\nstate: {:#?}", self.state.snapshot())),
         })

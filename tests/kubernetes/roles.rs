@@ -111,20 +111,22 @@ fn endpointslice_role_exact_labels() {
     pg_target.extend(container("postgres", "postgres:17", "", "5432", Some("false")));
     assert_targets(pg, vec![pg_target]);
 
-    // Dual stack: both families yield targets; IPv6 in brackets.
-    for (source, family, address) in [("dual-v4", "IPv4", "10.1.2.3:9000"), ("dual-v6", "IPv6", "[fd00::3]:9000")] {
+    // Dual stack (PreferDualStack, IPv4 first): the IPv6 slice would duplicate the IPv4 one's
+    // targets, so its group keeps its labels and has none.
+    for (source, family) in [("dual-v4", "IPv4"), ("dual-v6", "IPv6")] {
         let g = group(&groups, &format!("endpointslice/default/{source}"));
         assert_eq!(g.labels["__meta_kubernetes_endpointslice_address_type"], family);
         assert_eq!(g.labels["__meta_kubernetes_service_name"], "dual");
-        let mut want = labels(&[("__address__", address)]);
-        want.extend(meta(&[
-            ("endpointslice_port_name", "metrics"),
-            ("endpointslice_port_protocol", "TCP"),
-            ("endpointslice_port", "9000"),
-            ("endpointslice_endpoint_conditions_ready", "true"),
-        ]));
-        assert_targets(g, vec![want]);
     }
+    let mut want = labels(&[("__address__", "10.1.2.3:9000")]);
+    want.extend(meta(&[
+        ("endpointslice_port_name", "metrics"),
+        ("endpointslice_port_protocol", "TCP"),
+        ("endpointslice_port", "9000"),
+        ("endpointslice_endpoint_conditions_ready", "true"),
+    ]));
+    assert_targets(group(&groups, "endpointslice/default/dual-v4"), vec![want]);
+    assert_targets(group(&groups, "endpointslice/default/dual-v6"), vec![]);
 }
 
 #[test]
@@ -306,9 +308,13 @@ fn snapshot_matches_live_discovery() {
     let fake = FakeKube::start();
     apply_all(&fake);
     let snapshot = kubernetes::Snapshot::from_objects(&fixtures::all()).unwrap();
-    let attach = promlite::config::AttachMetadata { node: true, namespace: true };
+    let attach =
+        promlite::config::AttachMetadata { node: true, namespace: true, deployment: true, job: true, cronjob: true };
     for role in ["endpointslice", "endpoints", "pod", "service", "node", "ingress"] {
-        let yaml = format!("role: {role}\nattach_metadata: {{node: {0}, namespace: {0}}}", role != "node");
+        let yaml = format!(
+            "role: {role}\nattach_metadata: {{node: {0}, namespace: {0}, deployment: {0}, job: {0}, cronjob: {0}}}",
+            role != "node"
+        );
         let live = start_sd(&fake, &yaml, test_options()).synced();
         let role = promlite::config::load_str(
             &format!("scrape_configs: [{{job_name: x, kubernetes_sd_configs: [{{role: {role}}}]}}]"),

@@ -51,13 +51,13 @@ fn watch_expiry_relists_without_a_gap() {
         let sd = start_sd(&fake, "role: endpointslice", test_options());
         let before: usize = sd.synced().iter().map(|g| g.targets.len()).sum();
         let lists = || fake.requests().iter().filter(|r| r.path.ends_with("/endpointslices") && !r.is_watch()).count();
-        eventually(Duration::from_secs(5), || {
+        eventually(Duration::from_secs(60), || {
             let watching = fake.requests().iter().any(|r| r.is_watch() && r.path.ends_with("/endpointslices"));
             if watching { Ok(()) } else { Err("no watch yet".to_owned()) }
         });
         let lists_before = lists();
         fake.expire(mode);
-        eventually(Duration::from_secs(5), || {
+        eventually(Duration::from_secs(60), || {
             if lists() > lists_before { Ok(()) } else { Err(format!("{mode:?}: no relist; {:#?}", fake.requests())) }
         });
         // The watch works again after the relist, and no publish ever lost the old targets.
@@ -109,7 +109,7 @@ fn bookmarks_chunking_and_pages() {
     };
     let before = last_event();
     let bookmark = fake.bookmark().to_string();
-    eventually(Duration::from_secs(5), || {
+    eventually(Duration::from_secs(60), || {
         if last_event() != before {
             Ok(())
         } else {
@@ -117,7 +117,7 @@ fn bookmarks_chunking_and_pages() {
         }
     });
     fake.close_watches();
-    eventually(Duration::from_secs(5), || {
+    eventually(Duration::from_secs(60), || {
         let requests = fake.requests();
         let rewatch = requests.iter().any(|r| {
             r.is_watch()

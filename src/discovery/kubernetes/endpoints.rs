@@ -67,7 +67,7 @@ pub(crate) fn build(endpoints: &Endpoints, stores: &Stores, attach: &AttachMetad
             group.targets.push(target);
             return;
         };
-        target.extend(pod_labels(&pod));
+        target.extend(pod_labels(&pod, stores, attach));
         add_container_port_labels(&mut target, &pod, port.port, |_| port.protocol.clone());
         let key = (pod.metadata.namespace.clone(), pod.metadata.name.clone());
         seen_pods.entry(key).or_insert_with(|| (pod.clone(), Vec::new())).1.push(port.port);
@@ -85,7 +85,7 @@ pub(crate) fn build(endpoints: &Endpoints, stores: &Stores, attach: &AttachMetad
     }
 
     for (pod, covered) in seen_pods.values() {
-        group.targets.extend(uncovered_port_targets(pod, |port| covered.contains(&port)));
+        group.targets.extend(uncovered_port_targets(pod, stores, attach, |port| covered.contains(&port)));
     }
     group
 }

@@ -5,13 +5,17 @@
 //! conditions (the `conditions_*` labels appear only when the API sets them); a port with no
 //! number gives the bare address. Pod and container labels as in the endpoints role, plus one
 //! target per uncovered container port of each seen pod.
-//! The Service comes from the slice's `kubernetes.io/service-name` label. Slices of both address
-//! families yield targets, as upstream (an IPv6 address is bracketed in `__address__`).
+//! The Service comes from the slice's `kubernetes.io/service-name` label. Of a dual-stack
+//! Service (`ipFamilyPolicy` `PreferDualStack` or `RequireDualStack`), only the slices of its
+//! primary family (the first of `ipFamilies`) yield targets: the others would duplicate them, so
+//! their groups keep their labels and have no targets, as upstream's `nonPrimaryIPFamilySlice`
+//! decides. Without the Service in the store, every slice yields targets (an IPv6 address is
+//! bracketed in `__address__`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::objects::{EndpointSlice, Pod, SliceEndpoint, SlicePort};
+use super::objects::{EndpointSlice, Pod, Service, SliceEndpoint, SlicePort};
 use super::pod::{add_container_port_labels, pod_labels, uncovered_port_targets};
 use super::service::service_labels;
 use super::{Labels, META, Stores, add_namespace_labels, add_node_labels, add_object_meta, join_host_port, sanitize};
@@ -23,6 +27,16 @@ type SeenPod = (Arc<Pod>, Vec<Option<i32>>);
 
 const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
+/// Whether `slice` holds the secondary address family of its dual-stack `service`. The API lets
+/// a Service gain or lose its second family but never change its first.
+fn non_primary_family(service: &Service, slice: &EndpointSlice) -> bool {
+    let dual_stack = matches!(service.spec.ip_family_policy.as_deref(), Some("PreferDualStack" | "RequireDualStack"));
+    match service.spec.ip_families.first() {
+        Some(primary) if dual_stack => *primary != slice.address_type,
+        _ => false,
+    }
+}
+
 /// The slice's target group.
 pub(crate) fn build(slice: &EndpointSlice, stores: &Stores, attach: &AttachMetadata) -> TargetGroup {
     let meta = &slice.metadata;
@@ -31,14 +45,16 @@ pub(crate) fn build(slice: &EndpointSlice, stores: &Stores, attach: &AttachMetad
         (format!("{META}endpointslice_address_type"), slice.address_type.clone()),
     ]);
     add_object_meta(&mut labels, meta, "endpointslice");
-    if let Some(service) =
-        meta.labels.get(SERVICE_NAME_LABEL).and_then(|name| stores.services.get(&meta.namespace, name))
-    {
-        labels.extend(service_labels(&service));
+    let service = meta.labels.get(SERVICE_NAME_LABEL).and_then(|name| stores.services.get(&meta.namespace, name));
+    if let Some(service) = &service {
+        labels.extend(service_labels(service));
     }
     add_namespace_labels(&mut labels, stores, attach, &meta.namespace);
     let mut group =
         TargetGroup { source: format!("endpointslice/{}/{}", meta.namespace, meta.name), targets: Vec::new(), labels };
+    if service.is_some_and(|service| non_primary_family(&service, slice)) {
+        return group;
+    }
 
     let mut seen_pods: BTreeMap<(String, String), SeenPod> = BTreeMap::new();
     let mut add = |address: &str, endpoint: &SliceEndpoint, port: &SlicePort| {
@@ -85,7 +101,7 @@ pub(crate) fn build(slice: &EndpointSlice, stores: &Stores, attach: &AttachMetad
             group.targets.push(target);
             return;
         };
-        target.extend(pod_labels(&pod));
+        target.extend(pod_labels(&pod, stores, attach));
         if let Some(number) = port.port {
             add_container_port_labels(&mut target, &pod, number, |container_port| container_port.protocol.clone());
         }
@@ -102,7 +118,7 @@ pub(crate) fn build(slice: &EndpointSlice, stores: &Stores, attach: &AttachMetad
     }
 
     for (pod, covered) in seen_pods.values() {
-        group.targets.extend(uncovered_port_targets(pod, |port| covered.contains(&Some(port))));
+        group.targets.extend(uncovered_port_targets(pod, stores, attach, |port| covered.contains(&Some(port))));
     }
     group
 }

@@ -3,8 +3,10 @@
 //! [`run`] drives one SD config: it resolves the API server ([`client`]), starts one
 //! [`watch::Reflector`] per resource the role needs and per namespace (endpoints: Endpoints,
 //! Services, Pods; endpointslice: EndpointSlices, Services, Pods; pod: Pods; service: Services;
-//! node: Nodes; ingress: Ingresses; plus Nodes with `attach_metadata.node` and Namespaces with
-//! `attach_metadata.namespace`), waits until every one of them has
+//! node: Nodes; ingress: Ingresses; plus Nodes with `attach_metadata.node`, Namespaces with
+//! `attach_metadata.namespace`, and for the roles with pods ReplicaSets with
+//! `attach_metadata.deployment` and Jobs with `attach_metadata.job` or `.cronjob`), waits until
+//! every one of them has
 //! listed, then publishes the role's target groups and republishes after each batch of events.
 //! Groups are rebuilt from the stores as a whole (an O(targets) pass per batch, batches gathered
 //! for [`WatchOptions::debounce`], at most one rebuild per [`WatchOptions::min_rebuild_interval`]):
@@ -33,12 +35,14 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub use self::client::ClientError;
-use self::objects::{EndpointSlice, Endpoints, Ingress, KubeObject, Namespace, ObjectMeta, Pod, Service};
+use self::objects::{
+    EndpointSlice, Endpoints, Ingress, Job, KubeObject, Namespace, ObjectMeta, Pod, ReplicaSet, Service,
+};
 pub use self::state::{InformerStatus, SdRegistry, SdState, SdStatus};
 use self::watch::{Kind, Notice, Reflector, Store};
 pub use self::watch::{WatchError, WatchOptions};
 use super::TargetGroup;
-use crate::config::{AttachMetadata, KubernetesSdConfig, Role};
+use crate::config::{AttachMetadata, KubernetesSdConfig, NamespaceDiscovery, Role};
 
 type Labels = BTreeMap<String, String>;
 
@@ -108,6 +112,8 @@ pub(crate) struct Stores {
     nodes: Arc<Store<objects::Node>>,
     ingresses: Arc<Store<Ingress>>,
     namespaces: Arc<Store<Namespace>>,
+    replica_sets: Arc<Store<ReplicaSet>>,
+    jobs: Arc<Store<Job>>,
 }
 
 /// A fixed set of API objects, and the target groups each role builds from them exactly as a
@@ -161,6 +167,8 @@ impl Snapshot {
                 "Node" => insert(&stores.nodes, index, object)?,
                 "Ingress" => insert(&stores.ingresses, index, object)?,
                 "Namespace" => insert(&stores.namespaces, index, object)?,
+                "ReplicaSet" => insert(&stores.replica_sets, index, object)?,
+                "Job" => insert(&stores.jobs, index, object)?,
                 kind => return Err(SnapshotError::UnknownKind { index, kind: kind.to_owned() }),
             }
         }
@@ -173,6 +181,17 @@ impl Snapshot {
     }
 }
 
+/// The namespaces to list and watch (upstream's `getNamespaces`): the named ones plus the pod's
+/// own with `own_namespace`; `""` (all) when that leaves none.
+fn watched_namespaces(config: &NamespaceDiscovery, own: Option<String>) -> BTreeSet<String> {
+    let mut namespaces: BTreeSet<String> = config.names.iter().cloned().collect();
+    namespaces.extend(own);
+    if namespaces.is_empty() {
+        namespaces.insert(String::new());
+    }
+    namespaces
+}
+
 /// The resources `role` watches.
 fn kinds(role: Role, attach: &AttachMetadata) -> Vec<Kind> {
     let mut kinds = match role {
@@ -183,8 +202,17 @@ fn kinds(role: Role, attach: &AttachMetadata) -> Vec<Kind> {
         Role::Node => vec![Kind::Node],
         Role::Ingress => vec![Kind::Ingress],
     };
-    if attach.node && matches!(role, Role::Endpoints | Role::EndpointSlice | Role::Pod) {
+    let with_pods = matches!(role, Role::Endpoints | Role::EndpointSlice | Role::Pod);
+    if attach.node && with_pods {
         kinds.push(Kind::Node);
+    }
+    // Upstream's docs name only the pod role, but its endpoints and endpointslice roles attach
+    // the same pod labels and start the same informers.
+    if attach.deployment && with_pods {
+        kinds.push(Kind::ReplicaSet);
+    }
+    if (attach.job || attach.cronjob) && with_pods {
+        kinds.push(Kind::Job);
     }
     if attach.namespace && role != Role::Node {
         kinds.push(Kind::Namespace);
@@ -261,18 +289,11 @@ pub async fn run(
         Err(error) => return fail(error.to_string()),
     };
     state.set_api_server(client.base.as_str());
-    let mut namespaces: BTreeSet<String> = config.namespaces.names.iter().cloned().collect();
-    if config.namespaces.own_namespace {
-        match client::own_namespace() {
-            Ok(own) => {
-                namespaces.insert(own);
-            }
-            Err(error) => return fail(error.to_string()),
-        }
-    }
-    if namespaces.is_empty() {
-        namespaces.insert(String::new());
-    }
+    let own = match config.namespaces.own_namespace.then(client::own_namespace).transpose() {
+        Ok(own) => own,
+        Err(error) => return fail(error.to_string()),
+    };
+    let namespaces = watched_namespaces(&config.namespaces, own);
 
     let stores = Stores::default();
     let (notify, mut notices) = mpsc::unbounded_channel();
@@ -300,6 +321,8 @@ pub async fn run(
                 Kind::Node => spawner.spawn(kind, namespace, &stores.nodes),
                 Kind::Ingress => spawner.spawn(kind, namespace, &stores.ingresses),
                 Kind::Namespace => spawner.spawn(kind, namespace, &stores.namespaces),
+                Kind::ReplicaSet => spawner.spawn(kind, namespace, &stores.replica_sets),
+                Kind::Job => spawner.spawn(kind, namespace, &stores.jobs),
             }
         }
     }
@@ -350,5 +373,21 @@ mod tests {
         assert_eq!(sanitize("ünï"), "_n_");
         assert_eq!(join_host_port("10.0.0.1", "80"), "10.0.0.1:80");
         assert_eq!(join_host_port("fd00::1", "80"), "[fd00::1]:80");
+    }
+
+    /// Upstream's `TestServiceDiscoveryOwnNamespace` and its pod, endpoints, endpointslice and
+    /// ingress twins run with the pod's namespace `own-ns`; the end-to-end ports of those cases
+    /// (`tests/kubernetes/upstream_cases.rs`) name it, since a test cannot be a pod.
+    #[test]
+    fn own_namespace_joins_the_named_ones_and_all_is_the_default() {
+        let names = |list: &[&str], own_namespace: bool| NamespaceDiscovery {
+            own_namespace,
+            names: list.iter().map(|n| (*n).to_owned()).collect(),
+        };
+        let set = |list: &[&str]| list.iter().map(|n| (*n).to_owned()).collect::<BTreeSet<_>>();
+        assert_eq!(watched_namespaces(&names(&[], true), Some("own-ns".into())), set(&["own-ns"]));
+        assert_eq!(watched_namespaces(&names(&["ns1"], true), Some("own-ns".into())), set(&["ns1", "own-ns"]));
+        assert_eq!(watched_namespaces(&names(&["ns1", "ns2"], false), None), set(&["ns1", "ns2"]));
+        assert_eq!(watched_namespaces(&names(&[], false), None), set(&[""]));
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The address is the node's first address by Prometheus's priority (InternalIP, InternalDNS,
 //! ExternalIP, ExternalDNS, LegacyHostIP, Hostname) with the kubelet port; `instance` is the
-//! node name. A node with no address yields no group (upstream logs and skips it).
+//! node name. Each status condition becomes `node_condition_<type>` (type and status in lower
+//! case). A node with no address yields no group (upstream logs and skips it).
 
 use super::objects::Node;
 use super::{Labels, META, add_object_meta, join_host_port, sanitize};
@@ -21,6 +22,10 @@ pub(crate) fn build(node: &Node) -> Option<TargetGroup> {
         return None;
     };
     let mut labels = Labels::from([(format!("{META}node_provider_id"), node.spec.provider_id.clone())]);
+    for condition in &node.status.conditions {
+        let name = sanitize(&condition.kind.to_lowercase());
+        labels.insert(format!("{META}node_condition_{name}"), condition.status.to_lowercase());
+    }
     add_object_meta(&mut labels, &node.metadata, "node");
     let port = node.status.daemon_endpoints.kubelet_endpoint.port.to_string();
     let mut target = Labels::from([

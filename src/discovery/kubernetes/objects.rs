@@ -41,6 +41,13 @@ pub struct ObjectMeta {
     pub owner_references: Vec<OwnerReference>,
 }
 
+impl ObjectMeta {
+    /// The owner with `controller: true`, as apimachinery's `GetControllerOf` finds it.
+    pub fn controller(&self) -> Option<&OwnerReference> {
+        self.owner_references.iter().find(|o| o.controller == Some(true))
+    }
+}
+
 /// One entry of `metadata.ownerReferences`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
@@ -215,6 +222,11 @@ pub struct ServiceSpec {
     /// The requested load balancer IP (deprecated field, still read by Prometheus).
     #[serde(rename = "loadBalancerIP", deserialize_with = "nullable")]
     pub load_balancer_ip: String,
+    /// `SingleStack`, `PreferDualStack` or `RequireDualStack`; absent on old servers.
+    pub ip_family_policy: Option<String>,
+    /// `IPv4` and/or `IPv6`, the primary family first (the API never changes the first).
+    #[serde(deserialize_with = "nullable")]
+    pub ip_families: Vec<String>,
 }
 
 /// A service port.
@@ -380,6 +392,9 @@ pub struct NodeStatus {
     /// Addresses by type.
     #[serde(deserialize_with = "nullable")]
     pub addresses: Vec<NodeAddress>,
+    /// Conditions (`Ready`, `MemoryPressure`, ...).
+    #[serde(deserialize_with = "nullable")]
+    pub conditions: Vec<Condition>,
     /// Where the kubelet listens.
     pub daemon_endpoints: DaemonEndpoints,
 }
@@ -483,6 +498,24 @@ pub struct Namespace {
     pub metadata: ObjectMeta,
 }
 
+/// An apps/v1 ReplicaSet: only its metadata, whose controller names the Deployment
+/// (`attach_metadata.deployment`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ReplicaSet {
+    /// Metadata.
+    pub metadata: ObjectMeta,
+}
+
+/// A batch/v1 Job: only its metadata, whose controller names the CronJob
+/// (`attach_metadata.cronjob`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Job {
+    /// Metadata.
+    pub metadata: ObjectMeta,
+}
+
 /// A `Status` object: the body of API errors and of in-stream `ERROR` events.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
@@ -549,7 +582,7 @@ macro_rules! kube_object {
         }
     )*};
 }
-kube_object!(Pod, Service, Endpoints, EndpointSlice, Node, Ingress, Namespace);
+kube_object!(Pod, Service, Endpoints, EndpointSlice, Node, Ingress, Namespace, ReplicaSet, Job);
 
 #[cfg(test)]
 mod tests {

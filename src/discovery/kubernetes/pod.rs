@@ -1,11 +1,14 @@
 //! The `pod` role (upstream `discovery/kubernetes/pod.go`), and the pod labels the endpoints and
 //! endpointslice roles attach to targets backed by a pod.
 //!
-//! One group per pod (`pod/<namespace>/<name>`), empty while the pod has no IP; one target per
-//! declared container port, or one bare-IP target per container without ports (init containers
-//! included, flagged by `__meta_kubernetes_pod_container_init`).
-
-use std::net::IpAddr;
+//! One group per pod (`pod/<namespace>/<name>`), empty while the pod has no IP, and empty with
+//! `attach_metadata.node` while its node is not among the watched nodes (a node selector filtered
+//! it out); one target per declared container port, or one target per container without ports
+//! addressed by the bare pod IP, as upstream writes it (init containers included, flagged by
+//! `__meta_kubernetes_pod_container_init`).
+//! The owner chain of `attach_metadata`: a pod's controlling ReplicaSet's controlling Deployment
+//! (`pod_deployment_name`), its controlling Job (`pod_job_name`) and that Job's controlling
+//! CronJob (`pod_cronjob_name`); a ReplicaSet or Job not (yet) in its store adds nothing.
 
 use super::objects::{Container, ContainerPort, ContainerStatus, Pod};
 use super::{Labels, META, Stores, add_namespace_labels, add_node_labels, add_object_meta, join_host_port};
@@ -42,7 +45,12 @@ pub(crate) fn add_container_port_labels(
 
 /// One target per container port of a pod seen behind an endpoint that no endpoint port
 /// covered (`covered` says which were), carrying the pod's and the container's labels.
-pub(crate) fn uncovered_port_targets(pod: &Pod, covered: impl Fn(i32) -> bool) -> Vec<Labels> {
+pub(crate) fn uncovered_port_targets(
+    pod: &Pod,
+    stores: &Stores,
+    attach: &AttachMetadata,
+    covered: impl Fn(i32) -> bool,
+) -> Vec<Labels> {
     if pod.status.pod_ip.is_empty() {
         // Starting or evicted: nothing to address.
         return Vec::new();
@@ -60,7 +68,7 @@ pub(crate) fn uncovered_port_targets(pod: &Pod, covered: impl Fn(i32) -> bool) -
                 (format!("{META}pod_container_port_protocol"), container_port.protocol.clone()),
                 (format!("{META}pod_container_init"), is_init.to_string()),
             ]);
-            target.extend(pod_labels(pod));
+            target.extend(pod_labels(pod, stores, attach));
             targets.push(target);
         }
     }
@@ -68,7 +76,7 @@ pub(crate) fn uncovered_port_targets(pod: &Pod, covered: impl Fn(i32) -> bool) -
 }
 
 /// The labels describing a pod, shared by every target it backs.
-pub(crate) fn pod_labels(pod: &Pod) -> Labels {
+pub(crate) fn pod_labels(pod: &Pod, stores: &Stores, attach: &AttachMetadata) -> Labels {
     let mut labels = Labels::new();
     let ready = pod
         .status
@@ -88,13 +96,38 @@ pub(crate) fn pod_labels(pod: &Pod) -> Labels {
         labels.insert(format!("{META}{name}"), value);
     }
     add_object_meta(&mut labels, &pod.metadata, "pod");
-    if let Some(owner) = pod.metadata.owner_references.iter().find(|o| o.controller == Some(true)) {
-        if !owner.kind.is_empty() {
-            labels.insert(format!("{META}pod_controller_kind"), owner.kind.clone());
+    let Some(owner) = pod.metadata.controller() else { return labels };
+    if !owner.kind.is_empty() {
+        labels.insert(format!("{META}pod_controller_kind"), owner.kind.clone());
+    }
+    if !owner.name.is_empty() {
+        labels.insert(format!("{META}pod_controller_name"), owner.name.clone());
+    }
+    let namespace = &pod.metadata.namespace;
+    match owner.kind.as_str() {
+        "ReplicaSet" if attach.deployment => {
+            let replica_set = stores.replica_sets.get(namespace, &owner.name);
+            if let Some(deployment) = replica_set.as_ref().and_then(|rs| rs.metadata.controller())
+                && deployment.kind == "Deployment"
+            {
+                labels.insert(format!("{META}pod_deployment_name"), deployment.name.clone());
+            }
         }
-        if !owner.name.is_empty() {
-            labels.insert(format!("{META}pod_controller_name"), owner.name.clone());
+        "Job" => {
+            // The Job's name needs no lookup; its CronJob needs the Job.
+            if attach.job {
+                labels.insert(format!("{META}pod_job_name"), owner.name.clone());
+            }
+            if attach.cronjob {
+                let job = stores.jobs.get(namespace, &owner.name);
+                if let Some(cronjob) = job.as_ref().and_then(|job| job.metadata.controller())
+                    && cronjob.kind == "CronJob"
+                {
+                    labels.insert(format!("{META}pod_cronjob_name"), cronjob.name.clone());
+                }
+            }
         }
+        _ => {}
     }
     labels
 }
@@ -110,7 +143,11 @@ pub(crate) fn build(pod: &Pod, stores: &Stores, attach: &AttachMetadata) -> Targ
     if pod.status.pod_ip.is_empty() {
         return group;
     }
-    group.labels = pod_labels(pod);
+    // Upstream: a node selector keeps the pod's node out of the store, and so the pod's targets.
+    if attach.node && stores.nodes.get("", &pod.spec.node_name).is_none() {
+        return group;
+    }
+    group.labels = pod_labels(pod, stores, attach);
     group.labels.insert(format!("{META}namespace"), pod.metadata.namespace.clone());
     if attach.node {
         add_node_labels(&mut group.labels, stores, &pod.spec.node_name);
@@ -127,12 +164,9 @@ pub(crate) fn build(pod: &Pod, stores: &Stores, attach: &AttachMetadata) -> Targ
             (format!("{META}pod_container_init"), is_init.to_string()),
         ]);
         if container.ports.is_empty() {
-            // No port: the bare IP, bracketed for IPv6 (RFC 3986 allows no trailing ':').
-            let address = match pod.status.pod_ip.parse::<IpAddr>() {
-                Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => format!("[{v6}]"),
-                _ => pod.status.pod_ip.clone(),
-            };
-            common.insert("__address__".to_owned(), address);
+            // No port: the pod IP as is, an IPv6 one unbracketed too (upstream's pod.go); a
+            // relabeling adds the port.
+            common.insert("__address__".to_owned(), pod.status.pod_ip.clone());
             group.targets.push(common);
             continue;
         }
@@ -182,12 +216,13 @@ mod tests {
 
     #[test]
     fn ports_no_endpoint_covered_become_targets_of_their_own() {
-        let targets = uncovered_port_targets(&pod(), |port| port == 8080);
+        let (stores, attach) = (Stores::default(), AttachMetadata::default());
+        let targets = uncovered_port_targets(&pod(), &stores, &attach, |port| port == 8080);
         let addresses: Vec<_> = targets.iter().map(|t| t["__address__"].as_str()).collect();
         assert_eq!(addresses, ["10.0.0.1:15000"]);
         assert_eq!(targets[0][&format!("{META}pod_container_init")], "true");
         let mut starting = pod();
         starting.status.pod_ip.clear();
-        assert!(uncovered_port_targets(&starting, |_| false).is_empty());
+        assert!(uncovered_port_targets(&starting, &stores, &attach, |_| false).is_empty());
     }
 }

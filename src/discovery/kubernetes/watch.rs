@@ -76,6 +76,8 @@ pub(crate) enum Kind {
     Node,
     Ingress,
     Namespace,
+    ReplicaSet,
+    Job,
 }
 
 impl Kind {
@@ -89,10 +91,13 @@ impl Kind {
             Kind::Node => "nodes",
             Kind::Ingress => "ingresses",
             Kind::Namespace => "namespaces",
+            Kind::ReplicaSet => "replicasets",
+            Kind::Job => "jobs",
         }
     }
 
-    /// The role whose `selectors` entry applies to this kind; namespaces have none.
+    /// The role whose `selectors` entry applies to this kind; namespaces, ReplicaSets and Jobs
+    /// have none (upstream lists them unfiltered).
     pub fn selector_role(self) -> Option<Role> {
         match self {
             Kind::Pod => Some(Role::Pod),
@@ -101,19 +106,27 @@ impl Kind {
             Kind::EndpointSlice => Some(Role::EndpointSlice),
             Kind::Node => Some(Role::Node),
             Kind::Ingress => Some(Role::Ingress),
-            Kind::Namespace => None,
+            Kind::Namespace | Kind::ReplicaSet | Kind::Job => None,
         }
     }
 
-    /// The `role` label of the self-metrics (Prometheus's role names, `namespace` for namespaces).
+    /// The `role` label of the self-metrics: Prometheus's role names, and `namespace`,
+    /// `replicaset` and `job` for the metadata-only kinds (upstream counts no events for them).
     pub fn metric_role(self) -> &'static str {
-        self.selector_role().map_or("namespace", Role::as_str)
+        match self {
+            Kind::Namespace => "namespace",
+            Kind::ReplicaSet => "replicaset",
+            Kind::Job => "job",
+            _ => self.selector_role().map_or("", Role::as_str),
+        }
     }
 
     fn api_prefix(self) -> &'static str {
         match self {
             Kind::EndpointSlice => "apis/discovery.k8s.io/v1/",
             Kind::Ingress => "apis/networking.k8s.io/v1/",
+            Kind::ReplicaSet => "apis/apps/v1/",
+            Kind::Job => "apis/batch/v1/",
             _ => "api/v1/",
         }
     }
@@ -661,5 +674,7 @@ mod tests {
         assert_eq!(Kind::EndpointSlice.path(""), "apis/discovery.k8s.io/v1/endpointslices");
         assert_eq!(Kind::Ingress.path("web"), "apis/networking.k8s.io/v1/namespaces/web/ingresses");
         assert_eq!(Kind::Namespace.metric_role(), "namespace");
+        assert_eq!(Kind::ReplicaSet.path("web"), "apis/apps/v1/namespaces/web/replicasets");
+        assert_eq!(Kind::Job.path(""), "apis/batch/v1/jobs");
     }
 }
