@@ -13,4 +13,5 @@ pub mod http_server;
 pub mod log_format;
 pub mod relabel;
 pub mod remote;
+pub mod rules;
 pub mod scrape;

@@ -46,8 +46,8 @@ use serde_saphyr::Spanned;
 
 pub use self::alerting::{AlertingConfig, AlertmanagerConfig};
 pub use self::duration::{ByteSize, Duration};
-use self::error::position;
 pub use self::error::{ConfigError, Position, Problem};
+pub(crate) use self::error::{from_yaml_error, position};
 pub use self::http_config::{
     Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, ProxyConfig, TlsConfig, TlsVersion,
 };
