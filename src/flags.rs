@@ -100,6 +100,19 @@ pub struct Flags {
     #[arg(long = "query.timeout", value_name = "DURATION", default_value = "2m")]
     pub query_timeout: Duration,
 
+    /// Max time to tolerate prometheus outage for restoring "for" state of alert.
+    #[arg(long = "rules.alert.for-outage-tolerance", value_name = "DURATION", default_value = "1h")]
+    pub for_outage_tolerance: Duration,
+
+    /// Minimum duration between alert and restored "for" state. This is maintained only for
+    /// alerts with configured "for" time greater than grace period.
+    #[arg(long = "rules.alert.for-grace-period", value_name = "DURATION", default_value = "10m")]
+    pub for_grace_period: Duration,
+
+    /// Minimum amount of time to wait before resending an alert to Alertmanager.
+    #[arg(long = "rules.alert.resend-delay", value_name = "DURATION", default_value = "1m")]
+    pub resend_delay: Duration,
+
     /// Maximum number of samples a single query can load into memory.
     #[arg(long = "query.max-samples", value_name = "N", default_value_t = 50_000_000, value_parser = count)]
     pub max_samples: usize,
@@ -229,6 +242,9 @@ impl Flags {
             ("storage.tsdb.retention.size", format!("{}B", self.retention_size.bytes())),
             ("query.lookback-delta", self.lookback_delta.to_string()),
             ("query.timeout", self.query_timeout.to_string()),
+            ("rules.alert.for-outage-tolerance", self.for_outage_tolerance.to_string()),
+            ("rules.alert.for-grace-period", self.for_grace_period.to_string()),
+            ("rules.alert.resend-delay", self.resend_delay.to_string()),
             ("query.max-samples", self.max_samples.to_string()),
             ("query.max-concurrency", self.max_concurrency.to_string()),
             ("storage.remote.read-sample-limit", self.remote_read_sample_limit.to_string()),

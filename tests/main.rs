@@ -13,6 +13,7 @@ mod query_limits;
 mod reload;
 mod remote;
 mod remote_util;
+mod rules;
 mod scrape;
 mod scrape_engine;
 mod self_metrics;

@@ -25,6 +25,13 @@ pub trait Notify: Send + Sync {
     fn send(&self, alerts: Vec<OutgoingAlert>);
 }
 
+/// Where alerts go while promlite has no notifier: nowhere. FIXME(#17): the notifier.
+pub struct NoNotifier;
+
+impl Notify for NoNotifier {
+    fn send(&self, _: Vec<OutgoingAlert>) {}
+}
+
 /// Settings from flags.
 #[derive(Debug, Clone)]
 pub struct RuleOptions {
@@ -282,7 +289,11 @@ async fn run(manager: std::sync::Weak<RuleManager>, group: Arc<Mutex<Group>>) {
 impl RulesView for RuleManager {
     fn rule_groups(&self) -> Vec<RuleGroupSnapshot> {
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        running.groups.iter().map(|r| snapshot(&r.group.lock().unwrap_or_else(PoisonError::into_inner))).collect()
+        let mut groups: Vec<RuleGroupSnapshot> =
+            running.groups.iter().map(|r| snapshot(&r.group.lock().unwrap_or_else(PoisonError::into_inner))).collect();
+        // By file, then name, as upstream's `RuleGroups`.
+        groups.sort_by(|a, b| (&a.file, &a.name).cmp(&(&b.file, &b.name)));
+        groups
     }
 }
 

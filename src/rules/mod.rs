@@ -24,7 +24,7 @@ use promlite_promql::{Engine, QueryOptions, Value};
 use promlite_storage::{Db, Labels};
 
 pub use alerting::{Alert, AlertState, AlertingRule, OutgoingAlert};
-pub use manager::{Notify, RuleManager, RuleOptions};
+pub use manager::{NoNotifier, Notify, RuleManager, RuleOptions, load_rule_files};
 
 /// One sample of a rule's result or output (labels, milliseconds, value).
 pub type Sample = promlite_promql::InstantSample;

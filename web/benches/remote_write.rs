@@ -104,6 +104,7 @@ fn state(db: Db) -> AppState {
         db,
         engine: Arc::new(Engine::new(EngineOptions::default())),
         targets: Arc::new(NoTargets),
+        rules: Arc::new(promlite_web::NoRules),
         options: Arc::new(WebOptions {
             route_prefix: String::new(),
             external_url: "http://localhost:9090".into(),

@@ -78,6 +78,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Scrape and discovery state.
     pub targets: Arc<dyn TargetsView>,
+    /// Rule groups, rules and alerts.
+    pub rules: Arc<dyn RulesView>,
     /// Web settings.
     pub options: Arc<WebOptions>,
     /// The running config as YAML, secrets already redacted.

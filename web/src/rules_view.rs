@@ -78,7 +78,7 @@ pub struct AlertSnapshot {
 
 /// What the web layer may ask of the rule manager.
 pub trait RulesView: Send + Sync {
-    /// Every rule group, in file order, then group order.
+    /// Every rule group, sorted by file, then name.
     fn rule_groups(&self) -> Vec<RuleGroupSnapshot>;
 }
 

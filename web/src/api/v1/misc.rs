@@ -12,20 +12,6 @@ use super::time::parse_time;
 use super::{ApiError, Params};
 use crate::AppState;
 
-pub(crate) async fn rules(params: Params) -> Result<Response, ApiError> {
-    if let Some(kind) = params.get("type")
-        && kind != "alert"
-        && kind != "record"
-    {
-        return Err(ApiError::BadData(format!("invalid parameter \"type\": not supported value {kind:?}")));
-    }
-    Ok(success(&json!({"groups": []}), &[]))
-}
-
-pub(crate) async fn alerts() -> Response {
-    success(&json!({"alerts": []}), &[])
-}
-
 /// Parses with promlite's parser, so that the nesting limit and the error wording are the same
 /// as for queries; `Display`, `prettify` and the JSON encoding of the result then recurse at
 /// most `MAX_DEPTH` levels, within the runtime threads' `QUERY_STACK_SIZE`.

@@ -11,6 +11,7 @@ mod misc;
 mod params;
 mod query;
 mod remote;
+mod rules;
 mod status;
 mod targets;
 mod time;
@@ -42,8 +43,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/status/walreplay", get(status::walreplay))
         .route("/metadata", get(metadata::metadata))
         .route("/targets/metadata", get(metadata::targets_metadata))
-        .route("/rules", get(misc::rules))
-        .route("/alerts", get(misc::alerts))
+        .route("/rules", get(rules::rules))
+        .route("/alerts", get(rules::alerts))
         .route("/query_exemplars", get(misc::query_exemplars).post(misc::query_exemplars))
         .route("/format_query", get(misc::format_query).post(misc::format_query))
         .route("/parse_query", get(misc::parse_query).post(misc::parse_query))

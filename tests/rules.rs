@@ -1,0 +1,161 @@
+//! Recording and alerting rules through the real binary, against Prometheus 2.42 evaluating the
+//! same rule file (the same path, so the same evaluation offset) over the same target.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::remote_util::{External, PROMETHEUS, have};
+use crate::util::{FakeTarget, enc, eventually, get_json, start, write_config};
+
+const RULES: &str = "\
+groups:
+  - name: recording
+    interval: 1s
+    rules:
+      - record: job:temperature:sum
+        expr: sum by (job) (temperature)
+      - record: job:temperature:doubled
+        expr: job:temperature:sum * 2
+        labels:
+          kind: derived
+  - name: alerting
+    interval: 1s
+    rules:
+      - alert: Hot
+        expr: temperature > 20
+        for: 3s
+        labels:
+          severity: page
+        annotations:
+          summary: too hot
+      - alert: Cold
+        expr: temperature < 0
+";
+
+fn config(target: std::net::SocketAddr, rules: &std::path::Path) -> String {
+    format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+         rule_files: ['{}']\n\
+         scrape_configs:\n  - job_name: thermo\n    static_configs:\n      - targets: ['{target}']\n",
+        rules.display()
+    )
+}
+
+fn query(addr: std::net::SocketAddr, q: &str) -> Vec<Value> {
+    let (status, body) = get_json(addr, &format!("/api/v1/query?query={}", enc(q)));
+    assert_eq!(status, 200, "{q}: {body}");
+    body["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+/// The rules API's answer as sent (key order included), with what depends on the moment
+/// (evaluation times and durations, when alerts became active) blanked.
+fn rules_text(addr: std::net::SocketAddr, path: &str) -> String {
+    let response = crate::util::http(addr, "GET", path, None);
+    assert_eq!(response.status, 200, "{}", response.body);
+    let moment = regex::Regex::new(r#""(lastEvaluation|activeAt)":"[^"]*"|"evaluationTime":[0-9.e+-]+"#).unwrap();
+    moment.replace_all(&response.body, "$1-").into_owned()
+}
+
+/// Prometheus 2.42's answer in 3.x's shape: 3.x always writes a recording rule's `labels`
+/// (3.x's labels.Labels is a struct, which `omitempty` does not drop; web/api/v1/api.go).
+fn as_3x(text: String) -> String {
+    let recording = regex::Regex::new(r#"("query":"[^"]*",)("health")"#).unwrap();
+    recording.replace_all(&text, r#"$1"labels":{},$2"#).into_owned()
+}
+
+#[test]
+fn rules_record_and_alert_as_prometheus_does() {
+    if !have(PROMETHEUS) {
+        return;
+    }
+    // Two rooms: one hot (fires after `for`), one mild; the values never change.
+    let target = FakeTarget::start(|_| "temperature{room=\"a\"} 25\ntemperature{room=\"b\"} 15\n".to_owned());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, RULES).unwrap();
+    let config = config(target.addr, &rules);
+    let ours = start(dir.path(), &[&write_config(dir.path(), &config)]);
+    let prom_dir = tempfile::tempdir().unwrap();
+    let theirs = External::prometheus(prom_dir.path(), &config, &[]);
+
+    // Both fire Hot for room a once it has been above 20 for 3 s.
+    for addr in [ours.addr, theirs.addr] {
+        eventually(Duration::from_secs(60), || {
+            let firing = query(addr, r#"ALERTS{alertstate="firing"}"#);
+            if firing.len() == 1 { Ok(()) } else { Err(format!("firing: {firing:?}")) }
+        });
+    }
+    let labels = |addr, q: &str| -> Vec<(Value, String)> {
+        let mut out: Vec<(Value, String)> = query(addr, q)
+            .into_iter()
+            .map(|s| (s["metric"].clone(), s["value"][1].as_str().unwrap().to_owned()))
+            .collect();
+        out.sort_by_key(|(m, _)| m.to_string());
+        out
+    };
+    for q in [
+        "job:temperature:sum",
+        "job:temperature:doubled",
+        r#"ALERTS{alertstate="firing"}"#,
+        "ALERTS_FOR_STATE - ALERTS_FOR_STATE",
+    ] {
+        assert_eq!(labels(ours.addr, q), labels(theirs.addr, q), "{q}");
+    }
+    assert_eq!(labels(ours.addr, "job:temperature:doubled")[0].1, "80");
+
+    // The same evaluation grid: samples land at the same offset within the second.
+    let offsets = |addr| -> Vec<i64> {
+        let series = query(addr, "job:temperature:sum[5s]");
+        let mut out: Vec<i64> = series[0]["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_f64().unwrap() * 1000.0).round() as i64 % 1000)
+            .collect();
+        out.dedup();
+        out
+    };
+    let (our_offsets, their_offsets) = (offsets(ours.addr), offsets(theirs.addr));
+    assert_eq!(our_offsets.len(), 1, "{our_offsets:?}");
+    assert_eq!(our_offsets, their_offsets);
+
+    // The API's shapes, byte for byte, with the moment-dependent values blanked.
+    for path in
+        ["/api/v1/rules", "/api/v1/alerts", "/api/v1/rules?type=record", "/api/v1/rules?type=alert&exclude_alerts=true"]
+    {
+        assert_eq!(rules_text(ours.addr, path), as_3x(rules_text(theirs.addr, path)), "{path}");
+    }
+    for path in ["/api/v1/rules?type=bogus", "/api/v1/rules?group_limit=0", "/api/v1/rules?group_next_token=x"] {
+        assert_eq!(get_json(ours.addr, path), get_json(theirs.addr, path), "{path}");
+    }
+}
+
+#[test]
+fn bad_rule_files_stop_the_start_and_a_bad_reload_keeps_the_running_rules() {
+    let target = FakeTarget::start(|_| "temperature{room=\"a\"} 25\n".to_owned());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: sum(\n").unwrap();
+    let config = write_config(dir.path(), &config(target.addr, &rules));
+    let error = crate::util::start_fails(dir.path(), &[&config]);
+    // The log line is logfmt, which escapes the quotes around the group and rule names.
+    let want = format!("{}: 5:15: group \\\"g\\\", rule 1, \\\"r\\\": could not parse expression", rules.display());
+    assert!(error.contains(&want), "{want}\n{error}");
+
+    std::fs::write(&rules, RULES).unwrap();
+    let server = start(dir.path(), &[&config, "--web.enable-lifecycle"]);
+    eventually(Duration::from_secs(60), || {
+        let n = query(server.addr, "job:temperature:doubled").len();
+        if n == 1 { Ok(()) } else { Err(format!("{n} series")) }
+    });
+    std::fs::write(&rules, "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        bogus: 1\n")
+        .unwrap();
+    let reload = crate::util::http(server.addr, "POST", "/-/reload", None);
+    assert_eq!(reload.status, 500, "{}", reload.body);
+    assert!(reload.body.contains("rules.yml: 6:9:") && reload.body.contains("bogus"), "{}", reload.body);
+    let (_, groups) = get_json(server.addr, "/api/v1/rules");
+    let names: Vec<&str> =
+        groups["data"]["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["recording", "alerting"]);
+}
