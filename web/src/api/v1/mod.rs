@@ -60,6 +60,6 @@ pub(crate) fn ensure_ready(state: &AppState) -> Result<(), envelope::ApiError> {
     if state.ready.load(std::sync::atomic::Ordering::Acquire) {
         Ok(())
     } else {
-        Err(envelope::ApiError::Unavailable("TSDB not ready".to_owned()))
+        Err(envelope::ApiError::NotReady("TSDB not ready".to_owned()))
     }
 }
