@@ -50,8 +50,9 @@ pub(crate) async fn format_query(params: Params) -> Result<Response, ApiError> {
 
 pub(crate) async fn parse_query(params: Params) -> Result<Response, ApiError> {
     let expr = parse(params.get("query").unwrap_or(""))?;
-    let ast =
+    let mut ast =
         serde_json::to_value(&expr).map_err(|err| ApiError::Internal(format!("encoding the syntax tree: {err}")))?;
+    super::ast::translate(&mut ast);
     Ok(success(&ast, &[]))
 }
 

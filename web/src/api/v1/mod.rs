@@ -4,6 +4,7 @@
 //! which merges the URL query with a form body as Go's `ParseForm` does.
 //! FIXME(#4): the admin endpoints need the persistent TSDB; exemplars are not stored.
 
+mod ast;
 mod envelope;
 mod labels;
 mod metadata;
