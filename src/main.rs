@@ -225,6 +225,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         options: Arc::new(WebOptions {
             route_prefix: flags.route_prefix(),
             external_url: flags.external_url(),
+            listen_address: flags.listen_address.clone(),
             enable_lifecycle: flags.enable_lifecycle,
             enable_admin_api: flags.enable_admin_api,
             enable_remote_write_receiver: flags.enable_remote_write_receiver,

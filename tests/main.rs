@@ -3,6 +3,7 @@
 
 mod api;
 mod api_floats;
+mod api_oracle;
 mod cli;
 mod discovery;
 mod fake_kube;

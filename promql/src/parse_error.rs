@@ -226,25 +226,14 @@ pub(crate) fn locate(query: &str, message: String) -> ParseError {
     if let Some(quote) = unterminated {
         return at(quote, message);
     }
-    let end = query.trim_end().len();
-    if message.starts_with("unexpected end of input") {
+    // Prometheus's lexer reports these on reaching the end of the input, trailing whitespace
+    // and comments included (upstream `parse_test.go`: `((1)` at 4, `sum(rate(` at 9).
+    let end = query.len();
+    if message.starts_with("unexpected end of input") || message == "unclosed left parenthesis" {
         return at(end, message);
     }
-    if message == "unclosed left parenthesis" {
-        let mut open = Vec::new();
-        for token in &tokens {
-            match token.text {
-                "(" => open.push(token.offset),
-                ")" => {
-                    open.pop();
-                }
-                _ => {}
-            }
-        }
-        return match open.first() {
-            Some(&offset) => at(offset, message),
-            None => ParseError::new(message),
-        };
+    if message == "no expression found in input" {
+        return at(0, message);
     }
     if let Some(close) = message.strip_prefix("unexpected right parenthesis") {
         let mut depth = 0i32;
@@ -314,7 +303,11 @@ mod tests {
         let err = |q: &str| parse(q).unwrap_err().to_string();
         let table = [
             ("foo{", "1:5: parse error: unexpected end of input inside braces"),
-            ("sum(rate(x[5m])", "1:4: parse error: unclosed left parenthesis"),
+            ("sum(rate(x[5m])", "1:16: parse error: unclosed left parenthesis"),
+            ("sum(\n", "2:1: parse error: unclosed left parenthesis"),
+            ("up + ", "1:6: parse error: unexpected end of input"),
+            ("", "1:1: parse error: no expression found in input"),
+            ("# just a comment\n\n", "1:1: parse error: no expression found in input"),
             ("1)", "1:2: parse error: unexpected right parenthesis ')'"),
             ("up +", "1:5: parse error: unexpected end of input"),
             ("-", "1:2: parse error: unexpected end of input"),

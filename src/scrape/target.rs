@@ -133,6 +133,11 @@ pub fn populate_labels(
         ("__metrics_path__", scrape_config.metrics_path.clone()),
         ("__scrape_interval__", scrape_config.scrape_interval.to_string()),
         ("__scrape_timeout__", scrape_config.scrape_timeout.to_string()),
+        // Prometheus 3 shows the histogram settings among the discovered labels too (3.14
+        // docs/querying/api.md, the dropped target of "Targets"; upstream `scrape/target.go`).
+        ("__convert_classic_histograms_to_nhcb__", scrape_config.convert_classic_histograms_to_nhcb.to_string()),
+        ("__always_scrape_classic_histograms__", scrape_config.always_scrape_classic_histograms.to_string()),
+        ("__scrape_native_histograms__", scrape_config.scrape_native_histograms.to_string()),
     ];
     for (name, value) in defaults {
         if builder.get(name).is_empty() {

@@ -248,7 +248,9 @@ fn prometheus_reads_promlite_through_remote_read_and_answers_as_promlite_does() 
             write(server.addr, vec![series(&[("__name__", "read_by_prometheus"), ("job", job)], &samples)]);
         assert_eq!(status, 204, "{body}");
     }
-    // Prometheus (2.42: its client asks for SAMPLES) holds nothing itself.
+    // Prometheus holds nothing itself. Its 2.42 client sends no accepted_response_types, which
+    // means SAMPLES: it cannot read the streamed answer (whose peer is Prometheus as the
+    // server, in streamed_read).
     let prom_dir = dir.path().join("prometheus");
     std::fs::create_dir(&prom_dir).unwrap();
     let config = format!(
@@ -264,5 +266,20 @@ fn prometheus_reads_promlite_through_remote_read_and_answers_as_promlite_does() 
         assert!(!want.is_empty(), "{query}: promlite has nothing");
         assert_eq!(got, want, "{query}");
         assert!(warnings.is_empty(), "{warnings:?}");
+    }
+    // Not only what promlite answers, but what was pushed: every sample, read back through
+    // Prometheus by a range selector whose window (15 s before the first sample, the last]
+    // holds them all.
+    let path =
+        format!("/api/v1/query?query={}&time={}", crate::util::enc("read_by_prometheus[900s]"), end_ms as f64 / 1000.0);
+    let (status, json) = crate::util::get_json(prometheus.addr, &path);
+    assert_eq!(status, 200, "{json}");
+    let result = json["data"]["result"].as_array().unwrap();
+    let jobs: Vec<&str> = result.iter().map(|s| s["metric"]["job"].as_str().unwrap()).collect();
+    assert_eq!(jobs, ["a", "b"], "{json}");
+    let bits = |points: Vec<(i64, f64)>| points.into_iter().map(|(t, v)| (t, v.to_bits())).collect::<Vec<_>>();
+    for series in result {
+        assert_eq!(series["metric"]["__name__"], "read_by_prometheus");
+        assert_eq!(bits(crate::util::points(&series["values"])), bits(samples.clone()), "{}", series["metric"]);
     }
 }

@@ -2,7 +2,9 @@
 //! remote-write receiver; the same queries are then read back as SAMPLES and as
 //! STREAMED_XOR_CHUNKS, and the frames (decoded with `prompb::read_frames` and the XOR chunk
 //! iterator) must carry exactly the samples of the SAMPLES answer: same series, same labels,
-//! same timestamps and value bits, in order, each once.
+//! same timestamps and value bits, in order, each once (a self-comparison, checked against the
+//! written samples too), and the same as Prometheus 2.42's own streamed answer to the same
+//! requests over the same samples (the peer).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -184,10 +186,11 @@ impl Fixture {
     }
 }
 
-/// Self-comparison: promlite's streamed answer against promlite's SAMPLES answer, anchored on
-/// what was written; `streamed_answer_is_prometheus_streamed_answer` compares with Prometheus.
+/// A self-comparison (promlite's streamed answer against its own SAMPLES answer), anchored to
+/// the written input; the peer comparison is [`streamed_answer_is_prometheus_streamed_answer`]
+/// (no installed Prometheus can read a stream as a client: 2.42's asks for SAMPLES only).
 #[test]
-fn streamed_chunks_carry_exactly_the_samples_answer() {
+fn streamed_chunks_carry_exactly_the_samples_answer_self_comparison() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("prometheus.yml");
     std::fs::write(&config, CONFIG).unwrap();

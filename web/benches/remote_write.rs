@@ -108,6 +108,7 @@ fn state(db: Db) -> AppState {
         options: Arc::new(WebOptions {
             route_prefix: String::new(),
             external_url: "http://localhost:9090".into(),
+            listen_address: "localhost:9090".into(),
             enable_lifecycle: false,
             enable_admin_api: false,
             enable_remote_write_receiver: true,

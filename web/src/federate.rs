@@ -1,6 +1,7 @@
 //! `/federate` (upstream `web/federate.go`): the newest sample of every series matching the
 //! `match[]` selectors, within the lookback delta, in the text format, for a higher-level server
-//! to scrape. External labels are added where a series lacks them; stale series are left out.
+//! to scrape. External labels are added after a series' own labels where it lacks them, and
+//! `instance` always; stale series and nameless ones are left out.
 
 use std::fmt::Write as _;
 use std::time::SystemTime;
@@ -10,7 +11,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use promlite_storage::{LabelsBuilder, METRIC_NAME, is_stale_nan};
+use promlite_storage::{METRIC_NAME, is_stale_nan};
 
 use crate::AppState;
 use crate::api::v1::Params;
@@ -48,27 +49,32 @@ async fn federate(State(state): State<AppState>, params: Params) -> Response {
         if is_stale_nan(last.v) {
             continue;
         }
-        let mut builder = LabelsBuilder::new(&one.labels);
-        for (name, value) in &external {
-            if builder.get(name).is_empty() {
-                builder.set(name.clone(), value.clone());
-            }
+        let name = one.labels.get(METRIC_NAME);
+        if name.is_empty() {
+            continue;
         }
-        let labels = builder.labels();
-        let name = labels.get(METRIC_NAME);
         if name != family {
             family = name.to_owned();
             let _ = writeln!(body, "# TYPE {name} untyped");
         }
+        // The series' own labels in order, then each external label it lacks, in name order,
+        // `instance` among them (empty unless an external label): upstream `federate.go`.
+        let own = one.labels.iter().filter(|l| l.name != METRIC_NAME && !l.value.is_empty());
+        let own = own.map(|l| (l.name.as_str(), l.value.as_str()));
+        let mut added: Vec<(&str, &str)> = external
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .chain((!external.iter().any(|(n, _)| n == "instance")).then_some(("instance", "")))
+            .filter(|(n, _)| one.labels.get(n).is_empty())
+            .collect();
+        added.sort();
         body.push_str(name);
         body.push('{');
-        let mut first = true;
-        for label in labels.iter().filter(|l| l.name != METRIC_NAME) {
-            if !first {
+        for (i, (label, value)) in own.chain(added).enumerate() {
+            if i > 0 {
                 body.push(',');
             }
-            first = false;
-            let _ = write!(body, "{}=\"{}\"", label.name, promlite_storage::escape_label_value(&label.value));
+            let _ = write!(body, "{label}=\"{}\"", promlite_storage::escape_label_value(value));
         }
         let _ = writeln!(body, "}} {} {}", promlite_storage::format_go_g(last.v), last.t);
     }

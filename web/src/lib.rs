@@ -43,8 +43,10 @@ pub use targets_view::{ActiveTarget, DroppedTarget, TargetHealth, TargetMetadata
 pub struct WebOptions {
     /// `--web.route-prefix`, normalised to start with `/` and not end with one (`""` for root).
     pub route_prefix: String,
-    /// `--web.external-url`, used for links.
+    /// `--web.external-url`, used for links and targets' `globalUrl`.
     pub external_url: String,
+    /// `--web.listen-address`: a loopback target on its port is promlite itself.
+    pub listen_address: String,
     /// `--web.enable-lifecycle`.
     pub enable_lifecycle: bool,
     /// `--web.enable-admin-api`.

@@ -13,10 +13,13 @@ use super::{Entry, Format, Parser};
 use crate::config::ScrapeProtocol;
 
 /// The `Accept` header for `protocols` in order of preference, as Prometheus 3 builds it: each
-/// protocol's media type with descending q-values (`0.{n+1}` down to `0.2`), the 1.0.0 text
-/// formats carrying `escaping=<escaping>` (the `metric_name_escaping_scheme`), then `*/*`.
+/// protocol's media type with descending q-values, the 1.0.0 text formats carrying
+/// `escaping=<escaping>` (the `metric_name_escaping_scheme`), then `*/*`. The first q-value is
+/// one more tenth than there are protocols known, however few are offered (upstream
+/// `acceptHeader` counts its `ScrapeProtocolsHeaders`): `0.6` for Prometheus 3's five.
 pub fn accept_header(protocols: &[ScrapeProtocol], escaping: &str) -> String {
-    let mut weight = protocols.len() + 1;
+    // The proto-first default offers every protocol there is.
+    let mut weight = crate::config::DEFAULT_PROTO_FIRST_SCRAPE_PROTOCOLS.len() + 1;
     let mut out = String::with_capacity(64 * (protocols.len() + 1));
     for protocol in protocols {
         out.push_str(protocol.header_value());

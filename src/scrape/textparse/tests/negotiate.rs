@@ -8,10 +8,10 @@ use crate::config::{DEFAULT_PROTO_FIRST_SCRAPE_PROTOCOLS, DEFAULT_SCRAPE_PROTOCO
 fn accept_header_is_prometheus_3s() {
     assert_eq!(
         accept_header(&DEFAULT_SCRAPE_PROTOCOLS, "allow-utf-8"),
-        "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,\
-         application/openmetrics-text;version=0.0.1;q=0.4,\
-         text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,\
-         text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+        "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,\
+         application/openmetrics-text;version=0.0.1;q=0.5,\
+         text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,\
+         text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
     );
     assert_eq!(
         accept_header(&DEFAULT_PROTO_FIRST_SCRAPE_PROTOCOLS, "underscores"),
@@ -23,7 +23,7 @@ fn accept_header_is_prometheus_3s() {
     );
     assert_eq!(
         accept_header(&[ScrapeProtocol::PrometheusText0_0_4], "allow-utf-8"),
-        "text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+        "text/plain;version=0.0.4;q=0.6,*/*;q=0.5"
     );
 }
 

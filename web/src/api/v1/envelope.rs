@@ -20,7 +20,12 @@ pub(crate) enum ApiError {
     /// The query was canceled: 499.
     #[error("{0}")]
     Canceled(String),
-    /// Storage is not ready yet: 503.
+    /// Storage is not ready yet: 503, the status of upstream's readiness gate in front of the API.
+    #[error("{0}")]
+    NotReady(String),
+    /// A disabled API (the admin endpoints): 500, because upstream's `errorUnavailable` has no
+    /// status of its own and takes the default (Prometheus 3.14 `web/api/v1/api.go`,
+    /// `getDefaultErrorCode`; 2.42 answers the same).
     #[error("{0}")]
     Unavailable(String),
     /// A bug: 500.
@@ -35,7 +40,8 @@ impl ApiError {
             ApiError::Execution(_) => ("execution", StatusCode::UNPROCESSABLE_ENTITY),
             ApiError::Timeout(_) => ("timeout", StatusCode::SERVICE_UNAVAILABLE),
             ApiError::Canceled(_) => ("canceled", StatusCode::from_u16(499).expect("499 is a valid status")),
-            ApiError::Unavailable(_) => ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
+            ApiError::NotReady(_) => ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
+            ApiError::Unavailable(_) => ("unavailable", StatusCode::INTERNAL_SERVER_ERROR),
             ApiError::Internal(_) => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
@@ -57,7 +63,7 @@ impl From<promlite_promql::QueryError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (error_type, status) = self.kind();
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
+        if matches!(self, ApiError::Internal(_)) {
             tracing::error!(error = %self, "internal API error");
         }
         let body = serde_json::json!({"status": "error", "errorType": error_type, "error": self.to_string()});

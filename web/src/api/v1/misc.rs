@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::envelope::success;
-use super::time::parse_time;
+use super::time::time_param;
 use super::{ApiError, Params};
 use crate::AppState;
 
@@ -21,11 +21,10 @@ fn parse(query: &str) -> Result<promql_parser::parser::Expr, ApiError> {
 
 pub(crate) async fn query_exemplars(State(_state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     for name in ["start", "end"] {
-        if let Some(text) = params.get(name) {
-            parse_time(text).map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: {err}")))?;
-        }
+        time_param(&params, name, 0)?;
     }
-    parse(params.get("query").unwrap_or(""))?;
+    // Upstream passes this parse error on as it is, not as an invalid `query` parameter.
+    promlite_promql::parse(params.get("query").unwrap_or("")).map_err(ApiError::from)?;
     // FIXME(#4): exemplars are parsed from OpenMetrics but not stored, so there are none to show.
     Ok(success(&json!([]), &[]))
 }
@@ -37,8 +36,9 @@ pub(crate) async fn format_query(params: Params) -> Result<Response, ApiError> {
 
 pub(crate) async fn parse_query(params: Params) -> Result<Response, ApiError> {
     let expr = parse(params.get("query").unwrap_or(""))?;
-    let ast =
+    let mut ast =
         serde_json::to_value(&expr).map_err(|err| ApiError::Internal(format!("encoding the syntax tree: {err}")))?;
+    super::ast::translate(&mut ast);
     Ok(success(&ast, &[]))
 }
 

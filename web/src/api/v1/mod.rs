@@ -4,6 +4,7 @@
 //! which merges the URL query with a form body as Go's `ParseForm` does.
 //! FIXME(#4): the admin endpoints need the persistent TSDB; exemplars are not stored.
 
+mod ast;
 mod envelope;
 mod labels;
 mod metadata;
@@ -61,6 +62,6 @@ pub(crate) fn ensure_ready(state: &AppState) -> Result<(), envelope::ApiError> {
     if state.ready.load(std::sync::atomic::Ordering::Acquire) {
         Ok(())
     } else {
-        Err(envelope::ApiError::Unavailable("TSDB not ready".to_owned()))
+        Err(envelope::ApiError::NotReady("TSDB not ready".to_owned()))
     }
 }

@@ -11,7 +11,7 @@ use promlite_promql::{Engine, QueryOptions, QueryResult, Value};
 use promlite_storage::Labels;
 
 use super::envelope::success_raw;
-use super::time::{parse_duration, parse_time, write_timestamp, write_value};
+use super::time::{parse_duration, parse_time, time_param, write_timestamp, write_value};
 use super::{ApiError, Params};
 use crate::AppState;
 
@@ -22,20 +22,25 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-fn time_param(params: &Params, name: &str, default: Option<i64>) -> Result<i64, ApiError> {
-    match (params.get(name), default) {
-        (Some(text), _) => {
-            parse_time(text).map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: {err}")))
-        }
-        (None, Some(default)) => Ok(default),
-        (None, None) => {
-            Err(ApiError::BadData(format!("invalid parameter {name:?}: cannot parse \"\" to a valid timestamp")))
-        }
+/// A range query's `start` or `end`, which upstream reads with `parseTime` itself: no default,
+/// and no "invalid time value" in its error, unlike the `time_param` of every other endpoint.
+fn range_bound(params: &Params, name: &str) -> Result<i64, ApiError> {
+    parse_time(params.get(name).unwrap_or(""))
+        .map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: {err}")))
+}
+
+/// The engine's `bad_data` errors (the query does not parse, or is of the wrong type for a range
+/// query) come from upstream's `NewInstantQuery`/`NewRangeQuery`, whose errors the API wraps as
+/// an invalid `query` parameter (Prometheus 3.14 `web/api/v1/api.go`, `invalidParamError`).
+fn query_error(err: promlite_promql::QueryError) -> ApiError {
+    if err.error_type() == "bad_data" {
+        return ApiError::BadData(format!("invalid parameter \"query\": {err}"));
     }
+    ApiError::from(err)
 }
 
 pub(crate) async fn instant(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    let time = time_param(&params, "time", Some(now_ms()))?;
+    let time = time_param(&params, "time", now_ms())?;
     let query = params.get("query").unwrap_or("").to_owned();
     let options = query_options(&params)?;
     let engine = engine_for(&state, &params)?;
@@ -44,8 +49,8 @@ pub(crate) async fn instant(State(state): State<AppState>, params: Params) -> Re
 }
 
 pub(crate) async fn range(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    let start = time_param(&params, "start", None)?;
-    let end = time_param(&params, "end", None)?;
+    let start = range_bound(&params, "start")?;
+    let end = range_bound(&params, "end")?;
     if end < start {
         return Err(ApiError::BadData(
             "invalid parameter \"end\": end timestamp must not be before start time".to_owned(),
@@ -122,7 +127,7 @@ where
     if started.elapsed() >= TRIM_AFTER {
         tokio::task::spawn_blocking(promlite_storage::release_free_memory);
     }
-    Ok(result?)
+    result.map_err(query_error)
 }
 
 fn respond(result: &QueryResult) -> Response {

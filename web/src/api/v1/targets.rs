@@ -41,6 +41,76 @@ fn model_duration(d: std::time::Duration) -> String {
     out
 }
 
+/// Upstream's `LocalhostRepresentations`: hosts that only this machine can reach.
+const LOCALHOST: [&str; 3] = ["127.0.0.1", "localhost", "::1"];
+
+/// `host[:port]` split as Go's `net.SplitHostPort`, a missing port being `""`; `None` for what
+/// Go refuses (an unbracketed IPv6 address).
+fn split_host_port(host_port: &str) -> Option<(&str, &str)> {
+    if let Some(bracketed) = host_port.strip_prefix('[') {
+        let (host, rest) = bracketed.split_once(']')?;
+        return match rest {
+            "" => Some((host, "")),
+            _ => Some((host, rest.strip_prefix(':')?)),
+        };
+    }
+    match host_port.matches(':').count() {
+        0 => Some((host_port, "")),
+        1 => host_port.split_once(':'),
+        _ => None,
+    }
+}
+
+/// Go's `net.JoinHostPort`, without a port when it is empty.
+fn join_host_port(host: &str, port: &str) -> String {
+    let host = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
+    if port.is_empty() { host } else { format!("{host}:{port}") }
+}
+
+/// The target's URL as seen from outside this machine (upstream `getGlobalURL`): a loopback
+/// host becomes the external URL's host; when the port is also the one promlite listens on,
+/// the target is promlite itself, so the scheme and port become the external URL's too.
+/// Anything it cannot parse is left as it is.
+fn global_url(scrape_url: &str, listen_address: &str, external_url: &str) -> String {
+    let authority = |url: &str| -> Option<(usize, usize)> {
+        let start = url.find("://")? + 3;
+        let end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
+        let host_start = url[start..end].rfind('@').map_or(start, |i| start + i + 1);
+        Some((host_start, end))
+    };
+    let (Some((host_start, host_end)), Some((ext_start, ext_end))) = (authority(scrape_url), authority(external_url))
+    else {
+        return scrape_url.to_owned();
+    };
+    let Some((host, port)) = split_host_port(&scrape_url[host_start..host_end]) else {
+        return scrape_url.to_owned();
+    };
+    if !LOCALHOST.contains(&host) {
+        return scrape_url.to_owned();
+    }
+    let external_host_port = &external_url[ext_start..ext_end];
+    let own_port = listen_address.rsplit_once(':').map_or("", |(_, port)| port);
+    let (scheme_end, host_port) = if port == own_port {
+        let external_scheme = &external_url[..external_url.find("://").unwrap_or(0)];
+        let scheme_end = scrape_url.find("://").unwrap_or(0);
+        (Some((scheme_end, external_scheme)), external_host_port.to_owned())
+    } else {
+        let Some((external_host, _)) = split_host_port(external_host_port) else { return scrape_url.to_owned() };
+        (None, join_host_port(external_host, port))
+    };
+    let mut out = String::with_capacity(scrape_url.len() + host_port.len());
+    match scheme_end {
+        Some((end, scheme)) => {
+            out.push_str(scheme);
+            out.push_str(&scrape_url[end..host_start]);
+        }
+        None => out.push_str(&scrape_url[..host_start]),
+    }
+    out.push_str(&host_port);
+    out.push_str(&scrape_url[host_end..]);
+    out
+}
+
 pub(crate) async fn targets(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     let wanted = params.get("state").unwrap_or("any").to_lowercase();
     let pool = params.get("scrapePool");
@@ -62,7 +132,7 @@ pub(crate) async fn targets(State(state): State<AppState>, params: Params) -> Re
                     "labels": labels_json(&t.labels),
                     "scrapePool": t.scrape_pool,
                     "scrapeUrl": scrape_url,
-                    "globalUrl": scrape_url,
+                    "globalUrl": global_url(&scrape_url, &state.options.listen_address, &state.options.external_url),
                     "lastError": crate::redact_password_in(&t.last_error, &t.scrape_url),
                     "lastScrape": format_rfc3339(t.last_scrape),
                     "lastScrapeDuration": t.last_scrape_duration.as_secs_f64(),
@@ -105,8 +175,26 @@ pub(crate) async fn scrape_pools(State(state): State<AppState>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::model_duration;
+    use super::{global_url, model_duration};
     use std::time::Duration;
+
+    #[test]
+    fn loopback_targets_get_the_external_host() {
+        let external = "https://prom.example:443/prefix/";
+        let global = |url: &str| global_url(url, "0.0.0.0:9090", external);
+        // Another port on this machine: only the host is known from outside.
+        assert_eq!(global("http://127.0.0.1:9100/metrics"), "http://prom.example:9100/metrics");
+        assert_eq!(global("http://localhost:9100/metrics?x=1"), "http://prom.example:9100/metrics?x=1");
+        assert_eq!(global("http://[::1]:9100/metrics"), "http://prom.example:9100/metrics");
+        assert_eq!(global("http://u:xxxxx@localhost:9100/m"), "http://u:xxxxx@prom.example:9100/m");
+        assert_eq!(global("http://localhost/metrics"), "http://prom.example/metrics");
+        // promlite itself: scheme, host and port from the external URL; the path stays.
+        assert_eq!(global("http://localhost:9090/prefix/metrics"), "https://prom.example:443/prefix/metrics");
+        // Not loopback, or not parseable: unchanged.
+        assert_eq!(global("http://10.0.0.1:9100/metrics"), "http://10.0.0.1:9100/metrics");
+        assert_eq!(global("http://::1:9100/metrics"), "http://::1:9100/metrics");
+        assert_eq!(global_url("http://127.0.0.1:9100/m", ":9090", "http://[fe80::1]:9090/"), "http://[fe80::1]:9100/m");
+    }
 
     #[test]
     fn durations_print_like_prometheus() {

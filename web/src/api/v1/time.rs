@@ -43,6 +43,16 @@ pub(crate) fn parse_time(text: &str) -> Result<i64, TimeParseError> {
     parse_rfc3339(text).ok_or_else(|| TimeParseError::Timestamp { text: text.to_owned() })
 }
 
+/// The time parameter `name` in Unix milliseconds, or `default` when absent. Its error names
+/// the parameter twice, as upstream's `parseTimeParam` wrapped by `invalidParamError` does
+/// (Prometheus 3.14 `web/api/v1/api.go`; 2.42 wrote "Invalid" with a capital).
+pub(crate) fn time_param(params: &super::Params, name: &str, default: i64) -> Result<i64, super::ApiError> {
+    let Some(text) = params.get(name) else { return Ok(default) };
+    parse_time(text).map_err(|err| {
+        super::ApiError::BadData(format!("invalid parameter {name:?}: invalid time value for '{name}': {err}"))
+    })
+}
+
 /// Parses an API duration (float seconds or `5m`) into milliseconds.
 pub(crate) fn parse_duration(text: &str) -> Result<i64, TimeParseError> {
     if let Ok(secs) = text.parse::<f64>() {
