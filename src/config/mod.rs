@@ -268,7 +268,7 @@ impl Config {
 /// Reads and loads a config file; relative paths inside it are resolved against its directory.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
-    let yaml = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+    let yaml = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read { file: file.clone(), cause })?;
     let dir = path.parent().unwrap_or(Path::new(""));
     load(&yaml, &file, Some(dir))
 }
@@ -313,6 +313,14 @@ fn load(yaml: &str, file: &str, dir: Option<&Path>) -> Result<Config, ConfigErro
     let raw = if is_empty {
         None
     } else {
+        // The document's structure first, as Go's YAML library parses a whole document before
+        // decoding it; else a value that fails to decode (a key indented too far, folded into
+        // the value above it) hides the structure error that made it.
+        if let Err(err) = serde_saphyr::from_str::<serde::de::IgnoredAny>(yaml)
+            && error::is_syntax_error(&err)
+        {
+            return Err(invalid(vec![error::from_yaml_error(&err)]));
+        }
         error::take_deferred();
         let parsed = serde_saphyr::from_str::<Option<RawConfig>>(yaml);
         let deferred = error::take_deferred();
