@@ -180,45 +180,11 @@ pub(crate) fn position<T>(spanned: &serde_saphyr::Spanned<T>) -> Option<Position
     Position::from_location(spanned.referenced)
 }
 
-/// Prometheus section and service-discovery names that promlite recognises but does not model.
-const UNSUPPORTED: [&str; 33] = [
-    "tracing",
-    "otlp",
-    "sigv4",
-    "azuread",
-    "google_iam",
-    "azure_sd_configs",
-    "consul_sd_configs",
-    "digitalocean_sd_configs",
-    "docker_sd_configs",
-    "dockerswarm_sd_configs",
-    "dns_sd_configs",
-    "ec2_sd_configs",
-    "eureka_sd_configs",
-    "gce_sd_configs",
-    "hetzner_sd_configs",
-    "http_sd_configs",
-    "ionos_sd_configs",
-    "kuma_sd_configs",
-    "lightsail_sd_configs",
-    "linode_sd_configs",
-    "marathon_sd_configs",
-    "nerve_sd_configs",
-    "nomad_sd_configs",
-    "oci_sd_configs",
-    "openstack_sd_configs",
-    "outscale_sd_configs",
-    "ovhcloud_sd_configs",
-    "puppetdb_sd_configs",
-    "scaleway_sd_configs",
-    "serverset_sd_configs",
-    "stackit_sd_configs",
-    "triton_sd_configs",
-    "uyuni_sd_configs",
-];
+/// Fields Prometheus has that promlite does not model, besides the service discoveries.
+const UNSUPPORTED_FIELDS: [&str; 3] = ["sigv4", "azuread", "google_iam"];
 
 /// The message for a field Prometheus knows but promlite does not model yet, if `name` is one.
 pub(crate) fn unsupported_hint(name: &str) -> Option<String> {
-    let known = UNSUPPORTED.contains(&name) || name == "vultr_sd_configs";
+    let known = UNSUPPORTED_FIELDS.contains(&name) || super::unsupported::UNSUPPORTED_SD_CONFIGS.contains(&name);
     known.then(|| format!("{name} is not supported by promlite yet"))
 }

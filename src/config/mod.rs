@@ -33,6 +33,7 @@ mod remote;
 mod scrape;
 mod scrape_config_files;
 mod secret;
+mod unsupported;
 mod web_config;
 
 #[cfg(test)]
@@ -340,6 +341,8 @@ fn load(yaml: &str, file: &str, dir: Option<&Path>) -> Result<Config, ConfigErro
         Ok(config)
     } else {
         problems.sort_by_key(|p| p.position);
+        // A scrape config file included twice repeats its problems word for word.
+        problems.dedup();
         Err(invalid(problems))
     }
 }

@@ -17,6 +17,7 @@ use super::http_config::join_dir;
 use super::remote::{RawRemoteReadConfig, RawRemoteWriteConfig, RemoteReadConfig, RemoteWriteConfig};
 use super::scrape::{ScrapeConfig, ScrapeConfigEntry, parse_protocols};
 use super::scrape_config_files::load_scrape_config_files;
+use super::unsupported::{RawOtlpConfig, RawTracingConfig, check_otlp, check_tracing};
 use super::{ByteSize, Config, Duration, GlobalConfig, RuntimeConfig, StorageConfig, list, validate_relabel_configs};
 use crate::relabel::NameValidation;
 
@@ -42,6 +43,10 @@ pub(super) struct RawConfig {
     remote_read: Vec<Spanned<RawRemoteReadConfig>>,
     #[serde(default)]
     alerting: Option<RawAlertingConfig>,
+    #[serde(default)]
+    tracing: Option<Spanned<RawTracingConfig>>,
+    #[serde(default)]
+    otlp: Option<Spanned<RawOtlpConfig>>,
 }
 
 /// `global` as written.
@@ -121,6 +126,12 @@ pub(super) fn resolve(raw: Option<RawConfig>, dir: Option<&Path>, problems: &mut
         }
         None => GlobalConfig::default(),
     };
+    if let Some(tracing) = raw.tracing {
+        check_tracing(tracing, problems);
+    }
+    if let Some(otlp) = raw.otlp {
+        check_otlp(otlp, global.metric_name_validation_scheme, problems);
+    }
     let mut paths = |list: Option<Vec<Spanned<String>>>, what: &str| -> Vec<String> {
         let mut out = Vec::new();
         for path in list.unwrap_or_default() {
@@ -139,19 +150,18 @@ pub(super) fn resolve(raw: Option<RawConfig>, dir: Option<&Path>, problems: &mut
     let scrape_config_files = paths(raw.scrape_config_files, "scrape config file");
 
     let mut scrape_configs: Vec<ScrapeConfig> = Vec::with_capacity(raw.scrape_configs.len());
+    // Names of every job, resolved or not: a job with a problem still claims its name.
+    let mut job_names: Vec<String> = Vec::with_capacity(raw.scrape_configs.len());
     for entry in raw.scrape_configs {
         let at = position(&entry);
-        let Some(scrape_config) = entry.value.resolve(at, &global, dir, problems) else {
-            continue;
-        };
-        if scrape_configs.iter().any(|s| s.job_name == scrape_config.job_name) {
-            problems.push(Problem::new(
-                at,
-                format!("found multiple scrape configs with job name {:?}", scrape_config.job_name),
-            ));
+        let job_name = entry.value.job_name().to_owned();
+        let resolved = entry.value.resolve(at, &global, dir, problems);
+        if !job_name.is_empty() && job_names.contains(&job_name) {
+            problems.push(Problem::new(at, format!("found multiple scrape configs with job name {job_name:?}")));
             continue;
         }
-        scrape_configs.push(scrape_config);
+        job_names.push(job_name);
+        scrape_configs.extend(resolved);
     }
 
     load_scrape_config_files(&scrape_config_files, &global, &mut scrape_configs, problems);

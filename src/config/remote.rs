@@ -43,9 +43,15 @@ fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
         if lower == "authorization" {
             return Err("authorization header must be changed via the basic_auth, authorization, oauth2, sigv4, azuread or google_iam parameter".to_owned());
         }
-        if RESERVED_HEADERS.contains(&lower.as_str()) {
-            return Err(format!("{name} is a reserved header. It must not be changed"));
-        }
+        check_reserved_header(name)?;
+    }
+    Ok(())
+}
+
+/// Refuses a header Prometheus sets itself (upstream `reservedHeaders`), in any case.
+pub(super) fn check_reserved_header(name: &str) -> Result<(), String> {
+    if RESERVED_HEADERS.contains(&name.to_lowercase().as_str()) {
+        return Err(format!("{name} is a reserved header. It must not be changed"));
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ use super::duration::{ByteSize, Duration};
 use super::error::{Position, Problem};
 use super::http_config::{Http2Default, HttpClientConfig, join_dir, raw_with_http_client};
 use super::kubernetes::{KubernetesSdConfig, RawKubernetesSdConfig};
+use super::unsupported::WithUnsupportedSds;
 use super::{GlobalConfig, list, position, validate_relabel_configs};
 use crate::relabel::{NameValidation, RelabelConfig};
 
@@ -398,7 +399,7 @@ raw_with_http_client! {
 /// Deserializes a `scrape_configs` entry, keeping the raw form private.
 #[derive(Deserialize)]
 #[serde(transparent)]
-pub(crate) struct ScrapeConfigEntry(RawScrapeConfig);
+pub(crate) struct ScrapeConfigEntry(WithUnsupportedSds<RawScrapeConfig>);
 
 const ESCAPING_SCHEMES: [&str; 4] = ["allow-utf-8", "underscores", "dots", "values"];
 
@@ -414,6 +415,11 @@ fn parse_name_validation(text: &str) -> Option<Result<NameValidation, String>> {
 }
 
 impl ScrapeConfigEntry {
+    /// The job name as written; empty when absent.
+    pub(crate) fn job_name(&self) -> &str {
+        self.0.value.job_name.as_deref().unwrap_or_default()
+    }
+
     /// Resolves one job against `global`, as `ScrapeConfig.Validate`; every problem found goes
     /// to `problems` and `None` is returned when there was any.
     pub(crate) fn resolve(
@@ -423,8 +429,11 @@ impl ScrapeConfigEntry {
         dir: Option<&Path>,
         problems: &mut Vec<Problem>,
     ) -> Option<ScrapeConfig> {
-        let mut raw = self.0;
+        let WithUnsupportedSds { value: mut raw, sds } = self.0;
         let before = problems.len();
+        for sd in sds {
+            sd.check(problems);
+        }
         let mut report = |message: String| problems.push(Problem::new(at, message));
         let job_name = raw.job_name.take().unwrap_or_default();
         if job_name.is_empty() {
