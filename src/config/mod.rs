@@ -214,6 +214,10 @@ pub struct TsdbConfig {
     /// How far back an out-of-order sample is still accepted; 0 = never.
     #[serde(default)]
     pub out_of_order_time_window: Duration,
+    /// Share of stale series in the head that triggers compacting them early (experimental in
+    /// Prometheus 3.14); 0 = never. Parsed, not acted on.
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub stale_series_compaction_threshold: f64,
     /// Retention overriding the flags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<TsdbRetentionConfig>,
@@ -230,11 +234,29 @@ pub struct TsdbRetentionConfig {
     #[serde(default)]
     pub time: Duration,
     /// Keep at most this many bytes of blocks; 0 = unset.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "retention_size")]
     pub size: ByteSize,
     /// Keep at most this percentage of the disk; 0 = unset.
     #[serde(default)]
     pub percentage: f64,
+}
+
+fn is_zero_f64(value: &f64) -> bool {
+    *value == 0.0
+}
+
+/// A size that Go's units parse would take with its sign, refused as upstream's
+/// `TSDBRetentionConfig.UnmarshalYAML` refuses it, rather than as an unreadable size.
+fn retention_size<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<ByteSize, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    if let Some(magnitude) = text.strip_prefix('-')
+        && magnitude.parse::<ByteSize>().is_ok_and(|size| size.bytes() > 0)
+    {
+        return Err(serde::de::Error::custom(format!(
+            "'storage.tsdb.retention.size' must be greater than or equal to 0, got {text}"
+        )));
+    }
+    text.parse().map_err(serde::de::Error::custom)
 }
 
 /// `storage.tsdb.chunk_encoding`.

@@ -67,7 +67,7 @@ struct RawGlobalConfig {
     query_log_file: Option<String>,
     #[serde(default)]
     scrape_failure_log_file: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list::labels")]
     external_labels: Option<BTreeMap<String, String>>,
     #[serde(default)]
     body_size_limit: Option<ByteSize>,
@@ -236,12 +236,18 @@ fn validate_storage(storage: &StorageConfig) -> Result<(), String> {
     if let Some(retention) = &tsdb.retention
         && !(0.0..=100.0).contains(&retention.percentage)
     {
-        return Err(format!("invalid retention percentage {}: must be between 0 and 100", retention.percentage));
+        return Err(format!(
+            "'storage.tsdb.retention.percentage' must be in the range [0, 100], got {}",
+            retention.percentage
+        ));
     }
     if let Some(encoding) = &tsdb.chunk_encoding
         && !matches!(encoding.floats.as_str(), "" | "xor" | "xor2")
     {
-        return Err(format!("invalid chunk_encoding floats {:?}: must be one of \"xor\" or \"xor2\"", encoding.floats));
+        return Err(format!(
+            "'storage.tsdb.chunk_encoding.floats' must be 'xor' or 'xor2', or the field must be omitted entirely, got {:?}",
+            encoding.floats
+        ));
     }
     Ok(())
 }
@@ -258,9 +264,8 @@ fn resolve_global(
         None | Some("") | Some("utf8") => NameValidation::Utf8,
         Some("legacy") => NameValidation::Legacy,
         Some(other) => {
-            report(format!(
-                "unknown global name validation method specified, must be either '', 'legacy' or 'utf8', got {other}"
-            ));
+            // `model.ValidationScheme`'s own check, which runs while decoding in Prometheus.
+            report(format!("unrecognized ValidationScheme: {other:?}"));
             NameValidation::Utf8
         }
     };

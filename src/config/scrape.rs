@@ -132,8 +132,12 @@ pub struct StaticConfig {
     #[serde(default)]
     pub targets: Vec<String>,
     /// Labels given to every target of this group.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, deserialize_with = "static_labels", skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+}
+
+fn static_labels<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+    list::labels(deserializer).map(Option::unwrap_or_default)
 }
 
 /// File-based discovery: target groups read from JSON or YAML files (upstream `discovery/file`).
@@ -408,9 +412,8 @@ fn parse_name_validation(text: &str) -> Option<Result<NameValidation, String>> {
         "" => None,
         "utf8" => Some(Ok(NameValidation::Utf8)),
         "legacy" => Some(Ok(NameValidation::Legacy)),
-        other => Some(Err(format!(
-            "unknown scrape config name validation method specified, must be either '', 'legacy' or 'utf8', got {other}"
-        ))),
+        // `model.ValidationScheme`'s own check, which runs while decoding in Prometheus.
+        other => Some(Err(format!("unrecognized ValidationScheme: {other:?}"))),
     }
 }
 
