@@ -3,6 +3,7 @@
 
 mod api;
 mod api_floats;
+mod check_config;
 mod cli;
 mod discovery;
 mod fake_kube;
@@ -17,6 +18,9 @@ mod scrape;
 mod scrape_engine;
 mod tsdb;
 mod tsdb_interop;
+// The upstream config file tables, shared with the unit tests of src/config.
+#[path = "../src/config/tests/upstream_files.rs"]
+mod upstream_files;
 mod util;
 mod web_config;
 mod web_server;
