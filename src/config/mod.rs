@@ -9,8 +9,9 @@
 //!
 //! Modelled: `global`, `runtime`, `rule_files`, `scrape_config_files` (paths only),
 //! `scrape_configs` with `static_configs`, `file_sd_configs` and `kubernetes_sd_configs`,
-//! `remote_write`, `remote_read`, `storage`, `alerting` (parsed, not acted on). Other sections (`tracing`,
-//! `otlp`) and other service discoveries are refused with "… is not supported by promlite yet".
+//! `remote_write`, `remote_read`, `storage`, `alerting` (parsed, not acted on). `tracing`, `otlp`
+//! and other service discoveries are checked as far as Prometheus checks them without running
+//! them, then refused with "… is not supported by promlite yet" (`unsupported.rs`).
 //! Secrets are [`Secret`]s, which [`Config::to_yaml`] shows as `<secret>`; every URL-typed field
 //! is a [`Url`], shown with its password as `xxxxx`.
 //! Invariant: loading never touches the running config; a failed load is only an error value.
@@ -18,7 +19,7 @@
 //! Here: the model's top level ([`Config`], [`GlobalConfig`], `storage`) and the loaders. Beside
 //! it: `raw.rs` (the top level as written and its resolve pass), `scrape_config_files.rs`,
 //! `expand.rs` (`$VAR` in external labels), `list.rs` (serde helpers for lists of sections),
-//! `error.rs`, and one module per section (`scrape.rs`, `remote.rs`, `alerting.rs`,
+//! `error.rs`, `unsupported.rs`, and one module per section (`scrape.rs`, `remote.rs`, `alerting.rs`,
 //! `kubernetes.rs`, `http_config.rs`) holding its model, its raw form and its checks.
 
 mod alerting;
