@@ -79,7 +79,8 @@ fn check_config(files: &[PathBuf]) -> ExitCode {
                 println!("  {jobs} scrape config(s) found\n");
             }
             Err(err) => {
-                println!("  FAILED: {err}\n");
+                // One problem a line, indented like promtool's continuation lines.
+                println!("  FAILED: {}\n", err.to_string().replace('\n', "\n  "));
                 failed = true;
             }
         }
@@ -94,7 +95,8 @@ fn load_config(flags: &Flags) -> anyhow::Result<Option<(Config, PathBuf)>> {
     if flags.config_file.is_none() && !path.exists() {
         return Ok(None);
     }
-    let config = config::load_file(&path).with_context(|| format!("loading config file {}", path.display()))?;
+    // The error names the file (and each problem's line:col) itself.
+    let config = config::load_file(&path).context("loading the config file")?;
     Ok(Some((config, path)))
 }
 

@@ -57,7 +57,9 @@ fn bad_config_file_names_file_line_and_column_and_starts_nothing() {
 
     let missing = dir.path().join("missing.yml");
     let stderr = start_fails(dir.path(), &[&format!("--config.file={}", missing.display())]);
-    assert!(stderr.contains("missing.yml"), "{stderr}");
+    // The path and the reason once each (issue #16 item 5: the reason was repeated as a cause).
+    assert_eq!(stderr.matches("missing.yml").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 mod api;
 mod api_floats;
 mod api_oracle;
+mod check_config;
 mod cli;
 mod discovery;
 mod fake_kube;
@@ -20,6 +21,9 @@ mod scrape_engine;
 mod self_metrics;
 mod tsdb;
 mod tsdb_interop;
+// The upstream config file tables, shared with the unit tests of src/config.
+#[path = "../src/config/tests/upstream_files.rs"]
+mod upstream_files;
 mod util;
 mod web_config;
 mod web_server;

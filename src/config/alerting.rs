@@ -14,6 +14,7 @@ use super::error::Problem;
 use super::http_config::{Http2Default, HttpClientConfig, raw_with_http_client};
 use super::kubernetes::RawKubernetesSdConfig;
 use super::scrape::{FileSdConfig, StaticConfig};
+use super::unsupported::WithUnsupportedSds;
 use super::{Duration, KubernetesSdConfig, list, position, validate_relabel_configs};
 use crate::relabel::{NameValidation, RelabelConfig};
 
@@ -105,7 +106,7 @@ raw_with_http_client! {
 /// Deserializes an `alertmanagers` entry, keeping the raw form private.
 #[derive(Deserialize)]
 #[serde(transparent)]
-pub(crate) struct AlertmanagerEntry(RawAlertmanagerConfig);
+pub(crate) struct AlertmanagerEntry(WithUnsupportedSds<RawAlertmanagerConfig>);
 
 impl RawAlertingConfig {
     /// Applies Prometheus's checks; problems go to `problems`.
@@ -131,8 +132,11 @@ impl AlertmanagerEntry {
         dir: Option<&Path>,
         problems: &mut Vec<Problem>,
     ) -> Option<AlertmanagerConfig> {
-        let mut raw = self.0;
+        let WithUnsupportedSds { value: mut raw, sds } = self.0;
         let before = problems.len();
+        for sd in sds {
+            sd.check(problems);
+        }
         let mut http_client_config = match raw.take_http_client().resolve(Http2Default::Enabled) {
             Ok(http) => http,
             Err(message) => {

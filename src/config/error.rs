@@ -50,13 +50,14 @@ impl Problem {
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{file}: {source}")]
+    /// The file could not be read. The IO error is part of the message and not also a
+    /// `source()`, so a caller printing the cause chain says it once.
+    #[error("{file}: {cause}")]
     Read {
         /// The path as given.
         file: String,
         /// The IO error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file was read but is not a valid configuration.
     #[error("{}", render(file, problems))]
@@ -124,11 +125,39 @@ pub(crate) fn from_yaml_error(err: &serde_saphyr::Error) -> Problem {
         format!("null where a {kind} value is expected (write \"\" for an empty string)")
     } else if raw.starts_with("!!binary scalar is not valid UTF-8") {
         "!!binary value is not valid UTF-8".to_owned()
+    } else if raw.starts_with("invalid !!binary base64") {
+        // Go's YAML library's words, which Prometheus prints.
+        "!!binary value contains invalid base64 data".to_owned()
     } else {
-        raw.escape_debug().to_string().replace("\\\"", "\"").replace("\\'", "'")
+        escape_control(&raw)
     };
     let position = err.location().and_then(Position::from_location);
     Problem::new(position, message)
+}
+
+/// Whether a YAML error is about the document's structure (what the parser found), rather than
+/// about a value not fitting its field.
+pub(crate) fn is_syntax_error(err: &serde_saphyr::Error) -> bool {
+    use serde_saphyr::{Error, ExternalMessageSource};
+    match err.without_snippet() {
+        Error::ExternalMessage { source, .. } => matches!(**source, ExternalMessageSource::Parser(_)),
+        Error::Eof { .. } | Error::MultipleDocuments { .. } | Error::UnknownAnchor { .. } => true,
+        _ => false,
+    }
+}
+
+/// Escapes control characters (a message stays one line) and nothing else: a pattern or value
+/// quoted in a message reads as the user wrote it, backslashes included.
+fn escape_control(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 thread_local! {
@@ -151,45 +180,11 @@ pub(crate) fn position<T>(spanned: &serde_saphyr::Spanned<T>) -> Option<Position
     Position::from_location(spanned.referenced)
 }
 
-/// Prometheus section and service-discovery names that promlite recognises but does not model.
-const UNSUPPORTED: [&str; 33] = [
-    "tracing",
-    "otlp",
-    "sigv4",
-    "azuread",
-    "google_iam",
-    "azure_sd_configs",
-    "consul_sd_configs",
-    "digitalocean_sd_configs",
-    "docker_sd_configs",
-    "dockerswarm_sd_configs",
-    "dns_sd_configs",
-    "ec2_sd_configs",
-    "eureka_sd_configs",
-    "gce_sd_configs",
-    "hetzner_sd_configs",
-    "http_sd_configs",
-    "ionos_sd_configs",
-    "kuma_sd_configs",
-    "lightsail_sd_configs",
-    "linode_sd_configs",
-    "marathon_sd_configs",
-    "nerve_sd_configs",
-    "nomad_sd_configs",
-    "oci_sd_configs",
-    "openstack_sd_configs",
-    "outscale_sd_configs",
-    "ovhcloud_sd_configs",
-    "puppetdb_sd_configs",
-    "scaleway_sd_configs",
-    "serverset_sd_configs",
-    "stackit_sd_configs",
-    "triton_sd_configs",
-    "uyuni_sd_configs",
-];
+/// Fields Prometheus has that promlite does not model, besides the service discoveries.
+const UNSUPPORTED_FIELDS: [&str; 3] = ["sigv4", "azuread", "google_iam"];
 
 /// The message for a field Prometheus knows but promlite does not model yet, if `name` is one.
 pub(crate) fn unsupported_hint(name: &str) -> Option<String> {
-    let known = UNSUPPORTED.contains(&name) || name == "vultr_sd_configs";
+    let known = UNSUPPORTED_FIELDS.contains(&name) || super::unsupported::UNSUPPORTED_SD_CONFIGS.contains(&name);
     known.then(|| format!("{name} is not supported by promlite yet"))
 }

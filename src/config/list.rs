@@ -1,6 +1,10 @@
 //! `deserialize_with` helpers for lists whose entries need a position and whose null entries
-//! must be reported with Prometheus's message instead of failing the parse.
+//! must be reported with Prometheus's message instead of failing the parse, and for label sets.
 
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 
@@ -47,4 +51,45 @@ entry_lists! {
     alertmanagers: super::alerting::AlertmanagerEntry => "empty or null section in alertmanagers";
     alert_relabel_configs: crate::relabel::RelabelConfig => "empty or null alert relabeling rule";
     alertmanager_relabel_configs: crate::relabel::RelabelConfig => "empty or null Alertmanager target relabeling rule";
+}
+
+/// A label set (`external_labels`, a static config's `labels`). A `!!binary` name or value
+/// whose bytes are not UTF-8 is refused as the invalid label name or value it is: Prometheus
+/// keeps the bytes and refuses them as such; a Rust `String` cannot hold them.
+pub(crate) fn labels<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    Option::<Labels>::deserialize(deserializer).map(|labels| labels.map(|l| l.0))
+}
+
+struct Labels(BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for Labels {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(LabelsVisitor)
+    }
+}
+
+struct LabelsVisitor;
+
+impl<'de> Visitor<'de> for LabelsVisitor {
+    type Value = Labels;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a mapping of label names to values")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels, A::Error> {
+        let mut labels = BTreeMap::new();
+        while let Some(name) = map.next_key::<String>().map_err(|err| not_utf8(err, "name"))? {
+            let value = map.next_value::<String>().map_err(|err| not_utf8(err, "value"))?;
+            labels.insert(name, value);
+        }
+        Ok(Labels(labels))
+    }
+}
+
+fn not_utf8<E: serde::de::Error>(err: E, what: &str) -> E {
+    if err.to_string().starts_with("!!binary scalar is not valid UTF-8") {
+        return E::custom(format!("not a valid label {what}: the !!binary value is not UTF-8"));
+    }
+    err
 }

@@ -9,8 +9,9 @@
 //!
 //! Modelled: `global`, `runtime`, `rule_files`, `scrape_config_files` (paths only),
 //! `scrape_configs` with `static_configs`, `file_sd_configs` and `kubernetes_sd_configs`,
-//! `remote_write`, `remote_read`, `storage`, `alerting` (parsed, not acted on). Other sections (`tracing`,
-//! `otlp`) and other service discoveries are refused with "… is not supported by promlite yet".
+//! `remote_write`, `remote_read`, `storage`, `alerting` (parsed, not acted on). `tracing`, `otlp`
+//! and other service discoveries are checked as far as Prometheus checks them without running
+//! them, then refused with "… is not supported by promlite yet" (`unsupported.rs`).
 //! Secrets are [`Secret`]s, which [`Config::to_yaml`] shows as `<secret>`; every URL-typed field
 //! is a [`Url`], shown with its password as `xxxxx`.
 //! Invariant: loading never touches the running config; a failed load is only an error value.
@@ -18,7 +19,7 @@
 //! Here: the model's top level ([`Config`], [`GlobalConfig`], `storage`) and the loaders. Beside
 //! it: `raw.rs` (the top level as written and its resolve pass), `scrape_config_files.rs`,
 //! `expand.rs` (`$VAR` in external labels), `list.rs` (serde helpers for lists of sections),
-//! `error.rs`, and one module per section (`scrape.rs`, `remote.rs`, `alerting.rs`,
+//! `error.rs`, `unsupported.rs`, and one module per section (`scrape.rs`, `remote.rs`, `alerting.rs`,
 //! `kubernetes.rs`, `http_config.rs`) holding its model, its raw form and its checks.
 
 mod alerting;
@@ -33,6 +34,7 @@ mod remote;
 mod scrape;
 mod scrape_config_files;
 mod secret;
+mod unsupported;
 mod web_config;
 
 #[cfg(test)]
@@ -213,6 +215,10 @@ pub struct TsdbConfig {
     /// How far back an out-of-order sample is still accepted; 0 = never.
     #[serde(default)]
     pub out_of_order_time_window: Duration,
+    /// Share of stale series in the head that triggers compacting them early (experimental in
+    /// Prometheus 3.14); 0 = never. Parsed, not acted on.
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub stale_series_compaction_threshold: f64,
     /// Retention overriding the flags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<TsdbRetentionConfig>,
@@ -229,11 +235,29 @@ pub struct TsdbRetentionConfig {
     #[serde(default)]
     pub time: Duration,
     /// Keep at most this many bytes of blocks; 0 = unset.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "retention_size")]
     pub size: ByteSize,
     /// Keep at most this percentage of the disk; 0 = unset.
     #[serde(default)]
     pub percentage: f64,
+}
+
+fn is_zero_f64(value: &f64) -> bool {
+    *value == 0.0
+}
+
+/// A size that Go's units parse would take with its sign, refused as upstream's
+/// `TSDBRetentionConfig.UnmarshalYAML` refuses it, rather than as an unreadable size.
+fn retention_size<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<ByteSize, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    if let Some(magnitude) = text.strip_prefix('-')
+        && magnitude.parse::<ByteSize>().is_ok_and(|size| size.bytes() > 0)
+    {
+        return Err(serde::de::Error::custom(format!(
+            "'storage.tsdb.retention.size' must be greater than or equal to 0, got {text}"
+        )));
+    }
+    text.parse().map_err(serde::de::Error::custom)
 }
 
 /// `storage.tsdb.chunk_encoding`.
@@ -268,7 +292,7 @@ impl Config {
 /// Reads and loads a config file; relative paths inside it are resolved against its directory.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
-    let yaml = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+    let yaml = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read { file: file.clone(), cause })?;
     let dir = path.parent().unwrap_or(Path::new(""));
     load(&yaml, &file, Some(dir))
 }
@@ -313,6 +337,14 @@ fn load(yaml: &str, file: &str, dir: Option<&Path>) -> Result<Config, ConfigErro
     let raw = if is_empty {
         None
     } else {
+        // The document's structure first, as Go's YAML library parses a whole document before
+        // decoding it; else a value that fails to decode (a key indented too far, folded into
+        // the value above it) hides the structure error that made it.
+        if let Err(err) = serde_saphyr::from_str::<serde::de::IgnoredAny>(yaml)
+            && error::is_syntax_error(&err)
+        {
+            return Err(invalid(vec![error::from_yaml_error(&err)]));
+        }
         error::take_deferred();
         let parsed = serde_saphyr::from_str::<Option<RawConfig>>(yaml);
         let deferred = error::take_deferred();
@@ -332,6 +364,8 @@ fn load(yaml: &str, file: &str, dir: Option<&Path>) -> Result<Config, ConfigErro
         Ok(config)
     } else {
         problems.sort_by_key(|p| p.position);
+        // A scrape config file included twice repeats its problems word for word.
+        problems.dedup();
         Err(invalid(problems))
     }
 }

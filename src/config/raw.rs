@@ -17,6 +17,7 @@ use super::http_config::join_dir;
 use super::remote::{RawRemoteReadConfig, RawRemoteWriteConfig, RemoteReadConfig, RemoteWriteConfig};
 use super::scrape::{ScrapeConfig, ScrapeConfigEntry, parse_protocols};
 use super::scrape_config_files::load_scrape_config_files;
+use super::unsupported::{RawOtlpConfig, RawTracingConfig, check_otlp, check_tracing};
 use super::{ByteSize, Config, Duration, GlobalConfig, RuntimeConfig, StorageConfig, list, validate_relabel_configs};
 use crate::relabel::NameValidation;
 
@@ -42,6 +43,10 @@ pub(super) struct RawConfig {
     remote_read: Vec<Spanned<RawRemoteReadConfig>>,
     #[serde(default)]
     alerting: Option<RawAlertingConfig>,
+    #[serde(default)]
+    tracing: Option<Spanned<RawTracingConfig>>,
+    #[serde(default)]
+    otlp: Option<Spanned<RawOtlpConfig>>,
 }
 
 /// `global` as written.
@@ -62,7 +67,7 @@ struct RawGlobalConfig {
     query_log_file: Option<String>,
     #[serde(default)]
     scrape_failure_log_file: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list::labels")]
     external_labels: Option<BTreeMap<String, String>>,
     #[serde(default)]
     body_size_limit: Option<ByteSize>,
@@ -121,6 +126,12 @@ pub(super) fn resolve(raw: Option<RawConfig>, dir: Option<&Path>, problems: &mut
         }
         None => GlobalConfig::default(),
     };
+    if let Some(tracing) = raw.tracing {
+        check_tracing(tracing, problems);
+    }
+    if let Some(otlp) = raw.otlp {
+        check_otlp(otlp, global.metric_name_validation_scheme, problems);
+    }
     let mut paths = |list: Option<Vec<Spanned<String>>>, what: &str| -> Vec<String> {
         let mut out = Vec::new();
         for path in list.unwrap_or_default() {
@@ -139,19 +150,18 @@ pub(super) fn resolve(raw: Option<RawConfig>, dir: Option<&Path>, problems: &mut
     let scrape_config_files = paths(raw.scrape_config_files, "scrape config file");
 
     let mut scrape_configs: Vec<ScrapeConfig> = Vec::with_capacity(raw.scrape_configs.len());
+    // Names of every job, resolved or not: a job with a problem still claims its name.
+    let mut job_names: Vec<String> = Vec::with_capacity(raw.scrape_configs.len());
     for entry in raw.scrape_configs {
         let at = position(&entry);
-        let Some(scrape_config) = entry.value.resolve(at, &global, dir, problems) else {
-            continue;
-        };
-        if scrape_configs.iter().any(|s| s.job_name == scrape_config.job_name) {
-            problems.push(Problem::new(
-                at,
-                format!("found multiple scrape configs with job name {:?}", scrape_config.job_name),
-            ));
+        let job_name = entry.value.job_name().to_owned();
+        let resolved = entry.value.resolve(at, &global, dir, problems);
+        if !job_name.is_empty() && job_names.contains(&job_name) {
+            problems.push(Problem::new(at, format!("found multiple scrape configs with job name {job_name:?}")));
             continue;
         }
-        scrape_configs.push(scrape_config);
+        job_names.push(job_name);
+        scrape_configs.extend(resolved);
     }
 
     load_scrape_config_files(&scrape_config_files, &global, &mut scrape_configs, problems);
@@ -226,12 +236,18 @@ fn validate_storage(storage: &StorageConfig) -> Result<(), String> {
     if let Some(retention) = &tsdb.retention
         && !(0.0..=100.0).contains(&retention.percentage)
     {
-        return Err(format!("invalid retention percentage {}: must be between 0 and 100", retention.percentage));
+        return Err(format!(
+            "'storage.tsdb.retention.percentage' must be in the range [0, 100], got {}",
+            retention.percentage
+        ));
     }
     if let Some(encoding) = &tsdb.chunk_encoding
         && !matches!(encoding.floats.as_str(), "" | "xor" | "xor2")
     {
-        return Err(format!("invalid chunk_encoding floats {:?}: must be one of \"xor\" or \"xor2\"", encoding.floats));
+        return Err(format!(
+            "'storage.tsdb.chunk_encoding.floats' must be 'xor' or 'xor2', or the field must be omitted entirely, got {:?}",
+            encoding.floats
+        ));
     }
     Ok(())
 }
@@ -248,9 +264,8 @@ fn resolve_global(
         None | Some("") | Some("utf8") => NameValidation::Utf8,
         Some("legacy") => NameValidation::Legacy,
         Some(other) => {
-            report(format!(
-                "unknown global name validation method specified, must be either '', 'legacy' or 'utf8', got {other}"
-            ));
+            // `model.ValidationScheme`'s own check, which runs while decoding in Prometheus.
+            report(format!("unrecognized ValidationScheme: {other:?}"));
             NameValidation::Utf8
         }
     };

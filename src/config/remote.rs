@@ -43,9 +43,15 @@ fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
         if lower == "authorization" {
             return Err("authorization header must be changed via the basic_auth, authorization, oauth2, sigv4, azuread or google_iam parameter".to_owned());
         }
-        if RESERVED_HEADERS.contains(&lower.as_str()) {
-            return Err(format!("{name} is a reserved header. It must not be changed"));
-        }
+        check_reserved_header(name)?;
+    }
+    Ok(())
+}
+
+/// Refuses a header Prometheus sets itself (upstream `reservedHeaders`), in any case.
+pub(super) fn check_reserved_header(name: &str) -> Result<(), String> {
+    if RESERVED_HEADERS.contains(&name.to_lowercase().as_str()) {
+        return Err(format!("{name} is a reserved header. It must not be changed"));
     }
     Ok(())
 }
@@ -110,24 +116,25 @@ impl Default for QueueConfig {
 }
 
 impl QueueConfig {
+    /// Upstream's `QueueConfig.Validate`, in its order and words.
     fn validate(&self) -> Result<(), String> {
-        if self.capacity == 0 {
-            return Err("queue_config capacity must be greater than 0".to_owned());
-        }
-        if self.max_samples_per_send == 0 {
-            return Err("queue_config max_samples_per_send must be greater than 0".to_owned());
+        if self.max_shards == 0 {
+            return Err("remote write queue max_shards must be positive".to_owned());
         }
         if self.min_shards == 0 {
-            return Err("queue_config min_shards must be greater than 0".to_owned());
-        }
-        if self.max_shards == 0 {
-            return Err("queue_config max_shards must be greater than 0".to_owned());
+            return Err("remote write queue min_shards must be positive".to_owned());
         }
         if self.min_shards > self.max_shards {
-            return Err("queue_config min_shards must not be greater than max_shards".to_owned());
+            return Err("remote write queue min_shards must not be greater than max_shards".to_owned());
+        }
+        if self.max_samples_per_send == 0 {
+            return Err("remote write queue max_samples_per_send must be positive".to_owned());
+        }
+        if self.capacity == 0 {
+            return Err("remote write queue capacity must be positive".to_owned());
         }
         if self.max_backoff < self.min_backoff {
-            return Err("queue_config max_backoff must not be less than min_backoff".to_owned());
+            return Err("remote write queue max_backoff must not be less than min_backoff".to_owned());
         }
         Ok(())
     }

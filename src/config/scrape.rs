@@ -17,6 +17,7 @@ use super::duration::{ByteSize, Duration};
 use super::error::{Position, Problem};
 use super::http_config::{Http2Default, HttpClientConfig, join_dir, raw_with_http_client};
 use super::kubernetes::{KubernetesSdConfig, RawKubernetesSdConfig};
+use super::unsupported::WithUnsupportedSds;
 use super::{GlobalConfig, list, position, validate_relabel_configs};
 use crate::relabel::{NameValidation, RelabelConfig};
 
@@ -131,8 +132,12 @@ pub struct StaticConfig {
     #[serde(default)]
     pub targets: Vec<String>,
     /// Labels given to every target of this group.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, deserialize_with = "static_labels", skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+}
+
+fn static_labels<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+    list::labels(deserializer).map(Option::unwrap_or_default)
 }
 
 /// File-based discovery: target groups read from JSON or YAML files (upstream `discovery/file`).
@@ -398,7 +403,7 @@ raw_with_http_client! {
 /// Deserializes a `scrape_configs` entry, keeping the raw form private.
 #[derive(Deserialize)]
 #[serde(transparent)]
-pub(crate) struct ScrapeConfigEntry(RawScrapeConfig);
+pub(crate) struct ScrapeConfigEntry(WithUnsupportedSds<RawScrapeConfig>);
 
 const ESCAPING_SCHEMES: [&str; 4] = ["allow-utf-8", "underscores", "dots", "values"];
 
@@ -407,13 +412,17 @@ fn parse_name_validation(text: &str) -> Option<Result<NameValidation, String>> {
         "" => None,
         "utf8" => Some(Ok(NameValidation::Utf8)),
         "legacy" => Some(Ok(NameValidation::Legacy)),
-        other => Some(Err(format!(
-            "unknown scrape config name validation method specified, must be either '', 'legacy' or 'utf8', got {other}"
-        ))),
+        // `model.ValidationScheme`'s own check, which runs while decoding in Prometheus.
+        other => Some(Err(format!("unrecognized ValidationScheme: {other:?}"))),
     }
 }
 
 impl ScrapeConfigEntry {
+    /// The job name as written; empty when absent.
+    pub(crate) fn job_name(&self) -> &str {
+        self.0.value.job_name.as_deref().unwrap_or_default()
+    }
+
     /// Resolves one job against `global`, as `ScrapeConfig.Validate`; every problem found goes
     /// to `problems` and `None` is returned when there was any.
     pub(crate) fn resolve(
@@ -423,8 +432,11 @@ impl ScrapeConfigEntry {
         dir: Option<&Path>,
         problems: &mut Vec<Problem>,
     ) -> Option<ScrapeConfig> {
-        let mut raw = self.0;
+        let WithUnsupportedSds { value: mut raw, sds } = self.0;
         let before = problems.len();
+        for sd in sds {
+            sd.check(problems);
+        }
         let mut report = |message: String| problems.push(Problem::new(at, message));
         let job_name = raw.job_name.take().unwrap_or_default();
         if job_name.is_empty() {

@@ -87,7 +87,7 @@ struct RawWebConfig {
 /// Reads and validates a web configuration file.
 pub fn load_web_config(path: &Path) -> Result<WebConfig, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read { file: file.clone(), cause })?;
     let invalid =
         |message: String| ConfigError::Invalid { file: file.clone(), problems: vec![Problem::new(None, message)] };
     let raw: RawWebConfig = match serde_saphyr::from_str::<Option<RawWebConfig>>(&text) {

@@ -232,9 +232,53 @@ impl<'de> Deserialize<'de> for Regexp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // An explicit null is the empty pattern, as in Prometheus (`regex:` matches only "").
         let pattern = Option::<String>::deserialize(deserializer)?.unwrap_or_default();
-        Regexp::new(&pattern)
-            .map_err(|err| serde::de::Error::custom(format!("error parsing regexp {pattern:?}: {}", first_line(&err))))
+        Regexp::new(&pattern).map_err(|err| serde::de::Error::custom(regexp_error(&pattern, &err)))
     }
+}
+
+/// Go's `regexp/syntax` wording, `error parsing regexp: CODE: `PATTERN``, with the pattern as
+/// the user wrote it (not the anchored, rewritten form the `regex` crate saw).
+fn regexp_error(pattern: &str, err: &regex::Error) -> String {
+    let reason = first_line(err);
+    format!("error parsing regexp: {}: `{pattern}`", go_error_code(&reason).unwrap_or(&reason))
+}
+
+/// The Go RE2 error code for a `regex` crate complaint, where the two mean the same thing.
+/// Complaints without a Go counterpart (Go accepts `a{1,` as literal text, for one) keep the
+/// crate's words.
+fn go_error_code(reason: &str) -> Option<&'static str> {
+    let code = match reason {
+        "unclosed group" => "missing closing )",
+        "unopened group" => "unexpected )",
+        "unclosed character class" => "missing closing ]",
+        "repetition operator missing expression" => "missing argument to repetition operator",
+        "incomplete escape sequence, reached end of pattern prematurely" => "trailing backslash at end of expression",
+        "unrecognized escape sequence"
+        | "invalid escape sequence found in character class"
+        | "backreferences are not supported"
+        | "hexadecimal literal empty"
+        | "invalid hexadecimal digit"
+        | "hexadecimal literal is not a Unicode scalar value" => "invalid escape sequence",
+        "invalid character class range, the start must be <= the end"
+        | "invalid range boundary, must be a literal"
+        | "invalid Unicode character class"
+        | "Unicode property not found"
+        | "Unicode property value not found" => "invalid character class range",
+        "invalid repetition count range, the start must be <= the end" => "invalid repeat count",
+        "empty capture group name" | "invalid capture group character" | "unclosed capture group name" => {
+            "invalid named capture"
+        }
+        "unrecognized flag"
+        | "duplicate flag"
+        | "dangling flag negation operator"
+        | "flag negation operator repeated"
+        | "expected flag but got end of regex" => "invalid or unsupported Perl syntax",
+        _ if reason.starts_with("look-around") => "invalid or unsupported Perl syntax",
+        _ if reason.starts_with("exceed the maximum number of nested") => "expression nests too deeply",
+        _ if reason.starts_with("Compiled regex exceeds size limit") => "expression too large",
+        _ => return None,
+    };
+    Some(code)
 }
 
 impl Serialize for Regexp {
@@ -506,7 +550,15 @@ mod tests {
 
     #[test]
     fn regex_error_names_the_pattern() {
-        insta::assert_snapshot!(check("regex: abc(def"), @r#"error parsing regexp "abc(def": unclosed group"#);
+        insta::assert_snapshot!(check("regex: abc(def"), @"error parsing regexp: missing closing ): `abc(def`");
+        // Backslashes as written, not doubled by quoting.
+        insta::assert_snapshot!(check(r"regex: 'a\d(b'"), @r"error parsing regexp: missing closing ): `a\d(b`");
+        insta::assert_snapshot!(check(r"regex: 'a)'"), @"error parsing regexp: unexpected ): `a)`");
+        insta::assert_snapshot!(check(r"regex: '[a'"), @"error parsing regexp: missing closing ]: `[a`");
+        insta::assert_snapshot!(check(r"regex: '*a'"), @"error parsing regexp: missing argument to repetition operator: `*a`");
+        // As in Go, the anchoring group's `)` is what a trailing backslash escapes.
+        insta::assert_snapshot!(check(r"regex: 'a\'"), @r"error parsing regexp: missing closing ): `a\`");
+        insta::assert_snapshot!(check(r"regex: '(?<!a)b'"), @"error parsing regexp: invalid or unsupported Perl syntax: `(?<!a)b`");
     }
 
     #[test]
