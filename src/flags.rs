@@ -170,8 +170,17 @@ pub enum Command {
 pub enum CheckWhat {
     /// Check that config files are valid; exits 1 when one is not.
     Config {
+        /// Only check the config file's syntax, not the files it refers to (rule files).
+        #[arg(long = "syntax-only")]
+        syntax_only: bool,
         /// The files to check.
         #[arg(required = true, value_name = "CONFIG-FILES")]
+        files: Vec<PathBuf>,
+    },
+    /// Check that rule files are valid; exits 1 when one is not.
+    Rules {
+        /// The files to check.
+        #[arg(required = true, value_name = "RULE-FILES")]
         files: Vec<PathBuf>,
     },
 }

@@ -41,8 +41,15 @@ fn log_inert_flags(flags: &Flags) {
 
 fn main() -> ExitCode {
     let flags = Flags::parse();
-    if let Some(Command::Check { what: flags::CheckWhat::Config { files } }) = &flags.command {
-        return check_config(files);
+    match &flags.command {
+        Some(Command::Check { what: flags::CheckWhat::Config { files, syntax_only } }) => {
+            return check_config(files, *syntax_only);
+        }
+        Some(Command::Check { what: flags::CheckWhat::Rules { files } }) => {
+            let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            return if check_rule_files(&files, "") { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+        }
+        None => {}
     }
     flags::init_logging(&flags);
     log_inert_flags(&flags);
@@ -67,16 +74,28 @@ fn main() -> ExitCode {
     }
 }
 
-/// `promlite check config FILE...`, like `promtool check config`.
-fn check_config(files: &[PathBuf]) -> ExitCode {
+/// `promlite check config [--syntax-only] FILE...`, like `promtool check config`: the config,
+/// then (unless `--syntax-only`) each of its rule files.
+fn check_config(files: &[PathBuf], syntax_only: bool) -> ExitCode {
     let mut failed = false;
     for file in files {
         println!("Checking {}", file.display());
         match config::load_file(file) {
+            Ok(_) if syntax_only => {
+                println!(" SUCCESS: {} is valid prometheus config file syntax\n", file.display());
+            }
             Ok(config) => {
-                println!(" SUCCESS: {} is valid prometheus config file syntax", file.display());
-                let jobs = config.scrape_configs.len();
-                println!("  {jobs} scrape config(s) found\n");
+                let Some(rule_files) = resolve_rule_files(&config.rule_files) else {
+                    println!();
+                    failed = true;
+                    continue;
+                };
+                if !rule_files.is_empty() {
+                    println!("  SUCCESS: {} rule files found", rule_files.len());
+                }
+                println!(" SUCCESS: {} is valid prometheus config file syntax\n", file.display());
+                // promtool indents each rule problem of a config's rule file by five spaces.
+                failed |= !check_rule_files(&rule_files, "     ");
             }
             Err(err) => {
                 // One problem a line, indented like promtool's continuation lines.
@@ -86,6 +105,54 @@ fn check_config(files: &[PathBuf]) -> ExitCode {
         }
     }
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// The files a config's `rule_files` name, as `promtool check config` resolves them: a
+/// pattern matching nothing is fine, a plain path that does not exist is an error (said on
+/// stderr; `None` then).
+fn resolve_rule_files(patterns: &[String]) -> Option<Vec<String>> {
+    let mut files = Vec::new();
+    for pattern in patterns {
+        match promlite::rules::file::expand_rule_files(std::slice::from_ref(pattern)) {
+            Ok(found) if found.is_empty() && !pattern.contains(['*', '?', '[']) => {
+                eprintln!("  FAILED: {pattern:?} does not point to an existing file");
+                return None;
+            }
+            Ok(found) => files.extend(found),
+            Err(err) => {
+                eprintln!("  FAILED: {err}");
+                return None;
+            }
+        }
+    }
+    Some(files)
+}
+
+/// `promlite check rules FILE...` (and the rule files of `check config`), printed as promtool
+/// prints them: `Checking F`, then the rule count or `FAILED:` and each problem on stderr,
+/// prefixed by `indent`. False when a file has a problem.
+fn check_rule_files(files: &[String], indent: &str) -> bool {
+    let templates = promlite::rules::template::engine();
+    let check = |name: &str, text: &str| templates.check(name, text);
+    let mut ok = true;
+    for file in files {
+        println!("Checking {file}");
+        match promlite::rules::file::load(file, &check) {
+            Ok(loaded) => {
+                let rules: usize = loaded.groups.iter().map(|g| g.rules.len()).sum();
+                println!("  SUCCESS: {rules} rules found\n");
+            }
+            Err(errors) => {
+                println!();
+                eprintln!("  FAILED:");
+                for error in errors {
+                    eprintln!("{indent}{error}");
+                }
+                ok = false;
+            }
+        }
+    }
+    ok
 }
 
 /// Loads the config file the flags name, or `./prometheus.yml`; `None` when neither was given

@@ -157,5 +157,51 @@ fn bad_rule_files_stop_the_start_and_a_bad_reload_keeps_the_running_rules() {
     let (_, groups) = get_json(server.addr, "/api/v1/rules");
     let names: Vec<&str> =
         groups["data"]["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["recording", "alerting"]);
+    assert_eq!(names, ["alerting", "recording"], "the old groups, sorted by name as upstream sorts them");
+}
+
+/// `promlite check rules` and the rule files of `promlite check config` say what promtool 2.42
+/// says of the same files: the same exit code, and the same problem lines (3.x's wording
+/// differs from 2.42's only where listed).
+#[test]
+fn check_rules_agrees_with_promtool() {
+    use crate::remote_util::PROMTOOL;
+    if !have(PROMTOOL) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write("good.yml", RULES);
+    write(
+        "bad.yml",
+        "groups:\n  - name: g\n    rules:\n      - record: job:x:sum\n        expr: sum(x\n  - name: g\n    rules:\n      - record: r\n        expr: up\n        for: 1m\n",
+    );
+    write("unknown.yml", "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        fro: 5m\n");
+    write("config.yml", "rule_files: [good.yml, 'none*.yml']\n");
+    write("missing.yml", "rule_files: [nope.yml]\n");
+    let run = |binary: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new(binary).args(args).current_dir(dir.path()).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let ours = crate::util::binary();
+    let theirs = std::path::Path::new(PROMTOOL);
+    // Whole outputs, for files whose every line is the same in 2.42 and 3.x.
+    for args in [
+        ["check", "rules", "good.yml"].as_slice(),
+        &["check", "rules", "bad.yml"],
+        &["check", "config", "config.yml"],
+        &["check", "config", "missing.yml"],
+    ] {
+        assert_eq!(run(&ours, args), run(theirs, args), "{args:?}");
+    }
+    // An unknown field: both fail and name the field at its line.
+    let (code, _, err) = run(&ours, &["check", "rules", "unknown.yml"]);
+    let (their_code, _, their_err) = run(theirs, &["check", "rules", "unknown.yml"]);
+    assert_eq!((code, their_code), (Some(1), Some(1)));
+    assert!(their_err.contains("line 6: field fro not found"), "{their_err}");
+    assert!(err.contains("unknown.yml: 6:") && err.contains("fro"), "{err}");
 }

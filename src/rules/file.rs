@@ -187,10 +187,9 @@ pub fn parse(path: &str, text: &str, check_template: TemplateCheck<'_>) -> Resul
     for spanned_group in raw.groups {
         let group_at = position(&spanned_group);
         let g = spanned_group.value;
-        let (name, name_at) = match &g.name {
-            Some(n) => (n.value.clone(), position(n).or(group_at)),
-            None => (String::new(), group_at),
-        };
+        // Group problems are reported at the group's mapping, as upstream reports them.
+        let name = g.name.as_ref().map(|n| n.value.clone()).unwrap_or_default();
+        let name_at = group_at;
         if name.is_empty() {
             errors.push(error(name_at, None, "Groupname must not be empty".to_owned()));
         }
@@ -343,7 +342,7 @@ mod tests {
             "{}",
             errors[0]
         );
-        assert_eq!(errors[1], "f.yml: 6:11: groupname: \"g1\" is repeated in the same file");
+        assert_eq!(errors[1], "f.yml: 6:5: groupname: \"g1\" is repeated in the same file");
         assert_eq!(
             errors[2],
             "f.yml: 8:17: group \"g1\", rule 1, \"r\": invalid field 'annotations' in recording rule"
