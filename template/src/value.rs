@@ -35,7 +35,6 @@ pub(crate) enum UintTy {
 #[cfg_attr(not(test), expect(dead_code, reason = "typed slices reach templates only in tests today"))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ListTy {
-    Any,
     Float64,
     Int,
     Int64,
@@ -212,7 +211,6 @@ impl Value {
             Value::TimePtr(_) => "*time.Time".into(),
             Value::DurationPtr(_) => "*time.Duration".into(),
             Value::List(l) => match l.ty {
-                ListTy::Any => "[]interface {}",
                 ListTy::Float64 => "[]float64",
                 ListTy::Int => "[]int",
                 ListTy::Int64 => "[]int64",

@@ -1,1 +1,3 @@
-//! Tests across modules.
+//! Tests across modules: upstream's cases as a table, and Go text/template semantics.
+
+mod upstream;
