@@ -74,6 +74,6 @@ pub enum TemplateError {
         /// The template's name.
         name: String,
         /// The execution failure.
-        source: ExecError,
+        source: Box<ExecError>,
     },
 }

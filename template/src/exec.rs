@@ -321,7 +321,10 @@ impl<'a> State<'a> {
     /// float, else int.
     fn ideal_constant(&mut self, node: &'a Arg, n: &Number) -> R<Value> {
         self.at(At::Arg(node));
-        let hex_int = n.text.len() > 2 && n.text.starts_with("0") && n.text[1..].starts_with(['x', 'X']) && !n.text.contains(['p', 'P']);
+        let hex_int = n.text.len() > 2
+            && n.text.starts_with("0")
+            && n.text[1..].starts_with(['x', 'X'])
+            && !n.text.contains(['p', 'P']);
         let rune = n.text.starts_with('\'');
         if let Some(f) = n.float.filter(|_| !hex_int && !rune && n.text.contains(['.', 'e', 'E', 'p', 'P'])) {
             return Ok(Value::Float(f));
@@ -445,7 +448,14 @@ impl<'a> State<'a> {
         }
     }
 
-    fn eval_function(&mut self, dot: &Value, ident: &'a Arg, cmd: At<'a>, args: &'a [Arg], last: Option<Value>) -> R<Value> {
+    fn eval_function(
+        &mut self,
+        dot: &Value,
+        ident: &'a Arg,
+        cmd: At<'a>,
+        args: &'a [Arg],
+        last: Option<Value>,
+    ) -> R<Value> {
         self.at(At::Arg(ident));
         let Arg::Identifier { name, .. } = ident else { unreachable!("eval_function on a non-identifier") };
         if funcs::signature(name).is_none() {
@@ -508,7 +518,7 @@ impl<'a> State<'a> {
         }
         if let Some(last) = last {
             let param = match sig.variadic {
-                Some(v) if num_in - 1 >= num_fixed => v,
+                Some(v) if num_in > num_fixed => v,
                 _ => sig.params[num_in - 1],
             };
             argv.push(self.validate(last, param)?);

@@ -120,7 +120,11 @@ pub(crate) fn call(env: &Env<'_>, name: &str, args: Vec<Value>) -> FuncResult {
         "len" => length(&args[0]),
         "call" => match &args[0] {
             Value::Nil => Err("call of nil".into()),
-            other => Err(format!("non-function {} of type {}", gofmt::sprint(&[other.clone()]), other.type_name())),
+            other => Err(format!(
+                "non-function {} of type {}",
+                gofmt::sprint(std::slice::from_ref(other)),
+                other.type_name()
+            )),
         },
         "print" => Ok(Value::string(&gofmt::sprint(&args))),
         "println" => Ok(Value::string(&gofmt::sprintln(&args))),
@@ -229,10 +233,10 @@ fn eq(a: &Value, others: &[Value]) -> Result<bool, String> {
                     if reflect_kind(a) != reflect_kind(b) {
                         return Err(format!(
                             "non-comparable types {}: {}, {}: {}",
-                            gofmt::sprintf("%s", &[a.clone()]),
+                            gofmt::sprintf("%s", std::slice::from_ref(a)),
                             a.type_name(),
                             b.type_name(),
-                            gofmt::sprint(&[b.clone()])
+                            gofmt::sprint(std::slice::from_ref(b))
                         ));
                     }
                     match (a, b) {
@@ -240,11 +244,13 @@ fn eq(a: &Value, others: &[Value]) -> Result<bool, String> {
                         (Value::Sample(x), Value::Sample(y)) => std::rc::Rc::ptr_eq(x, y),
                         (Value::Histogram(x), Value::Histogram(y)) => std::rc::Rc::ptr_eq(x, y),
                         // Every call of toTime/toDuration returns a new pointer.
-                        (Value::TimePtr(_), Value::TimePtr(_)) | (Value::DurationPtr(_), Value::DurationPtr(_)) => false,
+                        (Value::TimePtr(_), Value::TimePtr(_)) | (Value::DurationPtr(_), Value::DurationPtr(_)) => {
+                            false
+                        }
                         _ => {
                             return Err(format!(
                                 "non-comparable type {}: {}",
-                                gofmt::sprintf("%s", &[b.clone()]),
+                                gofmt::sprintf("%s", std::slice::from_ref(b)),
                                 b.type_name()
                             ));
                         }
@@ -495,7 +501,10 @@ mod tests {
 
     #[test]
     fn escapers_match_go() {
-        assert_eq!(html_escape("<a href=\"x\">'&'</a>\0"), "&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;\u{FFFD}");
+        assert_eq!(
+            html_escape("<a href=\"x\">'&'</a>\0"),
+            "&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;\u{FFFD}"
+        );
         assert_eq!(js_escape("it's <b>=\"\\\n\u{2028}é"), "it\\'s \\u003Cb\\u003E\\u003D\\\"\\\\\\u000A\\u2028é");
     }
 

@@ -282,10 +282,11 @@ fn print_arg(out: &mut String, arg: &Value, verb: char, f: Flags, depth: usize) 
             _ => bad_verb(out, arg, verb),
         };
     }
-    if !f.sharp_v && matches!(verb, 'v' | 's' | 'x' | 'X' | 'q') {
-        if let Some(s) = stringer(arg) {
-            return fmt_string(out, &s, verb, f);
-        }
+    if !f.sharp_v
+        && matches!(verb, 'v' | 's' | 'x' | 'X' | 'q')
+        && let Some(s) = stringer(arg)
+    {
+        return fmt_string(out, &s, verb, f);
     }
     match arg {
         Value::Bool(b) => match verb {
@@ -699,8 +700,16 @@ mod tests {
         let i = Value::int;
         let cases: Vec<(&str, Vec<Value>, &str)> = vec![
             ("%s|%q|%v", vec![s("a"), s("b\n"), s("c")], "a|\"b\\n\"|c"),
-            ("%d|%5d|%-5d|%05d|%x|%X|%#x|%o|%b|%c|%q|%U", vec![i(42); 12], "42|   42|42   |00042|2a|2A|0x2a|52|101010|*|'*'|U+002A"),
-            ("%.2f|%8.3f|%-8.1f|%+.1e|%g|%G", vec![Value::Float(3.14159); 6], "3.14|   3.142|3.1     |+3.1e+00|3.14159|3.14159"),
+            (
+                "%d|%5d|%-5d|%05d|%x|%X|%#x|%o|%b|%c|%q|%U",
+                vec![i(42); 12],
+                "42|   42|42   |00042|2a|2A|0x2a|52|101010|*|'*'|U+002A",
+            ),
+            (
+                "%.2f|%8.3f|%-8.1f|%+.1e|%g|%G",
+                vec![Value::Float(1.23456); 6],
+                "1.23|   1.235|1.2     |+1.2e+00|1.23456|1.23456",
+            ),
             ("%d", vec![Value::Float(3.0)], "%!d(float64=3)"),
             ("%d %d", vec![i(1)], "1 %!d(MISSING)"),
             ("%d", vec![i(1), s("x")], "1%!(EXTRA string=x)"),
@@ -711,7 +720,11 @@ mod tests {
             ("%z", vec![i(1)], "%!z(int=1)"),
             ("%.1s|%5.2s|%x|% x", vec![s("abc"), s("xyz"), s("hi"), s("hi")], "a|   xy|6869|68 69"),
             ("%6.2f%%", vec![Value::Float(99.5)], " 99.50%"),
-            ("%v %s", vec![Value::DurationPtr(1_500_000_000), Value::Int(90_000_000_000, IntTy::Duration)], "1.5s 1m30s"),
+            (
+                "%v %s",
+                vec![Value::DurationPtr(1_500_000_000), Value::Int(90_000_000_000, IntTy::Duration)],
+                "1.5s 1m30s",
+            ),
         ];
         for (format, args, want) in cases {
             assert_eq!(sprintf(format, &args), want, "{format}");

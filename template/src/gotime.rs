@@ -12,8 +12,20 @@ pub(crate) struct Time {
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 
-const MONTHS: [&str; 12] =
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
 const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month 1..=12, day 1..=31).
@@ -213,7 +225,11 @@ enum Chunk {
     Tz,
     /// A zone offset, already rendered for UTC.
     Offset(&'static str),
-    Frac { sep: char, digits: usize, trim: bool },
+    Frac {
+        sep: char,
+        digits: usize,
+        trim: bool,
+    },
 }
 
 /// Splits `layout` into literal text, the next layout element, and the rest (Go's

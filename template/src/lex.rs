@@ -212,7 +212,8 @@ impl Lexer<'_> {
     }
 
     fn emit(&mut self, kind: Kind) -> Token {
-        let token = Token { kind, pos: self.start, val: self.input[self.start..self.pos].to_owned(), line: self.start_line };
+        let token =
+            Token { kind, pos: self.start, val: self.input[self.start..self.pos].to_owned(), line: self.start_line };
         self.start = self.pos;
         self.start_line = self.line;
         token
@@ -616,6 +617,9 @@ mod tests {
 
     #[test]
     fn comment_is_dropped() {
-        assert_eq!(kinds("x{{/* c */}}y"), [(Kind::Text, "x".into()), (Kind::Text, "y".into()), (Kind::Eof, "".into())]);
+        assert_eq!(
+            kinds("x{{/* c */}}y"),
+            [(Kind::Text, "x".into()), (Kind::Text, "y".into()), (Kind::Eof, "".into())]
+        );
     }
 }

@@ -182,7 +182,7 @@ impl<'a> Expander<'a> {
             .map_err(|source| TemplateError::Parse { name: name.to_owned(), source })?;
         let env = funcs::Env { query: self.query, now_ms: self.eval_time_ms, external_url: &self.external_url };
         exec::execute(&set, &env, self.missing_key, data)
-            .map_err(|source| TemplateError::Exec { name: name.to_owned(), source })
+            .map_err(|source| TemplateError::Exec { name: name.to_owned(), source: Box::new(source) })
     }
 }
 

@@ -368,7 +368,8 @@ impl Parser<'_> {
         match self.trees.get(name) {
             Some(old) if !empty(&old.root) => {
                 if !empty(&root) {
-                    return self.errorf(format!("template: multiple definition of template {}", crate::gofmt::quote(name)));
+                    return self
+                        .errorf(format!("template: multiple definition of template {}", crate::gofmt::quote(name)));
                 }
             }
             _ => {
@@ -381,7 +382,8 @@ impl Parser<'_> {
     /// Runs `body` as a separate tree (a `define` or `block`): own buffer, variables, range depth.
     fn sub_tree<T>(&mut self, body: impl FnOnce(&mut Self) -> Parsed<T>) -> Parsed<T> {
         let empty = Token { kind: Kind::Eof, pos: 0, val: String::new(), line: 0 };
-        let buf = std::mem::replace(&mut self.buf, Buffer { token: [empty.clone(), empty.clone(), empty], peek_count: 0 });
+        let buf =
+            std::mem::replace(&mut self.buf, Buffer { token: [empty.clone(), empty.clone(), empty], peek_count: 0 });
         let vars = std::mem::replace(&mut self.vars, vec!["$".to_owned()]);
         let range_depth = std::mem::replace(&mut self.range_depth, 0);
         let result = body(self);
@@ -464,7 +466,11 @@ impl Parser<'_> {
                 if self.range_depth == 0 {
                     return self.errorf(format!("{{{{{word}}}}} outside {{{{range}}}}"));
                 }
-                if token.kind == Kind::Break { Node::Break { pos: token.pos } } else { Node::Continue { pos: token.pos } }
+                if token.kind == Kind::Break {
+                    Node::Break { pos: token.pos }
+                } else {
+                    Node::Continue { pos: token.pos }
+                }
             }
             Kind::Else => {
                 let peek = self.peek_non_space();
@@ -635,8 +641,10 @@ impl Parser<'_> {
             return self.errorf(format!("missing value for {context}"));
         }
         for (i, cmd) in pipe.cmds.iter().enumerate().skip(1) {
-            if matches!(cmd.args[0], Arg::Bool { .. } | Arg::Dot { .. } | Arg::Nil { .. } | Arg::Number { .. } | Arg::String { .. })
-            {
+            if matches!(
+                cmd.args[0],
+                Arg::Bool { .. } | Arg::Dot { .. } | Arg::Nil { .. } | Arg::Number { .. } | Arg::String { .. }
+            ) {
                 return self.errorf(format!("non executable command in pipeline stage {}", i + 1));
             }
         }
@@ -758,7 +766,10 @@ mod tests {
         assert_eq!(err("{{ 1 | 2 }}"), "template: t:1: non executable command in pipeline stage 2");
         assert_eq!(err("\n\n{{ ) }}"), "template: t:3: unexpected right paren U+0029 ')'");
         assert_eq!(err("{{ \"a\".x }}"), "template: t:1: unexpected . after term \"\\\"a\\\"\"");
-        assert_eq!(err("{{define \"a\"}}x{{end}}{{define \"a\"}}y{{end}}"), "template: t:1: template: multiple definition of template \"a\"");
+        assert_eq!(
+            err("{{define \"a\"}}x{{end}}{{define \"a\"}}y{{end}}"),
+            "template: t:1: template: multiple definition of template \"a\""
+        );
         assert_eq!(err("{{ 99999999999999999999 }}"), "template: t:1: integer overflow: \"99999999999999999999\"");
         assert_eq!(err("{{ 1x }}"), "template: t:1: bad number syntax: \"1x\"");
         assert_eq!(err("{{ (1 }}"), "template: t:1: unclosed left paren");

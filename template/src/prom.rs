@@ -243,7 +243,8 @@ fn parse_float(s: &str) -> Result<f64, String> {
 /// A float to `int64` the way Go does on amd64: NaN and out-of-range values become the
 /// minimum int64 (Rust's `as` would saturate).
 fn go_f64_to_i64(v: f64) -> i64 {
-    if v.is_nan() || v >= 9.223_372_036_854_775_807e18 || v < -9.223_372_036_854_775_808e18 {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if v.is_nan() || !(-TWO_63..TWO_63).contains(&v) {
         return i64::MIN;
     }
     v as i64

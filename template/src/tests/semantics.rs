@@ -15,8 +15,14 @@ fn query(q: &str) -> Result<Vec<QuerySample>, String> {
         "fail" => Err("boom".into()),
         "none" => Ok(vec![]),
         _ => Ok(vec![
-            QuerySample { labels: labels(&[("__name__", "metric"), ("instance", "b")]), value: SampleValue::Float(21.0) },
-            QuerySample { labels: labels(&[("__name__", "metric"), ("instance", "a")]), value: SampleValue::Float(11.0) },
+            QuerySample {
+                labels: labels(&[("__name__", "metric"), ("instance", "b")]),
+                value: SampleValue::Float(21.0),
+            },
+            QuerySample {
+                labels: labels(&[("__name__", "metric"), ("instance", "a")]),
+                value: SampleValue::Float(11.0),
+            },
         ]),
     }
 }
@@ -43,7 +49,9 @@ fn alert_with(text: &str, d: &Data) -> Result<String, String> {
 /// Expands `text` as the plain template "test" (no alert defs) with the alert data as dot.
 fn plain(text: &str) -> Result<String, String> {
     let q = query;
-    Expander::new(&q, 1_353_755_652_000, "http://prom:9090/p").expand("test", text, &data(95.0)).map_err(|e| e.to_string())
+    Expander::new(&q, 1_353_755_652_000, "http://prom:9090/p")
+        .expand("test", text, &data(95.0))
+        .map_err(|e| e.to_string())
 }
 
 fn ok(text: &str) -> String {
@@ -70,7 +78,8 @@ fn missing_labels_are_empty_strings() {
 
 #[test]
 fn values_print_as_go_prints_float64() {
-    let cases = [(0.1 + 0.2, "0.30000000000000004"), (5.0, "5"), (1e21, "1e+21"), (1234567.0, "1.234567e+06"), (-0.5, "-0.5")];
+    let cases =
+        [(0.1 + 0.2, "0.30000000000000004"), (5.0, "5"), (1e21, "1e+21"), (1234567.0, "1.234567e+06"), (-0.5, "-0.5")];
     for (v, want) in cases {
         assert_eq!(alert_with("{{ $value }}", &data(v)).unwrap(), want);
     }
@@ -82,7 +91,8 @@ fn values_print_as_go_prints_float64() {
 #[test]
 fn histogram_values_print_their_string() {
     let mut d = data(0.0);
-    d.value = SampleValue::Histogram(crate::HistogramValue { count: 2.0, sum: 3.0, display: "{count:2, sum:3}".into() });
+    d.value =
+        SampleValue::Histogram(crate::HistogramValue { count: 2.0, sum: 3.0, display: "{count:2, sum:3}".into() });
     assert_eq!(alert_with("{{ $value }} {{ $value.Count }} {{ .Value.Sum }}", &d).unwrap(), "{count:2, sum:3} 2 3");
     let err = alert_with("{{ $value | humanize }}", &d).unwrap_err();
     assert!(err.ends_with("error calling humanize: can't convert *histogram.FloatHistogram to float"), "{err}");
@@ -93,7 +103,10 @@ fn trim_markers() {
     assert_eq!(ok("a  {{- 1 -}}  b"), "a1b");
     assert_eq!(ok("a \n{{- /* comment */ -}}\n b"), "ab");
     assert_eq!(ok("x\n{{- if true }}\ny\n{{- end }}\n"), "x\ny\n");
-    assert_eq!(ok("{{ range $k, $v := .Labels -}}\n{{ $k }}={{ $v }}\n{{ end -}}\n"), "alertname=X\ninstance=a:9100\njob=node\nsev=warn\n");
+    assert_eq!(
+        ok("{{ range $k, $v := .Labels -}}\n{{ $k }}={{ $v }}\n{{ end -}}\n"),
+        "alertname=X\ninstance=a:9100\njob=node\nsev=warn\n"
+    );
     // "{{-3}}" is the number -3, not a trim marker.
     assert_eq!(ok("1 {{-3}}"), "1 -3");
 }
@@ -102,21 +115,35 @@ fn trim_markers() {
 fn comments_and_literals() {
     assert_eq!(ok("a{{/* a\ncomment */}}b"), "ab");
     assert_eq!(ok("{{ `a\\nb` }}|{{ \"a\\tb\" }}"), "a\\nb|a\tb");
-    assert_eq!(ok("{{ 0x10 }} {{ 1e3 }} {{ 'a' }} {{ 1_000 }} {{ -5 }} {{ 3.0 }} {{ 0o17 }} {{ true }}"), "16 1000 97 1000 -5 3 15 true");
+    assert_eq!(
+        ok("{{ 0x10 }} {{ 1e3 }} {{ 'a' }} {{ 1_000 }} {{ -5 }} {{ 3.0 }} {{ 0o17 }} {{ true }}"),
+        "16 1000 97 1000 -5 3 15 true"
+    );
 }
 
 #[test]
 fn range_over_maps_is_sorted_by_key() {
-    assert_eq!(ok("{{ range $k, $v := .ExternalLabels }}{{ $k }}{{ end }}{{ range .Labels }}{{ . }},{{ end }}"), "clusterX,a:9100,node,warn,");
+    assert_eq!(
+        ok("{{ range $k, $v := .ExternalLabels }}{{ $k }}{{ end }}{{ range .Labels }}{{ . }},{{ end }}"),
+        "clusterX,a:9100,node,warn,"
+    );
     assert_eq!(ok("{{ range $v := args \"z\" \"y\" }}{{ $v }}{{ end }}"), "zy");
 }
 
 #[test]
 fn range_forms() {
-    assert_eq!(ok("{{ range $i, $s := query \"x\" }}{{ $i }}:{{ $s.Labels.instance }}={{ $s.Value }} {{ end }}"), "0:b=21 1:a=11 ");
+    assert_eq!(
+        ok("{{ range $i, $s := query \"x\" }}{{ $i }}:{{ $s.Labels.instance }}={{ $s.Value }} {{ end }}"),
+        "0:b=21 1:a=11 "
+    );
     assert_eq!(ok("{{ range query \"none\" }}x{{ else }}none{{ end }}"), "none");
     assert_eq!(ok("{{ range 3 }}{{ . }}{{ end }}"), "012");
-    assert_eq!(ok("{{ range args 1 2 3 4 }}{{ if eq . 2 }}{{ continue }}{{ end }}{{ if eq . 4 }}{{ break }}{{ end }}{{ . }}{{ end }}"), "13");
+    assert_eq!(
+        ok(
+            "{{ range args 1 2 3 4 }}{{ if eq . 2 }}{{ continue }}{{ end }}{{ if eq . 4 }}{{ break }}{{ end }}{{ . }}{{ end }}"
+        ),
+        "13"
+    );
     // `$` is always the data the template started with.
     assert_eq!(ok("{{ range query \"x\" }}{{ $.ExternalURL }} {{ end }}"), "http://prom:9090/p http://prom:9090/p ");
     assert_eq!(
@@ -162,8 +189,14 @@ fn variable_scoping() {
 
 #[test]
 fn define_template_block() {
-    assert_eq!(ok("{{ define \"t\" }}[{{ . }}]{{ end }}{{ template \"t\" \"x\" }}{{ block \"b\" 2 }}<{{ . }}>{{ end }}"), "[x]<2>");
-    assert_eq!(ok("{{ define \"t\" }}{{ .arg0 }}-{{ .arg1 }}{{ end }}{{ template \"t\" args $.Labels.job 7 }}"), "node-7");
+    assert_eq!(
+        ok("{{ define \"t\" }}[{{ . }}]{{ end }}{{ template \"t\" \"x\" }}{{ block \"b\" 2 }}<{{ . }}>{{ end }}"),
+        "[x]<2>"
+    );
+    assert_eq!(
+        ok("{{ define \"t\" }}{{ .arg0 }}-{{ .arg1 }}{{ end }}{{ template \"t\" args $.Labels.job 7 }}"),
+        "node-7"
+    );
     assert_eq!(ok("{{ define \"t\" }}{{ . }}{{ end }}{{ template \"t\" }}"), "<no value>");
     assert_eq!(
         exec_err("{{ template \"nope\" }}"),
@@ -177,7 +210,10 @@ fn define_template_block() {
 
 #[test]
 fn comparisons_follow_go_rules() {
-    assert_eq!(ok("{{ gt 1.5 1.0 }} {{ eq 1 2 1 }} {{ lt \"a\" \"b\" }} {{ ne 1 2 }} {{ le 2 2 }} {{ ge 1 2 }}"), "true true true true true false");
+    assert_eq!(
+        ok("{{ gt 1.5 1.0 }} {{ eq 1 2 1 }} {{ lt \"a\" \"b\" }} {{ ne 1 2 }} {{ le 2 2 }} {{ ge 1 2 }}"),
+        "true true true true true false"
+    );
     assert_eq!(ok("{{ eq (len \"ab\") 2 }} {{ eq (args).x \"x\" }} {{ eq .Labels.nope \"\" }}"), "true false true");
     assert_eq!(
         exec_err("{{ gt 1.5 1 }}"),
@@ -211,7 +247,10 @@ fn print_functions() {
     assert_eq!(ok("{{ println \"a\" 1 }}"), "a 1\n");
     assert_eq!(ok("{{ \"x\" | printf \"%s-%s\" \"a\" }} {{ 1 | print 2 }}"), "a-x 2 1");
     assert_eq!(ok("{{ printf \"%v\" .Labels }}"), "map[alertname:X instance:a:9100 job:node sev:warn]");
-    assert_eq!(ok("{{ printf \"%q %5.1f%% %-4s| %03d %x\" .Labels.job 99.44 \"ab\" 7 255 }}"), "\"node\"  99.4% ab  | 007 ff");
+    assert_eq!(
+        ok("{{ printf \"%q %5.1f%% %-4s| %03d %x\" .Labels.job 99.44 \"ab\" 7 255 }}"),
+        "\"node\"  99.4% ab  | 007 ff"
+    );
     assert_eq!(ok("{{ printf \"%s %d\" \"a\" }}"), "a %!d(MISSING)");
     assert_eq!(ok("{{ printf \"%T %T %T\" 1 .Labels (query \"x\") }}"), "int map[string]string template.queryResult");
 }
@@ -226,13 +265,19 @@ fn query_results_print_like_go_structs() {
 
 #[test]
 fn escaping_functions() {
-    assert_eq!(ok("{{ html \"<a href='x'>\" }} {{ js \"a'b\" }} {{ urlquery \"a b&c\" }} {{ \"a&\" | html }}"), "&lt;a href=&#39;x&#39;&gt; a\\'b a+b%26c a&amp;");
+    assert_eq!(
+        ok("{{ html \"<a href='x'>\" }} {{ js \"a'b\" }} {{ urlquery \"a b&c\" }} {{ \"a&\" | html }}"),
+        "&lt;a href=&#39;x&#39;&gt; a\\'b a+b%26c a&amp;"
+    );
     assert_eq!(ok("{{ html (args).x }}"), "&lt;no value&gt;");
 }
 
 #[test]
 fn builtins_index_slice_len() {
-    assert_eq!(ok("{{ slice \"abcdef\" 1 3 }} {{ len .Labels }} {{ index \"abc\" 1 }} {{ len (query \"x\") }}"), "bc 4 98 2");
+    assert_eq!(
+        ok("{{ slice \"abcdef\" 1 3 }} {{ len .Labels }} {{ index \"abc\" 1 }} {{ len (query \"x\") }}"),
+        "bc 4 98 2"
+    );
     assert_eq!(ok("{{ range slice (query \"x\") 1 }}{{ .Value }}{{ end }}"), "11");
     let cases = [
         ("{{ index .Labels 1 }}", "error calling index: value has type int; should be string"),
@@ -252,23 +297,53 @@ fn builtins_index_slice_len() {
 fn execution_errors_name_the_node() {
     let cases = [
         ("{{ toUpper 1 }}", "test:1:11: executing \"test\" at <1>: expected string; found 1"),
-        ("{{ $v := 1 }}{{ toUpper $v }}", "test:1:24: executing \"test\" at <$v>: wrong type for value; expected string; got int"),
+        (
+            "{{ $v := 1 }}{{ toUpper $v }}",
+            "test:1:24: executing \"test\" at <$v>: wrong type for value; expected string; got int",
+        ),
         ("{{ 1 2 }}", "test:1:3: executing \"test\" at <1>: can't give argument to non-function 1"),
         ("{{ nil }}", "test:1:3: executing \"test\" at <nil>: nil is not a command"),
-        ("{{ .Labels.job 1 }}", "test:1:10: executing \"test\" at <.Labels.job>: job is not a method but has arguments"),
+        (
+            "{{ .Labels.job 1 }}",
+            "test:1:10: executing \"test\" at <.Labels.job>: job is not a method but has arguments",
+        ),
         ("{{ query \"fail\" }}", "test:1:3: executing \"test\" at <query \"fail\">: error calling query: boom"),
-        ("{{ humanize 1 2 }}", "test:1:3: executing \"test\" at <humanize>: wrong number of args for humanize: want 1 got 2"),
-        ("{{ printf }}", "test:1:3: executing \"test\" at <printf>: wrong number of args for printf: want at least 1 got 0"),
-        ("{{ \"x\" | first }}", "test:1:9: executing \"test\" at <first>: wrong type for value; expected template.queryResult; got string"),
+        (
+            "{{ humanize 1 2 }}",
+            "test:1:3: executing \"test\" at <humanize>: wrong number of args for humanize: want 1 got 2",
+        ),
+        (
+            "{{ printf }}",
+            "test:1:3: executing \"test\" at <printf>: wrong number of args for printf: want at least 1 got 0",
+        ),
+        (
+            "{{ \"x\" | first }}",
+            "test:1:9: executing \"test\" at <first>: wrong type for value; expected template.queryResult; got string",
+        ),
         ("{{ first 1 }}", "test:1:9: executing \"test\" at <1>: can't handle 1 for arg of type template.queryResult"),
-        ("{{ humanize true }}", "test:1:3: executing \"test\" at <humanize true>: error calling humanize: can't convert bool to float"),
-        ("{{ humanize (args).x }}", "test:1:3: executing \"test\" at <humanize (args).x>: error calling humanize: can't convert <nil> to float"),
+        (
+            "{{ humanize true }}",
+            "test:1:3: executing \"test\" at <humanize true>: error calling humanize: can't convert bool to float",
+        ),
+        (
+            "{{ humanize (args).x }}",
+            "test:1:3: executing \"test\" at <humanize (args).x>: error calling humanize: can't convert <nil> to float",
+        ),
         // Go blames the last node it evaluated: `args`, inside the chain.
         ("{{ toUpper (args).x }}", "test:1:12: executing \"test\" at <args>: invalid value; expected string"),
         ("{{ (args).x.y }}", ""),
-        ("{{ .ExternalURL.x }}", "test:1:15: executing \"test\" at <.ExternalURL.x>: can't evaluate field x in type string"),
-        ("{{ \"NaN\" | toTime }}", "test:1:11: executing \"test\" at <toTime>: error calling toTime: value is NaN or Inf"),
-        ("{{ .Foo }}", "test:1:3: executing \"test\" at <.Foo>: can't evaluate field Foo in type struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value interface {} }"),
+        (
+            "{{ .ExternalURL.x }}",
+            "test:1:15: executing \"test\" at <.ExternalURL.x>: can't evaluate field x in type string",
+        ),
+        (
+            "{{ \"NaN\" | toTime }}",
+            "test:1:11: executing \"test\" at <toTime>: error calling toTime: value is NaN or Inf",
+        ),
+        (
+            "{{ .Foo }}",
+            "test:1:3: executing \"test\" at <.Foo>: can't evaluate field Foo in type struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value interface {} }",
+        ),
     ];
     for (text, want) in cases {
         match plain(text) {
@@ -316,21 +391,41 @@ fn parse_checks_like_promtool() {
 
 #[test]
 fn time_and_duration_methods() {
-    assert_eq!(ok("{{ (1435065584.128 | toTime).Year }} {{ (1435065584 | toTime).Month }} {{ (1435065584 | toTime).Weekday }}"), "2015 June Tuesday");
+    assert_eq!(
+        ok(
+            "{{ (1435065584.128 | toTime).Year }} {{ (1435065584 | toTime).Month }} {{ (1435065584 | toTime).Weekday }}"
+        ),
+        "2015 June Tuesday"
+    );
     assert_eq!(ok("{{ (0 | toTime).Format \"2006-01-02T15:04:05.000Z07:00\" }}"), "1970-01-01T00:00:00.000Z");
     assert_eq!(ok("{{ ((1435065584 | toTime).Sub (0 | toTime)).Hours }}"), "398629.3288888889");
-    assert_eq!(ok("{{ (90 | toDuration).Seconds }} {{ (1.5 | toDuration).Milliseconds }} {{ 1.5 | toDuration }}"), "90 1500 1.5s");
-    assert_eq!(ok("{{ ((3661 | toDuration).Round 3600000000000).String }} {{ (0 | toTime) }}"), "1h0m0s 1970-01-01 00:00:00 +0000 UTC");
+    assert_eq!(
+        ok("{{ (90 | toDuration).Seconds }} {{ (1.5 | toDuration).Milliseconds }} {{ 1.5 | toDuration }}"),
+        "90 1500 1.5s"
+    );
+    assert_eq!(
+        ok("{{ ((3661 | toDuration).Round 3600000000000).String }} {{ (0 | toTime) }}"),
+        "1h0m0s 1970-01-01 00:00:00 +0000 UTC"
+    );
     assert_eq!(ok("{{ ((now | toTime).AddDate 0 1 0).Format \"Jan 2\" }}"), "Dec 24");
 }
 
 #[test]
 fn prometheus_string_functions() {
-    assert_eq!(alert("{{ $labels.instance | reReplaceAll \":.*\" \"\" }} {{ match \"^\\\\d+$\" \"42\" }} {{ title \"foo bar\" }}").unwrap(), "a true Foo Bar");
+    assert_eq!(
+        alert(
+            "{{ $labels.instance | reReplaceAll \":.*\" \"\" }} {{ match \"^\\\\d+$\" \"42\" }} {{ title \"foo bar\" }}"
+        )
+        .unwrap(),
+        "a true Foo Bar"
+    );
     let err = exec_err("{{ reReplaceAll \"(\" \"\" \"a\" }}");
     assert!(err.contains("error calling reReplaceAll: regexp: Compile(`(`): error parsing regexp: "), "{err}");
     assert_eq!(ok("{{ graphLink \"rate(x[5m]) > 1\" }}"), "/graph?g0.expr=rate%28x%5B5m%5D%29+%3E+1&g0.tab=0");
-    assert_eq!(ok("{{ urlQueryEscape \"a=b c\" }} {{ safeHtml \"<b>\" }} {{ toUpper \"straße\" }}"), "a%3Db+c <b> STRAßE");
+    assert_eq!(
+        ok("{{ urlQueryEscape \"a=b c\" }} {{ safeHtml \"<b>\" }} {{ toUpper \"straße\" }}"),
+        "a%3Db+c <b> STRAßE"
+    );
     assert_eq!(ok("{{ \"x\" | safeHtml | printf \"%T\" }}"), "template.HTML");
 }
 

@@ -61,7 +61,11 @@ const fn with_input(text: &'static str, input: Input, want: Want) -> Case {
     Case { text, input, query: &[], options: None, want }
 }
 
-const fn with_query(text: &'static str, query: &'static [(&'static [(&'static str, &'static str)], Q)], want: Want) -> Case {
+const fn with_query(
+    text: &'static str,
+    query: &'static [(&'static [(&'static str, &'static str)], Q)],
+    want: Want,
+) -> Case {
     Case { text, input: Input::None, query, options: None, want }
 }
 
@@ -222,11 +226,21 @@ fn upstream_template_expansion_cases() {
         if ok {
             passed += 1;
         } else {
-            failures.push(format!("case {i} {:?}:\n  want {:?}\n  got  {got:?}", case.text, match &case.want {
-                Output(s) | Error(s) | Html(s) => s,
-            }));
+            failures.push(format!(
+                "case {i} {:?}:\n  want {:?}\n  got  {got:?}",
+                case.text,
+                match &case.want {
+                    Output(s) | Error(s) | Html(s) => s,
+                }
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} upstream cases fail:\n{}", failures.len(), CASES.len() - html, failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} upstream cases fail:\n{}",
+        failures.len(),
+        CASES.len() - html,
+        failures.join("\n")
+    );
     assert_eq!((passed, html), (82, 7));
 }
