@@ -25,8 +25,9 @@ pub(crate) enum MissingKey {
     Error,
 }
 
-/// How deep `{{template}}` calls may nest. Go allows 100000; we recurse on the native stack.
-const MAX_EXEC_DEPTH: usize = 1000;
+/// How deep `{{template}}` calls and `if`/`range`/`with` bodies may nest, together. Go counts
+/// only template calls, up to 100000; we recurse on the native stack (see `parse::MAX_DEPTH`).
+const MAX_EXEC_DEPTH: usize = crate::parse::MAX_DEPTH;
 
 /// Why a walk stopped early.
 enum Flow {
@@ -145,7 +146,22 @@ impl<'a> State<'a> {
         Ok(())
     }
 
+    /// Runs `body` one nesting level deeper, or fails past the limit.
+    fn nested<T>(&mut self, body: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
+        if self.depth == MAX_EXEC_DEPTH {
+            return self.fail(format!("exceeded maximum template depth ({MAX_EXEC_DEPTH})"));
+        }
+        self.depth += 1;
+        let result = body(self);
+        self.depth -= 1;
+        result
+    }
+
     fn walk_if_or_with(&mut self, with: bool, dot: &Value, b: &'a Branch) -> R<()> {
+        self.nested(|s| s.walk_if_or_with_body(with, dot, b))
+    }
+
+    fn walk_if_or_with_body(&mut self, with: bool, dot: &Value, b: &'a Branch) -> R<()> {
         let mark = self.vars.len();
         let result = (|| {
             let value = self.eval_pipeline(dot, Some(&b.pipe))?;
@@ -164,7 +180,7 @@ impl<'a> State<'a> {
     fn walk_range(&mut self, dot: &Value, node: &'a Node, r: &'a Branch) -> R<()> {
         self.at(At::Node(node));
         let mark = self.vars.len();
-        let result = self.walk_range_body(dot, r);
+        let result = self.nested(|s| s.walk_range_body(dot, r));
         self.vars.truncate(mark);
         result
     }
@@ -251,17 +267,12 @@ impl<'a> State<'a> {
         let Some(tree) = self.set.trees.get(name) else {
             return self.fail(format!("template {} not defined", gofmt::quote(name)));
         };
-        if self.depth == MAX_EXEC_DEPTH {
-            return self.fail(format!("exceeded maximum template depth ({MAX_EXEC_DEPTH})"));
-        }
         // Variables declared by the pipeline persist in the caller.
         let dot = self.eval_pipeline(dot, pipe)?;
         // No dynamic scoping: the called template sees only `$`.
         let vars = std::mem::replace(&mut self.vars, vec![("$".to_owned(), dot.clone())]);
         let template = std::mem::replace(&mut self.template, name.to_owned());
-        self.depth += 1;
-        let result = self.walk_list(&dot, &tree.root);
-        self.depth -= 1;
+        let result = self.nested(|s| s.walk_list(&dot, &tree.root));
         self.template = template;
         self.vars = vars;
         result

@@ -434,7 +434,11 @@ pub(crate) fn call_method(receiver: &Value, name: &str, args: Vec<Value>) -> Fun
             "Before" => Value::Bool(t < arg_time(0)),
             "After" => Value::Bool(t > arg_time(0)),
             "Equal" => Value::Bool(t == arg_time(0)),
-            "AddDate" => Value::Time(t.add_date(arg_int(0), arg_int(1), arg_int(2))),
+            "AddDate" => {
+                // Bounded so the calendar arithmetic cannot overflow; Go wraps instead.
+                let bound = |v: i64| v.clamp(-10_000_000, 10_000_000);
+                Value::Time(t.add_date(bound(arg_int(0)), bound(arg_int(1)), bound(arg_int(2))))
+            }
             "UTC" => Value::Time(t),
             "Year" => Value::int(t.year()),
             "Month" => Value::Int(i64::from(t.month()), IntTy::Month),

@@ -54,8 +54,10 @@
 //!   the console-only `tmpl` function are not implemented; promlite serves no consoles.
 //! - Complex-number literals (`{{ 1+2i }}`) are a parse error.
 //! - Regular-expression compile errors keep Go's shape but use the `regex` crate's wording.
-//! - `{{template}}` nesting stops at depth 1000 and parenthesized pipelines at depth 1000 (Go:
-//!   100000 and 10000), since we recurse on the native stack.
+//! - Nesting is bounded at 50 levels: `{{template}}` calls plus `if`/`range`/`with` bodies when
+//!   executing, blocks plus parentheses when parsing (Go: 100000 template calls, 10000
+//!   parentheses). We recurse on the native stack, and this keeps a hostile template inside a
+//!   2 MiB thread stack even in debug builds.
 //! - Pointers nested inside composite values print as `&{...}`, not as Go's memory addresses.
 
 #![deny(missing_docs)]

@@ -12,9 +12,11 @@ use crate::error::ParseError;
 use crate::lex::{Kind, Token, lex};
 use crate::node::{Arg, Branch, Command, List, Node, Number, Pipe, Variable};
 
-/// How deeply parenthesized pipelines may nest. Go allows 10000; our parser recurses on the
-/// native stack, so we stop earlier rather than overflow it.
-const MAX_PAREN_DEPTH: usize = 1000;
+/// How deeply `if`/`range`/`with`/`block` and parenthesized pipelines may nest, together. Go
+/// allows 10000 parentheses and any nesting of blocks (its stacks grow); the parser and the
+/// executor recurse on the native stack, and this bound keeps a hostile template well inside
+/// a 2 MiB thread stack even in debug builds (`tests::semantics::hostile_nesting...`).
+pub(crate) const MAX_DEPTH: usize = 50;
 
 /// One named template.
 #[derive(Debug)]
@@ -43,7 +45,7 @@ pub(crate) fn parse(name: &str, text: &str, has_function: &dyn Fn(&str) -> bool)
         vars: vec!["$".to_owned()],
         range_depth: 0,
         action_line: 0,
-        paren_depth: 0,
+        depth: 0,
         trees: HashMap::new(),
         has_function,
         text_len: text.len(),
@@ -263,7 +265,7 @@ struct Parser<'a> {
     vars: Vec<String>,
     range_depth: usize,
     action_line: usize,
-    paren_depth: usize,
+    depth: usize,
     trees: HashMap<String, Tree>,
     has_function: &'a dyn Fn(&str) -> bool,
     text_len: usize,
@@ -498,9 +500,14 @@ impl Parser<'_> {
     }
 
     fn parse_control(&mut self, context: &str) -> Parsed<Branch> {
+        if self.depth >= MAX_DEPTH {
+            return self.errorf(format!("{context} nested more than {MAX_DEPTH} deep"));
+        }
+        self.depth += 1;
         let mark = self.vars.len();
         let result = self.parse_control_body(context);
         self.vars.truncate(mark);
+        self.depth -= 1;
         result
     }
 
@@ -541,7 +548,13 @@ impl Parser<'_> {
         let token = self.next_non_space();
         let name = self.template_name(&token, CONTEXT)?;
         let pipe = self.pipeline(CONTEXT, Kind::RightDelim)?;
-        let (root, stop) = self.sub_tree(Self::item_list)?;
+        if self.depth >= MAX_DEPTH {
+            return self.errorf(format!("block nested more than {MAX_DEPTH} deep"));
+        }
+        self.depth += 1;
+        let body = self.sub_tree(Self::item_list);
+        self.depth -= 1;
+        let (root, stop) = body?;
         if let Stop::Else { .. } = stop {
             return self.errorf(format!("unexpected {{{{else}}}} in {CONTEXT}"));
         }
@@ -726,12 +739,12 @@ impl Parser<'_> {
                 Err(e) => return self.errorf(e),
             },
             Kind::LeftParen => {
-                if self.paren_depth >= MAX_PAREN_DEPTH {
+                if self.depth >= MAX_DEPTH {
                     return self.errorf("max expression depth exceeded".into());
                 }
-                self.paren_depth += 1;
+                self.depth += 1;
                 let pipe = self.pipeline("parenthesized pipeline", Kind::RightParen);
-                self.paren_depth -= 1;
+                self.depth -= 1;
                 Arg::Pipe(Box::new(pipe?))
             }
             Kind::String | Kind::RawString => match unquote(&token.val) {

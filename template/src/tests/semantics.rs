@@ -436,3 +436,27 @@ fn query_errors_and_values() {
     assert_eq!(ok("{{ label \"instance\" (query \"x\" | first) }} {{ strvalue (query \"x\" | first) }}|"), "b |");
     assert_eq!(ok("{{ pathPrefix }} {{ externalURL }} {{ now }}"), "/p http://prom:9090/p 1.353755652e+09");
 }
+
+/// Runs `text` on a thread with a 2 MiB stack (tokio's and std's default) and says whether it
+/// expanded; a stack overflow would abort the whole test binary instead.
+fn on_small_stack(text: String) -> Result<String, String> {
+    std::thread::Builder::new().stack_size(2 << 20).spawn(move || plain(&text)).unwrap().join().unwrap()
+}
+
+#[test]
+fn hostile_nesting_is_an_error_not_a_stack_overflow() {
+    let recursive = "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}".to_owned();
+    assert!(on_small_stack(recursive).unwrap_err().ends_with("exceeded maximum template depth (50)"));
+    let parens = |n: usize| format!("{{{{ {}1{} }}}}", "(".repeat(n), ")".repeat(n));
+    assert_eq!(on_small_stack(parens(49)).unwrap(), "1");
+    assert!(on_small_stack(parens(51)).unwrap_err().ends_with("max expression depth exceeded"));
+    let ifs = |n: usize| format!("{}x{}", "{{ if 1 }}".repeat(n), "{{ end }}".repeat(n));
+    assert_eq!(on_small_stack(ifs(50)).unwrap(), "x");
+    assert!(on_small_stack(ifs(51)).unwrap_err().ends_with("if nested more than 50 deep"));
+    // The worst mix: template calls down to the limit, each level as deep as parsing allows.
+    let deep_body = format!("{}{}{}", "{{ with 1 }}".repeat(25), parens(24), "{{ end }}".repeat(25));
+    let mix = format!(
+        "{{{{ define \"r\" }}}}{{{{ if lt (len .) 50 }}}}{deep_body}{{{{ template \"r\" (printf \"%sx\" .) }}}}{{{{ end }}}}{{{{ end }}}}{{{{ template \"r\" \"\" }}}}"
+    );
+    assert!(on_small_stack(mix).unwrap_err().ends_with("exceeded maximum template depth (50)"));
+}
