@@ -218,7 +218,7 @@ fn underscores_ok(digits: &str, prefixed: bool) -> bool {
 }
 
 /// Go's `strconv.ParseFloat(text, 64)` for the literal forms the lexer produces.
-fn go_float(text: &str) -> Option<f64> {
+pub(crate) fn go_float(text: &str) -> Option<f64> {
     let clean = text.replace('_', "");
     let (neg, body) = match clean.as_bytes().first()? {
         b'-' => (true, &clean[1..]),

@@ -229,6 +229,13 @@ fn parse_float(s: &str) -> Result<f64, String> {
     let body = s.trim_start_matches(['+', '-']);
     // Rust accepts forms Go rejects: only digits, one '.', an exponent, or inf/nan words.
     let word = body.to_ascii_lowercase();
+    if word.starts_with("0x") {
+        // Hexadecimal floats need a p exponent, as in Go.
+        if !word.contains('p') || s.len() - body.len() > 1 {
+            return Err(invalid());
+        }
+        return crate::parse::go_float(s).ok_or_else(invalid);
+    }
     let is_word = matches!(word.as_str(), "inf" | "infinity" | "nan");
     if s.len() - body.len() > 1 || (!is_word && !body.bytes().all(|b| b.is_ascii_digit() || b".eE+-".contains(&b))) {
         return Err(invalid());
@@ -474,5 +481,7 @@ mod tests {
         assert_eq!(parse_float("one"), Err("strconv.ParseFloat: parsing \"one\": invalid syntax".into()));
         assert_eq!(parse_float("1e400"), Err("strconv.ParseFloat: parsing \"1e400\": value out of range".into()));
         assert_eq!(parse_float("-Inf"), Ok(f64::NEG_INFINITY));
+        assert_eq!(parse_float("0x1p-2"), Ok(0.25));
+        assert_eq!(parse_float("0x10"), Err("strconv.ParseFloat: parsing \"0x10\": invalid syntax".into()));
     }
 }
