@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::remote_util::{External, PROMETHEUS, have};
 use crate::util::{FakeTarget, enc, eventually, get_json, start, write_config};
 
-const RULES: &str = "\
+const RULES: &str = r#"
 groups:
   - name: recording
     interval: 1s
@@ -29,13 +29,15 @@ groups:
           severity: page
         annotations:
           summary: too hot
+          description: '{{ $labels.room }} is at {{ $value }} ({{ printf "%.1f" $value }}) in {{ $externalLabels.site }}; {{ query "count(temperature)" | first | value }} rooms'
+          link: '{{ $externalURL }} {{ humanizeDuration 3725 }} {{ 1234567 | humanize }}'
       - alert: Cold
         expr: temperature < 0
-";
+"#;
 
 fn config(target: std::net::SocketAddr, rules: &std::path::Path) -> String {
     format!(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels: {{site: lab}}\n\
          rule_files: ['{}']\n\
          scrape_configs:\n  - job_name: thermo\n    static_configs:\n      - targets: ['{target}']\n",
         rules.display()
@@ -75,9 +77,10 @@ fn rules_record_and_alert_as_prometheus_does() {
     let rules = dir.path().join("rules.yml");
     std::fs::write(&rules, RULES).unwrap();
     let config = config(target.addr, &rules);
-    let ours = start(dir.path(), &[&write_config(dir.path(), &config)]);
+    let url = "--web.external-url=http://prom.example:9090";
+    let ours = start(dir.path(), &[&write_config(dir.path(), &config), url]);
     let prom_dir = tempfile::tempdir().unwrap();
-    let theirs = External::prometheus(prom_dir.path(), &config, &[]);
+    let theirs = External::prometheus(prom_dir.path(), &config, &[url]);
 
     // Both fire Hot for room a once it has been above 20 for 3 s.
     for addr in [ours.addr, theirs.addr] {

@@ -134,7 +134,7 @@ impl AlertingRule {
                 sample.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
             let expand = |text: &str| {
                 let data = AlertTemplateData { labels: &template_labels, value: sample.v, ..*data };
-                match templates.expand(&format!("__alert_{}", self.name), text, &data, ts) {
+                match templates.expand(&self.name, text, &data, ts) {
                     Ok(out) => out,
                     Err(err) => {
                         tracing::warn!(alert = %self.name, error = %err, "expanding alert template failed");
@@ -299,6 +299,10 @@ mod tests {
 
     const S: i64 = NS_PER_SEC;
 
+    fn no_query(_: &str, _: i64) -> Result<Vec<Sample>, String> {
+        Ok(Vec::new())
+    }
+
     fn rule(hold_s: i64, keep_s: i64) -> AlertingRule {
         AlertingRule {
             name: "Down".into(),
@@ -321,7 +325,13 @@ mod tests {
 
     fn eval(rule: &mut AlertingRule, instances: &[&str], ts_s: i64) -> Vec<Sample> {
         let labels = BTreeMap::new();
-        let data = AlertTemplateData { labels: &labels, external_labels: &labels, external_url: "", value: 0.0 };
+        let data = AlertTemplateData {
+            labels: &labels,
+            external_labels: &labels,
+            external_url: "",
+            value: 0.0,
+            query: &no_query,
+        };
         rule.eval(result(instances), ts_s * S, ts_s * 1000, 0, &Verbatim, &data).unwrap()
     }
 
@@ -400,7 +410,13 @@ mod tests {
     fn the_limit_counts_active_alerts_and_duplicate_label_sets_are_an_error() {
         let mut r = rule(0, 0);
         let labels = BTreeMap::new();
-        let data = AlertTemplateData { labels: &labels, external_labels: &labels, external_url: "", value: 0.0 };
+        let data = AlertTemplateData {
+            labels: &labels,
+            external_labels: &labels,
+            external_url: "",
+            value: 0.0,
+            query: &no_query,
+        };
         let err = r.eval(result(&["a", "b"]), 0, 0, 1, &Verbatim, &data).unwrap_err();
         assert_eq!(err.to_string(), "exceeded limit of 1 with 2 alerts");
         let mut twice = result(&["a"]);

@@ -149,8 +149,9 @@ struct RawRule {
     annotations: Option<BTreeMap<String, String>>,
 }
 
-/// Checks the templates of an alerting rule's labels and annotations; returns the problems
-/// (`label "x": template: ...`). The rule manager passes the template engine's parser.
+/// Checks a template of alerting rule `alert` (its name, then the text); returns the problem as
+/// promtool shows it (`template: __alert_A:1: ...`). The rule manager passes the template
+/// engine's parser.
 pub type TemplateCheck<'a> = &'a dyn Fn(&str, &str) -> Option<String>;
 
 /// Reads and validates the rule file at `path`.
@@ -254,12 +255,12 @@ pub fn parse(path: &str, text: &str, check_template: TemplateCheck<'_>) -> Resul
             }
             if alert.is_some() {
                 for (k, text) in &rule_labels {
-                    if let Some(err) = check_template(&format!("__alert_{}", at_rule.2), text) {
+                    if let Some(err) = check_template(&at_rule.2, text) {
                         problem(None, format!("label {k:?}: {err}"));
                     }
                 }
                 for (k, text) in &annotations {
-                    if let Some(err) = check_template(&format!("__alert_{}", at_rule.2), text) {
+                    if let Some(err) = check_template(&at_rule.2, text) {
                         problem(None, format!("annotation {k:?}: {err}"));
                     }
                 }
@@ -375,13 +376,13 @@ mod tests {
 
     #[test]
     fn template_problems_name_the_label_or_annotation() {
-        let check =
-            |name: &str, text: &str| text.contains("{{ bad").then(|| format!("template: {name}:1: unclosed action"));
+        let templates = crate::rules::template::engine();
+        let check = |alert: &str, text: &str| templates.check(alert, text);
         let text = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        annotations: {summary: '{{ bad'}\n";
         let errors = parse("f.yml", text, &check).unwrap_err();
         assert_eq!(
             errors[0].to_string(),
-            "f.yml: group \"g\", rule 1, \"A\": annotation \"summary\": template: __alert_A:1: unclosed action"
+            "f.yml: group \"g\", rule 1, \"A\": annotation \"summary\": template: __alert_A:1: function \"bad\" not defined"
         );
     }
 

@@ -317,11 +317,13 @@ fn evaluate(
     match rule {
         RuleImpl::Recording(recording) => recording.eval(result, limit),
         RuleImpl::Alerting(alerting) => {
+            let query = |q: &str, t: i64| ctx.query(q, t).map_err(|err| err.to_string());
             let data = AlertTemplateData {
                 labels: &BTreeMap::new(),
                 external_labels: &ctx.external_labels,
                 external_url: &ctx.external_url,
                 value: 0.0,
+                query: &query,
             };
             alerting.eval(result, ts, query_ts_ms, limit, ctx.templates.as_ref(), &data)
         }
