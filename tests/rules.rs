@@ -208,3 +208,107 @@ fn check_rules_agrees_with_promtool() {
     assert!(their_err.contains("line 6: field fro not found"), "{their_err}");
     assert!(err.contains("unknown.yml: 6:") && err.contains("fro"), "{err}");
 }
+
+/// RFC 3339 (`2026-12-08T02:00:00.5Z`) as Unix seconds; enough for the times the API writes.
+fn unix_seconds(rfc3339: &str) -> f64 {
+    let (date, time) = rfc3339.trim_end_matches('Z').split_once('T').unwrap();
+    let d: Vec<i64> = date.split('-').map(|p| p.parse().unwrap()).collect();
+    let t: Vec<f64> = time.split(':').map(|p| p.parse().unwrap()).collect();
+    let days = promlite_promql::calendar::days_from_civil(d[0], d[1], d[2]);
+    (days * 86_400) as f64 + t[0] * 3600.0 + t[1] * 60.0 + t[2]
+}
+
+fn now_seconds() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+/// The `activeAt` of the only alert, once there is one.
+fn active_at(addr: std::net::SocketAddr) -> f64 {
+    eventually(Duration::from_secs(60), || {
+        let (_, body) = get_json(addr, "/api/v1/alerts");
+        let alerts = body["data"]["alerts"].as_array().cloned().unwrap_or_default();
+        match alerts.as_slice() {
+            [alert] => Ok(unix_seconds(alert["activeAt"].as_str().unwrap())),
+            other => Err(format!("alerts: {other:?}")),
+        }
+    })
+}
+
+const PENDING_RULES: &str = "groups:\n  - name: slow\n    interval: 1s\n    rules:\n      - alert: LongHot\n        expr: temperature > 20\n        for: 1h\n";
+
+/// A restart keeps how long an alert has been pending (from `ALERTS_FOR_STATE`), shifted by
+/// the downtime, instead of starting its `for` anew; a reload keeps it too, for a group that
+/// did not change and for one that did.
+#[test]
+fn pending_time_survives_a_restart_and_reloads() {
+    let target = FakeTarget::start(|_| "temperature{room=\"a\"} 25\n".to_owned());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, PENDING_RULES).unwrap();
+    let config = write_config(dir.path(), &config(target.addr, &rules));
+    let mut server = crate::util::start_with_data(dir.path(), &data, &[&config, "--web.enable-lifecycle"]);
+    let first = active_at(server.addr);
+    // Pending for at least 6 s before the stop.
+    eventually(Duration::from_secs(60), || {
+        let pending = now_seconds() - first;
+        if pending >= 6.0 { Ok(()) } else { Err(format!("pending {pending:.1}s")) }
+    });
+    server.terminate();
+    eventually(Duration::from_secs(30), || server.try_wait().map(|_| ()).ok_or("still running".to_owned()));
+    let restarted_at = now_seconds();
+    let server = crate::util::start_with_data(dir.path(), &data, &[&config, "--web.enable-lifecycle"]);
+    // The restore runs after the second evaluation; until then the alert is new.
+    let restored = eventually(Duration::from_secs(60), || {
+        let at = active_at(server.addr);
+        if at < restarted_at - 4.0 {
+            Ok(at)
+        } else {
+            Err(format!("activeAt {at} is not restored (restart at {restarted_at})"))
+        }
+    });
+    assert!(restored > first, "the downtime is added: {restored} vs {first}");
+
+    // A reload that adds a group keeps the alert as it is.
+    std::fs::write(
+        &rules,
+        format!("{PENDING_RULES}  - name: extra\n    rules:\n      - record: r\n        expr: vector(1)\n"),
+    )
+    .unwrap();
+    assert_eq!(crate::util::http(server.addr, "POST", "/-/reload", None).status, 200);
+    assert_eq!(active_at(server.addr), restored);
+    // A reload that changes the alert's group gives the new group the old one's alerts.
+    std::fs::write(
+        &rules,
+        PENDING_RULES.replace("for: 1h", "for: 1h\n        labels: {team: x}").replace("LongHot\n", "LongHot\n"),
+    )
+    .unwrap();
+    std::fs::write(&rules, format!("{PENDING_RULES}      - record: also\n        expr: vector(2)\n")).unwrap();
+    assert_eq!(crate::util::http(server.addr, "POST", "/-/reload", None).status, 200);
+    assert_eq!(active_at(server.addr), restored);
+}
+
+/// A group removed by a reload has its series marked stale (two intervals later), so they
+/// vanish from queries at once rather than after the lookback delta.
+#[test]
+fn a_removed_group_s_series_go_stale() {
+    let target = FakeTarget::start(|_| "temperature{room=\"a\"} 25\n".to_owned());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, RULES).unwrap();
+    let config = write_config(dir.path(), &config(target.addr, &rules));
+    let server = start(dir.path(), &[&config, "--web.enable-lifecycle"]);
+    eventually(Duration::from_secs(60), || {
+        let n = query(server.addr, "job:temperature:doubled").len();
+        if n == 1 { Ok(()) } else { Err(format!("{n} series")) }
+    });
+    std::fs::write(&rules, "groups: []\n").unwrap();
+    assert_eq!(crate::util::http(server.addr, "POST", "/-/reload", None).status, 200);
+    eventually(Duration::from_secs(60), || {
+        let left = query(server.addr, "job:temperature:doubled or job:temperature:sum");
+        if left.is_empty() { Ok(()) } else { Err(format!("still: {left:?}")) }
+    });
+    // Stale, not deleted: the samples before are still there.
+    let before = query(server.addr, "count_over_time(job:temperature:doubled[1m])");
+    assert_eq!(before.len(), 1, "{before:?}");
+}
