@@ -24,6 +24,7 @@ use promlite_promql::{Engine, QueryOptions, Value};
 use promlite_storage::{Db, Labels};
 
 pub use alerting::{Alert, AlertState, AlertingRule, OutgoingAlert};
+pub use group::{Group, Health, Rule, RuleImpl};
 pub use manager::{NoNotifier, Notify, RuleManager, RuleOptions, load_rule_files};
 
 /// One sample of a rule's result or output (labels, milliseconds, value).
