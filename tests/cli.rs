@@ -155,3 +155,85 @@ fn every_flag_of_prometheus_3_14_is_accepted() {
     assert_eq!(status, 200);
     assert_eq!(flags["data"]["storage.remote.read-sample-limit"], "50000000", "5e7 is a count");
 }
+
+/// The argument lists real deployments pass start promlite unchanged and are acted on:
+/// prometheus-operator's StatefulSet (its `pkg/prometheus/promcfg.go` and `server/statefulset.go`
+/// build this list, with every optional field of the Prometheus resource set) and the
+/// prometheus-community Helm chart's defaults.
+#[test]
+fn the_operator_s_and_the_helm_chart_s_arguments_start_promlite() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("config_out")).unwrap();
+    std::fs::create_dir_all(dir.path().join("web_config")).unwrap();
+    let config = dir.path().join("config_out/prometheus.env.yaml");
+    std::fs::write(&config, "global:\n  scrape_interval: 30s\n  external_labels:\n    prometheus: monitoring/k8s\n")
+        .unwrap();
+    let web_config = dir.path().join("web_config/web-config.yaml");
+    // The operator writes a web config even without TLS or auth: headers only.
+    std::fs::write(&web_config, "http_server_config:\n  headers:\n    X-Frame-Options: deny\n").unwrap();
+    let operator: Vec<String> = [
+        format!("--config.file={}", config.display()),
+        "--web.console.templates=/etc/prometheus/consoles".to_owned(),
+        "--web.console.libraries=/etc/prometheus/console_libraries".to_owned(),
+        "--web.enable-lifecycle".to_owned(),
+        "--web.page-title=Prometheus".to_owned(),
+        "--web.max-connections=512".to_owned(),
+        "--web.enable-remote-write-receiver".to_owned(),
+        "--enable-feature=exemplar-storage,extra-scrape-metrics".to_owned(),
+        "--web.external-url=http://prometheus.example/".to_owned(),
+        "--web.route-prefix=/".to_owned(),
+        "--log.level=info".to_owned(),
+        "--log.format=logfmt".to_owned(),
+        "--storage.tsdb.max-block-duration=2h".to_owned(),
+        "--storage.tsdb.min-block-duration=2h".to_owned(),
+        "--storage.tsdb.retention.time=24h".to_owned(),
+        "--storage.tsdb.retention.size=".to_owned(),
+        "--web.enable-admin-api".to_owned(),
+        "--rules.alert.for-outage-tolerance=1h".to_owned(),
+        "--rules.alert.for-grace-period=10m".to_owned(),
+        "--rules.alert.resend-delay=2m".to_owned(),
+        "--query.lookback-delta=5m".to_owned(),
+        "--query.max-samples=50000000".to_owned(),
+        "--query.max-concurrency=20".to_owned(),
+        "--query.timeout=2m".to_owned(),
+        "--storage.tsdb.no-lockfile".to_owned(),
+        "--storage.tsdb.wal-compression".to_owned(),
+        format!("--web.config.file={}", web_config.display()),
+    ]
+    .into();
+    let refs: Vec<&str> = operator.iter().map(String::as_str).collect();
+    let server = start(dir.path(), &refs);
+    let (status, flags) = get_json(server.addr, "/api/v1/status/flags");
+    assert_eq!(status, 200);
+    for (name, value) in [
+        ("web.external-url", "http://prometheus.example/"),
+        ("storage.tsdb.retention.time", "1d"),
+        ("rules.alert.resend-delay", "2m"),
+        ("query.max-concurrency", "20"),
+        ("web.max-connections", "512"),
+    ] {
+        assert_eq!(flags["data"][name], value, "{name}: {flags}");
+    }
+    let reload = crate::util::http(server.addr, "POST", "/-/reload", None);
+    assert_eq!(reload.status, 200, "lifecycle is on: {}", reload.body);
+    assert!(
+        reload.headers.to_ascii_lowercase().contains("x-frame-options: deny"),
+        "web config read: {}",
+        reload.headers
+    );
+    drop(server);
+
+    let helm = dir.path().join("helm.yml");
+    std::fs::write(&helm, "global:\n  scrape_interval: 1m\n").unwrap();
+    let args = [
+        "--storage.tsdb.retention.time=15d".to_owned(),
+        format!("--config.file={}", helm.display()),
+        "--web.console.libraries=/etc/prometheus/console_libraries".to_owned(),
+        "--web.console.templates=/etc/prometheus/consoles".to_owned(),
+        "--web.enable-lifecycle".to_owned(),
+    ];
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = start(dir.path(), &refs);
+    let (_, flags) = get_json(server.addr, "/api/v1/status/flags");
+    assert_eq!(flags["data"]["storage.tsdb.retention.time"], "15d");
+}

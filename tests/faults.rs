@@ -202,7 +202,9 @@ fn restarts_under_a_retrying_sender_keep_every_acknowledged_sample_under_its_own
     sender.join().unwrap();
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() > 20, "the sender got through: {} batches", acked.len());
-    assert!(replay_refusals > 0, "some restart was observed mid-replay");
+    // Whether a restart is caught mid-replay depends on how fast the replay is; that appends
+    // are refused during a replay is proven by tests/tsdb.rs, which holds the replay open. Here
+    // the property is that no acknowledged sample is lost or doubled, however the kills fall.
     eprintln!(
         "{} batches acknowledged over 4 kill -9 restarts ({replay_refusals} seen mid-replay); checking each is stored once",
         acked.len()
