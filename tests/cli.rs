@@ -187,7 +187,7 @@ fn the_operator_s_and_the_helm_chart_s_arguments_start_promlite() {
         "--storage.tsdb.max-block-duration=2h".to_owned(),
         "--storage.tsdb.min-block-duration=2h".to_owned(),
         "--storage.tsdb.retention.time=24h".to_owned(),
-        "--storage.tsdb.retention.size=".to_owned(),
+        "--storage.tsdb.retention.size=512MB".to_owned(),
         "--web.enable-admin-api".to_owned(),
         "--rules.alert.for-outage-tolerance=1h".to_owned(),
         "--rules.alert.for-grace-period=10m".to_owned(),

@@ -76,6 +76,19 @@ const QUERIES: &[(&str, &str)] = &[
         r#"prometheus_tsdb_clean_start{job="prometheus"} == 1 and changes(process_start_time_seconds{job="prometheus"}[1h]) == 0"#,
     ),
     ("PrometheusHAGroupDown", r#"count(avg_over_time(up{job="prometheus"}[5m])) / count(up{job="prometheus"})"#),
+    ("PrometheusRuleFailures", r#"increase(prometheus_rule_evaluation_failures_total{job="prometheus"}[5m])"#),
+    (
+        "PrometheusMissingRuleEvaluations",
+        r#"increase(prometheus_rule_group_iterations_missed_total{job="prometheus"}[5m])"#,
+    ),
+    (
+        "PrometheusNotIngestingSamples (rules)",
+        r#"sum without(rule_group) (prometheus_rule_group_rules{job="prometheus"}) > 0"#,
+    ),
+    (
+        "Rule evaluations",
+        r#"rate(prometheus_rule_evaluations_total{job="prometheus"}[5m]) and prometheus_rule_group_last_duration_seconds >= 0"#,
+    ),
     // Overview dashboard.
     ("Overview: versions", r#"count by (job, instance, version) (prometheus_build_info{job="prometheus"})"#),
     ("Overview: uptime", r#"max by (job, instance) (time() - process_start_time_seconds{job="prometheus"})"#),
@@ -138,7 +151,6 @@ const NOT_YET: &[(&str, &str)] = &[
         "PrometheusNotificationQueueRunningFull, PrometheusErrorSendingAlertsTo*, PrometheusNotConnectedToAlertmanagers",
         "no notifier yet (issue #17): prometheus_notifications_*",
     ),
-    ("PrometheusRuleFailures, PrometheusMissingRuleEvaluations", "no rule manager yet (issue #17): prometheus_rule_*"),
     (
         "PrometheusSDRefreshFailure",
         "promlite has no refresh-based SD (http, dns, ...); Prometheus has no such series without one either",
@@ -166,12 +178,17 @@ fn sink() -> std::net::SocketAddr {
     sink_addr
 }
 
-/// Scrapes itself every second and remote-writes to `sink`.
-fn config(port: u16, sink: std::net::SocketAddr) -> String {
+/// Scrapes itself every second, evaluates a recording and an alerting rule every second (the
+/// rule file written into `dir`), and remote-writes to `sink`.
+fn config(dir: &std::path::Path, port: u16, sink: std::net::SocketAddr) -> String {
+    let rules = dir.join("self-rules.yml");
+    std::fs::write(&rules, "groups:\n  - name: self\n    interval: 1s\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n      - alert: SelfDown\n        expr: up == 0\n").unwrap();
     format!(
         "global:\n  scrape_interval: 1s\n\
+         rule_files: ['{}']\n\
          scrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n\
-         remote_write:\n  - url: http://{sink}/api/v1/write\n    name: sink\n"
+         remote_write:\n  - url: http://{sink}/api/v1/write\n    name: sink\n",
+        rules.display()
     )
 }
 
@@ -180,7 +197,7 @@ fn the_prometheus_mixin_dashboards_and_alerts_have_data() {
     let sink_addr = sink();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = write_config(dir.path(), &config(port, sink_addr));
+    let config = write_config(dir.path(), &config(dir.path(), port, sink_addr));
     let listen = format!("--web.listen-address=127.0.0.1:{port}");
     let server = start(dir.path(), &[&config, &listen]);
     assert!(!NOT_YET.is_empty());
@@ -243,13 +260,13 @@ fn self_metrics_are_typed_and_labelled_as_prometheus_s() {
     let sink_addr = sink();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config_arg = write_config(dir.path(), &config(port, sink_addr));
+    let config_arg = write_config(dir.path(), &config(dir.path(), port, sink_addr));
     let listen = format!("--web.listen-address=127.0.0.1:{port}");
     let server = start(dir.path(), &[&config_arg, &listen]);
     let prom_dir = tempfile::tempdir().unwrap();
     // Prometheus scrapes itself: its port is only known once it runs, so it scrapes promlite
     // (the families compared are its own, which exist whatever it scrapes).
-    let prometheus = External::prometheus(prom_dir.path(), &config(port, sink_addr), &[]);
+    let prometheus = External::prometheus(prom_dir.path(), &config(dir.path(), port, sink_addr), &[]);
     // A query and a few scrapes, so the labelled families have their children.
     let (status, _) = get_json(server.addr, "/api/v1/query?query=up");
     assert_eq!(status, 200);

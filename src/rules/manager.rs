@@ -171,6 +171,15 @@ impl RuleManager {
     fn start(self: &Arc<Self>, group: Group) -> RunningGroup {
         let key = group.key();
         self.metrics.group_interval.with(&[&key]).set(group.interval_ns as f64 / 1e9);
+        // At zero from the start, as upstream's, so `increase()` over them has data.
+        for family in [
+            &self.metrics.evaluations,
+            &self.metrics.evaluation_failures,
+            &self.metrics.iterations_missed,
+            &self.metrics.iterations,
+        ] {
+            family.with(&[&key]);
+        }
         self.metrics.group_rules.with(&[&key]).set(group.rules.len() as f64);
         let group = Arc::new(Mutex::new(group));
         let task = tokio::spawn(run(Arc::downgrade(self), Arc::clone(&group))).abort_handle();
