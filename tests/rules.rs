@@ -14,7 +14,7 @@ groups:
     interval: 1s
     rules:
       - record: job:temperature:sum
-        expr: sum by (job) (temperature)
+        expr: sum(temperature)by(job)
       - record: job:temperature:doubled
         expr: job:temperature:sum * 2
         labels:
@@ -23,7 +23,7 @@ groups:
     interval: 1s
     rules:
       - alert: Hot
-        expr: temperature > 20
+        expr: temperature>20
         for: 3s
         labels:
           severity: page

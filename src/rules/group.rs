@@ -21,6 +21,8 @@ const NS_PER_MS: i64 = 1_000_000;
 pub struct Rule {
     /// The rule.
     pub kind: RuleImpl,
+    /// The expression as Prometheus prints a parsed one (`rule.Query().String()`), for the API.
+    pub query: String,
     /// `None` before the first evaluation; the error of the last one.
     pub health: Health,
     /// When it was last evaluated (wall clock), and how long that took.
@@ -119,8 +121,11 @@ impl Group {
                         })
                     }
                 };
+                // The file was validated, so the expression parses; the text is the fallback.
+                let query = promlite_promql::parse(&rule.expr).map_or_else(|_| rule.expr.clone(), |e| e.to_string());
                 Rule {
                     kind,
+                    query,
                     health: Health::Unknown,
                     last_evaluation: None,
                     evaluation_time: Duration::ZERO,

@@ -345,7 +345,7 @@ fn snapshot(group: &Group) -> RuleGroupSnapshot {
             };
             RuleSnapshot {
                 name: rule.kind.name().to_owned(),
-                query: rule.kind.expr().to_owned(),
+                query: rule.query.clone(),
                 labels,
                 health,
                 last_error,
