@@ -307,3 +307,90 @@ fn a_removed_group_s_series_go_stale() {
     let before = query(server.addr, "count_over_time(job:temperature:doubled[1m])");
     assert_eq!(before.len(), 1, "{before:?}");
 }
+
+/// Node rules in the style of the node-exporter mixin, over a real node exporter scraped by
+/// both promlite and Prometheus 2.42: the same recorded series (label sets; exact values where
+/// they do not depend on the moment of the scrape) and the same alerts.
+#[test]
+fn node_rules_over_a_real_node_exporter_record_what_prometheus_records() {
+    let Some(exporter) = promlite_testkit::on_path(&["prometheus-node-exporter", "node_exporter"]) else {
+        promlite_testkit::missing("prometheus-node-exporter on PATH (Debian package)");
+        return;
+    };
+    if !have(PROMETHEUS) {
+        return;
+    }
+    let port = crate::remote_util::free_port();
+    let exporter_args = vec![format!("--web.listen-address=127.0.0.1:{port}")];
+    let _exporter = External::start(&exporter.display().to_string(), &exporter_args, port, "/metrics");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("node.rules.yml");
+    std::fs::write(&rules, NODE_RULES).unwrap();
+    let target: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let config = config(target, &rules);
+    let ours = start(dir.path(), &[&write_config(dir.path(), &config)]);
+    let prom_dir = tempfile::tempdir().unwrap();
+    let theirs = External::prometheus(prom_dir.path(), &config, &[]);
+    let records: Vec<&str> = NODE_RULES.lines().filter_map(|l| l.trim().strip_prefix("- record: ")).collect();
+    assert_eq!(records.len(), 7);
+    let series = |addr, q: &str| -> Vec<String> {
+        let mut out: Vec<String> = query(addr, q).iter().map(|s| s["metric"].to_string()).collect();
+        out.sort();
+        out
+    };
+    for addr in [ours.addr, theirs.addr] {
+        eventually(Duration::from_secs(60), || {
+            let empty: Vec<&&str> = records.iter().filter(|r| query(addr, r).is_empty()).collect();
+            if empty.is_empty() { Ok(()) } else { Err(format!("no data yet for {empty:?}")) }
+        });
+    }
+    for record in &records {
+        assert_eq!(series(ours.addr, record), series(theirs.addr, record), "{record}");
+    }
+    let cpus = |addr| query(addr, "instance:node_cpus:count")[0]["value"][1].clone();
+    assert_eq!(cpus(ours.addr), cpus(theirs.addr));
+    let alerts = |addr| -> Vec<(Value, Value)> {
+        let (_, body) = get_json(addr, "/api/v1/alerts");
+        let mut out: Vec<(Value, Value)> = body["data"]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["labels"].clone(), a["annotations"]["mountpoint"].clone()))
+            .collect();
+        out.sort_by_key(|(l, _)| l.to_string());
+        out
+    };
+    eventually(Duration::from_secs(60), || {
+        let (a, b) = (alerts(ours.addr), alerts(theirs.addr));
+        if !a.is_empty() && a == b { Ok(()) } else { Err(format!("promlite {a:?}\nPrometheus {b:?}")) }
+    });
+}
+
+const NODE_RULES: &str = r#"groups:
+  - name: node.rules
+    interval: 1s
+    rules:
+      - record: instance:node_cpus:count
+        expr: count without (cpu, mode) (node_cpu_seconds_total{mode="idle"})
+      - record: instance:node_cpu_busy:ratio_rate1m
+        expr: 1 - avg without (cpu) (sum without (mode) (rate(node_cpu_seconds_total{mode=~"idle|iowait|steal"}[1m])))
+      - record: instance:node_load1_per_cpu:ratio
+        expr: node_load1 / instance:node_cpus:count
+      - record: instance:node_memory_used:ratio
+        expr: 1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes
+      - record: instance_device:node_disk_io_time_seconds:rate1m
+        expr: rate(node_disk_io_time_seconds_total{device!=""}[1m])
+      - record: instance:node_network_receive_bytes:rate1m
+        expr: sum without (device) (rate(node_network_receive_bytes_total{device!="lo"}[1m]))
+      - record: instance:node_filesystem_avail:ratio
+        expr: node_filesystem_avail_bytes{fstype!=""} / node_filesystem_size_bytes{fstype!=""}
+  - name: node.alerts
+    interval: 1s
+    rules:
+      - alert: NodeFilesystemSeen
+        expr: instance:node_filesystem_avail:ratio <= 1
+        labels:
+          severity: info
+        annotations:
+          mountpoint: '{{ $labels.mountpoint }} on {{ $labels.instance | stripPort }}'
+"#;
