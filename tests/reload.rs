@@ -91,8 +91,9 @@ fn reload_keeps_unchanged_jobs_running_and_refuses_bad_configs() {
     assert!(gaps.iter().all(|gap| *gap < 2_000), "steady missed a scrape around the reload: gaps {gaps:?}");
     // The changed job's target stayed, so its series were handed over, not marked stale.
     assert_eq!(query_result(server.addr, "changing").len(), 1);
-    // The removed job's series are stale now.
-    eventually(Duration::from_secs(5), || {
+    // The removed job's series go stale once its next scrape would have been plus an interval
+    // and a tenth (about 2.1 s at 1s), as upstream's end-of-run staleness.
+    eventually(Duration::from_secs(60), || {
         let leaving = query_result(server.addr, "leaving");
         if leaving.is_empty() { Ok(()) } else { Err(format!("{leaving:?}")) }
     });
@@ -122,4 +123,38 @@ fn quit_shuts_down_gracefully() {
     assert_eq!(response.body, "Requesting termination... Goodbye!\n");
     let status = eventually(Duration::from_secs(10), || server.try_wait().ok_or_else(|| "still running".to_owned()));
     assert!(status.success(), "{status:?}");
+}
+
+/// A restart leaves no gap: a clean stop writes no staleness markers (as Prometheus's shutdown
+/// writes none), so a query between the last scrape before the stop and the first after the
+/// start still sees every series.
+#[test]
+fn a_restart_leaves_no_gap() {
+    let target = FakeTarget::start(|n| format!("restart_gauge {n}\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = crate::util::write_config(dir.path(), &format!("scrape_configs:\n{}", job("steady", target.addr, "")));
+    let mut server = crate::util::start_with_data(dir.path(), &data, &[&config]);
+    eventually(Duration::from_secs(60), || {
+        let n = sample_times(&server, "up").len();
+        if n >= 2 { Ok(()) } else { Err(format!("{n} scrapes")) }
+    });
+    server.terminate();
+    eventually(Duration::from_secs(30), || server.try_wait().map(|_| ()).ok_or("still running".to_owned()));
+    let stopped_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let server = crate::util::start_with_data(dir.path(), &data, &[&config]);
+    eventually(Duration::from_secs(60), || {
+        let after = sample_times(&server, "up").iter().filter(|t| **t > stopped_ms).count();
+        if after >= 1 { Ok(()) } else { Err(format!("{after} scrapes after the restart")) }
+    });
+    // At the stop, within the lookback of the last scrape before it: no staleness marker hides it.
+    for name in ["up", "restart_gauge"] {
+        let path = format!("/api/v1/query?query={name}&time={}", stopped_ms as f64 / 1000.0);
+        let (status, body) = get_json(server.addr, &path);
+        assert_eq!(status, 200);
+        assert_eq!(body["data"]["result"].as_array().unwrap().len(), 1, "{name} at the stop: {body}");
+    }
+    let raw = query_result(server.addr, "up[1m]");
+    let values: Vec<&str> = raw[0]["values"].as_array().unwrap().iter().map(|p| p[1].as_str().unwrap()).collect();
+    assert!(values.iter().all(|v| *v == "1"), "no marker among the samples: {values:?}");
 }

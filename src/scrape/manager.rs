@@ -117,11 +117,11 @@ impl Manager {
         errors
     }
 
-    /// Stops every pool and waits (at most `timeout`) for the loops to end, each writing
-    /// staleness markers for its series.
+    /// Stops every pool and waits (at most `timeout`) for the loops to end. No staleness
+    /// markers are written (upstream's shutdown writes none), so a restart leaves no gap.
     pub async fn shutdown(&self, timeout: std::time::Duration) {
         let jobs = std::mem::take(&mut *self.jobs.lock().expect("manager lock"));
-        let handles: Vec<_> = jobs.values().flat_map(|job| job.pool.stop()).collect();
+        let handles: Vec<_> = jobs.values().flat_map(|job| job.pool.shutdown()).collect();
         drop(jobs);
         let all = async {
             for handle in handles {

@@ -208,13 +208,23 @@ impl ScrapePool {
         }
     }
 
-    /// Stops every loop; each writes staleness markers for its series as it ends. The handles
-    /// resolve when the loops have finished.
+    /// Stops every loop (the job is gone); each writes staleness markers for its series an
+    /// interval after its next scrape would have been. The handles resolve when the loops end.
     pub fn stop(&self) -> Vec<JoinHandle<Option<SeriesCache>>> {
+        self.end(Control::Stop)
+    }
+
+    /// Stops every loop for a server shutdown: no staleness markers, so the series continue
+    /// after the restart as if nothing had happened.
+    pub fn shutdown(&self) -> Vec<JoinHandle<Option<SeriesCache>>> {
+        self.end(Control::Shutdown)
+    }
+
+    fn end(&self, how: Control) -> Vec<JoinHandle<Option<SeriesCache>>> {
         let mut state = self.state.lock().expect("pool lock");
         let mut handles = Vec::new();
         for running in std::mem::take(&mut state.active).into_values() {
-            let _ = running.control.send(Control::Stop);
+            let _ = running.control.send(how);
             handles.push(running.handle);
         }
         handles

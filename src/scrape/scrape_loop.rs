@@ -69,10 +69,14 @@ pub struct LoopOptions {
 pub enum Control {
     /// Keep scraping.
     Run,
-    /// The target is gone: write staleness markers for its series and end.
+    /// The target is gone: end, and write staleness markers for its series once the next
+    /// scrape would have been (unless the server shuts down meanwhile).
     Stop,
     /// A successor takes over: end without staleness and return the cache.
     Handover,
+    /// The server shuts down: end without staleness markers, as Prometheus does ("we presume
+    /// the server is shutting down and will restart where it was"), so a restart leaves no gap.
+    Shutdown,
 }
 
 /// Runs the loop for `target` until told to stop; returns the cache on [`Control::Handover`].
@@ -106,17 +110,57 @@ pub async fn run(
                         Control::Run => continue,
                         Control::Handover => return Some(cache),
                         Control::Stop => break,
+                        Control::Shutdown => return None,
                     }
                 }
             }
             cache = scrape_once(&target, &client, &db, &options, cache).await;
         }
-        let now = unix_ms(SystemTime::now());
-        let _ = tokio::task::spawn_blocking(move || cache.end_of_run_staleness(&db, now)).await;
+        // Never scraped: nothing to mark.
+        last_tick?;
+        let stale_at = end_of_run_wait(&mut ticker, &mut control, options.interval).await?;
+        let stale_ms = unix_ms(stale_at);
+        let _ = tokio::task::spawn_blocking(move || cache.end_of_run_staleness(&db, stale_ms)).await;
         None
     }
     .instrument(span)
     .await
+}
+
+/// Upstream's `endOfRunStaleness` wait for a target that went away: the staleness time is the
+/// next scrape that would have been; the markers are written one more interval and a tenth
+/// later, so a restart or a successor has the chance to scrape first. `None` when the server
+/// shuts down meanwhile: no markers then.
+async fn end_of_run_wait(
+    ticker: &mut tokio::time::Interval,
+    control: &mut watch::Receiver<Control>,
+    interval: Duration,
+) -> Option<SystemTime> {
+    tokio::select! {
+        _ = ticker.tick() => {}
+        () = shutdown(control) => return None,
+    }
+    let stale_at = SystemTime::now();
+    tokio::select! {
+        _ = ticker.tick() => {}
+        () = shutdown(control) => return None,
+    }
+    tokio::select! {
+        () = tokio::time::sleep(interval / 10) => Some(stale_at),
+        () = shutdown(control) => None,
+    }
+}
+
+/// Resolves when the pool says [`Control::Shutdown`]; never when the pool is gone.
+async fn shutdown(control: &mut watch::Receiver<Control>) {
+    loop {
+        if control.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        if *control.borrow() == Control::Shutdown {
+            return;
+        }
+    }
 }
 
 /// The next instant at which `(now - offset) % interval == 0`, so targets spread over the interval
