@@ -323,16 +323,21 @@ mod tests {
             .collect()
     }
 
-    fn eval(rule: &mut AlertingRule, instances: &[&str], ts_s: i64) -> Vec<Sample> {
-        let labels = BTreeMap::new();
-        let data = AlertTemplateData {
-            labels: &labels,
-            external_labels: &labels,
+    const NO_LABELS: &BTreeMap<String, String> = &BTreeMap::new();
+
+    /// Template data without labels or a query: the state machine does not depend on them.
+    fn data() -> AlertTemplateData<'static> {
+        AlertTemplateData {
+            labels: NO_LABELS,
+            external_labels: NO_LABELS,
             external_url: "",
             value: 0.0,
             query: &no_query,
-        };
-        rule.eval(result(instances), ts_s * S, ts_s * 1000, 0, &Verbatim, &data).unwrap()
+        }
+    }
+
+    fn eval(rule: &mut AlertingRule, instances: &[&str], ts_s: i64) -> Vec<Sample> {
+        rule.eval(result(instances), ts_s * S, ts_s * 1000, 0, &Verbatim, &data()).unwrap()
     }
 
     fn states(rule: &AlertingRule) -> Vec<(String, AlertState)> {
@@ -409,14 +414,7 @@ mod tests {
     #[test]
     fn the_limit_counts_active_alerts_and_duplicate_label_sets_are_an_error() {
         let mut r = rule(0, 0);
-        let labels = BTreeMap::new();
-        let data = AlertTemplateData {
-            labels: &labels,
-            external_labels: &labels,
-            external_url: "",
-            value: 0.0,
-            query: &no_query,
-        };
+        let data = data();
         let err = r.eval(result(&["a", "b"]), 0, 0, 1, &Verbatim, &data).unwrap_err();
         assert_eq!(err.to_string(), "exceeded limit of 1 with 2 alerts");
         let mut twice = result(&["a"]);

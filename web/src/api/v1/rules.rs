@@ -58,6 +58,24 @@ struct AlertingRule {
     labels: BTreeMap<String, String>,
     annotations: BTreeMap<String, String>,
     alerts: Vec<Alert>,
+    // Last in both kinds of rule, as upstream's structs have them.
+    #[serde(flatten)]
+    status: RuleStatus,
+}
+
+#[derive(Serialize)]
+struct RecordingRule {
+    name: String,
+    query: String,
+    labels: BTreeMap<String, String>,
+    // Last in both kinds of rule, as upstream's structs have them.
+    #[serde(flatten)]
+    status: RuleStatus,
+}
+
+/// How a rule's last evaluation went, and its type.
+#[derive(Serialize)]
+struct RuleStatus {
     health: &'static str,
     #[serde(rename = "lastError", skip_serializing_if = "String::is_empty")]
     last_error: String,
@@ -70,21 +88,16 @@ struct AlertingRule {
     kind: &'static str,
 }
 
-#[derive(Serialize)]
-struct RecordingRule {
-    name: String,
-    query: String,
-    labels: BTreeMap<String, String>,
-    health: &'static str,
-    #[serde(rename = "lastError", skip_serializing_if = "String::is_empty")]
-    last_error: String,
-    #[serde(rename = "evaluationTime")]
-    #[serde(serialize_with = "go_float")]
-    evaluation_time: f64,
-    #[serde(rename = "lastEvaluation")]
-    last_evaluation: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
+impl RuleStatus {
+    fn of(r: &RuleSnapshot, kind: &'static str) -> RuleStatus {
+        RuleStatus {
+            health: r.health,
+            last_error: r.last_error.clone(),
+            evaluation_time: r.evaluation_seconds,
+            last_evaluation: format_rfc3339(r.last_evaluation),
+            kind,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -253,21 +266,13 @@ fn rule(r: &RuleSnapshot, kind: &str, exclude_alerts: bool) -> Option<Rule> {
             labels: r.labels.clone(),
             annotations: a.annotations.clone(),
             alerts: if exclude_alerts { Vec::new() } else { a.alerts.iter().map(alert).collect() },
-            health: r.health,
-            last_error: r.last_error.clone(),
-            evaluation_time: r.evaluation_seconds,
-            last_evaluation: format_rfc3339(r.last_evaluation),
-            kind: "alerting",
+            status: RuleStatus::of(r, "alerting"),
         })),
         None if kind.is_empty() || kind == "record" => Some(Rule::Recording(RecordingRule {
             name: r.name.clone(),
             query: r.query.clone(),
             labels: r.labels.clone(),
-            health: r.health,
-            last_error: r.last_error.clone(),
-            evaluation_time: r.evaluation_seconds,
-            last_evaluation: format_rfc3339(r.last_evaluation),
-            kind: "recording",
+            status: RuleStatus::of(r, "recording"),
         })),
         _ => None,
     }
