@@ -67,6 +67,10 @@ struct Running {
 
 struct RunningGroup {
     group: Arc<Mutex<Group>>,
+    /// What the API shows: taken when the group starts and after each evaluation, so a
+    /// request never waits for an evaluation in progress (which may take up to the query
+    /// timeout).
+    shown: Arc<Mutex<RuleGroupSnapshot>>,
     task: tokio::task::AbortHandle,
 }
 
@@ -181,9 +185,10 @@ impl RuleManager {
             family.with(&[&key]);
         }
         self.metrics.group_rules.with(&[&key]).set(group.rules.len() as f64);
+        let shown = Arc::new(Mutex::new(snapshot(&group)));
         let group = Arc::new(Mutex::new(group));
-        let task = tokio::spawn(run(Arc::downgrade(self), Arc::clone(&group))).abort_handle();
-        RunningGroup { group, task }
+        let task = tokio::spawn(run(Arc::downgrade(self), Arc::clone(&group), Arc::clone(&shown))).abort_handle();
+        RunningGroup { group, shown, task }
     }
 
     /// Stops a removed group and marks its series stale two intervals later, unless something
@@ -238,7 +243,7 @@ pub fn load_rule_files(
 
 /// One group's schedule: first at its next evaluation time after the start, then every
 /// interval; evaluations that could not run in time are counted as missed and skipped.
-async fn run(manager: std::sync::Weak<RuleManager>, group: Arc<Mutex<Group>>) {
+async fn run(manager: std::sync::Weak<RuleManager>, group: Arc<Mutex<Group>>, shown: Arc<Mutex<RuleGroupSnapshot>>) {
     let (interval, key) = {
         let g = group.lock().unwrap_or_else(PoisonError::into_inner);
         (g.interval_ns, g.key())
@@ -256,6 +261,7 @@ async fn run(manager: std::sync::Weak<RuleManager>, group: Arc<Mutex<Group>>) {
         let notify = Arc::clone(&alive.notify);
         drop(alive);
         let evaluated = Arc::clone(&group);
+        let shown_now = Arc::clone(&shown);
         let outgoing = tokio::task::spawn_blocking(move || {
             let mut g = evaluated.lock().unwrap_or_else(PoisonError::into_inner);
             let outgoing = g.eval(&context, ts);
@@ -273,6 +279,7 @@ async fn run(manager: std::sync::Weak<RuleManager>, group: Arc<Mutex<Group>>) {
             for rule in &g.rules {
                 metrics.evaluation_duration.observe(rule.evaluation_time.as_secs_f64());
             }
+            *shown_now.lock().unwrap_or_else(PoisonError::into_inner) = snapshot(&g);
             (outgoing, evaluations)
         })
         .await;
@@ -299,7 +306,7 @@ impl RulesView for RuleManager {
     fn rule_groups(&self) -> Vec<RuleGroupSnapshot> {
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         let mut groups: Vec<RuleGroupSnapshot> =
-            running.groups.iter().map(|r| snapshot(&r.group.lock().unwrap_or_else(PoisonError::into_inner))).collect();
+            running.groups.iter().map(|r| r.shown.lock().unwrap_or_else(PoisonError::into_inner).clone()).collect();
         // By file, then name, as upstream's `RuleGroups`.
         groups.sort_by(|a, b| (&a.file, &a.name).cmp(&(&b.file, &b.name)));
         groups
