@@ -17,6 +17,9 @@ use crate::chunks_head::ChunkRepair;
 use crate::wal::record::{self, Record, RefSample};
 use crate::wal::{self, WalError};
 
+/// How often a long replay says how far it is.
+const PROGRESS_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Progress of the WAL replay at open, for `/api/v1/status/walreplay` (upstream `WALReplayStatus`).
 #[derive(Debug, Default)]
 pub struct ReplayProgress {
@@ -150,17 +153,28 @@ pub(crate) fn replay_wal(
                 tracing::warn!(error = %err, "skipping a WAL record that does not decode");
             }
         };
+        // Progress for /api/v1/status/walreplay, and in the log every 10 s of a long replay.
+        let mut last_log = Instant::now();
+        let mut on_segment = |index: u32| {
+            progress.current.store(index, Ordering::Relaxed);
+            if last_log.elapsed() >= PROGRESS_LOG_EVERY {
+                last_log = Instant::now();
+                tracing::info!(
+                    segment = index,
+                    max_segment = progress.max.load(Ordering::Relaxed),
+                    samples = replayed.load(Ordering::Relaxed),
+                    elapsed_seconds = start.elapsed().as_secs(),
+                    "WAL replay in progress"
+                );
+            }
+        };
         // The newest checkpoint stands for every segment up to its number.
         let result = match &checkpoint {
             Some((index, dir)) => wal::replay(dir, quarantine, |_| {}, None, &mut on_record).and_then(|mut repairs| {
-                let on_segment = |index| progress.current.store(index, Ordering::Relaxed);
-                repairs.extend(wal::replay(wal_dir, quarantine, on_segment, Some(*index), &mut on_record)?);
+                repairs.extend(wal::replay(wal_dir, quarantine, &mut on_segment, Some(*index), &mut on_record)?);
                 Ok(repairs)
             }),
-            None => {
-                let on_segment = |index| progress.current.store(index, Ordering::Relaxed);
-                wal::replay(wal_dir, quarantine, on_segment, None, &mut on_record)
-            }
+            None => wal::replay(wal_dir, quarantine, &mut on_segment, None, &mut on_record),
         };
         for (worker, batch) in batches.into_iter().enumerate() {
             if !batch.is_empty() {
