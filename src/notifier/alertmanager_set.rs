@@ -244,7 +244,7 @@ fn url_text(labels: &Labels) -> String {
 mod tests {
     use super::*;
 
-    fn config(yaml: &str) -> AlertmanagerConfig {
+    fn am_config(yaml: &str) -> AlertmanagerConfig {
         let text = format!("alerting:\n  alertmanagers:\n    - {}\n", yaml.replace('\n', "\n      "));
         crate::config::load_str(&text, "prometheus.yml").unwrap().alerting.alertmanagers.remove(0)
     }
@@ -273,15 +273,15 @@ mod tests {
 
     #[test]
     fn urls_are_scheme_address_prefix_and_the_v2_path() {
-        let config = config("static_configs: [{targets: ['a:9093']}]");
+        let config = am_config("static_configs: [{targets: ['a:9093']}]");
         assert_eq!(check(&config, &[group(&["a:9093"], &[])]).0, ["http://a:9093/api/v2/alerts"]);
-        let config = config("scheme: https\npath_prefix: /am/\nstatic_configs: [{targets: ['a:9093']}]");
+        let config = am_config("scheme: https\npath_prefix: /am/\nstatic_configs: [{targets: ['a:9093']}]");
         assert_eq!(check(&config, &[group(&["a:9093"], &[])]).0, ["https://a:9093/am/api/v2/alerts"]);
     }
 
     #[test]
     fn relabeling_selects_and_rewrites_alertmanagers() {
-        let config = config(
+        let config = am_config(
             "static_configs: [{targets: ['a:9093']}]\n\
              relabel_configs:\n\
              - {source_labels: [__address__], regex: 'drop.*', action: drop}\n\
@@ -296,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_group_label_may_set_the_scheme_a_target_label_may_not() {
-        let config = config("static_configs: [{targets: ['a:9093']}]");
+        let config = am_config("static_configs: [{targets: ['a:9093']}]");
         let mut target_scheme = group(&["a:1"], &[]);
         target_scheme.targets[0].insert("__scheme__".to_owned(), "https".to_owned());
         let group_scheme = group(&["b:2"], &[("__scheme__", "https")]);
@@ -306,14 +306,14 @@ mod tests {
 
     #[test]
     fn an_address_with_a_path_skips_its_group() {
-        let config = config("static_configs: [{targets: ['a:9093']}]");
+        let config = am_config("static_configs: [{targets: ['a:9093']}]");
         let err = alertmanagers_from_group(&group(&["a:1", "http://b:2/x"], &[]), &config).unwrap_err();
         assert_eq!(err, AlertmanagerError::InvalidAddress { address: "http://b:2/x".to_owned() });
     }
 
     #[test]
     fn passwords_in_dropped_urls_are_redacted() {
-        let config = config("static_configs: [{targets: ['a:9093']}]\nrelabel_configs: [{action: drop, regex: '.*', source_labels: [__address__]}]");
+        let config = am_config("static_configs: [{targets: ['a:9093']}]\nrelabel_configs: [{action: drop, regex: '.*', source_labels: [__address__]}]");
         let (_, dropped) = check(&config, &[group(&["u:secret@a:1"], &[])]);
         assert_eq!(dropped, ["http://u:xxxxx@a:1/api/v2/alerts"]);
     }

@@ -16,6 +16,8 @@ mod alert;
 mod alertmanager_set;
 mod metrics;
 mod send_loop;
+#[cfg(test)]
+mod tests;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
