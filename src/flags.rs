@@ -260,7 +260,10 @@ impl Flags {
             ("rules.alert.resend-delay", self.resend_delay.to_string()),
             ("alertmanager.notification-queue-capacity", self.notification_queue_capacity.to_string()),
             ("alertmanager.notification-batch-size", self.notification_batch_size.to_string()),
-            ("alertmanager.drain-notification-queue-on-shutdown", self.drain_notification_queue_on_shutdown.to_string()),
+            (
+                "alertmanager.drain-notification-queue-on-shutdown",
+                self.drain_notification_queue_on_shutdown.to_string(),
+            ),
             ("query.max-samples", self.max_samples.to_string()),
             ("query.max-concurrency", self.max_concurrency.to_string()),
             ("storage.remote.read-sample-limit", self.remote_read_sample_limit.to_string()),

@@ -25,7 +25,9 @@ use crate::rules::OutgoingAlert;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AlertmanagerError {
     /// `__address__` has a scheme or path after relabeling.
-    #[error("{address:?} is not a valid hostname: an address is host:port (set __scheme__ and __alerts_path__ instead)")]
+    #[error(
+        "{address:?} is not a valid hostname: an address is host:port (set __scheme__ and __alerts_path__ instead)"
+    )]
     InvalidAddress {
         /// The address.
         address: String,
@@ -132,7 +134,8 @@ impl AlertmanagerSet {
     fn start_loop(&self, url: &reqwest::Url) -> RunningLoop {
         let shown_url = promlite_web::redact_url(url.as_str()).into_owned();
         let send_loop = SendLoop::new(shown_url, self.options, &self.metrics);
-        let endpoint = Endpoint { url: url.clone(), client: self.client.clone(), timeout: self.config.timeout.as_std() };
+        let endpoint =
+            Endpoint { url: url.clone(), client: self.client.clone(), timeout: self.config.timeout.as_std() };
         let task = send_loop.start(endpoint, Arc::clone(&self.metrics));
         RunningLoop { send_loop, task }
     }
@@ -252,10 +255,7 @@ mod tests {
     fn group(targets: &[&str], labels: &[(&str, &str)]) -> TargetGroup {
         TargetGroup {
             source: "0".to_owned(),
-            targets: targets
-                .iter()
-                .map(|t| BTreeMap::from([("__address__".to_owned(), (*t).to_owned())]))
-                .collect(),
+            targets: targets.iter().map(|t| BTreeMap::from([("__address__".to_owned(), (*t).to_owned())])).collect(),
             labels: labels.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(),
         }
     }
@@ -290,7 +290,10 @@ mod tests {
         );
         let groups = [group(&["a:1", "drop-b:2", "tls-c:3"], &[]), group(&["d:4"], &[("zone", "eu")])];
         let (active, dropped) = check(&config, &groups);
-        assert_eq!(active, ["http://a:1/api/v2/alerts", "https://tls-c:3/api/v2/alerts", "http://d:4/eu/api/v2/alerts"]);
+        assert_eq!(
+            active,
+            ["http://a:1/api/v2/alerts", "https://tls-c:3/api/v2/alerts", "http://d:4/eu/api/v2/alerts"]
+        );
         assert_eq!(dropped, ["http://drop-b:2/api/v2/alerts"]);
     }
 
@@ -313,7 +316,9 @@ mod tests {
 
     #[test]
     fn passwords_in_dropped_urls_are_redacted() {
-        let config = am_config("static_configs: [{targets: ['a:9093']}]\nrelabel_configs: [{action: drop, regex: '.*', source_labels: [__address__]}]");
+        let config = am_config(
+            "static_configs: [{targets: ['a:9093']}]\nrelabel_configs: [{action: drop, regex: '.*', source_labels: [__address__]}]",
+        );
         let (_, dropped) = check(&config, &[group(&["u:secret@a:1"], &[])]);
         assert_eq!(dropped, ["http://u:xxxxx@a:1/api/v2/alerts"]);
     }

@@ -188,7 +188,8 @@ async fn a_stop_drops_the_queue_otherwise() {
 #[tokio::test]
 async fn a_reload_keeps_unchanged_sets_and_their_queues() {
     let am = FakeAlertmanager::start(0).await;
-    let set = |prefix: &str| format!("    - path_prefix: {prefix}\n      static_configs: [{{targets: ['{}']}}]\n", am.addr);
+    let set =
+        |prefix: &str| format!("    - path_prefix: {prefix}\n      static_configs: [{{targets: ['{}']}}]\n", am.addr);
     let yaml = format!("alerting:\n  alertmanagers:\n{}{}", set("/kept"), set("/changed"));
     let (notifier, _registry) = notifier(1, true, &yaml);
     notifier.send(alerts(&["A", "B"]));
