@@ -113,6 +113,19 @@ pub struct Flags {
     #[arg(long = "rules.alert.resend-delay", value_name = "DURATION", default_value = "1m")]
     pub resend_delay: Duration,
 
+    /// The capacity of the queue for pending Alertmanager notifications.
+    #[arg(long = "alertmanager.notification-queue-capacity", value_name = "N", default_value_t = 10_000)]
+    pub notification_queue_capacity: usize,
+
+    /// The maximum number of notifications per batch to send to the Alertmanager.
+    #[arg(long = "alertmanager.notification-batch-size", value_name = "N", default_value_t = 256)]
+    pub notification_batch_size: usize,
+
+    /// Send any outstanding Alertmanager notifications when shutting down. If false, any
+    /// outstanding Alertmanager notifications will be dropped when shutting down.
+    #[arg(long = "alertmanager.drain-notification-queue-on-shutdown", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = true, hide_possible_values = true)]
+    pub drain_notification_queue_on_shutdown: bool,
+
     /// Maximum number of samples a single query can load into memory.
     #[arg(long = "query.max-samples", value_name = "N", default_value_t = 50_000_000, value_parser = count)]
     pub max_samples: usize,
@@ -254,6 +267,12 @@ impl Flags {
             ("rules.alert.for-outage-tolerance", self.for_outage_tolerance.to_string()),
             ("rules.alert.for-grace-period", self.for_grace_period.to_string()),
             ("rules.alert.resend-delay", self.resend_delay.to_string()),
+            ("alertmanager.notification-queue-capacity", self.notification_queue_capacity.to_string()),
+            ("alertmanager.notification-batch-size", self.notification_batch_size.to_string()),
+            (
+                "alertmanager.drain-notification-queue-on-shutdown",
+                self.drain_notification_queue_on_shutdown.to_string(),
+            ),
             ("query.max-samples", self.max_samples.to_string()),
             ("query.max-concurrency", self.max_concurrency.to_string()),
             ("storage.remote.read-sample-limit", self.remote_read_sample_limit.to_string()),

@@ -1,6 +1,6 @@
 //! Flags Prometheus 3.14 takes (`docs/command-line/prometheus.md`) that promlite accepts without
-//! acting on them: Go runtime tuning, agent mode, rules and Alertmanager settings (not built
-//! yet), the console templates, UI settings. Deployments pass them (the Helm chart and
+//! acting on them: Go runtime tuning, agent mode, rule evaluation concurrency, the console
+//! templates, UI settings. Deployments pass them (the Helm chart and
 //! prometheus-operator do), so refusing them would stop promlite from starting; each one given
 //! is logged once at start instead. `--enable-feature` values are parsed the same way: none of
 //! Prometheus's feature flags changes promlite's behaviour yet.
@@ -50,7 +50,6 @@ macro_rules! inert_flags {
 inert_flags! {
     bools:
         "agent" => agent,
-        "alertmanager.drain-notification-queue-on-shutdown" => alertmanager_drain_notification_queue_on_shutdown,
         "auto-gomaxprocs" => auto_gomaxprocs,
         "auto-gomemlimit" => auto_gomemlimit,
         "config.auto-reload" => config_auto_reload,
@@ -59,8 +58,6 @@ inert_flags! {
         "storage.agent.wal-compression" => storage_agent_wal_compression,
         "web.enable-otlp-receiver" => web_enable_otlp_receiver,
     values:
-        "alertmanager.notification-batch-size" => alertmanager_notification_batch_size,
-        "alertmanager.notification-queue-capacity" => alertmanager_notification_queue_capacity,
         "auto-gomemlimit.ratio" => auto_gomemlimit_ratio,
         "config.auto-reload-interval" => config_auto_reload_interval,
         "rules.max-concurrent-evals" => rules_max_concurrent_evals,

@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod http_client;
 pub mod http_server;
 pub mod log_format;
+pub mod notifier;
 pub mod relabel;
 pub mod remote;
 pub mod rules;

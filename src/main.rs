@@ -17,6 +17,7 @@ use std::time::SystemTime;
 use anyhow::Context as _;
 use clap::Parser as _;
 use promlite::config::{self, Config};
+use promlite::notifier::{Notifier, NotifierOptions};
 use promlite::scrape::Manager;
 use promlite_promql::{Engine, EngineOptions};
 use promlite_storage::{Db, Options};
@@ -193,7 +194,6 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     let listener = promlite_web::bind(listen)
         .with_context(|| format!("listening on {listen} (--web.listen-address): is another server using the port?"))?;
     let local_addr = listener.local_addr()?;
-    warn_unacted(loaded.as_ref().map(|(config, _)| config));
     let (config, config_path) = match loaded {
         Some((config, path)) => (config, Some(path)),
         None => {
@@ -229,11 +229,20 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     registry.register(Arc::new(promlite_metrics::ProcessCollector));
     let server_metrics = Arc::new(promlite_web::metrics::ServerMetrics::new(&registry, flags.max_concurrency.max(1)));
     let manager = Arc::new(Manager::new(db.clone(), offset_seed(&config), &registry));
+    let notifier = Arc::new(Notifier::new(
+        NotifierOptions {
+            queue_capacity: flags.notification_queue_capacity,
+            // Upstream takes a batch size of 0 as its default.
+            batch_size: if flags.notification_batch_size == 0 { 256 } else { flags.notification_batch_size },
+            drain_on_shutdown: flags.drain_notification_queue_on_shutdown,
+        },
+        &registry,
+    ));
     let rules = promlite::rules::RuleManager::new(
         db.clone(),
         Arc::clone(&engine),
         promlite::rules::template::engine(),
-        Arc::new(promlite::rules::NoNotifier),
+        Arc::clone(&notifier) as Arc<dyn promlite::rules::Notify>,
         promlite::rules::RuleOptions {
             external_url: flags.external_url(),
             resend_delay: flags.resend_delay.as_std(),
@@ -272,6 +281,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         let running = Running {
             manager: Arc::clone(&manager),
             rules: Arc::clone(&rules),
+            notifier: Arc::clone(&notifier),
             remote: Arc::clone(&remote),
             config_yaml: Arc::clone(&config_yaml),
             external_labels: Arc::clone(&external_labels),
@@ -291,6 +301,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         engine,
         targets: manager.clone(),
         rules: rules.clone(),
+        alertmanagers: notifier.clone(),
         options: Arc::new(WebOptions {
             route_prefix: flags.route_prefix(),
             external_url: flags.external_url(),
@@ -317,6 +328,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     registry.register(Arc::new(promlite_web::metrics::StateCollector::new(&state)));
     registry.register(Arc::clone(&manager) as Arc<dyn promlite_metrics::Collector>);
     registry.register(Arc::clone(&remote) as Arc<dyn promlite_metrics::Collector>);
+    registry.register(Arc::clone(&notifier) as Arc<dyn promlite_metrics::Collector>);
     let limits = promlite_web::ConnectionLimits {
         max_connections: flags.max_connections,
         read_timeout: flags.read_timeout.as_std(),
@@ -339,6 +351,10 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     for err in remote.apply_read_config(&config) {
         tracing::error!(error = %err, "remote read client not started");
     }
+    // Before the rules, so their first alerts have somewhere to go.
+    for err in notifier.apply_config(&config) {
+        tracing::error!(error = %err, "cannot send alerts to these Alertmanagers");
+    }
     if let Err(errors) = rules.apply_config(&config) {
         let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::bail!("error loading rules:\n{}", errors.join("\n"));
@@ -352,7 +368,11 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     server.await.context("HTTP server task")?.context("serving HTTP")?;
     tracing::info!("stopping scrape pools");
     rules.stop();
-    manager.shutdown(std::time::Duration::from_secs(10)).await;
+    // The rules send nothing more: the notifier drains its queues while the scrape loops stop.
+    tokio::join!(
+        notifier.stop(std::time::Duration::from_secs(10)),
+        manager.shutdown(std::time::Duration::from_secs(10)),
+    );
     close_db.close().with_context(|| format!("closing the TSDB in {}", flags.storage_path.display()))?;
     tracing::info!("see you next time!");
     Ok(())
@@ -379,19 +399,11 @@ fn raise_fd_limit(max_connections: u32) {
     }
 }
 
-/// Says which parts of a valid config promlite parses but does not act on yet.
-fn warn_unacted(config: Option<&Config>) {
-    let Some(config) = config else { return };
-    if !config.alerting.alertmanagers.is_empty() {
-        // FIXME(#17): the notifier is not built yet; alerts are evaluated and shown by the API.
-        tracing::warn!("alerting.alertmanagers are validated but no alerts are sent yet: promlite has no notifier yet");
-    }
-}
-
 /// The parts of the server a reload updates.
 struct Running {
     manager: Arc<Manager>,
     rules: Arc<promlite::rules::RuleManager>,
+    notifier: Arc<Notifier>,
     remote: Arc<promlite::remote::RemoteStorage>,
     config_yaml: Arc<RwLock<String>>,
     external_labels: Arc<RwLock<Vec<(String, String)>>>,
@@ -406,7 +418,6 @@ fn reload_config(path: Option<&Path>, running: &Running) -> Result<(), ReloadErr
     };
     let file = path.display().to_string();
     let config = config::load_file(path).map_err(|err| ReloadError::Load { file: file.clone(), source: err.into() })?;
-    warn_unacted(Some(&config));
     let mut errors: Vec<Box<dyn std::error::Error + Send + Sync>> = Vec::new();
     // Rules first: rule files that do not load fail the reload before anything else changes.
     running.rules.apply_config(&config).map_err(|errs| ReloadError::Apply {
@@ -414,6 +425,7 @@ fn reload_config(path: Option<&Path>, running: &Running) -> Result<(), ReloadErr
         errors: errs.into_iter().map(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>).collect(),
     })?;
     errors.extend(running.manager.apply_config(&config).into_iter().map(Into::into));
+    errors.extend(running.notifier.apply_config(&config).into_iter().map(Into::into));
     errors.extend(running.remote.apply_config(&config).into_iter().map(Into::into));
     errors.extend(running.remote.apply_read_config(&config).into_iter().map(Into::into));
     *running.config_yaml.write().expect("config lock") = config.to_yaml();

@@ -151,8 +151,12 @@ fn every_flag_of_prometheus_3_14_is_accepted() {
     assert!(log.contains("accepted, has no effect in promlite"), "{log}");
     assert!(log.contains("--rules.max-concurrent-evals=4"), "inert flags are named: {log}");
     assert!(!log.contains("--rules.alert.resend-delay"), "acted-on flags are not called inert: {log}");
+    assert!(!log.contains("--alertmanager."), "the notifier acts on its flags: {log}");
     let (status, flags) = get_json(server.addr, "/api/v1/status/flags");
     assert_eq!(status, 200);
+    assert_eq!(flags["data"]["alertmanager.notification-queue-capacity"], "10000");
+    assert_eq!(flags["data"]["alertmanager.notification-batch-size"], "256");
+    assert_eq!(flags["data"]["alertmanager.drain-notification-queue-on-shutdown"], "true");
     assert_eq!(flags["data"]["storage.remote.read-sample-limit"], "50000000", "5e7 is a count");
 }
 

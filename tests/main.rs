@@ -10,6 +10,7 @@ mod discovery;
 mod fake_kube;
 mod faults;
 mod kubernetes;
+mod notifier;
 mod persistence;
 mod query_limits;
 mod reload;

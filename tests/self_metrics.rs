@@ -51,6 +51,26 @@ const QUERIES: &[(&str, &str)] = &[
         r#"max_over_time(prometheus_remote_storage_shards_desired{job="prometheus"}[5m]) - max_over_time(prometheus_remote_storage_shards_max{job="prometheus"}[5m])"#,
     ),
     (
+        "PrometheusNotificationQueueRunningFull (queue length)",
+        r#"predict_linear(prometheus_notifications_queue_length{job="prometheus"}[5m], 60 * 30)"#,
+    ),
+    (
+        "PrometheusNotificationQueueRunningFull (capacity)",
+        r#"min_over_time(prometheus_notifications_queue_capacity{job="prometheus"}[5m])"#,
+    ),
+    (
+        "PrometheusErrorSendingAlertsToSomeAlertmanagers",
+        r#"(rate(prometheus_notifications_errors_total{job="prometheus"}[5m]) / rate(prometheus_notifications_sent_total{job="prometheus"}[5m])) * 100"#,
+    ),
+    (
+        "PrometheusErrorSendingAlertsToAnyAlertmanager",
+        r#"min without (alertmanager) (rate(prometheus_notifications_errors_total{job="prometheus",alertmanager!~``}[5m]) / rate(prometheus_notifications_sent_total{job="prometheus",alertmanager!~``}[5m])) * 100"#,
+    ),
+    (
+        "PrometheusNotConnectedToAlertmanagers",
+        r#"max_over_time(prometheus_notifications_alertmanagers_discovered{job="prometheus"}[5m])"#,
+    ),
+    (
         "PrometheusTargetLimitHit",
         r#"increase(prometheus_target_scrape_pool_exceeded_target_limit_total{job="prometheus"}[5m])"#,
     ),
@@ -148,10 +168,6 @@ const QUERIES: &[(&str, &str)] = &[
 /// The mixin's queries that have no data on promlite yet, and why. Each is a part not built.
 const NOT_YET: &[(&str, &str)] = &[
     (
-        "PrometheusNotificationQueueRunningFull, PrometheusErrorSendingAlertsTo*, PrometheusNotConnectedToAlertmanagers",
-        "no notifier yet (issue #17): prometheus_notifications_*",
-    ),
-    (
         "PrometheusSDRefreshFailure",
         "promlite has no refresh-based SD (http, dns, ...); Prometheus has no such series without one either",
     ),
@@ -179,7 +195,8 @@ fn sink() -> std::net::SocketAddr {
 }
 
 /// Scrapes itself every second, evaluates a recording and an alerting rule every second (the
-/// rule file written into `dir`), and remote-writes to `sink`.
+/// rule file written into `dir`), remote-writes to `sink` and has an Alertmanager (nothing
+/// listens there: no alert is sent, but the notifier's families have their children).
 fn config(dir: &std::path::Path, port: u16, sink: std::net::SocketAddr) -> String {
     let rules = dir.join("self-rules.yml");
     std::fs::write(&rules, "groups:\n  - name: self\n    interval: 1s\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n      - alert: SelfDown\n        expr: up == 0\n").unwrap();
@@ -187,7 +204,8 @@ fn config(dir: &std::path::Path, port: u16, sink: std::net::SocketAddr) -> Strin
         "global:\n  scrape_interval: 1s\n\
          rule_files: ['{}']\n\
          scrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n\
-         remote_write:\n  - url: http://{sink}/api/v1/write\n    name: sink\n",
+         remote_write:\n  - url: http://{sink}/api/v1/write\n    name: sink\n\
+         alerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['127.0.0.1:1']}}]\n",
         rules.display()
     )
 }
@@ -219,6 +237,11 @@ fn the_prometheus_mixin_dashboards_and_alerts_have_data() {
 const CHANGED_IN_3X: &[(&str, &str)] = &[
     ("prometheus_build_info", "3.x adds `tags` (prometheus/common version collector)"),
     ("prometheus_remote_storage_samples_dropped_total", "3.x adds `reason` (storage/remote/queue_manager.go)"),
+    (
+        "prometheus_notifications_dropped_total",
+        "3.x adds `alertmanager`: a queue per Alertmanager (notifier/metric.go)",
+    ),
+    ("prometheus_notifications_queue_length", "3.x adds `alertmanager`: a queue per Alertmanager (notifier/metric.go)"),
 ];
 
 /// `# TYPE` of every family, and the label names of its samples (without `le` and `quantile`).

@@ -1,7 +1,7 @@
 //! The `alerting` section (upstream `config/config.go` `AlertingConfig`, `AlertmanagerConfig`).
 //!
 //! Parsed strictly and validated like Prometheus, so a real `prometheus.yml` with Alertmanagers
-//! loads unchanged; promlite evaluates no rules yet, so nothing is sent (start-up logs that).
+//! loads unchanged; `crate::notifier` runs it.
 //! Defaults: scheme `http`, path_prefix `/`, timeout 10s, api_version `v2` (v1 is an error, as in
 //! Prometheus 3). Discovery: `static_configs`, `file_sd_configs`, `kubernetes_sd_configs`.
 

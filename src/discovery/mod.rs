@@ -1,8 +1,9 @@
 //! Service discovery (upstream `discovery/`, `discovery/targetgroup/`): where targets come from.
 //!
-//! Every mechanism produces [`TargetGroup`]s; the scrape manager turns them into targets.
-//! `static_configs`, `file_sd_configs` ([`file`]) and `kubernetes_sd_configs` ([`kubernetes`])
-//! run; [`run_discovery`] merges them for one job.
+//! Every mechanism produces [`TargetGroup`]s; the scrape manager turns them into targets, the
+//! notifier into Alertmanagers. `static_configs`, `file_sd_configs` ([`file`]) and
+//! `kubernetes_sd_configs` ([`kubernetes`]) run; [`run_discovery`] merges them for one scrape
+//! job or Alertmanager set ([`DiscoveryConfigs`]).
 
 pub mod file;
 pub mod kubernetes;
@@ -10,7 +11,7 @@ pub mod kubernetes;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::config::ScrapeConfig;
+use crate::config::{AlertmanagerConfig, FileSdConfig, KubernetesSdConfig, ScrapeConfig, StaticConfig};
 
 /// A set of targets sharing labels, as one discovery source last reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,10 +24,50 @@ pub struct TargetGroup {
     pub labels: BTreeMap<String, String>,
 }
 
-/// The target groups of a job's `static_configs`, sourced by index as Prometheus does.
-pub fn static_groups(scrape_config: &ScrapeConfig) -> Vec<TargetGroup> {
-    scrape_config
-        .static_configs
+/// What one scrape job or Alertmanager set discovers from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiscoveryConfigs {
+    /// The job name, or the Alertmanager set's `config-N`: what its Kubernetes discoveries are
+    /// registered under.
+    pub name: String,
+    /// `static_configs`.
+    pub static_configs: Vec<StaticConfig>,
+    /// `file_sd_configs`.
+    pub file_sd_configs: Vec<FileSdConfig>,
+    /// `kubernetes_sd_configs`.
+    pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
+}
+
+impl DiscoveryConfigs {
+    /// A scrape job's discovery configs.
+    pub fn of_scrape(scrape_config: &ScrapeConfig) -> DiscoveryConfigs {
+        DiscoveryConfigs {
+            name: scrape_config.job_name.clone(),
+            static_configs: scrape_config.static_configs.clone(),
+            file_sd_configs: scrape_config.file_sd_configs.clone(),
+            kubernetes_sd_configs: scrape_config.kubernetes_sd_configs.clone(),
+        }
+    }
+
+    /// An Alertmanager set's discovery configs; `name` is the set's `config-N`.
+    pub fn of_alertmanagers(name: String, config: &AlertmanagerConfig) -> DiscoveryConfigs {
+        DiscoveryConfigs {
+            name,
+            static_configs: config.static_configs.clone(),
+            file_sd_configs: config.file_sd_configs.clone(),
+            kubernetes_sd_configs: config.kubernetes_sd_configs.clone(),
+        }
+    }
+
+    /// Whether anything besides static configs needs a [`run_discovery`] task.
+    pub fn is_dynamic(&self) -> bool {
+        !self.file_sd_configs.is_empty() || !self.kubernetes_sd_configs.is_empty()
+    }
+}
+
+/// The target groups of `static_configs`, sourced by index as Prometheus does.
+pub fn static_groups(static_configs: &[StaticConfig]) -> Vec<TargetGroup> {
+    static_configs
         .iter()
         .enumerate()
         .map(|(i, static_config)| TargetGroup {
@@ -41,21 +82,21 @@ pub fn static_groups(scrape_config: &ScrapeConfig) -> Vec<TargetGroup> {
         .collect()
 }
 
-/// Runs a job's discovery until the task is aborted (its pool stops, which also ends every
-/// Kubernetes watch): calls `update` with the job's static groups plus its file and Kubernetes
-/// groups whenever these change. Files are polled every second; each Kubernetes SD config
+/// Runs a job's (or an Alertmanager set's) discovery until the task is aborted (its pool or set
+/// stops, which also ends every Kubernetes watch): calls `update` with the static groups plus the
+/// file and Kubernetes groups whenever these change. Files are polled every second; each Kubernetes SD config
 /// publishes once all its resources have synced, then after each batch of watch events.
 pub async fn run_discovery(
-    scrape_config: std::sync::Arc<ScrapeConfig>,
+    configs: DiscoveryConfigs,
     registry: std::sync::Arc<kubernetes::SdRegistry>,
     update: impl Fn(Vec<TargetGroup>) + Send + 'static,
 ) {
-    let static_groups = static_groups(&scrape_config);
+    let static_groups = static_groups(&configs.static_configs);
     let (kube_tx, mut kube_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Vec<TargetGroup>)>();
     // Dropped with this future, which aborts the Kubernetes discoveries.
     let mut kube_tasks = tokio::task::JoinSet::new();
-    for (index, sd_config) in scrape_config.kubernetes_sd_configs.iter().enumerate() {
-        let state = registry.register(&scrape_config.job_name, index, sd_config.role);
+    for (index, sd_config) in configs.kubernetes_sd_configs.iter().enumerate() {
+        let state = registry.register(&configs.name, index, sd_config.role);
         let kube_tx = kube_tx.clone();
         kube_tasks.spawn(kubernetes::run(
             sd_config.clone(),
@@ -67,9 +108,9 @@ pub async fn run_discovery(
         ));
     }
     drop(kube_tx);
-    let mut kube_groups: Vec<Vec<TargetGroup>> = vec![Vec::new(); scrape_config.kubernetes_sd_configs.len()];
-    let has_files = !scrape_config.file_sd_configs.is_empty();
-    let mut file_sd = Some(file::FileSd::new(&scrape_config.file_sd_configs));
+    let mut kube_groups: Vec<Vec<TargetGroup>> = vec![Vec::new(); configs.kubernetes_sd_configs.len()];
+    let has_files = !configs.file_sd_configs.is_empty();
+    let mut file_sd = Some(file::FileSd::new(&configs.file_sd_configs));
     let mut file_groups = Vec::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -25,13 +25,6 @@ pub trait Notify: Send + Sync {
     fn send(&self, alerts: Vec<OutgoingAlert>);
 }
 
-/// Where alerts go while promlite has no notifier: nowhere. FIXME(#17): the notifier.
-pub struct NoNotifier;
-
-impl Notify for NoNotifier {
-    fn send(&self, _: Vec<OutgoingAlert>) {}
-}
-
 /// Settings from flags.
 #[derive(Debug, Clone)]
 pub struct RuleOptions {

@@ -25,7 +25,7 @@ use promlite_storage::{Db, Labels};
 
 pub use alerting::{Alert, AlertState, AlertingRule, OutgoingAlert};
 pub use group::{Group, Health, Rule, RuleImpl};
-pub use manager::{NoNotifier, Notify, RuleManager, RuleOptions, load_rule_files};
+pub use manager::{Notify, RuleManager, RuleOptions, load_rule_files};
 
 /// One sample of a rule's result or output (labels, milliseconds, value).
 pub type Sample = promlite_promql::InstantSample;

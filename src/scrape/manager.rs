@@ -93,13 +93,13 @@ impl Manager {
             };
             match &old {
                 Some(old) => pool.take_over(&old.pool),
-                None => pool.sync(discovery::static_groups(&scrape_config)),
+                None => pool.sync(discovery::static_groups(&scrape_config.static_configs)),
             }
-            let dynamic = !scrape_config.file_sd_configs.is_empty() || !scrape_config.kubernetes_sd_configs.is_empty();
-            let discovery = dynamic.then(|| {
+            let configs = discovery::DiscoveryConfigs::of_scrape(&scrape_config);
+            let discovery = configs.is_dynamic().then(|| {
                 let weak = Arc::downgrade(&pool);
                 let registry = Arc::clone(&self.sd_registry);
-                let task = tokio::spawn(discovery::run_discovery(scrape_config, registry, move |groups| {
+                let task = tokio::spawn(discovery::run_discovery(configs, registry, move |groups| {
                     if let Some(pool) = weak.upgrade() {
                         pool.sync(groups);
                     }

@@ -105,6 +105,7 @@ fn state(db: Db) -> AppState {
         engine: Arc::new(Engine::new(EngineOptions::default())),
         targets: Arc::new(NoTargets),
         rules: Arc::new(promlite_web::NoRules),
+        alertmanagers: Arc::new(promlite_web::NoAlertmanagers),
         options: Arc::new(WebOptions {
             route_prefix: String::new(),
             external_url: "http://localhost:9090".into(),

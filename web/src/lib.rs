@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+mod alertmanagers_view;
 mod api;
 mod federate;
 mod lifecycle;
@@ -30,6 +31,7 @@ use promlite_promql::Engine;
 use promlite_storage::Db;
 use tokio::sync::Semaphore;
 
+pub use alertmanagers_view::{AlertmanagerUrls, AlertmanagersView, NoAlertmanagers};
 pub use api::v1::RemoteWriteReceiver;
 pub use lifecycle::{ConfigReloads, ReloadError};
 pub use redact::{redact_password_in, redact_url};
@@ -82,6 +84,8 @@ pub struct AppState {
     pub targets: Arc<dyn TargetsView>,
     /// Rule groups, rules and alerts.
     pub rules: Arc<dyn RulesView>,
+    /// The notifier's Alertmanagers.
+    pub alertmanagers: Arc<dyn AlertmanagersView>,
     /// Web settings.
     pub options: Arc<WebOptions>,
     /// The running config as YAML, secrets already redacted.

@@ -4,6 +4,7 @@
 //! which merges the URL query with a form body as Go's `ParseForm` does.
 //! FIXME(#4): the admin endpoints need the persistent TSDB; exemplars are not stored.
 
+mod alertmanagers;
 mod ast;
 mod envelope;
 mod labels;
@@ -46,6 +47,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/targets/metadata", get(metadata::targets_metadata))
         .route("/rules", get(rules::rules))
         .route("/alerts", get(rules::alerts))
+        .route("/alertmanagers", get(alertmanagers::alertmanagers))
         .route("/query_exemplars", get(misc::query_exemplars).post(misc::query_exemplars))
         .route("/format_query", get(misc::format_query).post(misc::format_query))
         .route("/parse_query", get(misc::parse_query).post(misc::parse_query))
