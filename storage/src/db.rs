@@ -15,9 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
+mod admin;
 mod compaction;
 mod metrics;
 
+pub use admin::AdminError;
 pub use compaction::CompactionError;
 pub use metrics::{COMPACTION_DURATION_BUCKETS, Histogram, TsdbMetrics};
 
@@ -449,6 +451,8 @@ impl Db {
     }
 }
 
+#[cfg(test)]
+mod admin_tests;
 #[cfg(test)]
 mod compaction_tests;
 #[cfg(test)]
