@@ -139,9 +139,9 @@ impl Db {
 
     /// Makes `dir` a data directory holding every block (hard-linked, so it costs no space
     /// while they live) and, with `with_head`, the head's samples as one more block over the
-    /// head's whole span, deleted samples left out (upstream `DB.Snapshot`). Prometheus, and
-    /// promlite, open it as their data directory. `dir` must not be the data directory nor be
-    /// named like a block.
+    /// head's whole span, deleted samples left out (upstream `DB.Snapshot`), and an empty
+    /// `wal/`. Prometheus, promlite and `promtool tsdb` open it as a data directory. `dir` must
+    /// not be the data directory nor be named like a block.
     pub fn snapshot(&self, dir: &Path, with_head: bool) -> Result<(), AdminError> {
         let refuse = |reason| Err(AdminError::SnapshotDir { path: dir.to_owned(), reason });
         if dir == self.dir {
@@ -155,7 +155,9 @@ impl Db {
             return Err(AdminError::NotReady);
         }
         let io = |error| AdminError::Io { path: dir.to_owned(), error };
-        std::fs::create_dir_all(dir).map_err(io)?;
+        // An empty WAL makes it a whole data directory: `promtool tsdb dump` refuses one
+        // without (upstream's snapshots have none).
+        std::fs::create_dir_all(dir.join("wal")).map_err(io)?;
         let blocks = self.blocks();
         for block in blocks.iter() {
             block.snapshot(dir)?;
