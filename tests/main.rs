@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `promlite` binary on loopback, against HTTP targets served by the
 //! tests themselves. One test binary (see `[[test]]` in Cargo.toml); a module per area.
 
+mod admin;
 mod api;
 mod api_floats;
 mod api_oracle;

@@ -35,7 +35,7 @@ fn bits(v: f64) -> u64 {
     if v.is_nan() && v.to_bits() != STALE_NAN { f64::NAN.to_bits() } else { v.to_bits() }
 }
 
-fn key(labels: &BTreeMap<&str, &str>) -> String {
+pub(crate) fn key(labels: &BTreeMap<&str, &str>) -> String {
     let pairs: Vec<String> = labels.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
     format!("{{{}}}", pairs.join(", "))
 }
@@ -116,7 +116,7 @@ fn query(addr: SocketAddr, at_ms: i64) -> Samples {
 
 /// Compares series by series, so a failure names the series and the first differing sample
 /// rather than printing thousands of samples.
-fn assert_same(got: &Samples, want: &Samples, what: &str) {
+pub(crate) fn assert_same(got: &Samples, want: &Samples, what: &str) {
     let names = |s: &Samples| s.keys().cloned().collect::<Vec<_>>();
     assert_eq!(names(got), names(want), "{what}: the series");
     for (series, want_points) in want {
@@ -196,7 +196,7 @@ fn trouble(log: &str) -> Vec<&str> {
 }
 
 /// The span of the head, from `/metrics` (Prometheus and promlite name it alike).
-fn head_span(addr: SocketAddr) -> f64 {
+pub(crate) fn head_span(addr: SocketAddr) -> f64 {
     metric(addr, "prometheus_tsdb_head_max_time ") - metric(addr, "prometheus_tsdb_head_min_time ")
 }
 
@@ -246,7 +246,7 @@ fn has_checkpoint(data: &Path) -> bool {
 }
 
 /// Stops promlite with SIGTERM and checks that it exited cleanly and logged no damage.
-fn stop_promlite(mut promlite: Server) {
+pub(crate) fn stop_promlite(mut promlite: Server) {
     promlite.terminate();
     let status = eventually(Duration::from_secs(30), || promlite.try_wait().ok_or_else(|| "still running".to_owned()));
     let log = promlite.log.lock().unwrap().join("\n");
@@ -255,7 +255,7 @@ fn stop_promlite(mut promlite: Server) {
 }
 
 /// Stops Prometheus with SIGTERM and checks that it exited cleanly and logged no damage.
-fn stop_prometheus(mut prometheus: External, log: &Path) {
+pub(crate) fn stop_prometheus(mut prometheus: External, log: &Path) {
     let status = prometheus.stop(Duration::from_secs(30));
     let log = std::fs::read_to_string(log).unwrap();
     assert!(status.success(), "Prometheus stopped with {status}:\n{log}");
@@ -263,7 +263,7 @@ fn stop_prometheus(mut prometheus: External, log: &Path) {
 }
 
 /// Prometheus 2.42 on `data`, with its stderr in `log`.
-fn start_prometheus(config_dir: &Path, data: &Path, log: &Path, extra: &[&str]) -> External {
+pub(crate) fn start_prometheus(config_dir: &Path, data: &Path, log: &Path, extra: &[&str]) -> External {
     let port = free_port();
     let config = config_dir.join("prometheus.yml");
     let mut args = vec![

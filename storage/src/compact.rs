@@ -144,7 +144,18 @@ pub(crate) fn write_head_block(
         maxt,
         BlockCompaction { level: 1, sources: vec![ulid.clone()], ..BlockCompaction::default() },
     )?;
-    Ok((meta.stats.num_samples > 0).then_some(meta))
+    unless_empty(parent, meta)
+}
+
+/// `meta`, or `None` with its block removed again when it holds no sample (every one deleted):
+/// upstream writes no empty block, and one left here would be loaded at the next start.
+fn unless_empty(parent: &Path, meta: BlockMeta) -> Result<Option<BlockMeta>, BlockError> {
+    if meta.stats.num_samples > 0 {
+        return Ok(Some(meta));
+    }
+    let dir = parent.join(&meta.ulid);
+    std::fs::remove_dir_all(&dir).map_err(|error| BlockError::Io { path: dir, error })?;
+    Ok(None)
 }
 
 /// One head series' chunks in `[mint, maxt)`, as `(min, max, XOR bytes)`. A chunk wholly inside
@@ -255,6 +266,48 @@ impl<'a> Cursor<'a> {
 /// first block's sample winning on equal timestamps; tombstoned samples are left out. `None`
 /// when nothing is left (every sample deleted).
 pub(crate) fn compact_blocks(parent: &Path, blocks: &[Arc<Block>]) -> Result<Option<BlockMeta>, BlockError> {
+    let compaction = BlockCompaction {
+        level: blocks.iter().map(|b| b.meta().compaction.level).max().unwrap_or(0) + 1,
+        sources: {
+            let mut sources: Vec<String> =
+                blocks.iter().flat_map(|b| b.meta().compaction.sources.iter().cloned()).collect();
+            sources.sort();
+            sources.dedup();
+            sources
+        },
+        parents: blocks.iter().map(|b| parent_desc(b)).collect(),
+        ..BlockCompaction::default()
+    };
+    write_merged(parent, blocks, compaction)
+}
+
+/// Writes `block` again without its tombstoned samples, as a new block in `parent` over the
+/// same range (upstream `Block.CleanTombstones`), naming the old one its parent, so a start
+/// after a crash deletes whichever of the two is obsolete. Level, sources and hints stay the
+/// old block's (upstream's `Compactor.Write` resets them to a level-1 block of its own; no
+/// reader tells the difference). `None` when every sample was deleted.
+pub(crate) fn rewrite_block(parent: &Path, block: &Arc<Block>) -> Result<Option<BlockMeta>, BlockError> {
+    let old = &block.meta().compaction;
+    let compaction = BlockCompaction {
+        level: old.level,
+        sources: old.sources.clone(),
+        parents: vec![parent_desc(block)],
+        hints: old.hints.clone(),
+        ..BlockCompaction::default()
+    };
+    write_merged(parent, std::slice::from_ref(block), compaction)
+}
+
+fn parent_desc(block: &Block) -> BlockDesc {
+    BlockDesc { ulid: block.meta().ulid.clone(), min_time: block.meta().min_time, max_time: block.meta().max_time }
+}
+
+/// The series of `blocks` merged into one new block over their whole range, with `compaction`.
+fn write_merged(
+    parent: &Path,
+    blocks: &[Arc<Block>],
+    compaction: BlockCompaction,
+) -> Result<Option<BlockMeta>, BlockError> {
     let mut symbols: Vec<String> = Vec::new();
     for block in blocks {
         for name in block.label_names() {
@@ -288,27 +341,8 @@ pub(crate) fn compact_blocks(parent: &Path, blocks: &[Arc<Block>]) -> Result<Opt
             cursors[i].advance()?;
         }
     }
-    let compaction = BlockCompaction {
-        level: blocks.iter().map(|b| b.meta().compaction.level).max().unwrap_or(0) + 1,
-        sources: {
-            let mut sources: Vec<String> =
-                blocks.iter().flat_map(|b| b.meta().compaction.sources.iter().cloned()).collect();
-            sources.sort();
-            sources.dedup();
-            sources
-        },
-        parents: blocks
-            .iter()
-            .map(|b| BlockDesc {
-                ulid: b.meta().ulid.clone(),
-                min_time: b.meta().min_time,
-                max_time: b.meta().max_time,
-            })
-            .collect(),
-        ..BlockCompaction::default()
-    };
     let meta = writer.finish(mint, maxt, compaction)?;
-    Ok((meta.stats.num_samples > 0).then_some(meta))
+    unless_empty(parent, meta)
 }
 
 /// The chunks of one series gathered from several blocks. Chunks that do not overlap and have

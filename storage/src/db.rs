@@ -3,7 +3,8 @@
 //! Layout, as Prometheus's: `lock` (flock'ed while open), one directory per block (`<ULID>/`),
 //! `wal/` (segments and `checkpoint.NNNNNNNN/`), `chunks_head/` (sealed head chunks), and
 //! `quarantine/` for WAL segments replay had to cut and blocks that failed verification
-//! (promlite's own). Opening loads the blocks, checks `chunks_head/`, then the replay
+//! (promlite's own), and `snapshots/` for what the admin API's snapshots make (`db/admin.rs`,
+//! which also deletes series and cleans tombstones). Opening loads the blocks, checks `chunks_head/`, then the replay
 //! (`head/replay.rs`) puts its chunks and the WAL's newer samples into the head: after `open`
 //! (or `open_deferred` + `replay_wal`) blocks and head together hold every sample committed
 //! before the last stop, each once (samples older than the newest block's end are not replayed).
@@ -15,9 +16,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
+mod admin;
 mod compaction;
 mod metrics;
 
+pub use admin::AdminError;
 pub use compaction::CompactionError;
 pub use metrics::{COMPACTION_DURATION_BUCKETS, Histogram, TsdbMetrics};
 
@@ -449,6 +452,8 @@ impl Db {
     }
 }
 
+#[cfg(test)]
+mod admin_tests;
 #[cfg(test)]
 mod compaction_tests;
 #[cfg(test)]

@@ -44,7 +44,9 @@ mod wal;
 
 pub use block::BlockError;
 pub use chunks_head::{ChunkDiskError, ChunkRepair};
-pub use db::{BlockInfo, COMPACTION_DURATION_BUCKETS, CompactionError, Db, DbError, Histogram, Options, TsdbMetrics};
+pub use db::{
+    AdminError, BlockInfo, COMPACTION_DURATION_BUCKETS, CompactionError, Db, DbError, Histogram, Options, TsdbMetrics,
+};
 pub use fanout::{SecondaryError, SecondaryQueryable, SecondarySelect};
 pub use float::{format_api_value, format_go_f, format_go_g};
 pub use head::{AppendError, Appender, CommitError, HeadStats, ReplayProgress, ReplayStats, SeriesRef, TsdbStatus};

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use std::sync::RwLock;
 
-use crate::block::Block;
+use crate::block::{Block, is_deleted_range};
 use crate::chunkenc::XorIterator;
 use crate::fanout::{self, Secondaries, SecondaryError, SecondarySelect};
 use crate::head::{Head, SeriesState};
@@ -272,12 +272,19 @@ impl Querier {
                 }
             };
             let deleted = block.tombstones(series_ref);
-            let in_range: Vec<_> = chunks.iter().filter(|c| c.max_time >= mint && c.min_time <= maxt).collect();
+            // A chunk wholly deleted holds nothing to read, and a series with only such chunks
+            // in range is left out, as upstream's `blockBaseSeriesSet` leaves it.
+            let in_range: Vec<_> = chunks
+                .iter()
+                .filter(|c| {
+                    c.max_time >= mint && c.min_time <= maxt && !is_deleted_range(c.min_time, c.max_time, &deleted)
+                })
+                .collect();
             if in_range.is_empty() {
                 continue;
             }
             if latest {
-                let Some(sample) = self.newest_in_block(block, &in_range, deleted, mint, maxt) else { continue };
+                let Some(sample) = self.newest_in_block(block, &in_range, &deleted, mint, maxt) else { continue };
                 if !self.admit(1) {
                     return Vec::new();
                 }
@@ -288,7 +295,7 @@ impl Querier {
                 chunks: Vec::with_capacity(in_range.len()),
                 mint,
                 maxt,
-                deleted: deleted.into(),
+                deleted: deleted.into_boxed_slice(),
                 tail: Vec::new(),
             };
             for c in in_range {
@@ -336,14 +343,18 @@ impl Querier {
         None
     }
 
-    /// Labels of a block's series matching `matchers` with a chunk in range.
-    fn block_labels(&self, block: &Block, matchers: &[Matcher]) -> Vec<Labels> {
+    /// Labels of a block's series matching `matchers` with a chunk in range; with
+    /// `skip_deleted`, a chunk wholly deleted does not count (what the series API lists, as
+    /// upstream's block querier; its label lookups read the index alone).
+    fn block_labels(&self, block: &Block, matchers: &[Matcher], skip_deleted: bool) -> Vec<Labels> {
         let refs = self.block_refs(block, matchers);
         let mut out = Vec::new();
         for series_ref in refs {
             match block.series(series_ref) {
                 Ok((labels, chunks)) => {
-                    if chunks.iter().any(|c| c.max_time >= self.mint && c.min_time <= self.maxt) {
+                    let deleted = if skip_deleted { block.tombstones(series_ref) } else { Vec::new() };
+                    let live = |c: &&crate::block::ChunkMeta| !is_deleted_range(c.min_time, c.max_time, &deleted);
+                    if chunks.iter().filter(live).any(|c| c.max_time >= self.mint && c.min_time <= self.maxt) {
                         out.push(labels);
                     }
                 }
@@ -426,20 +437,25 @@ impl Querier {
 
     /// The label sets of the series matching `matchers` that have a sample in range, sorted,
     /// local and secondary merged: what `/api/v1/series` answers. Local series are checked by
-    /// their chunks' time ranges, never decoded.
+    /// their chunks' time ranges, never decoded; a chunk wholly inside a tombstone does not
+    /// count, as upstream's querier drops it (a head series' open chunk counts as reaching to
+    /// the end of time, as upstream's head index gives it, so a head series stays listed
+    /// until head compaction writes it without its deleted samples).
     pub fn select_labels(&self, matchers: &[Matcher]) -> Vec<Labels> {
         let mut out: Vec<Labels> = Vec::new();
         let truncation = self.head.truncation.read().unwrap_or_else(PoisonError::into_inner);
-        for (i, series_ref) in self.refs_in_range(matchers).into_iter().enumerate() {
+        for (i, series_ref) in self.head.select_refs(matchers).into_iter().enumerate() {
             if i % 1024 == 0 && !self.admit(0) {
                 return Vec::new();
             }
-            if let Some(series) = self.head.series(series_ref) {
+            if let Some(series) = self.head.series(series_ref)
+                && series.state.lock().unwrap_or_else(PoisonError::into_inner).listed_in(self.mint, self.maxt)
+            {
                 out.push(self.head.labels_of(&series));
             }
         }
         for block in self.blocks_in_range(self.mint, self.maxt) {
-            out.extend(self.block_labels(&block, matchers));
+            out.extend(self.block_labels(&block, matchers, true));
         }
         drop(truncation);
         out.sort();
@@ -470,7 +486,7 @@ impl Querier {
             if matchers.is_empty() {
                 names.extend(block.label_names());
             } else {
-                for labels in self.block_labels(block, matchers) {
+                for labels in self.block_labels(block, matchers, false) {
                     names.extend(labels.iter().map(|l| l.name.clone()));
                 }
             }
@@ -496,7 +512,7 @@ impl Querier {
                 values.extend(block.label_values(name));
             } else {
                 values.extend(
-                    self.block_labels(block, matchers)
+                    self.block_labels(block, matchers, false)
                         .iter()
                         .map(|l| l.get(name))
                         .filter(|v| !v.is_empty())

@@ -120,18 +120,27 @@ pub(crate) fn read(dir: &Path) -> Result<BlockMeta, BlockError> {
     Ok(meta)
 }
 
-/// Writes `<dir>/meta.json` the way Prometheus formats it (tab-indented) and fsyncs it. The
-/// directory is the block's creation directory, so no temporary name is needed.
+/// Writes `<dir>/meta.json` the way Prometheus formats it (tab-indented): into `meta.json.tmp`,
+/// fsynced, then renamed over the old one (upstream `writeMetaFile`), so a block whose
+/// `meta.json` is rewritten (a delete counting its tombstones) never shows half a file, and a
+/// snapshot's hard link keeps the file it linked. The directory's fsync is the caller's.
 pub(crate) fn write(dir: &Path, meta: &BlockMeta) -> Result<(), BlockError> {
     let path = dir.join(META_FILENAME);
-    let io = |error| BlockError::Io { path: path.clone(), error };
+    let tmp = dir.join(format!("{META_FILENAME}.tmp"));
     let mut json = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"\t");
     let mut serializer = serde_json::Serializer::with_formatter(&mut json, formatter);
     meta.serialize(&mut serializer).map_err(|error| BlockError::Meta { path: path.clone(), error })?;
-    let mut file = File::create(&path).map_err(io)?;
-    file.write_all(&json).map_err(io)?;
-    file.sync_all().map_err(io)
+    let result = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(&json)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    })();
+    result.map_err(|error| {
+        let _ = std::fs::remove_file(&tmp);
+        BlockError::Io { path, error }
+    })
 }
 
 #[cfg(test)]

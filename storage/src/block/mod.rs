@@ -9,9 +9,8 @@
 //! Invariant: only a completely written, renamed block is opened; opening checks every section
 //! CRC of the index and every header, and a chunk's CRC is checked when it is read. Corrupt
 //! bytes are a [`BlockError`], never a panic. Prometheus reads what we write and we read its
-//! blocks (index format v1 and v2).
-// Nothing outside this module reads or writes blocks yet: db.rs wires them in next, and whoever
-// does removes this line. The tests use every item.
+//! blocks (index format v1 and v2). Only `tombstones` and `meta.json` are ever rewritten (by
+//! [`Block::delete`], through a renamed temporary file), never `index` or `chunks/`.
 
 mod chunks;
 mod decode;
@@ -23,14 +22,17 @@ mod tombstones;
 mod ulid;
 mod writer;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock};
 
 #[cfg(test)]
 pub(crate) use meta::BlockStats;
 pub(crate) use meta::{BlockCompaction, BlockDesc, BlockMeta};
-/// Writes a block's `tombstones` (deletion intervals per series); the admin delete API will use it.
+/// Writes a block's `tombstones` (deletion intervals per series) as a tool other than
+/// [`Block::delete`] would: the tests' way to make a block with tombstones.
 #[cfg(test)]
-pub(crate) use tombstones::write as write_tombstones;
+pub(crate) use tombstones::{read as read_tombstones, write as write_tombstones};
 pub(crate) use ulid::new_ulid;
 pub(crate) use writer::{BlockWriter, TMP_FOR_CREATION_SUFFIX};
 
@@ -100,11 +102,21 @@ pub(crate) struct ChunkMeta {
 /// An opened, verified block, read through memory maps.
 pub(crate) struct Block {
     dir: PathBuf,
+    /// As opened: a later delete rewrites `numTombstones` on disk, not here.
     meta: BlockMeta,
     index: IndexReader,
     chunks: ChunkSegments,
+    /// Replaced whole by [`Block::delete`]; a reader sees the set before or after one.
+    deletions: RwLock<Deletions>,
+    /// Bytes of `index` and `chunks/`, which never change.
+    data_bytes: u64,
+}
+
+/// What a delete rewrites.
+struct Deletions {
     tombstones: tombstones::Tombstones,
-    size_bytes: u64,
+    /// Bytes of `meta.json` and `tombstones`.
+    file_bytes: u64,
 }
 
 impl Block {
@@ -112,12 +124,10 @@ impl Block {
     /// header and the tombstones.
     pub(crate) fn open(dir: &Path) -> Result<Block, BlockError> {
         let meta = meta::read(dir)?;
-        let meta_path = dir.join(meta::META_FILENAME);
-        let meta_len = std::fs::metadata(&meta_path).map_err(|error| BlockError::Io { path: meta_path, error })?.len();
+        let meta_len = file_len(&dir.join(meta::META_FILENAME))?;
         let index_path = dir.join(INDEX_FILENAME);
         let index = IndexReader::open(&index_path)?;
-        let index_len =
-            std::fs::metadata(&index_path).map_err(|error| BlockError::Io { path: index_path, error })?.len();
+        let index_len = file_len(&index_path)?;
         let (chunks, chunks_len) = ChunkSegments::open(&dir.join(CHUNKS_DIR))?;
         let (tombstones, tombstones_len) = tombstones::read(dir)?;
         Ok(Block {
@@ -125,9 +135,78 @@ impl Block {
             meta,
             index,
             chunks,
-            tombstones,
-            size_bytes: meta_len + index_len + chunks_len + tombstones_len,
+            deletions: RwLock::new(Deletions { tombstones, file_bytes: meta_len + tombstones_len }),
+            data_bytes: index_len + chunks_len,
         })
+    }
+
+    /// Adds a tombstone for `[mint, maxt]` (both inclusive) to each series matching `matchers`
+    /// with a chunk in that range, clamped to the series' own span so that it deletes nothing
+    /// beyond its samples (upstream `Block.Delete`), and rewrites `tombstones` and `meta.json`
+    /// (`numTombstones`). Returns how many series got one; with none, nothing is written.
+    /// Callers run one delete of a block at a time (the database's compaction lock); reads go
+    /// on meanwhile, each seeing the tombstones from before the delete or after it.
+    pub(crate) fn delete(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<usize, BlockError> {
+        let mut stones = self.deletions.read().unwrap_or_else(PoisonError::into_inner).tombstones.clone();
+        let mut deleted = 0;
+        for series_ref in self.select_refs(matchers)? {
+            let (_, chunks) = self.series(series_ref)?;
+            let (Some(first), Some(last)) = (chunks.first(), chunks.last()) else { continue };
+            if chunks.iter().any(|c| c.min_time <= maxt && c.max_time >= mint) {
+                let interval = (mint.max(first.min_time), maxt.min(last.max_time));
+                tombstones::add_interval(stones.entry(series_ref).or_default(), interval);
+                deleted += 1;
+            }
+        }
+        if deleted == 0 {
+            return Ok(0);
+        }
+        let sorted: BTreeMap<u64, Vec<(i64, i64)>> = stones.iter().map(|(r, iv)| (*r, iv.clone())).collect();
+        let tombstones_len = tombstones::write(&self.dir, &sorted)?;
+        let mut meta = self.meta.clone();
+        meta.stats.num_tombstones = tombstones::total(&stones);
+        // The file is what the next open reads: reads see the deletion from now on, whatever
+        // happens to meta.json, which only counts it.
+        self.deletions.write().unwrap_or_else(PoisonError::into_inner).tombstones = stones;
+        meta::write(&self.dir, &meta)?;
+        std::fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|error| BlockError::Io { path: self.dir.clone(), error })?;
+        let meta_len = file_len(&self.dir.join(meta::META_FILENAME))?;
+        self.deletions.write().unwrap_or_else(PoisonError::into_inner).file_bytes = meta_len + tombstones_len;
+        Ok(deleted)
+    }
+
+    /// Hard-links the block's files into `<dir>/<ULID>/` (upstream `Block.Snapshot`): a snapshot
+    /// costs no space while the block lives, and the two files a delete rewrites are renamed
+    /// over, never written in place, so the links keep what they linked. Callers keep deletes
+    /// of the block out meanwhile (the database's compaction lock).
+    pub(crate) fn snapshot(&self, dir: &Path) -> Result<(), BlockError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |error| BlockError::Io { path, error }
+        };
+        let block_dir = dir.join(&self.meta.ulid);
+        let chunks_dir = block_dir.join(CHUNKS_DIR);
+        std::fs::create_dir_all(&chunks_dir).map_err(io(&chunks_dir))?;
+        for name in [meta::META_FILENAME, tombstones::TOMBSTONES_FILENAME, INDEX_FILENAME] {
+            let from = self.dir.join(name);
+            // A block Prometheus or promtool wrote may have no `tombstones`: none deleted.
+            if name == tombstones::TOMBSTONES_FILENAME && !from.exists() {
+                continue;
+            }
+            std::fs::hard_link(&from, block_dir.join(name)).map_err(io(&from))?;
+        }
+        let from_chunks = self.dir.join(CHUNKS_DIR);
+        for entry in std::fs::read_dir(&from_chunks).map_err(io(&from_chunks))? {
+            let from = entry.map_err(io(&from_chunks))?.path();
+            let Some(name) = from.file_name() else { continue };
+            std::fs::hard_link(&from, chunks_dir.join(name)).map_err(io(&from))?;
+        }
+        for synced in [&chunks_dir, &block_dir] {
+            std::fs::File::open(synced).and_then(|d| d.sync_all()).map_err(io(synced))?;
+        }
+        Ok(())
     }
 
     /// The block's `meta.json`.
@@ -143,7 +222,7 @@ impl Block {
     /// Bytes of the block's files (upstream `Block.Size`, for `retention.size` and
     /// `prometheus_tsdb_storage_blocks_bytes`).
     pub(crate) fn size_bytes(&self) -> u64 {
-        self.size_bytes
+        self.data_bytes + self.deletions.read().unwrap_or_else(PoisonError::into_inner).file_bytes
     }
 
     /// Refs of the series matching every matcher, ascending, with Prometheus's semantics: a
@@ -169,8 +248,14 @@ impl Block {
     }
 
     /// Deleted time ranges of a series, inclusive, sorted and disjoint (usually none).
-    pub(crate) fn tombstones(&self, series_ref: u64) -> &[(i64, i64)] {
-        self.tombstones.get(&series_ref).map_or(&[], Vec::as_slice)
+    pub(crate) fn tombstones(&self, series_ref: u64) -> Vec<(i64, i64)> {
+        let deletions = self.deletions.read().unwrap_or_else(PoisonError::into_inner);
+        deletions.tombstones.get(&series_ref).cloned().unwrap_or_default()
+    }
+
+    /// Whether any series has a tombstone (what `clean_tombstones` rewrites).
+    pub(crate) fn has_tombstones(&self) -> bool {
+        !self.deletions.read().unwrap_or_else(PoisonError::into_inner).tombstones.is_empty()
     }
 
     /// Label names of all series, sorted.
@@ -182,4 +267,14 @@ impl Block {
     pub(crate) fn label_values(&self, name: &str) -> Vec<String> {
         self.index.label_values(name)
     }
+}
+
+fn file_len(path: &Path) -> Result<u64, BlockError> {
+    std::fs::metadata(path).map(|m| m.len()).map_err(|error| BlockError::Io { path: path.to_owned(), error })
+}
+
+/// Whether `[min, max]` lies wholly inside one of `deleted` (upstream `Interval.IsSubrange`): a
+/// chunk so covered has no sample left, and a series whose chunks in range all are has none.
+pub(crate) fn is_deleted_range(min: i64, max: i64, deleted: &[(i64, i64)]) -> bool {
+    deleted.iter().any(|&(a, b)| a <= min && max <= b)
 }

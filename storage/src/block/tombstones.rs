@@ -76,9 +76,15 @@ pub(crate) fn read(dir: &Path) -> Result<(Tombstones, u64), BlockError> {
     Ok((stones, bytes.len() as u64))
 }
 
+/// Intervals in `stones`: what `meta.json` counts as `numTombstones` (upstream `Total`).
+pub(crate) fn total(stones: &Tombstones) -> u64 {
+    stones.values().map(|intervals| intervals.len() as u64).sum()
+}
+
 /// Writes `<dir>/tombstones` with `stones` (series ref → intervals), through a temporary file
-/// renamed into place, both fsynced; the directory fsync is the caller's.
-pub(crate) fn write(dir: &Path, stones: &BTreeMap<u64, Vec<(i64, i64)>>) -> Result<(), BlockError> {
+/// renamed into place (so a snapshot's hard link keeps the file it linked), both fsynced; the
+/// directory fsync is the caller's. Returns the file's length.
+pub(crate) fn write(dir: &Path, stones: &BTreeMap<u64, Vec<(i64, i64)>>) -> Result<u64, BlockError> {
     let path = dir.join(TOMBSTONES_FILENAME);
     let tmp = dir.join(format!("{TOMBSTONES_FILENAME}.tmp"));
     let mut entries = Vec::new();
@@ -100,7 +106,8 @@ pub(crate) fn write(dir: &Path, stones: &BTreeMap<u64, Vec<(i64, i64)>>) -> Resu
         file.sync_all()?;
         std::fs::rename(&tmp, &path)
     })();
-    result.map_err(|error| {
+    let len = bytes.len() as u64;
+    result.map(|()| len).map_err(|error| {
         let _ = std::fs::remove_file(&tmp);
         BlockError::Io { path, error }
     })

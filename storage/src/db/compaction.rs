@@ -88,7 +88,7 @@ pub(crate) fn load_blocks(dir: &Path, metrics: &super::TsdbMetrics) -> Result<Ve
 
 /// Deletes a block directory: renamed first, so a crash mid-way leaves a tmp dir (removed at
 /// the next start), never a half-deleted block.
-fn delete_block_dir(dir: &Path) -> std::io::Result<()> {
+pub(super) fn delete_block_dir(dir: &Path) -> std::io::Result<()> {
     let mut tmp = dir.as_os_str().to_owned();
     tmp.push(TMP_FOR_DELETION);
     fs::rename(dir, &tmp)?;
@@ -308,7 +308,7 @@ impl Db {
 
     /// Swaps the block list: `remove` (by ULID) out, `add` in, sorted by time. Queries already
     /// running keep the list they took.
-    fn replace_blocks(&self, remove: &[String], add: Option<Arc<Block>>) {
+    pub(super) fn replace_blocks(&self, remove: &[String], add: Option<Arc<Block>>) {
         let mut list = self.blocks.write().unwrap_or_else(PoisonError::into_inner);
         let mut blocks: Vec<Arc<Block>> = list.iter().filter(|b| !remove.contains(&b.meta().ulid)).cloned().collect();
         blocks.extend(add);
@@ -321,7 +321,7 @@ impl Db {
     }
 
     /// Deletes blocks that are out of the list; a failure is logged and retried at next start.
-    fn delete_blocks(&self, blocks: &[Arc<Block>]) {
+    pub(super) fn delete_blocks(&self, blocks: &[Arc<Block>]) {
         for block in blocks {
             if let Err(err) = delete_block_dir(block.dir()) {
                 self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);

@@ -8,12 +8,13 @@
 //! samples), at 240 samples or 1024 bytes, and at each chunk-range (2h) boundary.
 //! Invariant: within a series, samples are strictly increasing in time across sealed chunks and
 //! the open chunk, so a query is a concatenation, never a merge.
-//! A series' tombstones (deleted intervals, from WAL Tombstones records Prometheus's admin API
-//! wrote) hide its samples in them from every read, whenever those samples came (upstream
+//! A series' tombstones (deleted intervals: `delete.rs`, or WAL Tombstones records replayed)
+//! hide its samples in them from every read, whenever those samples came (upstream
 //! `Head.tombstones`); head compaction leaves them out of the block.
 //! `replay.rs` rebuilds the head at open from `chunks_head/` and the WAL.
 
 mod appender;
+mod delete;
 pub(crate) mod postings;
 mod replay;
 mod status;
@@ -348,6 +349,28 @@ impl SeriesState {
             Some(c) if c.max_time != i64::MIN => Some(c.max_time),
             _ => self.sealed.last().map(|c| c.max_time),
         }
+    }
+
+    /// The oldest sample's timestamp, if the series has one.
+    pub(crate) fn min_time(&self) -> Option<i64> {
+        match (self.sealed.first(), &self.head_chunk) {
+            (Some(c), _) => Some(c.min_time),
+            (None, Some(c)) if c.max_time != i64::MIN => Some(c.min_time),
+            _ => None,
+        }
+    }
+
+    /// Whether the series API lists the series for `[mint, maxt]`: a chunk overlaps it and is
+    /// not wholly inside one deleted interval, the open chunk counting as reaching to
+    /// `i64::MAX`, as upstream's head index reports it. So a deleted series stays listed while
+    /// its open chunk lives; the block head compaction writes leaves it out.
+    pub(crate) fn listed_in(&self, mint: i64, maxt: i64) -> bool {
+        let live = |min: i64, max: i64| !crate::block::is_deleted_range(min, max, &self.deleted);
+        self.sealed.iter().any(|c| c.max_time >= mint && c.min_time <= maxt && live(c.min_time, c.max_time))
+            || self
+                .head_chunk
+                .as_ref()
+                .is_some_and(|c| c.max_time >= mint && c.min_time <= maxt && live(c.min_time, i64::MAX))
     }
 
     /// Whether any chunk overlaps `[mint, maxt]`.

@@ -41,12 +41,3 @@ pub(crate) async fn parse_query(params: Params) -> Result<Response, ApiError> {
     super::ast::translate(&mut ast);
     Ok(success(&ast, &[]))
 }
-
-/// Admin endpoints answer as Prometheus's do when `--web.enable-admin-api` is off.
-pub(crate) async fn admin(State(state): State<AppState>) -> Result<Response, ApiError> {
-    if !state.options.enable_admin_api {
-        return Err(ApiError::Unavailable("admin APIs disabled".to_owned()));
-    }
-    // FIXME(#4): deleting series, tombstones and snapshots need the persistent TSDB.
-    Err(ApiError::Execution("this admin API is not implemented by promlite yet".to_owned()))
-}

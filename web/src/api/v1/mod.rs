@@ -2,8 +2,9 @@
 //!
 //! Every handler answers with the envelope in [`envelope`]; parameters come through [`Params`],
 //! which merges the URL query with a form body as Go's `ParseForm` does.
-//! FIXME(#4): the admin endpoints need the persistent TSDB; exemplars are not stored.
+//! FIXME(#4): exemplars are not stored.
 
+mod admin;
 mod alertmanagers;
 mod ast;
 mod envelope;
@@ -51,9 +52,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/query_exemplars", get(misc::query_exemplars).post(misc::query_exemplars))
         .route("/format_query", get(misc::format_query).post(misc::format_query))
         .route("/parse_query", get(misc::parse_query).post(misc::parse_query))
-        .route("/admin/tsdb/delete_series", post(misc::admin).put(misc::admin))
-        .route("/admin/tsdb/clean_tombstones", post(misc::admin).put(misc::admin))
-        .route("/admin/tsdb/snapshot", post(misc::admin).put(misc::admin))
+        .route("/admin/tsdb/delete_series", post(admin::delete_series).put(admin::delete_series))
+        .route("/admin/tsdb/clean_tombstones", post(admin::clean_tombstones).put(admin::clean_tombstones))
+        .route("/admin/tsdb/snapshot", post(admin::snapshot).put(admin::snapshot))
         .route("/write", post(remote::write::write).layer(DefaultBodyLimit::max(remote::MAX_BODY_BYTES)))
         .route("/read", post(remote::read::read).layer(DefaultBodyLimit::max(remote::MAX_BODY_BYTES)))
 }
