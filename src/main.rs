@@ -121,7 +121,8 @@ fn test_rules(files: &[PathBuf], run: &[String], debug: bool) -> ExitCode {
     let run = (!run.is_empty()).then(|| regex::Regex::new(&run.join("|")).expect("checked --run regexes"));
     let options = promlite::rules::unittest::TestOptions { run, debug };
     let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    let ok = promlite::rules::unittest::test_rule_files(&files, &options, &mut std::io::stdout(), &mut std::io::stderr());
+    let ok =
+        promlite::rules::unittest::test_rule_files(&files, &options, &mut std::io::stdout(), &mut std::io::stderr());
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 

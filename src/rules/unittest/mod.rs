@@ -39,7 +39,12 @@ pub struct TestOptions {
 
 /// Runs the unit tests of every file in `files`, printing as promtool prints to `stdout` and
 /// `stderr`; false when any failed.
-pub fn test_rule_files(files: &[String], options: &TestOptions, stdout: &mut dyn Write, stderr: &mut dyn Write) -> bool {
+pub fn test_rule_files(
+    files: &[String],
+    options: &TestOptions,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> bool {
     let templates = super::template::engine();
     let mut ok = true;
     for file in files {
@@ -69,7 +74,8 @@ fn test_file(path: &str, options: &TestOptions, templates: &Arc<dyn Templates>, 
         Ok(files) => files,
         Err(err) => return vec![err],
     };
-    let eval_interval = if file.evaluation_interval.is_zero() { Duration::from_secs(60) } else { file.evaluation_interval };
+    let eval_interval =
+        if file.evaluation_interval.is_zero() { Duration::from_secs(60) } else { file.evaluation_interval };
     let mut group_order = HashMap::new();
     for (i, name) in file.group_eval_order.iter().enumerate() {
         if group_order.insert(name.clone(), i).is_some() {

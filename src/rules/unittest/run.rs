@@ -68,7 +68,8 @@ impl TempDir {
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let name = format!("promlite-test-rules-{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let name =
+            format!("promlite-test-rules-{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         let path = std::env::temp_dir().join(name);
         std::fs::create_dir(&path)?;
         Ok(TempDir(path))
@@ -413,11 +414,8 @@ fn dump(engine: &Engine, db: &Db, mint: i64, max_eval_ns: i64, out: &mut dyn Wri
     let text: Vec<String> = matrix
         .iter()
         .map(|series| {
-            let points: Vec<String> = series
-                .samples
-                .iter()
-                .map(|s| format!("{} @[{}]", promlite_storage::format_go_f(s.v), s.t))
-                .collect();
+            let points: Vec<String> =
+                series.samples.iter().map(|s| format!("{} @[{}]", promlite_storage::format_go_f(s.v), s.t)).collect();
             format!("{} =>\n{}", labels_text(&series.labels), points.join("\n"))
         })
         .collect();
