@@ -116,8 +116,8 @@ pub fn go_duration(ns: i64) -> String {
     let mut out = String::new();
     if u < 1_000_000_000 {
         let (unit, precision) = match u {
-            ..1_000 => ("ns", 0),
-            ..1_000_000 => ("µs", 3),
+            0..1_000 => ("ns", 0),
+            1_000..1_000_000 => ("µs", 3),
             _ => ("ms", 6),
         };
         let scale = 10u64.pow(precision);

@@ -22,9 +22,6 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 
-pub use series::{SeriesError, SeriesValue, parse_metric, parse_series_desc};
-pub use test_file::TestFileError;
-
 use super::template::Templates;
 use crate::config::Duration;
 
