@@ -176,6 +176,34 @@ pub enum Command {
         #[command(subcommand)]
         what: CheckWhat,
     },
+    /// Unit testing, like promtool.
+    Test {
+        #[command(subcommand)]
+        what: TestWhat,
+    },
+}
+
+/// What `promlite test` tests.
+#[derive(Debug, Subcommand)]
+pub enum TestWhat {
+    /// Unit tests for rules; exits 1 when one fails.
+    Rules {
+        /// If set, will only run test groups whose names match the regular expression. Can be
+        /// specified multiple times.
+        #[arg(long = "run", value_name = "REGEX", value_parser = regex_flag)]
+        run: Vec<String>,
+        /// Enable unit test debugging.
+        #[arg(long = "debug")]
+        debug: bool,
+        /// The unit test files.
+        #[arg(required = true, value_name = "TEST-RULE-FILES")]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// A `--run` regex, checked when the flags are read.
+fn regex_flag(text: &str) -> Result<String, String> {
+    regex::Regex::new(text).map(|_| text.to_owned()).map_err(|err| err.to_string())
 }
 
 /// What `promlite check` checks.

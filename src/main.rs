@@ -50,6 +50,9 @@ fn main() -> ExitCode {
             let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
             return if check_rule_files(&files, "") { ExitCode::SUCCESS } else { ExitCode::FAILURE };
         }
+        Some(Command::Test { what: flags::TestWhat::Rules { files, run, debug } }) => {
+            return test_rules(files, run, *debug);
+        }
         None => {}
     }
     flags::init_logging(&flags);
@@ -106,6 +109,22 @@ fn check_config(files: &[PathBuf], syntax_only: bool) -> ExitCode {
         }
     }
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// `promlite test rules [--run REGEX]... [--debug] FILE...`, like `promtool test rules`:
+/// exits 1 when a test fails or a file does not exist (said as kingpin says it).
+fn test_rules(files: &[PathBuf], run: &[String], debug: bool) -> ExitCode {
+    if let Some(missing) = files.iter().find(|f| !f.exists()) {
+        eprintln!("promlite: error: path '{}' does not exist, try --help", missing.display());
+        return ExitCode::FAILURE;
+    }
+    // The flag's values were checked one by one; joined, they are one valid regex.
+    let run = (!run.is_empty()).then(|| regex::Regex::new(&run.join("|")).expect("checked --run regexes"));
+    let options = promlite::rules::unittest::TestOptions { run, debug };
+    let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let ok =
+        promlite::rules::unittest::test_rule_files(&files, &options, &mut std::io::stdout(), &mut std::io::stderr());
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 /// The files a config's `rule_files` name, as `promtool check config` resolves them: a
@@ -223,6 +242,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         lookback_delta_ms: flags.lookback_delta.as_millis() as i64,
         max_samples: flags.max_samples,
         timeout: flags.query_timeout.as_std(),
+        ..EngineOptions::default()
     }));
     // The process's one metrics registry: each part registers its families as it is built.
     let registry = Arc::new(promlite_metrics::Registry::new());

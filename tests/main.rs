@@ -17,6 +17,7 @@ mod query_limits;
 mod reload;
 mod remote;
 mod remote_util;
+mod rule_unittest;
 mod rules;
 mod scrape;
 mod scrape_engine;

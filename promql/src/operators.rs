@@ -314,7 +314,9 @@ fn vector_binop(
             return Err(QueryError::Execution(format!(
                 "found duplicate series for the match group {} on the {one_side} hand-side of the operation: \
                  [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                signature, sample.labels, previous.labels
+                signature,
+                metric_string(&sample.labels),
+                metric_string(&previous.labels)
             )));
         }
         one_by_signature.insert(signature, sample);
@@ -484,4 +486,11 @@ fn apply(op: u16, l: f64, r: f64) -> Result<(f64, bool), QueryError> {
             return Err(QueryError::Execution(format!("operator \"{op}\" not allowed for this operation")));
         }
     })
+}
+
+/// A series' labels as Prometheus's `labels.Labels.String()` writes them in errors, the metric
+/// name as a label: `{__name__="a", i="1"}`.
+fn metric_string(labels: &Labels) -> String {
+    let pairs: Vec<String> = labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect();
+    format!("{{{}}}", pairs.join(", "))
 }

@@ -248,7 +248,8 @@ impl AlertingRule {
                 continue;
             }
             alert.last_sent_at = Some(ts);
-            let valid_until = ts + 4 * resend_delay_ns.max(interval_ns);
+            // Saturating: Go wraps, and an evaluation near 2262 (long unit tests) must not panic.
+            let valid_until = ts.saturating_add(resend_delay_ns.max(interval_ns).saturating_mul(4));
             alert.valid_until = Some(valid_until);
             out.push(OutgoingAlert {
                 labels: alert.labels.clone(),

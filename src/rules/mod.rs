@@ -8,6 +8,7 @@
 //! - `manager`: loading and reloading groups (unchanged groups keep their state), scheduling,
 //!   metrics, and the web layer's `RulesView`.
 //! - `template`: the seam to the template language.
+//! - `unittest`: `promlite test rules`, promtool's unit tests for rules.
 
 mod alerting;
 pub mod file;
@@ -15,6 +16,7 @@ mod group;
 mod manager;
 mod recording;
 pub mod template;
+pub mod unittest;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

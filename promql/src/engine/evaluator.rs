@@ -20,10 +20,6 @@ use crate::parser::{at_ms, duration_ms, offset_ms, selector_matchers};
 use crate::value::{InstantSample, RangeSeries};
 use crate::{aggregation, functions, operators};
 
-/// The step of a subquery written without one (`x[5m:]`). Prometheus uses the global
-/// evaluation interval, 1m by default; promlite evaluates no rules and has no such setting.
-const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
-
 /// Annotations without repeats (every step of a range query raises its own), first seen first.
 fn dedup(annotations: Vec<String>) -> Vec<String> {
     let mut seen = HashSet::new();
@@ -53,6 +49,8 @@ pub(crate) struct Evaluator {
     end: i64,
     pub(super) lookback: i64,
     pub(super) max_samples: usize,
+    // The step of a subquery written without one.
+    default_subquery_step_ms: i64,
     deadline: Instant,
     pub(super) current_ts: Option<i64>,
     // Samples loaded by selectors during the current step.
@@ -96,6 +94,7 @@ impl Evaluator {
             end,
             lookback,
             max_samples: options.max_samples,
+            default_subquery_step_ms: options.default_subquery_step_ms,
             deadline,
             current_ts: None,
             step_samples: 0,
@@ -311,7 +310,7 @@ impl Evaluator {
     pub(crate) fn subquery(&mut self, sq: &SubqueryExpr, ts: i64) -> Result<(Vec<RangeSeries>, i64, i64), QueryError> {
         let end = at_ms(sq.at.as_ref(), self.start, self.end).unwrap_or(ts) - offset_ms(sq.offset.as_ref());
         let range = duration_ms(sq.range);
-        let step = sq.step.map_or(DEFAULT_SUBQUERY_STEP_MS, duration_ms);
+        let step = sq.step.map_or(self.default_subquery_step_ms, duration_ms);
         if step <= 0 {
             return Err(QueryError::BadData("zero or negative subquery step".to_owned()));
         }

@@ -47,11 +47,19 @@ pub struct EngineOptions {
     pub max_samples: usize,
     /// `--query.timeout`.
     pub timeout: Duration,
+    /// The step of a subquery written without one (`x[5m:]`), ms: Prometheus uses the global
+    /// `evaluation_interval` (1m by default); `promlite test rules` the test file's.
+    pub default_subquery_step_ms: i64,
 }
 
 impl Default for EngineOptions {
     fn default() -> EngineOptions {
-        EngineOptions { lookback_delta_ms: 300_000, max_samples: 50_000_000, timeout: Duration::from_secs(120) }
+        EngineOptions {
+            lookback_delta_ms: 300_000,
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+            default_subquery_step_ms: 60_000,
+        }
     }
 }
 
