@@ -242,7 +242,8 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         lookback_delta_ms: flags.lookback_delta.as_millis() as i64,
         max_samples: flags.max_samples,
         timeout: flags.query_timeout.as_std(),
-        ..EngineOptions::default()
+        // FIXME: a reload that changes `evaluation_interval` does not change this until restart.
+        default_subquery_step_ms: config.global.evaluation_interval.as_millis() as i64,
     }));
     // The process's one metrics registry: each part registers its families as it is built.
     let registry = Arc::new(promlite_metrics::Registry::new());
