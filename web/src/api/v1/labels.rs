@@ -20,7 +20,16 @@ struct Selection {
     limit: usize,
 }
 
-fn selection(params: &Params) -> Result<Selection, ApiError> {
+/// Reads `limit`, `start`, `end` and every `match[]`, in upstream's order. `/api/v1/series`
+/// says which parameter a bad selector was (`invalid parameter "match[]": ...`); the label
+/// endpoints give the parser's error alone, as upstream's `labelNames` and `labelValues` do.
+fn selection(params: &Params, endpoint: Endpoint) -> Result<Selection, ApiError> {
+    let limit = match params.get("limit") {
+        None => 0,
+        Some(text) => text.parse::<usize>().map_err(|_| {
+            ApiError::BadData(format!("invalid parameter \"limit\": cannot parse {text:?} to a valid limit"))
+        })?,
+    };
     let time = |name: &str, default: i64| match params.get(name) {
         Some(text) => parse_time(text).map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: {err}"))),
         None => Ok(default),
@@ -29,15 +38,20 @@ fn selection(params: &Params) -> Result<Selection, ApiError> {
     let maxt = time("end", i64::MAX)?;
     let mut matcher_sets = Vec::new();
     for selector in params.all("match[]") {
-        matcher_sets.push(promlite_promql::parse_matchers(selector).map_err(ApiError::from)?);
+        let matchers = promlite_promql::parse_matchers(selector).map_err(|err| match endpoint {
+            Endpoint::Series => ApiError::BadData(format!("invalid parameter \"match[]\": {err}")),
+            Endpoint::Labels => ApiError::from(err),
+        })?;
+        matcher_sets.push(matchers);
     }
-    let limit = match params.get("limit") {
-        None => 0,
-        Some(text) => text.parse::<usize>().map_err(|_| {
-            ApiError::BadData(format!("invalid parameter \"limit\": cannot parse {text:?} to a valid limit"))
-        })?,
-    };
     Ok(Selection { mint, maxt, matcher_sets, limit })
+}
+
+/// Which endpoint reads the parameters: the two word errors differently.
+#[derive(Clone, Copy)]
+enum Endpoint {
+    Series,
+    Labels,
 }
 
 fn truncate<T>(items: &mut Vec<T>, limit: usize) -> Vec<String> {
@@ -60,7 +74,7 @@ fn merged<F: Fn(&[Matcher]) -> Vec<String>>(sets: &[Vec<Matcher>], query: F) -> 
 
 pub(crate) async fn names(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     super::ensure_ready(&state)?;
-    let sel = selection(&params)?;
+    let sel = selection(&params, Endpoint::Labels)?;
     let querier = state.db.local_querier(sel.mint, sel.maxt);
     let mut names = merged(&sel.matcher_sets, |set| querier.label_names(set));
     let warnings = truncate(&mut names, sel.limit);
@@ -75,7 +89,7 @@ pub(crate) async fn values(
     super::ensure_ready(&state)?;
     // Prometheus 3 accepts UTF-8 names escaped as `U__` + underscore-escaped code points.
     let name = unescape_label_name(&name).ok_or_else(|| ApiError::BadData(format!("invalid label name: {name:?}")))?;
-    let sel = selection(&params)?;
+    let sel = selection(&params, Endpoint::Labels)?;
     let querier = state.db.local_querier(sel.mint, sel.maxt);
     let mut values = merged(&sel.matcher_sets, |set| querier.label_values(&name, set));
     let warnings = truncate(&mut values, sel.limit);
@@ -84,10 +98,10 @@ pub(crate) async fn values(
 
 pub(crate) async fn series(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     super::ensure_ready(&state)?;
-    let sel = selection(&params)?;
-    if sel.matcher_sets.is_empty() {
+    if params.all("match[]").is_empty() {
         return Err(ApiError::BadData("no match[] parameter provided".to_owned()));
     }
+    let sel = selection(&params, Endpoint::Series)?;
     let db = state.db.clone();
     let matcher_sets = sel.matcher_sets.clone();
     // Selecting may wait on remote_read endpoints: off the async workers, and counted against

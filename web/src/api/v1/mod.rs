@@ -5,6 +5,7 @@
 //! FIXME(#4): the admin endpoints need the persistent TSDB; exemplars are not stored.
 
 mod envelope;
+mod json;
 mod labels;
 mod metadata;
 mod misc;

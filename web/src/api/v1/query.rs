@@ -11,6 +11,7 @@ use promlite_promql::{Engine, QueryOptions, QueryResult, Value};
 use promlite_storage::Labels;
 
 use super::envelope::success_raw;
+use super::json;
 use super::time::{parse_duration, parse_time, write_timestamp, write_value};
 use super::{ApiError, Params};
 use crate::AppState;
@@ -122,7 +123,18 @@ where
     if started.elapsed() >= TRIM_AFTER {
         tokio::task::spawn_blocking(promlite_storage::release_free_memory);
     }
-    Ok(result?)
+    result.map_err(query_error)
+}
+
+/// Upstream's `NewInstantQuery`/`NewRangeQuery` refuse a query that does not parse or has the
+/// wrong type, and the API says so as a bad `query` parameter (`invalidParamError`); errors
+/// while running keep their own type and text. Every `bad_data` the engine returns is of the
+/// first kind: the API checks times and steps itself before the engine sees them.
+fn query_error(err: promlite_promql::QueryError) -> ApiError {
+    match err.error_type() {
+        "bad_data" => ApiError::BadData(format!("invalid parameter \"query\": {err}")),
+        _ => ApiError::from(err),
+    }
 }
 
 fn respond(result: &QueryResult) -> Response {
@@ -149,7 +161,7 @@ fn encode_value(out: &mut String, value: &Value) {
             out.push('[');
             let _ = write!(out, "{}", *t as f64 / 1000.0);
             out.push(',');
-            out.push_str(&serde_json::to_string(s).expect("strings serialize"));
+            json::write_string(out, s);
             out.push(']');
         }
         Value::Vector(samples) => {
@@ -204,9 +216,9 @@ pub(crate) fn encode_labels(out: &mut String, labels: &Labels) {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&serde_json::to_string(&label.name).expect("strings serialize"));
+        json::write_string(out, &label.name);
         out.push(':');
-        out.push_str(&serde_json::to_string(&label.value).expect("strings serialize"));
+        json::write_string(out, &label.value);
     }
     out.push('}');
 }
