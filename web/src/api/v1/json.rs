@@ -37,13 +37,6 @@ pub(crate) fn write_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// `s` as a JSON string, escaped as Go escapes it.
-pub(crate) fn string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    write_string(&mut out, s);
-    out
-}
-
 /// `value` as JSON text with Go's string escaping (serde_json's compact layout otherwise,
 /// which is Go's too: no spaces, fields in declaration order).
 pub(crate) fn to_string<T: Serialize + ?Sized>(value: &T) -> String {
@@ -57,7 +50,11 @@ pub(crate) fn to_string<T: Serialize + ?Sized>(value: &T) -> String {
 struct GoFormatter;
 
 impl Formatter for GoFormatter {
-    fn write_string_fragment<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, fragment: &str) -> std::io::Result<()> {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
         let mut plain = 0;
         for (i, c) in fragment.char_indices() {
             if matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}') {
@@ -69,7 +66,11 @@ impl Formatter for GoFormatter {
         writer.write_all(&fragment.as_bytes()[plain..])
     }
 
-    fn write_char_escape<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, escape: CharEscape) -> std::io::Result<()> {
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        escape: CharEscape,
+    ) -> std::io::Result<()> {
         let text: &[u8] = match escape {
             CharEscape::Quote => b"\\\"",
             CharEscape::ReverseSolidus => b"\\\\",
@@ -95,7 +96,9 @@ mod tests {
     fn strings_are_escaped_as_go_escapes_them() {
         let value = "a<b>&\"\\ \n é \u{2028} \u{1} \t \u{7f} \u{8}\u{c}\u{1f}\u{2029}";
         let want = format!(r#""a\u003cb\u003e\u0026\"\\ \n é \u2028 \u0001 \t {} \u0008\u000c\u001f\u2029""#, '\u{7f}');
-        assert_eq!(string(value), want);
+        let mut written = String::new();
+        write_string(&mut written, value);
+        assert_eq!(written, want);
         assert_eq!(to_string(value), want);
         assert_eq!(to_string(&[("k<", 1)]), r#"[["k\u003c",1]]"#);
     }
