@@ -3,11 +3,13 @@
 
 mod api;
 mod api_floats;
+mod api_fuzz;
 mod cli;
 mod discovery;
 mod fake_kube;
 mod faults;
 mod kubernetes;
+mod oracle;
 mod persistence;
 mod query_limits;
 mod reload;

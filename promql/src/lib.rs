@@ -33,6 +33,7 @@ pub mod calendar;
 mod engine;
 mod error;
 mod functions;
+mod go_math;
 mod operators;
 
 mod parser;

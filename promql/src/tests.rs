@@ -191,7 +191,7 @@ fn binary_operators_and_vector_matching() {
         (
             "c + on(job) a",
             "execution: found duplicate series for the match group {job=\"x\"} on the right hand-side of the operation: \
-             [a{i=\"2\", job=\"x\"}, a{i=\"1\", job=\"x\"}];many-to-many matching not allowed: matching labels must be unique on one side",
+             [{__name__=\"a\", i=\"2\", job=\"x\"}, {__name__=\"a\", i=\"1\", job=\"x\"}];many-to-many matching not allowed: matching labels must be unique on one side",
         ),
         ("a and b", "a{i=\"1\", job=\"x\"} 1\na{i=\"2\", job=\"x\"} 2"),
         ("a and on(i) b{i=\"2\"}", "a{i=\"2\", job=\"x\"} 2"),
@@ -325,7 +325,7 @@ fn vector_matching_errors() {
         (
             "a + on(job) b",
             "execution: found duplicate series for the match group {job=\"x\"} on the right hand-side of the \
-             operation: [b{job=\"x\", k=\"y\"}, b{job=\"x\"}];many-to-many matching not allowed: matching labels \
+             operation: [{__name__=\"b\", job=\"x\", k=\"y\"}, {__name__=\"b\", job=\"x\"}];many-to-many matching not allowed: matching labels \
              must be unique on one side",
         ),
         (

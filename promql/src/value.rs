@@ -101,3 +101,28 @@ pub(crate) fn has_duplicate_labels<'a>(labels: impl Iterator<Item = &'a Labels>)
     let mut seen = HashSet::new();
     labels.into_iter().any(|l| !seen.insert(l))
 }
+
+/// Labels as Prometheus's `Labels.String` writes them in messages: `{__name__="up", job="a"}`,
+/// values quoted as Go's `%q`, names too when not of the legacy `[a-zA-Z_][a-zA-Z0-9_]*` form.
+pub(crate) fn labels_string(labels: &Labels) -> String {
+    let legacy = |name: &str| {
+        let mut chars = name.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let mut out = String::from("{");
+    for (i, label) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        if legacy(&label.name) {
+            out.push_str(&label.name);
+        } else {
+            out.push_str(&crate::parser::go_quote(&label.name));
+        }
+        out.push('=');
+        out.push_str(&crate::parser::go_quote(&label.value));
+    }
+    out.push('}');
+    out
+}

@@ -634,7 +634,14 @@ impl<'a> Parser<'a> {
             modifiers.matching = Some((on, self.grouping_labels()?));
             if matches!(self.peek_item(), Item::GroupLeft | Item::GroupRight) {
                 let left = self.advance().item == Item::GroupLeft;
-                let labels = if self.peek_item() == Item::LeftParen { self.grouping_labels()? } else { Vec::new() };
+                // Upstream's parser has an `error` action in this state and so no default
+                // reduction: anything but `(` or the start of the right operand is a grouping
+                // error, not an error of the operand.
+                let labels = match self.peek_item() {
+                    Item::LeftParen => self.grouping_labels()?,
+                    item if starts_expression(item) => Vec::new(),
+                    _ => return self.fail("grouping opts", "\"(\""),
+                };
                 modifiers.group = Some((left, labels));
             }
         }
