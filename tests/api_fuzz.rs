@@ -223,11 +223,17 @@ const INSERTS: &[&str] = &[
     "#",
 ];
 
-struct Gen {
+/// The query generator, also used by `api_stats` to compare sample counts.
+pub(crate) struct Gen {
     rng: Rng,
 }
 
 impl Gen {
+    /// A generator whose queries depend on `seed` alone.
+    pub(crate) fn seeded(seed: u64) -> Gen {
+        Gen { rng: Rng(seed) }
+    }
+
     fn selector(&mut self) -> String {
         let metric = *self.rng.pick(METRICS);
         let mut matchers = Vec::new();
@@ -428,7 +434,8 @@ impl Gen {
         }
     }
 
-    fn query(&mut self) -> String {
+    /// The next query: valid most of the time, else mistyped or with a syntax error.
+    pub(crate) fn query(&mut self) -> String {
         let depth = 1 + self.rng.below(3);
         let query = match self.rng.below(20) {
             0..=11 => self.vector(depth),
@@ -739,7 +746,7 @@ fn same_elements(a: &str, b: &str, nan_for_zero: bool, tolerance: f64) -> bool {
 #[test]
 fn generated_queries_answer_as_prometheus_answers() {
     let Some(oracle) = Oracle::start() else { return };
-    let mut generator = Gen { rng: Rng(SEED) };
+    let mut generator = Gen::seeded(SEED);
     let times = ["1303", "2503", "4603", "4903", "1003"];
     let steps = ["60", "300", "130"];
     let mut differ = Vec::new();
@@ -795,7 +802,7 @@ fn generated_queries_answer_as_prometheus_answers() {
 #[test]
 fn generated_selectors_answer_as_prometheus_answers() {
     let Some(oracle) = Oracle::start() else { return };
-    let mut generator = Gen { rng: Rng(SEED ^ 0xa5a5) };
+    let mut generator = Gen::seeded(SEED ^ 0xa5a5);
     let mut differ = Vec::new();
     let mut compared = 0;
     for i in 0..SELECTORS {

@@ -4,6 +4,7 @@
 mod api;
 mod api_floats;
 mod api_fuzz;
+mod api_stats;
 mod cli;
 mod discovery;
 mod fake_kube;

@@ -47,5 +47,5 @@ mod tests;
 pub use engine::{Engine, EngineOptions, QueryOptions};
 pub use error::QueryError;
 pub use parser::{MAX_DEPTH, QUERY_STACK_SIZE, parse, parse_matchers};
-pub use parser::{ParseError, Position};
-pub use value::{InstantSample, QueryResult, QueryTimings, RangeSeries, Value};
+pub use parser::{ParseError, Position, go_quote};
+pub use value::{InstantSample, QueryResult, QuerySamples, QueryTimings, RangeSeries, Value};

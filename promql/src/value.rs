@@ -22,6 +22,27 @@ pub struct QueryResult {
     pub infos: Vec<String>,
     /// How long the parts of the evaluation took.
     pub timings: QueryTimings,
+    /// How many samples the evaluation loaded, read and held (the API's `stats.samples`).
+    pub samples: QuerySamples,
+}
+
+/// Sample counts of one query, as upstream's `stats.QuerySamples` defines them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuerySamples {
+    /// Samples selectors loaded over the whole query (`totalQueryableSamples`): at every step,
+    /// one per series an instant selector finds and the whole window of a range selector, so
+    /// a sample in several steps' windows counts once per step. A subquery given to a function
+    /// counts the points of its result in each step's window, not what its inner expression
+    /// loaded; a subquery on its own counts what its inner expression loaded.
+    pub total: u64,
+    /// Samples read from storage (`samplesRead`, Prometheus 3.13 on): `total`, except that a
+    /// range-vector function in a range query counts only the points that were not in the
+    /// previous step's window, and a step-invariant part (`@`) is read at the first step only.
+    pub read: u64,
+    /// The most samples the evaluation held at once (`peakSamples`). It is upstream's figure for
+    /// selectors and range-vector functions over selectors; elsewhere it is what promlite's
+    /// evaluator holds, which differs from upstream's (see ARCHITECTURE.md, deviations).
+    pub peak: usize,
 }
 
 /// How long a query's parts took, in the slices of Prometheus's

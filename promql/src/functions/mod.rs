@@ -301,9 +301,9 @@ pub(crate) fn call_over_steps(
         let mut out: Vec<StepSeries> = labels.into_iter().map(StepSeries::new).collect();
         ev.range_windows_over_steps(ms, steps, |index, i, samples, start, end| {
             let ts = steps.time(i);
-            if let Some(v) = (kernel.f)(&Window { samples, start, end, ts }, params[i]) {
-                out[index].samples.push(Sample { t: ts, v });
-            }
+            let Some(v) = (kernel.f)(&Window { samples, start, end, ts }, params[i]) else { return false };
+            out[index].samples.push(Sample { t: ts, v });
+            true
         })?;
         return Ok(Some(out));
     }

@@ -35,7 +35,7 @@ use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 
 use crate::error::QueryError;
 pub use error::{ParseError, Position};
-pub(crate) use quote::quote as go_quote;
+pub use quote::quote as go_quote;
 
 /// The deepest expression [`parse`] accepts, in levels: every bracket, function call,
 /// aggregation and subquery is a level, and so is every operator in a row, since the parser

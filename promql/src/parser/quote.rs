@@ -44,7 +44,7 @@ fn push_escaped(out: &mut String, c: char, quote: char) {
 }
 
 /// Go's `%q` of a string (`strconv.Quote`).
-pub(crate) fn quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -37,6 +37,19 @@ pub(crate) fn write_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Appends a finite `v` as Go's `encoding/json` writes a float64: the shortest digits, in
+/// exponent form below 1e-6 and from 1e21 on, the exponent without a leading zero (`5e-7`).
+pub(crate) fn write_float(out: &mut String, v: f64) {
+    let text = promlite_storage::format_api_value(v);
+    match text.find("e-0") {
+        Some(at) if text.len() == at + 4 => {
+            out.push_str(&text[..at + 2]);
+            out.push_str(&text[at + 3..]);
+        }
+        _ => out.push_str(&text),
+    }
+}
+
 /// `value` as JSON text with Go's string escaping (serde_json's compact layout otherwise,
 /// which is Go's too: no spaces, fields in declaration order).
 pub(crate) fn to_string<T: Serialize + ?Sized>(value: &T) -> String {
@@ -92,6 +105,23 @@ mod tests {
 
     // Expected texts: what Prometheus 2.42 answered for a label value holding these characters
     // (`/api/v1/series`), and the same through serde.
+    #[test]
+    fn floats_are_written_as_go_writes_them() {
+        let cases = [
+            (0.0, "0"),
+            (0.000_012_345, "0.000012345"),
+            (5e-7, "5e-7"),
+            (1.25e-10, "1.25e-10"),
+            (2.5, "2.5"),
+            (1e21, "1e+21"),
+        ];
+        for (v, want) in cases {
+            let mut out = String::new();
+            super::write_float(&mut out, v);
+            assert_eq!(out, want, "{v}");
+        }
+    }
+
     #[test]
     fn strings_are_escaped_as_go_escapes_them() {
         let value = "a<b>&\"\\ \n é \u{2028} \u{1} \t \u{7f} \u{8}\u{c}\u{1f}\u{2029}";

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::State;
 use axum::response::Response;
@@ -41,7 +41,7 @@ pub(crate) async fn instant(State(state): State<AppState>, params: Params) -> Re
     let options = query_options(&params)?;
     let engine = engine_for(&state, &params)?;
     let result = run(&state, engine, move |engine, db| engine.instant_query_with(db, &query, time, &options)).await?;
-    Ok(respond(&result))
+    Ok(respond(&result, params.get("stats")))
 }
 
 pub(crate) async fn range(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
@@ -69,7 +69,7 @@ pub(crate) async fn range(State(state): State<AppState>, params: Params) -> Resu
     let engine = engine_for(&state, &params)?;
     let result =
         run(&state, engine, move |engine, db| engine.range_query_with(db, &query, start, end, step, &options)).await?;
-    Ok(respond(&result))
+    Ok(respond(&result, params.get("stats")))
 }
 
 fn duration_param(params: &Params, name: &str) -> Result<Option<i64>, ApiError> {
@@ -100,7 +100,13 @@ fn engine_for(state: &AppState, params: &Params) -> Result<Arc<Engine>, ApiError
 /// Queries that take at least this long are followed by a malloc trim.
 const TRIM_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
-async fn run<F>(state: &AppState, engine: Arc<Engine>, query: F) -> Result<QueryResult, ApiError>
+/// A query's result and how long it waited for a query slot (`execQueueTime`).
+struct Ran {
+    result: QueryResult,
+    queued: Duration,
+}
+
+async fn run<F>(state: &AppState, engine: Arc<Engine>, query: F) -> Result<Ran, ApiError>
 where
     F: FnOnce(&promlite_promql::Engine, &promlite_storage::Db) -> Result<QueryResult, promlite_promql::QueryError>
         + Send
@@ -123,7 +129,7 @@ where
     if started.elapsed() >= TRIM_AFTER {
         tokio::task::spawn_blocking(promlite_storage::release_free_memory);
     }
-    result.map_err(query_error)
+    result.map(|result| Ran { result, queued: started - arrived }).map_err(query_error)
 }
 
 /// Upstream's `NewInstantQuery`/`NewRangeQuery` refuse a query that does not parse or has the
@@ -137,10 +143,66 @@ fn query_error(err: promlite_promql::QueryError) -> ApiError {
     }
 }
 
-fn respond(result: &QueryResult) -> Response {
+/// The answer; with the `stats` object when the request has a non-empty `stats` parameter,
+/// as upstream's default stats renderer gives it for any value. Values other than `true` and
+/// `all` are deprecated in Prometheus 3 and get its warning. `all` would add per-step counts,
+/// which upstream gives only with `--enable-feature=promql-per-step-stats` (promlite has no
+/// such flag), so it answers as `true` does.
+fn respond(ran: &Ran, stats: Option<&str>) -> Response {
+    let result = &ran.result;
     let mut data = String::with_capacity(256);
+    data.push('{');
     encode_value(&mut data, &result.value);
-    success_raw(&data, &result.warnings, &result.infos)
+    let stats = stats.filter(|s| !s.is_empty());
+    if stats.is_some() {
+        encode_stats(&mut data, ran);
+    }
+    data.push('}');
+    match stats {
+        Some(value) if value != "true" && value != "all" => {
+            let mut warnings = result.warnings.clone();
+            warnings.push(format!(
+                "value {} for parameter \"stats\" is deprecated and will be rejected in the next major release, use \"true\" or \"all\"",
+                promlite_promql::go_quote(value)
+            ));
+            success_raw(&data, &warnings, &result.infos)
+        }
+        _ => success_raw(&data, &result.warnings, &result.infos),
+    }
+}
+
+/// Seconds as Go's `Duration.Seconds` gives them: whole seconds plus nanoseconds over 1e9.
+fn seconds(d: Duration) -> f64 {
+    d.as_secs() as f64 + f64::from(d.subsec_nanos()) / 1e9
+}
+
+/// `,"stats":{...}`: upstream's `stats.BuiltinStats`, keys in its field order. Evaluation is
+/// opening the querier, evaluating and sorting; the whole execution adds the wait for a slot.
+fn encode_stats(out: &mut String, ran: &Ran) {
+    let timings = &ran.result.timings;
+    let eval = timings.prepare + timings.inner_eval + timings.result_sort;
+    let fields = [
+        ("evalTotalTime", eval),
+        ("resultSortTime", timings.result_sort),
+        ("queryPreparationTime", timings.prepare),
+        ("innerEvalTime", timings.inner_eval),
+        ("execQueueTime", ran.queued),
+        ("execTotalTime", ran.queued + eval),
+    ];
+    out.push_str(r#","stats":{"timings":{"#);
+    for (i, (name, duration)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "\"{name}\":");
+        json::write_float(out, seconds(*duration));
+    }
+    let samples = &ran.result.samples;
+    let _ = write!(
+        out,
+        r#"}},"samples":{{"totalQueryableSamples":{},"samplesRead":{},"peakSamples":{}}}}}"#,
+        samples.total, samples.read, samples.peak
+    );
 }
 
 fn encode_value(out: &mut String, value: &Value) {
@@ -150,7 +212,7 @@ fn encode_value(out: &mut String, value: &Value) {
         Value::Vector(_) => "vector",
         Value::Matrix(_) => "matrix",
     };
-    let _ = write!(out, r#"{{"resultType":"{result_type}","result":"#);
+    let _ = write!(out, r#""resultType":"{result_type}","result":"#);
     match value {
         // Scalars and strings are Go's `json.Marshal([t/1000, v])` (promql/value.go): the time
         // as a float64 JSON number, a scalar in Go's 'f' form, unlike samples' points.
@@ -198,7 +260,6 @@ fn encode_value(out: &mut String, value: &Value) {
             out.push(']');
         }
     }
-    out.push('}');
 }
 
 fn encode_point(out: &mut String, t: i64, v: f64) {
