@@ -146,6 +146,7 @@ const TOTAL_ONLY: &[&str] = &[
 fn sample_counts_match_prometheus() {
     let Some(oracle) = Oracle::start() else { return };
     let mut compared = 0;
+    let (mut loaded, mut read) = (0, 0);
     for (query, peak) in PEAK_DEFINED.iter().map(|q| (*q, true)).chain(TOTAL_ONLY.iter().map(|q| (*q, false))) {
         let mut requests = vec![("/api/v1/query", INSTANT)];
         requests.push(("/api/v1/query_range", RANGE));
@@ -155,6 +156,8 @@ fn sample_counts_match_prometheus() {
             let (prometheus, promlite) = ask(&oracle, path, query, &params);
             assert_eq!((prometheus.0, promlite.0), (200, 200), "{path} {query}: {prometheus:?} {promlite:?}");
             let (old, new) = (samples(&prometheus), samples(&promlite));
+            loaded += new["totalQueryableSamples"].as_u64().unwrap();
+            read += new["samplesRead"].as_u64().unwrap();
             assert_eq!(new["totalQueryableSamples"], old["totalQueryableSamples"], "{path} {query}: {old} {new}");
             if peak {
                 assert_eq!(new["peakSamples"], old["peakSamples"], "{path} {query}: {old} {new}");
@@ -168,11 +171,21 @@ fn sample_counts_match_prometheus() {
         params.push(("stats", "true"));
         let (prometheus, promlite) = ask(&oracle, "/api/v1/query", query, &params);
         let (old, new) = (samples(&prometheus), samples(&promlite));
+        loaded += new["totalQueryableSamples"].as_u64().unwrap();
+        read += new["samplesRead"].as_u64().unwrap();
         assert_eq!(new["totalQueryableSamples"], old["totalQueryableSamples"], "{query}: {old} {new}");
         assert_eq!(new["peakSamples"], old["peakSamples"], "{query}: {old} {new}");
         compared += 1;
     }
     println!("compared the sample counts of {compared} answers");
+    // The engine's counters (3.13 on, promql/engine.go) add up every query's counts.
+    let metrics = crate::util::http(oracle.promlite.addr, "GET", "/metrics", None).body;
+    let counter = |name: &str| {
+        let line = metrics.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name}"));
+        line[name.len() + 1..].parse::<f64>().unwrap() as u64
+    };
+    assert_eq!(counter("prometheus_engine_query_samples_total"), loaded);
+    assert_eq!(counter("prometheus_engine_query_samples_read_total"), read);
 }
 
 /// `samplesRead` (3.13 on) worked out from 2.42's answers: an instant query reads what it

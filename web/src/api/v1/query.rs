@@ -122,7 +122,7 @@ where
         .await
         .map_err(|err| ApiError::Internal(format!("query task failed: {err}")))?;
     if let Ok(result) = &result {
-        state.metrics.observe_query(started - arrived, &result.timings);
+        state.metrics.observe_query(started - arrived, result);
     }
     // A query that ran this long decoded a lot; what it freed goes back to the OS instead of
     // staying in the thread's malloc arena (the answer itself is still held, and small).
