@@ -485,12 +485,16 @@ fn known_difference(path: &str, query: &str, prometheus: &mut Answer, promlite: 
     if query.is_empty() {
         *old = old.replace("1:1: parse error: no expression", "unknown position: parse error: no expression");
     }
-    // util/annotations (3.x, after 2.42): PromQL's warnings and infos about the data.
+    // util/annotations (3.x, after 2.42): PromQL's warnings and infos about the data, at most
+    // ten of each and a count of the others (`AsStrings(query, 10, 10)`).
     if !old.contains(r#""warnings":"#) && !old.contains(r#""infos":"#) {
         for key in [r#","warnings":["#, r#","infos":["#] {
+            let annotation = |w: &str| {
+                w.contains("PromQL warning:") || w.contains("PromQL info:") || w.contains(" annotations omitted")
+            };
             if let Some(at) = new.find(key)
                 && let Some(len) = new[at..].find(']')
-                && new[at..at + len].split("\",\"").all(|w| w.contains("PromQL warning:") || w.contains("PromQL info:"))
+                && new[at..at + len].split("\",\"").all(annotation)
             {
                 new.replace_range(at..at + len + 1, "");
             }

@@ -2,6 +2,7 @@
 //! tests themselves. One test binary (see `[[test]]` in Cargo.toml); a module per area.
 
 mod api;
+mod api_errors;
 mod api_floats;
 mod api_fuzz;
 mod api_stats;

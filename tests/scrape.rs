@@ -156,7 +156,11 @@ fn api_errors_use_prometheus_envelope_and_status_codes() {
 
     let (status, body) = get_json(server.addr, "/api/v1/query?query=up&time=yesterday");
     assert_eq!(status, 400);
-    assert_eq!(body["error"], "invalid parameter \"time\": cannot parse \"yesterday\" to a valid timestamp");
+    // Prometheus 3's parseTimeParam wording (web/api/v1/api.go).
+    assert_eq!(
+        body["error"],
+        "invalid parameter \"time\": invalid time value for 'time': cannot parse \"yesterday\" to a valid timestamp"
+    );
 
     let (status, body) = get_json(server.addr, "/api/v1/query_range?query=up&start=10&end=5&step=1");
     assert_eq!(status, 400);

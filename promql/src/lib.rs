@@ -47,5 +47,5 @@ mod tests;
 pub use engine::{Engine, EngineOptions, QueryOptions};
 pub use error::QueryError;
 pub use parser::{MAX_DEPTH, QUERY_STACK_SIZE, parse, parse_matchers};
-pub use parser::{ParseError, Position, go_quote};
+pub use parser::{ParseError, Position, go_quote, parse_model_duration};
 pub use value::{InstantSample, QueryResult, QuerySamples, QueryTimings, RangeSeries, Value};

@@ -35,6 +35,7 @@ use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 
 use crate::error::QueryError;
 pub use error::{ParseError, Position};
+pub use number::parse_duration as parse_model_duration;
 pub use quote::quote as go_quote;
 
 /// The deepest expression [`parse`] accepts, in levels: every bracket, function call,

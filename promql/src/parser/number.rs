@@ -103,8 +103,8 @@ fn parse_float(text: &str) -> Result<f64, String> {
 }
 
 /// `model.ParseDuration` of prometheus/common: whole numbers with units from `y` down to `ms`,
-/// each unit at most once and in that order; in milliseconds.
-pub(crate) fn parse_duration(text: &str) -> Result<i64, String> {
+/// each unit at most once and in that order; in milliseconds. The error is Go's text.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
     match text {
         "0" => return Ok(0),
         "" => return Err("empty duration string".to_owned()),

@@ -73,14 +73,23 @@ impl IntoResponse for ApiError {
 }
 
 /// A success envelope around `data`, which is already JSON text.
+/// Upstream's `respond` writes at most this many warnings and as many infos, then says how
+/// many it left out (`annotations.AsStrings(query, 10, 10)`).
+const MAX_ANNOTATIONS: usize = 10;
+
 pub(crate) fn success_raw(data: &str, warnings: &[String], infos: &[String]) -> Response {
     let mut body = String::with_capacity(data.len() + 64);
     body.push_str(r#"{"status":"success","data":"#);
     body.push_str(data);
-    for (key, list) in [("warnings", warnings), ("infos", infos)] {
-        if !list.is_empty() {
-            body.push_str(&format!(",\"{key}\":{}", json::to_string(list)));
+    for (key, kind, list) in [("warnings", "warning", warnings), ("infos", "info", infos)] {
+        if list.is_empty() {
+            continue;
         }
+        let mut shown = list[..list.len().min(MAX_ANNOTATIONS)].to_vec();
+        if list.len() > MAX_ANNOTATIONS {
+            shown.push(format!("{} more {kind} annotations omitted", list.len() - MAX_ANNOTATIONS));
+        }
+        body.push_str(&format!(",\"{key}\":{}", json::to_string(&shown)));
     }
     body.push('}');
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()

@@ -7,7 +7,7 @@ use promlite_storage::Matcher;
 
 use super::envelope::{success, success_raw};
 use super::query::encode_labels;
-use super::time::parse_time;
+use super::time::{limit_param, time_param};
 use super::{ApiError, Params};
 use crate::AppState;
 
@@ -24,18 +24,9 @@ struct Selection {
 /// says which parameter a bad selector was (`invalid parameter "match[]": ...`); the label
 /// endpoints give the parser's error alone, as upstream's `labelNames` and `labelValues` do.
 fn selection(params: &Params, endpoint: Endpoint) -> Result<Selection, ApiError> {
-    let limit = match params.get("limit") {
-        None => 0,
-        Some(text) => text.parse::<usize>().map_err(|_| {
-            ApiError::BadData(format!("invalid parameter \"limit\": cannot parse {text:?} to a valid limit"))
-        })?,
-    };
-    let time = |name: &str, default: i64| match params.get(name) {
-        Some(text) => parse_time(text).map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: {err}"))),
-        None => Ok(default),
-    };
-    let mint = time("start", i64::MIN)?;
-    let maxt = time("end", i64::MAX)?;
+    let limit = limit_param(params)?;
+    let mint = time_param(params, "start", i64::MIN)?;
+    let maxt = time_param(params, "end", i64::MAX)?;
     let mut matcher_sets = Vec::new();
     for selector in params.all("match[]") {
         let matchers = promlite_promql::parse_matchers(selector).map_err(|err| match endpoint {

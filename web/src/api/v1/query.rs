@@ -12,7 +12,7 @@ use promlite_storage::Labels;
 
 use super::envelope::success_raw;
 use super::json;
-use super::time::{parse_duration, parse_time, write_timestamp, write_value};
+use super::time::{limit_param, parse_duration, parse_time, time_param, write_timestamp, write_value};
 use super::{ApiError, Params};
 use crate::AppState;
 
@@ -23,30 +23,30 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-fn time_param(params: &Params, name: &str, default: Option<i64>) -> Result<i64, ApiError> {
-    match (params.get(name), default) {
-        (Some(text), _) => {
-            parse_time(text).map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: {err}")))
-        }
-        (None, Some(default)) => Ok(default),
-        (None, None) => {
-            Err(ApiError::BadData(format!("invalid parameter {name:?}: cannot parse \"\" to a valid timestamp")))
-        }
-    }
+/// A required time of a range query (upstream reads it with `parseTime`, so an absent one is
+/// `""`, which does not parse).
+fn required_time(params: &Params, name: &str) -> Result<i64, ApiError> {
+    parse_time(params.get(name).unwrap_or(""))
+        .map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: {err}")))
 }
 
+// Parameters are checked in upstream's order (`query`, `queryRange`), so that a request with
+// several bad ones gets the same complaint.
+
 pub(crate) async fn instant(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    let time = time_param(&params, "time", Some(now_ms()))?;
-    let query = params.get("query").unwrap_or("").to_owned();
-    let options = query_options(&params)?;
+    let limit = limit_param(&params)?;
+    let time = time_param(&params, "time", now_ms())?;
     let engine = engine_for(&state, &params)?;
+    let options = query_options(&params)?;
+    let query = params.get("query").unwrap_or("").to_owned();
     let result = run(&state, engine, move |engine, db| engine.instant_query_with(db, &query, time, &options)).await?;
-    Ok(respond(&result, params.get("stats")))
+    Ok(respond(result, limit, params.get("stats")))
 }
 
 pub(crate) async fn range(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    let start = time_param(&params, "start", None)?;
-    let end = time_param(&params, "end", None)?;
+    let limit = limit_param(&params)?;
+    let start = required_time(&params, "start")?;
+    let end = required_time(&params, "end")?;
     if end < start {
         return Err(ApiError::BadData(
             "invalid parameter \"end\": end timestamp must not be before start time".to_owned(),
@@ -64,12 +64,12 @@ pub(crate) async fn range(State(state): State<AppState>, params: Params) -> Resu
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".to_owned(),
         ));
     }
-    let query = params.get("query").unwrap_or("").to_owned();
-    let options = query_options(&params)?;
     let engine = engine_for(&state, &params)?;
+    let options = query_options(&params)?;
+    let query = params.get("query").unwrap_or("").to_owned();
     let result =
         run(&state, engine, move |engine, db| engine.range_query_with(db, &query, start, end, step, &options)).await?;
-    Ok(respond(&result, params.get("stats")))
+    Ok(respond(result, limit, params.get("stats")))
 }
 
 fn duration_param(params: &Params, name: &str) -> Result<Option<i64>, ApiError> {
@@ -79,9 +79,17 @@ fn duration_param(params: &Params, name: &str) -> Result<Option<i64>, ApiError> 
         .transpose()
 }
 
-/// The per-query settings Prometheus reads from the request: `lookback_delta`.
+/// The per-query settings Prometheus reads from the request: `lookback_delta`, whose error
+/// names no parameter (upstream `extractQueryOpts`).
 fn query_options(params: &Params) -> Result<QueryOptions, ApiError> {
-    Ok(QueryOptions { lookback_delta_ms: duration_param(params, "lookback_delta")? })
+    let lookback = params
+        .get("lookback_delta")
+        .map(|text| {
+            parse_duration(text)
+                .map_err(|err| ApiError::BadData(format!("error parsing lookback delta duration: {err}")))
+        })
+        .transpose()?;
+    Ok(QueryOptions { lookback_delta_ms: lookback })
 }
 
 /// The engine for one request: the server's, or a copy whose timeout is the request's `timeout`
@@ -148,27 +156,37 @@ fn query_error(err: promlite_promql::QueryError) -> ApiError {
 /// `all` are deprecated in Prometheus 3 and get its warning. `all` would add per-step counts,
 /// which upstream gives only with `--enable-feature=promql-per-step-stats` (promlite has no
 /// such flag), so it answers as `true` does.
-fn respond(ran: &Ran, stats: Option<&str>) -> Response {
-    let result = &ran.result;
+/// A `limit` above 0 keeps that many samples of a vector or series of a matrix, and says so
+/// (upstream `truncateResults`).
+fn respond(mut ran: Ran, limit: usize, stats: Option<&str>) -> Response {
+    let truncated = match &mut ran.result.value {
+        Value::Vector(samples) if limit > 0 && samples.len() > limit => {
+            samples.truncate(limit);
+            true
+        }
+        Value::Matrix(series) if limit > 0 && series.len() > limit => {
+            series.truncate(limit);
+            true
+        }
+        _ => false,
+    };
+    if truncated {
+        ran.result.warnings.push("results truncated due to limit".to_owned());
+    }
+    if let Some(value) = stats.filter(|v| *v != "true" && *v != "all") {
+        ran.result.warnings.push(format!(
+            "value {} for parameter \"stats\" is deprecated and will be rejected in the next major release, use \"true\" or \"all\"",
+            promlite_promql::go_quote(value)
+        ));
+    }
     let mut data = String::with_capacity(256);
     data.push('{');
-    encode_value(&mut data, &result.value);
-    let stats = stats.filter(|s| !s.is_empty());
+    encode_value(&mut data, &ran.result.value);
     if stats.is_some() {
-        encode_stats(&mut data, ran);
+        encode_stats(&mut data, &ran);
     }
     data.push('}');
-    match stats {
-        Some(value) if value != "true" && value != "all" => {
-            let mut warnings = result.warnings.clone();
-            warnings.push(format!(
-                "value {} for parameter \"stats\" is deprecated and will be rejected in the next major release, use \"true\" or \"all\"",
-                promlite_promql::go_quote(value)
-            ));
-            success_raw(&data, &warnings, &result.infos)
-        }
-        _ => success_raw(&data, &result.warnings, &result.infos),
-    }
+    success_raw(&data, &ran.result.warnings, &ran.result.infos)
 }
 
 /// Seconds as Go's `Duration.Seconds` gives them: whole seconds plus nanoseconds over 1e9.
