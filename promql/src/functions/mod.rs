@@ -561,7 +561,7 @@ fn with_label(labels: &Labels, name: &str, value: String) -> Labels {
 }
 
 // Prometheus 3 accepts any UTF-8 label name, but not the empty one. U+FFFD stands for the
-// invalid UTF-8 a Go string escape can make (see `parser.rs`).
+// invalid UTF-8 a Go string escape can make (see `parser/quote.rs`).
 pub(crate) fn is_valid_label_name(name: &str) -> bool {
     !name.is_empty() && !name.contains('\u{FFFD}')
 }
