@@ -3,8 +3,11 @@
 
 mod admin;
 mod api;
+mod api_errors;
 mod api_floats;
+mod api_fuzz;
 mod api_oracle;
+mod api_stats;
 mod check_config;
 mod cli;
 mod discovery;
@@ -12,6 +15,7 @@ mod fake_kube;
 mod faults;
 mod kubernetes;
 mod notifier;
+mod oracle;
 mod persistence;
 mod query_limits;
 mod reload;

@@ -2,7 +2,7 @@
 //!
 //! What must hold: no panic and no stack overflow, whatever the text; an error never quotes
 //! more than a few hundred bytes of it; no accepted expression is deeper than `MAX_DEPTH` (the
-//! token count in `parser.rs` is an upper bound of the tree's depth); an accepted expression,
+//! token count in `parser/depth.rs` is an upper bound of the tree's depth); an accepted expression,
 //! printed (`Display`) or pretty-printed (`prettify`), parses again and prints the same; and it
 //! evaluates, at an instant and over a range, against a small database with a small sample
 //! budget and timeout, to a result or to a query error.

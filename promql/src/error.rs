@@ -4,7 +4,7 @@
 //! Each variant maps to one Prometheus API `errorType` through [`QueryError::error_type`], so the
 //! web layer never has to guess from the text. The texts follow Prometheus's wording.
 
-use crate::parse_error::ParseError;
+use crate::parser::ParseError;
 
 /// Why a query could not be parsed or evaluated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -2,9 +2,10 @@
 //!
 //! [`Engine::instant_query`] evaluates an expression at one time, [`Engine::range_query`] at
 //! every step of a range; both return a [`QueryResult`] holding a [`Value`], or a
-//! [`QueryError`] that knows its Prometheus API `errorType`. Parsing is GreptimeTeam's
-//! promql-parser; the evaluator is ours and follows Prometheus 3 semantics (left-open range
-//! and lookback windows, staleness markers, rate extrapolation). [`parse_matchers`] turns the
+//! [`QueryError`] that knows its Prometheus API `errorType`. The parser is ours and answers as
+//! Prometheus 3's does, errors included, building GreptimeTeam's promql-parser syntax tree; the
+//! evaluator follows Prometheus 3 semantics (left-open range and lookback windows, staleness
+//! markers, rate extrapolation). [`parse_matchers`] turns the
 //! API's `match[]` selectors into storage matchers. The engine reads storage only through a
 //! `Querier` and knows nothing of HTTP. [`parse`] refuses expressions nested deeper than
 //! [`MAX_DEPTH`], and a thread with [`QUERY_STACK_SIZE`] of stack can parse, evaluate, format
@@ -32,8 +33,9 @@ pub mod calendar;
 mod engine;
 mod error;
 mod functions;
+mod go_math;
 mod operators;
-mod parse_error;
+
 mod parser;
 mod value;
 
@@ -44,6 +46,6 @@ mod tests;
 
 pub use engine::{Engine, EngineOptions, QueryOptions};
 pub use error::QueryError;
-pub use parse_error::{ParseError, Position};
 pub use parser::{MAX_DEPTH, QUERY_STACK_SIZE, parse, parse_matchers};
-pub use value::{InstantSample, QueryResult, QueryTimings, RangeSeries, Value};
+pub use parser::{ParseError, Position, go_quote, parse_model_duration};
+pub use value::{InstantSample, QueryResult, QuerySamples, QueryTimings, RangeSeries, Value};

@@ -18,7 +18,7 @@ use promql_parser::parser::{BinModifier, BinaryExpr, Expr, LabelModifier, Vector
 
 use crate::engine::{Evaluator, StepSeries, Steps, Val};
 use crate::error::QueryError;
-use crate::value::{InstantSample, check_unique_labels, has_duplicate_labels};
+use crate::value::{InstantSample, check_unique_labels, has_duplicate_labels, labels_string};
 
 /// `-expr`: negates a scalar, or every sample of a vector (dropping `__name__`).
 pub(crate) fn unary(ev: &mut Evaluator, expr: &Expr, ts: i64) -> Result<Val, QueryError> {
@@ -303,6 +303,10 @@ fn vector_binop(
         VectorMatchCardinality::OneToMany(labels) => (Some(labels), true),
         VectorMatchCardinality::ManyToMany => unreachable!("only set operators match many-to-many"),
     };
+    // Nothing can match, so nothing can be a matching error either (upstream `VectorBinop`).
+    if lhs.is_empty() || rhs.is_empty() {
+        return Ok(Vec::new());
+    }
     // For group_right the right side is the "many" side; swap so `many` is always iterated.
     let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
     let one_side = if swapped { "left" } else { "right" };
@@ -314,9 +318,9 @@ fn vector_binop(
             return Err(QueryError::Execution(format!(
                 "found duplicate series for the match group {} on the {one_side} hand-side of the operation: \
                  [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                signature,
-                metric_string(&sample.labels),
-                metric_string(&previous.labels)
+                labels_string(&signature),
+                labels_string(&sample.labels),
+                labels_string(&previous.labels)
             )));
         }
         one_by_signature.insert(signature, sample);
@@ -473,7 +477,7 @@ fn apply(op: u16, l: f64, r: f64) -> Result<(f64, bool), QueryError> {
         T_DIV => (l / r, true),
         // Same as Go's math.Mod: the result takes the sign of the dividend.
         T_MOD => (l % r, true),
-        T_POW => (l.powf(r), true),
+        T_POW => (crate::go_math::pow(l, r), true),
         T_ATAN2 => (l.atan2(r), true),
         T_EQLC => (l, l == r),
         T_NEQ => (l, l != r),
@@ -486,11 +490,4 @@ fn apply(op: u16, l: f64, r: f64) -> Result<(f64, bool), QueryError> {
             return Err(QueryError::Execution(format!("operator \"{op}\" not allowed for this operation")));
         }
     })
-}
-
-/// A series' labels as Prometheus's `labels.Labels.String()` writes them in errors, the metric
-/// name as a label: `{__name__="a", i="1"}`.
-fn metric_string(labels: &Labels) -> String {
-    let pairs: Vec<String> = labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect();
-    format!("{{{}}}", pairs.join(", "))
 }

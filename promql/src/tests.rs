@@ -402,6 +402,8 @@ fn exact(result: Result<(crate::QueryResult, RangePath), QueryError>) -> (String
         })
         .collect();
     text.push(format!("warnings {:?} infos {:?}", result.warnings, result.infos));
+    // Both paths load and read the same samples (`stats.samples`); what they hold differs.
+    text.push(format!("samples loaded {} read {}", result.samples.total, result.samples.read));
     (text.join("\n"), Some(over_series))
 }
 

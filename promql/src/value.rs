@@ -22,6 +22,27 @@ pub struct QueryResult {
     pub infos: Vec<String>,
     /// How long the parts of the evaluation took.
     pub timings: QueryTimings,
+    /// How many samples the evaluation loaded, read and held (the API's `stats.samples`).
+    pub samples: QuerySamples,
+}
+
+/// Sample counts of one query, as upstream's `stats.QuerySamples` defines them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuerySamples {
+    /// Samples selectors loaded over the whole query (`totalQueryableSamples`): at every step,
+    /// one per series an instant selector finds and the whole window of a range selector, so
+    /// a sample in several steps' windows counts once per step. A subquery given to a function
+    /// counts the points of its result in each step's window, not what its inner expression
+    /// loaded; a subquery on its own counts what its inner expression loaded.
+    pub total: u64,
+    /// Samples read from storage (`samplesRead`, Prometheus 3.13 on): `total`, except that a
+    /// range-vector function in a range query counts only the points that were not in the
+    /// previous step's window, and a step-invariant part (`@`) is read at the first step only.
+    pub read: u64,
+    /// The most samples the evaluation held at once (`peakSamples`). It is upstream's figure for
+    /// selectors and range-vector functions over selectors; elsewhere it is what promlite's
+    /// evaluator holds, which differs from upstream's (see ARCHITECTURE.md, deviations).
+    pub peak: usize,
 }
 
 /// How long a query's parts took, in the slices of Prometheus's
@@ -100,4 +121,29 @@ pub(crate) fn check_unique_labels(vector: &[InstantSample]) -> Result<(), QueryE
 pub(crate) fn has_duplicate_labels<'a>(labels: impl Iterator<Item = &'a Labels>) -> bool {
     let mut seen = HashSet::new();
     labels.into_iter().any(|l| !seen.insert(l))
+}
+
+/// Labels as Prometheus's `Labels.String` writes them in messages: `{__name__="up", job="a"}`,
+/// values quoted as Go's `%q`, names too when not of the legacy `[a-zA-Z_][a-zA-Z0-9_]*` form.
+pub(crate) fn labels_string(labels: &Labels) -> String {
+    let legacy = |name: &str| {
+        let mut chars = name.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let mut out = String::from("{");
+    for (i, label) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        if legacy(&label.name) {
+            out.push_str(&label.name);
+        } else {
+            out.push_str(&crate::parser::go_quote(&label.name));
+        }
+        out.push('=');
+        out.push_str(&crate::parser::go_quote(&label.value));
+    }
+    out.push('}');
+    out
 }

@@ -199,7 +199,8 @@ const ASCII_SPACE: &str = r"\t\n\x0C\r ";
 
 /// Rewrites a Go RE2 pattern into one the `regex` crate reads the same way: `\d \w \s \b`
 /// (and negations) are ASCII in Go, `\Q…\E` quotes a literal, a `[` inside a class is a
-/// literal, and `&&`/`~~` are not set operators.
+/// literal, `&&`/`~~` are not set operators, and a `{` that does not open a repetition count
+/// (`{n}`, `{n,}`, `{n,m}`) is a literal brace.
 fn rewrite_go_regex(pattern: &str) -> String {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len() + 8);
@@ -284,6 +285,11 @@ fn rewrite_go_regex(pattern: &str) -> String {
             i += 1;
             continue;
         }
+        if c == '{' && !opens_repetition(&chars[i + 1..]) {
+            out.push_str("\\{");
+            i += 1;
+            continue;
+        }
         if c == '[' {
             in_class = true;
             out.push(c);
@@ -299,6 +305,24 @@ fn rewrite_go_regex(pattern: &str) -> String {
         i += 1;
     }
     out
+}
+
+/// Whether what follows a `{` is `n}`, `n,}` or `n,m}` with decimal n and m, Go's only
+/// repetition counts.
+fn opens_repetition(rest: &[char]) -> bool {
+    let digits = |from: usize| rest[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let first = digits(0);
+    if first == 0 {
+        return false;
+    }
+    match rest.get(first) {
+        Some('}') => true,
+        Some(',') => {
+            let second = digits(first + 1);
+            rest.get(first + 1 + second) == Some(&'}')
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -338,6 +362,12 @@ mod tests {
         assert!(check(MatchOp::Regex, r"\Qa.b\E", "a.b"));
         assert!(!check(MatchOp::Regex, r"\Qa.b\E", "axb"));
         assert!(check(MatchOp::Regex, r"[[]", "["));
+        // Go reads a brace that opens no repetition count as a literal (found by the API fuzz
+        // test: `job!~"{web"` selected as in Prometheus).
+        assert!(check(MatchOp::Regex, "{web", "{web"));
+        assert!(check(MatchOp::Regex, "a{,2}", "a{,2}"));
+        assert!(check(MatchOp::Regex, "a{2}x{", "aax{"));
+        assert!(!check(MatchOp::Regex, "a{2,3}", "a{2,3}"));
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct ServerMetrics {
     prepare_time: Arc<Summary>,
     inner_eval: Arc<Summary>,
     result_sort: Arc<Summary>,
+    query_samples: Arc<Counter>,
+    query_samples_read: Arc<Counter>,
 }
 
 impl ServerMetrics {
@@ -70,6 +72,15 @@ impl ServerMetrics {
         // promlite has no query log (`--query.active-query-tracker` state is not kept either).
         registry.gauge("prometheus_engine_query_log_enabled", "State of the query log.");
         registry.counter("prometheus_engine_query_log_failures_total", "The number of query log failures.");
+        // Prometheus 3.13 on (promql/engine.go).
+        let query_samples = registry.counter(
+            "prometheus_engine_query_samples_total",
+            "The total number of samples loaded by all queries (full window per step for range-vector).",
+        );
+        let query_samples_read = registry.counter(
+            "prometheus_engine_query_samples_read_total",
+            "The total number of samples read by all queries (only new points per step for range-vector).",
+        );
         let timings: Family<Summary> = registry.family(
             "prometheus_engine_query_duration_seconds",
             "Query timings",
@@ -85,6 +96,8 @@ impl ServerMetrics {
             prepare_time: timings.with(&["prepare_time"]),
             inner_eval: timings.with(&["inner_eval"]),
             result_sort: timings.with(&["result_sort"]),
+            query_samples,
+            query_samples_read,
         }
     }
 
@@ -95,8 +108,12 @@ impl ServerMetrics {
         QueryInFlight(Arc::clone(&self.queries))
     }
 
-    /// Records a finished query's time waiting for a slot and the engine's timings.
-    pub(crate) fn observe_query(&self, queued: Duration, timings: &promlite_promql::QueryTimings) {
+    /// Records a finished query's time waiting for a slot, the engine's timings and the
+    /// samples it loaded and read.
+    pub(crate) fn observe_query(&self, queued: Duration, result: &promlite_promql::QueryResult) {
+        let timings = &result.timings;
+        self.query_samples.inc_by(result.samples.total as f64);
+        self.query_samples_read.inc_by(result.samples.read as f64);
         self.queue_time.observe(queued.as_secs_f64());
         self.prepare_time.observe(timings.prepare.as_secs_f64());
         self.inner_eval.observe(timings.inner_eval.as_secs_f64());

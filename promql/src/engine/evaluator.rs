@@ -17,7 +17,7 @@ use super::over_steps::{StepSeries, vector_at};
 use super::window::selection_window;
 use crate::error::QueryError;
 use crate::parser::{at_ms, duration_ms, offset_ms, selector_matchers};
-use crate::value::{InstantSample, RangeSeries};
+use crate::value::{InstantSample, QuerySamples, RangeSeries};
 use crate::{aggregation, functions, operators};
 
 /// Annotations without repeats (every step of a range query raises its own), first seen first.
@@ -67,6 +67,17 @@ pub(crate) struct Evaluator {
     // Operands evaluated series by series for a part evaluated step by step, keyed by the
     // operand's address like `selected`; `eval` answers from here.
     pub(super) over_steps: HashMap<usize, Vec<StepSeries>>,
+    // The query's sample counts (`stats.samples`).
+    pub(super) samples: QuerySamples,
+    // The steps `samples.read` counts range windows against: the first step's time and the
+    // interval (0 in an instant query). A subquery's inner steps have their own, from the
+    // subquery's first window at the first outer step, as upstream evaluates a subquery once
+    // over all its steps.
+    pub(super) read_grid: (i64, i64),
+    // (subquery node, inner step) already evaluated: promlite evaluates a subquery once per
+    // outer step, upstream once, so an inner step's reads count the first time only.
+    subquery_steps: HashSet<(usize, i64)>,
+    reads_muted: bool,
 }
 
 impl Evaluator {
@@ -105,6 +116,10 @@ impl Evaluator {
             step_loaded: Vec::new(),
             step_peak: 0,
             over_steps: HashMap::new(),
+            samples: QuerySamples::default(),
+            read_grid: (start, 0),
+            subquery_steps: HashSet::new(),
+            reads_muted: false,
         }
     }
 
@@ -204,6 +219,10 @@ impl Evaluator {
             out.push(InstantSample { labels: s.labels.clone(), t: p.t, v: p.v });
         }
         self.count_samples(out.len())?;
+        if self.reads_at(vs, ts) {
+            self.count_read(out.len());
+        }
+        self.note_held(self.step_samples + self.kept_samples);
         Ok(out)
     }
 
@@ -224,25 +243,31 @@ impl Evaluator {
                 continue;
             }
             loaded += samples.len();
+            self.count_window_read(&ms.vs, ts, &samples, ref_t);
             out.push(RangeSeries { labels: s.labels.clone(), samples });
         }
         self.count_samples(loaded)?;
+        self.note_held(self.step_samples + self.kept_samples);
         Ok(out)
     }
 
     /// Calls `f(index, series, window, start, end)` for each selected series with non-stale
     /// samples in `(t - range, t]`, where the window is borrowed from the selection: the fast
-    /// path for functions of a range selector, which copy neither labels nor samples.
+    /// path for functions of a range selector, which copy neither labels nor samples. `f` says
+    /// whether it gave an output sample, for `peakSamples`: upstream holds the outputs so far
+    /// and one series' window at a time.
     pub(crate) fn range_windows(
         &mut self,
         ms: &MatrixSelector,
         ts: i64,
-        mut f: impl FnMut(usize, &Series, &[Sample], i64, i64),
+        mut f: impl FnMut(usize, &Series, &[Sample], i64, i64) -> bool,
     ) -> Result<(), QueryError> {
         let series = self.select_decoded(&ms.vs)?;
         let end = self.reference_time(&ms.vs, ts);
         let start = end - duration_ms(ms.range);
         let mut loaded = 0;
+        let held = self.step_samples + self.kept_samples;
+        let mut outputs = 0;
         let mut filtered = Vec::new();
         for (i, s) in series.iter().enumerate() {
             let all = decoded(s);
@@ -258,7 +283,10 @@ impl Evaluator {
                 continue;
             }
             loaded += window.len();
-            f(i, s, window, start, end);
+            let output = usize::from(f(i, s, window, start, end));
+            self.count_window_read(&ms.vs, ts, window, end);
+            self.note_held(held + outputs + window.len() + output);
+            outputs += output;
         }
         self.count_samples(loaded)
     }
@@ -315,15 +343,18 @@ impl Evaluator {
             return Err(QueryError::BadData("zero or negative subquery step".to_owned()));
         }
         let window_start = end - range;
-        // Go's integer division truncates towards zero, and Prometheus aligns with it.
-        let mut t = step * (window_start / step);
-        if t <= window_start {
-            t += step;
-        }
+        let mut t = first_step_after(window_start, step);
+        // The inner steps upstream evaluates: from the window at the outer first step.
+        let first_end =
+            at_ms(sq.at.as_ref(), self.start, self.end).unwrap_or(self.read_grid.0) - offset_ms(sq.offset.as_ref());
+        let outer_grid = std::mem::replace(&mut self.read_grid, (first_step_after(first_end - range, step), step));
+        let outer_muted = self.reads_muted;
+        let key = sq as *const SubqueryExpr as usize;
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut out: Vec<RangeSeries> = Vec::new();
         let outer_ts = self.current_ts;
         while t <= end {
+            self.reads_muted = outer_muted || !self.subquery_steps.insert((key, t));
             let points = match self.eval(&sq.expr, t)? {
                 Val::Scalar(v) => vec![InstantSample { labels: Labels::empty(), t, v }],
                 Val::Vector(vector) => vector,
@@ -342,6 +373,8 @@ impl Evaluator {
             t += step;
         }
         self.current_ts = outer_ts;
+        self.read_grid = outer_grid;
+        self.reads_muted = outer_muted;
         Ok((out, window_start, end))
     }
 
@@ -354,7 +387,14 @@ impl Evaluator {
                 let end = self.reference_time(&ms.vs, ts);
                 Ok((self.select_range(ms, ts)?, end - duration_ms(ms.range), end))
             }
-            Expr::Subquery(sq) => self.subquery(sq, ts),
+            Expr::Subquery(sq) => {
+                // A function's range argument counts the points of each step's window, as a
+                // range selector's would; what the inner expression loaded is not counted.
+                let total = self.samples.total;
+                let (series, start, end) = self.subquery(sq, ts)?;
+                self.samples.total = total + series.iter().map(|s| s.samples.len() as u64).sum::<u64>();
+                Ok((series, start, end))
+            }
             other => Err(QueryError::Execution(format!("expected a range vector, got {other}"))),
         }
     }
@@ -408,12 +448,44 @@ impl Evaluator {
         if Instant::now() > self.deadline {
             return Err(QueryError::Timeout);
         }
+        self.samples.total += n as u64;
         self.step_samples += n;
         self.step_peak = self.step_peak.max(self.step_samples);
         if self.step_samples + self.kept_samples > self.max_samples {
             return Err(QueryError::TooManySamples);
         }
         Ok(())
+    }
+
+    /// Counts `n` samples read from storage, unless this subquery step was read before.
+    pub(super) fn count_read(&mut self, n: usize) {
+        if !self.reads_muted {
+            self.samples.read += n as u64;
+        }
+    }
+
+    /// Whether a selector read at step `ts` reads storage: a step-invariant one (`@`) only at
+    /// the first step, which upstream evaluates it at.
+    pub(super) fn reads_at(&self, vs: &VectorSelector, ts: i64) -> bool {
+        vs.at.is_none() || self.read_grid.1 == 0 || ts == self.read_grid.0
+    }
+
+    /// Counts the reads of one series' window ending at `end` at step `ts`: the whole window
+    /// at the first step, then only the points past the previous step's window end (upstream's
+    /// `countSamplesAfter`).
+    fn count_window_read(&mut self, vs: &VectorSelector, ts: i64, window: &[Sample], end: i64) {
+        let (first, interval) = self.read_grid;
+        let read = match () {
+            _ if interval == 0 || ts == first => window.len(),
+            _ if vs.at.is_some() => 0,
+            _ => window.len() - window.partition_point(|p| p.t <= end - interval),
+        };
+        self.count_read(read);
+    }
+
+    /// Notes that the evaluation holds `held` samples now, for `peakSamples`.
+    pub(super) fn note_held(&mut self, held: usize) {
+        self.samples.peak = self.samples.peak.max(held);
     }
 
     pub(super) fn check_deadline(&self) -> Result<(), QueryError> {
@@ -444,6 +516,13 @@ pub(super) fn limit_error(querier: &promlite_storage::Querier) -> Result<(), Que
         Some(promlite_storage::SelectLimit::Timeout) => Err(QueryError::Timeout),
         None => Ok(()),
     }
+}
+
+/// The first multiple of `step` after `t`; Go's integer division truncates towards zero, and
+/// Prometheus aligns subquery steps with it.
+fn first_step_after(t: i64, step: i64) -> i64 {
+    let aligned = step * (t / step);
+    if aligned <= t { aligned + step } else { aligned }
 }
 
 /// Whether `expr` has a subquery anywhere.

@@ -137,10 +137,16 @@ impl Engine {
             Val::Vector(vector) => Value::Vector(vector),
             Val::Matrix(matrix) => Value::Matrix(matrix),
         };
+        ev.note_held(match &value {
+            Value::Scalar { .. } => 1,
+            Value::String { .. } => 0,
+            Value::Vector(vector) => vector.len(),
+            Value::Matrix(matrix) => matrix.iter().map(|s| s.samples.len()).sum(),
+        });
         let (warnings, infos) = ev.annotations();
         let timings =
             QueryTimings { prepare: prepared - started, inner_eval: prepared.elapsed(), ..QueryTimings::default() };
-        Ok(QueryResult { value, warnings, infos, timings })
+        Ok(QueryResult { value, warnings, infos, timings, samples: ev.samples })
     }
 
     /// Evaluates `query` at every step from `start_ms` to `end_ms` (both included) and returns a
@@ -204,6 +210,7 @@ impl Engine {
             result_sort: sort,
         };
         ev.range_query = true;
+        ev.read_grid = (start_ms, step_ms);
         if let Some(steps) = Steps::new(start_ms, end_ms, step_ms).filter(|_| path == RangePath::SeriesBySeries) {
             let annotations = (ev.warnings.len(), ev.infos.len());
             ev.step_loaded = vec![0; steps.len()];
@@ -211,7 +218,8 @@ impl Engine {
                 let (matrix, sort) = ev.finish_over_steps(series, &steps)?;
                 let (warnings, infos) = ev.annotations();
                 let timings = timings(Instant::now(), sort);
-                let result = QueryResult { value: Value::Matrix(matrix), warnings, infos, timings };
+                let result =
+                    QueryResult { value: Value::Matrix(matrix), warnings, infos, timings, samples: ev.samples };
                 return Ok((result, RangePath::SeriesBySeries));
             }
             // Not evaluable series by series: step by step below, with the annotations raised
@@ -231,6 +239,7 @@ impl Engine {
                 }
             };
             ev.kept_samples += points.len();
+            ev.note_held(ev.kept_samples);
             for point in points {
                 let sample = Sample { t: ts, v: point.v };
                 match index.get(&point.labels) {
@@ -250,8 +259,8 @@ impl Engine {
         matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
         let sorted = Instant::now();
         let (warnings, infos) = ev.annotations();
-        let result =
-            QueryResult { value: Value::Matrix(matrix), warnings, infos, timings: timings(sorted, sorted - sorting) };
+        let timings = timings(sorted, sorted - sorting);
+        let result = QueryResult { value: Value::Matrix(matrix), warnings, infos, timings, samples: ev.samples };
         Ok((result, RangePath::StepByStep))
     }
 }

@@ -98,6 +98,9 @@ impl Evaluator {
         expr: &Expr,
         steps: &Steps,
     ) -> Result<Option<Vec<StepSeries>>, QueryError> {
+        // A part not covered may have counted the samples of operands it evaluated before
+        // giving up; the step-by-step evaluation that replaces it counts them again.
+        let counted = (self.samples.total, self.samples.read);
         let covered = match expr {
             Expr::Paren(p) => return self.eval_over_steps(&p.expr, steps),
             Expr::VectorSelector(vs) => Some(self.select_over_steps(vs, steps)?),
@@ -109,6 +112,9 @@ impl Evaluator {
             }
             _ => None,
         };
+        if covered.is_none() {
+            (self.samples.total, self.samples.read) = counted;
+        }
         if covered.is_some() || expr.value_type() != ValueType::Vector {
             return Ok(covered);
         }
@@ -199,6 +205,8 @@ impl Evaluator {
         let ref_times: Vec<i64> = (0..steps.len()).map(|i| self.reference_time(vs, steps.time(i))).collect();
         let mut out = Vec::with_capacity(series.len());
         let mut buffer = Vec::new();
+        // Upstream holds the selector's samples of every step at once.
+        let mut held = 0;
         for series in series.iter() {
             self.check_deadline()?;
             let s = self.series_samples(series, &mut buffer)?;
@@ -216,8 +224,14 @@ impl Evaluator {
                     continue;
                 }
                 self.step_loaded[i] += 1;
+                self.samples.total += 1;
+                if i == 0 || vs.at.is_none() {
+                    self.count_read(1);
+                }
                 samples.push(Sample { t: steps.time(i), v: p.v });
             }
+            held += samples.len();
+            self.note_held(held);
             out.push(StepSeries { labels: series.labels.clone(), samples, order: Vec::new() });
         }
         Ok(out)
@@ -238,23 +252,27 @@ impl Evaluator {
 
     /// Calls `f(index, i, window, start, end)` for each selected series and each step `i` at
     /// which the series has non-stale samples in the selector's window `(start, end]`; the
-    /// windows move forward over each series' samples once.
+    /// windows move forward over each series' samples once. `f` says whether it gave an
+    /// output sample, for `peakSamples`: upstream holds the outputs of the series before and
+    /// one series' window at a time.
     pub(crate) fn range_windows_over_steps(
         &mut self,
         ms: &MatrixSelector,
         steps: &Steps,
-        mut f: impl FnMut(usize, usize, &[Sample], i64, i64),
+        mut f: impl FnMut(usize, usize, &[Sample], i64, i64) -> bool,
     ) -> Result<(), QueryError> {
         let series = self.select(&ms.vs)?;
         let mut buffer = Vec::new();
         let range = duration_ms(ms.range);
         let ends: Vec<i64> = (0..steps.len()).map(|i| self.reference_time(&ms.vs, steps.time(i))).collect();
         let mut filtered = Vec::new();
+        let (mut outputs, mut read) = (0, 0);
         for (index, series) in series.iter().enumerate() {
             self.check_deadline()?;
             let s = self.series_samples(series, &mut buffer)?;
             let has_stale = s.iter().any(|p| is_stale_nan(p.v));
             let (mut from, mut to) = (0, 0);
+            let (mut series_outputs, mut last_window) = (0, 0);
             for (i, &end) in ends.iter().enumerate() {
                 let start = end - range;
                 while from < s.len() && s[from].t <= start {
@@ -270,13 +288,26 @@ impl Evaluator {
                     filtered.extend(window.iter().filter(|p| !is_stale_nan(p.v)).copied());
                     window = &filtered;
                 }
+                last_window = window.len();
                 if window.is_empty() {
                     continue;
                 }
                 self.step_loaded[i] += window.len();
-                f(index, i, window, start, end);
+                self.samples.total += window.len() as u64;
+                // Past the first step only the points the previous step's window ended
+                // before are read, and a step-invariant window (`@`) is not read again.
+                read += match () {
+                    _ if i == 0 => window.len(),
+                    _ if ms.vs.at.is_some() => 0,
+                    _ => window.len() - window.partition_point(|p| p.t <= end - steps.step),
+                };
+                self.note_held(outputs + window.len());
+                series_outputs += usize::from(f(index, i, window, start, end));
             }
+            self.note_held(outputs + last_window + series_outputs);
+            outputs += series_outputs;
         }
+        self.count_read(read);
         Ok(())
     }
 
@@ -301,6 +332,7 @@ impl Evaluator {
             }
             kept += out;
         }
+        self.note_held(kept);
         let mut matrix: Vec<RangeSeries> = series
             .into_iter()
             .filter(|s| !s.samples.is_empty())

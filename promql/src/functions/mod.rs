@@ -74,10 +74,13 @@ pub(crate) fn call(ev: &mut Evaluator, call: &Call, ts: i64) -> Result<Val, Quer
         "clamp" => {
             let min = ev.eval_scalar(args[1], ts)?;
             let max = ev.eval_scalar(args[2], ts)?;
+            // The vector is evaluated even then, as upstream evaluates every argument first,
+            // so that its errors still surface.
+            let out = map_values(ev, args[0], ts, |v| go_max(min, go_min(max, v)))?;
             if max < min {
                 return Ok(Val::Vector(Vec::new()));
             }
-            map_values(ev, args[0], ts, |v| go_max(min, go_min(max, v)))?
+            out
         }
         "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute" | "month" | "year" => {
             let vector = match args.first() {
@@ -163,8 +166,8 @@ fn math_fn(name: &str) -> Option<fn(f64) -> f64> {
         "exp" => f64::exp,
         "sqrt" => f64::sqrt,
         "ln" => f64::ln,
-        "log2" => f64::log2,
-        "log10" => f64::log10,
+        "log2" => crate::go_math::log2,
+        "log10" => crate::go_math::log10,
         "sin" => f64::sin,
         "cos" => f64::cos,
         "tan" => f64::tan,
@@ -298,9 +301,9 @@ pub(crate) fn call_over_steps(
         let mut out: Vec<StepSeries> = labels.into_iter().map(StepSeries::new).collect();
         ev.range_windows_over_steps(ms, steps, |index, i, samples, start, end| {
             let ts = steps.time(i);
-            if let Some(v) = (kernel.f)(&Window { samples, start, end, ts }, params[i]) {
-                out[index].samples.push(Sample { t: ts, v });
-            }
+            let Some(v) = (kernel.f)(&Window { samples, start, end, ts }, params[i]) else { return false };
+            out[index].samples.push(Sample { t: ts, v });
+            true
         })?;
         return Ok(Some(out));
     }
@@ -375,13 +378,24 @@ fn counter_info(ev: &mut Evaluator, arg: &Expr) {
 
 /// A calendar field of a Unix time in seconds, in UTC (upstream `dateWrapper`).
 fn date_part(name: &str, seconds: f64) -> f64 {
-    if seconds.is_nan() || seconds.is_infinite() {
-        return seconds;
+    // Go converts with int64(f), truncating; on amd64 a NaN or a value out of int64's range
+    // converts to the smallest int64 (upstream has no special case: `time.Unix(int64(el.F), 0)`
+    // in dateWrapper).
+    let seconds = if seconds.is_nan() || !(i64::MIN as f64..i64::MAX as f64).contains(&seconds) {
+        i64::MIN
+    } else {
+        seconds as i64
+    };
+    // Go's time counts seconds from year -292277022399 in a uint64; a Unix time that lands
+    // before that wraps around to 2^64 more seconds (so NaN's date is in year 292277026596,
+    // what Prometheus answers).
+    const UNIX_TO_ABSOLUTE: i128 = 9_223_372_028_715_321_600;
+    let mut seconds = i128::from(seconds);
+    if seconds < -UNIX_TO_ABSOLUTE {
+        seconds += 1 << 64;
     }
-    // Go converts with int64(f), truncating, then splits into days and seconds of the day.
-    let seconds = seconds as i64;
-    let days = seconds.div_euclid(86_400);
-    let of_day = seconds.rem_euclid(86_400);
+    let days = seconds.div_euclid(86_400) as i64;
+    let of_day = seconds.rem_euclid(86_400) as i64;
     let (year, month, day) = crate::calendar::civil_from_days(days);
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     let days_in_month = match month {
@@ -547,18 +561,36 @@ fn with_label(labels: &Labels, name: &str, value: String) -> Labels {
 }
 
 // Prometheus 3 accepts any UTF-8 label name, but not the empty one. U+FFFD stands for the
-// invalid UTF-8 a Go string escape can make (see `parser.rs`).
+// invalid UTF-8 a Go string escape can make (see `parser/quote.rs`).
 pub(crate) fn is_valid_label_name(name: &str) -> bool {
     !name.is_empty() && !name.contains('\u{FFFD}')
 }
 
 // Go's math.Max/Min: NaN wins, unlike Rust's f64::max/min.
+/// Go's `math.Max`: +Inf wins over NaN, NaN over the rest, +0 over -0.
 fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
+    if a == f64::INFINITY || b == f64::INFINITY {
+        f64::INFINITY
+    } else if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == 0.0 && b == 0.0 {
+        if a.is_sign_negative() { b } else { a }
+    } else {
+        a.max(b)
+    }
 }
 
+/// Go's `math.Min`: -Inf wins over NaN, NaN over the rest, -0 over +0.
 fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }
+    if a == f64::NEG_INFINITY || b == f64::NEG_INFINITY {
+        f64::NEG_INFINITY
+    } else if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == 0.0 && b == 0.0 {
+        if a.is_sign_negative() { a } else { b }
+    } else {
+        a.min(b)
+    }
 }
 
 /// Compensated (Kahan-Babuška-Neumaier) summation, which Prometheus 3 uses for `sum`,

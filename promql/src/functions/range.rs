@@ -36,13 +36,13 @@ pub(super) fn over_range(
         let without_name = if keep_name { None } else { Some(ev.labels_without_name(&ms.vs)?) };
         let mut out = Vec::new();
         ev.range_windows(ms, ts, |i, series, samples, start, end| {
-            if let Some(v) = f(&Window { samples, start, end, ts }) {
-                let labels = match &without_name {
-                    Some(labels) => labels[i].clone(),
-                    None => series.labels.clone(),
-                };
-                out.push(InstantSample { labels, t: ts, v });
-            }
+            let Some(v) = f(&Window { samples, start, end, ts }) else { return false };
+            let labels = match &without_name {
+                Some(labels) => labels[i].clone(),
+                None => series.labels.clone(),
+            };
+            out.push(InstantSample { labels, t: ts, v });
+            true
         })?;
         return Ok(out);
     }

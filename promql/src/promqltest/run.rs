@@ -148,7 +148,7 @@ fn skip_reason(eval: &Eval, histogram_series: &[Labels]) -> Option<String> {
         return Some("native histograms".to_owned());
     }
     // A query the parser rejects is run, so that a parse failure is reported as one.
-    let expr = parse(&eval.expr).ok()?;
+    let expr = crate::parser::parse_experimental(&eval.expr).ok()?;
     let mut selectors = Vec::new();
     collect_selectors(&expr, &mut selectors);
     for vs in selectors {

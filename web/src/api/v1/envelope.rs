@@ -1,9 +1,12 @@
 //! The JSON envelope `{status, data, errorType, error, warnings, infos}` and Prometheus's error
 //! types with their status codes. Grafana reads bodies of 400, 422 and 503 only, so user-facing
-//! errors use those.
+//! errors use those. Keys come in the order of upstream's `Response` struct, which is the
+//! order Go writes them (`web/api/v1/api.go`), and every string is escaped as Go escapes it.
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use super::json;
 
 /// An API error, rendered once here.
 #[derive(Debug, thiserror::Error)]
@@ -66,20 +69,33 @@ impl IntoResponse for ApiError {
         if matches!(self, ApiError::Internal(_)) {
             tracing::error!(error = %self, "internal API error");
         }
-        let body = serde_json::json!({"status": "error", "errorType": error_type, "error": self.to_string()});
-        (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+        let mut body = String::from(r#"{"status":"error","errorType":"#);
+        json::write_string(&mut body, error_type);
+        body.push_str(r#","error":"#);
+        json::write_string(&mut body, &self.to_string());
+        body.push('}');
+        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
     }
 }
 
 /// A success envelope around `data`, which is already JSON text.
+/// Upstream's `respond` writes at most this many warnings and as many infos, then says how
+/// many it left out (`annotations.AsStrings(query, 10, 10)`).
+const MAX_ANNOTATIONS: usize = 10;
+
 pub(crate) fn success_raw(data: &str, warnings: &[String], infos: &[String]) -> Response {
     let mut body = String::with_capacity(data.len() + 64);
     body.push_str(r#"{"status":"success","data":"#);
     body.push_str(data);
-    for (key, list) in [("warnings", warnings), ("infos", infos)] {
-        if !list.is_empty() {
-            body.push_str(&format!(",\"{key}\":{}", serde_json::to_string(list).expect("strings serialize")));
+    for (key, kind, list) in [("warnings", "warning", warnings), ("infos", "info", infos)] {
+        if list.is_empty() {
+            continue;
         }
+        let mut shown = list[..list.len().min(MAX_ANNOTATIONS)].to_vec();
+        if list.len() > MAX_ANNOTATIONS {
+            shown.push(format!("{} more {kind} annotations omitted", list.len() - MAX_ANNOTATIONS));
+        }
+        body.push_str(&format!(",\"{key}\":{}", json::to_string(&shown)));
     }
     body.push('}');
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -87,6 +103,5 @@ pub(crate) fn success_raw(data: &str, warnings: &[String], infos: &[String]) -> 
 
 /// A success envelope around a serializable `data`.
 pub(crate) fn success<T: serde::Serialize>(data: &T, warnings: &[String]) -> Response {
-    let data = serde_json::to_string(data).expect("API data serializes");
-    success_raw(&data, warnings, &[])
+    success_raw(&json::to_string(data), warnings, &[])
 }

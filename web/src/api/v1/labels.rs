@@ -7,7 +7,7 @@ use promlite_storage::Matcher;
 
 use super::envelope::{success, success_raw};
 use super::query::encode_labels;
-use super::time::time_param;
+use super::time::{limit_param, time_param};
 use super::{ApiError, Params};
 use crate::AppState;
 
@@ -20,46 +20,29 @@ struct Selection {
     limit: usize,
 }
 
-/// How a bad `match[]` is reported: upstream's series endpoint wraps it as an invalid
-/// parameter, the label endpoints do not (Prometheus 3.14 `web/api/v1/api.go`).
-#[derive(Clone, Copy, PartialEq)]
-enum MatchError {
-    Plain,
-    InvalidParam,
-}
-
-fn selection(params: &Params, match_error: MatchError) -> Result<Selection, ApiError> {
-    // Upstream reads `limit` first, then the times, then `match[]`: the first error wins.
+/// Reads `limit`, `start`, `end` and every `match[]`, in upstream's order. `/api/v1/series`
+/// says which parameter a bad selector was (`invalid parameter "match[]": ...`); the label
+/// endpoints give the parser's error alone, as upstream's `labelNames` and `labelValues` do.
+fn selection(params: &Params, endpoint: Endpoint) -> Result<Selection, ApiError> {
     let limit = limit_param(params)?;
     let mint = time_param(params, "start", i64::MIN)?;
     let maxt = time_param(params, "end", i64::MAX)?;
     let mut matcher_sets = Vec::new();
     for selector in params.all("match[]") {
-        let matchers = promlite_promql::parse_matchers(selector).map_err(|err| match match_error {
-            MatchError::Plain => ApiError::from(err),
-            MatchError::InvalidParam => ApiError::BadData(format!("invalid parameter \"match[]\": {err}")),
+        let matchers = promlite_promql::parse_matchers(selector).map_err(|err| match endpoint {
+            Endpoint::Series => ApiError::BadData(format!("invalid parameter \"match[]\": {err}")),
+            Endpoint::Labels => ApiError::from(err),
         })?;
         matcher_sets.push(matchers);
     }
     Ok(Selection { mint, maxt, matcher_sets, limit })
 }
 
-/// `limit` as upstream's `parseLimitParam` reads it: Go's `strconv.Atoi`, whose error text it
-/// passes on, and no negative number; 0 or absent is no limit.
-fn limit_param(params: &Params) -> Result<usize, ApiError> {
-    let text = params.get("limit").unwrap_or("");
-    if text.is_empty() {
-        return Ok(0);
-    }
-    let invalid = |why: String| ApiError::BadData(format!("invalid parameter \"limit\": {why}"));
-    let limit = text.parse::<i64>().map_err(|err| {
-        let kind = match err.kind() {
-            std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => "value out of range",
-            _ => "invalid syntax",
-        };
-        invalid(format!("strconv.Atoi: parsing {text:?}: {kind}"))
-    })?;
-    usize::try_from(limit).map_err(|_| invalid("limit must be non-negative".to_owned()))
+/// Which endpoint reads the parameters: the two word errors differently.
+#[derive(Clone, Copy)]
+enum Endpoint {
+    Series,
+    Labels,
 }
 
 fn truncate<T>(items: &mut Vec<T>, limit: usize) -> Vec<String> {
@@ -82,7 +65,7 @@ fn merged<F: Fn(&[Matcher]) -> Vec<String>>(sets: &[Vec<Matcher>], query: F) -> 
 
 pub(crate) async fn names(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     super::ensure_ready(&state)?;
-    let sel = selection(&params, MatchError::Plain)?;
+    let sel = selection(&params, Endpoint::Labels)?;
     let querier = state.db.local_querier(sel.mint, sel.maxt);
     let mut names = merged(&sel.matcher_sets, |set| querier.label_names(set));
     let warnings = truncate(&mut names, sel.limit);
@@ -97,7 +80,7 @@ pub(crate) async fn values(
     super::ensure_ready(&state)?;
     // Prometheus 3 accepts UTF-8 names escaped as `U__` + underscore-escaped code points.
     let name = unescape_label_name(&name).ok_or_else(|| ApiError::BadData(format!("invalid label name: {name:?}")))?;
-    let sel = selection(&params, MatchError::Plain)?;
+    let sel = selection(&params, Endpoint::Labels)?;
     let querier = state.db.local_querier(sel.mint, sel.maxt);
     let mut values = merged(&sel.matcher_sets, |set| querier.label_values(&name, set));
     let warnings = truncate(&mut values, sel.limit);
@@ -109,7 +92,7 @@ pub(crate) async fn series(State(state): State<AppState>, params: Params) -> Res
     if params.all("match[]").is_empty() {
         return Err(ApiError::BadData("no match[] parameter provided".to_owned()));
     }
-    let sel = selection(&params, MatchError::InvalidParam)?;
+    let sel = selection(&params, Endpoint::Series)?;
     let db = state.db.clone();
     let matcher_sets = sel.matcher_sets.clone();
     // Selecting may wait on remote_read endpoints: off the async workers, and counted against

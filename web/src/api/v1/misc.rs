@@ -4,7 +4,7 @@
 //! and the query tools `format_query` and `parse_query`.
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::envelope::success;
@@ -19,14 +19,35 @@ fn parse(query: &str) -> Result<promql_parser::parser::Expr, ApiError> {
     promlite_promql::parse(query).map_err(|err| ApiError::BadData(format!("invalid parameter \"query\": {err}")))
 }
 
+/// Checks as upstream's `queryExemplars` does: times, their order, then the query, whose parse
+/// error names no parameter here. A query without selectors has no data: 204 No Content.
 pub(crate) async fn query_exemplars(State(_state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    for name in ["start", "end"] {
-        time_param(&params, name, 0)?;
+    let start = time_param(&params, "start", i64::MIN)?;
+    let end = time_param(&params, "end", i64::MAX)?;
+    if end < start {
+        return Err(ApiError::BadData("end timestamp must not be before start timestamp".to_owned()));
     }
-    // Upstream passes this parse error on as it is, not as an invalid `query` parameter.
-    promlite_promql::parse(params.get("query").unwrap_or("")).map_err(ApiError::from)?;
+    let expr = promlite_promql::parse(params.get("query").unwrap_or("")).map_err(ApiError::from)?;
+    if !has_selector(&expr) {
+        return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
+    }
     // FIXME(#4): exemplars are parsed from OpenMetrics but not stored, so there are none to show.
     Ok(success(&json!([]), &[]))
+}
+
+/// Whether `expr` selects series anywhere (upstream `parser.ExtractSelectors` is not empty).
+fn has_selector(expr: &promql_parser::parser::Expr) -> bool {
+    use promql_parser::parser::Expr;
+    match expr {
+        Expr::VectorSelector(_) | Expr::MatrixSelector(_) => true,
+        Expr::Aggregate(a) => has_selector(&a.expr) || a.param.as_deref().is_some_and(has_selector),
+        Expr::Unary(u) => has_selector(&u.expr),
+        Expr::Binary(b) => has_selector(&b.lhs) || has_selector(&b.rhs),
+        Expr::Paren(p) => has_selector(&p.expr),
+        Expr::Subquery(s) => has_selector(&s.expr),
+        Expr::Call(c) => c.args.args.iter().any(|a| has_selector(a)),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => false,
+    }
 }
 
 pub(crate) async fn format_query(params: Params) -> Result<Response, ApiError> {

@@ -8,6 +8,7 @@ mod admin;
 mod alertmanagers;
 mod ast;
 mod envelope;
+mod json;
 mod labels;
 mod metadata;
 mod misc;

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::State;
 use axum::response::Response;
@@ -11,7 +11,8 @@ use promlite_promql::{Engine, QueryOptions, QueryResult, Value};
 use promlite_storage::Labels;
 
 use super::envelope::success_raw;
-use super::time::{parse_duration, parse_time, time_param, write_timestamp, write_value};
+use super::json;
+use super::time::{limit_param, parse_duration, parse_time, time_param, write_timestamp, write_value};
 use super::{ApiError, Params};
 use crate::AppState;
 
@@ -22,35 +23,30 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// A range query's `start` or `end`, which upstream reads with `parseTime` itself: no default,
-/// and no "invalid time value" in its error, unlike the `time_param` of every other endpoint.
-fn range_bound(params: &Params, name: &str) -> Result<i64, ApiError> {
+/// A required time of a range query (upstream reads it with `parseTime`, so an absent one is
+/// `""`, which does not parse).
+fn required_time(params: &Params, name: &str) -> Result<i64, ApiError> {
     parse_time(params.get(name).unwrap_or(""))
         .map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: {err}")))
 }
 
-/// The engine's `bad_data` errors (the query does not parse, or is of the wrong type for a range
-/// query) come from upstream's `NewInstantQuery`/`NewRangeQuery`, whose errors the API wraps as
-/// an invalid `query` parameter (Prometheus 3.14 `web/api/v1/api.go`, `invalidParamError`).
-fn query_error(err: promlite_promql::QueryError) -> ApiError {
-    if err.error_type() == "bad_data" {
-        return ApiError::BadData(format!("invalid parameter \"query\": {err}"));
-    }
-    ApiError::from(err)
-}
+// Parameters are checked in upstream's order (`query`, `queryRange`), so that a request with
+// several bad ones gets the same complaint.
 
 pub(crate) async fn instant(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
+    let limit = limit_param(&params)?;
     let time = time_param(&params, "time", now_ms())?;
-    let query = params.get("query").unwrap_or("").to_owned();
-    let options = query_options(&params)?;
     let engine = engine_for(&state, &params)?;
+    let options = query_options(&params)?;
+    let query = params.get("query").unwrap_or("").to_owned();
     let result = run(&state, engine, move |engine, db| engine.instant_query_with(db, &query, time, &options)).await?;
-    Ok(respond(&result))
+    Ok(respond(result, limit, params.get("stats")))
 }
 
 pub(crate) async fn range(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    let start = range_bound(&params, "start")?;
-    let end = range_bound(&params, "end")?;
+    let limit = limit_param(&params)?;
+    let start = required_time(&params, "start")?;
+    let end = required_time(&params, "end")?;
     if end < start {
         return Err(ApiError::BadData(
             "invalid parameter \"end\": end timestamp must not be before start time".to_owned(),
@@ -68,12 +64,12 @@ pub(crate) async fn range(State(state): State<AppState>, params: Params) -> Resu
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".to_owned(),
         ));
     }
-    let query = params.get("query").unwrap_or("").to_owned();
-    let options = query_options(&params)?;
     let engine = engine_for(&state, &params)?;
+    let options = query_options(&params)?;
+    let query = params.get("query").unwrap_or("").to_owned();
     let result =
         run(&state, engine, move |engine, db| engine.range_query_with(db, &query, start, end, step, &options)).await?;
-    Ok(respond(&result))
+    Ok(respond(result, limit, params.get("stats")))
 }
 
 fn duration_param(params: &Params, name: &str) -> Result<Option<i64>, ApiError> {
@@ -83,9 +79,17 @@ fn duration_param(params: &Params, name: &str) -> Result<Option<i64>, ApiError> 
         .transpose()
 }
 
-/// The per-query settings Prometheus reads from the request: `lookback_delta`.
+/// The per-query settings Prometheus reads from the request: `lookback_delta`, whose error
+/// names no parameter (upstream `extractQueryOpts`).
 fn query_options(params: &Params) -> Result<QueryOptions, ApiError> {
-    Ok(QueryOptions { lookback_delta_ms: duration_param(params, "lookback_delta")? })
+    let lookback = params
+        .get("lookback_delta")
+        .map(|text| {
+            parse_duration(text)
+                .map_err(|err| ApiError::BadData(format!("error parsing lookback delta duration: {err}")))
+        })
+        .transpose()?;
+    Ok(QueryOptions { lookback_delta_ms: lookback })
 }
 
 /// The engine for one request: the server's, or a copy whose timeout is the request's `timeout`
@@ -104,7 +108,13 @@ fn engine_for(state: &AppState, params: &Params) -> Result<Arc<Engine>, ApiError
 /// Queries that take at least this long are followed by a malloc trim.
 const TRIM_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
-async fn run<F>(state: &AppState, engine: Arc<Engine>, query: F) -> Result<QueryResult, ApiError>
+/// A query's result and how long it waited for a query slot (`execQueueTime`).
+struct Ran {
+    result: QueryResult,
+    queued: Duration,
+}
+
+async fn run<F>(state: &AppState, engine: Arc<Engine>, query: F) -> Result<Ran, ApiError>
 where
     F: FnOnce(&promlite_promql::Engine, &promlite_storage::Db) -> Result<QueryResult, promlite_promql::QueryError>
         + Send
@@ -120,20 +130,97 @@ where
         .await
         .map_err(|err| ApiError::Internal(format!("query task failed: {err}")))?;
     if let Ok(result) = &result {
-        state.metrics.observe_query(started - arrived, &result.timings);
+        state.metrics.observe_query(started - arrived, result);
     }
     // A query that ran this long decoded a lot; what it freed goes back to the OS instead of
     // staying in the thread's malloc arena (the answer itself is still held, and small).
     if started.elapsed() >= TRIM_AFTER {
         tokio::task::spawn_blocking(promlite_storage::release_free_memory);
     }
-    result.map_err(query_error)
+    result.map(|result| Ran { result, queued: started - arrived }).map_err(query_error)
 }
 
-fn respond(result: &QueryResult) -> Response {
+/// Upstream's `NewInstantQuery`/`NewRangeQuery` refuse a query that does not parse or has the
+/// wrong type, and the API says so as a bad `query` parameter (`invalidParamError`); errors
+/// while running keep their own type and text. Every `bad_data` the engine returns is of the
+/// first kind: the API checks times and steps itself before the engine sees them.
+fn query_error(err: promlite_promql::QueryError) -> ApiError {
+    match err.error_type() {
+        "bad_data" => ApiError::BadData(format!("invalid parameter \"query\": {err}")),
+        _ => ApiError::from(err),
+    }
+}
+
+/// The answer; with the `stats` object when the request has a non-empty `stats` parameter,
+/// as upstream's default stats renderer gives it for any value. Values other than `true` and
+/// `all` are deprecated in Prometheus 3 and get its warning. `all` would add per-step counts,
+/// which upstream gives only with `--enable-feature=promql-per-step-stats` (promlite has no
+/// such flag), so it answers as `true` does.
+/// A `limit` above 0 keeps that many samples of a vector or series of a matrix, and says so
+/// (upstream `truncateResults`).
+fn respond(mut ran: Ran, limit: usize, stats: Option<&str>) -> Response {
+    let truncated = match &mut ran.result.value {
+        Value::Vector(samples) if limit > 0 && samples.len() > limit => {
+            samples.truncate(limit);
+            true
+        }
+        Value::Matrix(series) if limit > 0 && series.len() > limit => {
+            series.truncate(limit);
+            true
+        }
+        _ => false,
+    };
+    if truncated {
+        ran.result.warnings.push("results truncated due to limit".to_owned());
+    }
+    if let Some(value) = stats.filter(|v| *v != "true" && *v != "all") {
+        ran.result.warnings.push(format!(
+            "value {} for parameter \"stats\" is deprecated and will be rejected in the next major release, use \"true\" or \"all\"",
+            promlite_promql::go_quote(value)
+        ));
+    }
     let mut data = String::with_capacity(256);
-    encode_value(&mut data, &result.value);
-    success_raw(&data, &result.warnings, &result.infos)
+    data.push('{');
+    encode_value(&mut data, &ran.result.value);
+    if stats.is_some() {
+        encode_stats(&mut data, &ran);
+    }
+    data.push('}');
+    success_raw(&data, &ran.result.warnings, &ran.result.infos)
+}
+
+/// Seconds as Go's `Duration.Seconds` gives them: whole seconds plus nanoseconds over 1e9.
+fn seconds(d: Duration) -> f64 {
+    d.as_secs() as f64 + f64::from(d.subsec_nanos()) / 1e9
+}
+
+/// `,"stats":{...}`: upstream's `stats.BuiltinStats`, keys in its field order. Evaluation is
+/// opening the querier, evaluating and sorting; the whole execution adds the wait for a slot.
+fn encode_stats(out: &mut String, ran: &Ran) {
+    let timings = &ran.result.timings;
+    let eval = timings.prepare + timings.inner_eval + timings.result_sort;
+    let fields = [
+        ("evalTotalTime", eval),
+        ("resultSortTime", timings.result_sort),
+        ("queryPreparationTime", timings.prepare),
+        ("innerEvalTime", timings.inner_eval),
+        ("execQueueTime", ran.queued),
+        ("execTotalTime", ran.queued + eval),
+    ];
+    out.push_str(r#","stats":{"timings":{"#);
+    for (i, (name, duration)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "\"{name}\":");
+        json::write_float(out, seconds(*duration));
+    }
+    let samples = &ran.result.samples;
+    let _ = write!(
+        out,
+        r#"}},"samples":{{"totalQueryableSamples":{},"samplesRead":{},"peakSamples":{}}}}}"#,
+        samples.total, samples.read, samples.peak
+    );
 }
 
 fn encode_value(out: &mut String, value: &Value) {
@@ -143,7 +230,7 @@ fn encode_value(out: &mut String, value: &Value) {
         Value::Vector(_) => "vector",
         Value::Matrix(_) => "matrix",
     };
-    let _ = write!(out, r#"{{"resultType":"{result_type}","result":"#);
+    let _ = write!(out, r#""resultType":"{result_type}","result":"#);
     match value {
         // Scalars and strings are Go's `json.Marshal([t/1000, v])` (promql/value.go): the time
         // as a float64 JSON number, a scalar in Go's 'f' form, unlike samples' points.
@@ -154,7 +241,7 @@ fn encode_value(out: &mut String, value: &Value) {
             out.push('[');
             let _ = write!(out, "{}", *t as f64 / 1000.0);
             out.push(',');
-            out.push_str(&serde_json::to_string(s).expect("strings serialize"));
+            json::write_string(out, s);
             out.push(']');
         }
         Value::Vector(samples) => {
@@ -191,7 +278,6 @@ fn encode_value(out: &mut String, value: &Value) {
             out.push(']');
         }
     }
-    out.push('}');
 }
 
 fn encode_point(out: &mut String, t: i64, v: f64) {
@@ -209,9 +295,9 @@ pub(crate) fn encode_labels(out: &mut String, labels: &Labels) {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&serde_json::to_string(&label.name).expect("strings serialize"));
+        json::write_string(out, &label.name);
         out.push(':');
-        out.push_str(&serde_json::to_string(&label.value).expect("strings serialize"));
+        json::write_string(out, &label.value);
     }
     out.push('}');
 }

@@ -8,31 +8,48 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A time or duration parameter that does not parse; the texts are upstream's.
+use promlite_promql::go_quote;
+
+use super::{ApiError, Params};
+
+/// A time or duration parameter that does not parse; the texts are upstream's, the parameter
+/// quoted as Go's `%q` quotes it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum TimeParseError {
     /// Neither float seconds nor RFC 3339.
-    #[error("cannot parse {text:?} to a valid timestamp")]
+    #[error("cannot parse {} to a valid timestamp", go_quote(text))]
     Timestamp {
         /// The parameter as given.
         text: String,
     },
     /// Neither float seconds nor a PromQL duration.
-    #[error("cannot parse {text:?} to a valid duration")]
+    #[error("cannot parse {} to a valid duration", go_quote(text))]
     Duration {
         /// The parameter as given.
         text: String,
     },
     /// Float seconds beyond what int64 nanoseconds hold.
-    #[error("cannot parse {text:?} to a valid duration. It overflows int64")]
+    #[error("cannot parse {} to a valid duration. It overflows int64", go_quote(text))]
     DurationOverflow {
         /// The parameter as given.
         text: String,
     },
 }
 
+/// Upstream's `MinTime` and `MaxTime`, the defaults of optional time ranges, in milliseconds,
+/// and as Go's RFC 3339 writes them: clients send these back (client_golang, Thanos), and
+/// `parseTime` takes them although their years have more than four digits.
+const MIN_TIME: (i64, &str) = (-9_223_309_901_257_974_000, "-292273086-05-16T16:47:06Z");
+const MAX_TIME: (i64, &str) = (9_223_309_901_257_974_999, "292277025-08-18T07:12:54.999999999Z");
+
 /// Parses an API time into Unix milliseconds.
 pub(crate) fn parse_time(text: &str) -> Result<i64, TimeParseError> {
+    if text == MIN_TIME.1 {
+        return Ok(MIN_TIME.0);
+    }
+    if text == MAX_TIME.1 {
+        return Ok(MAX_TIME.0);
+    }
     if let Ok(secs) = text.parse::<f64>()
         && secs.is_finite()
     {
@@ -41,16 +58,6 @@ pub(crate) fn parse_time(text: &str) -> Result<i64, TimeParseError> {
         return Ok(whole as i64 * 1000 + frac as i64);
     }
     parse_rfc3339(text).ok_or_else(|| TimeParseError::Timestamp { text: text.to_owned() })
-}
-
-/// The time parameter `name` in Unix milliseconds, or `default` when absent. Its error names
-/// the parameter twice, as upstream's `parseTimeParam` wrapped by `invalidParamError` does
-/// (Prometheus 3.14 `web/api/v1/api.go`; 2.42 wrote "Invalid" with a capital).
-pub(crate) fn time_param(params: &super::Params, name: &str, default: i64) -> Result<i64, super::ApiError> {
-    let Some(text) = params.get(name) else { return Ok(default) };
-    parse_time(text).map_err(|err| {
-        super::ApiError::BadData(format!("invalid parameter {name:?}: invalid time value for '{name}': {err}"))
-    })
 }
 
 /// Parses an API duration (float seconds or `5m`) into milliseconds.
@@ -62,9 +69,28 @@ pub(crate) fn parse_duration(text: &str) -> Result<i64, TimeParseError> {
         }
         return Ok(ms as i64);
     }
-    promql_parser::util::parse_duration(text)
-        .map(|d| d.as_millis() as i64)
-        .map_err(|_| TimeParseError::Duration { text: text.to_owned() })
+    promlite_promql::parse_model_duration(text).map_err(|_| TimeParseError::Duration { text: text.to_owned() })
+}
+
+/// An optional time parameter (upstream `parseTimeParam`): `default` when absent or empty.
+pub(crate) fn time_param(params: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
+    let Some(text) = params.get(name) else { return Ok(default) };
+    parse_time(text)
+        .map_err(|err| ApiError::BadData(format!("invalid parameter {name:?}: invalid time value for '{name}': {err}")))
+}
+
+/// The `limit` parameter (upstream `parseLimitParam`): 0, no limit, when absent or empty;
+/// Go's `strconv.Atoi` reads it, and says why it does not.
+pub(crate) fn limit_param(params: &Params) -> Result<usize, ApiError> {
+    let Some(text) = params.get("limit") else { return Ok(0) };
+    let bad = |why: &str| ApiError::BadData(format!("invalid parameter \"limit\": {why}"));
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(&format!("strconv.Atoi: parsing {}: invalid syntax", go_quote(text))));
+    }
+    let limit: i64 =
+        text.parse().map_err(|_| bad(&format!("strconv.Atoi: parsing {}: value out of range", go_quote(text))))?;
+    usize::try_from(limit).map_err(|_| bad("limit must be non-negative"))
 }
 
 /// `2006-01-02T15:04:05.999999999Z07:00` into Unix milliseconds.
@@ -160,6 +186,9 @@ mod tests {
         assert_eq!(parse_time("2015-07-01T20:10:51.781Z"), Ok(1_435_781_451_781));
         assert_eq!(parse_time("2015-07-01T22:10:51+02:00"), Ok(1_435_781_451_000));
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Ok(0));
+        // What Prometheus 2.42 takes as its own MinTime and MaxTime.
+        assert_eq!(parse_time("-292273086-05-16T16:47:06Z"), Ok(-9_223_309_901_257_974_000));
+        assert_eq!(parse_time("292277025-08-18T07:12:54.999999999Z"), Ok(9_223_309_901_257_974_999));
         assert_eq!(
             parse_time("yesterday").map_err(|e| e.to_string()),
             Err("cannot parse \"yesterday\" to a valid timestamp".to_owned())
@@ -171,6 +200,10 @@ mod tests {
         assert_eq!(parse_duration("15"), Ok(15_000));
         assert_eq!(parse_duration("0.5"), Ok(500));
         assert_eq!(parse_duration("1m30s"), Ok(90_000));
+        // model.ParseDuration: each unit once, largest first.
+        assert_eq!(parse_duration("1y2w"), Ok((365 + 14) * 86_400_000));
+        assert!(parse_duration("1h1d").is_err());
+        assert!(parse_duration("1ms1s").is_err());
         assert_eq!(
             parse_duration("x").map_err(|e| e.to_string()),
             Err("cannot parse \"x\" to a valid duration".to_owned())
