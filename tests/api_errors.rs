@@ -127,9 +127,15 @@ fn bad_data(error: &str) -> Answer {
     (400, format!(r#"{{"status":"error","errorType":"bad_data","error":"{text}"}}"#))
 }
 
+/// Request parameters.
+type Params<'a> = Vec<(&'a str, &'a str)>;
+
+/// A request and a text about its answer: (endpoint, params, text).
+type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 /// The requests that send `query` to each endpoint: (endpoint, params, takes the query as
 /// `match[]`).
-fn requests(query: &str) -> Vec<(&'static str, Vec<(&str, &str)>, bool)> {
+fn requests(query: &str) -> Vec<(&'static str, Params<'_>, bool)> {
     let mut range = vec![("query", query)];
     range.extend_from_slice(&RANGE);
     vec![
@@ -219,7 +225,7 @@ fn parameter_errors_are_prometheus_s() {
         assert_eq!(promlite, prometheus, "{path} {params:?}");
     }
     // 3.x: parseTimeParam says "invalid time value" in lower case (web/api/v1/api.go).
-    let lower: &[(&str, &[(&str, &str)], &str)] = &[
+    let lower: &[Expected] = &[
         ("/api/v1/query", &[("query", "up"), ("time", "abc")], "time"),
         ("/api/v1/series", &[("match[]", "up"), ("start", "x")], "start"),
         ("/api/v1/labels", &[("end", "x")], "end"),
@@ -236,7 +242,7 @@ fn parameter_errors_are_prometheus_s() {
     }
     // Parameters 2.42 does not read: 3.x's `limit` (parseLimitParam, strconv.Atoi) and
     // `lookback_delta` (extractQueryOpts), web/api/v1/api.go.
-    let new: &[(&str, &[(&str, &str)], &str)] = &[
+    let new: &[Expected] = &[
         (
             "/api/v1/query",
             &[("query", "up"), ("limit", "x")],
