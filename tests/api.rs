@@ -200,6 +200,13 @@ fn errors_answer_as_prometheus_does() {
         if let Some(text) = answer.json["error"].as_str() {
             // parseTimeParam: "invalid time value for '%s'", lower case since 2.42's "Invalid".
             let mut text = text.replacen("Invalid time value for", "invalid time value for", 1);
+            // An empty query has no position in 3.x (promql/parser/posrange/posrange.go,
+            // StartPosInput: "unknown position"); 2.42 said 1:1.
+            text = text.replacen(
+                "\"query\": 1:1: parse error: no expression found",
+                "\"query\": unknown position: parse error: no expression found",
+                1,
+            );
             // NewRangeQuery's type check, wrapped by invalidParamError(err, "query") in 3.x.
             if path.starts_with("/api/v1/query_range") && text.starts_with("invalid expression type") {
                 text = format!("invalid parameter \"query\": {text}");
