@@ -36,6 +36,49 @@ pub fn format_date_time(secs: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// `2006-01-02T15:04:05.999999999Z07:00`, Go's `time.RFC3339Nano` layout as the API and the
+/// rule unit tests read it, into Unix nanoseconds: a fraction of any length (the first nine
+/// digits kept), `Z` or a `±hh:mm` offset.
+pub fn parse_rfc3339_nanos(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let s = text.get(range)?;
+        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut pos = 19;
+    let mut nanos = 0;
+    if b[pos] == b'.' {
+        let start = pos + 1;
+        pos = start;
+        while pos < b.len() && b[pos].is_ascii_digit() {
+            pos += 1;
+        }
+        if pos == start {
+            return None;
+        }
+        let padded: String = text[start..pos].chars().chain(std::iter::repeat('0')).take(9).collect();
+        nanos = padded.parse::<i64>().ok()?;
+    }
+    let offset_secs = match b.get(pos)? {
+        b'Z' | b'z' if pos + 1 == b.len() => 0,
+        sign @ (b'+' | b'-') if pos + 6 == b.len() && b[pos + 3] == b':' => {
+            let secs = num(pos + 1..pos + 3)? * 3600 + num(pos + 4..pos + 6)? * 60;
+            if *sign == b'+' { secs } else { -secs }
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +95,15 @@ mod tests {
         assert_eq!(days_from_civil(2024, 3, 1) - days_from_civil(2024, 2, 28), 2);
         assert_eq!(format_date_time(1_435_781_451), "2015-07-01T20:10:51");
         assert_eq!(format_date_time(-1), "1969-12-31T23:59:59");
+    }
+
+    #[test]
+    fn rfc3339_reads_fractions_and_offsets_as_go_does() {
+        assert_eq!(parse_rfc3339_nanos("1970-01-01T00:00:01Z"), Some(1_000_000_000));
+        assert_eq!(parse_rfc3339_nanos("1970-01-01T00:00:00.1234567891Z"), Some(123_456_789));
+        assert_eq!(parse_rfc3339_nanos("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(parse_rfc3339_nanos("2026-12-08T03:00:00.5z"), Some(1_796_698_800_500_000_000));
+        assert_eq!(parse_rfc3339_nanos("1970-01-01T00:00:00."), None);
+        assert_eq!(parse_rfc3339_nanos("1970-13-01T00:00:00Z"), None);
     }
 }

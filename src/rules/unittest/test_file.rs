@@ -224,49 +224,7 @@ pub fn parse_time(text: &str) -> Option<i64> {
         let frac = ((secs - whole) * 1e9) as i64;
         return (whole as i64).checked_mul(1_000_000_000)?.checked_add(frac);
     }
-    parse_rfc3339(text)
-}
-
-/// `2006-01-02T15:04:05.999999999Z07:00` into Unix nanoseconds.
-fn parse_rfc3339(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let s = text.get(range)?;
-        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let mut pos = 19;
-    let mut nanos = 0;
-    if b[pos] == b'.' {
-        let start = pos + 1;
-        pos = start;
-        while pos < b.len() && b[pos].is_ascii_digit() {
-            pos += 1;
-        }
-        if pos == start || pos - start > 9 {
-            return None;
-        }
-        let padded: String = text[start..pos].chars().chain(std::iter::repeat('0')).take(9).collect();
-        nanos = padded.parse::<i64>().ok()?;
-    }
-    let offset_secs = match b.get(pos)? {
-        b'Z' if pos + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if pos + 6 == b.len() && b[pos + 3] == b':' => {
-            let secs = num(pos + 1..pos + 3)? * 3600 + num(pos + 4..pos + 6)? * 60;
-            if *sign == b'+' { secs } else { -secs }
-        }
-        _ => return None,
-    };
-    let days = promlite_promql::calendar::days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
-    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+    promlite_promql::calendar::parse_rfc3339_nanos(text)
 }
 
 #[cfg(test)]

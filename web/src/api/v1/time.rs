@@ -95,44 +95,7 @@ pub(crate) fn limit_param(params: &Params) -> Result<usize, ApiError> {
 
 /// `2006-01-02T15:04:05.999999999Z07:00` into Unix milliseconds.
 fn parse_rfc3339(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let s = text.get(range)?;
-        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let mut pos = 19;
-    let mut millis = 0;
-    if b[pos] == b'.' {
-        let start = pos + 1;
-        pos = start;
-        while pos < b.len() && b[pos].is_ascii_digit() {
-            pos += 1;
-        }
-        if pos == start {
-            return None;
-        }
-        let digits = &text[start..pos];
-        let padded: String = digits.chars().chain(std::iter::repeat('0')).take(3).collect();
-        millis = padded.parse::<i64>().ok()?;
-    }
-    let offset_secs = match b.get(pos)? {
-        b'Z' | b'z' if pos + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if pos + 6 == b.len() && b[pos + 3] == b':' => {
-            let secs = num(pos + 1..pos + 3)? * 3600 + num(pos + 4..pos + 6)? * 60;
-            if *sign == b'+' { secs } else { -secs }
-        }
-        _ => return None,
-    };
-    let days = promlite_promql::calendar::days_from_civil(year, month, day);
-    Some((days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs) * 1000 + millis)
+    promlite_promql::calendar::parse_rfc3339_nanos(text).map(|ns| ns.div_euclid(1_000_000))
 }
 
 /// RFC 3339 with nanoseconds in UTC, as Go's `time.RFC3339Nano` prints it (trailing zeros of the
