@@ -91,6 +91,20 @@ pub fn format_go_g(v: f64) -> String {
     exponent_form(v < 0.0, &digits, exp)
 }
 
+/// `v` as Go's `strconv.FormatFloat(v, 'e', -1, 64)` writes it: the shortest digits that read
+/// back to `v`, always in exponent form (`1e+00`, `2.5e-07`); `NaN`, `+Inf`, `-Inf`. The API
+/// gives alert values so.
+pub fn format_go_e(v: f64) -> String {
+    if let Some(text) = special(v) {
+        return text;
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0e+00" } else { "0e+00" }.to_owned();
+    }
+    let (digits, exp) = shortest(v.abs());
+    exponent_form(v < 0.0, &digits, exp)
+}
+
 /// `v` as Prometheus's HTTP API writes a sample value (`jsonutil.MarshalFloat`): Go's
 /// `FormatFloat(v, 'f', -1, 64)`, or `'e'` (`3.3e-07`, `1e+22`) when `|v|` is below 1e-6 or at
 /// least 1e21; `NaN`, `+Inf`, `-Inf`.
@@ -119,7 +133,7 @@ pub fn format_go_f(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{format_api_value, format_go_f, format_go_g};
+    use super::{format_api_value, format_go_e, format_go_f, format_go_g};
 
     #[test]
     fn api_values_print_like_prometheus_json() {
@@ -179,5 +193,16 @@ mod tests {
         for (v, want) in cases {
             assert_eq!(format_go_g(v), want, "{v}");
         }
+    }
+
+    #[test]
+    fn values_are_in_go_exponent_form() {
+        assert_eq!(format_go_e(1.0), "1e+00");
+        assert_eq!(format_go_e(0.0), "0e+00");
+        assert_eq!(format_go_e(2.5e-7), "2.5e-07");
+        assert_eq!(format_go_e(-123.456), "-1.23456e+02");
+        assert_eq!(format_go_e(1e100), "1e+100");
+        assert_eq!(format_go_e(f64::NAN), "NaN");
+        assert_eq!(format_go_e(f64::NEG_INFINITY), "-Inf");
     }
 }

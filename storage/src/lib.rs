@@ -48,7 +48,7 @@ pub use db::{
     AdminError, BlockInfo, COMPACTION_DURATION_BUCKETS, CompactionError, Db, DbError, Histogram, Options, TsdbMetrics,
 };
 pub use fanout::{SecondaryError, SecondaryQueryable, SecondarySelect};
-pub use float::{format_api_value, format_go_f, format_go_g};
+pub use float::{format_api_value, format_go_e, format_go_f, format_go_g};
 pub use head::{AppendError, Appender, CommitError, HeadStats, ReplayProgress, ReplayStats, SeriesRef, TsdbStatus};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME, escape_label_value};
 pub use matcher::{BadRegex, MatchOp, Matcher, anchored_regex_source, compile_anchored};

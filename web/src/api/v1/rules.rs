@@ -119,7 +119,7 @@ fn alert(a: &AlertSnapshot) -> Alert {
         state: a.state,
         active_at: format_rfc3339(Some(a.active_at)),
         keep_firing_since: a.keep_firing_since.map(|t| format_rfc3339(Some(t))),
-        value: format_go_e(a.value),
+        value: promlite_storage::format_go_e(a.value),
     }
 }
 
@@ -127,22 +127,6 @@ fn alert(a: &AlertSnapshot) -> Alert {
 /// serde's `3.0`).
 fn go_float<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     if v.fract() == 0.0 && v.abs() < 1e15 { s.serialize_i64(*v as i64) } else { s.serialize_f64(*v) }
-}
-
-/// Go's `strconv.FormatFloat(v, 'e', -1, 64)`: the shortest mantissa, a signed exponent of at
-/// least two digits (`1e+00`, `2.5e-07`, `NaN`, `+Inf`).
-pub(crate) fn format_go_e(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_owned();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".to_owned() } else { "-Inf".to_owned() };
-    }
-    let rust = format!("{v:e}");
-    let (mantissa, exp) = rust.split_once('e').expect("exponent form");
-    let exp: i32 = exp.parse().expect("exponent");
-    let sign = if exp < 0 { '-' } else { '+' };
-    format!("{mantissa}e{sign}{:02}", exp.unsigned_abs())
 }
 
 /// `GET /api/v1/alerts`: every pending and firing alert.
@@ -301,20 +285,4 @@ fn parse_go_bool(text: &str) -> Option<bool> {
 
 fn invalid(name: &str, message: String) -> ApiError {
     ApiError::BadData(format!("invalid parameter {name:?}: {message}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_are_in_go_exponent_form() {
-        assert_eq!(format_go_e(1.0), "1e+00");
-        assert_eq!(format_go_e(0.0), "0e+00");
-        assert_eq!(format_go_e(2.5e-7), "2.5e-07");
-        assert_eq!(format_go_e(-123.456), "-1.23456e+02");
-        assert_eq!(format_go_e(1e100), "1e+100");
-        assert_eq!(format_go_e(f64::NAN), "NaN");
-        assert_eq!(format_go_e(f64::NEG_INFINITY), "-Inf");
-    }
 }
